@@ -1,0 +1,143 @@
+//! Errors that keep the shape PVE gave them, each naming the request it came from.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::upid::Upid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// HTTP 400: PVE's per-parameter verification errors.
+    #[error("{request}: parameter verification failed: {}", describe_params(.errors))]
+    Parameters {
+        request: String,
+        errors: BTreeMap<String, String>,
+    },
+    #[error("{request}: authentication failed: {message}")]
+    Unauthorized { request: String, message: String },
+    #[error("{request}: {message}")]
+    Forbidden { request: String, message: String },
+    #[error("{request}: {message} (HTTP 501)")]
+    NotImplemented { request: String, message: String },
+    /// 595-599: a proxy hop between pveproxy and the target node failed.
+    #[error("{request}: node unreachable: {status} {message}")]
+    Proxy {
+        request: String,
+        status: u16,
+        message: String,
+    },
+    /// Any other non-success status, usually 500 with the handler's message.
+    #[error("{request}: {message} (HTTP {status})")]
+    Server {
+        request: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{request}: {source}")]
+    Transport {
+        request: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{request}: unexpected response: {detail}")]
+    Decode { request: String, detail: String },
+    #[error("task {upid} failed: {exitstatus}{}", describe_log(.log_tail))]
+    TaskFailed {
+        upid: Upid,
+        exitstatus: String,
+        log_tail: Vec<String>,
+    },
+    #[error("task {upid} still running after {timeout:?}")]
+    TaskTimeout { upid: Upid, timeout: Duration },
+    #[error("gave up after {attempts} attempts over {elapsed:?}: {last}")]
+    RetriesExhausted {
+        attempts: u32,
+        elapsed: Duration,
+        last: Box<ApiError>,
+    },
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+}
+
+fn describe_params(errors: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    for (i, (param, message)) in errors.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "; " };
+        let _ = write!(out, "{sep}{param}: {}", message.trim_end());
+    }
+    out
+}
+
+fn describe_log(lines: &[String]) -> String {
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("\n  task log (tail):\n    {}", lines.join("\n    "))
+    }
+}
+
+impl ApiError {
+    /// The server's message, without the request prefix.
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthorized { message, .. }
+            | Self::Forbidden { message, .. }
+            | Self::NotImplemented { message, .. }
+            | Self::Proxy { message, .. }
+            | Self::Server { message, .. } => message.clone(),
+            Self::RetriesExhausted { last, .. } => last.message(),
+            other => other.to_string(),
+        }
+    }
+
+    /// PVE's 10 s config flock expired: the request was never applied and may be sent again.
+    pub fn is_lock_timeout(&self) -> bool {
+        match self {
+            Self::Server { message, .. } => {
+                message.contains("can't lock file") && message.contains("got timeout")
+            }
+            Self::RetriesExhausted { last, .. } => last.is_lock_timeout(),
+            _ => false,
+        }
+    }
+
+    /// The guest's config carries a `lock` (clone, backup, snapshot, …) that a running task will clear.
+    pub fn is_guest_locked(&self) -> bool {
+        matches!(self, Self::Server { message, .. } if message.contains(" is locked ("))
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Server { message, .. } if message.contains("does not exist"))
+    }
+
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, Self::Server { message, .. } if message.contains("already exists"))
+    }
+
+    pub fn is_digest_mismatch(&self) -> bool {
+        matches!(self, Self::Server { message, .. } if message.contains("detected modified configuration"))
+    }
+
+    /// Worth another try for an idempotent request.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Proxy { .. } => true,
+            Self::Transport { source, .. } => !source.is_builder() && !source.is_redirect(),
+            Self::Server { status, .. } if *status >= 500 => {
+                !(self.is_not_found() || self.is_already_exists() || self.is_digest_mismatch())
+            }
+            Self::Server { status, .. } => *status == 429 || *status == 408,
+            _ => false,
+        }
+    }
+
+    /// Certain that the server did not act on the request, so even a create may be sent again.
+    pub fn certainly_not_applied(&self) -> bool {
+        match self {
+            Self::Transport { source, .. } => source.is_connect(),
+            Self::Server { status: 503, .. } => true,
+            _ => self.is_lock_timeout() || self.is_guest_locked(),
+        }
+    }
+}

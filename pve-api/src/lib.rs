@@ -1,0 +1,30 @@
+//! The Proxmox VE API client shared by the Terraform provider and the operator CLI.
+//!
+//! - [`PveClient`]: token or ticket auth, verified TLS (opt-out only with `insecure`), PVE's error
+//!   shapes as [`ApiError`], jittered retries that never resend a create PVE may have acted on.
+//! - [`task`]: waiting for UPIDs with a short first poll and the log tail on failure.
+//! - [`propstr`], [`tags`], [`size`], [`calendar`]: PVE's text formats, property-tested.
+
+pub mod api;
+pub mod calendar;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod propstr;
+pub mod secret;
+pub mod size;
+pub mod tags;
+pub mod task;
+pub mod upid;
+
+pub use api::{
+    ClusterResource, GuestConfig, GuestKind, GuestLocation, GuestStatus, NodeInfo, SnapshotInfo,
+    StorageInfo, StorageVolume, Version,
+};
+pub use client::{Params, PveClient, Retry, install_crypto_provider, segment};
+pub use config::{ClientConfig, Credentials, MinTls, RetryPolicy};
+pub use error::ApiError;
+pub use propstr::PropertyString;
+pub use secret::Secret;
+pub use task::{TaskOutcome, TaskStatus, TaskWait};
+pub use upid::Upid;
