@@ -1,0 +1,197 @@
+//! Endpoint handlers, one module per area. `handler` maps a schema key (`METHOD /template`) to
+//! its implementation; keys with no handler answer 501 as PVE does for unknown methods.
+
+mod cluster;
+mod guests;
+mod snapshots;
+mod storage;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use pve_api::GuestKind;
+
+use crate::model::Guest;
+use crate::state::{ApiResult, Emulator, PveError};
+
+/// A validated request: path and body parameters merged, as PVE's handlers see them.
+pub struct ApiRequest {
+    pub emulator: Arc<Emulator>,
+    /// `POST /nodes/{node}/qemu/{vmid}/clone`
+    pub key: String,
+    pub params: BTreeMap<String, String>,
+    pub user: String,
+}
+
+impl ApiRequest {
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
+    /// A parameter the schema marks required (so validation guarantees it).
+    pub fn required(&self, name: &str) -> Result<&str, PveError> {
+        self.param(name)
+            .ok_or_else(|| PveError::param(name, "property is missing and it is not optional"))
+    }
+
+    pub fn flag(&self, name: &str) -> bool {
+        self.param(name) == Some("1")
+    }
+
+    pub fn u64(&self, name: &str) -> Result<u64, PveError> {
+        self.required(name)?
+            .trim_start_matches('+')
+            .parse()
+            .map_err(|_| PveError::param(name, "type check ('integer') failed"))
+    }
+
+    pub fn kind(&self) -> GuestKind {
+        if self.key.contains("/lxc") {
+            GuestKind::Lxc
+        } else {
+            GuestKind::Qemu
+        }
+    }
+
+    pub fn node(&self) -> Result<&str, PveError> {
+        let node = self.required("node")?;
+        if self.emulator.cluster().node(node).is_none() {
+            return Err(PveError::status(
+                595,
+                format!("no such cluster node '{node}'"),
+            ));
+        }
+        Ok(node)
+    }
+
+    /// The guest at `{node}/{kind}/{vmid}`, checked the way PVE does: the config file must exist on
+    /// that node under that kind.
+    pub fn guest(&self) -> Result<Guest, PveError> {
+        let node = self.node()?;
+        let vmid = self.u64("vmid")?;
+        let cluster = self.emulator.cluster();
+        match cluster.guests.get(&vmid) {
+            Some(g) if g.node == node && g.kind == self.kind() => Ok(g.clone()),
+            _ => Err(not_found(self.kind(), node, vmid)),
+        }
+    }
+}
+
+pub fn not_found(kind: GuestKind, node: &str, vmid: u64) -> PveError {
+    let dir = if kind == GuestKind::Qemu {
+        "qemu-server"
+    } else {
+        "lxc"
+    };
+    PveError::server(format!(
+        "Configuration file 'nodes/{node}/{dir}/{vmid}.conf' does not exist"
+    ))
+}
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = ApiResult> + Send>>;
+pub type Handler = fn(ApiRequest) -> HandlerFuture;
+
+macro_rules! routes {
+    ($key:expr; $($route:literal => $f:path),* $(,)?) => {
+        match $key {
+            $($route => Some(|r| Box::pin($f(r)) as HandlerFuture),)*
+            _ => None,
+        }
+    };
+}
+
+pub fn handler(key: &str) -> Option<Handler> {
+    routes!(key;
+        "GET /version" => cluster::version,
+        "POST /access/ticket" => cluster::ticket,
+        "GET /cluster/status" => cluster::status,
+        "GET /cluster/resources" => cluster::resources,
+        "GET /cluster/nextid" => cluster::nextid,
+        "GET /cluster/tasks" => storage::cluster_tasks,
+        "GET /cluster/backup" => cluster::backup_jobs,
+        "POST /cluster/backup" => cluster::create_backup_job,
+        "GET /cluster/backup/{id}" => cluster::backup_job,
+        "PUT /cluster/backup/{id}" => cluster::update_backup_job,
+        "DELETE /cluster/backup/{id}" => cluster::delete_backup_job,
+        "GET /cluster/ha/resources" => cluster::ha_resources,
+        "POST /cluster/ha/resources" => cluster::create_ha_resource,
+        "GET /cluster/ha/resources/{sid}" => cluster::ha_resource,
+        "PUT /cluster/ha/resources/{sid}" => cluster::update_ha_resource,
+        "DELETE /cluster/ha/resources/{sid}" => cluster::delete_ha_resource,
+        "GET /pools" => cluster::pools,
+        "POST /pools" => cluster::create_pool,
+        "GET /pools/{poolid}" => cluster::pool,
+        "PUT /pools/{poolid}" => cluster::update_pool,
+        "DELETE /pools/{poolid}" => cluster::delete_pool,
+        "GET /nodes" => cluster::nodes,
+        "GET /nodes/{node}/status" => cluster::node_status,
+        "GET /nodes/{node}/network" => cluster::node_network,
+        "GET /nodes/{node}/storage" => storage::storages,
+        "GET /nodes/{node}/storage/{storage}/status" => storage::storage_status,
+        "GET /nodes/{node}/storage/{storage}/content" => storage::content,
+        "GET /nodes/{node}/storage/{storage}/content/{volume}" => storage::volume,
+        "DELETE /nodes/{node}/storage/{storage}/content/{volume}" => storage::delete_volume,
+        "POST /nodes/{node}/vzdump" => storage::vzdump,
+        "GET /nodes/{node}/tasks" => storage::node_tasks,
+        "GET /nodes/{node}/tasks/{upid}/status" => storage::task_status,
+        "GET /nodes/{node}/tasks/{upid}/log" => storage::task_log,
+        "DELETE /nodes/{node}/tasks/{upid}" => storage::stop_task,
+        "GET /nodes/{node}/qemu" => guests::list,
+        "GET /nodes/{node}/lxc" => guests::list,
+        "POST /nodes/{node}/qemu" => guests::create,
+        "POST /nodes/{node}/lxc" => guests::create,
+        "GET /nodes/{node}/qemu/{vmid}/config" => guests::get_config,
+        "GET /nodes/{node}/lxc/{vmid}/config" => guests::get_config,
+        "PUT /nodes/{node}/qemu/{vmid}/config" => guests::update_config,
+        "POST /nodes/{node}/qemu/{vmid}/config" => guests::update_config,
+        "PUT /nodes/{node}/lxc/{vmid}/config" => guests::update_config,
+        "GET /nodes/{node}/qemu/{vmid}/pending" => guests::pending,
+        "GET /nodes/{node}/lxc/{vmid}/pending" => guests::pending,
+        "DELETE /nodes/{node}/qemu/{vmid}" => guests::destroy,
+        "DELETE /nodes/{node}/lxc/{vmid}" => guests::destroy,
+        "POST /nodes/{node}/qemu/{vmid}/clone" => guests::clone,
+        "POST /nodes/{node}/lxc/{vmid}/clone" => guests::clone,
+        "POST /nodes/{node}/qemu/{vmid}/template" => guests::template,
+        "POST /nodes/{node}/lxc/{vmid}/template" => guests::template,
+        "PUT /nodes/{node}/qemu/{vmid}/resize" => guests::resize,
+        "PUT /nodes/{node}/lxc/{vmid}/resize" => guests::resize,
+        "GET /nodes/{node}/qemu/{vmid}/status/current" => guests::current_status,
+        "GET /nodes/{node}/lxc/{vmid}/status/current" => guests::current_status,
+        "POST /nodes/{node}/qemu/{vmid}/status/start" => guests::power,
+        "POST /nodes/{node}/qemu/{vmid}/status/stop" => guests::power,
+        "POST /nodes/{node}/qemu/{vmid}/status/shutdown" => guests::power,
+        "POST /nodes/{node}/qemu/{vmid}/status/reboot" => guests::power,
+        "POST /nodes/{node}/qemu/{vmid}/status/reset" => guests::power,
+        "POST /nodes/{node}/qemu/{vmid}/status/suspend" => guests::power,
+        "POST /nodes/{node}/qemu/{vmid}/status/resume" => guests::power,
+        "POST /nodes/{node}/lxc/{vmid}/status/start" => guests::power,
+        "POST /nodes/{node}/lxc/{vmid}/status/stop" => guests::power,
+        "POST /nodes/{node}/lxc/{vmid}/status/shutdown" => guests::power,
+        "POST /nodes/{node}/lxc/{vmid}/status/reboot" => guests::power,
+        "POST /nodes/{node}/lxc/{vmid}/status/suspend" => guests::power,
+        "POST /nodes/{node}/lxc/{vmid}/status/resume" => guests::power,
+        "GET /nodes/{node}/qemu/{vmid}/snapshot" => snapshots::list,
+        "GET /nodes/{node}/lxc/{vmid}/snapshot" => snapshots::list,
+        "POST /nodes/{node}/qemu/{vmid}/snapshot" => snapshots::create,
+        "POST /nodes/{node}/lxc/{vmid}/snapshot" => snapshots::create,
+        "DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}" => snapshots::delete,
+        "DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}" => snapshots::delete,
+        "POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback" => snapshots::rollback,
+        "POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback" => snapshots::rollback,
+        "GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config" => snapshots::config,
+        "GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config" => snapshots::config,
+        "PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config" => snapshots::update,
+        "PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config" => snapshots::update,
+    )
+}
+
+/// Every schema key this emulator implements (for `--help`-style listings and tests).
+pub fn implemented() -> Vec<String> {
+    crate::schema::SCHEMA
+        .methods()
+        .map(|m| m.key())
+        .filter(|k| handler(k).is_some())
+        .collect()
+}

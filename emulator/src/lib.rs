@@ -1,0 +1,13 @@
+//! A Proxmox VE 9.1.3 API emulator, held to the official API schema: validation with PVE's messages,
+//! async tasks with UPIDs, config locks with PVE's 10 s timeout, digests, tag normalisation,
+//! per-node worker limits, seeded fault injection, persistence and a JSON request log.
+
+pub mod api;
+pub mod config;
+pub mod model;
+pub mod schema;
+pub mod server;
+pub mod state;
+
+pub use config::EmulatorConfig;
+pub use server::{RunningEmulator, serve};

@@ -1,0 +1,644 @@
+//! The HTTP(S) front: TLS with a generated certificate, PVE's auth (tokens, tickets + CSRF),
+//! schema validation, privilege checks, fault injection, the request log and PVE's response shapes.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Body;
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::{Request, Response, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+
+use crate::api;
+use crate::schema::SCHEMA;
+use crate::state::{Emulator, PveError, now};
+
+/// Who made a request.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// `root@pam` or `root@pam!terraform`.
+    pub userid: String,
+    pub read_only: bool,
+}
+
+struct TokenDef {
+    id: String,
+    secret: String,
+    read_only: bool,
+}
+
+pub struct Server {
+    emulator: Arc<Emulator>,
+    tokens: Vec<TokenDef>,
+    request_log: Option<Mutex<std::fs::File>>,
+}
+
+/// A started emulator.
+pub struct RunningEmulator {
+    pub addr: SocketAddr,
+    /// `https://127.0.0.1:PORT` (or http with --plain-http).
+    pub url: String,
+    /// PEM of the self-signed certificate, when serving TLS.
+    pub certificate_pem: Option<String>,
+    pub emulator: Arc<Emulator>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl RunningEmulator {
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+impl Drop for RunningEmulator {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn parse_tokens(specs: &[String]) -> anyhow::Result<Vec<TokenDef>> {
+    specs
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|spec| {
+            let (spec, read_only) = match spec.strip_suffix(":ro") {
+                Some(s) => (s, true),
+                None => (spec.as_str(), false),
+            };
+            let (id, secret) = spec
+                .split_once('=')
+                .ok_or_else(|| anyhow::anyhow!("token '{spec}' must be USER@REALM!NAME=SECRET"))?;
+            anyhow::ensure!(
+                id.contains('@') && id.contains('!'),
+                "token id '{id}' must be USER@REALM!NAME"
+            );
+            Ok(TokenDef {
+                id: id.to_string(),
+                secret: secret.to_string(),
+                read_only,
+            })
+        })
+        .collect()
+}
+
+/// Starts serving; returns once the listener is bound.
+pub async fn serve(config: crate::config::EmulatorConfig) -> anyhow::Result<RunningEmulator> {
+    pve_api::install_crypto_provider();
+    let tokens = parse_tokens(&config.tokens)?;
+    // Users are checked here so a typo fails at start, not at the first login.
+    let _users: BTreeMap<String, String> = config
+        .users
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|u| {
+            u.split_once(':')
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .ok_or_else(|| anyhow::anyhow!("user '{u}' must be USER@REALM:PASSWORD"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let request_log = match &config.request_log {
+        Some(path) => Some(Mutex::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("opening request log {}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let plain = config.plain_http;
+    let cert_out = config.cert_out.clone();
+    let emulator = Emulator::new(config)?;
+    let server = Arc::new(Server {
+        emulator: emulator.clone(),
+        tokens,
+        request_log,
+    });
+
+    let (tls, certificate_pem) = if plain {
+        (None, None)
+    } else {
+        let names = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "pve1".to_string(),
+            addr.ip().to_string(),
+        ];
+        let certified = rcgen::generate_simple_self_signed(names)?;
+        let pem = certified.cert.pem();
+        if let Some(path) = &cert_out {
+            std::fs::write(path, &pem)
+                .map_err(|e| anyhow::anyhow!("writing certificate to {}: {e}", path.display()))?;
+        }
+        let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let tls_config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)?;
+        (
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls_config))),
+            Some(pem),
+        )
+    };
+
+    let (shutdown, mut shutdown_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => { tracing::warn!("accept failed: {e}"); continue; }
+                },
+                _ = shutdown_rx.changed() => break,
+            };
+            let server = server.clone();
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let server = server.clone();
+                    async move { server.handle(req, peer).await }
+                });
+                let builder = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                );
+                let result = match tls {
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(stream) => {
+                            builder
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await
+                        }
+                        Err(e) => return tracing::debug!("TLS handshake with {peer} failed: {e}"),
+                    },
+                    None => {
+                        builder
+                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                            .await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!("connection from {peer} ended: {e}");
+                }
+            });
+        }
+    });
+    let scheme = if plain { "http" } else { "https" };
+    Ok(RunningEmulator {
+        addr,
+        url: format!("{scheme}://{addr}"),
+        certificate_pem,
+        emulator,
+        shutdown,
+    })
+}
+
+/// Raised to make hyper drop the connection without a response (injected reset).
+#[derive(Debug)]
+struct InjectedReset;
+
+impl std::fmt::Display for InjectedReset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("injected connection reset")
+    }
+}
+
+impl std::error::Error for InjectedReset {}
+
+fn sign(secret: &str, text: &str) -> String {
+    hex::encode(Sha256::digest(format!("{secret}:{text}").as_bytes()))
+}
+
+/// PVE ticket: `PVE:USER:HEXTIME::SIGNATURE`, valid two hours.
+pub fn make_ticket(secret: &str, userid: &str) -> (String, String) {
+    let stamp = format!("{:08X}", now());
+    let ticket = format!(
+        "PVE:{userid}:{stamp}::{}",
+        sign(secret, &format!("{userid}:{stamp}"))
+    );
+    let csrf = format!(
+        "{stamp}:{}",
+        sign(secret, &format!("csrf:{userid}:{stamp}"))
+    );
+    (ticket, csrf)
+}
+
+fn ticket_user(secret: &str, ticket: &str) -> Option<(String, String)> {
+    let rest = ticket.strip_prefix("PVE:")?;
+    let (userid, rest) = rest.split_once(':')?;
+    let (stamp, signature) = rest.split_once("::")?;
+    let issued = i64::from_str_radix(stamp, 16).ok()?;
+    (signature == sign(secret, &format!("{userid}:{stamp}")) && now() - issued < 7200)
+        .then(|| (userid.to_string(), stamp.to_string()))
+}
+
+impl Server {
+    async fn handle(
+        self: Arc<Self>,
+        req: Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+    ) -> Result<Response<Body>, InjectedReset> {
+        let started = Instant::now();
+        let method = req.method().as_str().to_string();
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().unwrap_or("").to_string();
+        let headers = req.headers().clone();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+
+        let config = &self.emulator.config;
+        if config.latency_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(config.latency_ms)).await;
+        }
+        if self.emulator.chance(config.reset_rate) {
+            self.log_request(&method, &path, &BTreeMap::new(), 0, started, "-");
+            return Err(InjectedReset);
+        }
+
+        let params = match parse_params(&query, &headers, &body) {
+            Ok(p) => p,
+            Err(message) => {
+                return Ok(self.finish(
+                    &method,
+                    &path,
+                    &BTreeMap::new(),
+                    Err(PveError::status(400, message)),
+                    started,
+                    "-",
+                ));
+            }
+        };
+        let Some(api_path) = path.strip_prefix("/api2/json") else {
+            return Ok(self.finish(
+                &method,
+                &path,
+                &params,
+                Err(PveError::status(
+                    501,
+                    format!("Method '{method} {path}' not implemented"),
+                )),
+                started,
+                "-",
+            ));
+        };
+        let api_path = if api_path.is_empty() { "/" } else { api_path };
+        let identity = match self.authenticate(&method, api_path, &headers, &params) {
+            Ok(identity) => identity,
+            Err(e) => return Ok(self.finish(&method, api_path, &params, Err(e), started, "-")),
+        };
+        let user = identity
+            .as_ref()
+            .map(|i| i.userid.clone())
+            .unwrap_or_else(|| "-".into());
+        let result = self
+            .dispatch(&method, api_path, params.clone(), identity, peer)
+            .await;
+        Ok(self.finish(&method, api_path, &params, result, started, &user))
+    }
+
+    fn authenticate(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &hyper::HeaderMap,
+        params: &BTreeMap<String, String>,
+    ) -> Result<Option<Identity>, PveError> {
+        if path == "/access/ticket" && method == "POST" {
+            return Ok(None);
+        }
+        if let Some(auth) = headers
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            let token = auth
+                .strip_prefix("PVEAPIToken=")
+                .ok_or_else(|| PveError::status(401, "authentication failure"))?;
+            // USER@REALM!TOKENID=SECRET (older clients use ':' before the secret)
+            let (id, secret) = token
+                .split_once('=')
+                .or_else(|| token.rsplit_once(':'))
+                .ok_or_else(|| PveError::status(401, "authentication failure"))?;
+            return self
+                .tokens
+                .iter()
+                .find(|t| t.id == id && t.secret == secret)
+                .map(|t| {
+                    Some(Identity {
+                        userid: t.id.clone(),
+                        read_only: t.read_only,
+                    })
+                })
+                .ok_or_else(|| PveError::status(401, "authentication failure"));
+        }
+        let cookie = headers
+            .get_all(hyper::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix("PVEAuthCookie=").map(str::to_string));
+        let Some(ticket) = cookie.map(|c| c.replace("%3A", ":").replace("%3a", ":")) else {
+            return Err(PveError::status(401, "No ticket"));
+        };
+        let (userid, stamp) = ticket_user(&self.emulator.ticket_secret, &ticket)
+            .ok_or_else(|| PveError::status(401, "authentication failure"))?;
+        if method != "GET" {
+            let expected = format!(
+                "{stamp}:{}",
+                sign(
+                    &self.emulator.ticket_secret,
+                    &format!("csrf:{userid}:{stamp}")
+                )
+            );
+            let given = headers
+                .get("CSRFPreventionToken")
+                .and_then(|v| v.to_str().ok());
+            if given != Some(expected.as_str()) {
+                return Err(PveError::status(
+                    401,
+                    "Permission denied - invalid csrf token",
+                ));
+            }
+        }
+        let _ = params;
+        Ok(Some(Identity {
+            userid,
+            read_only: false,
+        }))
+    }
+
+    async fn dispatch(
+        &self,
+        method: &str,
+        path: &str,
+        mut params: BTreeMap<String, String>,
+        identity: Option<Identity>,
+        _peer: SocketAddr,
+    ) -> Result<Value, PveError> {
+        let not_implemented =
+            || PveError::status(501, format!("Method '{method} {path}' not implemented"));
+        let route = SCHEMA.route(method, path).ok_or_else(not_implemented)?;
+        let key = route.spec.key();
+        let handler = api::handler(&key).ok_or_else(not_implemented)?;
+        for (name, value) in &route.path_params {
+            params.insert(name.clone(), value.clone());
+        }
+        SCHEMA
+            .validate(route.spec, &params)
+            .map_err(PveError::params)?;
+        if let Some(identity) = &identity
+            && identity.read_only
+            && method != "GET"
+        {
+            return Err(PveError::status(
+                403,
+                permission_message(&route.spec.permissions, &params),
+            ));
+        }
+        let config = &self.emulator.config;
+        if self.emulator.chance(config.proxy_error_rate) {
+            return Err(PveError::status(596, "Broken pipe"));
+        }
+        if self.emulator.chance(config.error_rate) {
+            return Err(PveError::server("injected fault: internal server error"));
+        }
+        let node = params.get("node").cloned().unwrap_or_else(|| "pve1".into());
+        let _worker = self.emulator.worker(&node).await;
+        let request = api::ApiRequest {
+            emulator: self.emulator.clone(),
+            key,
+            params,
+            user: identity
+                .map(|i| i.userid)
+                .unwrap_or_else(|| "root@pam".into()),
+        };
+        let mutating = method != "GET";
+        let result = handler(request).await;
+        if mutating && result.is_ok() {
+            self.emulator.persist();
+        }
+        result
+    }
+
+    fn finish(
+        &self,
+        method: &str,
+        path: &str,
+        params: &BTreeMap<String, String>,
+        result: Result<Value, PveError>,
+        started: Instant,
+        user: &str,
+    ) -> Response<Body> {
+        let (status, response) = match result {
+            Ok(mut data) => {
+                // Handlers return extra envelope fields (e.g. a task log's `total`) under "$envelope".
+                let envelope = match data.as_object_mut().and_then(|o| o.remove("$envelope")) {
+                    Some(Value::Object(mut extra)) => {
+                        extra.insert(
+                            "data".into(),
+                            data.get("data").cloned().unwrap_or(Value::Null),
+                        );
+                        Value::Object(extra)
+                    }
+                    _ => json!({ "data": data }),
+                };
+                (200, json_response(StatusCode::OK, None, &envelope))
+            }
+            Err(error) => {
+                let status =
+                    StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let reason = error.message.lines().next().unwrap_or("").to_string();
+                let response = match error.status {
+                    400 => json_response(
+                        status,
+                        Some(&reason),
+                        &json!({ "data": null, "message": format!("{}\n", error.message), "errors": error.errors.unwrap_or_default().into_iter().map(|(k, v)| (k, format!("{v}\n"))).collect::<BTreeMap<_, _>>() }),
+                    ),
+                    401 => empty_response(status, &reason),
+                    _ => json_response(
+                        status,
+                        Some(&reason),
+                        &json!({ "data": null, "message": format!("{}\n", error.message) }),
+                    ),
+                };
+                (error.status, response)
+            }
+        };
+        self.log_request(method, path, params, status, started, user);
+        response
+    }
+
+    fn log_request(
+        &self,
+        method: &str,
+        path: &str,
+        params: &BTreeMap<String, String>,
+        status: u16,
+        started: Instant,
+        user: &str,
+    ) {
+        let Some(log) = &self.request_log else { return };
+        let params: BTreeMap<&str, &str> = params
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str(),
+                    if is_secret_param(k) {
+                        "<redacted>"
+                    } else {
+                        v.as_str()
+                    },
+                )
+            })
+            .collect();
+        let line = json!({
+            "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "method": method, "path": path, "params": params, "status": status,
+            "ms": started.elapsed().as_secs_f64() * 1000.0, "user": user,
+        });
+        let mut file = log.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(file, "{line}");
+    }
+}
+
+/// Parameters whose values never reach the request log.
+pub fn is_secret_param(name: &str) -> bool {
+    matches!(
+        name,
+        "password"
+            | "cipassword"
+            | "new-password"
+            | "otp"
+            | "secret"
+            | "encryption-key"
+            | "keyring"
+            | "master-pubkey"
+    )
+}
+
+fn permission_message(permissions: &Value, params: &BTreeMap<String, String>) -> String {
+    // ["perm", "/vms/{vmid}", ["VM.Config.Memory", …]] → "Permission check failed (/vms/100, VM.Config.Memory)"
+    let check = &permissions["check"];
+    let simple = |c: &Value| -> Option<(String, String)> {
+        let items = c.as_array()?;
+        if items.first()?.as_str()? != "perm" {
+            return None;
+        }
+        let mut path = items.get(1)?.as_str()?.to_string();
+        for (k, v) in params {
+            path = path.replace(&format!("{{{k}}}"), v);
+        }
+        Some((
+            path,
+            items.get(2)?.as_array()?.first()?.as_str()?.to_string(),
+        ))
+    };
+    let found = simple(check).or_else(|| {
+        check
+            .as_array()
+            .and_then(|a| a.iter().skip(1).find_map(|c| simple(c)))
+    });
+    match found {
+        Some((path, privilege)) => format!("Permission check failed ({path}, {privilege})"),
+        None => "Permission check failed".to_string(),
+    }
+}
+
+fn json_response(status: StatusCode, reason: Option<&str>, body: &Value) -> Response<Body> {
+    let mut response = Response::builder()
+        .status(status)
+        .header(
+            hyper::header::CONTENT_TYPE,
+            "application/json;charset=UTF-8",
+        )
+        .header(hyper::header::CACHE_CONTROL, "max-age=0")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default();
+    if let Some(reason) = reason {
+        set_reason(&mut response, reason);
+    }
+    response
+}
+
+fn empty_response(status: StatusCode, reason: &str) -> Response<Body> {
+    let mut response = Response::builder()
+        .status(status)
+        .body(Body::empty())
+        .unwrap_or_default();
+    set_reason(&mut response, reason);
+    response
+}
+
+/// PVE puts the error message in the HTTP status line; clients such as proxmoxer show it.
+fn set_reason(response: &mut Response<Body>, reason: &str) {
+    let printable: String = reason
+        .chars()
+        .filter(|c| (' '..='~').contains(c))
+        .take(200)
+        .collect();
+    if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(Bytes::from(printable)) {
+        response.extensions_mut().insert(phrase);
+    }
+}
+
+/// Query string, then a form or JSON body; JSON booleans and numbers become PVE's text forms.
+fn parse_params(
+    query: &str,
+    headers: &hyper::HeaderMap,
+    body: &[u8],
+) -> Result<BTreeMap<String, String>, String> {
+    let mut params: BTreeMap<String, String> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .map_err(|e| format!("invalid query string: {e}"))?
+            .into_iter()
+            .collect();
+    if body.is_empty() {
+        return Ok(params);
+    }
+    let content_type = headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/json") {
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
+        let object = value.as_object().ok_or("JSON body must be an object")?;
+        for (k, v) in object {
+            let text = match v {
+                Value::Null => continue,
+                Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
+                Value::String(s) => s.clone(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| i.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            params.insert(k.clone(), text);
+        }
+    } else {
+        for (k, v) in serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+            .map_err(|e| format!("invalid form body: {e}"))?
+        {
+            params.insert(k, v);
+        }
+    }
+    Ok(params)
+}
