@@ -515,7 +515,7 @@ pub async fn create(r: ApiRequest) -> ApiResult {
             },
         );
     }
-    let guard = r.emulator.flock(kind, vmid).await?;
+    // From here on the config's `lock: create` keeps others out, as in PVE.
     let start = r.flag("start");
     let task_type = match (kind, restore_from.is_some()) {
         (GuestKind::Qemu, false) => "qmcreate",
@@ -529,7 +529,7 @@ pub async fn create(r: ApiRequest) -> ApiResult {
         &vmid.to_string(),
         &r.user,
         if restore_from.is_some() { 3 } else { 1 },
-        vec![guard],
+        Vec::new(),
         Box::new(move |cluster, log, fail| {
             if fail {
                 cluster.guests.remove(&vmid);
@@ -1154,14 +1154,14 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
             },
         );
     }
-    let new_guard = r.emulator.flock(kind, newid).await?;
     let upid = r.emulator.spawn_task(
         &node,
         &format!("{}clone", task_prefix(kind)),
         &vmid.to_string(),
         &r.user,
         if full { 3 } else { 1 },
-        vec![source_guard, new_guard],
+        // The source stays flock'ed for the copy; the new guest carries `lock: clone`.
+        vec![source_guard],
         Box::new(move |cluster, log, fail| {
             log.push(format!(
                 "create {} clone of drive(s) from {vmid} to {newid}",
