@@ -192,8 +192,15 @@ def main():
     args = [os.fsencode(a) for a in sys.argv[1:]]
     argv = (ctypes.c_char_p * (len(args) + 1))(*args, None)
     # RunCli closes the descriptors it is given: pass duplicates.
-    rc = run_cli(len(args), argv, os.dup(1), os.dup(2))
+    rc = run_cli(len(args), argv, _dup(1), _dup(2))
     return rc
+
+
+def _dup(fd):
+    try:
+        return os.dup(fd)
+    except OSError:  # fd closed by our caller: discard that output
+        return os.open(os.devnull, os.O_WRONLY)
 
 
 if __name__ == "__main__":

@@ -37,12 +37,7 @@ pub struct EmulatorConfig {
     pub tokens: Vec<String>,
 
     /// Users for ticket (password) login, `USER@REALM:PASSWORD`, comma separated.
-    #[arg(
-        long,
-        env = "PVE_EMULATOR_USERS",
-        value_delimiter = ',',
-        default_value = "root@pam:emulator"
-    )]
+    #[arg(long, env = "PVE_EMULATOR_USERS", value_delimiter = ',', default_value = "root@pam:emulator")]
     pub users: Vec<String>,
 
     /// Keep the cluster in this JSON file: loaded at start, written after every change.

@@ -63,6 +63,9 @@ pub struct Volume {
     pub archived_config: Option<Config>,
     #[serde(default)]
     pub archived_kind: Option<GuestKind>,
+    /// For linked clones: the template volume this one is based on.
+    #[serde(default)]
+    pub linked_base: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,21 +105,14 @@ pub fn is_disk_key(kind: GuestKind, key: &str) -> bool {
     let prefix = key.trim_end_matches(|c: char| c.is_ascii_digit());
     let indexed = prefix != key;
     match kind {
-        GuestKind::Qemu => {
-            (indexed && matches!(prefix, "scsi" | "virtio" | "sata" | "ide"))
-                || matches!(key, "efidisk0" | "tpmstate0")
-        }
+        GuestKind::Qemu => (indexed && matches!(prefix, "scsi" | "virtio" | "sata" | "ide")) || matches!(key, "efidisk0" | "tpmstate0"),
         GuestKind::Lxc => key == "rootfs" || (indexed && prefix == "mp"),
     }
 }
 
 impl Guest {
     pub fn name(&self) -> Option<&str> {
-        let key = if self.kind == GuestKind::Qemu {
-            "name"
-        } else {
-            "hostname"
-        };
+        let key = if self.kind == GuestKind::Qemu { "name" } else { "hostname" };
         self.config.get(key).map(String::as_str)
     }
 
@@ -144,21 +140,10 @@ impl Guest {
             .iter()
             .filter(|(k, _)| is_disk_key(self.kind, k))
             .filter_map(|(k, v)| {
-                let volume = pve_api::PropertyString::parse(
-                    v,
-                    Some(if self.kind == GuestKind::Qemu {
-                        "file"
-                    } else {
-                        "volume"
-                    }),
-                )
-                .ok()?;
+                let volume = pve_api::PropertyString::parse(v, Some(if self.kind == GuestKind::Qemu { "file" } else { "volume" })).ok()?;
                 let file = volume.get("file").or(volume.get("volume"))?.to_string();
                 let cloudinit = file.ends_with("-cloudinit");
-                if file == "none"
-                    || file == "cdrom"
-                    || (volume.get("media") == Some("cdrom") && !cloudinit)
-                {
+                if file == "none" || file == "cdrom" || (volume.get("media") == Some("cdrom") && !cloudinit) {
                     return None;
                 }
                 Some((k.clone(), file))
@@ -179,25 +164,13 @@ impl Guest {
     }
 
     pub fn max_mem(&self) -> u64 {
-        let mem = self.config.get("memory").and_then(|m| {
-            m.split(',')
-                .next()
-                .map(|c| c.trim_start_matches("current=").to_string())
-        });
+        let mem = self.config.get("memory").and_then(|m| m.split(',').next().map(|c| c.trim_start_matches("current=").to_string()));
         mem.and_then(|m| m.parse::<u64>().ok()).unwrap_or(512) << 20
     }
 
     pub fn cpus(&self) -> u64 {
-        let cores: u64 = self
-            .config
-            .get("cores")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
-        let sockets: u64 = self
-            .config
-            .get("sockets")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(1);
+        let cores: u64 = self.config.get("cores").and_then(|c| c.parse().ok()).unwrap_or(1);
+        let sockets: u64 = self.config.get("sockets").and_then(|c| c.parse().ok()).unwrap_or(1);
         cores * sockets
     }
 }
@@ -217,20 +190,12 @@ impl Cluster {
         self.storages.get(id)
     }
 
-    pub fn volumes_on<'a>(
-        &'a self,
-        node: &'a str,
-        storage: &'a str,
-    ) -> impl Iterator<Item = &'a Volume> + 'a {
-        self.volumes
-            .iter()
-            .filter(move |v| v.storage == storage && v.node.as_deref().is_none_or(|n| n == node))
+    pub fn volumes_on<'a>(&'a self, node: &'a str, storage: &'a str) -> impl Iterator<Item = &'a Volume> + 'a {
+        self.volumes.iter().filter(move |v| v.storage == storage && v.node.as_deref().is_none_or(|n| n == node))
     }
 
     pub fn find_volume(&self, node: &str, volid: &str) -> Option<&Volume> {
-        self.volumes
-            .iter()
-            .find(|v| v.volid == volid && v.node.as_deref().is_none_or(|n| n == node))
+        self.volumes.iter().find(|v| v.volid == volid && v.node.as_deref().is_none_or(|n| n == node))
     }
 
     pub fn used_bytes(&self, node: &str, storage: &str) -> u64 {
@@ -249,12 +214,7 @@ impl Cluster {
     pub fn new_mac(&mut self) -> String {
         self.mac_counter += 1;
         let n = self.mac_counter;
-        format!(
-            "BC:24:11:{:02X}:{:02X}:{:02X}",
-            (n >> 16) & 0xff,
-            (n >> 8) & 0xff,
-            n & 0xff
-        )
+        format!("BC:24:11:{:02X}:{:02X}:{:02X}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
     }
 
     /// Next free `vm-<vmid>-disk-N` name on a storage.
@@ -262,11 +222,7 @@ impl Cluster {
         (0..)
             .map(|n| format!("{storage}:{prefix}-{vmid}-disk-{n}"))
             .find(|name| {
-                !self.volumes.iter().any(|v| {
-                    v.volid == *name
-                        || v.volid
-                            .ends_with(&format!("/{}", name.split(':').nth(1).unwrap_or("")))
-                })
+                !self.volumes.iter().any(|v| v.volid == *name || v.volid.ends_with(&format!("/{}", name.split(':').nth(1).unwrap_or(""))))
             })
             .expect("an unused disk name exists")
     }
@@ -295,9 +251,7 @@ impl Cluster {
             "local".into(),
             StorageDef {
                 storage_type: "dir".into(),
-                content: ["iso", "vztmpl", "backup", "snippets", "import"]
-                    .map(String::from)
-                    .to_vec(),
+                content: ["iso", "vztmpl", "backup", "snippets", "import"].map(String::from).to_vec(),
                 shared: false,
                 total: 100 << 30,
                 path: dir_path("local"),
@@ -400,10 +354,7 @@ impl Cluster {
             ("tags", "cloudinit;template;ubuntu".into()),
             ("meta", format!("creation-qemu=9.2.0,ctime={now}")),
             ("vmgenid", "5a4b8e0c-1111-4c2e-9a55-000000009000".into()),
-            (
-                "smbios1",
-                "uuid=9b3b2c1a-0000-4000-8000-000000009000".into(),
-            ),
+            ("smbios1", "uuid=9b3b2c1a-0000-4000-8000-000000009000".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))

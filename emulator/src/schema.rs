@@ -43,8 +43,7 @@ impl MethodSpec {
     }
 }
 
-pub static SCHEMA: LazyLock<Schema> =
-    LazyLock::new(|| Schema::parse(SCHEMA_JSON).expect("bundled schema is valid"));
+pub static SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::parse(SCHEMA_JSON).expect("bundled schema is valid"));
 
 impl Schema {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
@@ -58,11 +57,7 @@ impl Schema {
                 Some(MethodSpec {
                     method: method.to_string(),
                     template: template.to_string(),
-                    segments: template
-                        .trim_start_matches('/')
-                        .split('/')
-                        .map(str::to_string)
-                        .collect(),
+                    segments: template.trim_start_matches('/').split('/').map(str::to_string).collect(),
                     parameters: spec["parameters"].clone(),
                     returns: spec["returns"].clone(),
                     permissions: spec["permissions"].clone(),
@@ -71,11 +66,7 @@ impl Schema {
             .collect();
         let named_formats = root["named_formats"]
             .as_object()
-            .map(|o| {
-                o.iter()
-                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                    .collect()
-            })
+            .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
             .unwrap_or_default();
         let mut index_limits = HashMap::new();
         // "qemu net/ipconfig 0-31, scsi 0-30, ...; lxc net 0-31, mp/unused/dev 0-255"
@@ -89,12 +80,7 @@ impl Schema {
                 }
             }
         }
-        Ok(Self {
-            methods,
-            named_formats,
-            index_limits,
-            regex_cache: Mutex::new(HashMap::new()),
-        })
+        Ok(Self { methods, named_formats, index_limits, regex_cache: Mutex::new(HashMap::new()) })
     }
 
     pub fn methods(&self) -> impl Iterator<Item = &MethodSpec> {
@@ -106,11 +92,7 @@ impl Schema {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         // Literal segments beat placeholders: `/nodes/{node}/qemu` before `/nodes/{node}/{x}`.
         let mut best: Option<(usize, RouteMatch<'_>)> = None;
-        for spec in self
-            .methods
-            .iter()
-            .filter(|m| m.method == method && m.segments.len() == parts.len())
-        {
+        for spec in self.methods.iter().filter(|m| m.method == method && m.segments.len() == parts.len()) {
             let mut params = BTreeMap::new();
             let mut literals = 0;
             let matched = spec.segments.iter().zip(&parts).all(|(seg, part)| {
@@ -123,24 +105,14 @@ impl Schema {
                 }
             });
             if matched && best.as_ref().is_none_or(|(n, _)| literals > *n) {
-                best = Some((
-                    literals,
-                    RouteMatch {
-                        spec,
-                        path_params: params,
-                    },
-                ));
+                best = Some((literals, RouteMatch { spec, path_params: params }));
             }
         }
         best.map(|(_, m)| m)
     }
 
     /// The parameter schema for `name`, resolving indexed keys like `net3` to `net[n]`.
-    fn param_spec<'a>(
-        &self,
-        properties: &'a serde_json::Map<String, Value>,
-        name: &str,
-    ) -> Result<Option<&'a Value>, String> {
+    fn param_spec<'a>(&self, properties: &'a serde_json::Map<String, Value>, name: &str) -> Result<Option<&'a Value>, String> {
         if let Some(spec) = properties.get(name) {
             return Ok(Some(spec));
         }
@@ -161,28 +133,24 @@ impl Schema {
     }
 
     /// Validates all parameters (path ones included) and returns PVE's per-parameter errors.
-    pub fn validate(
-        &self,
-        spec: &MethodSpec,
-        params: &BTreeMap<String, String>,
-    ) -> Result<(), ParamErrors> {
+    pub fn validate(&self, spec: &MethodSpec, params: &BTreeMap<String, String>) -> Result<(), ParamErrors> {
         let mut errors = ParamErrors::new();
         let empty = serde_json::Map::new();
         let properties = spec.parameters["properties"].as_object().unwrap_or(&empty);
-        let additional = spec.parameters["additionalProperties"]
-            .as_i64()
-            .unwrap_or(0)
-            != 0;
+        let additional = spec.parameters["additionalProperties"].as_i64().unwrap_or(0) != 0;
         for (name, value) in params {
             match self.param_spec(properties, name) {
                 Ok(Some(param)) => {
-                    if let Err(message) = self.check_value(param, value) {
+                    if let Err(message) = self.check_value(name, param, value) {
                         errors.insert(name.clone(), message);
                     }
                 }
                 Ok(None) if additional => {}
                 Ok(None) | Err(_) => {
-                    errors.insert(name.clone(), "property is not defined in schema and the schema does not allow additional properties".into());
+                    errors.insert(
+                        name.clone(),
+                        "property is not defined in schema and the schema does not allow additional properties".into(),
+                    );
                 }
             }
         }
@@ -191,174 +159,125 @@ impl Schema {
                 continue;
             }
             if !params.contains_key(name) {
-                errors.insert(
-                    name.clone(),
-                    "property is missing and it is not optional".into(),
-                );
+                errors.insert(name.clone(), "property is missing and it is not optional".into());
             }
         }
         for (name, param) in properties {
             if let (true, Some(required)) = (params.contains_key(name), param["requires"].as_str())
                 && !params.contains_key(required)
             {
-                errors.insert(
-                    required.to_string(),
-                    format!("parameter '{required}' is required by '{name}'"),
-                );
+                errors.insert(required.to_string(), format!("parameter '{required}' is required by '{name}'"));
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
     }
 
-    fn check_value(&self, param: &Value, value: &str) -> Result<(), String> {
+    fn check_value(&self, name: &str, param: &Value, value: &str) -> Result<(), String> {
         let kind = param["type"].as_str().unwrap_or("string");
         match kind {
-            "boolean" => {
-                if value != "0" && value != "1" {
-                    return Err(format!("type check ('boolean') failed - got '{value}'"));
-                }
+            "boolean" if value != "0" && value != "1" => {
+                return Err(format!("type check ('boolean') failed - got '{value}'"));
             }
             "integer" => {
-                static INT: LazyLock<Regex> =
-                    LazyLock::new(|| Regex::new(r"^[+-]?\d+$").expect("static regex"));
+                static INT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[+-]?\d+$").expect("static regex"));
                 if !INT.is_match(value) {
                     return Err(format!("type check ('integer') failed - got '{value}'"));
                 }
             }
             "number" => {
-                static NUM: LazyLock<Regex> = LazyLock::new(|| {
-                    Regex::new(r"^[+-]?(\d+|\d+\.\d+|\.\d+)([eE][+-]?\d+)?$").expect("static regex")
-                });
+                static NUM: LazyLock<Regex> =
+                    LazyLock::new(|| Regex::new(r"^[+-]?(\d+|\d+\.\d+|\.\d+)([eE][+-]?\d+)?$").expect("static regex"));
                 if !NUM.is_match(value) {
                     return Err(format!("type check ('number') failed - got '{value}'"));
                 }
             }
             _ => {}
         }
-        if matches!(kind, "integer" | "number") {
-            let number: f64 = value
-                .parse()
-                .map_err(|_| format!("type check ('{kind}') failed - got '{value}'"))?;
-            if let Some(min) = as_f64(&param["minimum"])
-                && number < min
-            {
-                return Err(format!(
-                    "value must have a minimum value of {}",
-                    fmt_num(min)
-                ));
-            }
-            if let Some(max) = as_f64(&param["maximum"])
-                && number > max
-            {
-                return Err(format!(
-                    "value must have a maximum value of {}",
-                    fmt_num(max)
-                ));
-            }
-        }
-        if let Some(max) = as_f64(&param["maxLength"])
-            && value.chars().count() as f64 > max
-        {
-            return Err(format!(
-                "value may only be {} characters long",
-                fmt_num(max)
-            ));
-        }
-        if let Some(min) = as_f64(&param["minLength"])
-            && (value.chars().count() as f64) < min
-        {
-            return Err(format!(
-                "value must be at least {} characters long",
-                fmt_num(min)
-            ));
-        }
-        if let Some(values) = param["enum"].as_array() {
-            let allowed: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
-            if !allowed.contains(&value) {
-                return Err(format!(
-                    "value '{value}' does not have a value in the enumeration '{}'",
-                    allowed.join(", ")
-                ));
-            }
+        match &param["format"] {
+            Value::String(format) => self.check_format(format, value).map_err(|e| format!("invalid format - {e}"))?,
+            Value::Object(sub) => self.check_property_string(name, sub, value)?,
+            _ => {}
         }
         if let Some(pattern) = param["pattern"].as_str()
             && !self.matches_pattern(pattern, value)
         {
             return Err("value does not match the regex pattern".into());
         }
-        match &param["format"] {
-            Value::String(format) => self.check_format(format, value),
-            Value::Object(sub) => self
-                .check_property_string(sub, value)
-                .map_err(|e| format!("invalid format - {e}")),
-            _ => Ok(()),
+        if let Some(max) = as_f64(&param["maxLength"])
+            && value.chars().count() as f64 > max
+        {
+            return Err(format!("value may only be {} characters long", fmt_num(max)));
         }
-    }
-
-    fn matches_pattern(&self, pattern: &str, value: &str) -> bool {
-        let mut cache = self.regex_cache.lock().unwrap_or_else(|e| e.into_inner());
-        let compiled = cache
-            .entry(pattern.to_string())
-            .or_insert_with(|| Regex::new(&format!("^(?:{})$", perl_to_rust_regex(pattern))).ok());
-        // A pattern the regex engine cannot express is not enforced rather than rejecting everything.
-        compiled.as_ref().is_none_or(|re| re.is_match(value))
-    }
-
-    fn check_property_string(
-        &self,
-        sub: &serde_json::Map<String, Value>,
-        value: &str,
-    ) -> Result<(), String> {
-        let default_key = sub
-            .iter()
-            .find(|(_, s)| s["default_key"].as_i64() == Some(1))
-            .map(|(k, _)| k.as_str());
-        let parsed = PropertyString::parse(value, default_key).map_err(|e| e.to_string())?;
-        for (key, item) in parsed.iter() {
-            let Some(spec) = sub.get(key) else {
-                return Err(format!(
-                    "{key}: property is not defined in schema and the schema does not allow additional properties"
-                ));
-            };
-            // `virtio=MAC` stands for model=virtio,macaddr=MAC.
-            if let Some(alias) = spec["alias"].as_str() {
-                if let Some(target) = sub.get(alias) {
-                    self.check_value(target, item)
-                        .map_err(|e| format!("{key}: {e}"))?;
-                }
-                continue;
+        if let Some(min) = as_f64(&param["minLength"])
+            && (value.chars().count() as f64) < min
+        {
+            return Err(format!("value must be at least {} characters long", fmt_num(min)));
+        }
+        if let Ok(number) = value.parse::<f64>() {
+            if let Some(max) = as_f64(&param["maximum"])
+                && number > max
+            {
+                return Err(format!("value must have a maximum value of {}", fmt_num(max)));
             }
-            self.check_value(spec, item)
-                .map_err(|e| format!("{key}: {e}"))?;
+            if let Some(min) = as_f64(&param["minimum"])
+                && number < min
+            {
+                return Err(format!("value must have a minimum value of {}", fmt_num(min)));
+            }
         }
-        for (key, spec) in sub {
-            let given = parsed.get(key).is_some()
-                || sub.iter().any(|(k, s)| {
-                    s["keyAlias"].as_str() == Some(key.as_str()) && parsed.get(k).is_some()
-                })
-                || sub.iter().any(|(k, s)| {
-                    s["alias"].as_str() == Some(key.as_str()) && parsed.get(k).is_some()
-                });
-            let optional = spec["optional"].as_i64().unwrap_or(0) != 0
-                || spec.get("alias").is_some()
-                || spec.get("keyAlias").is_some();
-            if !optional && !given && spec.get("default").is_none() {
-                return Err(format!("{key}: property is missing and it is not optional"));
+        if let Some(values) = param["enum"].as_array() {
+            let allowed: Vec<&str> = values.iter().filter_map(Value::as_str).collect();
+            if !allowed.contains(&value) {
+                return Err(format!("value '{value}' does not have a value in the enumeration '{}'", allowed.join(", ")));
             }
         }
         Ok(())
     }
 
+    fn matches_pattern(&self, pattern: &str, value: &str) -> bool {
+        let mut cache = self.regex_cache.lock().unwrap_or_else(|e| e.into_inner());
+        let compiled =
+            cache.entry(pattern.to_string()).or_insert_with(|| Regex::new(&format!("^(?:{})$", perl_to_rust_regex(pattern))).ok());
+        // A pattern the regex engine cannot express is not enforced rather than rejecting everything.
+        compiled.as_ref().is_none_or(|re| re.is_match(value))
+    }
+
+    /// Sub-key errors come back as PVE prints them: `invalid format - format error` followed by one
+    /// `param.key: message` line each.
+    fn check_property_string(&self, name: &str, sub: &serde_json::Map<String, Value>, value: &str) -> Result<(), String> {
+        let default_key = sub.iter().find(|(_, s)| s["default_key"].as_i64() == Some(1)).map(|(k, _)| k.as_str());
+        let parsed = PropertyString::parse(value, default_key).map_err(|e| format!("invalid format - {e}"))?;
+        let mut problems = Vec::new();
+        for (key, item) in parsed.iter() {
+            let Some(spec) = sub.get(key) else {
+                problems
+                    .push(format!("{name}.{key}: property is not defined in schema and the schema does not allow additional properties"));
+                continue;
+            };
+            // `virtio=MAC` stands for model=virtio,macaddr=MAC.
+            let target = spec["alias"].as_str().and_then(|alias| sub.get(alias)).unwrap_or(spec);
+            let item = if target["type"] == "boolean" { normalize_bool(item) } else { item.to_string() };
+            if let Err(e) = self.check_value(&format!("{name}.{key}"), target, &item) {
+                problems.push(format!("{name}.{key}: {e}"));
+            }
+        }
+        for (key, spec) in sub {
+            let given = parsed.get(key).is_some()
+                || sub.iter().any(|(k, s)| {
+                    (s["keyAlias"].as_str() == Some(key.as_str()) || s["alias"].as_str() == Some(key.as_str())) && parsed.get(k).is_some()
+                });
+            let optional = spec["optional"].as_i64().unwrap_or(0) != 0 || spec.get("alias").is_some() || spec.get("keyAlias").is_some();
+            if !optional && !given && spec.get("default").is_none() {
+                problems.push(format!("{name}.{key}: property is missing and it is not optional"));
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(format!("invalid format - format error\n{}", problems.join("\n"))) }
+    }
+
+    /// Checks a named format; the message is the validator's (the caller adds "invalid format - ").
     fn check_format(&self, format: &str, value: &str) -> Result<(), String> {
         if let Some(item_format) = format.strip_suffix("-list") {
-            for item in value
-                .split([',', ';', ' ', '\t', '\0'])
-                .filter(|s| !s.is_empty())
-            {
+            for item in value.split([',', ';', ' ', '\t', '\0']).filter(|s| !s.is_empty()) {
                 self.check_format(item_format, item)?;
             }
             return Ok(());
@@ -367,10 +286,9 @@ impl Schema {
             "pve-vmid" => pattern_ok(r"^[1-9][0-9]{2,8}$", value),
             "pve-node" => pattern_ok(r"^[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$", value),
             "pve-configid" => pattern_ok(r"(?i)^[a-z][a-z0-9_-]+$", value),
+            "pve-storage-id" if value.len() < 2 => return Err(format!("storage ID '{value}' cannot be shorter than 2 characters")),
             "pve-storage-id" => pattern_ok(r"(?i)^[a-z][a-z0-9\-_.]*[a-z0-9]$", value),
-            "pve-poolid" => {
-                pattern_ok(r"^[A-Za-z0-9_][A-Za-z0-9_\-/]*$", value) && value.len() <= 64
-            }
+            "pve-poolid" => pattern_ok(r"^[A-Za-z0-9_][A-Za-z0-9_\-/]*$", value) && value.len() <= 64,
             "pve-bridge-id" => pattern_ok(r"^[-_.\w\d]+$", value) && value.len() <= 15,
             "pve-tag" => pve_api::tags::is_valid_tag(value),
             "pve-volume-id" => pattern_ok(r"(?i)^([a-z][a-z0-9\-_.]*[a-z0-9]):(.+)$", value),
@@ -384,69 +302,42 @@ impl Schema {
             "ipv4" => value.parse::<std::net::Ipv4Addr>().is_ok(),
             "ipv6" => value.parse::<std::net::Ipv6Addr>().is_ok(),
             "CIDR" | "IPorCIDR" => is_cidr(value, format == "IPorCIDR"),
-            "dns-name" => pattern_ok(
-                r"(?i)^([a-z0-9]([a-z0-9\-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9\-]*[a-z0-9])?$",
-                value,
-            ),
+            "dns-name" => pattern_ok(r"(?i)^([a-z0-9]([a-z0-9\-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9\-]*[a-z0-9])?$", value),
             "pve-calendar-event" => value.parse::<pve_api::calendar::CalendarEvent>().is_ok(),
             "disk-size" => pve_api::size::parse_size(value).is_ok(),
             "pve-userid" => pattern_ok(r"^[^\s:/]+@[A-Za-z][A-Za-z0-9\.\-_]+$", value),
             "pve-realm" => pattern_ok(r"^[A-Za-z][A-Za-z0-9\.\-_]+$", value),
             "pve-qm-ipconfig" => return self.check_ipconfig(value),
-            "pve-startup-order" => pattern_ok(
-                r"^(order=\d+)?(,?(up|down)=\d+)*$",
-                value.trim_start_matches(','),
-            ),
+            "pve-startup-order" => pattern_ok(r"^(order=\d+)?(,?(up|down)=\d+)*$", value.trim_start_matches(',')),
             "pve-ha-resource-or-vm-id" => pattern_ok(r"^((vm|ct):)?[1-9][0-9]{2,8}$", value),
             _ => match self.named_formats.get(format) {
                 Some(pattern) if pattern.starts_with('^') => {
                     let case_insensitive = pattern.contains("(case-insensitive)");
                     let regex = pattern.split(" (").next().unwrap_or(pattern);
-                    pattern_ok(
-                        &format!("{}{regex}", if case_insensitive { "(?i)" } else { "" }),
-                        value,
-                    )
+                    pattern_ok(&format!("{}{regex}", if case_insensitive { "(?i)" } else { "" }), value)
                 }
                 _ => true,
             },
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(format_message(format, value))
-        }
+        if ok { Ok(()) } else { Err(format_message(format, value)) }
     }
 
     fn check_ipconfig(&self, value: &str) -> Result<(), String> {
-        let parsed =
-            PropertyString::parse(value, None).map_err(|e| format!("invalid format - {e}"))?;
+        let parsed = PropertyString::parse(value, None).map_err(|e| e.to_string())?;
         for (key, item) in parsed.iter() {
             let ok = match key {
-                "ip" => {
-                    item == "dhcp"
-                        || is_cidr(item, false)
-                            && item.parse::<IpAddr>().is_err()
-                            && !item.contains(':')
-                }
-                "ip6" => {
-                    matches!(item, "dhcp" | "auto") || (is_cidr(item, false) && item.contains(':'))
-                }
+                "ip" => item == "dhcp" || is_cidr(item, false) && item.parse::<IpAddr>().is_err() && !item.contains(':'),
+                "ip6" => matches!(item, "dhcp" | "auto") || (is_cidr(item, false) && item.contains(':')),
                 "gw" => item.parse::<std::net::Ipv4Addr>().is_ok(),
                 "gw6" => item.parse::<std::net::Ipv6Addr>().is_ok(),
                 _ => {
-                    return Err(format!(
-                        "invalid format - {key}: property is not defined in schema and the schema does not allow additional properties"
-                    ));
+                    return Err(format!("{key}: property is not defined in schema and the schema does not allow additional properties"));
                 }
             };
             if !ok {
                 return Err(format!(
-                    "invalid format - {key}: invalid format - value does not look like a valid {}",
-                    if key.starts_with("gw") {
-                        "IP address"
-                    } else {
-                        "CIDR network"
-                    }
+                    "{key}: value does not look like a valid {}",
+                    if key.starts_with("gw") { "IP address" } else { "CIDR network" }
                 ));
             }
         }
@@ -460,21 +351,30 @@ fn format_message(format: &str, value: &str) -> String {
         "pve-node" => "value does not look like a valid node name".into(),
         "pve-configid" => format!("invalid configuration ID '{value}'"),
         "pve-storage-id" => format!("storage ID '{value}' contains illegal characters"),
-        "pve-tag" => format!("invalid tag '{value}'"),
+        "pve-tag" => "invalid characters in tag".into(),
         "pve-calendar-event" => match value.parse::<pve_api::calendar::CalendarEvent>() {
-            Err(e) => e.to_string(),
-            Ok(_) => "invalid calendar event".into(),
+            Err(e) => format!("invalid calendar event '{value}' - {e}"),
+            Ok(_) => format!("invalid calendar event '{value}'"),
         },
-        "mac-addr" => format!("value does not look like a valid unicast MAC address"),
+        "mac-addr" => "value does not look like a valid unicast MAC address".into(),
+        "dns-name" => "value does not look like a valid DNS name".into(),
         "pve-bridge-id" => format!("invalid bridge ID '{value}'"),
         "pve-poolid" => format!("pool name '{value}' contains illegal characters"),
         _ => format!("value does not look like a valid {format}"),
     }
 }
 
+/// Inside property strings PVE reads on/yes/true and off/no/false as booleans.
+fn normalize_bool(value: &str) -> String {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "on" | "yes" | "true" => "1".into(),
+        "0" | "off" | "no" | "false" => "0".into(),
+        other => other.to_string(),
+    }
+}
+
 fn pattern_ok(pattern: &str, value: &str) -> bool {
-    static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> =
-        LazyLock::new(|| Mutex::new(HashMap::new()));
+    static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     if !cache.contains_key(pattern) {
         match Regex::new(pattern) {
@@ -505,9 +405,7 @@ pub fn percent_decode(segment: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(byte) = segment
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(byte) = segment.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(byte);
             i += 3;
@@ -537,36 +435,20 @@ fn as_f64(value: &Value) -> Option<f64> {
 }
 
 fn fmt_num(n: f64) -> String {
-    if n.fract() == 0.0 {
-        format!("{}", n as i64)
-    } else {
-        n.to_string()
-    }
+    if n.fract() == 0.0 { format!("{}", n as i64) } else { n.to_string() }
 }
 
 /// Converts stored config text values to the JSON types the schema's `returns` gives them.
-pub fn typed_value(
-    properties: Option<&serde_json::Map<String, Value>>,
-    key: &str,
-    value: &str,
-) -> Value {
+pub fn typed_value(properties: Option<&serde_json::Map<String, Value>>, key: &str, value: &str) -> Value {
     let spec = properties.and_then(|p| {
         p.get(key).or_else(|| {
             let prefix = key.trim_end_matches(|c: char| c.is_ascii_digit());
-            (prefix != key)
-                .then(|| p.get(&format!("{prefix}[n]")))
-                .flatten()
+            (prefix != key).then(|| p.get(&format!("{prefix}[n]"))).flatten()
         })
     });
     match spec.and_then(|s| s["type"].as_str()) {
-        Some("integer") | Some("boolean") => value
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| Value::from(value)),
-        Some("number") => value
-            .parse::<f64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| Value::from(value)),
+        Some("integer") | Some("boolean") => value.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::from(value)),
+        Some("number") => value.parse::<f64>().map(Value::from).unwrap_or_else(|_| Value::from(value)),
         _ => Value::from(value),
     }
 }
@@ -576,10 +458,7 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn errors(key: &str, pairs: &[(&str, &str)]) -> ParamErrors {
@@ -600,59 +479,35 @@ mod tests {
 
     #[test]
     fn schema_messages() {
+        let e = errors("POST /nodes/pve1/qemu", &[("vmid", "50"), ("memory", "8"), ("bogus", "1"), ("tags", "ok;-bad"), ("cores", "0")]);
+        assert_eq!(e["vmid"], "invalid format - value does not look like a valid VM ID");
+        assert_eq!(e["cores"], "value must have a minimum value of 1");
+        assert_eq!(e["memory"], "invalid format - format error\nmemory.current: value must have a minimum value of 16");
+        assert_eq!(e["bogus"], "property is not defined in schema and the schema does not allow additional properties");
+        assert_eq!(e["tags"], "invalid format - invalid characters in tag");
         let e = errors(
             "POST /nodes/pve1/qemu",
-            &[
-                ("vmid", "50"),
-                ("memory", "8"),
-                ("bogus", "1"),
-                ("tags", "ok;-bad"),
-            ],
-        );
-        assert_eq!(e["vmid"], "value must have a minimum value of 100");
-        assert_eq!(
-            e["memory"],
-            "invalid format - current: value must have a minimum value of 16"
-        );
-        assert_eq!(
-            e["bogus"],
-            "property is not defined in schema and the schema does not allow additional properties"
-        );
-        assert_eq!(e["tags"], "invalid tag '-bad'");
-        let e = errors(
-            "POST /nodes/pve1/qemu",
-            &[
-                ("vmid", "100"),
-                ("onboot", "true"),
-                ("net0", "virtio,bridge=vmbr0"),
-                ("ipconfig0", "ip=10.0.0.300/24"),
-            ],
+            &[("vmid", "100"), ("onboot", "true"), ("net0", "virtio,bridge=vmbr0"), ("ipconfig0", "ip=10.0.0.300/24")],
         );
         assert_eq!(e["onboot"], "type check ('boolean') failed - got 'true'");
         assert!(!e.contains_key("net0"), "{e:?}");
         assert!(e["ipconfig0"].starts_with("invalid format - ip:"), "{e:?}");
-        let e = errors(
-            "POST /nodes/pve1/qemu",
-            &[("vmid", "100"), ("scsihw", "fast")],
-        );
-        assert!(
-            e["scsihw"].starts_with("value 'fast' does not have a value in the enumeration 'lsi, "),
-            "{e:?}"
-        );
-        let e = errors(
-            "POST /nodes/pve1/qemu",
-            &[("vmid", "100"), ("net99", "virtio")],
-        );
+        let e = errors("POST /nodes/pve1/qemu", &[("vmid", "100"), ("net0", "model=bogus,firewall=maybe")]);
+        assert!(e["net0"].starts_with("invalid format - format error\n"), "{e:?}");
+        assert!(e["net0"].contains("\nnet0.firewall: type check ('boolean') failed - got 'maybe'"), "{e:?}");
+        assert!(e["net0"].contains("\nnet0.model: value 'bogus' does not have a value in the enumeration 'e1000, "), "{e:?}");
+        let e = errors("POST /nodes/pve1/qemu", &[("vmid", "100"), ("scsihw", "fast")]);
+        assert!(e["scsihw"].starts_with("value 'fast' does not have a value in the enumeration 'lsi, "), "{e:?}");
+        let e = errors("POST /nodes/pve1/qemu", &[("vmid", "100"), ("net99", "virtio")]);
         assert!(e.contains_key("net99"));
         let e = errors("POST /cluster/backup", &[("schedule", "funday 25:00")]);
-        assert!(
-            e["schedule"].contains("unable to parse calendar event"),
-            "{e:?}"
-        );
+        assert!(e["schedule"].contains("unable to parse calendar event"), "{e:?}");
         let e = errors("POST /nodes/pve1/qemu/100/clone", &[]);
         assert_eq!(e["newid"], "property is missing and it is not optional");
         let e = errors("GET /nodes/bad_node!/qemu", &[]);
-        assert_eq!(e["node"], "value does not look like a valid node name");
+        assert_eq!(e["node"], "invalid format - value does not look like a valid node name");
+        let e = errors("POST /nodes/pve1/qemu", &[("vmid", "99")]);
+        assert_eq!(e["vmid"], "invalid format - value does not look like a valid VM ID");
     }
 
     #[test]

@@ -71,18 +71,9 @@ fn parse_tokens(specs: &[String]) -> anyhow::Result<Vec<TokenDef>> {
                 Some(s) => (s, true),
                 None => (spec.as_str(), false),
             };
-            let (id, secret) = spec
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("token '{spec}' must be USER@REALM!NAME=SECRET"))?;
-            anyhow::ensure!(
-                id.contains('@') && id.contains('!'),
-                "token id '{id}' must be USER@REALM!NAME"
-            );
-            Ok(TokenDef {
-                id: id.to_string(),
-                secret: secret.to_string(),
-                read_only,
-            })
+            let (id, secret) = spec.split_once('=').ok_or_else(|| anyhow::anyhow!("token '{spec}' must be USER@REALM!NAME=SECRET"))?;
+            anyhow::ensure!(id.contains('@') && id.contains('!'), "token id '{id}' must be USER@REALM!NAME");
+            Ok(TokenDef { id: id.to_string(), secret: secret.to_string(), read_only })
         })
         .collect()
 }
@@ -112,43 +103,25 @@ pub async fn serve(config: crate::config::EmulatorConfig) -> anyhow::Result<Runn
         )),
         None => None,
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
     let addr = listener.local_addr()?;
     let plain = config.plain_http;
     let cert_out = config.cert_out.clone();
     let emulator = Emulator::new(config)?;
-    let server = Arc::new(Server {
-        emulator: emulator.clone(),
-        tokens,
-        request_log,
-    });
+    let server = Arc::new(Server { emulator: emulator.clone(), tokens, request_log });
 
     let (tls, certificate_pem) = if plain {
         (None, None)
     } else {
-        let names = vec![
-            "localhost".to_string(),
-            "127.0.0.1".to_string(),
-            "pve1".to_string(),
-            addr.ip().to_string(),
-        ];
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "pve1".to_string(), addr.ip().to_string()];
         let certified = rcgen::generate_simple_self_signed(names)?;
         let pem = certified.cert.pem();
         if let Some(path) = &cert_out {
-            std::fs::write(path, &pem)
-                .map_err(|e| anyhow::anyhow!("writing certificate to {}: {e}", path.display()))?;
+            std::fs::write(path, &pem).map_err(|e| anyhow::anyhow!("writing certificate to {}: {e}", path.display()))?;
         }
-        let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let tls_config = rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(vec![certified.cert.der().clone()], key)?;
-        (
-            Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls_config))),
-            Some(pem),
-        )
+        let key = rustls::pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let tls_config = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![certified.cert.der().clone()], key)?;
+        (Some(tokio_rustls::TlsAcceptor::from(Arc::new(tls_config))), Some(pem))
     };
 
     let (shutdown, mut shutdown_rx) = tokio::sync::watch::channel(false);
@@ -168,23 +141,13 @@ pub async fn serve(config: crate::config::EmulatorConfig) -> anyhow::Result<Runn
                     let server = server.clone();
                     async move { server.handle(req, peer).await }
                 });
-                let builder = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                );
+                let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
                 let result = match tls {
                     Some(acceptor) => match acceptor.accept(stream).await {
-                        Ok(stream) => {
-                            builder
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await
-                        }
+                        Ok(stream) => builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await,
                         Err(e) => return tracing::debug!("TLS handshake with {peer} failed: {e}"),
                     },
-                    None => {
-                        builder
-                            .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                            .await
-                    }
+                    None => builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service).await,
                 };
                 if let Err(e) = result {
                     tracing::debug!("connection from {peer} ended: {e}");
@@ -193,13 +156,7 @@ pub async fn serve(config: crate::config::EmulatorConfig) -> anyhow::Result<Runn
         }
     });
     let scheme = if plain { "http" } else { "https" };
-    Ok(RunningEmulator {
-        addr,
-        url: format!("{scheme}://{addr}"),
-        certificate_pem,
-        emulator,
-        shutdown,
-    })
+    Ok(RunningEmulator { addr, url: format!("{scheme}://{addr}"), certificate_pem, emulator, shutdown })
 }
 
 /// Raised to make hyper drop the connection without a response (injected reset).
@@ -221,14 +178,8 @@ fn sign(secret: &str, text: &str) -> String {
 /// PVE ticket: `PVE:USER:HEXTIME::SIGNATURE`, valid two hours.
 pub fn make_ticket(secret: &str, userid: &str) -> (String, String) {
     let stamp = format!("{:08X}", now());
-    let ticket = format!(
-        "PVE:{userid}:{stamp}::{}",
-        sign(secret, &format!("{userid}:{stamp}"))
-    );
-    let csrf = format!(
-        "{stamp}:{}",
-        sign(secret, &format!("csrf:{userid}:{stamp}"))
-    );
+    let ticket = format!("PVE:{userid}:{stamp}::{}", sign(secret, &format!("{userid}:{stamp}")));
+    let csrf = format!("{stamp}:{}", sign(secret, &format!("csrf:{userid}:{stamp}")));
     (ticket, csrf)
 }
 
@@ -237,27 +188,17 @@ fn ticket_user(secret: &str, ticket: &str) -> Option<(String, String)> {
     let (userid, rest) = rest.split_once(':')?;
     let (stamp, signature) = rest.split_once("::")?;
     let issued = i64::from_str_radix(stamp, 16).ok()?;
-    (signature == sign(secret, &format!("{userid}:{stamp}")) && now() - issued < 7200)
-        .then(|| (userid.to_string(), stamp.to_string()))
+    (signature == sign(secret, &format!("{userid}:{stamp}")) && now() - issued < 7200).then(|| (userid.to_string(), stamp.to_string()))
 }
 
 impl Server {
-    async fn handle(
-        self: Arc<Self>,
-        req: Request<hyper::body::Incoming>,
-        peer: SocketAddr,
-    ) -> Result<Response<Body>, InjectedReset> {
+    async fn handle(self: Arc<Self>, req: Request<hyper::body::Incoming>, peer: SocketAddr) -> Result<Response<Body>, InjectedReset> {
         let started = Instant::now();
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
         let query = req.uri().query().unwrap_or("").to_string();
         let headers = req.headers().clone();
-        let body = req
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
 
         let config = &self.emulator.config;
         if config.latency_ms > 0 {
@@ -271,14 +212,7 @@ impl Server {
         let params = match parse_params(&query, &headers, &body) {
             Ok(p) => p,
             Err(message) => {
-                return Ok(self.finish(
-                    &method,
-                    &path,
-                    &BTreeMap::new(),
-                    Err(PveError::status(400, message)),
-                    started,
-                    "-",
-                ));
+                return Ok(self.finish(&method, &path, &BTreeMap::new(), Err(PveError::status(400, message)), started, "-"));
             }
         };
         let Some(api_path) = path.strip_prefix("/api2/json") else {
@@ -286,10 +220,7 @@ impl Server {
                 &method,
                 &path,
                 &params,
-                Err(PveError::status(
-                    501,
-                    format!("Method '{method} {path}' not implemented"),
-                )),
+                Err(PveError::status(501, format!("Method '{method} {path}' not implemented"))),
                 started,
                 "-",
             ));
@@ -299,13 +230,8 @@ impl Server {
             Ok(identity) => identity,
             Err(e) => return Ok(self.finish(&method, api_path, &params, Err(e), started, "-")),
         };
-        let user = identity
-            .as_ref()
-            .map(|i| i.userid.clone())
-            .unwrap_or_else(|| "-".into());
-        let result = self
-            .dispatch(&method, api_path, params.clone(), identity, peer)
-            .await;
+        let user = identity.as_ref().map(|i| i.userid.clone()).unwrap_or_else(|| "-".into());
+        let result = self.dispatch(&method, api_path, params.clone(), identity, peer).await;
         Ok(self.finish(&method, api_path, &params, result, started, &user))
     }
 
@@ -319,29 +245,17 @@ impl Server {
         if path == "/access/ticket" && method == "POST" {
             return Ok(None);
         }
-        if let Some(auth) = headers
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        {
-            let token = auth
-                .strip_prefix("PVEAPIToken=")
-                .ok_or_else(|| PveError::status(401, "authentication failure"))?;
-            // USER@REALM!TOKENID=SECRET (older clients use ':' before the secret)
-            let (id, secret) = token
-                .split_once('=')
-                .or_else(|| token.rsplit_once(':'))
-                .ok_or_else(|| PveError::status(401, "authentication failure"))?;
+        if let Some(auth) = headers.get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+            let failed = || PveError::status(401, "Authentication failed!");
+            let token = auth.strip_prefix("PVEAPIToken=").ok_or_else(failed)?;
+            // USER@REALM!TOKENID=SECRET (a space instead of '=' is accepted too)
+            let (id, secret) = token.split_once('=').or_else(|| token.split_once(' ')).ok_or_else(failed)?;
             return self
                 .tokens
                 .iter()
                 .find(|t| t.id == id && t.secret == secret)
-                .map(|t| {
-                    Some(Identity {
-                        userid: t.id.clone(),
-                        read_only: t.read_only,
-                    })
-                })
-                .ok_or_else(|| PveError::status(401, "authentication failure"));
+                .map(|t| Some(Identity { userid: t.id.clone(), read_only: t.read_only }))
+                .ok_or_else(failed);
         }
         let cookie = headers
             .get_all(hyper::header::COOKIE)
@@ -352,31 +266,17 @@ impl Server {
         let Some(ticket) = cookie.map(|c| c.replace("%3A", ":").replace("%3a", ":")) else {
             return Err(PveError::status(401, "No ticket"));
         };
-        let (userid, stamp) = ticket_user(&self.emulator.ticket_secret, &ticket)
-            .ok_or_else(|| PveError::status(401, "authentication failure"))?;
+        let (userid, stamp) =
+            ticket_user(&self.emulator.ticket_secret, &ticket).ok_or_else(|| PveError::status(401, "Authentication failed!"))?;
         if method != "GET" {
-            let expected = format!(
-                "{stamp}:{}",
-                sign(
-                    &self.emulator.ticket_secret,
-                    &format!("csrf:{userid}:{stamp}")
-                )
-            );
-            let given = headers
-                .get("CSRFPreventionToken")
-                .and_then(|v| v.to_str().ok());
+            let expected = format!("{stamp}:{}", sign(&self.emulator.ticket_secret, &format!("csrf:{userid}:{stamp}")));
+            let given = headers.get("CSRFPreventionToken").and_then(|v| v.to_str().ok());
             if given != Some(expected.as_str()) {
-                return Err(PveError::status(
-                    401,
-                    "Permission denied - invalid csrf token",
-                ));
+                return Err(PveError::status(401, "Permission denied - invalid csrf token"));
             }
         }
         let _ = params;
-        Ok(Some(Identity {
-            userid,
-            read_only: false,
-        }))
+        Ok(Some(Identity { userid, read_only: false }))
     }
 
     async fn dispatch(
@@ -387,25 +287,19 @@ impl Server {
         identity: Option<Identity>,
         _peer: SocketAddr,
     ) -> Result<Value, PveError> {
-        let not_implemented =
-            || PveError::status(501, format!("Method '{method} {path}' not implemented"));
+        let not_implemented = || PveError::status(501, format!("Method '{method} {path}' not implemented"));
         let route = SCHEMA.route(method, path).ok_or_else(not_implemented)?;
         let key = route.spec.key();
         let handler = api::handler(&key).ok_or_else(not_implemented)?;
         for (name, value) in &route.path_params {
             params.insert(name.clone(), value.clone());
         }
-        SCHEMA
-            .validate(route.spec, &params)
-            .map_err(PveError::params)?;
+        SCHEMA.validate(route.spec, &params).map_err(PveError::params)?;
         if let Some(identity) = &identity
             && identity.read_only
             && method != "GET"
         {
-            return Err(PveError::status(
-                403,
-                permission_message(&route.spec.permissions, &params),
-            ));
+            return Err(PveError::status(403, permission_message(&route.spec.permissions, &params)));
         }
         let config = &self.emulator.config;
         if self.emulator.chance(config.proxy_error_rate) {
@@ -420,9 +314,7 @@ impl Server {
             emulator: self.emulator.clone(),
             key,
             params,
-            user: identity
-                .map(|i| i.userid)
-                .unwrap_or_else(|| "root@pam".into()),
+            user: identity.map(|i| i.userid).unwrap_or_else(|| "root@pam".into()),
         };
         let mutating = method != "GET";
         let result = handler(request).await;
@@ -446,10 +338,7 @@ impl Server {
                 // Handlers return extra envelope fields (e.g. a task log's `total`) under "$envelope".
                 let envelope = match data.as_object_mut().and_then(|o| o.remove("$envelope")) {
                     Some(Value::Object(mut extra)) => {
-                        extra.insert(
-                            "data".into(),
-                            data.get("data").cloned().unwrap_or(Value::Null),
-                        );
+                        extra.insert("data".into(), data.get("data").cloned().unwrap_or(Value::Null));
                         Value::Object(extra)
                     }
                     _ => json!({ "data": data }),
@@ -457,8 +346,7 @@ impl Server {
                 (200, json_response(StatusCode::OK, None, &envelope))
             }
             Err(error) => {
-                let status =
-                    StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 let reason = error.message.lines().next().unwrap_or("").to_string();
                 let response = match error.status {
                     400 => json_response(
@@ -466,12 +354,9 @@ impl Server {
                         Some(&reason),
                         &json!({ "data": null, "message": format!("{}\n", error.message), "errors": error.errors.unwrap_or_default().into_iter().map(|(k, v)| (k, format!("{v}\n"))).collect::<BTreeMap<_, _>>() }),
                     ),
-                    401 => empty_response(status, &reason),
-                    _ => json_response(
-                        status,
-                        Some(&reason),
-                        &json!({ "data": null, "message": format!("{}\n", error.message) }),
-                    ),
+                    // Failed logins at /access/ticket carry a JSON body; other 401s are empty.
+                    401 if path != "/access/ticket" => empty_response(status, &reason),
+                    _ => json_response(status, Some(&reason), &json!({ "data": null, "message": format!("{}\n", error.message) })),
                 };
                 (error.status, response)
             }
@@ -480,29 +365,10 @@ impl Server {
         response
     }
 
-    fn log_request(
-        &self,
-        method: &str,
-        path: &str,
-        params: &BTreeMap<String, String>,
-        status: u16,
-        started: Instant,
-        user: &str,
-    ) {
+    fn log_request(&self, method: &str, path: &str, params: &BTreeMap<String, String>, status: u16, started: Instant, user: &str) {
         let Some(log) = &self.request_log else { return };
-        let params: BTreeMap<&str, &str> = params
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str(),
-                    if is_secret_param(k) {
-                        "<redacted>"
-                    } else {
-                        v.as_str()
-                    },
-                )
-            })
-            .collect();
+        let params: BTreeMap<&str, &str> =
+            params.iter().map(|(k, v)| (k.as_str(), if is_secret_param(k) { "<redacted>" } else { v.as_str() })).collect();
         let line = json!({
             "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "method": method, "path": path, "params": params, "status": status,
@@ -515,17 +381,7 @@ impl Server {
 
 /// Parameters whose values never reach the request log.
 pub fn is_secret_param(name: &str) -> bool {
-    matches!(
-        name,
-        "password"
-            | "cipassword"
-            | "new-password"
-            | "otp"
-            | "secret"
-            | "encryption-key"
-            | "keyring"
-            | "master-pubkey"
-    )
+    matches!(name, "password" | "cipassword" | "new-password" | "otp" | "secret" | "encryption-key" | "keyring" | "master-pubkey")
 }
 
 fn permission_message(permissions: &Value, params: &BTreeMap<String, String>) -> String {
@@ -540,16 +396,9 @@ fn permission_message(permissions: &Value, params: &BTreeMap<String, String>) ->
         for (k, v) in params {
             path = path.replace(&format!("{{{k}}}"), v);
         }
-        Some((
-            path,
-            items.get(2)?.as_array()?.first()?.as_str()?.to_string(),
-        ))
+        Some((path, items.get(2)?.as_array()?.first()?.as_str()?.to_string()))
     };
-    let found = simple(check).or_else(|| {
-        check
-            .as_array()
-            .and_then(|a| a.iter().skip(1).find_map(|c| simple(c)))
-    });
+    let found = simple(check).or_else(|| check.as_array().and_then(|a| a.iter().skip(1).find_map(simple)));
     match found {
         Some((path, privilege)) => format!("Permission check failed ({path}, {privilege})"),
         None => "Permission check failed".to_string(),
@@ -559,10 +408,7 @@ fn permission_message(permissions: &Value, params: &BTreeMap<String, String>) ->
 fn json_response(status: StatusCode, reason: Option<&str>, body: &Value) -> Response<Body> {
     let mut response = Response::builder()
         .status(status)
-        .header(
-            hyper::header::CONTENT_TYPE,
-            "application/json;charset=UTF-8",
-        )
+        .header(hyper::header::CONTENT_TYPE, "application/json;charset=UTF-8")
         .header(hyper::header::CACHE_CONTROL, "max-age=0")
         .body(Body::from(body.to_string()))
         .unwrap_or_default();
@@ -573,70 +419,44 @@ fn json_response(status: StatusCode, reason: Option<&str>, body: &Value) -> Resp
 }
 
 fn empty_response(status: StatusCode, reason: &str) -> Response<Body> {
-    let mut response = Response::builder()
-        .status(status)
-        .body(Body::empty())
-        .unwrap_or_default();
+    let mut response = Response::builder().status(status).body(Body::empty()).unwrap_or_default();
     set_reason(&mut response, reason);
     response
 }
 
 /// PVE puts the error message in the HTTP status line; clients such as proxmoxer show it.
 fn set_reason(response: &mut Response<Body>, reason: &str) {
-    let printable: String = reason
-        .chars()
-        .filter(|c| (' '..='~').contains(c))
-        .take(200)
-        .collect();
+    let printable: String = reason.chars().filter(|c| (' '..='~').contains(c)).take(200).collect();
     if let Ok(phrase) = hyper::ext::ReasonPhrase::try_from(Bytes::from(printable)) {
         response.extensions_mut().insert(phrase);
     }
 }
 
 /// Query string, then a form or JSON body; JSON booleans and numbers become PVE's text forms.
-fn parse_params(
-    query: &str,
-    headers: &hyper::HeaderMap,
-    body: &[u8],
-) -> Result<BTreeMap<String, String>, String> {
+fn parse_params(query: &str, headers: &hyper::HeaderMap, body: &[u8]) -> Result<BTreeMap<String, String>, String> {
     let mut params: BTreeMap<String, String> =
-        serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-            .map_err(|e| format!("invalid query string: {e}"))?
-            .into_iter()
-            .collect();
+        serde_urlencoded::from_str::<Vec<(String, String)>>(query).map_err(|e| format!("invalid query string: {e}"))?.into_iter().collect();
     if body.is_empty() {
         return Ok(params);
     }
-    let content_type = headers
-        .get(hyper::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let content_type = headers.get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if content_type.starts_with("application/json") {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
+        let value: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
         let object = value.as_object().ok_or("JSON body must be an object")?;
         for (k, v) in object {
             let text = match v {
                 Value::Null => continue,
                 Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
                 Value::String(s) => s.clone(),
-                Value::Array(items) => items
-                    .iter()
-                    .map(|i| {
-                        i.as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| i.to_string())
-                    })
-                    .collect::<Vec<_>>()
-                    .join(","),
+                Value::Array(items) => {
+                    items.iter().map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string())).collect::<Vec<_>>().join(",")
+                }
                 other => other.to_string(),
             };
             params.insert(k.clone(), text);
         }
     } else {
-        for (k, v) in serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-            .map_err(|e| format!("invalid form body: {e}"))?
-        {
+        for (k, v) in serde_urlencoded::from_bytes::<Vec<(String, String)>>(body).map_err(|e| format!("invalid form body: {e}"))? {
             params.insert(k, v);
         }
     }

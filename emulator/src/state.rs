@@ -26,19 +26,11 @@ pub struct PveError {
 impl PveError {
     /// A handler error: HTTP 500 with the message as reason and in the body.
     pub fn server(message: impl Into<String>) -> Self {
-        Self {
-            status: 500,
-            message: message.into(),
-            errors: None,
-        }
+        Self { status: 500, message: message.into(), errors: None }
     }
 
     pub fn params(errors: ParamErrors) -> Self {
-        Self {
-            status: 400,
-            message: "Parameter verification failed.".into(),
-            errors: Some(errors),
-        }
+        Self { status: 400, message: "Parameter verification failed.".into(), errors: Some(errors) }
     }
 
     pub fn param(name: &str, message: impl Into<String>) -> Self {
@@ -46,11 +38,7 @@ impl PveError {
     }
 
     pub fn status(status: u16, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            errors: None,
-        }
+        Self { status, message: message.into(), errors: None }
     }
 }
 
@@ -82,8 +70,7 @@ impl TaskRecord {
 
 /// What a task does when its time is up. It gets the cluster, its log, and whether an injected
 /// failure hits it (then it must undo its effects and return the error).
-pub type TaskWork =
-    Box<dyn FnOnce(&mut Cluster, &mut Vec<String>, bool) -> Result<(), String> + Send>;
+pub type TaskWork = Box<dyn FnOnce(&mut Cluster, &mut Vec<String>, bool) -> Result<(), String> + Send>;
 
 pub struct Emulator {
     pub config: EmulatorConfig,
@@ -107,17 +94,12 @@ impl Emulator {
         let boot_time = now();
         let cluster = match &config.state_file {
             Some(path) if path.exists() => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| anyhow::anyhow!("reading state file {}: {e}", path.display()))?;
-                let mut cluster: Cluster = serde_json::from_str(&text).map_err(|e| {
-                    anyhow::anyhow!("state file {} is not valid: {e}", path.display())
-                })?;
+                let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading state file {}: {e}", path.display()))?;
+                let mut cluster: Cluster =
+                    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("state file {} is not valid: {e}", path.display()))?;
                 // Tasks do not survive a restart; neither do the locks they held.
                 for guest in cluster.guests.values_mut() {
-                    if matches!(
-                        guest.config.get("lock").map(String::as_str),
-                        Some("clone" | "create" | "backup" | "migrate")
-                    ) {
+                    if matches!(guest.config.get("lock").map(String::as_str), Some("clone" | "create" | "backup" | "migrate")) {
                         guest.config.remove("lock");
                     }
                 }
@@ -129,23 +111,13 @@ impl Emulator {
             for storage in cluster.storages.values() {
                 if let Some(path) = &storage.path {
                     for sub in ["snippets", "dump", "template/cache", "template/iso"] {
-                        std::fs::create_dir_all(std::path::Path::new(path).join(sub)).map_err(
-                            |e| anyhow::anyhow!("creating {} under {}: {e}", sub, dir.display()),
-                        )?;
+                        std::fs::create_dir_all(std::path::Path::new(path).join(sub))
+                            .map_err(|e| anyhow::anyhow!("creating {} under {}: {e}", sub, dir.display()))?;
                     }
                 }
             }
         }
-        let workers = cluster
-            .nodes
-            .iter()
-            .map(|n| {
-                (
-                    n.name.clone(),
-                    Arc::new(Semaphore::new(config.workers.max(1))),
-                )
-            })
-            .collect();
+        let workers = cluster.nodes.iter().map(|n| (n.name.clone(), Arc::new(Semaphore::new(config.workers.max(1))))).collect();
         let rng = StdRng::seed_from_u64(config.seed);
         let ticket_secret = format!("{:032x}", rand::rng().random::<u128>());
         Ok(Arc::new(Self {
@@ -167,13 +139,7 @@ impl Emulator {
 
     /// Draws from the seeded generator: true with probability `rate`.
     pub fn chance(&self, rate: f64) -> bool {
-        rate > 0.0
-            && self
-                .rng
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .random::<f64>()
-                < rate
+        rate > 0.0 && self.rng.lock().unwrap_or_else(|e| e.into_inner()).random::<f64>() < rate
     }
 
     /// Writes the cluster to the state file, atomically.
@@ -193,23 +159,13 @@ impl Emulator {
 
     /// One of the node's API workers, held while a request is handled (PVE runs three).
     pub async fn worker(&self, node: &str) -> Option<OwnedSemaphorePermit> {
-        let semaphore = self
-            .workers
-            .get(node)
-            .or_else(|| self.workers.values().next())?
-            .clone();
+        let semaphore = self.workers.get(node).or_else(|| self.workers.values().next())?.clone();
         semaphore.acquire_owned().await.ok()
     }
 
     /// The guest's config file lock, waited for as PVE does (10 s by default), then "got timeout".
     pub async fn flock(&self, kind: GuestKind, vmid: u64) -> Result<OwnedMutexGuard<()>, PveError> {
-        let lock = self
-            .flocks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(vmid)
-            .or_default()
-            .clone();
+        let lock = self.flocks.lock().unwrap_or_else(|e| e.into_inner()).entry(vmid).or_default().clone();
         let timeout = Duration::from_millis(self.config.lock_timeout_ms);
         match tokio::time::timeout(timeout, lock.lock_owned()).await {
             Ok(guard) => Ok(guard),
@@ -218,9 +174,7 @@ impl Emulator {
                     GuestKind::Qemu => format!("/var/lock/qemu-server/lock-{vmid}.conf"),
                     GuestKind::Lxc => format!("/run/lock/lxc/pve-config-{vmid}.lock"),
                 };
-                Err(PveError::server(format!(
-                    "can't lock file '{file}' - got timeout"
-                )))
+                Err(PveError::server(format!("can't lock file '{file}' - got timeout")))
             }
         }
     }
@@ -240,6 +194,8 @@ impl Emulator {
 
     /// Starts a task that runs for the configured time (longer when a slow task is drawn), then
     /// applies `work`. The guards (config locks) are held until it ends.
+    // The task's UPID fields, its weight, its locks and its work: splitting them up reads worse.
+    #[allow(clippy::too_many_arguments)]
     pub fn spawn_task(
         self: &Arc<Self>,
         node: &str,
@@ -256,17 +212,8 @@ impl Emulator {
             duration = duration.saturating_mul(self.config.slow_task_factor);
         }
         let fail = self.chance(self.config.task_failure_rate);
-        let record = TaskRecord {
-            upid: upid.clone(),
-            running: true,
-            exitstatus: None,
-            log: Vec::new(),
-            endtime: None,
-        };
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(upid.to_string(), record);
+        let record = TaskRecord { upid: upid.clone(), running: true, exitstatus: None, log: Vec::new(), endtime: None };
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).insert(upid.to_string(), record);
         let this = self.clone();
         let key = upid.to_string();
         tokio::spawn(async move {
@@ -287,21 +234,9 @@ impl Emulator {
                 }
             };
             if exitstatus == "OK" || exitstatus.starts_with("WARNINGS") {
-                log.push(format!(
-                    "TASK {}",
-                    if warnings > 0 {
-                        format!("WARNINGS: {warnings}")
-                    } else {
-                        "OK".into()
-                    }
-                ));
+                log.push(format!("TASK {}", if warnings > 0 { format!("WARNINGS: {warnings}") } else { "OK".into() }));
             }
-            if let Some(record) = this
-                .tasks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_mut(&key)
-            {
+            if let Some(record) = this.tasks.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&key) {
                 record.running = false;
                 record.exitstatus = Some(exitstatus);
                 record.log = log;
@@ -313,19 +248,10 @@ impl Emulator {
     }
 
     pub fn task(&self, upid: &str) -> Option<TaskRecord> {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(upid)
-            .cloned()
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).get(upid).cloned()
     }
 
     pub fn tasks(&self) -> Vec<TaskRecord> {
-        self.tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
 }

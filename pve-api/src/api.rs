@@ -117,10 +117,7 @@ impl ClusterResource {
     }
 
     pub fn tag_list(&self) -> Vec<String> {
-        self.tags
-            .as_deref()
-            .map(|t| crate::tags::split_tag_list(t).map(str::to_string).collect())
-            .unwrap_or_default()
+        self.tags.as_deref().map(|t| crate::tags::split_tag_list(t).map(str::to_string).collect()).unwrap_or_default()
     }
 }
 
@@ -162,9 +159,7 @@ pub struct StorageInfo {
 
 impl StorageInfo {
     pub fn supports(&self, content: &str) -> bool {
-        self.content
-            .as_deref()
-            .is_some_and(|c| c.split(',').any(|c| c == content))
+        self.content.as_deref().is_some_and(|c| c.split(',').any(|c| c == content))
     }
 }
 
@@ -274,15 +269,9 @@ fn guest_path(kind: GuestKind, node: &str, vmid: u64) -> String {
 fn upid_from(value: Value, request: &str) -> Result<Upid, ApiError> {
     value
         .as_str()
-        .ok_or_else(|| ApiError::Decode {
-            request: request.to_string(),
-            detail: format!("expected a UPID, got {value}"),
-        })?
+        .ok_or_else(|| ApiError::Decode { request: request.to_string(), detail: format!("expected a UPID, got {value}") })?
         .parse()
-        .map_err(|e: crate::upid::InvalidUpid| ApiError::Decode {
-            request: request.to_string(),
-            detail: e.to_string(),
-        })
+        .map_err(|e: crate::upid::InvalidUpid| ApiError::Decode { request: request.to_string(), detail: e.to_string() })
 }
 
 impl PveClient {
@@ -291,44 +280,24 @@ impl PveClient {
     }
 
     /// All resources, or those of one type (`vm`, `storage`, `node`).
-    pub async fn cluster_resources(
-        &self,
-        resource_type: Option<&str>,
-    ) -> Result<Vec<ClusterResource>, ApiError> {
-        self.get(
-            "/cluster/resources",
-            &Params::new().opt("type", resource_type),
-        )
-        .await
+    pub async fn cluster_resources(&self, resource_type: Option<&str>) -> Result<Vec<ClusterResource>, ApiError> {
+        self.get("/cluster/resources", &Params::new().opt("type", resource_type)).await
     }
 
     /// The next free VMID, or checks that `vmid` is free (PVE answers 400 if it is taken).
     pub async fn next_id(&self, vmid: Option<u64>) -> Result<u64, ApiError> {
         #[derive(Deserialize)]
         struct Id(#[serde(deserialize_with = "flexible_u64")] Option<u64>);
-        let Id(id) = self
-            .get("/cluster/nextid", &Params::new().opt("vmid", vmid))
-            .await?;
-        id.ok_or_else(|| ApiError::Decode {
-            request: "GET /cluster/nextid".into(),
-            detail: "no integer in response".into(),
-        })
+        let Id(id) = self.get("/cluster/nextid", &Params::new().opt("vmid", vmid)).await?;
+        id.ok_or_else(|| ApiError::Decode { request: "GET /cluster/nextid".into(), detail: "no integer in response".into() })
     }
 
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, ApiError> {
         self.get("/nodes", &Params::new()).await
     }
 
-    pub async fn node_storages(
-        &self,
-        node: &str,
-        content: Option<&str>,
-    ) -> Result<Vec<StorageInfo>, ApiError> {
-        self.get(
-            &format!("/nodes/{}/storage", segment(node)),
-            &Params::new().opt("content", content),
-        )
-        .await
+    pub async fn node_storages(&self, node: &str, content: Option<&str>) -> Result<Vec<StorageInfo>, ApiError> {
+        self.get(&format!("/nodes/{}/storage", segment(node)), &Params::new().opt("content", content)).await
     }
 
     pub async fn storage_content(
@@ -338,30 +307,12 @@ impl PveClient {
         content: Option<&str>,
         vmid: Option<u64>,
     ) -> Result<Vec<StorageVolume>, ApiError> {
-        let path = format!(
-            "/nodes/{}/storage/{}/content",
-            segment(node),
-            segment(storage)
-        );
-        self.get(
-            &path,
-            &Params::new().opt("content", content).opt("vmid", vmid),
-        )
-        .await
+        let path = format!("/nodes/{}/storage/{}/content", segment(node), segment(storage));
+        self.get(&path, &Params::new().opt("content", content).opt("vmid", vmid)).await
     }
 
-    pub async fn delete_volume(
-        &self,
-        node: &str,
-        storage: &str,
-        volid: &str,
-    ) -> Result<Option<String>, ApiError> {
-        let path = format!(
-            "/nodes/{}/storage/{}/content/{}",
-            segment(node),
-            segment(storage),
-            segment(volid)
-        );
+    pub async fn delete_volume(&self, node: &str, storage: &str, volid: &str) -> Result<Option<String>, ApiError> {
+        let path = format!("/nodes/{}/storage/{}/content/{}", segment(node), segment(storage), segment(volid));
         self.delete(&path, &Params::new()).await
     }
 
@@ -371,117 +322,47 @@ impl PveClient {
         Ok(resources
             .into_iter()
             .find(|r| r.vmid == Some(vmid))
-            .and_then(|r| {
-                Some(GuestLocation {
-                    node: r.node.clone()?,
-                    kind: r.guest_kind()?,
-                    vmid,
-                })
-            }))
+            .and_then(|r| Some(GuestLocation { node: r.node.clone()?, kind: r.guest_kind()?, vmid })))
     }
 
-    pub async fn guest_config(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        vmid: u64,
-    ) -> Result<GuestConfig, ApiError> {
-        let mut values: BTreeMap<String, Value> = self
-            .get(
-                &format!("{}/config", guest_path(kind, node, vmid)),
-                &Params::new(),
-            )
-            .await?;
-        let digest = values
-            .remove("digest")
-            .and_then(|d| d.as_str().map(str::to_string))
-            .unwrap_or_default();
+    pub async fn guest_config(&self, kind: GuestKind, node: &str, vmid: u64) -> Result<GuestConfig, ApiError> {
+        let mut values: BTreeMap<String, Value> = self.get(&format!("{}/config", guest_path(kind, node, vmid)), &Params::new()).await?;
+        let digest = values.remove("digest").and_then(|d| d.as_str().map(str::to_string)).unwrap_or_default();
         Ok(GuestConfig { values, digest })
     }
 
     /// Creates a guest (or restores one with `archive`). Not retried unless PVE certainly did not act.
-    pub async fn create_guest(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        params: &Params,
-    ) -> Result<Upid, ApiError> {
+    pub async fn create_guest(&self, kind: GuestKind, node: &str, params: &Params) -> Result<Upid, ApiError> {
         let path = format!("/nodes/{}/{}", segment(node), kind.as_str());
         let value = self.post(&path, params, Retry::OnlyIfNotApplied).await?;
         upid_from(value, &format!("POST {path}"))
     }
 
-    pub async fn clone_guest(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        vmid: u64,
-        newid: u64,
-        params: &Params,
-    ) -> Result<Upid, ApiError> {
+    pub async fn clone_guest(&self, kind: GuestKind, node: &str, vmid: u64, newid: u64, params: &Params) -> Result<Upid, ApiError> {
         let path = format!("{}/clone", guest_path(kind, node, vmid));
-        let value = self
-            .post(
-                &path,
-                &params.clone().set("newid", newid),
-                Retry::OnlyIfNotApplied,
-            )
-            .await?;
+        let value = self.post(&path, &params.clone().set("newid", newid), Retry::OnlyIfNotApplied).await?;
         upid_from(value, &format!("POST {path}"))
     }
 
     /// Synchronous config update (PUT). Pass `digest` to detect concurrent edits.
-    pub async fn update_config(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        vmid: u64,
-        params: &Params,
-    ) -> Result<(), ApiError> {
-        let _: Value = self
-            .put(&format!("{}/config", guest_path(kind, node, vmid)), params)
-            .await?;
+    pub async fn update_config(&self, kind: GuestKind, node: &str, vmid: u64, params: &Params) -> Result<(), ApiError> {
+        let _: Value = self.put(&format!("{}/config", guest_path(kind, node, vmid)), params).await?;
         Ok(())
     }
 
     /// Asynchronous QEMU config update (POST), for changes that allocate disks; returns a task.
-    pub async fn update_config_async(
-        &self,
-        node: &str,
-        vmid: u64,
-        params: &Params,
-    ) -> Result<Option<Upid>, ApiError> {
+    pub async fn update_config_async(&self, node: &str, vmid: u64, params: &Params) -> Result<Option<Upid>, ApiError> {
         let path = format!("{}/config", guest_path(GuestKind::Qemu, node, vmid));
         let value: Value = self.post(&path, params, Retry::OnlyIfNotApplied).await?;
-        if value.is_null() {
-            Ok(None)
-        } else {
-            upid_from(value, &format!("POST {path}")).map(Some)
-        }
+        if value.is_null() { Ok(None) } else { upid_from(value, &format!("POST {path}")).map(Some) }
     }
 
-    pub async fn guest_status(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        vmid: u64,
-    ) -> Result<GuestStatus, ApiError> {
-        self.get(
-            &format!("{}/status/current", guest_path(kind, node, vmid)),
-            &Params::new(),
-        )
-        .await
+    pub async fn guest_status(&self, kind: GuestKind, node: &str, vmid: u64) -> Result<GuestStatus, ApiError> {
+        self.get(&format!("{}/status/current", guest_path(kind, node, vmid)), &Params::new()).await
     }
 
     /// `start`, `stop`, `shutdown`, `reboot`, `suspend`, `resume`.
-    pub async fn guest_action(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        vmid: u64,
-        action: &str,
-        params: &Params,
-    ) -> Result<Upid, ApiError> {
+    pub async fn guest_action(&self, kind: GuestKind, node: &str, vmid: u64, action: &str, params: &Params) -> Result<Upid, ApiError> {
         let path = format!("{}/status/{action}", guest_path(kind, node, vmid));
         // A repeated start/stop is harmless, but the second one would fail on the lock the first
         // still holds; only resend when the first certainly did nothing.
@@ -500,29 +381,11 @@ impl PveClient {
         digest: Option<&str>,
     ) -> Result<Option<Upid>, ApiError> {
         let path = format!("{}/resize", guest_path(kind, node, vmid));
-        let value: Value = self
-            .put(
-                &path,
-                &Params::new()
-                    .set("disk", disk)
-                    .set("size", size)
-                    .opt("digest", digest),
-            )
-            .await?;
-        if value.is_null() {
-            Ok(None)
-        } else {
-            upid_from(value, &format!("PUT {path}")).map(Some)
-        }
+        let value: Value = self.put(&path, &Params::new().set("disk", disk).set("size", size).opt("digest", digest)).await?;
+        if value.is_null() { Ok(None) } else { upid_from(value, &format!("PUT {path}")).map(Some) }
     }
 
-    pub async fn delete_guest(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        vmid: u64,
-        purge: bool,
-    ) -> Result<Upid, ApiError> {
+    pub async fn delete_guest(&self, kind: GuestKind, node: &str, vmid: u64, purge: bool) -> Result<Upid, ApiError> {
         let path = guest_path(kind, node, vmid);
         let mut params = Params::new().flag("purge", purge);
         if kind == GuestKind::Qemu {
@@ -532,34 +395,14 @@ impl PveClient {
         upid_from(value, &format!("DELETE {path}"))
     }
 
-    pub async fn convert_to_template(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        vmid: u64,
-    ) -> Result<Option<Upid>, ApiError> {
+    pub async fn convert_to_template(&self, kind: GuestKind, node: &str, vmid: u64) -> Result<Option<Upid>, ApiError> {
         let path = format!("{}/template", guest_path(kind, node, vmid));
-        let value: Value = self
-            .post(&path, &Params::new(), Retry::OnlyIfNotApplied)
-            .await?;
-        if value.is_null() {
-            Ok(None)
-        } else {
-            upid_from(value, &format!("POST {path}")).map(Some)
-        }
+        let value: Value = self.post(&path, &Params::new(), Retry::OnlyIfNotApplied).await?;
+        if value.is_null() { Ok(None) } else { upid_from(value, &format!("POST {path}")).map(Some) }
     }
 
-    pub async fn snapshots(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        vmid: u64,
-    ) -> Result<Vec<SnapshotInfo>, ApiError> {
-        self.get(
-            &format!("{}/snapshot", guest_path(kind, node, vmid)),
-            &Params::new(),
-        )
-        .await
+    pub async fn snapshots(&self, kind: GuestKind, node: &str, vmid: u64) -> Result<Vec<SnapshotInfo>, ApiError> {
+        self.get(&format!("{}/snapshot", guest_path(kind, node, vmid)), &Params::new()).await
     }
 
     pub async fn create_snapshot(
@@ -572,9 +415,7 @@ impl PveClient {
         vmstate: bool,
     ) -> Result<Upid, ApiError> {
         let path = format!("{}/snapshot", guest_path(kind, node, vmid));
-        let mut params = Params::new()
-            .set("snapname", name)
-            .opt("description", description);
+        let mut params = Params::new().set("snapname", name).opt("description", description);
         if vmstate {
             params = params.flag("vmstate", true);
         }
@@ -582,47 +423,20 @@ impl PveClient {
         upid_from(value, &format!("POST {path}"))
     }
 
-    pub async fn delete_snapshot(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        vmid: u64,
-        name: &str,
-    ) -> Result<Upid, ApiError> {
-        let path = format!(
-            "{}/snapshot/{}",
-            guest_path(kind, node, vmid),
-            segment(name)
-        );
+    pub async fn delete_snapshot(&self, kind: GuestKind, node: &str, vmid: u64, name: &str) -> Result<Upid, ApiError> {
+        let path = format!("{}/snapshot/{}", guest_path(kind, node, vmid), segment(name));
         let value = self.delete(&path, &Params::new()).await?;
         upid_from(value, &format!("DELETE {path}"))
     }
 
-    pub async fn rollback_snapshot(
-        &self,
-        kind: GuestKind,
-        node: &str,
-        vmid: u64,
-        name: &str,
-    ) -> Result<Upid, ApiError> {
-        let path = format!(
-            "{}/snapshot/{}/rollback",
-            guest_path(kind, node, vmid),
-            segment(name)
-        );
-        let value = self
-            .post(&path, &Params::new(), Retry::OnlyIfNotApplied)
-            .await?;
+    pub async fn rollback_snapshot(&self, kind: GuestKind, node: &str, vmid: u64, name: &str) -> Result<Upid, ApiError> {
+        let path = format!("{}/snapshot/{}/rollback", guest_path(kind, node, vmid), segment(name));
+        let value = self.post(&path, &Params::new(), Retry::OnlyIfNotApplied).await?;
         upid_from(value, &format!("POST {path}"))
     }
 
-    pub async fn node_tasks(
-        &self,
-        node: &str,
-        params: &Params,
-    ) -> Result<Vec<TaskSummary>, ApiError> {
-        self.get(&format!("/nodes/{}/tasks", segment(node)), params)
-            .await
+    pub async fn node_tasks(&self, node: &str, params: &Params) -> Result<Vec<TaskSummary>, ApiError> {
+        self.get(&format!("/nodes/{}/tasks", segment(node)), params).await
     }
 
     pub async fn vzdump(&self, node: &str, params: &Params) -> Result<Upid, ApiError> {
@@ -636,28 +450,21 @@ impl PveClient {
     }
 
     pub async fn backup_job(&self, id: &str) -> Result<BTreeMap<String, Value>, ApiError> {
-        self.get(&format!("/cluster/backup/{}", segment(id)), &Params::new())
-            .await
+        self.get(&format!("/cluster/backup/{}", segment(id)), &Params::new()).await
     }
 
     pub async fn create_backup_job(&self, params: &Params) -> Result<(), ApiError> {
-        let _: Value = self
-            .post("/cluster/backup", params, Retry::OnlyIfNotApplied)
-            .await?;
+        let _: Value = self.post("/cluster/backup", params, Retry::OnlyIfNotApplied).await?;
         Ok(())
     }
 
     pub async fn update_backup_job(&self, id: &str, params: &Params) -> Result<(), ApiError> {
-        let _: Value = self
-            .put(&format!("/cluster/backup/{}", segment(id)), params)
-            .await?;
+        let _: Value = self.put(&format!("/cluster/backup/{}", segment(id)), params).await?;
         Ok(())
     }
 
     pub async fn delete_backup_job(&self, id: &str) -> Result<(), ApiError> {
-        let _: Value = self
-            .delete(&format!("/cluster/backup/{}", segment(id)), &Params::new())
-            .await?;
+        let _: Value = self.delete(&format!("/cluster/backup/{}", segment(id)), &Params::new()).await?;
         Ok(())
     }
 
@@ -666,34 +473,21 @@ impl PveClient {
     }
 
     pub async fn ha_resource(&self, sid: &str) -> Result<BTreeMap<String, Value>, ApiError> {
-        self.get(
-            &format!("/cluster/ha/resources/{}", segment(sid)),
-            &Params::new(),
-        )
-        .await
+        self.get(&format!("/cluster/ha/resources/{}", segment(sid)), &Params::new()).await
     }
 
     pub async fn create_ha_resource(&self, params: &Params) -> Result<(), ApiError> {
-        let _: Value = self
-            .post("/cluster/ha/resources", params, Retry::OnlyIfNotApplied)
-            .await?;
+        let _: Value = self.post("/cluster/ha/resources", params, Retry::OnlyIfNotApplied).await?;
         Ok(())
     }
 
     pub async fn update_ha_resource(&self, sid: &str, params: &Params) -> Result<(), ApiError> {
-        let _: Value = self
-            .put(&format!("/cluster/ha/resources/{}", segment(sid)), params)
-            .await?;
+        let _: Value = self.put(&format!("/cluster/ha/resources/{}", segment(sid)), params).await?;
         Ok(())
     }
 
     pub async fn delete_ha_resource(&self, sid: &str) -> Result<(), ApiError> {
-        let _: Value = self
-            .delete(
-                &format!("/cluster/ha/resources/{}", segment(sid)),
-                &Params::new(),
-            )
-            .await?;
+        let _: Value = self.delete(&format!("/cluster/ha/resources/{}", segment(sid)), &Params::new()).await?;
         Ok(())
     }
 
@@ -702,32 +496,21 @@ impl PveClient {
     }
 
     pub async fn pool(&self, poolid: &str) -> Result<BTreeMap<String, Value>, ApiError> {
-        self.get(&format!("/pools/{}", segment(poolid)), &Params::new())
-            .await
+        self.get(&format!("/pools/{}", segment(poolid)), &Params::new()).await
     }
 
     pub async fn create_pool(&self, poolid: &str, comment: Option<&str>) -> Result<(), ApiError> {
-        let _: Value = self
-            .post(
-                "/pools",
-                &Params::new().set("poolid", poolid).opt("comment", comment),
-                Retry::OnlyIfNotApplied,
-            )
-            .await?;
+        let _: Value = self.post("/pools", &Params::new().set("poolid", poolid).opt("comment", comment), Retry::OnlyIfNotApplied).await?;
         Ok(())
     }
 
     pub async fn update_pool(&self, poolid: &str, params: &Params) -> Result<(), ApiError> {
-        let _: Value = self
-            .put(&format!("/pools/{}", segment(poolid)), params)
-            .await?;
+        let _: Value = self.put(&format!("/pools/{}", segment(poolid)), params).await?;
         Ok(())
     }
 
     pub async fn delete_pool(&self, poolid: &str) -> Result<(), ApiError> {
-        let _: Value = self
-            .delete(&format!("/pools/{}", segment(poolid)), &Params::new())
-            .await?;
+        let _: Value = self.delete(&format!("/pools/{}", segment(poolid)), &Params::new()).await?;
         Ok(())
     }
 }

@@ -52,9 +52,7 @@ impl YearSpec {
     fn contains(&self, year: u32) -> bool {
         match self {
             Self::Any => true,
-            Self::Ranges(ranges) => ranges
-                .iter()
-                .any(|&(a, b, step)| year >= a && year <= b && (year - a) % step == 0),
+            Self::Ranges(ranges) => ranges.iter().any(|&(a, b, step)| year >= a && year <= b && (year - a).is_multiple_of(step)),
         }
     }
 }
@@ -79,10 +77,7 @@ impl FromStr for CalendarEvent {
     type Err = CalendarError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let fail = |reason: &str| CalendarError {
-            event: text.to_string(),
-            reason: reason.to_string(),
-        };
+        let fail = |reason: &str| CalendarError { event: text.to_string(), reason: reason.to_string() };
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(fail("empty calendar event"));
@@ -112,19 +107,14 @@ impl FromStr for CalendarEvent {
             _ => None,
         };
         if let Some(expanded) = shorthand {
-            let mut parsed: CalendarEvent = expanded
-                .parse()
-                .map_err(|e: CalendarError| fail(&e.reason))?;
+            let mut parsed: CalendarEvent = expanded.parse().map_err(|e: CalendarError| fail(&e.reason))?;
             parsed.text = trimmed.to_string();
             return Ok(parsed);
         }
 
         let mut parts = trimmed.split_whitespace().peekable();
         if let Some(first) = parts.peek()
-            && first
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic())
+            && first.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         {
             event.weekdays = parse_weekdays(first).map_err(|r| fail(&r))?;
             parts.next();
@@ -186,9 +176,7 @@ fn parse_weekdays(text: &str) -> Result<u8, String> {
         let lower = name.to_ascii_lowercase();
         WEEKDAYS
             .iter()
-            .position(|d| {
-                lower.len() >= 3 && d.starts_with(&lower[..3]) && full_name_matches(&lower)
-            })
+            .position(|d| lower.len() >= 3 && d.starts_with(&lower[..3]) && full_name_matches(&lower))
             .ok_or_else(|| format!("unknown weekday '{name}'"))
     };
     let mut mask = 0u8;
@@ -208,15 +196,7 @@ fn parse_weekdays(text: &str) -> Result<u8, String> {
 }
 
 fn full_name_matches(lower: &str) -> bool {
-    const FULL: [&str; 7] = [
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ];
+    const FULL: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
     FULL.iter().any(|full| full.starts_with(lower))
 }
 
@@ -224,9 +204,7 @@ fn number(text: &str, min: u32, max: u32) -> Result<u32, String> {
     if text.is_empty() || text.len() > 4 || !text.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!("'{text}' is not a number"));
     }
-    let value: u32 = text
-        .parse()
-        .map_err(|_| format!("'{text}' is not a number"))?;
+    let value: u32 = text.parse().map_err(|_| format!("'{text}' is not a number"))?;
     if value < min || value > max {
         return Err(format!("{value} is out of range {min}..{max}"));
     }
@@ -264,9 +242,7 @@ fn parse_field(text: &str, min: u32, max: u32) -> Result<FieldSet, String> {
     let mut mask = 0u64;
     for item in text.split(',') {
         let (start, end, step) = parse_item(item, min, max)?;
-        (start..=end)
-            .step_by(step as usize)
-            .for_each(|v| mask |= 1 << v);
+        (start..=end).step_by(step as usize).for_each(|v| mask |= 1 << v);
     }
     Ok(FieldSet(mask))
 }
@@ -275,10 +251,7 @@ fn parse_years(text: &str) -> Result<YearSpec, String> {
     if text == "*" {
         return Ok(YearSpec::Any);
     }
-    text.split(',')
-        .map(|item| parse_item(item, 1970, MAX_YEAR))
-        .collect::<Result<_, _>>()
-        .map(YearSpec::Ranges)
+    text.split(',').map(|item| parse_item(item, 1970, MAX_YEAR)).collect::<Result<_, _>>().map(YearSpec::Ranges)
 }
 
 impl CalendarEvent {
@@ -304,9 +277,7 @@ impl CalendarEvent {
                         let Some(time) = NaiveTime::from_hms_opt(hour, minute, second) else {
                             continue;
                         };
-                        if offset == 0
-                            && time <= start_time.with_nanosecond(0).unwrap_or(start_time)
-                        {
+                        if offset == 0 && time <= start_time.with_nanosecond(0).unwrap_or(start_time) {
                             continue;
                         }
                         return Some(Utc.from_utc_datetime(&date.and_time(time)));
@@ -324,94 +295,38 @@ mod tests {
     use proptest::prelude::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
     }
 
     fn next(event: &str, after: &str) -> String {
-        event
-            .parse::<CalendarEvent>()
-            .unwrap()
-            .next_after(at(after))
-            .unwrap()
-            .to_rfc3339()
+        event.parse::<CalendarEvent>().unwrap().next_after(at(after)).unwrap().to_rfc3339()
     }
 
     #[test]
     fn seeds_policies() {
         // 2026-11-23 is a Monday.
-        assert_eq!(
-            next("*-*-* 01:00", "2026-11-23T10:00:00Z"),
-            "2026-11-24T01:00:00+00:00"
-        );
-        assert_eq!(
-            next("sun 03:00", "2026-11-23T10:00:00Z"),
-            "2026-11-29T03:00:00+00:00"
-        );
-        assert_eq!(
-            next("daily", "2026-11-23T10:00:00Z"),
-            "2026-11-24T00:00:00+00:00"
-        );
-        assert_eq!(
-            next("02:00", "2026-11-23T01:59:59Z"),
-            "2026-11-23T02:00:00+00:00"
-        );
+        assert_eq!(next("*-*-* 01:00", "2026-11-23T10:00:00Z"), "2026-11-24T01:00:00+00:00");
+        assert_eq!(next("sun 03:00", "2026-11-23T10:00:00Z"), "2026-11-29T03:00:00+00:00");
+        assert_eq!(next("daily", "2026-11-23T10:00:00Z"), "2026-11-24T00:00:00+00:00");
+        assert_eq!(next("02:00", "2026-11-23T01:59:59Z"), "2026-11-23T02:00:00+00:00");
     }
 
     #[test]
     fn shorthands_and_repetitions() {
-        assert_eq!(
-            next("*/15", "2026-11-23T10:07:00Z"),
-            "2026-11-23T10:15:00+00:00"
-        );
-        assert_eq!(
-            next("mon..fri 01:00", "2026-11-27T02:00:00Z"),
-            "2026-11-30T01:00:00+00:00"
-        );
-        assert_eq!(
-            next("mon..wed 30/10", "2026-11-23T10:45:00Z"),
-            "2026-11-23T10:50:00+00:00"
-        );
-        assert_eq!(
-            next("hourly", "2026-11-23T10:00:00Z"),
-            "2026-11-23T11:00:00+00:00"
-        );
-        assert_eq!(
-            next("weekly", "2026-11-23T10:00:00Z"),
-            "2026-11-30T00:00:00+00:00"
-        );
-        assert_eq!(
-            next("monthly", "2026-11-23T10:00:00Z"),
-            "2026-12-01T00:00:00+00:00"
-        );
-        assert_eq!(
-            next("quarterly", "2026-11-23T10:00:00Z"),
-            "2027-01-01T00:00:00+00:00"
-        );
+        assert_eq!(next("*/15", "2026-11-23T10:07:00Z"), "2026-11-23T10:15:00+00:00");
+        assert_eq!(next("mon..fri 01:00", "2026-11-27T02:00:00Z"), "2026-11-30T01:00:00+00:00");
+        assert_eq!(next("mon..wed 30/10", "2026-11-23T10:45:00Z"), "2026-11-23T10:50:00+00:00");
+        assert_eq!(next("hourly", "2026-11-23T10:00:00Z"), "2026-11-23T11:00:00+00:00");
+        assert_eq!(next("weekly", "2026-11-23T10:00:00Z"), "2026-11-30T00:00:00+00:00");
+        assert_eq!(next("monthly", "2026-11-23T10:00:00Z"), "2026-12-01T00:00:00+00:00");
+        assert_eq!(next("quarterly", "2026-11-23T10:00:00Z"), "2027-01-01T00:00:00+00:00");
         let never: CalendarEvent = "2027-02-29".parse().unwrap();
-        assert_eq!(
-            never.next_after(at("2026-11-23T10:00:00Z")),
-            None,
-            "no such date"
-        );
+        assert_eq!(never.next_after(at("2026-11-23T10:00:00Z")), None, "no such date");
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in [
-            "",
-            "funday",
-            "25:00",
-            "*/0",
-            "mon..sun..tue",
-            "12:61",
-            "1-2-3-4",
-            "5..3",
-            "sat 01:00 02:00",
-            "abc 1",
-            "*-13-01",
-        ] {
+        for bad in ["", "funday", "25:00", "*/0", "mon..sun..tue", "12:61", "1-2-3-4", "5..3", "sat 01:00 02:00", "abc 1", "*-13-01"] {
             assert!(bad.parse::<CalendarEvent>().is_err(), "{bad} should fail");
         }
     }

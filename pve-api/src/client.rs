@@ -49,10 +49,7 @@ impl Params {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -94,11 +91,7 @@ struct Ticket {
 
 enum Auth {
     Token(Secret),
-    Password {
-        username: String,
-        password: Secret,
-        ticket: Mutex<Option<Ticket>>,
-    },
+    Password { username: String, password: Secret, ticket: Mutex<Option<Ticket>> },
 }
 
 /// PVE tickets live two hours; renew well before.
@@ -118,9 +111,7 @@ struct Inner {
 
 impl std::fmt::Debug for PveClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PveClient")
-            .field("base", &self.inner.base)
-            .finish_non_exhaustive()
+        f.debug_struct("PveClient").field("base", &self.inner.base).finish_non_exhaustive()
     }
 }
 
@@ -148,110 +139,51 @@ impl PveClient {
             builder = builder.tls_danger_accept_invalid_certs(true);
         }
         if let Some(path) = &config.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                ApiError::Config(format!("cannot read CA file {}: {e}", path.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                ApiError::Config(format!("CA file {} is not PEM: {e}", path.display()))
-            })?;
+            let pem = std::fs::read(path).map_err(|e| ApiError::Config(format!("cannot read CA file {}: {e}", path.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| ApiError::Config(format!("CA file {} is not PEM: {e}", path.display())))?;
             if certs.is_empty() {
-                return Err(ApiError::Config(format!(
-                    "CA file {} holds no certificate",
-                    path.display()
-                )));
+                return Err(ApiError::Config(format!("CA file {} holds no certificate", path.display())));
             }
             builder = builder.tls_certs_merge(certs);
         }
-        let http = builder
-            .build()
-            .map_err(|e| ApiError::Config(format!("cannot build HTTP client: {e}")))?;
+        let http = builder.build().map_err(|e| ApiError::Config(format!("cannot build HTTP client: {e}")))?;
         let auth = match config.credentials {
-            Credentials::ApiToken { token_id, secret } => Auth::Token(Secret::new(format!(
-                "PVEAPIToken={token_id}={}",
-                secret.expose()
-            ))),
-            Credentials::Password { username, password } => Auth::Password {
-                username,
-                password,
-                ticket: Mutex::new(None),
-            },
+            Credentials::ApiToken { token_id, secret } => Auth::Token(Secret::new(format!("PVEAPIToken={token_id}={}", secret.expose()))),
+            Credentials::Password { username, password } => Auth::Password { username, password, ticket: Mutex::new(None) },
         };
-        Ok(Self {
-            inner: Arc::new(Inner {
-                http,
-                base,
-                auth,
-                retry: config.retry,
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { http, base, auth, retry: config.retry }) })
     }
 
     pub fn base_url(&self) -> &str {
         &self.inner.base
     }
 
-    pub async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        params: &Params,
-    ) -> Result<T, ApiError> {
-        self.call(Method::GET, path, params, Retry::Idempotent)
-            .await
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, params: &Params) -> Result<T, ApiError> {
+        self.call(Method::GET, path, params, Retry::Idempotent).await
     }
 
-    pub async fn put<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        params: &Params,
-    ) -> Result<T, ApiError> {
-        self.call(Method::PUT, path, params, Retry::Idempotent)
-            .await
+    pub async fn put<T: DeserializeOwned>(&self, path: &str, params: &Params) -> Result<T, ApiError> {
+        self.call(Method::PUT, path, params, Retry::Idempotent).await
     }
 
-    pub async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        params: &Params,
-        retry: Retry,
-    ) -> Result<T, ApiError> {
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, params: &Params, retry: Retry) -> Result<T, ApiError> {
         self.call(Method::POST, path, params, retry).await
     }
 
-    pub async fn delete<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        params: &Params,
-    ) -> Result<T, ApiError> {
-        self.call(Method::DELETE, path, params, Retry::Idempotent)
-            .await
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str, params: &Params) -> Result<T, ApiError> {
+        self.call(Method::DELETE, path, params, Retry::Idempotent).await
     }
 
     /// Sends a request with retries and returns `data` decoded as `T`.
-    pub async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        params: &Params,
-        retry: Retry,
-    ) -> Result<T, ApiError> {
-        let envelope = self
-            .call_envelope(method.clone(), path, params, retry)
-            .await?;
+    pub async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, params: &Params, retry: Retry) -> Result<T, ApiError> {
+        let envelope = self.call_envelope(method.clone(), path, params, retry).await?;
         let data = envelope.get("data").cloned().unwrap_or(Value::Null);
-        serde_json::from_value(data).map_err(|e| ApiError::Decode {
-            request: describe(&method, path),
-            detail: e.to_string(),
-        })
+        serde_json::from_value(data).map_err(|e| ApiError::Decode { request: describe(&method, path), detail: e.to_string() })
     }
 
     /// Sends a request with retries and returns the whole JSON envelope (`data`, `total`, …).
-    pub async fn call_envelope(
-        &self,
-        method: Method,
-        path: &str,
-        params: &Params,
-        retry: Retry,
-    ) -> Result<Value, ApiError> {
+    pub async fn call_envelope(&self, method: Method, path: &str, params: &Params, retry: Retry) -> Result<Value, ApiError> {
         let policy = &self.inner.retry;
         let started = Instant::now();
         let mut attempt = 1;
@@ -267,11 +199,7 @@ impl PveClient {
             let elapsed = started.elapsed();
             if !retryable || attempt >= policy.max_attempts || elapsed >= policy.max_elapsed {
                 return Err(if attempt > 1 && retryable {
-                    ApiError::RetriesExhausted {
-                        attempts: attempt,
-                        elapsed,
-                        last: Box::new(error),
-                    }
+                    ApiError::RetriesExhausted { attempts: attempt, elapsed, last: Box::new(error) }
                 } else {
                     error
                 });
@@ -283,70 +211,32 @@ impl PveClient {
         }
     }
 
-    async fn send_once(
-        &self,
-        method: Method,
-        path: &str,
-        params: &Params,
-    ) -> Result<Value, ApiError> {
+    async fn send_once(&self, method: Method, path: &str, params: &Params) -> Result<Value, ApiError> {
         let request_name = describe(&method, path);
         let url = format!("{}{}", self.inner.base, path);
         let mut request = self.inner.http.request(method.clone(), &url);
-        request = if method == Method::GET || method == Method::DELETE {
-            request.query(&params.0)
-        } else {
-            request.form(&params.0)
-        };
+        request = if method == Method::GET || method == Method::DELETE { request.query(&params.0) } else { request.form(&params.0) };
         request = self.authorize(request, &method).await?;
-        let response = request.send().await.map_err(|source| ApiError::Transport {
-            request: request_name.clone(),
-            source,
-        })?;
+        let response = request.send().await.map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
         let status = response.status();
-        let reason = response
-            .headers()
-            .get("x-pve-reason")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| ApiError::Transport {
-                request: request_name.clone(),
-                source,
-            })?;
+        let reason = response.headers().get("x-pve-reason").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = response.bytes().await.map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
         if status == StatusCode::UNAUTHORIZED {
             self.forget_ticket().await;
         }
         decode_response(&request_name, status, reason, &body)
     }
 
-    async fn authorize(
-        &self,
-        request: reqwest::RequestBuilder,
-        method: &Method,
-    ) -> Result<reqwest::RequestBuilder, ApiError> {
+    async fn authorize(&self, request: reqwest::RequestBuilder, method: &Method) -> Result<reqwest::RequestBuilder, ApiError> {
         match &self.inner.auth {
-            Auth::Token(header) => {
-                Ok(request.header(reqwest::header::AUTHORIZATION, header.expose()))
-            }
-            Auth::Password {
-                username,
-                password,
-                ticket,
-            } => {
+            Auth::Token(header) => Ok(request.header(reqwest::header::AUTHORIZATION, header.expose())),
+            Auth::Password { username, password, ticket } => {
                 let mut guard = ticket.lock().await;
-                if guard
-                    .as_ref()
-                    .is_none_or(|t| t.issued.elapsed() > TICKET_RENEW_AFTER)
-                {
+                if guard.as_ref().is_none_or(|t| t.issued.elapsed() > TICKET_RENEW_AFTER) {
                     *guard = Some(self.login(username, password).await?);
                 }
                 let t = guard.as_ref().expect("ticket set above");
-                let mut request = request.header(
-                    reqwest::header::COOKIE,
-                    format!("PVEAuthCookie={}", t.cookie.expose()),
-                );
+                let mut request = request.header(reqwest::header::COOKIE, format!("PVEAuthCookie={}", t.cookie.expose()));
                 if method != Method::GET {
                     request = request.header("CSRFPreventionToken", t.csrf.expose());
                 }
@@ -364,38 +254,18 @@ impl PveClient {
             .form(&[("username", username), ("password", password.expose())])
             .send()
             .await
-            .map_err(|source| ApiError::Transport {
-                request: request_name.clone(),
-                source,
-            })?;
+            .map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
         let status = response.status();
-        let reason = response
-            .headers()
-            .get("x-pve-reason")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| ApiError::Transport {
-                request: request_name.clone(),
-                source,
-            })?;
+        let reason = response.headers().get("x-pve-reason").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body = response.bytes().await.map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
         let envelope = decode_response(&request_name, status, reason, &body)?;
         let field = |name: &str| {
             envelope["data"][name]
                 .as_str()
                 .map(Secret::new)
-                .ok_or_else(|| ApiError::Decode {
-                    request: request_name.clone(),
-                    detail: format!("no {name} in ticket response"),
-                })
+                .ok_or_else(|| ApiError::Decode { request: request_name.clone(), detail: format!("no {name} in ticket response") })
         };
-        Ok(Ticket {
-            cookie: field("ticket")?,
-            csrf: field("CSRFPreventionToken")?,
-            issued: Instant::now(),
-        })
+        Ok(Ticket { cookie: field("ticket")?, csrf: field("CSRFPreventionToken")?, issued: Instant::now() })
     }
 
     async fn forget_ticket(&self) {
@@ -410,12 +280,9 @@ fn describe(method: &Method, path: &str) -> String {
 }
 
 fn normalize_endpoint(endpoint: &str) -> Result<String, ApiError> {
-    let url = url::Url::parse(endpoint.trim())
-        .map_err(|e| ApiError::Config(format!("endpoint '{endpoint}' is not a URL: {e}")))?;
+    let url = url::Url::parse(endpoint.trim()).map_err(|e| ApiError::Config(format!("endpoint '{endpoint}' is not a URL: {e}")))?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none() {
-        return Err(ApiError::Config(format!(
-            "endpoint '{endpoint}' must be an http(s) URL with a host, e.g. https://pve1:8006"
-        )));
+        return Err(ApiError::Config(format!("endpoint '{endpoint}' must be an http(s) URL with a host, e.g. https://pve1:8006")));
     }
     let trimmed = url.as_str().trim_end_matches('/');
     let base = trimmed.strip_suffix("/api2/json").unwrap_or(trimmed);
@@ -424,9 +291,7 @@ fn normalize_endpoint(endpoint: &str) -> Result<String, ApiError> {
 
 /// Full jitter: a random delay up to the exponential bound, so parallel clients spread out.
 fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
-    let exp = policy
-        .initial_backoff
-        .saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
+    let exp = policy.initial_backoff.saturating_mul(1u32 << attempt.min(16).saturating_sub(1));
     let cap = exp.min(policy.max_backoff);
     let floor = cap / 4;
     let jitter = rand::rng().random_range(0..=cap.saturating_sub(floor).as_millis() as u64);
@@ -434,29 +299,15 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
 }
 
 /// Turns PVE's status, reason and body into the envelope or a typed error.
-fn decode_response(
-    request: &str,
-    status: StatusCode,
-    reason: Option<String>,
-    body: &[u8],
-) -> Result<Value, ApiError> {
+fn decode_response(request: &str, status: StatusCode, reason: Option<String>, body: &[u8]) -> Result<Value, ApiError> {
     let request = request.to_string();
     let json: Option<Value> = serde_json::from_slice(body).ok();
     if status.is_success() {
-        return json.ok_or_else(|| ApiError::Decode {
-            request,
-            detail: format!("body is not JSON ({} bytes)", body.len()),
-        });
+        return json.ok_or_else(|| ApiError::Decode { request, detail: format!("body is not JSON ({} bytes)", body.len()) });
     }
-    let body_message = json
-        .as_ref()
-        .and_then(|j| j.get("message"))
-        .and_then(Value::as_str)
-        .map(|m| m.trim_end().to_string());
-    let message = body_message
-        .or(reason)
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+    let body_message = json.as_ref().and_then(|j| j.get("message")).and_then(Value::as_str).map(|m| m.trim_end().to_string());
+    let message =
+        body_message.or(reason).filter(|m| !m.is_empty()).unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
     let code = status.as_u16();
     Err(match code {
         400 => {
@@ -464,34 +315,15 @@ fn decode_response(
                 .as_ref()
                 .and_then(|j| j.get("errors"))
                 .and_then(Value::as_object)
-                .map(|o| {
-                    o.iter()
-                        .map(|(k, v)| {
-                            (
-                                k.clone(),
-                                v.as_str()
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| v.to_string()),
-                            )
-                        })
-                        .collect()
-                })
+                .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))).collect())
                 .unwrap_or_else(|| [("(request)".to_string(), message.clone())].into());
             ApiError::Parameters { request, errors }
         }
         401 => ApiError::Unauthorized { request, message },
         403 => ApiError::Forbidden { request, message },
         501 => ApiError::NotImplemented { request, message },
-        595..=599 => ApiError::Proxy {
-            request,
-            status: code,
-            message,
-        },
-        _ => ApiError::Server {
-            request,
-            status: code,
-            message,
-        },
+        595..=599 => ApiError::Proxy { request, status: code, message },
+        _ => ApiError::Server { request, status: code, message },
     })
 }
 
@@ -501,43 +333,26 @@ mod tests {
 
     #[test]
     fn endpoint_gets_api_suffix_once() {
-        assert_eq!(
-            normalize_endpoint("https://pve:8006").unwrap(),
-            "https://pve:8006/api2/json"
-        );
-        assert_eq!(
-            normalize_endpoint("https://pve:8006/api2/json/").unwrap(),
-            "https://pve:8006/api2/json"
-        );
+        assert_eq!(normalize_endpoint("https://pve:8006").unwrap(), "https://pve:8006/api2/json");
+        assert_eq!(normalize_endpoint("https://pve:8006/api2/json/").unwrap(), "https://pve:8006/api2/json");
         assert!(normalize_endpoint("pve:8006").is_err());
         assert!(normalize_endpoint("ftp://pve").is_err());
     }
 
     #[test]
     fn segments_are_percent_encoded() {
-        assert_eq!(
-            segment("local:backup/vzdump-qemu-100.vma.zst"),
-            "local%3Abackup%2Fvzdump-qemu-100.vma.zst"
-        );
-        assert_eq!(
-            segment("UPID:pve1:root@pam!t:"),
-            "UPID%3Apve1%3Aroot%40pam%21t%3A"
-        );
+        assert_eq!(segment("local:backup/vzdump-qemu-100.vma.zst"), "local%3Abackup%2Fvzdump-qemu-100.vma.zst");
+        assert_eq!(segment("UPID:pve1:root@pam!t:"), "UPID%3Apve1%3Aroot%40pam%21t%3A");
     }
 
     #[test]
     fn decodes_parameter_errors() {
-        let body = br#"{"data":null,"message":"Parameter verification failed.\n","errors":{"vmid":"value must have a minimum value of 100\n"}}"#;
-        let err = decode_response("POST /nodes/pve1/qemu", StatusCode::BAD_REQUEST, None, body)
-            .unwrap_err();
-        let ApiError::Parameters { errors, .. } = &err else {
-            panic!("{err:?}")
-        };
+        let body =
+            br#"{"data":null,"message":"Parameter verification failed.\n","errors":{"vmid":"value must have a minimum value of 100\n"}}"#;
+        let err = decode_response("POST /nodes/pve1/qemu", StatusCode::BAD_REQUEST, None, body).unwrap_err();
+        let ApiError::Parameters { errors, .. } = &err else { panic!("{err:?}") };
         assert_eq!(errors["vmid"], "value must have a minimum value of 100\n");
-        assert_eq!(
-            err.to_string(),
-            "POST /nodes/pve1/qemu: parameter verification failed: vmid: value must have a minimum value of 100"
-        );
+        assert_eq!(err.to_string(), "POST /nodes/pve1/qemu: parameter verification failed: vmid: value must have a minimum value of 100");
     }
 
     #[test]
@@ -558,29 +373,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(exists.is_already_exists() && !exists.is_transient());
-        let proxy = decode_response(
-            "GET /x",
-            StatusCode::from_u16(596).unwrap(),
-            Some("Broken pipe".into()),
-            b"",
-        )
-        .unwrap_err();
-        assert!(
-            matches!(proxy, ApiError::Proxy { status: 596, .. })
-                && proxy.is_transient()
-                && !proxy.certainly_not_applied()
-        );
-        assert_eq!(
-            proxy.to_string(),
-            "GET /x: node unreachable: 596 Broken pipe"
-        );
-        let denied = decode_response(
-            "PUT /x",
-            StatusCode::FORBIDDEN,
-            Some("Permission check failed (/vms/100, VM.Config.Memory)".into()),
-            b"",
-        )
-        .unwrap_err();
+        let proxy = decode_response("GET /x", StatusCode::from_u16(596).unwrap(), Some("Broken pipe".into()), b"").unwrap_err();
+        assert!(matches!(proxy, ApiError::Proxy { status: 596, .. }) && proxy.is_transient() && !proxy.certainly_not_applied());
+        assert_eq!(proxy.to_string(), "GET /x: node unreachable: 596 Broken pipe");
+        let denied =
+            decode_response("PUT /x", StatusCode::FORBIDDEN, Some("Permission check failed (/vms/100, VM.Config.Memory)".into()), b"")
+                .unwrap_err();
         assert!(matches!(denied, ApiError::Forbidden { .. }) && !denied.is_transient());
     }
 

@@ -17,21 +17,13 @@ pub enum Credentials {
 impl Credentials {
     /// Parses the combined form `USER@REALM!TOKENID=SECRET` that PVE shows when a token is created.
     pub fn api_token(combined: &str) -> Result<Self, ApiError> {
-        let (token_id, secret) = combined.split_once('=').ok_or_else(|| {
-            ApiError::Config("API token must look like USER@REALM!TOKENID=SECRET".into())
-        })?;
-        let valid_id = token_id
-            .split_once('!')
-            .is_some_and(|(user, name)| user.contains('@') && !name.is_empty());
+        let (token_id, secret) =
+            combined.split_once('=').ok_or_else(|| ApiError::Config("API token must look like USER@REALM!TOKENID=SECRET".into()))?;
+        let valid_id = token_id.split_once('!').is_some_and(|(user, name)| user.contains('@') && !name.is_empty());
         if !valid_id || secret.is_empty() {
-            return Err(ApiError::Config(
-                "API token must look like USER@REALM!TOKENID=SECRET".into(),
-            ));
+            return Err(ApiError::Config("API token must look like USER@REALM!TOKENID=SECRET".into()));
         }
-        Ok(Self::ApiToken {
-            token_id: token_id.to_string(),
-            secret: Secret::new(secret),
-        })
+        Ok(Self::ApiToken { token_id: token_id.to_string(), secret: Secret::new(secret) })
     }
 }
 
@@ -64,10 +56,7 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     pub fn none() -> Self {
-        Self {
-            max_attempts: 1,
-            ..Self::default()
-        }
+        Self { max_attempts: 1, ..Self::default() }
     }
 }
 
@@ -103,32 +92,19 @@ impl ClientConfig {
     /// `PVE_CA_FILE`, `PVE_TIMEOUT` (seconds).
     pub fn from_env() -> Result<Self, ApiError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let endpoint = var("PVE_ENDPOINT")
-            .ok_or_else(|| ApiError::Config("PVE_ENDPOINT is not set".into()))?;
-        let credentials = match (
-            var("PVE_API_TOKEN"),
-            var("PVE_USERNAME"),
-            var("PVE_PASSWORD"),
-        ) {
+        let endpoint = var("PVE_ENDPOINT").ok_or_else(|| ApiError::Config("PVE_ENDPOINT is not set".into()))?;
+        let credentials = match (var("PVE_API_TOKEN"), var("PVE_USERNAME"), var("PVE_PASSWORD")) {
             (Some(token), _, _) => Credentials::api_token(&token)?,
-            (None, Some(username), Some(password)) => Credentials::Password {
-                username,
-                password: Secret::new(password),
-            },
+            (None, Some(username), Some(password)) => Credentials::Password { username, password: Secret::new(password) },
             _ => {
-                return Err(ApiError::Config(
-                    "set PVE_API_TOKEN, or PVE_USERNAME and PVE_PASSWORD".into(),
-                ));
+                return Err(ApiError::Config("set PVE_API_TOKEN, or PVE_USERNAME and PVE_PASSWORD".into()));
             }
         };
         let mut config = Self::new(endpoint, credentials);
-        config.insecure =
-            var("PVE_INSECURE").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        config.insecure = var("PVE_INSECURE").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
         config.ca_file = var("PVE_CA_FILE").map(PathBuf::from);
         if let Some(secs) = var("PVE_TIMEOUT") {
-            let secs: u64 = secs.parse().map_err(|_| {
-                ApiError::Config(format!("PVE_TIMEOUT '{secs}' is not a number of seconds"))
-            })?;
+            let secs: u64 = secs.parse().map_err(|_| ApiError::Config(format!("PVE_TIMEOUT '{secs}' is not a number of seconds")))?;
             config.timeout = Duration::from_secs(secs);
         }
         Ok(config)
@@ -141,29 +117,19 @@ mod tests {
 
     #[test]
     fn parses_combined_token() {
-        let Credentials::ApiToken { token_id, secret } =
-            Credentials::api_token("root@pam!tf=abc-123").unwrap()
-        else {
+        let Credentials::ApiToken { token_id, secret } = Credentials::api_token("root@pam!tf=abc-123").unwrap() else {
             panic!("expected token")
         };
         assert_eq!(token_id, "root@pam!tf");
         assert_eq!(secret.expose(), "abc-123");
-        for bad in [
-            "root@pam!tf",
-            "root@pam=abc",
-            "rootpam!tf=abc",
-            "root@pam!tf=",
-        ] {
+        for bad in ["root@pam!tf", "root@pam=abc", "rootpam!tf=abc", "root@pam!tf="] {
             assert!(Credentials::api_token(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn token_secret_is_not_in_debug_output() {
-        let config = ClientConfig::new(
-            "https://pve:8006",
-            Credentials::api_token("root@pam!tf=very-secret").unwrap(),
-        );
+        let config = ClientConfig::new("https://pve:8006", Credentials::api_token("root@pam!tf=very-secret").unwrap());
         assert!(!format!("{config:?}").contains("very-secret"));
     }
 }

@@ -10,10 +10,7 @@ use crate::upid::Upid;
 pub enum ApiError {
     /// HTTP 400: PVE's per-parameter verification errors.
     #[error("{request}: parameter verification failed: {}", describe_params(.errors))]
-    Parameters {
-        request: String,
-        errors: BTreeMap<String, String>,
-    },
+    Parameters { request: String, errors: BTreeMap<String, String> },
     #[error("{request}: authentication failed: {message}")]
     Unauthorized { request: String, message: String },
     #[error("{request}: {message}")]
@@ -22,18 +19,10 @@ pub enum ApiError {
     NotImplemented { request: String, message: String },
     /// 595-599: a proxy hop between pveproxy and the target node failed.
     #[error("{request}: node unreachable: {status} {message}")]
-    Proxy {
-        request: String,
-        status: u16,
-        message: String,
-    },
+    Proxy { request: String, status: u16, message: String },
     /// Any other non-success status, usually 500 with the handler's message.
     #[error("{request}: {message} (HTTP {status})")]
-    Server {
-        request: String,
-        status: u16,
-        message: String,
-    },
+    Server { request: String, status: u16, message: String },
     #[error("{request}: {source}")]
     Transport {
         request: String,
@@ -43,19 +32,11 @@ pub enum ApiError {
     #[error("{request}: unexpected response: {detail}")]
     Decode { request: String, detail: String },
     #[error("task {upid} failed: {exitstatus}{}", describe_log(.log_tail))]
-    TaskFailed {
-        upid: Upid,
-        exitstatus: String,
-        log_tail: Vec<String>,
-    },
+    TaskFailed { upid: Box<Upid>, exitstatus: String, log_tail: Vec<String> },
     #[error("task {upid} still running after {timeout:?}")]
-    TaskTimeout { upid: Upid, timeout: Duration },
+    TaskTimeout { upid: Box<Upid>, timeout: Duration },
     #[error("gave up after {attempts} attempts over {elapsed:?}: {last}")]
-    RetriesExhausted {
-        attempts: u32,
-        elapsed: Duration,
-        last: Box<ApiError>,
-    },
+    RetriesExhausted { attempts: u32, elapsed: Duration, last: Box<ApiError> },
     #[error("invalid client configuration: {0}")]
     Config(String),
 }
@@ -70,11 +51,7 @@ fn describe_params(errors: &BTreeMap<String, String>) -> String {
 }
 
 fn describe_log(lines: &[String]) -> String {
-    if lines.is_empty() {
-        String::new()
-    } else {
-        format!("\n  task log (tail):\n    {}", lines.join("\n    "))
-    }
+    if lines.is_empty() { String::new() } else { format!("\n  task log (tail):\n    {}", lines.join("\n    ")) }
 }
 
 impl ApiError {
@@ -94,9 +71,7 @@ impl ApiError {
     /// PVE's 10 s config flock expired: the request was never applied and may be sent again.
     pub fn is_lock_timeout(&self) -> bool {
         match self {
-            Self::Server { message, .. } => {
-                message.contains("can't lock file") && message.contains("got timeout")
-            }
+            Self::Server { message, .. } => message.contains("can't lock file") && message.contains("got timeout"),
             Self::RetriesExhausted { last, .. } => last.is_lock_timeout(),
             _ => false,
         }
@@ -116,7 +91,7 @@ impl ApiError {
     }
 
     pub fn is_digest_mismatch(&self) -> bool {
-        matches!(self, Self::Server { message, .. } if message.contains("detected modified configuration"))
+        matches!(self, Self::Server { message, .. } if message.contains("detected modified configuration") || message.contains("checksum mismatch"))
     }
 
     /// Worth another try for an idempotent request.

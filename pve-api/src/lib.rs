@@ -18,8 +18,7 @@ pub mod task;
 pub mod upid;
 
 pub use api::{
-    ClusterResource, GuestConfig, GuestKind, GuestLocation, GuestStatus, NodeInfo, SnapshotInfo,
-    StorageInfo, StorageVolume, Version,
+    ClusterResource, GuestConfig, GuestKind, GuestLocation, GuestStatus, NodeInfo, SnapshotInfo, StorageInfo, StorageVolume, Version,
 };
 pub use client::{Params, PveClient, Retry, install_crypto_provider, segment};
 pub use config::{ClientConfig, Credentials, MinTls, RetryPolicy};

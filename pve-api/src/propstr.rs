@@ -39,12 +39,7 @@ impl PropertyString {
             }
             let (key, value) = match item.find('=') {
                 // A quoted keyless value may itself contain '='.
-                Some(_) if item.starts_with('"') => (
-                    default_key
-                        .ok_or(PropertyStringError::NoDefaultKey)?
-                        .to_string(),
-                    unquote(&item)?,
-                ),
+                Some(_) if item.starts_with('"') => (default_key.ok_or(PropertyStringError::NoDefaultKey)?.to_string(), unquote(&item)?),
                 Some(at) => {
                     let (key, value) = (&item[..at], &item[at + 1..]);
                     if key.is_empty() || value.is_empty() {
@@ -52,12 +47,7 @@ impl PropertyString {
                     }
                     (key.to_string(), unquote(value)?)
                 }
-                None => (
-                    default_key
-                        .ok_or(PropertyStringError::NoDefaultKey)?
-                        .to_string(),
-                    unquote(&item)?,
-                ),
+                None => (default_key.ok_or(PropertyStringError::NoDefaultKey)?.to_string(), unquote(&item)?),
             };
             if parsed.get(&key).is_some() {
                 return Err(PropertyStringError::DuplicateKey(key));
@@ -68,10 +58,7 @@ impl PropertyString {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Sets `key`, keeping its position if present, appending otherwise.
@@ -106,29 +93,16 @@ impl PropertyString {
         let mut parts = Vec::with_capacity(self.entries.len());
         if let Some(value) = self.get(default_key) {
             // Unquoted, an '=' would make the value read back as a key.
-            parts.push(if value.contains('=') {
-                force_quote(value)
-            } else {
-                quote(value)
-            });
+            parts.push(if value.contains('=') { force_quote(value) } else { quote(value) });
         }
-        parts.extend(
-            self.entries
-                .iter()
-                .filter(|(k, _)| k != default_key)
-                .map(|(k, v)| format!("{k}={}", quote(v))),
-        );
+        parts.extend(self.entries.iter().filter(|(k, _)| k != default_key).map(|(k, v)| format!("{k}={}", quote(v))));
         parts.join(",")
     }
 }
 
 impl fmt::Display for PropertyString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .entries
-            .iter()
-            .map(|(k, v)| format!("{k}={}", quote(v)))
-            .collect();
+        let parts: Vec<String> = self.entries.iter().map(|(k, v)| format!("{k}={}", quote(v))).collect();
         f.write_str(&parts.join(","))
     }
 }
@@ -178,9 +152,7 @@ fn unquote(value: &str) -> Result<String, PropertyStringError> {
     let Some(inner) = value.strip_prefix('"') else {
         return Ok(value.to_string());
     };
-    let inner = inner
-        .strip_suffix('"')
-        .ok_or(PropertyStringError::UnterminatedQuote)?;
+    let inner = inner.strip_suffix('"').ok_or(PropertyStringError::UnterminatedQuote)?;
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars();
     while let Some(ch) = chars.next() {
@@ -194,18 +166,11 @@ fn unquote(value: &str) -> Result<String, PropertyStringError> {
 }
 
 fn needs_quotes(value: &str) -> bool {
-    value.is_empty()
-        || value.contains([',', '"', '\\'])
-        || value.starts_with('"')
-        || value.trim() != value
+    value.is_empty() || value.contains([',', '"', '\\']) || value.starts_with('"') || value.trim() != value
 }
 
 fn quote(value: &str) -> String {
-    if needs_quotes(value) {
-        force_quote(value)
-    } else {
-        value.to_string()
-    }
+    if needs_quotes(value) { force_quote(value) } else { value.to_string() }
 }
 
 fn force_quote(value: &str) -> String {
@@ -228,11 +193,7 @@ mod tests {
 
     #[test]
     fn parses_network_device_with_alias_key() {
-        let net = PropertyString::parse(
-            "virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=10",
-            Some("model"),
-        )
-        .unwrap();
+        let net = PropertyString::parse("virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=10", Some("model")).unwrap();
         assert_eq!(net.get("virtio"), Some("BC:24:11:00:00:01"));
         assert_eq!(net.get("bridge"), Some("vmbr0"));
         assert_eq!(net.get("tag"), Some("10"));
@@ -240,34 +201,18 @@ mod tests {
 
     #[test]
     fn keyless_item_goes_to_default_key() {
-        let disk =
-            PropertyString::parse("local-lvm:32,iothread=1,discard=on", Some("file")).unwrap();
+        let disk = PropertyString::parse("local-lvm:32,iothread=1,discard=on", Some("file")).unwrap();
         assert_eq!(disk.get("file"), Some("local-lvm:32"));
-        assert_eq!(
-            disk.to_string_with_default("file"),
-            "local-lvm:32,iothread=1,discard=on"
-        );
+        assert_eq!(disk.to_string_with_default("file"), "local-lvm:32,iothread=1,discard=on");
         assert_eq!(disk.to_string(), "file=local-lvm:32,iothread=1,discard=on");
     }
 
     #[test]
     fn rejects_duplicates_and_empty_values() {
-        assert_eq!(
-            PropertyString::parse("a=1,a=2", None),
-            Err(PropertyStringError::DuplicateKey("a".into()))
-        );
-        assert_eq!(
-            PropertyString::parse("a=", None),
-            Err(PropertyStringError::MissingKey)
-        );
-        assert_eq!(
-            PropertyString::parse("lonely", None),
-            Err(PropertyStringError::NoDefaultKey)
-        );
-        assert_eq!(
-            PropertyString::parse("x,y", Some("file")),
-            Err(PropertyStringError::DuplicateKey("file".into()))
-        );
+        assert_eq!(PropertyString::parse("a=1,a=2", None), Err(PropertyStringError::DuplicateKey("a".into())));
+        assert_eq!(PropertyString::parse("a=", None), Err(PropertyStringError::MissingKey));
+        assert_eq!(PropertyString::parse("lonely", None), Err(PropertyStringError::NoDefaultKey));
+        assert_eq!(PropertyString::parse("x,y", Some("file")), Err(PropertyStringError::DuplicateKey("file".into())));
     }
 
     #[test]
@@ -281,9 +226,7 @@ mod tests {
 
     #[test]
     fn quoted_values_round_trip() {
-        let p: PropertyString = [("user", "a,b"), ("vendor", "say \"hi\"")]
-            .into_iter()
-            .collect();
+        let p: PropertyString = [("user", "a,b"), ("vendor", "say \"hi\"")].into_iter().collect();
         let text = p.to_string();
         assert_eq!(text, r#"user="a,b",vendor="say \"hi\"""#);
         assert_eq!(PropertyString::parse(&text, None).unwrap(), p);

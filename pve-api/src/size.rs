@@ -1,11 +1,6 @@
 //! Disk sizes as PVE writes them (`32G`, `3584M`, `1.5T`, `512K`, or bare bytes).
 
-const UNITS: [(char, u64); 4] = [
-    ('K', 1 << 10),
-    ('M', 1 << 20),
-    ('G', 1 << 30),
-    ('T', 1 << 40),
-];
+const UNITS: [(char, u64); 4] = [('K', 1 << 10), ('M', 1 << 20), ('G', 1 << 30), ('T', 1 << 40)];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid disk size '{0}': expected a number with an optional K, M, G or T suffix")]
@@ -17,18 +12,12 @@ pub fn parse_size(text: &str) -> Result<u64, InvalidSize> {
     let trimmed = text.trim().trim_end_matches("iB");
     let (number, multiplier) = match trimmed.chars().last() {
         Some(c) if c.is_ascii_alphabetic() => {
-            let unit = UNITS
-                .iter()
-                .find(|(u, _)| *u == c.to_ascii_uppercase())
-                .ok_or_else(invalid)?;
+            let unit = UNITS.iter().find(|(u, _)| *u == c.to_ascii_uppercase()).ok_or_else(invalid)?;
             (&trimmed[..trimmed.len() - 1], unit.1)
         }
         _ => (trimmed, 1),
     };
-    if number.is_empty()
-        || !number.chars().all(|c| c.is_ascii_digit() || c == '.')
-        || number.starts_with('.')
-    {
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit() || c == '.') || number.starts_with('.') {
         return Err(invalid());
     }
     let value: f64 = number.parse().map_err(|_| invalid())?;
@@ -42,7 +31,7 @@ pub fn parse_size(text: &str) -> Result<u64, InvalidSize> {
 /// Formats bytes as PVE does in `size=`: the largest unit that divides it exactly.
 pub fn format_size(bytes: u64) -> String {
     for (unit, multiplier) in UNITS.iter().rev() {
-        if bytes >= *multiplier && bytes % multiplier == 0 {
+        if bytes >= *multiplier && bytes.is_multiple_of(*multiplier) {
             return format!("{}{unit}", bytes / multiplier);
         }
     }

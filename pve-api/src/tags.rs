@@ -7,13 +7,10 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-static TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^[a-z0-9_][a-z0-9_\-+.]*$").expect("static regex"));
+static TAG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)^[a-z0-9_][a-z0-9_\-+.]*$").expect("static regex"));
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid tag '{tag}': tags start with a letter, digit or '_' and contain only letters, digits and '_', '-', '+', '.'"
-)]
+#[error("invalid tag '{tag}': tags start with a letter, digit or '_' and contain only letters, digits and '_', '-', '+', '.'")]
 pub struct InvalidTag {
     pub tag: String,
 }
@@ -24,8 +21,7 @@ pub fn is_valid_tag(tag: &str) -> bool {
 
 /// Splits a tag list as PVE does: on `;`, `,` and whitespace.
 pub fn split_tag_list(list: &str) -> impl Iterator<Item = &str> {
-    list.split([';', ',', ' ', '\t', '\n'])
-        .filter(|t| !t.is_empty())
+    list.split([';', ',', ' ', '\t', '\n']).filter(|t| !t.is_empty())
 }
 
 /// Validates, lowercases, de-duplicates and sorts tags.
@@ -41,9 +37,7 @@ where
             continue;
         }
         if !is_valid_tag(tag) {
-            return Err(InvalidTag {
-                tag: tag.to_string(),
-            });
+            return Err(InvalidTag { tag: tag.to_string() });
         }
         set.insert(tag.to_lowercase());
     }

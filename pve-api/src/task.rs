@@ -50,20 +50,13 @@ pub struct TaskWait {
 
 impl Default for TaskWait {
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(30 * 60),
-            first_poll: Duration::from_millis(100),
-            max_poll: Duration::from_secs(2),
-        }
+        Self { timeout: Duration::from_secs(30 * 60), first_poll: Duration::from_millis(100), max_poll: Duration::from_secs(2) }
     }
 }
 
 impl TaskWait {
     pub fn with_timeout(timeout: Duration) -> Self {
-        Self {
-            timeout,
-            ..Self::default()
-        }
+        Self { timeout, ..Self::default() }
     }
 }
 
@@ -72,50 +65,20 @@ const LOG_TAIL_LINES: u64 = 20;
 
 impl PveClient {
     pub async fn task_status(&self, upid: &Upid) -> Result<TaskStatus, ApiError> {
-        self.get(
-            &format!(
-                "/nodes/{}/tasks/{}/status",
-                segment(&upid.node),
-                segment(&upid.to_string())
-            ),
-            &Params::new(),
-        )
-        .await
+        self.get(&format!("/nodes/{}/tasks/{}/status", segment(&upid.node), segment(&upid.to_string())), &Params::new()).await
     }
 
     /// The last `lines` lines of a task's log.
     pub async fn task_log_tail(&self, upid: &Upid, lines: u64) -> Result<Vec<String>, ApiError> {
-        let path = format!(
-            "/nodes/{}/tasks/{}/log",
-            segment(&upid.node),
-            segment(&upid.to_string())
-        );
-        let probe = self
-            .call_envelope(
-                Method::GET,
-                &path,
-                &Params::new().set("start", 0).set("limit", 1),
-                Retry::Idempotent,
-            )
-            .await?;
+        let path = format!("/nodes/{}/tasks/{}/log", segment(&upid.node), segment(&upid.to_string()));
+        let probe = self.call_envelope(Method::GET, &path, &Params::new().set("start", 0).set("limit", 1), Retry::Idempotent).await?;
         let total = probe.get("total").and_then(Value::as_u64).unwrap_or(0);
         let start = total.saturating_sub(lines);
-        let envelope = self
-            .call_envelope(
-                Method::GET,
-                &path,
-                &Params::new().set("start", start).set("limit", lines),
-                Retry::Idempotent,
-            )
-            .await?;
+        let envelope =
+            self.call_envelope(Method::GET, &path, &Params::new().set("start", start).set("limit", lines), Retry::Idempotent).await?;
         Ok(envelope["data"]
             .as_array()
-            .map(|lines| {
-                lines
-                    .iter()
-                    .filter_map(|l| l.get("t").and_then(Value::as_str).map(str::to_string))
-                    .collect()
-            })
+            .map(|lines| lines.iter().filter_map(|l| l.get("t").and_then(Value::as_str).map(str::to_string)).collect())
             .unwrap_or_default())
     }
 
@@ -130,46 +93,21 @@ impl PveClient {
                 let exitstatus = status.exitstatus.unwrap_or_default();
                 let elapsed = started.elapsed();
                 if exitstatus == "OK" {
-                    return Ok(TaskOutcome {
-                        upid: upid.clone(),
-                        warnings: 0,
-                        elapsed,
-                    });
+                    return Ok(TaskOutcome { upid: upid.clone(), warnings: 0, elapsed });
                 }
-                if let Some(count) = exitstatus
-                    .strip_prefix("WARNINGS: ")
-                    .and_then(|n| n.trim().parse().ok())
-                {
-                    for line in self
-                        .task_log_tail(upid, LOG_TAIL_LINES)
-                        .await
-                        .unwrap_or_default()
-                    {
+                if let Some(count) = exitstatus.strip_prefix("WARNINGS: ").and_then(|n| n.trim().parse().ok()) {
+                    for line in self.task_log_tail(upid, LOG_TAIL_LINES).await.unwrap_or_default() {
                         if line.contains("WARN") {
                             tracing::warn!(upid = %upid, "{line}");
                         }
                     }
-                    return Ok(TaskOutcome {
-                        upid: upid.clone(),
-                        warnings: count,
-                        elapsed,
-                    });
+                    return Ok(TaskOutcome { upid: upid.clone(), warnings: count, elapsed });
                 }
-                let log_tail = self
-                    .task_log_tail(upid, LOG_TAIL_LINES)
-                    .await
-                    .unwrap_or_default();
-                return Err(ApiError::TaskFailed {
-                    upid: upid.clone(),
-                    exitstatus,
-                    log_tail,
-                });
+                let log_tail = self.task_log_tail(upid, LOG_TAIL_LINES).await.unwrap_or_default();
+                return Err(ApiError::TaskFailed { upid: Box::new(upid.clone()), exitstatus, log_tail });
             }
             if started.elapsed() + delay > wait.timeout {
-                return Err(ApiError::TaskTimeout {
-                    upid: upid.clone(),
-                    timeout: wait.timeout,
-                });
+                return Err(ApiError::TaskTimeout { upid: Box::new(upid.clone()), timeout: wait.timeout });
             }
             tokio::time::sleep(delay).await;
             delay = (delay * 3 / 2).min(wait.max_poll);

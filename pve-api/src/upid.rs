@@ -100,11 +100,7 @@ mod tests {
             assert!(bad.parse::<Upid>().is_err(), "{bad}");
         }
         // An empty id is allowed (cluster-wide tasks).
-        assert!(
-            "UPID:pve1:0002A3F1:01B2C3D4:6740A1B2:vzdump::root@pam:"
-                .parse::<Upid>()
-                .is_ok()
-        );
+        assert!("UPID:pve1:0002A3F1:01B2C3D4:6740A1B2:vzdump::root@pam:".parse::<Upid>().is_ok());
     }
 
     proptest! {

@@ -13,10 +13,7 @@ pub async fn emulator(adjust: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulat
 }
 
 pub fn client_with(emulator: &RunningEmulator, token: &str, retry: RetryPolicy) -> PveClient {
-    let mut config = ClientConfig::new(
-        &emulator.url,
-        Credentials::api_token(token).expect("valid token"),
-    );
+    let mut config = ClientConfig::new(&emulator.url, Credentials::api_token(token).expect("valid token"));
     config.retry = retry;
     PveClient::new(config).expect("client builds")
 }
@@ -27,9 +24,5 @@ pub fn client(emulator: &RunningEmulator) -> PveClient {
 
 /// Lines of the emulator's JSON request log.
 pub fn request_log(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+    std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }

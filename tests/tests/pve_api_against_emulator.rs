@@ -2,10 +2,7 @@
 
 use std::time::Duration;
 
-use pve_api::{
-    ApiError, ClientConfig, Credentials, GuestKind, Params, PveClient, RetryPolicy, Secret,
-    TaskWait,
-};
+use pve_api::{ApiError, ClientConfig, Credentials, GuestKind, Params, PveClient, RetryPolicy, Secret, TaskWait};
 use pve_home_tests::{TOKEN, client, client_with, emulator, request_log};
 
 const QEMU: GuestKind = GuestKind::Qemu;
@@ -32,148 +29,51 @@ async fn create_vm_then_update_with_digest() {
     api.wait_task(&upid, wait()).await.unwrap();
 
     let config = api.guest_config(QEMU, "pve1", 120).await.unwrap();
-    assert_eq!(
-        config.get_str("tags").as_deref(),
-        Some("db;prod"),
-        "tags are normalised"
-    );
-    assert_eq!(
-        config.get_str("scsi0").as_deref(),
-        Some("local-lvm:vm-120-disk-0,iothread=1,size=32G")
-    );
-    assert!(
-        config
-            .get_str("net0")
-            .unwrap()
-            .starts_with("virtio=BC:24:11:"),
-        "a MAC was generated"
-    );
-    assert_eq!(
-        config.values["cores"],
-        serde_json::json!(2),
-        "integers are typed per schema"
-    );
+    assert_eq!(config.get_str("tags").as_deref(), Some("db;prod"), "tags are normalised");
+    assert_eq!(config.get_str("scsi0").as_deref(), Some("local-lvm:vm-120-disk-0,iothread=1,size=32G"));
+    assert!(config.get_str("net0").unwrap().starts_with("virtio=BC:24:11:"), "a MAC was generated");
+    assert_eq!(config.values["cores"], serde_json::json!(2), "integers are typed per schema");
     assert_eq!(config.digest.len(), 40);
 
-    api.update_config(
-        QEMU,
-        "pve1",
-        120,
-        &Params::new()
-            .set("memory", 8192)
-            .set("digest", &config.digest),
-    )
-    .await
-    .unwrap();
-    let stale = api
-        .update_config(
-            QEMU,
-            "pve1",
-            120,
-            &Params::new().set("cores", 4).set("digest", &config.digest),
-        )
-        .await
-        .unwrap_err();
+    api.update_config(QEMU, "pve1", 120, &Params::new().set("memory", 8192).set("digest", &config.digest)).await.unwrap();
+    let stale = api.update_config(QEMU, "pve1", 120, &Params::new().set("cores", 4).set("digest", &config.digest)).await.unwrap_err();
     assert!(stale.is_digest_mismatch(), "{stale}");
-    assert_eq!(
-        api.guest_config(QEMU, "pve1", 120)
-            .await
-            .unwrap()
-            .get_str("memory")
-            .as_deref(),
-        Some("8192")
-    );
+    assert_eq!(api.guest_config(QEMU, "pve1", 120).await.unwrap().get_str("memory").as_deref(), Some("8192"));
 
-    let shrink = api
-        .resize_disk(QEMU, "pve1", 120, "scsi0", "16G", None)
-        .await
-        .unwrap_err();
-    assert!(
-        shrink
-            .to_string()
-            .contains("shrinking disks is not supported"),
-        "{shrink}"
-    );
-    let grow = api
-        .resize_disk(QEMU, "pve1", 120, "scsi0", "+8G", None)
-        .await
-        .unwrap()
-        .unwrap();
+    let shrink = api.resize_disk(QEMU, "pve1", 120, "scsi0", "16G", None).await.unwrap_err();
+    assert!(shrink.to_string().contains("shrinking disks is not supported"), "{shrink}");
+    let grow = api.resize_disk(QEMU, "pve1", 120, "scsi0", "+8G", None).await.unwrap().unwrap();
     api.wait_task(&grow, wait()).await.unwrap();
-    assert!(
-        api.guest_config(QEMU, "pve1", 120)
-            .await
-            .unwrap()
-            .get_str("scsi0")
-            .unwrap()
-            .ends_with("size=40G")
-    );
+    assert!(api.guest_config(QEMU, "pve1", 120).await.unwrap().get_str("scsi0").unwrap().ends_with("size=40G"));
 }
 
 #[tokio::test]
 async fn bad_parameters_come_back_per_parameter() {
     let emu = emulator(|_| {}).await;
     let api = client(&emu);
-    let err = api
-        .create_guest(
-            QEMU,
-            "pve1",
-            &Params::new()
-                .set("vmid", 50)
-                .set("memory", 8)
-                .set("tags", "-bad"),
-        )
-        .await
-        .unwrap_err();
-    let ApiError::Parameters { errors, .. } = &err else {
-        panic!("{err:?}")
-    };
-    assert_eq!(
-        errors["vmid"].trim(),
-        "value must have a minimum value of 100"
-    );
-    assert_eq!(
-        errors["memory"].trim(),
-        "invalid format - current: value must have a minimum value of 16"
-    );
-    assert_eq!(errors["tags"].trim(), "invalid tag '-bad'");
-    assert!(
-        err.to_string()
-            .starts_with("POST /nodes/pve1/qemu: parameter verification failed"),
-        "{err}"
-    );
+    let err = api.create_guest(QEMU, "pve1", &Params::new().set("vmid", 50).set("memory", 8).set("tags", "-bad")).await.unwrap_err();
+    let ApiError::Parameters { errors, .. } = &err else { panic!("{err:?}") };
+    assert_eq!(errors["vmid"].trim(), "invalid format - value does not look like a valid VM ID");
+    assert_eq!(errors["memory"].trim(), "invalid format - format error\nmemory.current: value must have a minimum value of 16");
+    assert_eq!(errors["tags"].trim(), "invalid format - invalid characters in tag");
+    assert!(err.to_string().starts_with("POST /nodes/pve1/qemu: parameter verification failed"), "{err}");
 
     let taken = api.next_id(Some(9000)).await.unwrap_err();
-    assert!(
-        matches!(&taken, ApiError::Parameters { errors, .. } if errors["vmid"].contains("already exists")),
-        "{taken}"
-    );
+    assert!(matches!(&taken, ApiError::Parameters { errors, .. } if errors["vmid"].contains("already exists")), "{taken}");
     assert_eq!(api.next_id(None).await.unwrap(), 100);
 
     let missing = api.guest_config(QEMU, "pve1", 4242).await.unwrap_err();
     assert!(missing.is_not_found(), "{missing}");
-    let unknown = api
-        .get::<serde_json::Value>("/nodes/pve1/nothing-here", &Params::new())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(unknown, ApiError::NotImplemented { .. }),
-        "{unknown:?}"
-    );
+    let unknown = api.get::<serde_json::Value>("/nodes/pve1/nothing-here", &Params::new()).await.unwrap_err();
+    assert!(matches!(unknown, ApiError::NotImplemented { .. }), "{unknown:?}");
 }
 
 #[tokio::test]
 async fn linked_clone_of_template_and_protection() {
     let emu = emulator(|_| {}).await;
     let api = client(&emu);
-    let upid = api
-        .clone_guest(QEMU, "pve1", 9000, 101, &Params::new().set("name", "web1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (upid.task_type.as_str(), upid.id.as_str()),
-        ("qmclone", "9000")
-    );
+    let upid = api.clone_guest(QEMU, "pve1", 9000, 101, &Params::new().set("name", "web1")).await.unwrap();
+    assert_eq!((upid.task_type.as_str(), upid.id.as_str()), ("qmclone", "9000"));
     // The new guest exists at once, locked, so nobody else takes its VMID.
     let during = api.guest_config(QEMU, "pve1", 101).await.unwrap();
     assert_eq!(during.get_str("lock").as_deref(), Some("clone"));
@@ -181,60 +81,22 @@ async fn linked_clone_of_template_and_protection() {
     api.wait_task(&upid, wait()).await.unwrap();
     let config = api.guest_config(QEMU, "pve1", 101).await.unwrap();
     assert_eq!(config.get_str("lock"), None);
-    assert_eq!(
-        config.get_str("scsi0").as_deref(),
-        Some("local-lvm:base-9000-disk-0/vm-101-disk-0,size=3584M")
-    );
-    assert_eq!(
-        config.get_str("ide2").as_deref(),
-        Some("local-lvm:vm-101-cloudinit,media=cdrom")
-    );
+    assert_eq!(config.get_str("scsi0").as_deref(), Some("local-lvm:base-9000-disk-0/vm-101-disk-0,size=3584M"));
+    assert_eq!(config.get_str("ide2").as_deref(), Some("local-lvm:vm-101-cloudinit,media=cdrom"));
 
-    let cross_node = api
-        .clone_guest(
-            QEMU,
-            "pve1",
-            9000,
-            102,
-            &Params::new().set("target", "pve2"),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        cross_node.message().contains("uses local storage"),
-        "{cross_node}"
-    );
+    let cross_node = api.clone_guest(QEMU, "pve1", 9000, 102, &Params::new().set("target", "pve2")).await.unwrap_err();
+    assert!(cross_node.message().contains("uses local storage"), "{cross_node}");
 
-    api.update_config(QEMU, "pve1", 101, &Params::new().flag("protection", true))
-        .await
-        .unwrap();
+    api.update_config(QEMU, "pve1", 101, &Params::new().flag("protection", true)).await.unwrap();
     let refused = api.delete_guest(QEMU, "pve1", 101, true).await.unwrap_err();
-    assert!(
-        refused.message().contains("protection mode enabled"),
-        "{refused}"
-    );
+    assert!(refused.message().contains("protection mode enabled"), "{refused}");
     let template_busy = api.delete_guest(QEMU, "pve1", 9000, true).await;
-    assert!(
-        template_busy.is_err(),
-        "a template with linked clones cannot be destroyed"
-    );
+    assert!(template_busy.is_err(), "a template with linked clones cannot be destroyed");
 
-    api.update_config(
-        QEMU,
-        "pve1",
-        101,
-        &Params::new().set("delete", "protection"),
-    )
-    .await
-    .unwrap();
+    api.update_config(QEMU, "pve1", 101, &Params::new().set("delete", "protection")).await.unwrap();
     let upid = api.delete_guest(QEMU, "pve1", 101, true).await.unwrap();
     api.wait_task(&upid, wait()).await.unwrap();
-    assert!(
-        api.guest_config(QEMU, "pve1", 101)
-            .await
-            .unwrap_err()
-            .is_not_found()
-    );
+    assert!(api.guest_config(QEMU, "pve1", 101).await.unwrap_err().is_not_found());
     assert!(api.locate_guest(101).await.unwrap().is_none());
 }
 
@@ -247,149 +109,70 @@ async fn lock_contention_times_out_like_pve_and_retries_recover() {
     })
     .await;
     let no_retry = client_with(&emu, TOKEN, RetryPolicy::none());
-    let first = no_retry
-        .clone_guest(QEMU, "pve1", 9000, 201, &Params::new().flag("full", true))
-        .await
-        .unwrap();
-    let second = no_retry
-        .clone_guest(QEMU, "pve1", 9000, 202, &Params::new().flag("full", true))
-        .await
-        .unwrap_err();
+    let first = no_retry.clone_guest(QEMU, "pve1", 9000, 201, &Params::new().flag("full", true)).await.unwrap();
+    let second = no_retry.clone_guest(QEMU, "pve1", 9000, 202, &Params::new().flag("full", true)).await.unwrap_err();
     assert!(second.is_lock_timeout(), "{second}");
-    assert_eq!(
-        second.message(),
-        "can't lock file '/var/lock/qemu-server/lock-9000.conf' - got timeout"
-    );
+    assert_eq!(second.message(), "can't lock file '/var/lock/qemu-server/lock-9000.conf' - got timeout");
 
     // The default policy resends: a lock timeout means PVE never acted on the request.
     let retrying = client(&emu);
-    let upid = retrying
-        .clone_guest(QEMU, "pve1", 9000, 202, &Params::new().flag("full", true))
-        .await
-        .unwrap();
+    let upid = retrying.clone_guest(QEMU, "pve1", 9000, 202, &Params::new().flag("full", true)).await.unwrap();
     retrying.wait_task(&first, wait()).await.unwrap();
     retrying.wait_task(&upid, wait()).await.unwrap();
-    assert!(
-        retrying
-            .guest_config(QEMU, "pve1", 202)
-            .await
-            .unwrap()
-            .get_str("scsi0")
-            .unwrap()
-            .starts_with("local-lvm:vm-202-disk-0")
-    );
+    assert!(retrying.guest_config(QEMU, "pve1", 202).await.unwrap().get_str("scsi0").unwrap().starts_with("local-lvm:vm-202-disk-0"));
 }
 
 #[tokio::test]
 async fn locked_guest_refuses_config_changes() {
     let emu = emulator(|c| c.task_ms = 600).await;
     let api = client_with(&emu, TOKEN, RetryPolicy::none());
-    let upid = api
-        .clone_guest(QEMU, "pve1", 9000, 150, &Params::new())
-        .await
-        .unwrap();
-    let err = api
-        .update_config(
-            QEMU,
-            "pve1",
-            150,
-            &Params::new().set("cores", 4).set("skiplock", 0),
-        )
-        .await
-        .unwrap_err();
+    let upid = api.clone_guest(QEMU, "pve1", 9000, 150, &Params::new()).await.unwrap();
+    let err = api.update_config(QEMU, "pve1", 150, &Params::new().set("cores", 4).set("skiplock", 0)).await.unwrap_err();
     // The flock is held by the clone task, so this request waits and then times out or sees the lock.
     assert!(err.is_lock_timeout() || err.is_guest_locked(), "{err}");
     api.wait_task(&upid, wait()).await.unwrap();
-    api.update_config(QEMU, "pve1", 150, &Params::new().set("cores", 4))
-        .await
-        .unwrap();
+    api.update_config(QEMU, "pve1", 150, &Params::new().set("cores", 4)).await.unwrap();
 }
 
 #[tokio::test]
 async fn snapshot_tree_and_rollback() {
     let emu = emulator(|_| {}).await;
     let api = client(&emu);
-    let upid = api
-        .clone_guest(QEMU, "pve1", 9000, 130, &Params::new().flag("full", true))
-        .await
-        .unwrap();
+    let upid = api.clone_guest(QEMU, "pve1", 9000, 130, &Params::new().flag("full", true)).await.unwrap();
     api.wait_task(&upid, wait()).await.unwrap();
     for (name, cores) in [("first", 2), ("second", 4)] {
-        api.update_config(QEMU, "pve1", 130, &Params::new().set("cores", cores))
-            .await
-            .unwrap();
-        let upid = api
-            .create_snapshot(QEMU, "pve1", 130, name, Some("test"), false)
-            .await
-            .unwrap();
+        api.update_config(QEMU, "pve1", 130, &Params::new().set("cores", cores)).await.unwrap();
+        let upid = api.create_snapshot(QEMU, "pve1", 130, name, Some("test"), false).await.unwrap();
         api.wait_task(&upid, wait()).await.unwrap();
     }
-    let duplicate = api
-        .create_snapshot(QEMU, "pve1", 130, "first", None, false)
-        .await
-        .unwrap_err();
+    let duplicate = api.create_snapshot(QEMU, "pve1", 130, "first", None, false).await.unwrap_err();
     assert!(duplicate.message().contains("already used"), "{duplicate}");
     let snaps = api.snapshots(QEMU, "pve1", 130).await.unwrap();
     let second = snaps.iter().find(|s| s.name == "second").unwrap();
     assert_eq!(second.parent.as_deref(), Some("first"));
-    assert_eq!(
-        snaps
-            .iter()
-            .find(|s| s.name == "current")
-            .unwrap()
-            .parent
-            .as_deref(),
-        Some("second")
-    );
+    assert_eq!(snaps.iter().find(|s| s.name == "current").unwrap().parent.as_deref(), Some("second"));
 
-    api.update_config(QEMU, "pve1", 130, &Params::new().set("cores", 8))
-        .await
-        .unwrap();
-    let upid = api
-        .rollback_snapshot(QEMU, "pve1", 130, "first")
-        .await
-        .unwrap();
+    api.update_config(QEMU, "pve1", 130, &Params::new().set("cores", 8)).await.unwrap();
+    let upid = api.rollback_snapshot(QEMU, "pve1", 130, "first").await.unwrap();
     api.wait_task(&upid, wait()).await.unwrap();
     let config = api.guest_config(QEMU, "pve1", 130).await.unwrap();
     assert_eq!(config.get_u64("cores"), Some(2));
     assert_eq!(config.get_str("parent").as_deref(), Some("first"));
 
-    let upid = api
-        .delete_snapshot(QEMU, "pve1", 130, "first")
-        .await
-        .unwrap();
+    let upid = api.delete_snapshot(QEMU, "pve1", 130, "first").await.unwrap();
     api.wait_task(&upid, wait()).await.unwrap();
     let snaps = api.snapshots(QEMU, "pve1", 130).await.unwrap();
-    assert_eq!(
-        snaps.iter().find(|s| s.name == "second").unwrap().parent,
-        None,
-        "children move up to the deleted snapshot's parent"
-    );
-    assert!(
-        api.create_snapshot(QEMU, "pve1", 130, "current", None, false)
-            .await
-            .is_err()
-    );
+    assert_eq!(snaps.iter().find(|s| s.name == "second").unwrap().parent, None, "children move up to the deleted snapshot's parent");
+    assert!(api.create_snapshot(QEMU, "pve1", 130, "current", None, false).await.is_err());
 }
 
 #[tokio::test]
 async fn backup_then_restore_to_a_new_vmid() {
     let emu = emulator(|_| {}).await;
     let api = client(&emu);
-    let upid = api
-        .clone_guest(
-            QEMU,
-            "pve1",
-            9000,
-            140,
-            &Params::new().flag("full", true).set("name", "app"),
-        )
-        .await
-        .unwrap();
+    let upid = api.clone_guest(QEMU, "pve1", 9000, 140, &Params::new().flag("full", true).set("name", "app")).await.unwrap();
     api.wait_task(&upid, wait()).await.unwrap();
-    api.update_config(QEMU, "pve1", 140, &Params::new().set("memory", 3072))
-        .await
-        .unwrap();
+    api.update_config(QEMU, "pve1", 140, &Params::new().set("memory", 3072)).await.unwrap();
 
     let upid = api
         .vzdump(
@@ -404,48 +187,17 @@ async fn backup_then_restore_to_a_new_vmid() {
         .await
         .unwrap();
     api.wait_task(&upid, wait()).await.unwrap();
-    let backups = api
-        .storage_content("pve2", "backup", Some("backup"), Some(140))
-        .await
-        .unwrap();
-    assert_eq!(
-        backups.len(),
-        1,
-        "shared backup storage is visible from every node"
-    );
+    let backups = api.storage_content("pve2", "backup", Some("backup"), Some(140)).await.unwrap();
+    assert_eq!(backups.len(), 1, "shared backup storage is visible from every node");
     let archive = &backups[0];
-    assert!(
-        archive.volid.starts_with("backup:backup/vzdump-qemu-140-")
-            && archive.volid.ends_with(".vma.zst"),
-        "{}",
-        archive.volid
-    );
+    assert!(archive.volid.starts_with("backup:backup/vzdump-qemu-140-") && archive.volid.ends_with(".vma.zst"), "{}", archive.volid);
     assert_eq!(archive.notes.as_deref(), Some("app on pve1"));
     assert_eq!(archive.subtype.as_deref(), Some("qemu"));
 
-    let exists = api
-        .create_guest(
-            QEMU,
-            "pve1",
-            &Params::new()
-                .set("vmid", 140)
-                .set("archive", &archive.volid),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        exists.is_already_exists(),
-        "restoring over an existing guest needs force: {exists}"
-    );
+    let exists = api.create_guest(QEMU, "pve1", &Params::new().set("vmid", 140).set("archive", &archive.volid)).await.unwrap_err();
+    assert!(exists.is_already_exists(), "restoring over an existing guest needs force: {exists}");
     let upid = api
-        .create_guest(
-            QEMU,
-            "pve1",
-            &Params::new()
-                .set("vmid", 141)
-                .set("archive", &archive.volid)
-                .set("storage", "local-zfs"),
-        )
+        .create_guest(QEMU, "pve1", &Params::new().set("vmid", 141).set("archive", &archive.volid).set("storage", "local-zfs"))
         .await
         .unwrap();
     assert_eq!(upid.task_type, "qmrestore");
@@ -453,14 +205,7 @@ async fn backup_then_restore_to_a_new_vmid() {
     let restored = api.guest_config(QEMU, "pve1", 141).await.unwrap();
     assert_eq!(restored.get_str("memory").as_deref(), Some("3072"));
     assert_eq!(restored.get_str("name").as_deref(), Some("app"));
-    assert!(
-        restored
-            .get_str("scsi0")
-            .unwrap()
-            .starts_with("local-zfs:vm-141-disk-0"),
-        "{:?}",
-        restored.get_str("scsi0")
-    );
+    assert!(restored.get_str("scsi0").unwrap().starts_with("local-zfs:vm-141-disk-0"), "{:?}", restored.get_str("scsi0"));
 }
 
 #[tokio::test]
@@ -476,31 +221,18 @@ async fn injected_faults_are_recovered_by_retries() {
     })
     .await;
     let mut config = ClientConfig::new(&emu.url, Credentials::api_token(TOKEN).unwrap());
-    config.retry = RetryPolicy {
-        initial_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(50),
-        ..RetryPolicy::default()
-    };
+    config.retry =
+        RetryPolicy { initial_backoff: Duration::from_millis(5), max_backoff: Duration::from_millis(50), ..RetryPolicy::default() };
     let api = PveClient::new(config).unwrap();
     for _ in 0..40 {
         let resources = api.cluster_resources(Some("vm")).await.unwrap();
         assert!(resources.iter().any(|r| r.vmid == Some(9000)));
     }
-    let statuses: Vec<u64> = request_log(&path)
-        .iter()
-        .map(|l| l["status"].as_u64().unwrap())
-        .collect();
+    let statuses: Vec<u64> = request_log(&path).iter().map(|l| l["status"].as_u64().unwrap()).collect();
     let failed = statuses.iter().filter(|s| **s != 200).count();
-    assert!(
-        failed >= 8,
-        "faults were injected ({failed} of {})",
-        statuses.len()
-    );
+    assert!(failed >= 8, "faults were injected ({failed} of {})", statuses.len());
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 40);
-    assert!(
-        statuses.contains(&596) && statuses.contains(&500) && statuses.contains(&0),
-        "{statuses:?}"
-    );
+    assert!(statuses.contains(&596) && statuses.contains(&500) && statuses.contains(&0), "{statuses:?}");
 }
 
 #[tokio::test]
@@ -513,64 +245,26 @@ async fn creates_are_not_resent_after_ambiguous_failures() {
     })
     .await;
     let api = client(&emu);
-    let err = api
-        .create_guest(QEMU, "pve1", &Params::new().set("vmid", 300))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, ApiError::Server { status: 500, .. }),
-        "{err:?}"
-    );
-    let posts = request_log(&path)
-        .iter()
-        .filter(|l| l["method"] == "POST")
-        .count();
-    assert_eq!(
-        posts, 1,
-        "a 500 on a create may have been applied, so it is not resent"
-    );
+    let err = api.create_guest(QEMU, "pve1", &Params::new().set("vmid", 300)).await.unwrap_err();
+    assert!(matches!(err, ApiError::Server { status: 500, .. }), "{err:?}");
+    let posts = request_log(&path).iter().filter(|l| l["method"] == "POST").count();
+    assert_eq!(posts, 1, "a 500 on a create may have been applied, so it is not resent");
     // A read is idempotent: the same fault is retried until the policy gives up.
-    let read = client_with(
-        &emu,
-        TOKEN,
-        RetryPolicy {
-            max_attempts: 3,
-            initial_backoff: Duration::from_millis(1),
-            ..RetryPolicy::default()
-        },
-    );
-    assert!(matches!(
-        read.version().await.unwrap_err(),
-        ApiError::RetriesExhausted { attempts: 3, .. }
-    ));
+    let read =
+        client_with(&emu, TOKEN, RetryPolicy { max_attempts: 3, initial_backoff: Duration::from_millis(1), ..RetryPolicy::default() });
+    assert!(matches!(read.version().await.unwrap_err(), ApiError::RetriesExhausted { attempts: 3, .. }));
 }
 
 #[tokio::test]
 async fn task_failures_carry_the_log_tail_and_undo_the_clone() {
     let emu = emulator(|c| c.task_failure_rate = 1.0).await;
     let api = client(&emu);
-    let upid = api
-        .clone_guest(QEMU, "pve1", 9000, 160, &Params::new())
-        .await
-        .unwrap();
+    let upid = api.clone_guest(QEMU, "pve1", 9000, 160, &Params::new()).await.unwrap();
     let err = api.wait_task(&upid, wait()).await.unwrap_err();
-    let ApiError::TaskFailed {
-        exitstatus,
-        log_tail,
-        ..
-    } = &err
-    else {
-        panic!("{err:?}")
-    };
+    let ApiError::TaskFailed { exitstatus, log_tail, .. } = &err else { panic!("{err:?}") };
     assert!(exitstatus.contains("injected task failure"), "{exitstatus}");
-    assert!(
-        log_tail.iter().any(|l| l.starts_with("TASK ERROR:")),
-        "{log_tail:?}"
-    );
-    assert!(
-        api.locate_guest(160).await.unwrap().is_none(),
-        "a failed clone leaves no guest behind"
-    );
+    assert!(log_tail.iter().any(|l| l.starts_with("TASK ERROR:")), "{log_tail:?}");
+    assert!(api.locate_guest(160).await.unwrap().is_none(), "a failed clone leaves no guest behind");
 }
 
 #[tokio::test]
@@ -581,47 +275,26 @@ async fn authentication_and_privileges() {
     })
     .await;
     let wrong = client_with(&emu, "root@pam!terraform=wrong", RetryPolicy::none());
-    assert!(matches!(
-        wrong.version().await.unwrap_err(),
-        ApiError::Unauthorized { .. }
-    ));
+    assert!(matches!(wrong.version().await.unwrap_err(), ApiError::Unauthorized { .. }));
 
     let read_only = client_with(&emu, "auditor@pve!ro=readonly-secret", RetryPolicy::none());
     assert_eq!(read_only.version().await.unwrap().version, "9.1.3");
-    let denied = read_only
-        .update_config(QEMU, "pve1", 9000, &Params::new().set("cores", 4))
-        .await
-        .unwrap_err();
+    let denied = read_only.update_config(QEMU, "pve1", 9000, &Params::new().set("cores", 4)).await.unwrap_err();
     assert!(
         matches!(&denied, ApiError::Forbidden { message, .. } if message.starts_with("Permission check failed (/vms/9000, ")),
         "{denied:?}"
     );
 
     let password = |p: &str| {
-        PveClient::new(ClientConfig::new(
-            &emu.url,
-            Credentials::Password {
-                username: "admin@pve".into(),
-                password: Secret::new(p),
-            },
-        ))
-        .unwrap()
+        PveClient::new(ClientConfig::new(&emu.url, Credentials::Password { username: "admin@pve".into(), password: Secret::new(p) }))
+            .unwrap()
     };
     let ticket_client = password("correct horse");
     assert_eq!(ticket_client.nodes().await.unwrap().len(), 3);
     // Writes need the CSRF header the client sends along with the ticket cookie.
-    ticket_client
-        .create_pool("lab", Some("lab guests"))
-        .await
-        .unwrap();
-    assert_eq!(
-        ticket_client.pool("lab").await.unwrap()["comment"],
-        "lab guests"
-    );
-    assert!(matches!(
-        password("wrong").nodes().await.unwrap_err(),
-        ApiError::Unauthorized { .. }
-    ));
+    ticket_client.create_pool("lab", Some("lab guests")).await.unwrap();
+    assert_eq!(ticket_client.pool("lab").await.unwrap()["comment"], "lab guests");
+    assert!(matches!(password("wrong").nodes().await.unwrap_err(), ApiError::Unauthorized { .. }));
 }
 
 #[tokio::test]
@@ -639,34 +312,15 @@ async fn tls_is_verified_unless_insecure() {
     let mut strict = config();
     strict.retry = RetryPolicy::none();
     let err = PveClient::new(strict).unwrap().version().await.unwrap_err();
-    assert!(
-        matches!(err, ApiError::Transport { .. }),
-        "an unknown CA is refused: {err:?}"
-    );
+    assert!(matches!(err, ApiError::Transport { .. }), "an unknown CA is refused: {err:?}");
 
     let mut with_ca = config();
     with_ca.ca_file = Some(cert);
-    assert_eq!(
-        PveClient::new(with_ca)
-            .unwrap()
-            .version()
-            .await
-            .unwrap()
-            .release,
-        "9.1"
-    );
+    assert_eq!(PveClient::new(with_ca).unwrap().version().await.unwrap().release, "9.1");
 
     let mut insecure = config();
     insecure.insecure = true;
-    assert_eq!(
-        PveClient::new(insecure)
-            .unwrap()
-            .version()
-            .await
-            .unwrap()
-            .release,
-        "9.1"
-    );
+    assert_eq!(PveClient::new(insecure).unwrap().version().await.unwrap().release, "9.1");
 }
 
 #[tokio::test]
@@ -676,47 +330,22 @@ async fn state_survives_a_restart() {
     {
         let emu = emulator(|c| c.state_file = Some(state.clone())).await;
         let api = client(&emu);
-        let upid = api
-            .clone_guest(
-                QEMU,
-                "pve1",
-                9000,
-                170,
-                &Params::new().set("name", "keeper"),
-            )
+        let upid = api.clone_guest(QEMU, "pve1", 9000, 170, &Params::new().set("name", "keeper")).await.unwrap();
+        api.wait_task(&upid, wait()).await.unwrap();
+        api.create_backup_job(&Params::new().set("id", "nightly").set("schedule", "01:00").set("all", 1).set("storage", "backup"))
             .await
             .unwrap();
-        api.wait_task(&upid, wait()).await.unwrap();
-        api.create_backup_job(
-            &Params::new()
-                .set("id", "nightly")
-                .set("schedule", "01:00")
-                .set("all", 1)
-                .set("storage", "backup"),
-        )
-        .await
-        .unwrap();
     }
     let emu = emulator(|c| c.state_file = Some(state.clone())).await;
     let api = client(&emu);
-    assert_eq!(
-        api.guest_config(QEMU, "pve1", 170)
-            .await
-            .unwrap()
-            .get_str("name")
-            .as_deref(),
-        Some("keeper")
-    );
+    assert_eq!(api.guest_config(QEMU, "pve1", 170).await.unwrap().get_str("name").as_deref(), Some("keeper"));
     let job = api.backup_job("nightly").await.unwrap();
     assert_eq!(job["schedule"], "01:00");
     assert!(job["next-run"].as_i64().unwrap() > chrono_now());
 }
 
 fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 #[tokio::test]
@@ -725,40 +354,16 @@ async fn backup_job_rules_and_request_log_redaction() {
     let path = log.path().to_path_buf();
     let emu = emulator(|c| c.request_log = Some(path.clone())).await;
     let api = client(&emu);
-    let conflict = api
-        .create_backup_job(
-            &Params::new()
-                .set("vmid", "100")
-                .set("all", 1)
-                .set("schedule", "daily"),
-        )
-        .await
-        .unwrap_err();
+    let conflict = api.create_backup_job(&Params::new().set("vmid", "100").set("all", 1).set("schedule", "daily")).await.unwrap_err();
     assert!(
         matches!(&conflict, ApiError::Parameters { errors, .. } if errors["all"].contains("conflicts with option 'vmid'")),
         "{conflict}"
     );
-    let bad_schedule = api
-        .create_backup_job(&Params::new().set("all", 1).set("schedule", "sun 25:00"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&bad_schedule, ApiError::Parameters { errors, .. } if errors.contains_key("schedule")),
-        "{bad_schedule}"
-    );
-    let bad_storage = api
-        .create_backup_job(
-            &Params::new()
-                .set("all", 1)
-                .set("schedule", "sun 03:00")
-                .set("storage", "local-lvm"),
-        )
-        .await
-        .unwrap_err();
-    assert!(
-        bad_storage.message().contains("does not support backup"),
-        "{bad_storage}"
-    );
+    let bad_schedule = api.create_backup_job(&Params::new().set("all", 1).set("schedule", "sun 25:00")).await.unwrap_err();
+    assert!(matches!(&bad_schedule, ApiError::Parameters { errors, .. } if errors.contains_key("schedule")), "{bad_schedule}");
+    let bad_storage =
+        api.create_backup_job(&Params::new().set("all", 1).set("schedule", "sun 03:00").set("storage", "local-lvm")).await.unwrap_err();
+    assert!(bad_storage.message().contains("does not support backup"), "{bad_storage}");
     api.create_backup_job(
         &Params::new()
             .set("id", "lab-weekly")
@@ -779,10 +384,7 @@ async fn backup_job_rules_and_request_log_redaction() {
             "pve1",
             &Params::new()
                 .set("vmid", 400)
-                .set(
-                    "ostemplate",
-                    "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst",
-                )
+                .set("ostemplate", "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst")
                 .set("password", "hunter2hunter2")
                 .set("rootfs", "local-lvm:8")
                 .set("net0", "name=eth0,bridge=vmbr0,ip=dhcp"),
@@ -790,9 +392,6 @@ async fn backup_job_rules_and_request_log_redaction() {
         .await
         .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(
-        !text.contains("hunter2"),
-        "passwords never reach the request log"
-    );
+    assert!(!text.contains("hunter2"), "passwords never reach the request log");
     assert!(text.contains("\"password\":\"<redacted>\""));
 }

@@ -10,9 +10,7 @@ use crate::server::make_ticket;
 use crate::state::{ApiResult, PveError, now};
 
 pub async fn version(_: ApiRequest) -> ApiResult {
-    Ok(
-        json!({ "version": "9.1.3", "release": "9.1", "repoid": "6d3ac3d6b4c6a1f2", "console": "html5" }),
-    )
+    Ok(json!({ "version": "9.1.3", "release": "9.1", "repoid": "6d3ac3d6b4c6a1f2", "console": "html5" }))
 }
 
 pub async fn ticket(r: ApiRequest) -> ApiResult {
@@ -21,26 +19,20 @@ pub async fn ticket(r: ApiRequest) -> ApiResult {
         (false, Some(realm)) => format!("{username}@{realm}"),
         _ => username.to_string(),
     };
-    let expected = r.emulator.config.users.iter().find_map(|u| {
-        u.split_once(':')
-            .filter(|(id, _)| *id == userid)
-            .map(|(_, p)| p.to_string())
-    });
+    let expected =
+        r.emulator.config.users.iter().find_map(|u| u.split_once(':').filter(|(id, _)| *id == userid).map(|(_, p)| p.to_string()));
     if expected.as_deref() != Some(r.required("password")?) {
         return Err(PveError::status(401, "authentication failure"));
     }
     let (ticket, csrf) = make_ticket(&r.emulator.ticket_secret, &userid);
     let cluster = r.emulator.cluster();
-    Ok(
-        json!({ "username": userid, "ticket": ticket, "CSRFPreventionToken": csrf, "clustername": cluster.name }),
-    )
+    Ok(json!({ "username": userid, "ticket": ticket, "CSRFPreventionToken": csrf, "clustername": cluster.name }))
 }
 
 pub async fn status(r: ApiRequest) -> ApiResult {
     let cluster = r.emulator.cluster();
-    let mut rows = vec![
-        json!({ "type": "cluster", "id": "cluster", "name": cluster.name, "nodes": cluster.nodes.len(), "quorate": 1, "version": 3 }),
-    ];
+    let mut rows =
+        vec![json!({ "type": "cluster", "id": "cluster", "name": cluster.name, "nodes": cluster.nodes.len(), "quorate": 1, "version": 3 })];
     for (i, node) in cluster.nodes.iter().enumerate() {
         rows.push(json!({ "type": "node", "id": format!("node/{}", node.name), "name": node.name, "ip": node.ip, "nodeid": i + 1, "online": u8::from(node.online), "local": u8::from(i == 0), "level": "" }));
     }
@@ -63,10 +55,7 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
     }
     if filter.is_none_or(|f| f == "vm") {
         for guest in cluster.guests.values() {
-            let ha = cluster
-                .ha_resources
-                .keys()
-                .find(|sid| sid.ends_with(&format!(":{}", guest.vmid)));
+            let ha = cluster.ha_resources.keys().find(|sid| sid.ends_with(&format!(":{}", guest.vmid)));
             let mut row = json!({
                 "id": format!("{}/{}", guest.kind, guest.vmid), "type": guest.kind.as_str(), "vmid": guest.vmid, "node": guest.node,
                 "name": guest.name().unwrap_or(""), "status": if guest.running { "running" } else { "stopped" },
@@ -80,20 +69,11 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
             if let Some(lock) = guest.lock() {
                 row["lock"] = json!(lock);
             }
-            if let Some((pool, _)) = cluster
-                .pools
-                .iter()
-                .find(|(_, p)| p.vms.contains(&guest.vmid))
-            {
+            if let Some((pool, _)) = cluster.pools.iter().find(|(_, p)| p.vms.contains(&guest.vmid)) {
                 row["pool"] = json!(pool);
             }
             if let Some(sid) = ha {
-                row["hastate"] = json!(
-                    cluster.ha_resources[sid]
-                        .get("state")
-                        .map(String::as_str)
-                        .unwrap_or("started")
-                );
+                row["hastate"] = json!(cluster.ha_resources[sid].get("state").map(String::as_str).unwrap_or("started"));
             }
             rows.push(row);
         }
@@ -153,9 +133,7 @@ pub async fn nodes(r: ApiRequest) -> ApiResult {
 pub async fn node_status(r: ApiRequest) -> ApiResult {
     let node_name = r.node()?.to_string();
     let cluster = r.emulator.cluster();
-    let node = cluster
-        .node(&node_name)
-        .ok_or_else(|| PveError::server("no such node"))?;
+    let node = cluster.node(&node_name).ok_or_else(|| PveError::server("no such node"))?;
     Ok(json!({
         "uptime": (now() - r.emulator.boot_time).max(0) + 86_400, "loadavg": ["0.12", "0.10", "0.08"], "cpu": 0.03, "wait": 0,
         "kversion": "Linux 6.17.2-1-pve #1 SMP PREEMPT_DYNAMIC", "pveversion": "pve-manager/9.1.3/6d3ac3d6b4c6a1f2",
@@ -171,9 +149,7 @@ pub async fn node_status(r: ApiRequest) -> ApiResult {
 pub async fn node_network(r: ApiRequest) -> ApiResult {
     let node_name = r.node()?.to_string();
     let cluster = r.emulator.cluster();
-    let node = cluster
-        .node(&node_name)
-        .ok_or_else(|| PveError::server("no such node"))?;
+    let node = cluster.node(&node_name).ok_or_else(|| PveError::server("no such node"))?;
     let mut rows: Vec<Value> = node
         .bridges
         .iter()
@@ -192,29 +168,21 @@ pub async fn node_network(r: ApiRequest) -> ApiResult {
 
 pub async fn pools(r: ApiRequest) -> ApiResult {
     let cluster = r.emulator.cluster();
-    Ok(Value::Array(
-        cluster
-            .pools
-            .iter()
-            .map(|(id, p)| json!({ "poolid": id, "comment": p.comment }))
-            .collect(),
-    ))
+    Ok(Value::Array(cluster.pools.iter().map(|(id, p)| json!({ "poolid": id, "comment": p.comment })).collect()))
 }
 
 pub async fn pool(r: ApiRequest) -> ApiResult {
     let id = r.required("poolid")?;
     let cluster = r.emulator.cluster();
-    let pool = cluster
-        .pools
-        .get(id)
-        .ok_or_else(|| PveError::server(format!("pool '{id}' does not exist")))?;
+    let pool = cluster.pools.get(id).ok_or_else(|| PveError::server(format!("pool '{id}' does not exist")))?;
     let mut members: Vec<Value> = pool
         .vms
         .iter()
         .filter_map(|vmid| cluster.guests.get(vmid))
         .map(|g| json!({ "id": format!("{}/{}", g.kind, g.vmid), "type": g.kind.as_str(), "vmid": g.vmid, "node": g.node, "name": g.name().unwrap_or(""), "status": if g.running { "running" } else { "stopped" } }))
         .collect();
-    members.extend(pool.storage.iter().map(|s| json!({ "id": format!("storage/pve1/{s}"), "type": "storage", "storage": s, "node": "pve1" })));
+    members
+        .extend(pool.storage.iter().map(|s| json!({ "id": format!("storage/pve1/{s}"), "type": "storage", "storage": s, "node": "pve1" })));
     Ok(json!({ "comment": pool.comment, "members": members }))
 }
 
@@ -224,13 +192,7 @@ pub async fn create_pool(r: ApiRequest) -> ApiResult {
     if cluster.pools.contains_key(&id) {
         return Err(PveError::server(format!("pool '{id}' already exists")));
     }
-    cluster.pools.insert(
-        id,
-        crate::model::Pool {
-            comment: r.param("comment").unwrap_or("").to_string(),
-            ..Default::default()
-        },
-    );
+    cluster.pools.insert(id, crate::model::Pool { comment: r.param("comment").unwrap_or("").to_string(), ..Default::default() });
     Ok(Value::Null)
 }
 
@@ -241,28 +203,14 @@ pub async fn update_pool(r: ApiRequest) -> ApiResult {
         return Err(PveError::server(format!("pool '{id}' does not exist")));
     }
     let remove = r.flag("delete");
-    let vms: Vec<u64> = r
-        .param("vms")
-        .map(|v| {
-            pve_api::tags::split_tag_list(v)
-                .filter_map(|x| x.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
+    let vms: Vec<u64> =
+        r.param("vms").map(|v| pve_api::tags::split_tag_list(v).filter_map(|x| x.parse().ok()).collect()).unwrap_or_default();
     for vmid in &vms {
         if !cluster.guests.contains_key(vmid) {
             return Err(PveError::server(format!("no such VMID '{vmid}'")));
         }
-        if !remove
-            && !r.flag("allow-move")
-            && cluster
-                .pools
-                .iter()
-                .any(|(pid, p)| *pid != id && p.vms.contains(vmid))
-        {
-            return Err(PveError::server(format!(
-                "VM {vmid} is already a pool member"
-            )));
+        if !remove && !r.flag("allow-move") && cluster.pools.iter().any(|(pid, p)| *pid != id && p.vms.contains(vmid)) {
+            return Err(PveError::server(format!("VM {vmid} is already a pool member")));
         }
     }
     if !remove {
@@ -274,14 +222,8 @@ pub async fn update_pool(r: ApiRequest) -> ApiResult {
     if let Some(comment) = r.param("comment") {
         pool.comment = comment.to_string();
     }
-    let storages: Vec<String> = r
-        .param("storage")
-        .map(|s| {
-            pve_api::tags::split_tag_list(s)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
+    let storages: Vec<String> =
+        r.param("storage").map(|s| pve_api::tags::split_tag_list(s).map(str::to_string).collect()).unwrap_or_default();
     if remove {
         pool.vms.retain(|v| !vms.contains(v));
         pool.storage.retain(|s| !storages.contains(s));
@@ -297,10 +239,7 @@ pub async fn update_pool(r: ApiRequest) -> ApiResult {
 pub async fn delete_pool(r: ApiRequest) -> ApiResult {
     let id = r.required("poolid")?;
     let mut cluster = r.emulator.cluster();
-    let pool = cluster
-        .pools
-        .get(id)
-        .ok_or_else(|| PveError::server(format!("pool '{id}' does not exist")))?;
+    let pool = cluster.pools.get(id).ok_or_else(|| PveError::server(format!("pool '{id}' does not exist")))?;
     if !pool.vms.is_empty() || !pool.storage.is_empty() {
         return Err(PveError::server("pool is not empty"));
     }
@@ -312,70 +251,35 @@ pub async fn delete_pool(r: ApiRequest) -> ApiResult {
 
 /// `100` and `vm:100` both name a guest; PVE stores `vm:`/`ct:` by the guest's kind.
 fn ha_sid(r: &ApiRequest, raw: &str) -> Result<String, PveError> {
-    let vmid: u64 = raw
-        .rsplit(':')
-        .next()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| PveError::param("sid", "invalid HA resource ID"))?;
+    let vmid: u64 = raw.rsplit(':').next().and_then(|v| v.parse().ok()).ok_or_else(|| PveError::param("sid", "invalid HA resource ID"))?;
     let cluster = r.emulator.cluster();
-    let guest = cluster
-        .guests
-        .get(&vmid)
-        .ok_or_else(|| PveError::server(format!("unable to find VM '{vmid}'")))?;
-    Ok(format!(
-        "{}:{vmid}",
-        if guest.kind == GuestKind::Qemu {
-            "vm"
-        } else {
-            "ct"
-        }
-    ))
+    let guest = cluster.guests.get(&vmid).ok_or_else(|| PveError::server(format!("unable to find VM '{vmid}'")))?;
+    Ok(format!("{}:{vmid}", if guest.kind == GuestKind::Qemu { "vm" } else { "ct" }))
 }
 
 fn ha_row(sid: &str, options: &Config) -> Value {
-    let mut row =
-        json!({ "sid": sid, "type": sid.split(':').next().unwrap_or("vm"), "state": "started" });
+    let mut row = json!({ "sid": sid, "type": sid.split(':').next().unwrap_or("vm"), "state": "started" });
     for (k, v) in options {
         row[k] = match k.as_str() {
-            "max_restart" | "max_relocate" | "failback" => {
-                v.parse::<i64>().map(Value::from).unwrap_or(json!(v))
-            }
+            "max_restart" | "max_relocate" | "failback" => v.parse::<i64>().map(Value::from).unwrap_or(json!(v)),
             _ => json!(v),
         };
     }
-    row["digest"] = json!(hex::encode(<sha1::Sha1 as sha1::Digest>::digest(
-        format!("{sid}{options:?}").as_bytes()
-    )));
+    row["digest"] = json!(hex::encode(<sha1::Sha1 as sha1::Digest>::digest(format!("{sid}{options:?}").as_bytes())));
     row
 }
 
-const HA_OPTIONS: [&str; 6] = [
-    "state",
-    "group",
-    "max_restart",
-    "max_relocate",
-    "comment",
-    "failback",
-];
+const HA_OPTIONS: [&str; 6] = ["state", "group", "max_restart", "max_relocate", "comment", "failback"];
 
 pub async fn ha_resources(r: ApiRequest) -> ApiResult {
     let cluster = r.emulator.cluster();
-    Ok(Value::Array(
-        cluster
-            .ha_resources
-            .iter()
-            .map(|(sid, o)| ha_row(sid, o))
-            .collect(),
-    ))
+    Ok(Value::Array(cluster.ha_resources.iter().map(|(sid, o)| ha_row(sid, o)).collect()))
 }
 
 pub async fn ha_resource(r: ApiRequest) -> ApiResult {
     let sid = ha_sid(&r, r.required("sid")?)?;
     let cluster = r.emulator.cluster();
-    let options = cluster
-        .ha_resources
-        .get(&sid)
-        .ok_or_else(|| PveError::server(format!("no such resource '{sid}'")))?;
+    let options = cluster.ha_resources.get(&sid).ok_or_else(|| PveError::server(format!("no such resource '{sid}'")))?;
     Ok(ha_row(&sid, options))
 }
 
@@ -383,14 +287,9 @@ pub async fn create_ha_resource(r: ApiRequest) -> ApiResult {
     let sid = ha_sid(&r, r.required("sid")?)?;
     let mut cluster = r.emulator.cluster();
     if cluster.ha_resources.contains_key(&sid) {
-        return Err(PveError::server(format!(
-            "resource ID '{sid}' already defined"
-        )));
+        return Err(PveError::server(format!("resource ID '{sid}' already defined")));
     }
-    let options: Config = HA_OPTIONS
-        .iter()
-        .filter_map(|k| r.param(k).map(|v| (k.to_string(), v.to_string())))
-        .collect();
+    let options: Config = HA_OPTIONS.iter().filter_map(|k| r.param(k).map(|v| (k.to_string(), v.to_string()))).collect();
     cluster.ha_resources.insert(sid, options);
     Ok(Value::Null)
 }
@@ -398,19 +297,8 @@ pub async fn create_ha_resource(r: ApiRequest) -> ApiResult {
 pub async fn update_ha_resource(r: ApiRequest) -> ApiResult {
     let sid = ha_sid(&r, r.required("sid")?)?;
     let mut cluster = r.emulator.cluster();
-    let options = cluster
-        .ha_resources
-        .get_mut(&sid)
-        .ok_or_else(|| PveError::server(format!("no such resource '{sid}'")))?;
-    for key in r
-        .param("delete")
-        .map(|d| {
-            pve_api::tags::split_tag_list(d)
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-    {
+    let options = cluster.ha_resources.get_mut(&sid).ok_or_else(|| PveError::server(format!("no such resource '{sid}'")))?;
+    for key in r.param("delete").map(|d| pve_api::tags::split_tag_list(d).map(str::to_string).collect::<Vec<_>>()).unwrap_or_default() {
         options.remove(&key);
     }
     for key in HA_OPTIONS {
@@ -424,10 +312,7 @@ pub async fn update_ha_resource(r: ApiRequest) -> ApiResult {
 pub async fn delete_ha_resource(r: ApiRequest) -> ApiResult {
     let sid = ha_sid(&r, r.required("sid")?)?;
     let mut cluster = r.emulator.cluster();
-    cluster
-        .ha_resources
-        .remove(&sid)
-        .ok_or_else(|| PveError::server(format!("no such resource '{sid}'")))?;
+    cluster.ha_resources.remove(&sid).ok_or_else(|| PveError::server(format!("no such resource '{sid}'")))?;
     Ok(Value::Null)
 }
 
@@ -435,37 +320,22 @@ pub async fn delete_ha_resource(r: ApiRequest) -> ApiResult {
 
 /// Options stored with a job: everything the request carried except routing and write-time flags.
 fn job_options(r: &ApiRequest) -> Config {
-    r.params
-        .iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "id" | "delete" | "digest"))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
+    r.params.iter().filter(|(k, _)| !matches!(k.as_str(), "id" | "delete" | "digest")).map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
 fn check_job(options: &Config) -> Result<(), PveError> {
-    let chosen: Vec<&str> = ["vmid", "all", "pool"]
-        .into_iter()
-        .filter(|k| options.get(*k).is_some_and(|v| v != "0"))
-        .collect();
+    let chosen: Vec<&str> = ["vmid", "all", "pool"].into_iter().filter(|k| options.get(*k).is_some_and(|v| v != "0")).collect();
     match chosen.as_slice() {
         [] => {
-            return Err(PveError::server(
-                "one of 'vmid', 'all' or 'pool' is required",
-            ));
+            return Err(PveError::server("one of 'vmid', 'all' or 'pool' is required"));
         }
         [first, second, ..] => {
-            return Err(PveError::param(
-                second,
-                format!("option conflicts with option '{first}'"),
-            ));
+            return Err(PveError::param(second, format!("option conflicts with option '{first}'")));
         }
         _ => {}
     }
     if options.contains_key("exclude") && chosen != ["all"] {
-        return Err(PveError::param(
-            "exclude",
-            "option only makes sense in combination with option 'all'",
-        ));
+        return Err(PveError::param("exclude", "option only makes sense in combination with option 'all'"));
     }
     Ok(())
 }
@@ -481,10 +351,8 @@ fn job_row(id: &str, options: &Config) -> Value {
     }
     let enabled = options.get("enabled").is_none_or(|v| v == "1");
     if enabled
-        && let Some(next) = options
-            .get("schedule")
-            .and_then(|s| s.parse::<CalendarEvent>().ok())
-            .and_then(|e| e.next_after(chrono::Utc::now()))
+        && let Some(next) =
+            options.get("schedule").and_then(|s| s.parse::<CalendarEvent>().ok()).and_then(|e| e.next_after(chrono::Utc::now()))
     {
         row["next-run"] = json!(next.timestamp());
     }
@@ -493,33 +361,21 @@ fn job_row(id: &str, options: &Config) -> Value {
 
 pub async fn backup_jobs(r: ApiRequest) -> ApiResult {
     let jobs = r.emulator.cluster().backup_jobs.clone();
-    Ok(Value::Array(
-        jobs.iter().map(|(id, o)| job_row(id, o)).collect(),
-    ))
+    Ok(Value::Array(jobs.iter().map(|(id, o)| job_row(id, o)).collect()))
 }
 
 pub async fn backup_job(r: ApiRequest) -> ApiResult {
     let id = r.required("id")?;
-    let job = r
-        .emulator
-        .cluster()
-        .backup_jobs
-        .get(id)
-        .cloned()
-        .ok_or_else(|| PveError::server(format!("job '{id}' does not exist")))?;
+    let job = r.emulator.cluster().backup_jobs.get(id).cloned().ok_or_else(|| PveError::server(format!("job '{id}' does not exist")))?;
     Ok(job_row(id, &job))
 }
 
 fn check_storage(r: &ApiRequest, options: &Config) -> Result<(), PveError> {
     if let Some(storage) = options.get("storage") {
         let cluster = r.emulator.cluster();
-        let def = cluster
-            .storage(storage)
-            .ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?;
+        let def = cluster.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?;
         if !def.content.iter().any(|c| c == "backup") {
-            return Err(PveError::server(format!(
-                "storage '{storage}' does not support backup content"
-            )));
+            return Err(PveError::server(format!("storage '{storage}' does not support backup content")));
         }
     }
     Ok(())
@@ -528,16 +384,10 @@ fn check_storage(r: &ApiRequest, options: &Config) -> Result<(), PveError> {
 pub async fn create_backup_job(r: ApiRequest) -> ApiResult {
     let id = match r.param("id") {
         Some(id) => id.to_string(),
-        None => format!(
-            "backup-{:08x}-{:04x}",
-            rand::random::<u32>(),
-            rand::random::<u16>()
-        ),
+        None => format!("backup-{:08x}-{:04x}", rand::random::<u32>(), rand::random::<u16>()),
     };
     let mut options = job_options(&r);
-    options
-        .entry("schedule".into())
-        .or_insert_with(|| "00:00".into());
+    options.entry("schedule".into()).or_insert_with(|| "00:00".into());
     check_job(&options)?;
     check_storage(&r, &options)?;
     let mut cluster = r.emulator.cluster();
@@ -550,22 +400,9 @@ pub async fn create_backup_job(r: ApiRequest) -> ApiResult {
 
 pub async fn update_backup_job(r: ApiRequest) -> ApiResult {
     let id = r.required("id")?.to_string();
-    let mut options = r
-        .emulator
-        .cluster()
-        .backup_jobs
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| PveError::server(format!("job '{id}' does not exist")))?;
-    for key in r
-        .param("delete")
-        .map(|d| {
-            pve_api::tags::split_tag_list(d)
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default()
-    {
+    let mut options =
+        r.emulator.cluster().backup_jobs.get(&id).cloned().ok_or_else(|| PveError::server(format!("job '{id}' does not exist")))?;
+    for key in r.param("delete").map(|d| pve_api::tags::split_tag_list(d).map(str::to_string).collect::<Vec<_>>()).unwrap_or_default() {
         options.remove(&key);
     }
     // Choosing a new selection replaces the old one.
@@ -583,10 +420,6 @@ pub async fn update_backup_job(r: ApiRequest) -> ApiResult {
 
 pub async fn delete_backup_job(r: ApiRequest) -> ApiResult {
     let id = r.required("id")?;
-    r.emulator
-        .cluster()
-        .backup_jobs
-        .remove(id)
-        .ok_or_else(|| PveError::server(format!("job '{id}' does not exist")))?;
+    r.emulator.cluster().backup_jobs.remove(id).ok_or_else(|| PveError::server(format!("job '{id}' does not exist")))?;
     Ok(Value::Null)
 }

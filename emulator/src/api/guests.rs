@@ -29,23 +29,10 @@ const CREATE_ONLY: [&str; 16] = [
     "ha-managed",
 ];
 /// Parameters of config updates that are not config keys.
-const UPDATE_ONLY: [&str; 8] = [
-    "node",
-    "vmid",
-    "digest",
-    "delete",
-    "revert",
-    "skiplock",
-    "force",
-    "background_delay",
-];
+const UPDATE_ONLY: [&str; 8] = ["node", "vmid", "digest", "delete", "revert", "skiplock", "force", "background_delay"];
 
 fn default_key(kind: GuestKind) -> &'static str {
-    if kind == GuestKind::Qemu {
-        "file"
-    } else {
-        "volume"
-    }
+    if kind == GuestKind::Qemu { "file" } else { "volume" }
 }
 
 fn kind_word(kind: GuestKind) -> &'static str {
@@ -57,22 +44,13 @@ fn task_prefix(kind: GuestKind) -> &'static str {
 }
 
 fn locked(guest: &Guest) -> Option<PveError> {
-    guest.lock().map(|lock| {
-        PveError::server(format!(
-            "{} {} is locked ({lock})",
-            kind_word(guest.kind),
-            guest.vmid
-        ))
-    })
+    guest.lock().map(|lock| PveError::server(format!("{} {} is locked ({lock})", kind_word(guest.kind), guest.vmid)))
 }
 
 /// Hashes a cloud-init password the way PVE stores it (never the clear text).
 fn hash_password(password: &str) -> String {
     use sha2::Digest;
-    format!(
-        "$5${}",
-        hex::encode(sha2::Sha256::digest(password.as_bytes()))
-    )
+    format!("$5${}", hex::encode(sha2::Sha256::digest(password.as_bytes())))
 }
 
 /// Allocates `STORAGE:SIZE` disks, checks referenced volumes, and writes `size=` into each disk.
@@ -89,34 +67,20 @@ fn allocate_disks(
         let Some(value) = config.get(key).cloned() else {
             continue;
         };
-        let mut disk = PropertyString::parse(&value, Some(default_key(kind)))
-            .map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
+        let mut disk =
+            PropertyString::parse(&value, Some(default_key(kind))).map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
         let file = disk.get(default_key(kind)).unwrap_or("").to_string();
-        if file == "none"
-            || file == "cdrom"
-            || file.starts_with('/')
-            || disk.get("media") == Some("cdrom") && !file.ends_with(":cloudinit")
+        if file == "none" || file == "cdrom" || file.starts_with('/') || disk.get("media") == Some("cdrom") && !file.ends_with(":cloudinit")
         {
             continue;
         }
-        let (storage, rest) = file
-            .split_once(':')
-            .ok_or_else(|| PveError::param(key, "invalid format - missing storage"))?;
-        let def = cluster
-            .storage(storage)
-            .ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?
-            .clone();
-        let content = if kind == GuestKind::Qemu {
-            "images"
-        } else {
-            "rootdir"
-        };
+        let (storage, rest) = file.split_once(':').ok_or_else(|| PveError::param(key, "invalid format - missing storage"))?;
+        let def = cluster.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?.clone();
+        let content = if kind == GuestKind::Qemu { "images" } else { "rootdir" };
         let new_size = if rest == "cloudinit" {
             Some(4u64 << 20)
         } else if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
-            let gib: f64 = rest
-                .parse()
-                .map_err(|_| PveError::param(key, "invalid size"))?;
+            let gib: f64 = rest.parse().map_err(|_| PveError::param(key, "invalid size"))?;
             Some((gib * (1u64 << 30) as f64) as u64)
         } else {
             None
@@ -124,25 +88,16 @@ fn allocate_disks(
         match new_size {
             Some(size) => {
                 if !def.content.iter().any(|c| c == content) {
-                    return Err(PveError::server(format!(
-                        "storage '{storage}' does not support content-type '{content}'"
-                    )));
+                    return Err(PveError::server(format!("storage '{storage}' does not support content-type '{content}'")));
                 }
-                let volid = if rest == "cloudinit" {
-                    format!("{storage}:vm-{vmid}-cloudinit")
-                } else {
-                    cluster.new_disk_name(storage, vmid, "vm")
-                };
+                let volid =
+                    if rest == "cloudinit" { format!("{storage}:vm-{vmid}-cloudinit") } else { cluster.new_disk_name(storage, vmid, "vm") };
                 cluster.volumes.push(Volume {
                     storage: storage.to_string(),
                     node: (!def.shared).then(|| node.to_string()),
                     volid: volid.clone(),
                     content: content.into(),
-                    format: if def.storage_type == "dir" {
-                        "qcow2".into()
-                    } else {
-                        "raw".into()
-                    },
+                    format: if def.storage_type == "dir" { "qcow2".into() } else { "raw".into() },
                     size,
                     ctime: now(),
                     vmid: Some(vmid),
@@ -157,9 +112,7 @@ fn allocate_disks(
                 }
             }
             None => {
-                let volume = cluster
-                    .find_volume(node, &file)
-                    .ok_or_else(|| PveError::server(format!("volume '{file}' does not exist")))?;
+                let volume = cluster.find_volume(node, &file).ok_or_else(|| PveError::server(format!("volume '{file}' does not exist")))?;
                 if volume.content == "images" || volume.content == "rootdir" {
                     disk.set("size", pve_api::size::format_size(volume.size));
                 }
@@ -171,73 +124,36 @@ fn allocate_disks(
 }
 
 /// Gives NICs without a MAC one, keeps the MAC of a NIC that already had one, checks bridges.
-fn prepare_nics(
-    cluster: &mut Cluster,
-    kind: GuestKind,
-    node: &str,
-    config: &mut Config,
-    previous: &Config,
-) -> Result<(), PveError> {
-    let bridges = cluster
-        .node(node)
-        .map(|n| n.bridges.clone())
-        .unwrap_or_default();
-    let keys: Vec<String> = config
-        .keys()
-        .filter(|k| k.starts_with("net") && k[3..].parse::<u32>().is_ok())
-        .cloned()
-        .collect();
+fn prepare_nics(cluster: &mut Cluster, kind: GuestKind, node: &str, config: &mut Config, previous: &Config) -> Result<(), PveError> {
+    let bridges = cluster.node(node).map(|n| n.bridges.clone()).unwrap_or_default();
+    let keys: Vec<String> = config.keys().filter(|k| k.starts_with("net") && k[3..].parse::<u32>().is_ok()).cloned().collect();
     for key in keys {
         let value = config[&key].clone();
-        let mut nic = PropertyString::parse(
-            &value,
-            if kind == GuestKind::Qemu {
-                Some("model")
-            } else {
-                None
-            },
-        )
-        .map_err(|e| PveError::param(&key, format!("invalid format - {e}")))?;
+        let mut nic = PropertyString::parse(&value, if kind == GuestKind::Qemu { Some("model") } else { None })
+            .map_err(|e| PveError::param(&key, format!("invalid format - {e}")))?;
         if let Some(bridge) = nic.get("bridge")
             && !bridges.iter().any(|b| b == bridge)
         {
-            return Err(PveError::server(format!(
-                "bridge '{bridge}' does not exist"
-            )));
+            return Err(PveError::server(format!("bridge '{bridge}' does not exist")));
         }
-        let old = previous.get(&key).and_then(|v| {
-            PropertyString::parse(
-                v,
-                if kind == GuestKind::Qemu {
-                    Some("model")
-                } else {
-                    None
-                },
-            )
-            .ok()
-        });
+        let old =
+            previous.get(&key).and_then(|v| PropertyString::parse(v, if kind == GuestKind::Qemu { Some("model") } else { None }).ok());
         match kind {
             GuestKind::Qemu => {
                 // `virtio=MAC` and `model=virtio,macaddr=MAC` are the same NIC; PVE prints the first.
                 let (model, mac) = match nic.get("model") {
                     Some(model) => (model.to_string(), nic.get("macaddr").map(str::to_string)),
                     None => {
-                        let model = nic.keys().find(|k| MODELS.contains(k)).map(str::to_string).ok_or_else(|| PveError::param(&key, "invalid format - model: property is missing and it is not optional"))?;
+                        let model =
+                            nic.keys().find(|k| MODELS.contains(k)).map(str::to_string).ok_or_else(|| {
+                                PveError::param(&key, "invalid format - model: property is missing and it is not optional")
+                            })?;
                         let mac = nic.get(&model).map(str::to_string);
                         (model, mac)
                     }
                 };
-                let old_mac = old.as_ref().and_then(|o| {
-                    MODELS
-                        .iter()
-                        .find_map(|m| o.get(m))
-                        .or(o.get("macaddr"))
-                        .map(str::to_string)
-                });
-                let mac = mac
-                    .or(old_mac)
-                    .unwrap_or_else(|| cluster.new_mac())
-                    .to_uppercase();
+                let old_mac = old.as_ref().and_then(|o| MODELS.iter().find_map(|m| o.get(m)).or(o.get("macaddr")).map(str::to_string));
+                let mac = mac.or(old_mac).unwrap_or_else(|| cluster.new_mac()).to_uppercase();
                 nic.remove("model");
                 nic.remove("macaddr");
                 nic.remove(&model);
@@ -250,16 +166,10 @@ fn prepare_nics(
             }
             GuestKind::Lxc => {
                 if nic.get("name").is_none() {
-                    return Err(PveError::param(
-                        &key,
-                        "invalid format - name: property is missing and it is not optional",
-                    ));
+                    return Err(PveError::param(&key, "invalid format - name: property is missing and it is not optional"));
                 }
                 if nic.get("hwaddr").is_none() {
-                    let mac = old
-                        .as_ref()
-                        .and_then(|o| o.get("hwaddr").map(str::to_string))
-                        .unwrap_or_else(|| cluster.new_mac());
+                    let mac = old.as_ref().and_then(|o| o.get("hwaddr").map(str::to_string)).unwrap_or_else(|| cluster.new_mac());
                     nic.set("hwaddr", mac);
                 }
                 config.insert(key, nic.to_string());
@@ -289,8 +199,7 @@ const MODELS: [&str; 14] = [
 /// Turns request values into stored config values: tags normalised, passwords hashed.
 fn store_value(kind: GuestKind, key: &str, value: &str) -> Result<Option<String>, PveError> {
     Ok(Some(match key {
-        "tags" => pve_api::tags::normalize_list(value)
-            .map_err(|e| PveError::param("tags", e.to_string()))?,
+        "tags" => pve_api::tags::normalize_list(value).map_err(|e| PveError::param("tags", e.to_string()))?,
         "cipassword" if kind == GuestKind::Qemu => hash_password(value),
         "sshkeys" => value.to_string(),
         _ => value.to_string(),
@@ -298,11 +207,7 @@ fn store_value(kind: GuestKind, key: &str, value: &str) -> Result<Option<String>
 }
 
 fn disk_keys(kind: GuestKind, config: &Config) -> Vec<String> {
-    config
-        .keys()
-        .filter(|k| is_disk_key(kind, k))
-        .cloned()
-        .collect()
+    config.keys().filter(|k| is_disk_key(kind, k)).cloned().collect()
 }
 
 pub async fn list(r: ApiRequest) -> ApiResult {
@@ -341,18 +246,13 @@ pub async fn create(r: ApiRequest) -> ApiResult {
     let vmid = r.u64("vmid")?;
     let restore_from = match kind {
         GuestKind::Qemu => r.param("archive").map(str::to_string),
-        GuestKind::Lxc => r
-            .flag("restore")
-            .then(|| r.param("ostemplate").unwrap_or("").to_string()),
+        GuestKind::Lxc => r.flag("restore").then(|| r.param("ostemplate").unwrap_or("").to_string()),
     };
     let mut config: Config = Config::new();
     {
         let mut cluster = r.emulator.cluster();
         if let Some(existing) = cluster.guests.get(&vmid) {
-            let overwritable = restore_from.is_some()
-                && r.flag("force")
-                && existing.node == node
-                && existing.kind == kind;
+            let overwritable = restore_from.is_some() && r.flag("force") && existing.node == node && existing.kind == kind;
             if !overwritable {
                 return Err(PveError::server(format!(
                     "unable to create {} {vmid} - {} {vmid} already exists on node '{}'",
@@ -362,30 +262,20 @@ pub async fn create(r: ApiRequest) -> ApiResult {
                 )));
             }
             if existing.running {
-                return Err(PveError::server(format!(
-                    "unable to restore {} {vmid} - {} is running",
-                    kind_word(kind),
-                    kind_word(kind)
-                )));
+                return Err(PveError::server(format!("unable to restore {} {vmid} - {} is running", kind_word(kind), kind_word(kind))));
             }
             if let Some(e) = locked(existing) {
                 return Err(e);
             }
         }
         if let Some(archive) = &restore_from {
-            let volume = cluster
-                .find_volume(&node, archive)
-                .ok_or_else(|| PveError::server(format!("volume '{archive}' does not exist")))?;
+            let volume =
+                cluster.find_volume(&node, archive).ok_or_else(|| PveError::server(format!("volume '{archive}' does not exist")))?;
             if volume.content != "backup" {
-                return Err(PveError::server(format!(
-                    "volume '{archive}' is not a backup archive"
-                )));
+                return Err(PveError::server(format!("volume '{archive}' is not a backup archive")));
             }
             if volume.archived_kind.is_some_and(|k| k != kind) {
-                return Err(PveError::server(format!(
-                    "archive '{archive}' is not a {} backup",
-                    kind.as_str()
-                )));
+                return Err(PveError::server(format!("archive '{archive}' is not a {} backup", kind.as_str())));
             }
             config = volume.archived_config.clone().unwrap_or_default();
             // Restored disks are allocated anew, on --storage if given.
@@ -394,20 +284,10 @@ pub async fn create(r: ApiRequest) -> ApiResult {
                     continue;
                 };
                 let file = disk.get(default_key(kind)).unwrap_or("");
-                let storage = r
-                    .param("storage")
-                    .map(str::to_string)
-                    .unwrap_or_else(|| file.split(':').next().unwrap_or("local-lvm").to_string());
-                let gib = disk
-                    .get("size")
-                    .and_then(|s| pve_api::size::parse_size(s).ok())
-                    .unwrap_or(4 << 30) as f64
-                    / (1u64 << 30) as f64;
-                let fresh = if file.ends_with("cloudinit") {
-                    format!("{storage}:cloudinit")
-                } else {
-                    format!("{storage}:{gib}")
-                };
+                let storage =
+                    r.param("storage").map(str::to_string).unwrap_or_else(|| file.split(':').next().unwrap_or("local-lvm").to_string());
+                let gib = disk.get("size").and_then(|s| pve_api::size::parse_size(s).ok()).unwrap_or(4 << 30) as f64 / (1u64 << 30) as f64;
+                let fresh = if file.ends_with("cloudinit") { format!("{storage}:cloudinit") } else { format!("{storage}:{gib}") };
                 let mut rebuilt = disk.clone();
                 rebuilt.set(default_key(kind), fresh);
                 rebuilt.remove("size");
@@ -415,29 +295,18 @@ pub async fn create(r: ApiRequest) -> ApiResult {
             }
             // MACs stay unless `unique` asks for new ones.
             if r.flag("unique") {
-                for key in config
-                    .keys()
-                    .filter(|k| k.starts_with("net"))
-                    .cloned()
-                    .collect::<Vec<_>>()
-                {
-                    let stripped: Vec<String> = config[&key]
-                        .split(',')
-                        .filter(|p| !p.contains(':') || p.starts_with("bridge"))
-                        .map(str::to_string)
-                        .collect();
+                for key in config.keys().filter(|k| k.starts_with("net")).cloned().collect::<Vec<_>>() {
+                    let stripped: Vec<String> =
+                        config[&key].split(',').filter(|p| !p.contains(':') || p.starts_with("bridge")).map(str::to_string).collect();
                     config.insert(key, stripped.join(","));
                 }
             }
         } else if kind == GuestKind::Lxc {
             let template = r.required("ostemplate")?;
-            let volume = cluster
-                .find_volume(&node, template)
-                .ok_or_else(|| PveError::server(format!("volume '{template}' does not exist")))?;
+            let volume =
+                cluster.find_volume(&node, template).ok_or_else(|| PveError::server(format!("volume '{template}' does not exist")))?;
             if volume.content != "vztmpl" && volume.content != "backup" {
-                return Err(PveError::server(format!(
-                    "volume '{template}' is not a container template"
-                )));
+                return Err(PveError::server(format!("volume '{template}' is not a container template")));
             }
             config.insert("ostype".into(), "ubuntu".into());
             config.insert("arch".into(), "amd64".into());
@@ -451,36 +320,22 @@ pub async fn create(r: ApiRequest) -> ApiResult {
             }
         }
         if kind == GuestKind::Lxc {
-            config
-                .entry("rootfs".into())
-                .or_insert_with(|| format!("{}:4", r.param("storage").unwrap_or("local-lvm")));
-            config
-                .entry("hostname".into())
-                .or_insert_with(|| format!("CT{vmid}"));
+            config.entry("rootfs".into()).or_insert_with(|| format!("{}:4", r.param("storage").unwrap_or("local-lvm")));
+            config.entry("hostname".into()).or_insert_with(|| format!("CT{vmid}"));
             if r.param("password").is_some() || r.param("ssh-public-keys").is_some() {
                 // Credentials go into the container's filesystem, not its config.
             }
         } else {
-            config
-                .entry("smbios1".into())
-                .or_insert_with(|| format!("uuid={}", uuid_for(vmid)));
-            config
-                .entry("vmgenid".into())
-                .or_insert_with(|| uuid_for(vmid ^ 0xfeed));
-            config
-                .entry("meta".into())
-                .or_insert_with(|| format!("creation-qemu=9.2.0,ctime={}", now()));
+            config.entry("smbios1".into()).or_insert_with(|| format!("uuid={}", uuid_for(vmid)));
+            config.entry("vmgenid".into()).or_insert_with(|| uuid_for(vmid ^ 0xfeed));
+            config.entry("meta".into()).or_insert_with(|| format!("creation-qemu=9.2.0,ctime={}", now()));
         }
         if let Some(pool) = r.param("pool")
             && !cluster.pools.contains_key(pool)
         {
             return Err(PveError::server(format!("pool '{pool}' does not exist")));
         }
-        let previous = cluster
-            .guests
-            .get(&vmid)
-            .map(|g| g.config.clone())
-            .unwrap_or_default();
+        let previous = cluster.guests.get(&vmid).map(|g| g.config.clone()).unwrap_or_default();
         prepare_nics(&mut cluster, kind, &node, &mut config, &previous)?;
         if let Some(old) = cluster.guests.remove(&vmid) {
             for (_, volid) in old.disks() {
@@ -489,9 +344,7 @@ pub async fn create(r: ApiRequest) -> ApiResult {
         }
         let keys = disk_keys(kind, &config);
         if let Err(e) = allocate_disks(&mut cluster, kind, &node, vmid, &mut config, &keys) {
-            cluster
-                .volumes
-                .retain(|v| v.vmid != Some(vmid) || v.content == "backup");
+            cluster.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
             return Err(e);
         }
         config.insert("lock".into(), "create".into());
@@ -533,21 +386,13 @@ pub async fn create(r: ApiRequest) -> ApiResult {
         Box::new(move |cluster, log, fail| {
             if fail {
                 cluster.guests.remove(&vmid);
-                cluster
-                    .volumes
-                    .retain(|v| v.vmid != Some(vmid) || v.content == "backup");
+                cluster.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
                 for pool in cluster.pools.values_mut() {
                     pool.vms.retain(|v| *v != vmid);
                 }
-                return Err(format!(
-                    "unable to create {} {vmid} - injected task failure",
-                    kind_word(kind)
-                ));
+                return Err(format!("unable to create {} {vmid} - injected task failure", kind_word(kind)));
             }
-            let guest = cluster
-                .guests
-                .get_mut(&vmid)
-                .ok_or("guest vanished during create")?;
+            let guest = cluster.guests.get_mut(&vmid).ok_or("guest vanished during create")?;
             guest.config.remove("lock");
             log.push(format!("{} {vmid} created", kind_word(kind)));
             if start {
@@ -562,34 +407,17 @@ pub async fn create(r: ApiRequest) -> ApiResult {
 }
 
 fn uuid_for(seed: u64) -> String {
-    let hex = format!(
-        "{:032x}",
-        (seed as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
-    );
-    format!(
-        "{}-{}-4{}-8{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[13..16],
-        &hex[17..20],
-        &hex[20..32]
-    )
+    let hex = format!("{:032x}", (seed as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
+    format!("{}-{}-4{}-8{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
 }
 
 /// The config as GET returns it: schema-typed values, secrets masked, `digest` added.
 fn config_json(kind: GuestKind, guest: &Guest, config: &Config) -> Value {
     let key = format!("GET /nodes/{{node}}/{}/{{vmid}}/config", kind.as_str());
-    let properties = SCHEMA
-        .methods()
-        .find(|m| m.key() == key)
-        .and_then(|m| m.returns["properties"].as_object().cloned());
+    let properties = SCHEMA.methods().find(|m| m.key() == key).and_then(|m| m.returns["properties"].as_object().cloned());
     let mut out = serde_json::Map::new();
     for (k, v) in config {
-        let value = if k == "cipassword" {
-            json!("**********")
-        } else {
-            typed_value(properties.as_ref(), k, v)
-        };
+        let value = if k == "cipassword" { json!("**********") } else { typed_value(properties.as_ref(), k, v) };
         out.insert(k.clone(), value);
     }
     out.insert("digest".into(), json!(guest.digest()));
@@ -600,10 +428,7 @@ pub async fn get_config(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
     let kind = r.kind();
     if let Some(snapname) = r.param("snapshot") {
-        let snap = guest
-            .snapshots
-            .get(snapname)
-            .ok_or_else(|| PveError::server(format!("snapshot '{snapname}' does not exist")))?;
+        let snap = guest.snapshots.get(snapname).ok_or_else(|| PveError::server(format!("snapshot '{snapname}' does not exist")))?;
         return Ok(config_json(kind, &guest, &snap.config));
     }
     let mut config = guest.config.clone();
@@ -620,20 +445,9 @@ pub async fn pending(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
     let properties = SCHEMA
         .methods()
-        .find(|m| {
-            m.key()
-                == format!(
-                    "GET /nodes/{{node}}/{}/{{vmid}}/config",
-                    guest.kind.as_str()
-                )
-        })
+        .find(|m| m.key() == format!("GET /nodes/{{node}}/{}/{{vmid}}/config", guest.kind.as_str()))
         .and_then(|m| m.returns["properties"].as_object().cloned());
-    let mut keys: Vec<&String> = guest
-        .config
-        .keys()
-        .chain(guest.pending.keys())
-        .chain(guest.pending_delete.iter())
-        .collect();
+    let mut keys: Vec<&String> = guest.config.keys().chain(guest.pending.keys()).chain(guest.pending_delete.iter()).collect();
     keys.sort();
     keys.dedup();
     Ok(Value::Array(
@@ -682,10 +496,7 @@ fn hotpluggable(kind: GuestKind, key: &str) -> bool {
     match kind {
         GuestKind::Qemu => always || is_disk_key(kind, key) || prefix == "net" || prefix == "usb",
         GuestKind::Lxc => {
-            always
-                || matches!(key, "memory" | "swap" | "cores" | "cpulimit" | "cpuunits")
-                || prefix == "net"
-                || prefix == "mp"
+            always || matches!(key, "memory" | "swap" | "cores" | "cpulimit" | "cpuunits") || prefix == "net" || prefix == "mp"
         }
     }
 }
@@ -698,12 +509,7 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
     let _guard = r.emulator.flock(kind, vmid).await?;
     {
         let mut cluster = r.emulator.cluster();
-        let guest = cluster
-            .guests
-            .get(&vmid)
-            .filter(|g| g.node == node)
-            .ok_or_else(|| not_found(kind, &node, vmid))?
-            .clone();
+        let guest = cluster.guests.get(&vmid).filter(|g| g.node == node).ok_or_else(|| not_found(kind, &node, vmid))?.clone();
         if !r.flag("skiplock")
             && let Some(e) = locked(&guest)
         {
@@ -712,45 +518,25 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
         if let Some(digest) = r.param("digest")
             && digest != guest.digest()
         {
-            return Err(PveError::server(
-                "detected modified configuration - file changed by other user? Try again.",
-            ));
+            return Err(PveError::server("detected modified configuration - file changed by other user? Try again."));
         }
         let mut config = guest.config.clone();
         let mut pending = guest.pending.clone();
         let mut pending_delete = guest.pending_delete.clone();
-        let deletes: Vec<String> = r
-            .param("delete")
-            .map(|d| {
-                pve_api::tags::split_tag_list(d)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let reverts: Vec<String> = r
-            .param("revert")
-            .map(|d| {
-                pve_api::tags::split_tag_list(d)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let deletes: Vec<String> =
+            r.param("delete").map(|d| pve_api::tags::split_tag_list(d).map(str::to_string).collect()).unwrap_or_default();
+        let reverts: Vec<String> =
+            r.param("revert").map(|d| pve_api::tags::split_tag_list(d).map(str::to_string).collect()).unwrap_or_default();
         for key in &reverts {
             pending.remove(key);
             pending_delete.retain(|k| k != key);
         }
         for key in &deletes {
             if r.params.contains_key(key) {
-                return Err(PveError::param(
-                    key,
-                    "you can't modify and delete the same option at the same time",
-                ));
+                return Err(PveError::param(key, "you can't modify and delete the same option at the same time"));
             }
             if kind == GuestKind::Lxc && key == "rootfs" {
-                return Err(PveError::param(
-                    "delete",
-                    "unable to delete required option 'rootfs'",
-                ));
+                return Err(PveError::param("delete", "unable to delete required option 'rootfs'"));
             }
             if guest.running && !hotpluggable(kind, key) {
                 if !pending_delete.contains(key) {
@@ -763,14 +549,11 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
             };
             if is_disk_key(kind, key) {
                 // A detached disk becomes `unusedN`, as in PVE; deleting `unusedN` destroys it.
-                let volid = PropertyString::parse(&old, Some(default_key(kind)))
-                    .ok()
-                    .and_then(|p| p.get(default_key(kind)).map(str::to_string));
+                let volid =
+                    PropertyString::parse(&old, Some(default_key(kind))).ok().and_then(|p| p.get(default_key(kind)).map(str::to_string));
                 match volid {
                     Some(volid) if !volid.ends_with("cloudinit") && volid.contains(':') => {
-                        let slot = (0..)
-                            .find(|n| !config.contains_key(&format!("unused{n}")))
-                            .unwrap_or(0);
+                        let slot = (0..).find(|n| !config.contains_key(&format!("unused{n}"))).unwrap_or(0);
                         config.insert(format!("unused{slot}"), volid);
                     }
                     Some(volid) => cluster.remove_volume(&volid),
@@ -797,19 +580,13 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
             let new = PropertyString::parse(&updates[key], Some(default_key(kind)))
                 .map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
             let new_file = new.get(default_key(kind)).unwrap_or("").to_string();
-            match config
-                .get(key)
-                .and_then(|old| PropertyString::parse(old, Some(default_key(kind))).ok())
-            {
+            match config.get(key).and_then(|old| PropertyString::parse(old, Some(default_key(kind))).ok()) {
                 Some(old) if old.get(default_key(kind)) == Some(new_file.as_str()) => {
                     let mut merged = new.clone();
                     if let Some(size) = old.get("size") {
                         merged.set("size", size);
                     }
-                    updates.insert(
-                        key.clone(),
-                        merged.to_string_with_default(default_key(kind)),
-                    );
+                    updates.insert(key.clone(), merged.to_string_with_default(default_key(kind)));
                 }
                 _ => new_disks.push(key.clone()),
             }
@@ -820,11 +597,7 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
         for key in &new_disks {
             updates.insert(key.clone(), staged[key].clone());
         }
-        let mut nic_view: Config = updates
-            .iter()
-            .filter(|(k, _)| k.starts_with("net"))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut nic_view: Config = updates.iter().filter(|(k, _)| k.starts_with("net")).map(|(k, v)| (k.clone(), v.clone())).collect();
         prepare_nics(&mut cluster, kind, &node, &mut nic_view, &config)?;
         updates.extend(nic_view);
         for (key, value) in updates {
@@ -841,15 +614,7 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
         entry.pending_delete = pending_delete;
     }
     if r.key.starts_with("POST") {
-        let upid = r.emulator.spawn_task(
-            &node,
-            "qmconfig",
-            &vmid.to_string(),
-            &r.user,
-            1,
-            Vec::new(),
-            Box::new(|_, _, _| Ok(())),
-        );
+        let upid = r.emulator.spawn_task(&node, "qmconfig", &vmid.to_string(), &r.user, 1, Vec::new(), Box::new(|_, _, _| Ok(())));
         return Ok(json!(upid.to_string()));
     }
     Ok(Value::Null)
@@ -862,45 +627,30 @@ pub async fn destroy(r: ApiRequest) -> ApiResult {
     let purge = r.flag("purge");
     {
         let cluster = r.emulator.cluster();
-        let guest = cluster
-            .guests
-            .get(&vmid)
-            .ok_or_else(|| not_found(kind, &node, vmid))?;
+        let guest = cluster.guests.get(&vmid).ok_or_else(|| not_found(kind, &node, vmid))?;
         if !r.flag("skiplock")
             && let Some(e) = locked(guest)
         {
             return Err(e);
         }
         if guest.config.get("protection").is_some_and(|p| p == "1") {
-            return Err(PveError::server(format!(
-                "can't remove {} {vmid} - protection mode enabled",
-                kind_word(kind)
-            )));
+            return Err(PveError::server(format!("can't remove {} {vmid} - protection mode enabled", kind_word(kind))));
         }
         if guest.running {
-            return Err(PveError::server(format!(
-                "{} {vmid} is running - destroy failed",
-                kind_word(kind)
-            )));
+            return Err(PveError::server(format!("{} {vmid} is running - destroy failed", kind_word(kind))));
         }
-        if !purge
-            && cluster
-                .ha_resources
-                .keys()
-                .any(|sid| sid.ends_with(&format!(":{vmid}")))
-        {
+        if !purge && cluster.ha_resources.keys().any(|sid| sid.ends_with(&format!(":{vmid}"))) {
             return Err(PveError::server(format!(
                 "unable to remove {} {vmid} - used in HA resources and purge parameter not set.",
                 kind_word(kind)
             )));
         }
         let base = format!("base-{vmid}-disk");
-        if let Some(user) = cluster.guests.values().find(|g| {
-            g.vmid != vmid
-                && g.config
-                    .values()
-                    .any(|v| v.contains(&format!("{base}-")) && v.contains('/'))
-        }) {
+        if let Some(user) = cluster
+            .guests
+            .values()
+            .find(|g| g.vmid != vmid && g.config.values().any(|v| v.contains(&format!("{base}-")) && v.contains('/')))
+        {
             return Err(PveError::server(format!(
                 "base volume of {} {vmid} is still in use by linked clone {}",
                 kind_word(kind),
@@ -908,11 +658,7 @@ pub async fn destroy(r: ApiRequest) -> ApiResult {
             )));
         }
     }
-    r.emulator
-        .cluster()
-        .guests
-        .get_mut(&vmid)
-        .map(|g| g.config.insert("lock".into(), "destroyed".into()));
+    r.emulator.cluster().guests.get_mut(&vmid).map(|g| g.config.insert("lock".into(), "destroyed".into()));
     let upid = r.emulator.spawn_task(
         &node,
         &format!("{}destroy", task_prefix(kind)),
@@ -933,27 +679,19 @@ pub async fn destroy(r: ApiRequest) -> ApiResult {
                     cluster.remove_volume(&volid);
                 }
             }
-            cluster
-                .volumes
-                .retain(|v| v.vmid != Some(vmid) || v.content == "backup");
+            cluster.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
             for pool in cluster.pools.values_mut() {
                 pool.vms.retain(|v| *v != vmid);
             }
             if purge {
-                cluster
-                    .ha_resources
-                    .retain(|sid, _| !sid.ends_with(&format!(":{vmid}")));
+                cluster.ha_resources.retain(|sid, _| !sid.ends_with(&format!(":{vmid}")));
                 for job in cluster.backup_jobs.values_mut() {
                     if let Some(list) = job.get("vmid").cloned() {
-                        let kept: Vec<&str> =
-                            list.split(',').filter(|v| *v != vmid.to_string()).collect();
+                        let kept: Vec<&str> = list.split(',').filter(|v| *v != vmid.to_string()).collect();
                         job.insert("vmid".into(), kept.join(","));
                     }
                 }
-                log.push(format!(
-                    "purging {} {vmid} from related configurations",
-                    kind_word(kind)
-                ));
+                log.push(format!("purging {} {vmid} from related configurations", kind_word(kind)));
             }
             Ok(())
         }),
@@ -966,26 +704,15 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
     let (kind, vmid, node) = (source.kind, source.vmid, source.node.clone());
     let newid = r.u64("newid")?;
     let target = r.param("target").unwrap_or(&node).to_string();
-    let full = r
-        .param("full")
-        .map(|f| f == "1")
-        .unwrap_or(!source.is_template());
+    let full = r.param("full").map(|f| f == "1").unwrap_or(!source.is_template());
     if !full && !source.is_template() {
-        return Err(PveError::server(
-            "Linked clone feature is not supported for this VM (only templates can be linked-cloned)",
-        ));
+        return Err(PveError::server("Linked clone feature is not supported for this VM (only templates can be linked-cloned)"));
     }
     if r.param("storage").is_some() && !full {
-        return Err(PveError::param(
-            "storage",
-            "parameter 'storage' not allowed for linked clones",
-        ));
+        return Err(PveError::param("storage", "parameter 'storage' not allowed for linked clones"));
     }
     if r.param("format").is_some() && !full {
-        return Err(PveError::param(
-            "format",
-            "parameter 'format' not allowed for linked clones",
-        ));
+        return Err(PveError::param("format", "parameter 'format' not allowed for linked clones"));
     }
     // Wait for the source's config lock the way PVE does (10 s, then "got timeout").
     let source_guard = r.emulator.flock(kind, vmid).await?;
@@ -994,19 +721,12 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
         if cluster.node(&target).is_none() {
             return Err(PveError::server(format!("no such cluster node '{target}'")));
         }
-        let source = cluster
-            .guests
-            .get(&vmid)
-            .ok_or_else(|| not_found(kind, &node, vmid))?
-            .clone();
+        let source = cluster.guests.get(&vmid).ok_or_else(|| not_found(kind, &node, vmid))?.clone();
         if let Some(e) = locked(&source) {
             return Err(e);
         }
         if cluster.guests.contains_key(&newid) {
-            return Err(PveError::server(format!(
-                "unable to create {} {newid}: config file already exists",
-                kind_word(kind)
-            )));
+            return Err(PveError::server(format!("unable to create {} {newid}: config file already exists", kind_word(kind))));
         }
         let storage_override = r.param("storage").map(str::to_string);
         if let Some(s) = &storage_override
@@ -1015,9 +735,7 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
             return Err(PveError::server(format!("storage '{s}' does not exist")));
         }
         let all_shared = source.disks().iter().all(|(_, volid)| {
-            let storage = storage_override
-                .clone()
-                .unwrap_or_else(|| volid.split(':').next().unwrap_or("").to_string());
+            let storage = storage_override.clone().unwrap_or_else(|| volid.split(':').next().unwrap_or("").to_string());
             cluster.storage(&storage).is_some_and(|s| s.shared)
         });
         if target != node && !all_shared {
@@ -1034,16 +752,14 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
         }
         let mut config = source.config.clone();
         for key in ["template", "lock", "parent"] {
-            config.remove(&key.to_string());
+            config.remove(key);
         }
         config.retain(|k, _| !k.starts_with("unused"));
         match kind {
             GuestKind::Qemu => {
                 config.insert(
                     "name".into(),
-                    r.param("name")
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("Copy-of-VM-{}", source.name().unwrap_or("vm"))),
+                    r.param("name").map(str::to_string).unwrap_or_else(|| format!("Copy-of-VM-{}", source.name().unwrap_or("vm"))),
                 );
                 config.insert("smbios1".into(), format!("uuid={}", uuid_for(newid)));
                 config.insert("vmgenid".into(), uuid_for(newid ^ 0xfeed));
@@ -1058,21 +774,9 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
             config.insert("description".into(), description.to_string());
         }
         // New MACs for every NIC.
-        for key in config
-            .keys()
-            .filter(|k| k.starts_with("net"))
-            .cloned()
-            .collect::<Vec<_>>()
-        {
-            let mut nic = PropertyString::parse(
-                &config[&key],
-                if kind == GuestKind::Qemu {
-                    Some("model")
-                } else {
-                    None
-                },
-            )
-            .unwrap_or_default();
+        for key in config.keys().filter(|k| k.starts_with("net")).cloned().collect::<Vec<_>>() {
+            let mut nic =
+                PropertyString::parse(&config[&key], if kind == GuestKind::Qemu { Some("model") } else { None }).unwrap_or_default();
             let mac = cluster.new_mac();
             match kind {
                 GuestKind::Qemu => {
@@ -1089,13 +793,9 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
         }
         // Disks: linked clones reference the base volume; full clones get copies.
         for (key, volid) in source.disks() {
-            let mut disk =
-                PropertyString::parse(&config[&key], Some(default_key(kind))).unwrap_or_default();
+            let mut disk = PropertyString::parse(&config[&key], Some(default_key(kind))).unwrap_or_default();
             let storage = volid.split(':').next().unwrap_or("local-lvm").to_string();
-            let size = cluster
-                .find_volume(&node, &volid)
-                .map(|v| v.size)
-                .unwrap_or(4 << 20);
+            let size = cluster.find_volume(&node, &volid).map(|v| v.size).unwrap_or(4 << 20);
             let (new_storage, new_volid) = if volid.ends_with("-cloudinit") {
                 (storage.clone(), format!("{storage}:vm-{newid}-cloudinit"))
             } else if full {
@@ -1105,29 +805,19 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
             } else {
                 let base = volid.split(':').nth(1).unwrap_or("");
                 let name = cluster.new_disk_name(&storage, newid, "vm");
-                (
-                    storage.clone(),
-                    format!("{storage}:{base}/{}", name.split(':').nth(1).unwrap_or("")),
-                )
+                (storage.clone(), format!("{storage}:{base}/{}", name.split(':').nth(1).unwrap_or("")))
             };
             let def = cluster.storage(&new_storage).cloned();
             cluster.volumes.push(Volume {
                 storage: new_storage.clone(),
-                node: if def.as_ref().is_some_and(|d| d.shared) {
-                    None
-                } else {
-                    Some(target.clone())
-                },
+                node: if def.as_ref().is_some_and(|d| d.shared) { None } else { Some(target.clone()) },
                 volid: new_volid.clone(),
-                content: if kind == GuestKind::Qemu {
-                    "images".into()
-                } else {
-                    "rootdir".into()
-                },
+                content: if kind == GuestKind::Qemu { "images".into() } else { "rootdir".into() },
                 format: r.param("format").unwrap_or("raw").to_string(),
                 size,
                 ctime: now(),
                 vmid: Some(newid),
+                linked_base: (!full && !volid.ends_with("-cloudinit")).then(|| volid.clone()),
                 ..Default::default()
             });
             disk.set(default_key(kind), new_volid);
@@ -1163,27 +853,17 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
         // The source stays flock'ed for the copy; the new guest carries `lock: clone`.
         vec![source_guard],
         Box::new(move |cluster, log, fail| {
-            log.push(format!(
-                "create {} clone of drive(s) from {vmid} to {newid}",
-                if full { "full" } else { "linked" }
-            ));
+            log.push(format!("create {} clone of drive(s) from {vmid} to {newid}", if full { "full" } else { "linked" }));
             if fail {
                 // PVE removes the half-made clone when the copy fails.
                 cluster.guests.remove(&newid);
-                cluster
-                    .volumes
-                    .retain(|v| v.vmid != Some(newid) || v.content == "backup");
+                cluster.volumes.retain(|v| v.vmid != Some(newid) || v.content == "backup");
                 for pool in cluster.pools.values_mut() {
                     pool.vms.retain(|v| *v != newid);
                 }
-                return Err(format!(
-                    "clone failed: injected task failure (VM {newid} removed)"
-                ));
+                return Err(format!("clone failed: injected task failure (VM {newid} removed)"));
             }
-            let guest = cluster
-                .guests
-                .get_mut(&newid)
-                .ok_or("clone target vanished")?;
+            let guest = cluster.guests.get_mut(&newid).ok_or("clone target vanished")?;
             guest.config.remove("lock");
             Ok(())
         }),
@@ -1196,11 +876,7 @@ pub async fn template(r: ApiRequest) -> ApiResult {
     let (kind, vmid, node) = (guest.kind, guest.vmid, guest.node.clone());
     let _guard = r.emulator.flock(kind, vmid).await?;
     let mut cluster = r.emulator.cluster();
-    let guest = cluster
-        .guests
-        .get(&vmid)
-        .ok_or_else(|| not_found(kind, &node, vmid))?
-        .clone();
+    let guest = cluster.guests.get(&vmid).ok_or_else(|| not_found(kind, &node, vmid))?.clone();
     if let Some(e) = locked(&guest) {
         return Err(e);
     }
@@ -1211,10 +887,7 @@ pub async fn template(r: ApiRequest) -> ApiResult {
         )));
     }
     if guest.is_template() {
-        return Err(PveError::server(format!(
-            "{} {vmid} is already a template",
-            kind_word(kind)
-        )));
+        return Err(PveError::server(format!("{} {vmid} is already a template", kind_word(kind))));
     }
     let mut config = guest.config.clone();
     for (key, volid) in guest.disks() {
@@ -1233,15 +906,7 @@ pub async fn template(r: ApiRequest) -> ApiResult {
     if kind == GuestKind::Lxc {
         return Ok(Value::Null);
     }
-    let upid = r.emulator.spawn_task(
-        &node,
-        "qmtemplate",
-        &vmid.to_string(),
-        &r.user,
-        1,
-        Vec::new(),
-        Box::new(|_, _, _| Ok(())),
-    );
+    let upid = r.emulator.spawn_task(&node, "qmtemplate", &vmid.to_string(), &r.user, 1, Vec::new(), Box::new(|_, _, _| Ok(())));
     Ok(json!(upid.to_string()))
 }
 
@@ -1253,11 +918,7 @@ pub async fn resize(r: ApiRequest) -> ApiResult {
     let guard = r.emulator.flock(kind, vmid).await?;
     {
         let mut cluster = r.emulator.cluster();
-        let guest = cluster
-            .guests
-            .get(&vmid)
-            .ok_or_else(|| not_found(kind, &node, vmid))?
-            .clone();
+        let guest = cluster.guests.get(&vmid).ok_or_else(|| not_found(kind, &node, vmid))?.clone();
         if !r.flag("skiplock")
             && let Some(e) = locked(&guest)
         {
@@ -1266,16 +927,10 @@ pub async fn resize(r: ApiRequest) -> ApiResult {
         if let Some(digest) = r.param("digest")
             && digest != guest.digest()
         {
-            return Err(PveError::server(
-                "detected modified configuration - file changed by other user? Try again.",
-            ));
+            return Err(PveError::server("detected modified configuration - file changed by other user? Try again."));
         }
-        let value = guest
-            .config
-            .get(&disk_key)
-            .ok_or_else(|| PveError::server(format!("disk '{disk_key}' does not exist")))?;
-        let mut disk = PropertyString::parse(value, Some(default_key(kind)))
-            .map_err(|e| PveError::server(e.to_string()))?;
+        let value = guest.config.get(&disk_key).ok_or_else(|| PveError::server(format!("disk '{disk_key}' does not exist")))?;
+        let mut disk = PropertyString::parse(value, Some(default_key(kind))).map_err(|e| PveError::server(e.to_string()))?;
         let volid = disk.get(default_key(kind)).unwrap_or("").to_string();
         if disk.get("media") == Some("cdrom") {
             return Err(PveError::server("you can't resize a cdrom"));
@@ -1283,17 +938,13 @@ pub async fn resize(r: ApiRequest) -> ApiResult {
         let current = cluster
             .find_volume(&node, &volid)
             .map(|v| v.size)
-            .or_else(|| {
-                disk.get("size")
-                    .and_then(|s| pve_api::size::parse_size(s).ok())
-            })
+            .or_else(|| disk.get("size").and_then(|s| pve_api::size::parse_size(s).ok()))
             .unwrap_or(0);
         let (relative, number) = match size_text.strip_prefix('+') {
             Some(rest) => (true, rest),
             None => (false, size_text.as_str()),
         };
-        let amount = pve_api::size::parse_size(number)
-            .map_err(|_| PveError::param("size", "value does not match the regex pattern"))?;
+        let amount = pve_api::size::parse_size(number).map_err(|_| PveError::param("size", "value does not match the regex pattern"))?;
         let new_size = if relative { current + amount } else { amount };
         if new_size < current {
             return Err(PveError::server("shrinking disks is not supported"));
@@ -1302,15 +953,7 @@ pub async fn resize(r: ApiRequest) -> ApiResult {
         for volume in cluster.volumes.iter_mut().filter(|v| v.volid == volid) {
             volume.size = new_size;
         }
-        cluster
-            .guests
-            .get_mut(&vmid)
-            .expect("present")
-            .config
-            .insert(
-                disk_key.clone(),
-                disk.to_string_with_default(default_key(kind)),
-            );
+        cluster.guests.get_mut(&vmid).expect("present").config.insert(disk_key.clone(), disk.to_string_with_default(default_key(kind)));
     }
     let upid = r.emulator.spawn_task(
         &node,
@@ -1327,10 +970,7 @@ pub async fn resize(r: ApiRequest) -> ApiResult {
 pub async fn current_status(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
     let cluster = r.emulator.cluster();
-    let managed = cluster
-        .ha_resources
-        .keys()
-        .any(|sid| sid.ends_with(&format!(":{}", guest.vmid)));
+    let managed = cluster.ha_resources.keys().any(|sid| sid.ends_with(&format!(":{}", guest.vmid)));
     let mut status = json!({
         "vmid": guest.vmid, "name": guest.name().unwrap_or(""), "status": if guest.running { "running" } else { "stopped" },
         "cpus": guest.cpus(), "maxmem": guest.max_mem(), "mem": if guest.running { guest.max_mem() / 3 } else { 0 }, "maxdisk": guest.max_disk(),
@@ -1339,11 +979,7 @@ pub async fn current_status(r: ApiRequest) -> ApiResult {
     });
     if guest.kind == GuestKind::Qemu {
         status["qmpstatus"] = json!(if guest.running { "running" } else { "stopped" });
-        if guest
-            .config
-            .get("agent")
-            .is_some_and(|a| a.starts_with('1') || a.contains("enabled=1"))
-        {
+        if guest.config.get("agent").is_some_and(|a| a.starts_with('1') || a.contains("enabled=1")) {
             status["agent"] = json!(1);
         }
     }
@@ -1366,10 +1002,7 @@ pub async fn power(r: ApiRequest) -> ApiResult {
     let guard = r.emulator.flock(kind, vmid).await?;
     {
         let cluster = r.emulator.cluster();
-        let guest = cluster
-            .guests
-            .get(&vmid)
-            .ok_or_else(|| not_found(kind, &node, vmid))?;
+        let guest = cluster.guests.get(&vmid).ok_or_else(|| not_found(kind, &node, vmid))?;
         if !r.flag("skiplock")
             && let Some(e) = locked(guest)
         {
@@ -1378,10 +1011,7 @@ pub async fn power(r: ApiRequest) -> ApiResult {
         let word = kind_word(kind);
         match action.as_str() {
             "start" if guest.is_template() => {
-                return Err(PveError::server(format!(
-                    "you can't start a {} if it's a template",
-                    word.to_lowercase()
-                )));
+                return Err(PveError::server(format!("you can't start a {} if it's a template", word.to_lowercase())));
             }
             "start" if guest.running => {
                 return Err(PveError::server(format!("{word} {vmid} already running")));
@@ -1405,6 +1035,14 @@ pub async fn power(r: ApiRequest) -> ApiResult {
                 return Err(format!("{action} failed: injected task failure"));
             }
             let guest = cluster.guests.get_mut(&vmid).ok_or("guest vanished")?;
+            // PVE answers these with a UPID and fails inside the task.
+            let word = kind_word(kind);
+            match action.as_str() {
+                "start" if guest.is_template() => return Err(format!("you can't start a {} if it's a template", word.to_lowercase())),
+                "start" if guest.running => return Err(format!("{word} {vmid} already running")),
+                "stop" | "shutdown" | "reboot" | "reset" | "suspend" if !guest.running => return Err(format!("{word} {vmid} not running")),
+                _ => {}
+            }
             let apply_pending = |g: &mut Guest| {
                 let pending = std::mem::take(&mut g.pending);
                 g.config.extend(pending);

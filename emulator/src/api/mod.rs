@@ -32,8 +32,7 @@ impl ApiRequest {
 
     /// A parameter the schema marks required (so validation guarantees it).
     pub fn required(&self, name: &str) -> Result<&str, PveError> {
-        self.param(name)
-            .ok_or_else(|| PveError::param(name, "property is missing and it is not optional"))
+        self.param(name).ok_or_else(|| PveError::param(name, "property is missing and it is not optional"))
     }
 
     pub fn flag(&self, name: &str) -> bool {
@@ -41,27 +40,17 @@ impl ApiRequest {
     }
 
     pub fn u64(&self, name: &str) -> Result<u64, PveError> {
-        self.required(name)?
-            .trim_start_matches('+')
-            .parse()
-            .map_err(|_| PveError::param(name, "type check ('integer') failed"))
+        self.required(name)?.trim_start_matches('+').parse().map_err(|_| PveError::param(name, "type check ('integer') failed"))
     }
 
     pub fn kind(&self) -> GuestKind {
-        if self.key.contains("/lxc") {
-            GuestKind::Lxc
-        } else {
-            GuestKind::Qemu
-        }
+        if self.key.contains("/lxc") { GuestKind::Lxc } else { GuestKind::Qemu }
     }
 
     pub fn node(&self) -> Result<&str, PveError> {
         let node = self.required("node")?;
         if self.emulator.cluster().node(node).is_none() {
-            return Err(PveError::status(
-                595,
-                format!("no such cluster node '{node}'"),
-            ));
+            return Err(PveError::status(595, format!("no such cluster node '{node}'")));
         }
         Ok(node)
     }
@@ -80,14 +69,8 @@ impl ApiRequest {
 }
 
 pub fn not_found(kind: GuestKind, node: &str, vmid: u64) -> PveError {
-    let dir = if kind == GuestKind::Qemu {
-        "qemu-server"
-    } else {
-        "lxc"
-    };
-    PveError::server(format!(
-        "Configuration file 'nodes/{node}/{dir}/{vmid}.conf' does not exist"
-    ))
+    let dir = if kind == GuestKind::Qemu { "qemu-server" } else { "lxc" };
+    PveError::server(format!("Configuration file 'nodes/{node}/{dir}/{vmid}.conf' does not exist"))
 }
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = ApiResult> + Send>>;
@@ -189,9 +172,5 @@ pub fn handler(key: &str) -> Option<Handler> {
 
 /// Every schema key this emulator implements (for `--help`-style listings and tests).
 pub fn implemented() -> Vec<String> {
-    crate::schema::SCHEMA
-        .methods()
-        .map(|m| m.key())
-        .filter(|k| handler(k).is_some())
-        .collect()
+    crate::schema::SCHEMA.methods().map(|m| m.key()).filter(|k| handler(k).is_some()).collect()
 }

@@ -12,11 +12,8 @@ fn prefix(kind: GuestKind) -> &'static str {
     if kind == GuestKind::Qemu { "qm" } else { "vz" }
 }
 
-fn locked_error(kind: GuestKind, vmid: u64, lock: &str) -> PveError {
-    PveError::server(format!(
-        "{} {vmid} is locked ({lock})",
-        if kind == GuestKind::Qemu { "VM" } else { "CT" }
-    ))
+fn locked_error(kind: GuestKind, lock: &str) -> PveError {
+    PveError::server(format!("{} is locked ({lock})", if kind == GuestKind::Qemu { "VM" } else { "CT" }))
 }
 
 pub async fn list(r: ApiRequest) -> ApiResult {
@@ -25,8 +22,7 @@ pub async fn list(r: ApiRequest) -> ApiResult {
         .snapshots
         .iter()
         .map(|(name, s)| {
-            let mut row =
-                json!({ "name": name, "description": s.description, "snaptime": s.snaptime });
+            let mut row = json!({ "name": name, "description": s.description, "snaptime": s.snaptime });
             if let Some(parent) = &s.parent {
                 row["parent"] = json!(parent);
             }
@@ -36,8 +32,7 @@ pub async fn list(r: ApiRequest) -> ApiResult {
             row
         })
         .collect();
-    let mut current =
-        json!({ "name": "current", "description": "You are here!", "digest": guest.digest() });
+    let mut current = json!({ "name": "current", "description": "You are here!", "digest": guest.digest() });
     if guest.kind == GuestKind::Qemu {
         current["running"] = json!(u8::from(guest.running));
     }
@@ -53,25 +48,17 @@ pub async fn create(r: ApiRequest) -> ApiResult {
     let (kind, vmid, node) = (guest.kind, guest.vmid, guest.node.clone());
     let name = r.required("snapname")?.to_string();
     if matches!(name.as_str(), "current" | "pending") {
-        return Err(PveError::param(
-            "snapname",
-            format!("invalid configuration ID '{name}'"),
-        ));
+        return Err(PveError::param("snapname", format!("invalid configuration ID '{name}'")));
     }
     let guard = r.emulator.flock(kind, vmid).await?;
     {
         let mut cluster = r.emulator.cluster();
-        let guest = cluster
-            .guests
-            .get_mut(&vmid)
-            .ok_or_else(|| not_found(kind, &node, vmid))?;
+        let guest = cluster.guests.get_mut(&vmid).ok_or_else(|| not_found(kind, &node, vmid))?;
         if let Some(lock) = guest.lock() {
-            return Err(locked_error(kind, vmid, lock));
+            return Err(locked_error(kind, lock));
         }
         if guest.snapshots.contains_key(&name) {
-            return Err(PveError::server(format!(
-                "snapshot name '{name}' already used"
-            )));
+            return Err(PveError::server(format!("snapshot name '{name}' already used")));
         }
         if guest.is_template() {
             return Err(PveError::server("you can't snapshot a template"));
@@ -96,16 +83,9 @@ pub async fn create(r: ApiRequest) -> ApiResult {
             let mut config = guest.config.clone();
             config.remove("parent");
             let parent = guest.config.get("parent").cloned();
-            guest.snapshots.insert(
-                name.clone(),
-                Snapshot {
-                    config,
-                    description,
-                    snaptime: now(),
-                    parent,
-                    vmstate: vmstate && guest.running,
-                },
-            );
+            guest
+                .snapshots
+                .insert(name.clone(), Snapshot { config, description, snaptime: now(), parent, vmstate: vmstate && guest.running });
             guest.config.insert("parent".into(), name.clone());
             log.push(format!("snapshot '{name}' created"));
             Ok(())
@@ -121,19 +101,14 @@ pub async fn delete(r: ApiRequest) -> ApiResult {
     let guard = r.emulator.flock(kind, vmid).await?;
     {
         let mut cluster = r.emulator.cluster();
-        let guest = cluster
-            .guests
-            .get_mut(&vmid)
-            .ok_or_else(|| not_found(kind, &node, vmid))?;
+        let guest = cluster.guests.get_mut(&vmid).ok_or_else(|| not_found(kind, &node, vmid))?;
         if !guest.snapshots.contains_key(&name) {
-            return Err(PveError::server(format!(
-                "snapshot '{name}' does not exist"
-            )));
+            return Err(PveError::server(format!("snapshot '{name}' does not exist")));
         }
         if let Some(lock) = guest.lock()
             && !r.flag("force")
         {
-            return Err(locked_error(kind, vmid, lock));
+            return Err(locked_error(kind, lock));
         }
         guest.config.insert("lock".into(), "snapshot-delete".into());
     }
@@ -148,16 +123,10 @@ pub async fn delete(r: ApiRequest) -> ApiResult {
             let guest = cluster.guests.get_mut(&vmid).ok_or("guest vanished")?;
             guest.config.remove("lock");
             if fail {
-                return Err(format!(
-                    "delete snapshot '{name}' failed: injected task failure"
-                ));
+                return Err(format!("delete snapshot '{name}' failed: injected task failure"));
             }
             let removed = guest.snapshots.remove(&name).ok_or("snapshot vanished")?;
-            for snapshot in guest
-                .snapshots
-                .values_mut()
-                .filter(|s| s.parent.as_deref() == Some(name.as_str()))
-            {
+            for snapshot in guest.snapshots.values_mut().filter(|s| s.parent.as_deref() == Some(name.as_str())) {
                 snapshot.parent = removed.parent.clone();
             }
             if guest.config.get("parent") == Some(&name) {
@@ -180,17 +149,12 @@ pub async fn rollback(r: ApiRequest) -> ApiResult {
     let guard = r.emulator.flock(kind, vmid).await?;
     {
         let mut cluster = r.emulator.cluster();
-        let guest = cluster
-            .guests
-            .get_mut(&vmid)
-            .ok_or_else(|| not_found(kind, &node, vmid))?;
+        let guest = cluster.guests.get_mut(&vmid).ok_or_else(|| not_found(kind, &node, vmid))?;
         if !guest.snapshots.contains_key(&name) {
-            return Err(PveError::server(format!(
-                "snapshot '{name}' does not exist"
-            )));
+            return Err(PveError::server(format!("snapshot '{name}' does not exist")));
         }
         if let Some(lock) = guest.lock() {
-            return Err(locked_error(kind, vmid, lock));
+            return Err(locked_error(kind, lock));
         }
         guest.config.insert("lock".into(), "rollback".into());
     }
@@ -205,15 +169,9 @@ pub async fn rollback(r: ApiRequest) -> ApiResult {
             let guest = cluster.guests.get_mut(&vmid).ok_or("guest vanished")?;
             guest.config.remove("lock");
             if fail {
-                return Err(format!(
-                    "rollback to '{name}' failed: injected task failure"
-                ));
+                return Err(format!("rollback to '{name}' failed: injected task failure"));
             }
-            let snapshot = guest
-                .snapshots
-                .get(&name)
-                .ok_or("snapshot vanished")?
-                .clone();
+            let snapshot = guest.snapshots.get(&name).ok_or("snapshot vanished")?.clone();
             guest.config = snapshot.config.clone();
             guest.config.insert("parent".into(), name.clone());
             guest.pending.clear();
@@ -232,15 +190,8 @@ pub async fn rollback(r: ApiRequest) -> ApiResult {
 pub async fn config(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
     let name = r.required("snapname")?;
-    let snapshot = guest
-        .snapshots
-        .get(name)
-        .ok_or_else(|| PveError::server(format!("snapshot '{name}' does not exist")))?;
-    let mut out: serde_json::Map<String, Value> = snapshot
-        .config
-        .iter()
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
+    let snapshot = guest.snapshots.get(name).ok_or_else(|| PveError::server(format!("snapshot '{name}' does not exist")))?;
+    let mut out: serde_json::Map<String, Value> = snapshot.config.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     out.insert("snaptime".into(), json!(snapshot.snaptime));
     out.insert("description".into(), json!(snapshot.description));
     if let Some(parent) = &snapshot.parent {
@@ -253,14 +204,8 @@ pub async fn update(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
     let name = r.required("snapname")?.to_string();
     let mut cluster = r.emulator.cluster();
-    let entry = cluster
-        .guests
-        .get_mut(&guest.vmid)
-        .ok_or_else(|| not_found(guest.kind, &guest.node, guest.vmid))?;
-    let snapshot = entry
-        .snapshots
-        .get_mut(&name)
-        .ok_or_else(|| PveError::server(format!("snapshot '{name}' does not exist")))?;
+    let entry = cluster.guests.get_mut(&guest.vmid).ok_or_else(|| not_found(guest.kind, &guest.node, guest.vmid))?;
+    let snapshot = entry.snapshots.get_mut(&name).ok_or_else(|| PveError::server(format!("snapshot '{name}' does not exist")))?;
     if let Some(description) = r.param("description") {
         snapshot.description = description.to_string();
     }

@@ -30,9 +30,7 @@ fn storage_def(r: &ApiRequest) -> Result<(String, String), PveError> {
     let node = r.node()?.to_string();
     let storage = r.required("storage")?.to_string();
     if r.emulator.cluster().storage(&storage).is_none() {
-        return Err(PveError::server(format!(
-            "storage '{storage}' does not exist"
-        )));
+        return Err(PveError::server(format!("storage '{storage}' does not exist")));
     }
     Ok((node, storage))
 }
@@ -40,9 +38,7 @@ fn storage_def(r: &ApiRequest) -> Result<(String, String), PveError> {
 pub async fn storage_status(r: ApiRequest) -> ApiResult {
     let (node, storage) = storage_def(&r)?;
     let cluster = r.emulator.cluster();
-    let def = cluster
-        .storage(&storage)
-        .ok_or_else(|| PveError::server("storage vanished"))?;
+    let def = cluster.storage(&storage).ok_or_else(|| PveError::server("storage vanished"))?;
     let used = cluster.used_bytes(&node, &storage);
     Ok(
         json!({ "type": def.storage_type, "content": def.content.join(","), "active": 1, "enabled": 1, "shared": u8::from(def.shared), "total": def.total, "used": used, "avail": def.total.saturating_sub(used) }),
@@ -69,10 +65,7 @@ pub async fn content(r: ApiRequest) -> ApiResult {
     let vmid: Option<u64> = r.param("vmid").and_then(|v| v.parse().ok());
     let mut rows: Vec<Value> = cluster
         .volumes_on(&node, &storage)
-        .filter(|v| {
-            r.param("content").is_none_or(|c| c == v.content)
-                && vmid.is_none_or(|id| v.vmid == Some(id))
-        })
+        .filter(|v| r.param("content").is_none_or(|c| c == v.content) && vmid.is_none_or(|id| v.vmid == Some(id)))
         .map(volume_row)
         .collect();
     // Snippets written straight into the storage directory (over SFTP on real nodes) are content too.
@@ -96,59 +89,35 @@ pub async fn volume(r: ApiRequest) -> ApiResult {
     let (node, storage) = storage_def(&r)?;
     let volume = full_volid(&storage, r.required("volume")?);
     let cluster = r.emulator.cluster();
-    let v = cluster
-        .find_volume(&node, &volume)
-        .ok_or_else(|| PveError::server(format!("volume '{volume}' does not exist")))?;
+    let v = cluster.find_volume(&node, &volume).ok_or_else(|| PveError::server(format!("volume '{volume}' does not exist")))?;
     let mut row = volume_row(v);
-    row["path"] = json!(format!(
-        "/mnt/pve/{storage}/{}",
-        volume.split(':').nth(1).unwrap_or("")
-    ));
+    row["path"] = json!(format!("/mnt/pve/{storage}/{}", volume.split(':').nth(1).unwrap_or("")));
     row["used"] = json!(v.size);
     Ok(row)
 }
 
 fn full_volid(storage: &str, volume: &str) -> String {
-    if volume.contains(':') {
-        volume.to_string()
-    } else {
-        format!("{storage}:{volume}")
-    }
+    if volume.contains(':') { volume.to_string() } else { format!("{storage}:{volume}") }
 }
 
 pub async fn delete_volume(r: ApiRequest) -> ApiResult {
     let (node, storage) = storage_def(&r)?;
     let volume = full_volid(&storage, r.required("volume")?);
     let mut cluster = r.emulator.cluster();
-    let v = cluster
-        .find_volume(&node, &volume)
-        .cloned()
-        .ok_or_else(|| PveError::server(format!("volume '{volume}' does not exist")))?;
+    let v = cluster.find_volume(&node, &volume).cloned().ok_or_else(|| PveError::server(format!("volume '{volume}' does not exist")))?;
     if let Some(owner) = v.vmid.and_then(|id| cluster.guests.get(&id))
         && owner.config.values().any(|c| c.contains(&volume))
     {
         return Err(PveError::server(format!(
             "unable to delete '{volume}' - volume is still in use by {} {}",
-            if owner.kind == GuestKind::Qemu {
-                "VM"
-            } else {
-                "CT"
-            },
+            if owner.kind == GuestKind::Qemu { "VM" } else { "CT" },
             owner.vmid
         )));
     }
     cluster.remove_volume(&volume);
     drop(cluster);
     if v.content == "backup" {
-        let upid = r.emulator.spawn_task(
-            &node,
-            "imgdel",
-            &volume,
-            &r.user,
-            1,
-            Vec::new(),
-            Box::new(|_, _, _| Ok(())),
-        );
+        let upid = r.emulator.spawn_task(&node, "imgdel", &volume, &r.user, 1, Vec::new(), Box::new(|_, _, _| Ok(())));
         return Ok(json!(upid.to_string()));
     }
     Ok(Value::Null)
@@ -160,42 +129,20 @@ pub async fn vzdump(r: ApiRequest) -> ApiResult {
     let storage = r.param("storage").unwrap_or("local").to_string();
     let compress = r.param("compress").unwrap_or("0").to_string();
     let notes_template = r.param("notes-template").map(str::to_string);
-    let keep_last: Option<usize> = r.param("prune-backups").and_then(|p| {
-        pve_api::PropertyString::parse(p, None)
-            .ok()
-            .and_then(|p| p.get("keep-last").and_then(|n| n.parse().ok()))
-    });
+    let keep_last: Option<usize> = r
+        .param("prune-backups")
+        .and_then(|p| pve_api::PropertyString::parse(p, None).ok().and_then(|p| p.get("keep-last").and_then(|n| n.parse().ok())));
     let selected: Vec<u64> = {
         let cluster = r.emulator.cluster();
-        let def = cluster
-            .storage(&storage)
-            .ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?;
+        let def = cluster.storage(&storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?;
         if !def.content.iter().any(|c| c == "backup") {
-            return Err(PveError::server(format!(
-                "storage '{storage}' does not support vzdump backups"
-            )));
+            return Err(PveError::server(format!("storage '{storage}' does not support vzdump backups")));
         }
-        let excluded: Vec<u64> = r
-            .param("exclude")
-            .map(|e| {
-                pve_api::tags::split_tag_list(e)
-                    .filter_map(|v| v.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let on_node = |vmid: &u64| {
-            cluster
-                .guests
-                .get(vmid)
-                .is_some_and(|g| g.node == node && !g.is_template())
-        };
+        let excluded: Vec<u64> =
+            r.param("exclude").map(|e| pve_api::tags::split_tag_list(e).filter_map(|v| v.parse().ok()).collect()).unwrap_or_default();
+        let on_node = |vmid: &u64| cluster.guests.get(vmid).is_some_and(|g| g.node == node && !g.is_template());
         if r.flag("all") {
-            cluster
-                .guests
-                .keys()
-                .filter(|v| on_node(v) && !excluded.contains(v))
-                .copied()
-                .collect()
+            cluster.guests.keys().filter(|v| on_node(v) && !excluded.contains(v)).copied().collect()
         } else if let Some(pool) = r.param("pool") {
             cluster
                 .pools
@@ -207,24 +154,16 @@ pub async fn vzdump(r: ApiRequest) -> ApiResult {
                 .copied()
                 .collect()
         } else if let Some(list) = r.param("vmid") {
-            let ids: Vec<u64> = pve_api::tags::split_tag_list(list)
-                .filter_map(|v| v.parse().ok())
-                .collect();
+            let ids: Vec<u64> = pve_api::tags::split_tag_list(list).filter_map(|v| v.parse().ok()).collect();
             if let Some(missing) = ids.iter().find(|v| !cluster.guests.contains_key(v)) {
                 return Err(PveError::server(format!("guest {missing} does not exist")));
             }
             ids.into_iter().filter(|v| on_node(v)).collect()
         } else {
-            return Err(PveError::server(
-                "no guests selected: set vmid, all or pool",
-            ));
+            return Err(PveError::server("no guests selected: set vmid, all or pool"));
         }
     };
-    let id = if selected.len() == 1 {
-        selected[0].to_string()
-    } else {
-        String::new()
-    };
+    let id = if selected.len() == 1 { selected[0].to_string() } else { String::new() };
     let weight = selected.len().max(1) as u64;
     let upid = r.emulator.spawn_task(
         &node,
@@ -240,26 +179,17 @@ pub async fn vzdump(r: ApiRequest) -> ApiResult {
                 let Some(guest) = cluster.guests.get(vmid).cloned() else {
                     continue;
                 };
-                log.push(format!(
-                    "INFO: Starting Backup of VM {vmid} ({})",
-                    guest.kind
-                ));
+                log.push(format!("INFO: Starting Backup of VM {vmid} ({})", guest.kind));
                 if let Some(lock) = guest.lock() {
                     log.push(format!(
                         "ERROR: Backup of VM {vmid} failed - {} {vmid} is locked ({lock})",
-                        if guest.kind == GuestKind::Qemu {
-                            "VM"
-                        } else {
-                            "CT"
-                        }
+                        if guest.kind == GuestKind::Qemu { "VM" } else { "CT" }
                     ));
                     errors += 1;
                     continue;
                 }
                 if fail {
-                    log.push(format!(
-                        "ERROR: Backup of VM {vmid} failed - injected task failure"
-                    ));
+                    log.push(format!("ERROR: Backup of VM {vmid} failed - injected task failure"));
                     errors += 1;
                     continue;
                 }
@@ -275,11 +205,7 @@ pub async fn vzdump(r: ApiRequest) -> ApiResult {
                 };
                 let mut stamp = chrono::Utc::now();
                 let volid = loop {
-                    let name = format!(
-                        "{storage}:backup/vzdump-{}-{vmid}-{}.{ext}",
-                        guest.kind,
-                        stamp.format("%Y_%m_%d-%H_%M_%S")
-                    );
+                    let name = format!("{storage}:backup/vzdump-{}-{vmid}-{}.{ext}", guest.kind, stamp.format("%Y_%m_%d-%H_%M_%S"));
                     if !cluster.volumes.iter().any(|v| v.volid == name) {
                         break name;
                     }
@@ -308,6 +234,7 @@ pub async fn vzdump(r: ApiRequest) -> ApiResult {
                     subtype: Some(guest.kind.as_str().into()),
                     archived_config: Some(archived),
                     archived_kind: Some(guest.kind),
+                    linked_base: None,
                 });
                 log.push(format!("INFO: creating vzdump archive '{}'", volid));
                 log.push(format!("INFO: Finished Backup of VM {vmid}"));
@@ -315,9 +242,7 @@ pub async fn vzdump(r: ApiRequest) -> ApiResult {
                     let mut backups: Vec<(i64, String)> = cluster
                         .volumes
                         .iter()
-                        .filter(|v| {
-                            v.content == "backup" && v.vmid == Some(*vmid) && v.storage == storage
-                        })
+                        .filter(|v| v.content == "backup" && v.vmid == Some(*vmid) && v.storage == storage)
                         .map(|v| (v.ctime, v.volid.clone()))
                         .collect();
                     backups.sort();
@@ -344,7 +269,7 @@ fn task_row(t: &TaskRecord) -> Value {
         row["status"] = json!(t.exitstatus.clone().unwrap_or_default());
         row["endtime"] = json!(t.endtime.unwrap_or_else(now));
     } else {
-        row.as_object_mut().map(|o| o.remove("status"));
+        row["status"] = json!("RUNNING");
     }
     row
 }
@@ -370,47 +295,25 @@ pub async fn node_tasks(r: ApiRequest) -> ApiResult {
         .filter(|t| vmid.is_none_or(|v| t.upid.id == v))
         .filter(|t| type_filter.is_none_or(|f| t.upid.task_type == f))
         .filter(|t| !errors_only || t.exitstatus.as_deref().is_some_and(|e| e != "OK"))
-        .filter(|t| {
-            r.param("userfilter")
-                .is_none_or(|u| t.upid.user.contains(u))
-        })
+        .filter(|t| r.param("userfilter").is_none_or(|u| t.upid.user.contains(u)))
         .collect();
-    tasks.sort_by(|a, b| {
-        b.upid
-            .starttime
-            .cmp(&a.upid.starttime)
-            .then(b.upid.pid.cmp(&a.upid.pid))
-    });
-    Ok(Value::Array(
-        tasks.iter().skip(start).take(limit).map(task_row).collect(),
-    ))
+    tasks.sort_by(|a, b| b.upid.starttime.cmp(&a.upid.starttime).then(b.upid.pid.cmp(&a.upid.pid)));
+    Ok(Value::Array(tasks.iter().skip(start).take(limit).map(task_row).collect()))
 }
 
 pub async fn cluster_tasks(r: ApiRequest) -> ApiResult {
     let mut tasks = r.emulator.tasks();
-    tasks.sort_by(|a, b| {
-        b.upid
-            .starttime
-            .cmp(&a.upid.starttime)
-            .then(b.upid.pid.cmp(&a.upid.pid))
-    });
+    tasks.sort_by(|a, b| b.upid.starttime.cmp(&a.upid.starttime).then(b.upid.pid.cmp(&a.upid.pid)));
     Ok(Value::Array(tasks.iter().take(100).map(task_row).collect()))
 }
 
 fn find_task(r: &ApiRequest) -> Result<TaskRecord, PveError> {
     let upid = r.required("upid")?;
-    let parsed: pve_api::Upid = upid
-        .parse()
-        .map_err(|_| PveError::param("upid", "unable to parse worker upid"))?;
+    let parsed: pve_api::Upid = upid.parse().map_err(|_| PveError::param("upid", "unable to parse worker upid"))?;
     if Some(parsed.node.as_str()) != r.param("node") {
-        return Err(PveError::server(format!(
-            "no such task on node '{}'",
-            r.param("node").unwrap_or("")
-        )));
+        return Err(PveError::server(format!("no such task on node '{}'", r.param("node").unwrap_or(""))));
     }
-    r.emulator
-        .task(upid)
-        .ok_or_else(|| PveError::server(format!("no such task '{upid}'")))
+    r.emulator.task(upid).ok_or_else(|| PveError::server(format!("no such task '{upid}'")))
 }
 
 pub async fn task_status(r: ApiRequest) -> ApiResult {
@@ -420,17 +323,18 @@ pub async fn task_status(r: ApiRequest) -> ApiResult {
 pub async fn task_log(r: ApiRequest) -> ApiResult {
     let task = find_task(&r)?;
     let start: usize = r.param("start").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let limit: usize = r.param("limit").and_then(|s| s.parse().ok()).unwrap_or(50);
-    let mut lines = vec![format!("task {}: started", task.upid)];
-    lines.extend(task.log.iter().cloned());
+    // limit=0 means everything.
+    let limit: usize = r.param("limit").and_then(|s| s.parse().ok()).filter(|l| *l > 0).unwrap_or(if r.param("limit").is_some() {
+        usize::MAX
+    } else {
+        50
+    });
+    let mut lines = task.log.clone();
+    if lines.is_empty() {
+        lines.push("no content".into());
+    }
     let total = lines.len();
-    let data: Vec<Value> = lines
-        .into_iter()
-        .enumerate()
-        .skip(start)
-        .take(limit)
-        .map(|(i, t)| json!({ "n": i + 1, "t": t }))
-        .collect();
+    let data: Vec<Value> = lines.into_iter().enumerate().skip(start).take(limit).map(|(i, t)| json!({ "n": i + 1, "t": t })).collect();
     Ok(json!({ "data": data, "$envelope": { "total": total } }))
 }
 
