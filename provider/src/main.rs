@@ -1,0 +1,46 @@
+//! terraform-provider-pve: started by Terraform (go-plugin handshake), or by hand with `--debug`.
+
+use terraform_provider_pve::plugin::handshake::{Mode, serve};
+use terraform_provider_pve::provider::{PROVIDER_ADDRESS, PveProvider};
+
+#[tokio::main]
+async fn main() {
+    pve_api::install_crypto_provider();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--version" || a == "-v") {
+        println!("terraform-provider-pve {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!(
+            "terraform-provider-pve {}: Terraform provider for Proxmox VE.\n\n\
+             Terraform starts this binary itself. To debug it, run it with --debug and export the\n\
+             TF_REATTACH_PROVIDERS value it prints before running terraform.\n\n\
+             Log level: TF_LOG_PROVIDER or TF_LOG (trace, debug, info, warn, error).",
+            env!("CARGO_PKG_VERSION")
+        );
+        return;
+    }
+    init_logging();
+    let mode =
+        if args.iter().any(|a| a == "--debug") { Mode::Debug { provider_address: PROVIDER_ADDRESS.to_string() } } else { Mode::Plugin };
+    if let Err(error) = serve(PveProvider, mode).await {
+        eprintln!("{error}");
+        std::process::exit(1);
+    }
+}
+
+/// Logs go to stderr, where Terraform picks them up; the level follows TF_LOG_PROVIDER or TF_LOG.
+fn init_logging() {
+    let level = std::env::var("TF_LOG_PROVIDER").or_else(|_| std::env::var("TF_LOG")).unwrap_or_default().to_lowercase();
+    let filter = match level.as_str() {
+        "trace" | "debug" | "info" | "warn" | "error" => level.as_str(),
+        "json" => "trace",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .init();
+}

@@ -1,0 +1,193 @@
+//! A small declarative way to write schemas: attributes with descriptions, validators that run at
+//! plan time and report on the offending attribute, sensitivity and write-only flags.
+
+use std::sync::Arc;
+
+use regex::Regex;
+
+use super::diag::{Diagnostic, Diagnostics, Path, Step};
+use super::value::{Type, Value};
+use crate::proto::tfplugin6 as pb;
+
+pub type CheckFn = Arc<dyn Fn(&Value) -> Result<(), String> + Send + Sync>;
+
+/// A check on a known, non-null value. The message completes "Invalid <attribute>: …".
+#[derive(Clone)]
+pub enum Validator {
+    /// Inclusive integer bounds.
+    Range(i64, i64),
+    /// The whole string must match.
+    Regex(Regex, &'static str),
+    OneOf(&'static [&'static str]),
+    Custom(CheckFn),
+}
+
+impl Validator {
+    pub fn regex(pattern: &str, explanation: &'static str) -> Self {
+        Self::Regex(Regex::new(&format!("^(?:{pattern})$")).expect("validator regex is valid"), explanation)
+    }
+
+    pub fn custom(check: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static) -> Self {
+        Self::Custom(Arc::new(check))
+    }
+
+    fn check(&self, value: &Value) -> Result<(), String> {
+        match self {
+            Self::Range(min, max) => match value.as_f64() {
+                Some(n) if n.fract() != 0.0 => Err(format!("must be a whole number, got {n}")),
+                Some(n) if n < *min as f64 || n > *max as f64 => Err(format!("must be between {min} and {max}, got {n}")),
+                _ => Ok(()),
+            },
+            Self::Regex(re, explanation) => match value.as_str() {
+                Some(s) if !re.is_match(s) => Err(format!("\"{s}\" {explanation}")),
+                _ => Ok(()),
+            },
+            Self::OneOf(options) => match value.as_str() {
+                Some(s) if !options.contains(&s) => Err(format!("must be one of {}, got \"{s}\"", options.join(", "))),
+                _ => Ok(()),
+            },
+            Self::Custom(check) => check(value),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Attribute {
+    pub name: &'static str,
+    pub ty: Type,
+    pub description: String,
+    pub required: bool,
+    pub optional: bool,
+    pub computed: bool,
+    pub sensitive: bool,
+    pub write_only: bool,
+    pub validators: Vec<Validator>,
+    /// For list/set of objects given as nested attributes.
+    pub nested: Option<Block>,
+}
+
+impl Attribute {
+    fn new(name: &'static str, ty: Type, description: &str) -> Self {
+        Self {
+            name,
+            ty,
+            description: description.to_string(),
+            required: false,
+            optional: false,
+            computed: false,
+            sensitive: false,
+            write_only: false,
+            validators: Vec::new(),
+            nested: None,
+        }
+    }
+
+    pub fn required(name: &'static str, ty: Type, description: &str) -> Self {
+        Self { required: true, ..Self::new(name, ty, description) }
+    }
+
+    pub fn optional(name: &'static str, ty: Type, description: &str) -> Self {
+        Self { optional: true, ..Self::new(name, ty, description) }
+    }
+
+    pub fn computed(name: &'static str, ty: Type, description: &str) -> Self {
+        Self { computed: true, ..Self::new(name, ty, description) }
+    }
+
+    /// Optional, and filled in by the provider when not set.
+    pub fn optional_computed(name: &'static str, ty: Type, description: &str) -> Self {
+        Self { optional: true, computed: true, ..Self::new(name, ty, description) }
+    }
+
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
+        self
+    }
+
+    pub fn write_only(mut self) -> Self {
+        self.write_only = true;
+        self
+    }
+
+    pub fn validate(mut self, validator: Validator) -> Self {
+        self.validators.push(validator);
+        self
+    }
+
+    fn to_proto(&self) -> pb::schema::Attribute {
+        pb::schema::Attribute {
+            name: self.name.to_string(),
+            r#type: self.ty.to_json_bytes(),
+            nested_type: None,
+            description: self.description.clone(),
+            required: self.required,
+            optional: self.optional,
+            computed: self.computed,
+            sensitive: self.sensitive,
+            description_kind: pb::StringKind::Markdown as i32,
+            deprecated: false,
+            write_only: self.write_only,
+            deprecation_message: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Block {
+    pub description: String,
+    pub attributes: Vec<Attribute>,
+}
+
+impl Block {
+    pub fn new(description: &str, attributes: Vec<Attribute>) -> Self {
+        Self { description: description.to_string(), attributes }
+    }
+
+    /// The object type of values of this block.
+    pub fn value_type(&self) -> Type {
+        Type::Object(self.attributes.iter().map(|a| (a.name.to_string(), a.ty.clone())).collect())
+    }
+
+    pub fn attribute(&self, name: &str) -> Option<&Attribute> {
+        self.attributes.iter().find(|a| a.name == name)
+    }
+
+    pub fn to_proto(&self, version: i64) -> pb::Schema {
+        pb::Schema {
+            version,
+            block: Some(pb::schema::Block {
+                version,
+                attributes: self.attributes.iter().map(Attribute::to_proto).collect(),
+                block_types: Vec::new(),
+                description: self.description.clone(),
+                description_kind: pb::StringKind::Markdown as i32,
+                deprecated: false,
+                deprecation_message: String::new(),
+            }),
+        }
+    }
+
+    /// Runs every attribute's validators on a configuration, reporting at each attribute's path.
+    /// Unknown values are skipped: they are checked again once known.
+    pub fn validate(&self, config: &Value) -> Diagnostics {
+        let mut diags = Diagnostics::default();
+        self.validate_at(config, &Vec::new(), &mut diags);
+        diags
+    }
+
+    fn validate_at(&self, config: &Value, prefix: &Path, diags: &mut Diagnostics) {
+        for attribute in &self.attributes {
+            let value = config.get(attribute.name);
+            let mut path = prefix.clone();
+            path.push(Step::Attr(attribute.name.to_string()));
+            if value.is_unknown() || value.is_null() {
+                continue;
+            }
+            for validator in &attribute.validators {
+                if let Err(message) = validator.check(value) {
+                    diags.push(Diagnostic::error(format!("Invalid {}", attribute.name), message).at(path.clone()));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! The gRPC `tfplugin6.Provider` service over a provider definition: schemas, validation,
+//! configuration, data sources and functions. Calls the provider does not support get a clear
+//! error, never a hang.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use tokio::sync::RwLock;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use super::diag::{Diagnostic, Diagnostics};
+use super::schema::Block;
+use super::value::{Type, Value};
+use crate::proto::tfplugin6 as pb;
+use pb::provider_server::Provider;
+
+pub trait DataSource<C>: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Block;
+    /// Checks beyond the schema's validators (e.g. conflicting attributes).
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::default()
+    }
+    fn read<'a>(&'a self, ctx: &'a C, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>>;
+}
+
+/// A provider function (`provider::pve::NAME(...)`).
+pub trait Function: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn summary(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    fn parameters(&self) -> Vec<(&'static str, Type, &'static str)>;
+    fn return_type(&self) -> Type;
+    /// On failure: the message and, if one argument is at fault, its index.
+    fn call(&self, arguments: &[Value]) -> Result<Value, (String, Option<i64>)>;
+}
+
+/// What a provider is: its configuration and what it offers.
+pub trait ProviderDefinition: Send + Sync + 'static {
+    type Context: Send + Sync + 'static;
+    fn schema(&self) -> Block;
+    fn validate(&self, config: &Value) -> Diagnostics;
+    fn configure<'a>(&'a self, config: Value, terraform_version: String) -> BoxFuture<'a, Result<Self::Context, Diagnostics>>;
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource<Self::Context>>>;
+    fn functions(&self) -> Vec<Arc<dyn Function>>;
+}
+
+pub struct PluginService<P: ProviderDefinition> {
+    definition: P,
+    data_sources: HashMap<&'static str, Arc<dyn DataSource<P::Context>>>,
+    functions: HashMap<&'static str, Arc<dyn Function>>,
+    context: RwLock<Option<Arc<P::Context>>>,
+}
+
+impl<P: ProviderDefinition> PluginService<P> {
+    pub fn new(definition: P) -> Self {
+        let data_sources = definition.data_sources().into_iter().map(|d| (d.type_name(), d)).collect();
+        let functions = definition.functions().into_iter().map(|f| (f.name(), f)).collect();
+        Self { definition, data_sources, functions, context: RwLock::new(None) }
+    }
+
+    fn data_source(&self, name: &str) -> Result<&Arc<dyn DataSource<P::Context>>, Diagnostics> {
+        self.data_sources
+            .get(name)
+            .ok_or_else(|| Diagnostic::error("Unknown data source", format!("terraform-provider-pve has no data source \"{name}\"")).into())
+    }
+
+    fn function_proto(f: &dyn Function) -> pb::Function {
+        pb::Function {
+            parameters: f
+                .parameters()
+                .into_iter()
+                .map(|(name, ty, description)| pb::function::Parameter {
+                    name: name.to_string(),
+                    r#type: ty.to_json_bytes(),
+                    allow_null_value: false,
+                    allow_unknown_values: false,
+                    description: description.to_string(),
+                    description_kind: pb::StringKind::Markdown as i32,
+                })
+                .collect(),
+            variadic_parameter: None,
+            r#return: Some(pb::function::Return { r#type: f.return_type().to_json_bytes() }),
+            summary: f.summary().to_string(),
+            description: f.description().to_string(),
+            description_kind: pb::StringKind::Markdown as i32,
+            deprecation_message: String::new(),
+        }
+    }
+}
+
+fn capabilities() -> pb::ServerCapabilities {
+    pb::ServerCapabilities {
+        plan_destroy: true,
+        get_provider_schema_optional: true,
+        move_resource_state: false,
+        generate_resource_config: false,
+    }
+}
+
+/// Reads a `DynamicValue`: msgpack, or JSON when msgpack is empty.
+pub fn decode(value: Option<&pb::DynamicValue>) -> Result<Value, Diagnostics> {
+    let Some(value) = value else { return Ok(Value::Null) };
+    let decoded = if !value.msgpack.is_empty() {
+        Value::from_msgpack(&value.msgpack)
+    } else if !value.json.is_empty() {
+        Value::from_json_bytes(&value.json)
+    } else {
+        return Ok(Value::Null);
+    };
+    decoded.map_err(|e| Diagnostic::error("Malformed value from Terraform", e.to_string()).into())
+}
+
+pub fn encode(value: &Value, ty: &Type) -> pb::DynamicValue {
+    pb::DynamicValue { msgpack: value.to_msgpack(ty), json: Vec::new() }
+}
+
+fn unsupported(what: &str) -> Status {
+    Status::unimplemented(format!("terraform-provider-pve does not support {what}"))
+}
+
+type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+
+fn unknown_resource(name: &str) -> Vec<pb::Diagnostic> {
+    Diagnostics::from(Diagnostic::error("Unknown resource type", format!("terraform-provider-pve has no resource \"{name}\""))).to_proto()
+}
+
+#[tonic::async_trait]
+impl<P: ProviderDefinition> Provider for PluginService<P> {
+    async fn get_metadata(&self, _: Request<pb::get_metadata::Request>) -> Result<Response<pb::get_metadata::Response>, Status> {
+        Ok(Response::new(pb::get_metadata::Response {
+            server_capabilities: Some(capabilities()),
+            data_sources: self.data_sources.keys().map(|n| pb::get_metadata::DataSourceMetadata { type_name: n.to_string() }).collect(),
+            functions: self.functions.keys().map(|n| pb::get_metadata::FunctionMetadata { name: n.to_string() }).collect(),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _: Request<pb::get_provider_schema::Request>,
+    ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
+        Ok(Response::new(pb::get_provider_schema::Response {
+            provider: Some(self.definition.schema().to_proto(0)),
+            data_source_schemas: self.data_sources.iter().map(|(n, d)| (n.to_string(), d.schema().to_proto(0))).collect(),
+            functions: self.functions.iter().map(|(n, f)| (n.to_string(), Self::function_proto(f.as_ref()))).collect(),
+            server_capabilities: Some(capabilities()),
+            ..Default::default()
+        }))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        request: Request<pb::validate_provider_config::Request>,
+    ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
+        let diags = match decode(request.get_ref().config.as_ref()) {
+            Ok(config) => {
+                let mut diags = self.definition.schema().validate(&config);
+                diags.extend(self.definition.validate(&config));
+                diags
+            }
+            Err(diags) => diags,
+        };
+        Ok(Response::new(pb::validate_provider_config::Response { diagnostics: diags.to_proto() }))
+    }
+
+    async fn validate_resource_config(
+        &self,
+        request: Request<pb::validate_resource_config::Request>,
+    ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
+        Ok(Response::new(pb::validate_resource_config::Response { diagnostics: unknown_resource(&request.get_ref().type_name) }))
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        request: Request<pb::validate_data_resource_config::Request>,
+    ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
+        let request = request.into_inner();
+        let diags = match (self.data_source(&request.type_name), decode(request.config.as_ref())) {
+            (Ok(source), Ok(config)) => {
+                let mut diags = source.schema().validate(&config);
+                diags.extend(source.validate(&config));
+                diags
+            }
+            (Err(diags), _) | (_, Err(diags)) => diags,
+        };
+        Ok(Response::new(pb::validate_data_resource_config::Response { diagnostics: diags.to_proto() }))
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        request: Request<pb::upgrade_resource_state::Request>,
+    ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
+        Ok(Response::new(pb::upgrade_resource_state::Response {
+            upgraded_state: None,
+            diagnostics: unknown_resource(&request.get_ref().type_name),
+        }))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
+        Ok(Response::new(pb::get_resource_identity_schemas::Response::default()))
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        request: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Result<Response<pb::upgrade_resource_identity::Response>, Status> {
+        Ok(Response::new(pb::upgrade_resource_identity::Response {
+            upgraded_identity: None,
+            diagnostics: unknown_resource(&request.get_ref().type_name),
+        }))
+    }
+
+    async fn configure_provider(
+        &self,
+        request: Request<pb::configure_provider::Request>,
+    ) -> Result<Response<pb::configure_provider::Response>, Status> {
+        let request = request.into_inner();
+        let result = match decode(request.config.as_ref()) {
+            Ok(config) => self.definition.configure(config, request.terraform_version).await,
+            Err(diags) => Err(diags),
+        };
+        let diagnostics = match result {
+            Ok(context) => {
+                *self.context.write().await = Some(Arc::new(context));
+                Vec::new()
+            }
+            Err(diags) => diags.to_proto(),
+        };
+        Ok(Response::new(pb::configure_provider::Response { diagnostics }))
+    }
+
+    async fn read_resource(&self, request: Request<pb::read_resource::Request>) -> Result<Response<pb::read_resource::Response>, Status> {
+        Ok(Response::new(pb::read_resource::Response { diagnostics: unknown_resource(&request.get_ref().type_name), ..Default::default() }))
+    }
+
+    async fn plan_resource_change(
+        &self,
+        request: Request<pb::plan_resource_change::Request>,
+    ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
+        Ok(Response::new(pb::plan_resource_change::Response {
+            diagnostics: unknown_resource(&request.get_ref().type_name),
+            ..Default::default()
+        }))
+    }
+
+    async fn apply_resource_change(
+        &self,
+        request: Request<pb::apply_resource_change::Request>,
+    ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
+        Ok(Response::new(pb::apply_resource_change::Response {
+            diagnostics: unknown_resource(&request.get_ref().type_name),
+            ..Default::default()
+        }))
+    }
+
+    async fn import_resource_state(
+        &self,
+        request: Request<pb::import_resource_state::Request>,
+    ) -> Result<Response<pb::import_resource_state::Response>, Status> {
+        Ok(Response::new(pb::import_resource_state::Response {
+            diagnostics: unknown_resource(&request.get_ref().type_name),
+            ..Default::default()
+        }))
+    }
+
+    async fn move_resource_state(
+        &self,
+        request: Request<pb::move_resource_state::Request>,
+    ) -> Result<Response<pb::move_resource_state::Response>, Status> {
+        Ok(Response::new(pb::move_resource_state::Response {
+            diagnostics: unknown_resource(&request.get_ref().target_type_name),
+            ..Default::default()
+        }))
+    }
+
+    async fn read_data_source(
+        &self,
+        request: Request<pb::read_data_source::Request>,
+    ) -> Result<Response<pb::read_data_source::Response>, Status> {
+        let request = request.into_inner();
+        let result = async {
+            let source = self.data_source(&request.type_name)?;
+            let config = decode(request.config.as_ref())?;
+            let context = self.context.read().await.clone().ok_or_else(|| {
+                Diagnostics::from(Diagnostic::error(
+                    "Provider not configured",
+                    "ConfigureProvider must succeed before data sources are read",
+                ))
+            })?;
+            let state = source.read(&context, config).await?;
+            Ok::<_, Diagnostics>(encode(&state, &source.schema().value_type()))
+        }
+        .await;
+        Ok(Response::new(match result {
+            Ok(state) => pb::read_data_source::Response { state: Some(state), diagnostics: Vec::new(), deferred: None },
+            Err(diags) => pb::read_data_source::Response { state: None, diagnostics: diags.to_proto(), deferred: None },
+        }))
+    }
+
+    async fn generate_resource_config(
+        &self,
+        _: Request<pb::generate_resource_config::Request>,
+    ) -> Result<Response<pb::generate_resource_config::Response>, Status> {
+        Err(unsupported("generating resource configuration"))
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        _: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
+        Err(unsupported("ephemeral resources"))
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        _: Request<pb::open_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
+        Err(unsupported("ephemeral resources"))
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        _: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::renew_ephemeral_resource::Response>, Status> {
+        Err(unsupported("ephemeral resources"))
+    }
+
+    async fn close_ephemeral_resource(
+        &self,
+        _: Request<pb::close_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::close_ephemeral_resource::Response>, Status> {
+        Err(unsupported("ephemeral resources"))
+    }
+
+    type ListResourceStream = EventStream<pb::list_resource::Event>;
+
+    async fn list_resource(&self, _: Request<pb::list_resource::Request>) -> Result<Response<Self::ListResourceStream>, Status> {
+        Err(unsupported("list resources"))
+    }
+
+    async fn validate_list_resource_config(
+        &self,
+        _: Request<pb::validate_list_resource_config::Request>,
+    ) -> Result<Response<pb::validate_list_resource_config::Response>, Status> {
+        Err(unsupported("list resources"))
+    }
+
+    async fn get_functions(&self, _: Request<pb::get_functions::Request>) -> Result<Response<pb::get_functions::Response>, Status> {
+        Ok(Response::new(pb::get_functions::Response {
+            functions: self.functions.iter().map(|(n, f)| (n.to_string(), Self::function_proto(f.as_ref()))).collect(),
+            diagnostics: Vec::new(),
+        }))
+    }
+
+    async fn call_function(&self, request: Request<pb::call_function::Request>) -> Result<Response<pb::call_function::Response>, Status> {
+        let request = request.into_inner();
+        let fail = |text: String, argument: Option<i64>| {
+            Ok(Response::new(pb::call_function::Response {
+                result: None,
+                error: Some(pb::FunctionError { text, function_argument: argument }),
+            }))
+        };
+        let Some(function) = self.functions.get(request.name.as_str()) else {
+            return fail(format!("terraform-provider-pve has no function \"{}\"", request.name), None);
+        };
+        let mut arguments = Vec::with_capacity(request.arguments.len());
+        for (index, argument) in request.arguments.iter().enumerate() {
+            match decode(Some(argument)) {
+                Ok(value) => arguments.push(value),
+                Err(_) => return fail("malformed argument".into(), Some(index as i64)),
+            }
+        }
+        match function.call(&arguments) {
+            Ok(value) => {
+                Ok(Response::new(pb::call_function::Response { result: Some(encode(&value, &function.return_type())), error: None }))
+            }
+            Err((text, argument)) => fail(text, argument),
+        }
+    }
+
+    async fn validate_state_store_config(
+        &self,
+        _: Request<pb::validate_state_store::Request>,
+    ) -> Result<Response<pb::validate_state_store::Response>, Status> {
+        Err(unsupported("state stores"))
+    }
+
+    async fn configure_state_store(
+        &self,
+        _: Request<pb::configure_state_store::Request>,
+    ) -> Result<Response<pb::configure_state_store::Response>, Status> {
+        Err(unsupported("state stores"))
+    }
+
+    type ReadStateBytesStream = EventStream<pb::read_state_bytes::Response>;
+
+    async fn read_state_bytes(&self, _: Request<pb::read_state_bytes::Request>) -> Result<Response<Self::ReadStateBytesStream>, Status> {
+        Err(unsupported("state stores"))
+    }
+
+    async fn write_state_bytes(
+        &self,
+        _: Request<tonic::Streaming<pb::write_state_bytes::RequestChunk>>,
+    ) -> Result<Response<pb::write_state_bytes::Response>, Status> {
+        Err(unsupported("state stores"))
+    }
+
+    async fn lock_state(&self, _: Request<pb::lock_state::Request>) -> Result<Response<pb::lock_state::Response>, Status> {
+        Err(unsupported("state stores"))
+    }
+
+    async fn unlock_state(&self, _: Request<pb::unlock_state::Request>) -> Result<Response<pb::unlock_state::Response>, Status> {
+        Err(unsupported("state stores"))
+    }
+
+    async fn get_states(&self, _: Request<pb::get_states::Request>) -> Result<Response<pb::get_states::Response>, Status> {
+        Err(unsupported("state stores"))
+    }
+
+    async fn delete_state(&self, _: Request<pb::delete_state::Request>) -> Result<Response<pb::delete_state::Response>, Status> {
+        Err(unsupported("state stores"))
+    }
+
+    async fn plan_action(&self, _: Request<pb::plan_action::Request>) -> Result<Response<pb::plan_action::Response>, Status> {
+        Err(unsupported("actions"))
+    }
+
+    type InvokeActionStream = EventStream<pb::invoke_action::Event>;
+
+    async fn invoke_action(&self, _: Request<pb::invoke_action::Request>) -> Result<Response<Self::InvokeActionStream>, Status> {
+        Err(unsupported("actions"))
+    }
+
+    async fn validate_action_config(
+        &self,
+        _: Request<pb::validate_action_config::Request>,
+    ) -> Result<Response<pb::validate_action_config::Response>, Status> {
+        Err(unsupported("actions"))
+    }
+
+    async fn stop_provider(&self, _: Request<pb::stop_provider::Request>) -> Result<Response<pb::stop_provider::Response>, Status> {
+        Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
+    }
+}

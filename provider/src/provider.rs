@@ -1,0 +1,175 @@
+//! The `provider "pve"` block: where the cluster is, how to authenticate, how hard to push it.
+//! Every attribute falls back to an environment variable, so secrets can stay out of the config.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use pve_api::{ApiError, ClientConfig, Credentials, MinTls, PveClient, Secret};
+
+use crate::data_sources;
+use crate::functions;
+use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
+use crate::plugin::schema::{Attribute, Block, Validator};
+use crate::plugin::service::{DataSource, Function, ProviderDefinition};
+use crate::plugin::value::{Type, Value};
+
+pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/pve-home/pve";
+
+/// What data sources and resources get once the provider is configured.
+pub struct Context {
+    pub client: PveClient,
+    /// At most this many concurrent write operations per node (PVE runs 3 API workers per node).
+    pub max_concurrent_per_node: usize,
+}
+
+pub struct PveProvider;
+
+fn token_shape(value: &Value) -> Result<(), String> {
+    // Never echo the value: it is a secret.
+    match value.as_str() {
+        Some(token) if Credentials::api_token(token).is_err() => {
+            Err("must look like USER@REALM!TOKENID=SECRET (the form PVE shows when the token is created)".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+impl ProviderDefinition for PveProvider {
+    type Context = Context;
+
+    fn schema(&self) -> Block {
+        Block::new(
+            "Manages a Proxmox VE cluster through its API. Every attribute can also be set through the environment variable named in its description.",
+            vec![
+                Attribute::optional("endpoint", Type::String, "API URL of any cluster node, e.g. `https://pve1.lan:8006`. Env: `PVE_ENDPOINT`.")
+                    .validate(Validator::regex(r"https?://[^/\s:]+(:\d+)?(/.*)?", "is not an http(s) URL such as https://pve1:8006")),
+                Attribute::optional("api_token", Type::String, "API token as `USER@REALM!TOKENID=SECRET`. Env: `PVE_API_TOKEN`. Preferred over username/password.")
+                    .sensitive()
+                    .validate(Validator::custom(token_shape)),
+                Attribute::optional("username", Type::String, "User for ticket authentication, e.g. `root@pam`. Env: `PVE_USERNAME`.")
+                    .validate(Validator::regex(r"[^\s@:]+@[A-Za-z][A-Za-z0-9.\-_]+", "must look like USER@REALM, e.g. root@pam")),
+                Attribute::optional("password", Type::String, "Password for `username`. Env: `PVE_PASSWORD`.").sensitive(),
+                Attribute::optional("insecure", Type::Bool, "Skip TLS certificate verification. Off by default; prefer `ca_file`. Env: `PVE_INSECURE`."),
+                Attribute::optional("ca_file", Type::String, "PEM file with the CA that signed the cluster's certificate. Env: `PVE_CA_FILE`."),
+                Attribute::optional("min_tls", Type::String, "Lowest TLS version to accept: `1.2` (default) or `1.3`. Env: `PVE_MIN_TLS`.")
+                    .validate(Validator::OneOf(&["1.2", "1.3"])),
+                Attribute::optional("timeout", Type::Number, "Per-request timeout in seconds (default 60). Env: `PVE_TIMEOUT`.")
+                    .validate(Validator::Range(1, 3600)),
+                Attribute::optional(
+                    "max_concurrent_per_node",
+                    Type::Number,
+                    "Most concurrent write operations sent to one node (default 3, PVE's API worker count). Env: `PVE_MAX_CONCURRENT_PER_NODE`.",
+                )
+                .validate(Validator::Range(1, 32)),
+            ],
+        )
+    }
+
+    fn validate(&self, config: &Value) -> Diagnostics {
+        let mut diags = Diagnostics::default();
+        let set = |name: &str| !config.get(name).is_null();
+        if set("api_token") && (set("username") || set("password")) {
+            diags.push(
+                Diagnostic::error("Conflicting credentials", "Set either api_token, or username and password, not both.")
+                    .at(attr("api_token")),
+            );
+        }
+        if set("password") && !set("username") {
+            diags.push(Diagnostic::error("Missing username", "password is set but username is not.").at(attr("username")));
+        }
+        if config.get("insecure").as_bool() == Some(true) && set("ca_file") {
+            diags.push(
+                Diagnostic::warning("insecure overrides ca_file", "With insecure = true the certificate is not checked at all.")
+                    .at(attr("insecure")),
+            );
+        }
+        diags
+    }
+
+    fn configure<'a>(&'a self, config: Value, _terraform_version: String) -> BoxFuture<'a, Result<Context, Diagnostics>> {
+        Box::pin(async move {
+            if !config.is_wholly_known() {
+                return Err(Diagnostic::error(
+                    "Provider configuration depends on values not yet known",
+                    "The pve provider's settings must be known at plan time; do not derive them from resources created in the same run.",
+                )
+                .into());
+            }
+            let setting = |name: &str, env: &str| -> Option<String> {
+                match config.get(name) {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Bool(b) => Some(b.to_string()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => std::env::var(env).ok().filter(|v| !v.is_empty()),
+                }
+            };
+            let endpoint = setting("endpoint", "PVE_ENDPOINT").ok_or_else(|| {
+                Diagnostics::from(
+                    Diagnostic::error("Missing endpoint", "Set endpoint in the provider block or PVE_ENDPOINT in the environment.")
+                        .at(attr("endpoint")),
+                )
+            })?;
+            let credentials =
+                match (setting("api_token", "PVE_API_TOKEN"), setting("username", "PVE_USERNAME"), setting("password", "PVE_PASSWORD")) {
+                    (Some(token), _, _) => Credentials::api_token(&token)
+                        .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid api_token", e.to_string()).at(attr("api_token"))))?,
+                    (None, Some(username), Some(password)) => Credentials::Password { username, password: Secret::new(password) },
+                    _ => {
+                        return Err(Diagnostic::error(
+                            "Missing credentials",
+                            "Set api_token (or PVE_API_TOKEN), or username and password (or PVE_USERNAME and PVE_PASSWORD).",
+                        )
+                        .at(attr("api_token"))
+                        .into());
+                    }
+                };
+            let uses_token = matches!(credentials, Credentials::ApiToken { .. });
+            let mut client_config = ClientConfig::new(endpoint, credentials);
+            client_config.insecure = setting("insecure", "PVE_INSECURE").is_some_and(|v| matches!(v.as_str(), "true" | "1"));
+            client_config.ca_file = setting("ca_file", "PVE_CA_FILE").map(Into::into);
+            client_config.min_tls = if setting("min_tls", "PVE_MIN_TLS").as_deref() == Some("1.3") { MinTls::Tls13 } else { MinTls::Tls12 };
+            if let Some(timeout) = setting("timeout", "PVE_TIMEOUT") {
+                let secs: f64 = timeout.parse().map_err(|_| {
+                    Diagnostics::from(
+                        Diagnostic::error("Invalid timeout", format!("'{timeout}' is not a number of seconds")).at(attr("timeout")),
+                    )
+                })?;
+                client_config.timeout = Duration::from_secs_f64(secs.max(1.0));
+            }
+            let max_concurrent_per_node = match setting("max_concurrent_per_node", "PVE_MAX_CONCURRENT_PER_NODE") {
+                Some(n) => n.parse::<f64>().ok().filter(|n| (1.0..=32.0).contains(n)).map(|n| n as usize).ok_or_else(|| {
+                    Diagnostics::from(
+                        Diagnostic::error("Invalid max_concurrent_per_node", format!("'{n}' is not a number from 1 to 32"))
+                            .at(attr("max_concurrent_per_node")),
+                    )
+                })?,
+                None => 3,
+            };
+            let client = PveClient::new(client_config).map_err(|e| {
+                let at = if e.to_string().contains("CA file") { "ca_file" } else { "endpoint" };
+                Diagnostics::from(Diagnostic::error("Invalid provider configuration", e.to_string()).at(attr(at)))
+            })?;
+            // Fail now, with the server's words, rather than at the first resource.
+            match client.version().await {
+                Ok(version) => tracing::info!(version = %version.version, "connected to Proxmox VE"),
+                Err(error @ ApiError::Unauthorized { .. }) => {
+                    let at = if uses_token { "api_token" } else { "password" };
+                    return Err(Diagnostic::error("Authentication failed", error.to_string()).at(attr(at)).into());
+                }
+                Err(error) => {
+                    return Err(Diagnostic::error("Cannot reach the Proxmox VE API", error.to_string()).at(attr("endpoint")).into());
+                }
+            }
+            Ok(Context { client, max_concurrent_per_node })
+        })
+    }
+
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource<Context>>> {
+        data_sources::all()
+    }
+
+    fn functions(&self) -> Vec<Arc<dyn Function>> {
+        functions::all()
+    }
+}
