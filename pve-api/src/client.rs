@@ -219,7 +219,7 @@ impl PveClient {
         request = self.authorize(request, &method).await?;
         let response = request.send().await.map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
         let status = response.status();
-        let reason = response.headers().get("x-pve-reason").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let reason = reason_phrase(&response);
         let body = response.bytes().await.map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
         if status == StatusCode::UNAUTHORIZED {
             self.forget_ticket().await;
@@ -256,7 +256,7 @@ impl PveClient {
             .await
             .map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
         let status = response.status();
-        let reason = response.headers().get("x-pve-reason").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let reason = reason_phrase(&response);
         let body = response.bytes().await.map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
         let envelope = decode_response(&request_name, status, reason, &body)?;
         let field = |name: &str| {
@@ -273,6 +273,11 @@ impl PveClient {
             *ticket.lock().await = None;
         }
     }
+}
+
+/// PVE puts its error message in the HTTP status line (401s and 403s often have no body).
+fn reason_phrase(response: &reqwest::Response) -> Option<String> {
+    response.extensions().get::<hyper::ext::ReasonPhrase>().map(|r| String::from_utf8_lossy(r.as_bytes()).into_owned())
 }
 
 fn describe(method: &Method, path: &str) -> String {

@@ -26,3 +26,119 @@ pub fn client(emulator: &RunningEmulator) -> PveClient {
 pub fn request_log(path: &std::path::Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// A binary built by this workspace (`cargo build --workspace --bins` runs before the tests).
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test> → target/<profile>/<name>
+    let path = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join(name);
+    assert!(path.exists(), "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)", path.display());
+    path
+}
+
+/// The real Terraform from the project's virtualenv (scripts/setup-tools.sh installs it).
+pub fn terraform_binary() -> std::path::PathBuf {
+    let path = repo_root().join(".venv/bin/terraform");
+    assert!(path.exists(), "{} is missing: run scripts/setup-tools.sh (scripts/test.sh does)", path.display());
+    path
+}
+
+pub const PROVIDER_VERSION: &str = "0.1.0";
+
+/// A Terraform working directory with the provider in a filesystem mirror and a CLI config
+/// that never reaches the network.
+pub struct Terraform {
+    pub dir: tempfile::TempDir,
+    cli_config: std::path::PathBuf,
+    env: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub struct TfOutput {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TfOutput {
+    /// stdout and stderr together, for assertions on messages.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl Terraform {
+    pub fn new(main_tf: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mirror = dir.path().join(".mirror");
+        let platform = mirror.join(format!("registry.terraform.io/pve-home/pve/{PROVIDER_VERSION}/linux_amd64"));
+        std::fs::create_dir_all(&platform).expect("mirror dir");
+        std::fs::copy(workspace_binary("terraform-provider-pve"), platform.join(format!("terraform-provider-pve_v{PROVIDER_VERSION}")))
+            .expect("provider copied");
+        let cli_config = dir.path().join(".terraformrc");
+        std::fs::write(
+            &cli_config,
+            format!("provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/pve-home/pve\"]\n  }}\n}}\n", mirror.display()),
+        )
+        .expect("cli config");
+        let terraform = Self { dir, cli_config, env: Vec::new() };
+        terraform.write("main.tf", main_tf);
+        terraform
+    }
+
+    pub fn write(&self, name: &str, content: &str) {
+        std::fs::write(self.dir.path().join(name), content).expect("write config file");
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn run(&self, args: &[&str]) -> TfOutput {
+        let output = std::process::Command::new(terraform_binary())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("TF_CLI_CONFIG_FILE", &self.cli_config)
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_IN_AUTOMATION", "1")
+            .env("NO_COLOR", "1")
+            .env_remove("TF_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("terraform runs");
+        TfOutput {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `init`, asserting success.
+    pub fn init(&self) {
+        let out = self.run(&["init", "-input=false", "-no-color"]);
+        assert_eq!(out.code, 0, "terraform init failed:\n{}", out.all());
+    }
+
+    /// `output -json` as a JSON object.
+    pub fn outputs(&self) -> serde_json::Value {
+        let out = self.run(&["output", "-json", "-no-color"]);
+        assert_eq!(out.code, 0, "terraform output failed:\n{}", out.all());
+        serde_json::from_str(&out.stdout).expect("output -json is JSON")
+    }
+}
+
+/// A `terraform { required_providers }` block and a provider block for an emulator.
+pub fn provider_block(emulator: &RunningEmulator) -> String {
+    format!(
+        "terraform {{\n  required_providers {{\n    pve = {{ source = \"pve-home/pve\", version = \"{PROVIDER_VERSION}\" }}\n  }}\n}}\n\n\
+         provider \"pve\" {{\n  endpoint  = \"{}\"\n  api_token = \"{TOKEN}\"\n}}\n",
+        emulator.url
+    )
+}
