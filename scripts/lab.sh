@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: installs the tools, builds pve-home, starts the Proxmox VE emulator on
-# https://127.0.0.1:8006 and shows the emulated cluster through the real API.
+# https://127.0.0.1:8006, installs the provider into a local mirror and runs
+# `terraform apply` of environments/lab against the emulator.
 # Stop the emulator with: kill "$(cat .work/emulator.pid)"
 set -euo pipefail
 
@@ -12,6 +13,7 @@ bash scripts/setup-tools.sh
 source scripts/env.sh
 
 cargo build --release --locked --bins
+bash scripts/install-provider.sh release
 
 WORK="$REPO/.work"
 mkdir -p "$WORK"
@@ -44,6 +46,13 @@ api() {
 echo
 echo "Proxmox VE $(api /version | jq -r .data.version), cluster resources:"
 api /cluster/resources | jq -r '.data[] | select(.type != "storage") | [.type, .id, (.name // .node // ""), (.status // "")] | @tsv' | column -t
+
+export TF_CLI_CONFIG_FILE="$WORK/terraformrc" PVE_ENDPOINT=https://127.0.0.1:8006 PVE_API_TOKEN="$PVE_EMULATOR_TOKENS" PVE_CA_FILE="$WORK/emulator-ca.pem"
 echo
-echo "Emulator running (pid $(cat "$WORK/emulator.pid")); CA certificate: $WORK/emulator-ca.pem"
-echo "export PVE_ENDPOINT=https://127.0.0.1:8006 PVE_API_TOKEN='$PVE_EMULATOR_TOKENS' PVE_CA_FILE=$WORK/emulator-ca.pem"
+echo "==> terraform apply environments/lab"
+terraform -chdir=environments/lab init -input=false -upgrade >/dev/null
+terraform -chdir=environments/lab apply -input=false -auto-approve
+
+echo
+echo "Emulator running (pid $(cat "$WORK/emulator.pid")). To use it from this shell:"
+echo "export TF_CLI_CONFIG_FILE=$TF_CLI_CONFIG_FILE PVE_ENDPOINT=$PVE_ENDPOINT PVE_API_TOKEN='$PVE_API_TOKEN' PVE_CA_FILE=$PVE_CA_FILE"

@@ -22,6 +22,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "shellcheck"
 shellcheck scripts/*.sh .ci/run
 
+step "terraform fmt -check"
+terraform fmt -check -recursive environments
+
 step "cargo test (unit, property, integration, end to end)"
 # The end-to-end suites start the real terraform (from .venv) against the provider built here.
 cargo build --workspace --locked --bins
