@@ -42,19 +42,23 @@ impl Diagnostic {
             severity: if self.error { pb::diagnostic::Severity::Error } else { pb::diagnostic::Severity::Warning } as i32,
             summary: self.summary.clone(),
             detail: self.detail.clone(),
-            attribute: self.path.as_ref().map(|steps| pb::AttributePath {
-                steps: steps
-                    .iter()
-                    .map(|s| pb::attribute_path::Step {
-                        selector: Some(match s {
-                            Step::Attr(n) => pb::attribute_path::step::Selector::AttributeName(n.clone()),
-                            Step::Key(k) => pb::attribute_path::step::Selector::ElementKeyString(k.clone()),
-                            Step::Index(i) => pb::attribute_path::step::Selector::ElementKeyInt(*i),
-                        }),
-                    })
-                    .collect(),
-            }),
+            attribute: self.path.as_ref().map(path_to_proto),
         }
+    }
+}
+
+pub fn path_to_proto(steps: &Path) -> pb::AttributePath {
+    pb::AttributePath {
+        steps: steps
+            .iter()
+            .map(|s| pb::attribute_path::Step {
+                selector: Some(match s {
+                    Step::Attr(n) => pb::attribute_path::step::Selector::AttributeName(n.clone()),
+                    Step::Key(k) => pb::attribute_path::step::Selector::ElementKeyString(k.clone()),
+                    Step::Index(i) => pb::attribute_path::step::Selector::ElementKeyInt(*i),
+                }),
+            })
+            .collect(),
     }
 }
 

@@ -3,6 +3,9 @@
 
 pub mod diag;
 pub mod handshake;
+pub mod resource;
 pub mod schema;
 pub mod service;
+#[cfg(test)]
+mod service_tests;
 pub mod value;

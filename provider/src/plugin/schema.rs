@@ -51,6 +51,21 @@ impl Validator {
     }
 }
 
+pub type NormalizeFn = Arc<dyn Fn(&Value) -> Value + Send + Sync>;
+
+/// How an attribute behaves when Terraform plans a change.
+#[derive(Clone)]
+pub enum PlanRule {
+    /// A change to this attribute destroys and recreates the resource.
+    RequiresReplace,
+    /// Keep the prior value instead of "known after apply" when the config leaves it unset.
+    UseStateForUnknown,
+    /// Values equal after normalising are the same (tag order and case, say): keep the prior one.
+    Normalize(NormalizeFn),
+    /// The value planned when the configuration leaves the attribute unset.
+    Default(Value),
+}
+
 #[derive(Clone)]
 pub struct Attribute {
     pub name: &'static str,
@@ -62,8 +77,7 @@ pub struct Attribute {
     pub sensitive: bool,
     pub write_only: bool,
     pub validators: Vec<Validator>,
-    /// For list/set of objects given as nested attributes.
-    pub nested: Option<Block>,
+    pub plan_rules: Vec<PlanRule>,
 }
 
 impl Attribute {
@@ -78,7 +92,7 @@ impl Attribute {
             sensitive: false,
             write_only: false,
             validators: Vec::new(),
-            nested: None,
+            plan_rules: Vec::new(),
         }
     }
 
@@ -111,6 +125,27 @@ impl Attribute {
 
     pub fn validate(mut self, validator: Validator) -> Self {
         self.validators.push(validator);
+        self
+    }
+
+    pub fn requires_replace(mut self) -> Self {
+        self.plan_rules.push(PlanRule::RequiresReplace);
+        self
+    }
+
+    pub fn use_state_for_unknown(mut self) -> Self {
+        self.plan_rules.push(PlanRule::UseStateForUnknown);
+        self
+    }
+
+    pub fn normalize(mut self, f: impl Fn(&Value) -> Value + Send + Sync + 'static) -> Self {
+        self.plan_rules.push(PlanRule::Normalize(Arc::new(f)));
+        self
+    }
+
+    /// A default for an optional+computed attribute; the description should name it too.
+    pub fn default(mut self, value: impl Into<Value>) -> Self {
+        self.plan_rules.push(PlanRule::Default(value.into()));
         self
     }
 

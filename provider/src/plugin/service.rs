@@ -11,7 +11,8 @@ use tokio::sync::RwLock;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::diag::{Diagnostic, Diagnostics};
+use super::diag::{Diagnostic, Diagnostics, path_to_proto};
+use super::resource::{CreateError, Resource};
 use super::schema::Block;
 use super::value::{Type, Value};
 use crate::proto::tfplugin6 as pb;
@@ -45,12 +46,16 @@ pub trait ProviderDefinition: Send + Sync + 'static {
     fn validate(&self, config: &Value) -> Diagnostics;
     fn configure<'a>(&'a self, config: Value, terraform_version: String) -> BoxFuture<'a, Result<Self::Context, Diagnostics>>;
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<Self::Context>>>;
+    fn resources(&self) -> Vec<Arc<dyn Resource<Self::Context>>> {
+        Vec::new()
+    }
     fn functions(&self) -> Vec<Arc<dyn Function>>;
 }
 
 pub struct PluginService<P: ProviderDefinition> {
     definition: P,
     data_sources: HashMap<&'static str, Arc<dyn DataSource<P::Context>>>,
+    resources: HashMap<&'static str, Arc<dyn Resource<P::Context>>>,
     functions: HashMap<&'static str, Arc<dyn Function>>,
     context: RwLock<Option<Arc<P::Context>>>,
 }
@@ -58,8 +63,24 @@ pub struct PluginService<P: ProviderDefinition> {
 impl<P: ProviderDefinition> PluginService<P> {
     pub fn new(definition: P) -> Self {
         let data_sources = definition.data_sources().into_iter().map(|d| (d.type_name(), d)).collect();
+        let resources = definition.resources().into_iter().map(|r| (r.type_name(), r)).collect();
         let functions = definition.functions().into_iter().map(|f| (f.name(), f)).collect();
-        Self { definition, data_sources, functions, context: RwLock::new(None) }
+        Self { definition, data_sources, resources, functions, context: RwLock::new(None) }
+    }
+
+    fn resource(&self, name: &str) -> Result<&Arc<dyn Resource<P::Context>>, Diagnostics> {
+        self.resources
+            .get(name)
+            .ok_or_else(|| Diagnostic::error("Unknown resource type", format!("terraform-provider-pve has no resource \"{name}\"")).into())
+    }
+
+    async fn context(&self) -> Result<Arc<P::Context>, Diagnostics> {
+        self.context.read().await.clone().ok_or_else(|| {
+            Diagnostics::from(Diagnostic::error(
+                "Provider not configured",
+                "ConfigureProvider must succeed before resources are read or changed",
+            ))
+        })
     }
 
     fn data_source(&self, name: &str) -> Result<&Arc<dyn DataSource<P::Context>>, Diagnostics> {
@@ -134,6 +155,7 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         Ok(Response::new(pb::get_metadata::Response {
             server_capabilities: Some(capabilities()),
             data_sources: self.data_sources.keys().map(|n| pb::get_metadata::DataSourceMetadata { type_name: n.to_string() }).collect(),
+            resources: self.resources.keys().map(|n| pb::get_metadata::ResourceMetadata { type_name: n.to_string() }).collect(),
             functions: self.functions.keys().map(|n| pb::get_metadata::FunctionMetadata { name: n.to_string() }).collect(),
             ..Default::default()
         }))
@@ -146,6 +168,7 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         Ok(Response::new(pb::get_provider_schema::Response {
             provider: Some(self.definition.schema().to_proto(0)),
             data_source_schemas: self.data_sources.iter().map(|(n, d)| (n.to_string(), d.schema().to_proto(0))).collect(),
+            resource_schemas: self.resources.iter().map(|(n, r)| (n.to_string(), r.schema().to_proto(r.schema_version()))).collect(),
             functions: self.functions.iter().map(|(n, f)| (n.to_string(), Self::function_proto(f.as_ref()))).collect(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
@@ -171,7 +194,16 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         &self,
         request: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
-        Ok(Response::new(pb::validate_resource_config::Response { diagnostics: unknown_resource(&request.get_ref().type_name) }))
+        let request = request.into_inner();
+        let diags = match (self.resource(&request.type_name), decode(request.config.as_ref())) {
+            (Ok(resource), Ok(config)) => {
+                let mut diags = resource.schema().validate(&config);
+                diags.extend(resource.validate(&config));
+                diags
+            }
+            (Err(diags), _) | (_, Err(diags)) => diags,
+        };
+        Ok(Response::new(pb::validate_resource_config::Response { diagnostics: diags.to_proto() }))
     }
 
     async fn validate_data_resource_config(
@@ -194,9 +226,30 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         &self,
         request: Request<pb::upgrade_resource_state::Request>,
     ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
-        Ok(Response::new(pb::upgrade_resource_state::Response {
-            upgraded_state: None,
-            diagnostics: unknown_resource(&request.get_ref().type_name),
+        let request = request.into_inner();
+        let result = (|| {
+            let resource = self.resource(&request.type_name)?;
+            let raw = request.raw_state.as_ref().map(|r| r.json.as_slice()).unwrap_or_default();
+            let json: serde_json::Value =
+                serde_json::from_slice(raw).map_err(|e| Diagnostics::from(Diagnostic::error("Unreadable state", e.to_string())))?;
+            if request.version > resource.schema_version() {
+                return Err(Diagnostic::error(
+                    "State from a newer provider",
+                    format!(
+                        "{} state version {} is newer than this provider understands ({}); upgrade the provider",
+                        request.type_name,
+                        request.version,
+                        resource.schema_version()
+                    ),
+                )
+                .into());
+            }
+            let upgraded = if request.version < resource.schema_version() { resource.upgrade(request.version, json)? } else { json };
+            Ok::<_, Diagnostics>(encode(&Value::from_json(&upgraded), &resource.schema().value_type()))
+        })();
+        Ok(Response::new(match result {
+            Ok(state) => pb::upgrade_resource_state::Response { upgraded_state: Some(state), diagnostics: Vec::new() },
+            Err(diags) => pb::upgrade_resource_state::Response { upgraded_state: None, diagnostics: diags.to_proto() },
         }))
     }
 
@@ -237,16 +290,49 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
     }
 
     async fn read_resource(&self, request: Request<pb::read_resource::Request>) -> Result<Response<pb::read_resource::Response>, Status> {
-        Ok(Response::new(pb::read_resource::Response { diagnostics: unknown_resource(&request.get_ref().type_name), ..Default::default() }))
+        let request = request.into_inner();
+        let result = async {
+            let resource = self.resource(&request.type_name)?;
+            let state = decode(request.current_state.as_ref())?;
+            let context = self.context().await?;
+            let refreshed = resource.read(&context, state).await?;
+            Ok::<_, Diagnostics>(encode(&refreshed.unwrap_or(Value::Null), &resource.schema().value_type()))
+        }
+        .await;
+        Ok(Response::new(match result {
+            Ok(state) => pb::read_resource::Response { new_state: Some(state), private: request.private, ..Default::default() },
+            Err(diags) => pb::read_resource::Response { diagnostics: diags.to_proto(), ..Default::default() },
+        }))
     }
 
     async fn plan_resource_change(
         &self,
         request: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
-        Ok(Response::new(pb::plan_resource_change::Response {
-            diagnostics: unknown_resource(&request.get_ref().type_name),
-            ..Default::default()
+        let request = request.into_inner();
+        let result = (|| {
+            let resource = self.resource(&request.type_name)?;
+            let prior = decode(request.prior_state.as_ref())?;
+            let proposed = decode(request.proposed_new_state.as_ref())?;
+            let config = decode(request.config.as_ref())?;
+            let schema = resource.schema();
+            if proposed.is_null() {
+                // Destroy: nothing to adjust.
+                return Ok((encode(&Value::Null, &schema.value_type()), Vec::new(), Diagnostics::default()));
+            }
+            let (mut planned, mut replace) = super::resource::plan(&schema, &prior, &proposed, &config);
+            let diags = resource.modify_plan(&prior, &config, &mut planned, &mut replace);
+            Ok::<_, Diagnostics>((encode(&planned, &schema.value_type()), replace, diags))
+        })();
+        Ok(Response::new(match result {
+            Ok((planned, replace, diags)) => pb::plan_resource_change::Response {
+                planned_state: Some(planned),
+                requires_replace: replace.iter().map(path_to_proto).collect(),
+                planned_private: request.prior_private,
+                diagnostics: diags.to_proto(),
+                ..Default::default()
+            },
+            Err(diags) => pb::plan_resource_change::Response { diagnostics: diags.to_proto(), ..Default::default() },
         }))
     }
 
@@ -254,9 +340,44 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         &self,
         request: Request<pb::apply_resource_change::Request>,
     ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
-        Ok(Response::new(pb::apply_resource_change::Response {
-            diagnostics: unknown_resource(&request.get_ref().type_name),
-            ..Default::default()
+        let request = request.into_inner();
+        let mut partial: Option<Value> = None;
+        let result = async {
+            let resource = self.resource(&request.type_name)?;
+            let prior = decode(request.prior_state.as_ref())?;
+            let planned = decode(request.planned_state.as_ref())?;
+            let config = decode(request.config.as_ref())?;
+            let context = self.context().await?;
+            let ty = resource.schema().value_type();
+            let new_state = if planned.is_null() {
+                resource.delete(&context, prior).await?;
+                Value::Null
+            } else if prior.is_null() {
+                match resource.create(&context, planned, config).await {
+                    Ok(state) => state,
+                    Err(CreateError { partial: left, diagnostics }) => {
+                        partial = left;
+                        return Err(diagnostics);
+                    }
+                }
+            } else {
+                resource.update(&context, prior, planned, config).await?
+            };
+            Ok::<_, Diagnostics>((encode(&new_state, &ty), ty))
+        }
+        .await;
+        Ok(Response::new(match result {
+            Ok((state, _)) => {
+                pb::apply_resource_change::Response { new_state: Some(state), private: request.planned_private, ..Default::default() }
+            }
+            Err(diags) => {
+                // A create that left an object behind reports it, so Terraform keeps it (tainted).
+                let new_state = match (partial, self.resources.get(request.type_name.as_str())) {
+                    (Some(state), Some(resource)) => Some(encode(&state, &resource.schema().value_type())),
+                    _ => None,
+                };
+                pb::apply_resource_change::Response { new_state, diagnostics: diags.to_proto(), ..Default::default() }
+            }
         }))
     }
 
@@ -264,9 +385,24 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         &self,
         request: Request<pb::import_resource_state::Request>,
     ) -> Result<Response<pb::import_resource_state::Response>, Status> {
-        Ok(Response::new(pb::import_resource_state::Response {
-            diagnostics: unknown_resource(&request.get_ref().type_name),
-            ..Default::default()
+        let request = request.into_inner();
+        let result = async {
+            let resource = self.resource(&request.type_name)?;
+            let context = self.context().await?;
+            let state = resource.import(&context, request.id.clone()).await?;
+            Ok::<_, Diagnostics>(encode(&state, &resource.schema().value_type()))
+        }
+        .await;
+        Ok(Response::new(match result {
+            Ok(state) => pb::import_resource_state::Response {
+                imported_resources: vec![pb::import_resource_state::ImportedResource {
+                    type_name: request.type_name,
+                    state: Some(state),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+            Err(diags) => pb::import_resource_state::Response { diagnostics: diags.to_proto(), ..Default::default() },
         }))
     }
 
@@ -274,8 +410,13 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         &self,
         request: Request<pb::move_resource_state::Request>,
     ) -> Result<Response<pb::move_resource_state::Response>, Status> {
+        let request = request.get_ref();
+        let detail = format!(
+            "moving {} from {} into {} is not supported; use `terraform import` on the new address instead",
+            request.source_type_name, request.source_provider_address, request.target_type_name
+        );
         Ok(Response::new(pb::move_resource_state::Response {
-            diagnostics: unknown_resource(&request.get_ref().target_type_name),
+            diagnostics: Diagnostics::from(Diagnostic::error("Unsupported move", detail)).to_proto(),
             ..Default::default()
         }))
     }

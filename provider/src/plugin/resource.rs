@@ -1,0 +1,166 @@
+//! Managed resources: the trait a resource implements (CRUD, import, state upgrades) and the
+//! generic planner that applies each attribute's plan rules, so a resource file states rules
+//! instead of re-deriving Terraform's planning semantics.
+
+use futures::future::BoxFuture;
+
+use super::diag::{Diagnostics, Path, Step};
+use super::schema::{Block, PlanRule};
+use super::value::Value;
+
+/// A failed create that got far enough to leave something behind: `partial` goes into the state
+/// (Terraform marks it tainted), so nothing is orphaned.
+pub struct CreateError {
+    pub partial: Option<Value>,
+    pub diagnostics: Diagnostics,
+}
+
+impl From<Diagnostics> for CreateError {
+    fn from(diagnostics: Diagnostics) -> Self {
+        Self { partial: None, diagnostics }
+    }
+}
+
+pub trait Resource<C>: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Block;
+    /// Bumped when the stored state's shape changes; `upgrade` converts older states.
+    fn schema_version(&self) -> i64 {
+        0
+    }
+    /// Checks beyond the schema's validators.
+    fn validate(&self, _config: &Value) -> Diagnostics {
+        Diagnostics::default()
+    }
+    /// Last word on the plan after the generic rules ran (e.g. marking derived values unknown).
+    /// `prior` is Null on create.
+    fn modify_plan(&self, _prior: &Value, _config: &Value, _planned: &mut Value, _requires_replace: &mut Vec<Path>) -> Diagnostics {
+        Diagnostics::default()
+    }
+    /// `config` carries write-only values, which never appear in `planned`.
+    fn create<'a>(&'a self, ctx: &'a C, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, CreateError>>;
+    /// `Ok(None)` when the object is gone, so Terraform plans to create it again.
+    fn read<'a>(&'a self, ctx: &'a C, state: Value) -> BoxFuture<'a, Result<Option<Value>, Diagnostics>>;
+    fn update<'a>(&'a self, ctx: &'a C, prior: Value, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>>;
+    fn delete<'a>(&'a self, ctx: &'a C, prior: Value) -> BoxFuture<'a, Result<(), Diagnostics>>;
+    fn import<'a>(&'a self, ctx: &'a C, id: String) -> BoxFuture<'a, Result<Value, Diagnostics>>;
+    /// Converts a stored state of an older `version` (as JSON) to the current shape.
+    fn upgrade(&self, _version: i64, state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
+        Ok(state)
+    }
+}
+
+/// Terraform's proposed new state, adjusted by each attribute's plan rules.
+pub fn plan(schema: &Block, prior: &Value, proposed: &Value, config: &Value) -> (Value, Vec<Path>) {
+    let Value::Map(mut planned) = proposed.clone() else { return (proposed.clone(), Vec::new()) };
+    let creating = prior.is_null();
+    let mut requires_replace = Vec::new();
+    for attribute in &schema.attributes {
+        let name = attribute.name;
+        let configured = config.get(name);
+        let mut value = planned.remove(name).unwrap_or(Value::Null);
+        if attribute.write_only {
+            // Write-only values live in the config only; planned and applied state hold null.
+            planned.insert(name.to_string(), Value::Null);
+            continue;
+        }
+        if attribute.computed && configured.is_null() {
+            let default = attribute.plan_rules.iter().find_map(|r| if let PlanRule::Default(v) = r { Some(v.clone()) } else { None });
+            let keeps_state = attribute.plan_rules.iter().any(|r| matches!(r, PlanRule::UseStateForUnknown));
+            value = match (default, creating) {
+                (Some(default), _) => default,
+                (None, true) => Value::Unknown,
+                (None, false) if keeps_state => prior.get(name).clone(),
+                (None, false) => value,
+            };
+        }
+        if !creating {
+            let before = prior.get(name);
+            for rule in &attribute.plan_rules {
+                if let PlanRule::Normalize(normalize) = rule
+                    && value.is_wholly_known()
+                    && !before.is_null()
+                    && normalize(&value) == normalize(before)
+                {
+                    value = before.clone();
+                }
+            }
+            let replace = attribute.plan_rules.iter().any(|r| matches!(r, PlanRule::RequiresReplace));
+            if replace && value != *before && !(value.is_unknown() && attribute.computed && configured.is_null()) {
+                requires_replace.push(vec![Step::Attr(name.to_string())]);
+            }
+        }
+        planned.insert(name.to_string(), value);
+    }
+    (Value::Map(planned), requires_replace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::schema::Attribute;
+    use crate::plugin::value::Type;
+
+    fn schema() -> Block {
+        let lower_sorted = |v: &Value| {
+            let mut items: Vec<String> = v.as_list().unwrap_or_default().iter().filter_map(Value::as_str).map(str::to_lowercase).collect();
+            items.sort();
+            items.dedup();
+            Value::List(items.into_iter().map(Value::from).collect())
+        };
+        Block::new(
+            "test",
+            vec![
+                Attribute::computed("id", Type::String, "id").use_state_for_unknown(),
+                Attribute::required("name", Type::String, "name").requires_replace(),
+                Attribute::optional("tags", Type::set(Type::String), "tags").normalize(lower_sorted),
+                Attribute::optional_computed("size", Type::Number, "size").default(1i64),
+                Attribute::computed("status", Type::String, "status"),
+                Attribute::optional("password", Type::String, "password").write_only().sensitive(),
+            ],
+        )
+    }
+
+    fn obj(pairs: &[(&str, Value)]) -> Value {
+        Value::object(pairs.iter().map(|(k, v)| (*k, v.clone())))
+    }
+
+    #[test]
+    fn create_plans_unknowns_defaults_and_hides_write_only() {
+        let config = obj(&[("name", "a".into()), ("password", "hunter2".into())]);
+        let (planned, replace) = plan(&schema(), &Value::Null, &config, &config);
+        assert_eq!(planned.get("id"), &Value::Unknown);
+        assert_eq!(planned.get("status"), &Value::Unknown);
+        assert_eq!(planned.get("size").as_i64(), Some(1));
+        assert_eq!(planned.get("password"), &Value::Null);
+        assert!(replace.is_empty());
+    }
+
+    #[test]
+    fn update_keeps_ids_ignores_tag_order_and_flags_replacement() {
+        let prior = obj(&[
+            ("id", "1".into()),
+            ("name", "a".into()),
+            ("tags", Value::List(vec!["a".into(), "b".into()])),
+            ("size", 1i64.into()),
+            ("status", "ok".into()),
+            ("password", Value::Null),
+        ]);
+        let config = obj(&[("name", "a".into()), ("tags", Value::List(vec!["B".into(), "a".into()]))]);
+        let proposed = obj(&[
+            ("id", "1".into()),
+            ("name", "a".into()),
+            ("tags", Value::List(vec!["B".into(), "a".into()])),
+            ("size", 1i64.into()),
+            ("status", "ok".into()),
+        ]);
+        let (planned, replace) = plan(&schema(), &prior, &proposed, &config);
+        assert_eq!(planned, prior, "order and case of tags are not a change");
+        assert!(replace.is_empty());
+
+        let renamed = obj(&[("id", "1".into()), ("name", "b".into()), ("size", 1i64.into()), ("status", "ok".into())]);
+        let (planned, replace) = plan(&schema(), &prior, &renamed, &obj(&[("name", "b".into())]));
+        assert_eq!(planned.get("id"), &Value::from("1"));
+        assert_eq!(replace, vec![vec![Step::Attr("name".into())]]);
+    }
+}
