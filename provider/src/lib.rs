@@ -5,6 +5,7 @@ pub mod data_sources;
 pub mod functions;
 pub mod plugin;
 pub mod provider;
+pub mod resources;
 
 /// Generated protocol types.
 pub mod proto {

@@ -1,26 +1,134 @@
 //! The `provider "pve"` block: where the cluster is, how to authenticate, how hard to push it.
 //! Every attribute falls back to an environment variable, so secrets can stay out of the config.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use pve_api::{ApiError, ClientConfig, Credentials, MinTls, PveClient, Secret};
+use pve_api::{ApiError, ClientConfig, ClusterResource, Credentials, MinTls, PveClient, Secret};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::data_sources;
 use crate::functions;
 use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
+use crate::plugin::resource::Resource;
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::service::{DataSource, Function, ProviderDefinition};
 use crate::plugin::value::{Type, Value};
 
 pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/pve-home/pve";
 
-/// What data sources and resources get once the provider is configured.
+/// What data sources and resources get once the provider is configured: the client, and the
+/// coordination that lets many resources share one cluster safely at Terraform's parallelism.
 pub struct Context {
     pub client: PveClient,
     /// At most this many concurrent write operations per node (PVE runs 3 API workers per node).
     pub max_concurrent_per_node: usize,
+    /// One `/cluster/resources` answer shared by every read of a refresh.
+    resources: tokio::sync::Mutex<Option<(Instant, Arc<Vec<ClusterResource>>)>>,
+    node_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Clones of one source run one at a time: PVE holds the source's config lock for the copy.
+    source_locks: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+    /// VMIDs handed out in this run, so concurrent creates never pick the same one.
+    reserved_vmids: Mutex<BTreeSet<u64>>,
+}
+
+/// How long a shared `/cluster/resources` answer stays fresh.
+const RESOURCES_TTL: Duration = Duration::from_secs(10);
+
+impl Context {
+    pub fn new(client: PveClient, max_concurrent_per_node: usize) -> Self {
+        Self {
+            client,
+            max_concurrent_per_node,
+            resources: tokio::sync::Mutex::new(None),
+            node_slots: Mutex::new(HashMap::new()),
+            source_locks: Mutex::new(HashMap::new()),
+            reserved_vmids: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// The cluster's guests, nodes and storages; concurrent callers share one request.
+    pub async fn resources(&self) -> Result<Arc<Vec<ClusterResource>>, ApiError> {
+        let mut cached = self.resources.lock().await;
+        if let Some((at, resources)) = cached.as_ref()
+            && at.elapsed() < RESOURCES_TTL
+        {
+            return Ok(resources.clone());
+        }
+        let fresh = Arc::new(self.client.cluster_resources(None).await?);
+        *cached = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    /// After a change, the next read fetches anew.
+    pub async fn invalidate_resources(&self) {
+        *self.resources.lock().await = None;
+    }
+
+    /// A slot for one write operation on `node`.
+    pub async fn node_slot(&self, node: &str) -> OwnedSemaphorePermit {
+        let semaphore = self
+            .node_slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(node.to_string())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.max_concurrent_per_node)))
+            .clone();
+        semaphore.acquire_owned().await.expect("semaphores are never closed")
+    }
+
+    /// Held while cloning from `source`.
+    pub async fn lock_source(&self, source: u64) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = self.source_locks.lock().unwrap_or_else(|e| e.into_inner()).entry(source).or_default().clone();
+        lock.lock_owned().await
+    }
+
+    /// A VMID that no guest has and no other create of this run holds, confirmed by PVE.
+    pub async fn allocate_vmid(&self) -> Result<u64, ApiError> {
+        self.invalidate_resources().await;
+        let used: BTreeSet<u64> = self.resources().await?.iter().filter_map(|r| r.vmid).collect();
+        loop {
+            let candidate = {
+                let mut reserved = self.reserved_vmids.lock().unwrap_or_else(|e| e.into_inner());
+                let candidate = (100u64..).find(|id| !used.contains(id) && !reserved.contains(id)).expect("a free VMID exists");
+                reserved.insert(candidate);
+                candidate
+            };
+            match self.client.next_id(Some(candidate)).await {
+                Ok(_) => return Ok(candidate),
+                // Taken since the listing (by someone else): keep it reserved and try the next.
+                Err(ApiError::Parameters { .. }) => continue,
+                Err(e) => {
+                    self.release_vmid(candidate);
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Reserves a VMID the configuration chose, failing if PVE says it is taken.
+    pub async fn claim_vmid(&self, vmid: u64) -> Result<bool, ApiError> {
+        if !self.reserved_vmids.lock().unwrap_or_else(|e| e.into_inner()).insert(vmid) {
+            return Ok(false);
+        }
+        match self.client.next_id(Some(vmid)).await {
+            Ok(_) => Ok(true),
+            Err(ApiError::Parameters { .. }) => {
+                self.release_vmid(vmid);
+                Ok(false)
+            }
+            Err(e) => {
+                self.release_vmid(vmid);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn release_vmid(&self, vmid: u64) {
+        self.reserved_vmids.lock().unwrap_or_else(|e| e.into_inner()).remove(&vmid);
+    }
 }
 
 pub struct PveProvider;
@@ -161,12 +269,16 @@ impl ProviderDefinition for PveProvider {
                     return Err(Diagnostic::error("Cannot reach the Proxmox VE API", error.to_string()).at(attr("endpoint")).into());
                 }
             }
-            Ok(Context { client, max_concurrent_per_node })
+            Ok(Context::new(client, max_concurrent_per_node))
         })
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource<Context>>> {
         data_sources::all()
+    }
+
+    fn resources(&self) -> Vec<Arc<dyn Resource<Context>>> {
+        vec![Arc::new(crate::resources::vm::PveVm)]
     }
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {

@@ -5,7 +5,7 @@
 use futures::future::BoxFuture;
 
 use super::diag::{Diagnostics, Path, Step};
-use super::schema::{Block, PlanRule};
+use super::schema::{Block, Nesting, PlanRule};
 use super::value::Value;
 
 /// A failed create that got far enough to leave something behind: `partial` goes into the state
@@ -13,6 +13,12 @@ use super::value::Value;
 pub struct CreateError {
     pub partial: Option<Value>,
     pub diagnostics: Diagnostics,
+}
+
+impl From<super::diag::Diagnostic> for CreateError {
+    fn from(diagnostic: super::diag::Diagnostic) -> Self {
+        Self { partial: None, diagnostics: diagnostic.into() }
+    }
 }
 
 impl From<Diagnostics> for CreateError {
@@ -32,10 +38,18 @@ pub trait Resource<C>: Send + Sync {
     fn validate(&self, _config: &Value) -> Diagnostics {
         Diagnostics::default()
     }
-    /// Last word on the plan after the generic rules ran (e.g. marking derived values unknown).
-    /// `prior` is Null on create.
-    fn modify_plan(&self, _prior: &Value, _config: &Value, _planned: &mut Value, _requires_replace: &mut Vec<Path>) -> Diagnostics {
-        Diagnostics::default()
+    /// Last word on the plan after the generic rules ran: checks that need the cluster (a node
+    /// that does not exist) or the prior state (a disk shrink), derived unknowns. `prior` is Null
+    /// on create; `ctx` is None only if the provider is not configured yet.
+    fn modify_plan<'a>(
+        &'a self,
+        _ctx: Option<&'a C>,
+        _prior: &'a Value,
+        _config: &'a Value,
+        _planned: &'a mut Value,
+        _requires_replace: &'a mut Vec<Path>,
+    ) -> BoxFuture<'a, Diagnostics> {
+        Box::pin(async { Diagnostics::default() })
     }
     /// `config` carries write-only values, which never appear in `planned`.
     fn create<'a>(&'a self, ctx: &'a C, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, CreateError>>;
@@ -50,15 +64,29 @@ pub trait Resource<C>: Send + Sync {
     }
 }
 
-/// Terraform's proposed new state, adjusted by each attribute's plan rules.
+/// Terraform's proposed new state, adjusted by each attribute's plan rules (nested blocks too).
 pub fn plan(schema: &Block, prior: &Value, proposed: &Value, config: &Value) -> (Value, Vec<Path>) {
-    let Value::Map(mut planned) = proposed.clone() else { return (proposed.clone(), Vec::new()) };
-    let creating = prior.is_null();
     let mut requires_replace = Vec::new();
+    let planned = plan_block(schema, prior, proposed, config, prior.is_null(), &Vec::new(), &mut requires_replace);
+    (planned, requires_replace)
+}
+
+fn plan_block(
+    schema: &Block,
+    prior: &Value,
+    proposed: &Value,
+    config: &Value,
+    creating: bool,
+    prefix: &Path,
+    requires_replace: &mut Vec<Path>,
+) -> Value {
+    let Value::Map(mut planned) = proposed.clone() else { return proposed.clone() };
     for attribute in &schema.attributes {
         let name = attribute.name;
         let configured = config.get(name);
         let mut value = planned.remove(name).unwrap_or(Value::Null);
+        let mut path = prefix.clone();
+        path.push(Step::Attr(name.to_string()));
         if attribute.write_only {
             // Write-only values live in the config only; planned and applied state hold null.
             planned.insert(name.to_string(), Value::Null);
@@ -70,7 +98,8 @@ pub fn plan(schema: &Block, prior: &Value, proposed: &Value, config: &Value) -> 
             value = match (default, creating) {
                 (Some(default), _) => default,
                 (None, true) => Value::Unknown,
-                (None, false) if keeps_state => prior.get(name).clone(),
+                (None, false) if keeps_state && !prior.get(name).is_null() => prior.get(name).clone(),
+                (None, false) if prior.get(name).is_null() => Value::Unknown,
                 (None, false) => value,
             };
         }
@@ -87,12 +116,55 @@ pub fn plan(schema: &Block, prior: &Value, proposed: &Value, config: &Value) -> 
             }
             let replace = attribute.plan_rules.iter().any(|r| matches!(r, PlanRule::RequiresReplace));
             if replace && value != *before && !(value.is_unknown() && attribute.computed && configured.is_null()) {
-                requires_replace.push(vec![Step::Attr(name.to_string())]);
+                requires_replace.push(path);
             }
         }
         planned.insert(name.to_string(), value);
     }
-    (Value::Map(planned), requires_replace)
+    for nested in &schema.blocks {
+        let name = nested.name;
+        let mut path = prefix.clone();
+        path.push(Step::Attr(name.to_string()));
+        let value = planned.remove(name).unwrap_or(Value::Null);
+        let before = prior.get(name);
+        let planned_value = match (nested.nesting, &value) {
+            (Nesting::Single, v) if !v.is_null() && !v.is_unknown() => {
+                let element_creating = creating || before.is_null();
+                plan_block(&nested.block, before, v, config.get(name), element_creating, &path, requires_replace)
+            }
+            (Nesting::List { .. }, Value::List(items)) => {
+                let prior_items = before.as_list().unwrap_or_default();
+                let config_items = config.get(name).as_list().unwrap_or_default();
+                Value::List(
+                    items
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| {
+                            let prior_item = prior_items.get(i).cloned().unwrap_or(Value::Null);
+                            let config_item = config_items.get(i).cloned().unwrap_or(Value::Null);
+                            let mut item_path = path.clone();
+                            item_path.push(Step::Index(i as i64));
+                            plan_block(
+                                &nested.block,
+                                &prior_item,
+                                item,
+                                &config_item,
+                                creating || prior_item.is_null(),
+                                &item_path,
+                                requires_replace,
+                            )
+                        })
+                        .collect(),
+                )
+            }
+            _ => value.clone(),
+        };
+        if nested.requires_replace && !creating && planned_value != *before {
+            requires_replace.push(path);
+        }
+        planned.insert(name.to_string(), planned_value);
+    }
+    Value::Map(planned)
 }
 
 #[cfg(test)]

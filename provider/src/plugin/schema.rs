@@ -167,39 +167,89 @@ impl Attribute {
     }
 }
 
+/// How often a nested block may appear.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nesting {
+    /// At most one: the value is an object or null.
+    Single,
+    /// An ordered list of objects.
+    List { min: i64, max: i64 },
+}
+
+#[derive(Clone)]
+pub struct NestedBlock {
+    pub name: &'static str,
+    pub nesting: Nesting,
+    pub block: Block,
+    /// Any change inside the block replaces the resource.
+    pub requires_replace: bool,
+}
+
 #[derive(Clone, Default)]
 pub struct Block {
     pub description: String,
     pub attributes: Vec<Attribute>,
+    pub blocks: Vec<NestedBlock>,
 }
 
 impl Block {
     pub fn new(description: &str, attributes: Vec<Attribute>) -> Self {
-        Self { description: description.to_string(), attributes }
+        Self { description: description.to_string(), attributes, blocks: Vec::new() }
+    }
+
+    pub fn with_block(mut self, name: &'static str, nesting: Nesting, block: Block) -> Self {
+        self.blocks.push(NestedBlock { name, nesting, block, requires_replace: false });
+        self
     }
 
     /// The object type of values of this block.
     pub fn value_type(&self) -> Type {
-        Type::Object(self.attributes.iter().map(|a| (a.name.to_string(), a.ty.clone())).collect())
+        let mut attrs: std::collections::BTreeMap<String, Type> =
+            self.attributes.iter().map(|a| (a.name.to_string(), a.ty.clone())).collect();
+        for nested in &self.blocks {
+            let ty = match nested.nesting {
+                Nesting::Single => nested.block.value_type(),
+                Nesting::List { .. } => Type::list(nested.block.value_type()),
+            };
+            attrs.insert(nested.name.to_string(), ty);
+        }
+        Type::Object(attrs)
     }
 
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
     }
 
-    pub fn to_proto(&self, version: i64) -> pb::Schema {
-        pb::Schema {
+    fn block_proto(&self, version: i64) -> pb::schema::Block {
+        pb::schema::Block {
             version,
-            block: Some(pb::schema::Block {
-                version,
-                attributes: self.attributes.iter().map(Attribute::to_proto).collect(),
-                block_types: Vec::new(),
-                description: self.description.clone(),
-                description_kind: pb::StringKind::Markdown as i32,
-                deprecated: false,
-                deprecation_message: String::new(),
-            }),
+            attributes: self.attributes.iter().map(Attribute::to_proto).collect(),
+            block_types: self
+                .blocks
+                .iter()
+                .map(|nested| {
+                    let (nesting, min, max) = match nested.nesting {
+                        Nesting::Single => (pb::schema::nested_block::NestingMode::Single, 0, 0),
+                        Nesting::List { min, max } => (pb::schema::nested_block::NestingMode::List, min, max),
+                    };
+                    pb::schema::NestedBlock {
+                        type_name: nested.name.to_string(),
+                        block: Some(nested.block.block_proto(version)),
+                        nesting: nesting as i32,
+                        min_items: min,
+                        max_items: max,
+                    }
+                })
+                .collect(),
+            description: self.description.clone(),
+            description_kind: pb::StringKind::Markdown as i32,
+            deprecated: false,
+            deprecation_message: String::new(),
         }
+    }
+
+    pub fn to_proto(&self, version: i64) -> pb::Schema {
+        pb::Schema { version, block: Some(self.block_proto(version)) }
     }
 
     /// Runs every attribute's validators on a configuration, reporting at each attribute's path.
@@ -222,6 +272,21 @@ impl Block {
                 if let Err(message) = validator.check(value) {
                     diags.push(Diagnostic::error(format!("Invalid {}", attribute.name), message).at(path.clone()));
                 }
+            }
+        }
+        for nested in &self.blocks {
+            let mut path = prefix.clone();
+            path.push(Step::Attr(nested.name.to_string()));
+            match (nested.nesting, config.get(nested.name)) {
+                (Nesting::Single, value) if !value.is_null() && !value.is_unknown() => nested.block.validate_at(value, &path, diags),
+                (Nesting::List { .. }, Value::List(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        let mut item_path = path.clone();
+                        item_path.push(Step::Index(i as i64));
+                        nested.block.validate_at(item, &item_path, diags);
+                    }
+                }
+                _ => {}
             }
         }
     }

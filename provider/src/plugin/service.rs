@@ -310,7 +310,8 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         request: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let request = request.into_inner();
-        let result = (|| {
+        let context = self.context.read().await.clone();
+        let result = async {
             let resource = self.resource(&request.type_name)?;
             let prior = decode(request.prior_state.as_ref())?;
             let proposed = decode(request.proposed_new_state.as_ref())?;
@@ -321,9 +322,13 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
                 return Ok((encode(&Value::Null, &schema.value_type()), Vec::new(), Diagnostics::default()));
             }
             let (mut planned, mut replace) = super::resource::plan(&schema, &prior, &proposed, &config);
-            let diags = resource.modify_plan(&prior, &config, &mut planned, &mut replace);
+            let diags = resource.modify_plan(context.as_deref(), &prior, &config, &mut planned, &mut replace).await;
+            if diags.has_errors() {
+                return Err(diags);
+            }
             Ok::<_, Diagnostics>((encode(&planned, &schema.value_type()), replace, diags))
-        })();
+        }
+        .await;
         Ok(Response::new(match result {
             Ok((planned, replace, diags)) => pb::plan_resource_change::Response {
                 planned_state: Some(planned),

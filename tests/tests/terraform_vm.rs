@@ -1,0 +1,241 @@
+//! pve_vm under the real Terraform binary against the emulator: lifecycle, drift, import,
+//! parallel clones, plan-time validation.
+
+use pve_api::{GuestKind, Params};
+use pve_home_tests::{Terraform, client, emulator, provider_block, request_log};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn web_vm(cores: u32, memory: u32, tags: &str, disk_gib: u32) -> String {
+    format!(
+        r#"
+resource "pve_vm" "web" {{
+  node        = "pve1"
+  name        = "web1"
+  clone_vmid  = 9000
+  cores       = {cores}
+  memory      = {memory}
+  cpu_type    = "host"
+  tags        = [{tags}]
+  ci_user     = "ubuntu"
+  ci_password = "correct-horse-battery"
+  ci_ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e user@laptop"]
+  ci_dns_servers = ["10.10.10.1"]
+
+  disk {{
+    slot     = "scsi0"
+    storage  = "local-lvm"
+    size     = {disk_gib}
+    iothread = true
+    discard  = true
+  }}
+
+  network {{
+    bridge = "vmbr0"
+    vlan   = 10
+  }}
+
+  ip_config {{
+    ipv4    = "10.10.10.101/24"
+    gateway = "10.10.10.1"
+  }}
+}}
+
+output "vmid" {{ value = pve_vm.web.vmid }}
+"#
+    )
+}
+
+fn plan_code(tf: &Terraform) -> (i32, String) {
+    let out = tf.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    (out.code, out.all())
+}
+
+fn apply(tf: &Terraform) {
+    let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "apply failed:\n{}", out.all());
+}
+
+#[test]
+fn lifecycle_update_drift_import_destroy() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), web_vm(2, 4096, "\"Web\", \"rke2\"", 10)));
+    tf.init();
+    apply(&tf);
+    let vmid = tf.outputs()["vmid"]["value"].as_u64().unwrap();
+    assert_eq!(vmid, 100, "the lowest free VMID");
+    let config = rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", vmid)).unwrap();
+    assert_eq!(config.get_str("tags").as_deref(), Some("rke2;web"));
+    assert_eq!(config.get_str("scsi0").as_deref(), Some("local-lvm:vm-100-disk-0,iothread=1,discard=on,size=10G"));
+    assert_eq!(config.get_str("ipconfig0").as_deref(), Some("ip=10.10.10.101/24,gw=10.10.10.1"));
+    assert_eq!(config.get_str("cipassword").as_deref(), Some("**********"), "the password reached PVE");
+    assert!(config.get_str("net0").unwrap().contains("tag=10"));
+    let state = tf.run(&["show", "-json"]);
+    assert!(!state.stdout.contains("correct-horse-battery"), "write-only password never enters state");
+    let status = rt.block_on(api.guest_status(GuestKind::Qemu, "pve1", vmid)).unwrap();
+    assert_eq!(status.status, "running");
+
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "a fresh apply re-plans clean:\n{out}");
+
+    // Tag order and case are not a change.
+    tf.write("main.tf", &format!("{}{}", provider_block(&emu), web_vm(2, 4096, "\"RKE2\", \"web\"", 10)));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "tag order/case is no diff:\n{out}");
+
+    // In-place update: cores, memory, tags, disk growth.
+    tf.write("main.tf", &format!("{}{}", provider_block(&emu), web_vm(4, 8192, "\"web\", \"rke2\", \"prod\"", 20)));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 2);
+    assert!(out.contains("1 to change, 0 to destroy") && !out.contains("must be replaced"), "{out}");
+    apply(&tf);
+    let config = rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", vmid)).unwrap();
+    assert_eq!(config.get_str("scsi0").as_deref(), Some("local-lvm:vm-100-disk-0,iothread=1,discard=on,size=20G"));
+    assert_eq!(config.get_str("cores").as_deref(), Some("4"));
+    assert_eq!(config.get_str("tags").as_deref(), Some("prod;rke2;web"));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+    let shown: serde_json::Value = serde_json::from_str(&tf.run(&["show", "-json"]).stdout).unwrap();
+    let attrs = &shown["values"]["root_module"]["resources"][0]["values"];
+    assert_eq!(attrs["reboot_required"], true, "cores/memory of a running VM wait for a reboot");
+
+    // Out-of-band change shows as drift and is put back.
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", vmid, &Params::new().set("memory", 1024))).unwrap();
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("memory") && out.contains("1024 -> 8192"), "{out}");
+    apply(&tf);
+
+    // Import into a fresh working directory with the same configuration: no changes.
+    let imported = Terraform::new(&format!("{}{}", provider_block(&emu), web_vm(4, 8192, "\"web\", \"rke2\", \"prod\"", 20)));
+    imported.init();
+    let out = imported.run(&["import", "-input=false", "-no-color", "pve_vm.web", &format!("pve1/{vmid}")]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let (code, out) = plan_code(&imported);
+    assert_eq!(code, 0, "import then plan shows no changes:\n{out}");
+
+    let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(rt.block_on(api.locate_guest(vmid)).unwrap().is_none());
+}
+
+#[test]
+fn twenty_parallel_clones_of_one_template() {
+    let rt = runtime();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let path = log.path().to_path_buf();
+    // Full clones hold the template's lock for 3 x 100 ms; PVE's 10 s lock wait applies.
+    let emu = rt.block_on(emulator(|c| {
+        c.task_ms = 100;
+        c.request_log = Some(path.clone());
+    }));
+    let config = format!(
+        r#"{}
+resource "pve_vm" "node" {{
+  count      = 20
+  node       = "pve1"
+  name       = "k8s-${{count.index}}"
+  clone_vmid = 9000
+  started    = false
+  disk {{
+    slot    = "scsi0"
+    storage = "local-lvm"
+    size    = 4
+  }}
+  network {{}}
+}}
+output "vmids" {{ value = pve_vm.node[*].vmid }}
+"#,
+        provider_block(&emu)
+    );
+    let tf = Terraform::new(&config);
+    tf.init();
+    let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve", "-parallelism=10"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let vmids: Vec<u64> = tf.outputs()["vmids"]["value"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    let unique: std::collections::BTreeSet<u64> = vmids.iter().copied().collect();
+    assert_eq!(unique.len(), 20, "every clone got its own VMID: {vmids:?}");
+    let failures = request_log(&path).iter().filter(|r| r["status"] != 200).count();
+    assert_eq!(failures, 0, "no lock timeouts, no VMID collisions");
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn bad_inputs_fail_at_plan_without_writes() {
+    let rt = runtime();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let path = log.path().to_path_buf();
+    let emu = rt.block_on(emulator(|c| c.request_log = Some(path.clone())));
+    let config = format!(
+        r#"{}
+resource "pve_vm" "bad" {{
+  node   = "pve9"
+  name   = "bad"
+  vmid   = 50
+  memory = 8
+  tags   = ["ok", "-bad"]
+  disk {{
+    slot    = "scsi0"
+    storage = "local-lvm"
+    size    = 4
+  }}
+  ip_config {{
+    ipv4 = "10.10.10.300/24"
+  }}
+}}
+"#,
+        provider_block(&emu)
+    );
+    let tf = Terraform::new(&config);
+    tf.init();
+    let out = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(out.code, 1);
+    let all = out.all();
+    for expected in [
+        "Invalid vmid",
+        "must be between 100 and 999999999, got 50",
+        "Invalid memory",
+        "\"-bad\" is not a valid tag",
+        "\"10.10.10.300/24\" must be \"dhcp\" or an IPv4 address",
+    ] {
+        assert!(all.contains(expected), "missing {expected:?} in:\n{all}");
+    }
+    // The node is checked once the static checks pass.
+    let fixed = config
+        .replace("vmid   = 50", "vmid   = 150")
+        .replace("memory = 8", "memory = 1024")
+        .replace(", \"-bad\"", "")
+        .replace("10.10.10.300/24", "10.10.10.30/24");
+    tf.write("main.tf", &fixed);
+    let out = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(out.code, 1);
+    assert!(out.all().contains("node 'pve9' is not in the cluster; nodes are: pve1, pve2, pve3"), "{}", out.all());
+
+    // Shrinking a disk is refused at plan time.
+    tf.write(
+        "main.tf",
+        &fixed
+            .replace("pve9", "pve1")
+            .replace("size    = 4", "size    = 8")
+            .replace("name   = \"bad\"", "name   = \"bad\"\n  started = false"),
+    );
+    apply(&tf);
+    tf.write(
+        "main.tf",
+        &fixed
+            .replace("pve9", "pve1")
+            .replace("size    = 4", "size    = 6")
+            .replace("name   = \"bad\"", "name   = \"bad\"\n  started = false"),
+    );
+    let out = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(out.code, 1);
+    assert!(out.all().contains("scsi0 is 8 GiB; it can grow but not shrink to 6 GiB"), "{}", out.all());
+    let writes_before_shrink = request_log(&path).iter().filter(|r| r["method"] != "GET").count();
+    let _ = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(request_log(&path).iter().filter(|r| r["method"] != "GET").count(), writes_before_shrink, "plans never write");
+}
