@@ -239,3 +239,113 @@ resource "pve_vm" "bad" {{
     let _ = tf.run(&["plan", "-input=false", "-no-color"]);
     assert_eq!(request_log(&path).iter().filter(|r| r["method"] != "GET").count(), writes_before_shrink, "plans never write");
 }
+
+const RKE2_LAYOUT: &str = r#"
+locals {
+  masters = { "rke2-master-1" = 101, "rke2-master-2" = 102, "rke2-master-3" = 103 }
+  workers = { "rke2-worker-1" = 111, "rke2-worker-2" = 112, "rke2-worker-3" = 113 }
+}
+
+resource "pve_vm" "master" {
+  for_each   = local.masters
+  node       = "pve1"
+  name       = each.key
+  clone_vmid = 9000
+  cores      = 2
+  memory     = 4096
+  cpu_type   = "host"
+  scsihw     = "virtio-scsi-pci"
+  tags       = ["rke2", "master"]
+  ci_user    = "ubuntu"
+  disk {
+    slot     = "scsi0"
+    storage  = "local-lvm"
+    size     = 50
+    iothread = true
+  }
+  network {}
+  ip_config {
+    ipv4    = "10.10.10.${each.value}/24"
+    gateway = "10.10.10.1"
+  }
+}
+
+resource "pve_vm" "worker" {
+  for_each   = local.workers
+  node       = "pve1"
+  name       = each.key
+  clone_vmid = 9000
+  cores      = 3
+  memory     = 12288
+  cpu_type   = "host"
+  scsihw     = "virtio-scsi-pci"
+  tags       = ["rke2", "worker"]
+  ci_user    = "ubuntu"
+  disk {
+    slot     = "scsi0"
+    storage  = "local-lvm"
+    size     = 100
+    iothread = true
+  }
+  network {}
+  ip_config {
+    ipv4    = "10.10.10.${each.value}/24"
+    gateway = "10.10.10.1"
+  }
+}
+
+output "addresses" {
+  value = sort(concat([for vm in pve_vm.master : vm.ip_config[0].ipv4], [for vm in pve_vm.worker : vm.ip_config[0].ipv4]))
+}
+"#;
+
+#[test]
+fn rke2_layout_applies_in_one_run_and_replans_clean() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let tf = Terraform::new(&format!("{}{RKE2_LAYOUT}", provider_block(&emu)));
+    tf.init();
+    apply(&tf);
+    let addresses = tf.outputs()["addresses"]["value"].clone();
+    assert_eq!(addresses.as_array().unwrap().len(), 6);
+    assert_eq!(addresses[0], "10.10.10.101/24");
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+    let api = client(&emu);
+    let resources = rt.block_on(api.cluster_resources(Some("vm"))).unwrap();
+    let workers: Vec<_> = resources.iter().filter(|r| r.tags.as_deref() == Some("rke2;worker")).collect();
+    assert_eq!(workers.len(), 3);
+    assert!(workers.iter().all(|w| w.maxmem == Some(12288 << 20) && w.maxcpu == Some(3.0) && w.status.as_deref() == Some("running")));
+}
+
+#[test]
+fn apply_converges_under_injected_faults() {
+    let rt = runtime();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let path = log.path().to_path_buf();
+    let emu = rt.block_on(emulator(|c| {
+        c.error_rate = 0.05;
+        c.proxy_error_rate = 0.02;
+        c.seed = 42;
+        c.request_log = Some(path.clone());
+    }));
+    let tf = Terraform::new(&format!("{}{RKE2_LAYOUT}", provider_block(&emu)));
+    tf.init();
+    // A create that hit an ambiguous fault is reported, never retried blindly; a second apply
+    // picks up where the first stopped (tainted guests are replaced, finished ones kept).
+    let mut converged = false;
+    for _ in 0..4 {
+        let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+        if out.code == 0 {
+            converged = true;
+            break;
+        }
+    }
+    assert!(converged, "apply converged within four runs");
+    let faults = request_log(&path).iter().filter(|r| r["status"] == 500 || r["status"] == 596).count();
+    assert!(faults >= 3, "faults were injected ({faults})");
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+    let guests = rt.block_on(client(&emu).cluster_resources(Some("vm"))).unwrap();
+    assert_eq!(guests.iter().filter(|r| r.tags.as_deref().is_some_and(|t| t.contains("rke2"))).count(), 6, "no orphans, no duplicates");
+}
