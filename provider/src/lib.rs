@@ -2,6 +2,7 @@
 //! (`provider`), its data sources and functions.
 
 pub mod data_sources;
+pub mod docs;
 pub mod functions;
 pub mod plugin;
 pub mod provider;
