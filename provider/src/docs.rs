@@ -67,7 +67,6 @@ pub fn render(block: &Block) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugin::resource::Resource;
     use crate::plugin::service::ProviderDefinition;
     use crate::provider::PveProvider;
 
