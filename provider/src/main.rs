@@ -33,11 +33,13 @@ async fn main() {
 /// Logs go to stderr, where Terraform picks them up; the level follows TF_LOG_PROVIDER or TF_LOG.
 fn init_logging() {
     let level = std::env::var("TF_LOG_PROVIDER").or_else(|_| std::env::var("TF_LOG")).unwrap_or_default().to_lowercase();
-    let filter = match level.as_str() {
+    let ours = match level.as_str() {
         "trace" | "debug" | "info" | "warn" | "error" => level.as_str(),
         "json" => "trace",
         _ => "warn",
     };
+    // Our crates at the requested level; libraries (TLS, HTTP/2) only when they warn.
+    let filter = format!("warn,terraform_provider_pve={ours},pve_api={ours}");
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(false)

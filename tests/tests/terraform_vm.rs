@@ -349,3 +349,35 @@ fn apply_converges_under_injected_faults() {
     let guests = rt.block_on(client(&emu).cluster_resources(Some("vm"))).unwrap();
     assert_eq!(guests.iter().filter(|r| r.tags.as_deref().is_some_and(|t| t.contains("rke2"))).count(), 6, "no orphans, no duplicates");
 }
+
+#[test]
+fn query_finds_vms_and_import_blocks_take_an_identity() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|c| c.task_ms = 20));
+    let api = client(&emu);
+    // A VM made by hand, outside Terraform.
+    let upid =
+        rt.block_on(api.clone_guest(GuestKind::Qemu, "pve1", 9000, 321, &Params::new().set("name", "legacy").flag("full", true))).unwrap();
+    rt.block_on(api.wait_task(&upid, pve_api::TaskWait::default())).unwrap();
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 321, &Params::new().set("tags", "legacy"))).unwrap();
+
+    let tf = Terraform::new(&provider_block(&emu));
+    tf.write("find.tfquery.hcl", "list \"pve_vm\" \"legacy\" {\n  provider = pve\n  config {\n    tags = [\"legacy\"]\n  }\n}\n");
+    tf.init();
+    let out = tf.run(&["query", "-no-color"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("node=pve1,vmid=321") && out.stdout.contains("legacy (pve1/321)"), "{}", out.stdout);
+    assert!(!out.stdout.contains("9000"), "templates are not listed");
+
+    // Generated configuration plus its identity-based import block: one import, then a clean plan.
+    let out = tf.run(&["query", "-no-color", "-generate-config-out=generated.tf"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let generated = std::fs::read_to_string(tf.dir.path().join("generated.tf")).unwrap();
+    assert!(generated.contains("identity = {") && generated.contains("vmid = 321"), "{generated}");
+    std::fs::remove_file(tf.dir.path().join("find.tfquery.hcl")).unwrap();
+    let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("1 imported, 0 added"), "{}", out.stdout);
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "an imported VM plans clean against its generated configuration:\n{out}");
+}

@@ -27,6 +27,14 @@ impl From<Diagnostics> for CreateError {
     }
 }
 
+/// One attribute of a resource's identity (used by `import` blocks and `terraform query`).
+pub struct IdentityAttribute {
+    pub name: &'static str,
+    pub ty: super::value::Type,
+    pub required_for_import: bool,
+    pub description: &'static str,
+}
+
 pub trait Resource<C>: Send + Sync {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Block;
@@ -58,6 +66,27 @@ pub trait Resource<C>: Send + Sync {
     fn update<'a>(&'a self, ctx: &'a C, prior: Value, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>>;
     fn delete<'a>(&'a self, ctx: &'a C, prior: Value) -> BoxFuture<'a, Result<(), Diagnostics>>;
     fn import<'a>(&'a self, ctx: &'a C, id: String) -> BoxFuture<'a, Result<Value, Diagnostics>>;
+    /// The attributes that identify an object; empty when the resource has no identity.
+    fn identity_schema(&self) -> Vec<IdentityAttribute> {
+        Vec::new()
+    }
+    /// The identity of a stored object (must not change over its life).
+    fn identity(&self, _state: &Value) -> Option<Value> {
+        None
+    }
+    /// The import ID an identity stands for.
+    fn import_id(&self, _identity: &Value) -> Option<String> {
+        None
+    }
+    /// For `terraform query`: the schema of a `list` block's `config`, if the resource can list.
+    fn list_schema(&self) -> Option<Block> {
+        None
+    }
+    /// Objects matching a `list` block: display name and state (state only if `with_objects`,
+    /// else just enough for the identity).
+    fn list<'a>(&'a self, _ctx: &'a C, _config: Value, _with_objects: bool) -> BoxFuture<'a, Result<Vec<(String, Value)>, Diagnostics>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
     /// Converts a stored state of an older `version` (as JSON) to the current shape.
     fn upgrade(&self, _version: i64, state: serde_json::Value) -> Result<serde_json::Value, Diagnostics> {
         Ok(state)

@@ -113,6 +113,19 @@ impl<P: ProviderDefinition> PluginService<P> {
     }
 }
 
+fn identity_type<C>(resource: &dyn Resource<C>) -> Type {
+    Type::Object(resource.identity_schema().into_iter().map(|a| (a.name.to_string(), a.ty)).collect())
+}
+
+/// The identity of `state` as the protocol carries it, if the resource has identities.
+fn identity_data<C>(resource: &dyn Resource<C>, state: &Value) -> Option<pb::ResourceIdentityData> {
+    if state.is_null() {
+        return None;
+    }
+    let identity = resource.identity(state)?;
+    Some(pb::ResourceIdentityData { identity_data: Some(encode(&identity, &identity_type(resource))) })
+}
+
 fn capabilities() -> pb::ServerCapabilities {
     pb::ServerCapabilities {
         plan_destroy: true,
@@ -145,10 +158,6 @@ fn unsupported(what: &str) -> Status {
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 
-fn unknown_resource(name: &str) -> Vec<pb::Diagnostic> {
-    Diagnostics::from(Diagnostic::error("Unknown resource type", format!("terraform-provider-pve has no resource \"{name}\""))).to_proto()
-}
-
 #[tonic::async_trait]
 impl<P: ProviderDefinition> Provider for PluginService<P> {
     async fn get_metadata(&self, _: Request<pb::get_metadata::Request>) -> Result<Response<pb::get_metadata::Response>, Status> {
@@ -157,6 +166,12 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
             data_sources: self.data_sources.keys().map(|n| pb::get_metadata::DataSourceMetadata { type_name: n.to_string() }).collect(),
             resources: self.resources.keys().map(|n| pb::get_metadata::ResourceMetadata { type_name: n.to_string() }).collect(),
             functions: self.functions.keys().map(|n| pb::get_metadata::FunctionMetadata { name: n.to_string() }).collect(),
+            list_resources: self
+                .resources
+                .iter()
+                .filter(|(_, r)| r.list_schema().is_some())
+                .map(|(n, _)| pb::get_metadata::ListResourceMetadata { type_name: n.to_string() })
+                .collect(),
             ..Default::default()
         }))
     }
@@ -170,6 +185,7 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
             data_source_schemas: self.data_sources.iter().map(|(n, d)| (n.to_string(), d.schema().to_proto(0))).collect(),
             resource_schemas: self.resources.iter().map(|(n, r)| (n.to_string(), r.schema().to_proto(r.schema_version()))).collect(),
             functions: self.functions.iter().map(|(n, f)| (n.to_string(), Self::function_proto(f.as_ref()))).collect(),
+            list_resource_schemas: self.resources.iter().filter_map(|(n, r)| Some((n.to_string(), r.list_schema()?.to_proto(0)))).collect(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
         }))
@@ -257,16 +273,43 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         &self,
         _: Request<pb::get_resource_identity_schemas::Request>,
     ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
-        Ok(Response::new(pb::get_resource_identity_schemas::Response::default()))
+        let identity_schemas = self
+            .resources
+            .iter()
+            .filter(|(_, r)| !r.identity_schema().is_empty())
+            .map(|(name, r)| {
+                let attributes = r
+                    .identity_schema()
+                    .into_iter()
+                    .map(|a| pb::resource_identity_schema::IdentityAttribute {
+                        name: a.name.to_string(),
+                        r#type: a.ty.to_json_bytes(),
+                        required_for_import: a.required_for_import,
+                        optional_for_import: !a.required_for_import,
+                        description: a.description.to_string(),
+                    })
+                    .collect();
+                (name.to_string(), pb::ResourceIdentitySchema { version: 0, identity_attributes: attributes })
+            })
+            .collect();
+        Ok(Response::new(pb::get_resource_identity_schemas::Response { identity_schemas, diagnostics: Vec::new() }))
     }
 
     async fn upgrade_resource_identity(
         &self,
         request: Request<pb::upgrade_resource_identity::Request>,
     ) -> Result<Response<pb::upgrade_resource_identity::Response>, Status> {
-        Ok(Response::new(pb::upgrade_resource_identity::Response {
-            upgraded_identity: None,
-            diagnostics: unknown_resource(&request.get_ref().type_name),
+        let request = request.into_inner();
+        let result = (|| {
+            let resource = self.resource(&request.type_name)?;
+            let raw = request.raw_identity.as_ref().map(|r| r.json.as_slice()).unwrap_or_default();
+            let identity =
+                Value::from_json_bytes(raw).map_err(|e| Diagnostics::from(Diagnostic::error("Unreadable identity", e.to_string())))?;
+            Ok::<_, Diagnostics>(pb::ResourceIdentityData { identity_data: Some(encode(&identity, &identity_type(resource.as_ref()))) })
+        })();
+        Ok(Response::new(match result {
+            Ok(identity) => pb::upgrade_resource_identity::Response { upgraded_identity: Some(identity), diagnostics: Vec::new() },
+            Err(diags) => pb::upgrade_resource_identity::Response { upgraded_identity: None, diagnostics: diags.to_proto() },
         }))
     }
 
@@ -295,12 +338,15 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
             let resource = self.resource(&request.type_name)?;
             let state = decode(request.current_state.as_ref())?;
             let context = self.context().await?;
-            let refreshed = resource.read(&context, state).await?;
-            Ok::<_, Diagnostics>(encode(&refreshed.unwrap_or(Value::Null), &resource.schema().value_type()))
+            let refreshed = resource.read(&context, state).await?.unwrap_or(Value::Null);
+            let identity = identity_data(resource.as_ref(), &refreshed);
+            Ok::<_, Diagnostics>((encode(&refreshed, &resource.schema().value_type()), identity))
         }
         .await;
         Ok(Response::new(match result {
-            Ok(state) => pb::read_resource::Response { new_state: Some(state), private: request.private, ..Default::default() },
+            Ok((state, new_identity)) => {
+                pb::read_resource::Response { new_state: Some(state), private: request.private, new_identity, ..Default::default() }
+            }
             Err(diags) => pb::read_resource::Response { diagnostics: diags.to_proto(), ..Default::default() },
         }))
     }
@@ -329,8 +375,13 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
             Ok::<_, Diagnostics>((encode(&planned, &schema.value_type()), replace, diags))
         }
         .await;
+        let planned_identity = self
+            .resources
+            .get(request.type_name.as_str())
+            .and_then(|r| identity_data(r.as_ref(), &decode(request.prior_state.as_ref()).unwrap_or_default()));
         Ok(Response::new(match result {
             Ok((planned, replace, diags)) => pb::plan_resource_change::Response {
+                planned_identity,
                 planned_state: Some(planned),
                 requires_replace: replace.iter().map(path_to_proto).collect(),
                 planned_private: request.prior_private,
@@ -368,13 +419,17 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
             } else {
                 resource.update(&context, prior, planned, config).await?
             };
-            Ok::<_, Diagnostics>((encode(&new_state, &ty), ty))
+            let identity = identity_data(resource.as_ref(), &new_state);
+            Ok::<_, Diagnostics>((encode(&new_state, &ty), identity))
         }
         .await;
         Ok(Response::new(match result {
-            Ok((state, _)) => {
-                pb::apply_resource_change::Response { new_state: Some(state), private: request.planned_private, ..Default::default() }
-            }
+            Ok((state, new_identity)) => pb::apply_resource_change::Response {
+                new_state: Some(state),
+                private: request.planned_private,
+                new_identity,
+                ..Default::default()
+            },
             Err(diags) => {
                 // A create that left an object behind reports it, so Terraform keeps it (tainted).
                 let new_state = match (partial, self.resources.get(request.type_name.as_str())) {
@@ -394,15 +449,27 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         let result = async {
             let resource = self.resource(&request.type_name)?;
             let context = self.context().await?;
-            let state = resource.import(&context, request.id.clone()).await?;
-            Ok::<_, Diagnostics>(encode(&state, &resource.schema().value_type()))
+            // An `import` block may name the object by identity instead of by ID.
+            let id = match request.identity.as_ref().and_then(|i| i.identity_data.as_ref()) {
+                Some(identity) if request.id.is_empty() => {
+                    let identity = decode(Some(identity))?;
+                    resource.import_id(&identity).ok_or_else(|| {
+                        Diagnostics::from(Diagnostic::error("Incomplete identity", "the identity does not name an object"))
+                    })?
+                }
+                _ => request.id.clone(),
+            };
+            let state = resource.import(&context, id).await?;
+            let identity = identity_data(resource.as_ref(), &state);
+            Ok::<_, Diagnostics>((encode(&state, &resource.schema().value_type()), identity))
         }
         .await;
         Ok(Response::new(match result {
-            Ok(state) => pb::import_resource_state::Response {
+            Ok((state, identity)) => pb::import_resource_state::Response {
                 imported_resources: vec![pb::import_resource_state::ImportedResource {
                     type_name: request.type_name,
                     state: Some(state),
+                    identity,
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -487,15 +554,57 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
 
     type ListResourceStream = EventStream<pb::list_resource::Event>;
 
-    async fn list_resource(&self, _: Request<pb::list_resource::Request>) -> Result<Response<Self::ListResourceStream>, Status> {
-        Err(unsupported("list resources"))
+    async fn list_resource(&self, request: Request<pb::list_resource::Request>) -> Result<Response<Self::ListResourceStream>, Status> {
+        let request = request.into_inner();
+        let events: Vec<pb::list_resource::Event> = match async {
+            let resource = self.resource(&request.type_name)?;
+            let schema = resource
+                .list_schema()
+                .ok_or_else(|| Diagnostics::from(Diagnostic::error("Not listable", format!("{} cannot be listed", request.type_name))))?;
+            let config = decode(request.config.as_ref())?;
+            let diags = schema.validate(&config);
+            if diags.has_errors() {
+                return Err(diags);
+            }
+            let context = self.context().await?;
+            let mut found = resource.list(&context, config, request.include_resource_object).await?;
+            if request.limit > 0 {
+                found.truncate(request.limit as usize);
+            }
+            let ty = resource.schema().value_type();
+            Ok::<_, Diagnostics>(
+                found
+                    .into_iter()
+                    .map(|(display_name, state)| pb::list_resource::Event {
+                        identity: identity_data(resource.as_ref(), &state),
+                        display_name,
+                        resource_object: request.include_resource_object.then(|| encode(&state, &ty)),
+                        diagnostic: Vec::new(),
+                    })
+                    .collect(),
+            )
+        }
+        .await
+        {
+            Ok(events) => events,
+            Err(diags) => vec![pb::list_resource::Event { diagnostic: diags.to_proto(), ..Default::default() }],
+        };
+        Ok(Response::new(Box::pin(tokio_stream::iter(events.into_iter().map(Ok)))))
     }
 
     async fn validate_list_resource_config(
         &self,
-        _: Request<pb::validate_list_resource_config::Request>,
+        request: Request<pb::validate_list_resource_config::Request>,
     ) -> Result<Response<pb::validate_list_resource_config::Response>, Status> {
-        Err(unsupported("list resources"))
+        let request = request.into_inner();
+        let diags = match (self.resource(&request.type_name), decode(request.config.as_ref())) {
+            (Ok(resource), Ok(config)) => match resource.list_schema() {
+                Some(schema) => schema.validate(&config),
+                None => Diagnostic::error("Not listable", format!("{} cannot be listed", request.type_name)).into(),
+            },
+            (Err(diags), _) | (_, Err(diags)) => diags,
+        };
+        Ok(Response::new(pb::validate_list_resource_config::Response { diagnostics: diags.to_proto() }))
     }
 
     async fn get_functions(&self, _: Request<pb::get_functions::Request>) -> Result<Response<pb::get_functions::Response>, Status> {

@@ -21,7 +21,7 @@ use pve_api::{ApiError, GuestConfig, GuestKind, Params, PropertyString, TaskWait
 use serde_json::Value as Json;
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
-use crate::plugin::resource::{CreateError, Resource};
+use crate::plugin::resource::{CreateError, IdentityAttribute, Resource};
 use crate::plugin::schema::{Attribute, Block, Nesting, Validator};
 use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
@@ -1119,6 +1119,72 @@ impl Resource<Context> for PveVm {
             Self::wait(ctx, &upid, limit, "Destroying the VM").await?;
             ctx.invalidate_resources().await;
             Ok(())
+        })
+    }
+
+    fn identity_schema(&self) -> Vec<IdentityAttribute> {
+        vec![
+            IdentityAttribute { name: "vmid", ty: Type::Number, required_for_import: true, description: "VMID of the VM." },
+            IdentityAttribute { name: "node", ty: Type::String, required_for_import: false, description: "Node the VM was created on." },
+        ]
+    }
+
+    fn identity(&self, state: &Value) -> Option<Value> {
+        Some(Value::object([("vmid", state.get("vmid").clone()), ("node", state.get("node").clone())]))
+    }
+
+    fn import_id(&self, identity: &Value) -> Option<String> {
+        let vmid = identity.get("vmid").as_i64()?;
+        Some(match identity.get("node").as_str() {
+            Some(node) => format!("{node}/{vmid}"),
+            None => vmid.to_string(),
+        })
+    }
+
+    fn list_schema(&self) -> Option<Block> {
+        Some(Block::new(
+            "Finds VMs for `terraform query`; every filter is optional.",
+            vec![
+                Attribute::optional("node", Type::String, "Only VMs on this node."),
+                Attribute::optional("tags", Type::set(Type::String), "Only VMs carrying all of these tags."),
+                Attribute::optional("name_regex", Type::String, "Only VMs whose name matches.").validate(Validator::custom(|v: &Value| {
+                    match v.as_str() {
+                        Some(p) => regex::Regex::new(p).map(|_| ()).map_err(|e| format!("is not a valid regular expression: {e}")),
+                        None => Ok(()),
+                    }
+                })),
+            ],
+        ))
+    }
+
+    fn list<'a>(&'a self, ctx: &'a Context, config: Value, with_objects: bool) -> BoxFuture<'a, Result<Vec<(String, Value)>, Diagnostics>> {
+        Box::pin(async move {
+            let resources = ctx.resources().await.map_err(|e| fail("Listing cluster resources", e))?;
+            let tags: Vec<String> =
+                config.get("tags").as_list().unwrap_or_default().iter().filter_map(Value::as_str).map(str::to_lowercase).collect();
+            let name_regex = config.get("name_regex").as_str().and_then(|p| regex::Regex::new(p).ok());
+            let mut found = Vec::new();
+            for row in resources.iter().filter(|r| r.resource_type == "qemu" && !r.template) {
+                let (Some(vmid), Some(node)) = (row.vmid, row.node.as_deref()) else { continue };
+                let name = row.name.clone().unwrap_or_default();
+                let matches = config.get("node").as_str().is_none_or(|n| n == node)
+                    && tags.iter().all(|t| row.tag_list().contains(t))
+                    && name_regex.as_ref().is_none_or(|re| re.is_match(&name));
+                if !matches {
+                    continue;
+                }
+                let state = if with_objects {
+                    let prior = Value::object([("node", node.into())]);
+                    match Self::read_state(ctx, vmid, &prior).await? {
+                        Some(state) => state,
+                        None => continue,
+                    }
+                } else {
+                    Value::object([("vmid", vmid.into()), ("node", node.into()), ("name", name.clone().into())])
+                };
+                found.push((format!("{name} ({node}/{vmid})"), state));
+            }
+            Ok(found)
         })
     }
 
