@@ -142,3 +142,72 @@ pub fn provider_block(emulator: &RunningEmulator) -> String {
         emulator.url
     )
 }
+
+/// A real OpenSSH sshd on loopback for the current user, with its own host key, a client key
+/// pair, and a known_hosts file that knows it. Killed on drop.
+pub struct Sshd {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub client_key: std::path::PathBuf,
+    pub known_hosts: std::path::PathBuf,
+    pub user: String,
+    child: std::process::Child,
+}
+
+fn keygen(path: &std::path::Path) {
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "pve-home-test", "-f"])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen runs (scripts/setup-tools.sh installs openssh-client)");
+    assert!(status.success());
+}
+
+impl Sshd {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = dir.path();
+        keygen(&p.join("host_key"));
+        keygen(&p.join("client_key"));
+        std::fs::copy(p.join("client_key.pub"), p.join("authorized_keys")).expect("authorized_keys");
+        // Privilege separation needs this directory.
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\nAuthorizedKeysFile {dir}/authorized_keys\n\
+             StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
+             Subsystem sftp internal-sftp\nLogLevel ERROR\n",
+            dir = p.display()
+        );
+        std::fs::write(p.join("sshd_config"), config).expect("sshd_config");
+        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
+            .into_iter()
+            .find(|s| std::path::Path::new(s).exists())
+            .expect("sshd installed (scripts/setup-tools.sh installs openssh-server)");
+        let child = std::process::Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(p.join("sshd_config"))
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sshd starts");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let host_key = std::fs::read_to_string(p.join("host_key.pub")).expect("host key");
+        let host_key: Vec<&str> = host_key.split_whitespace().take(2).collect();
+        let known_hosts = p.join("known_hosts");
+        std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {}\n", host_key.join(" "))).expect("known_hosts");
+        let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "root".into());
+        Self { port, client_key: p.join("client_key"), known_hosts, user, dir, child }
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,230 @@
+//! SSH and SFTP to Proxmox nodes and guests, for what the PVE API cannot do (snippet files) and
+//! for operator tasks. Host keys are checked strictly against a known_hosts file; learning an
+//! unknown host is an explicit mode, never a silent default.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client;
+use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh_sftp::client::SftpSession;
+use russh_sftp::protocol::OpenFlags;
+use tokio::io::{AsyncRead, AsyncWriteExt};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("cannot connect to {target}: {detail}")]
+    Connect { target: String, detail: String },
+    #[error(
+        "host key of {target} ({fingerprint}) is not in {known_hosts}; add it (ssh-keyscan, or an explicit init mode) after checking the fingerprint"
+    )]
+    UnknownHost { target: String, fingerprint: String, known_hosts: String },
+    #[error(
+        "HOST KEY OF {target} CHANGED ({fingerprint}, known_hosts line {line}): refusing to connect; someone may be intercepting the connection"
+    )]
+    HostKeyChanged { target: String, fingerprint: String, line: usize },
+    #[error("{target}: authentication as {user} failed")]
+    AuthFailed { target: String, user: String },
+    #[error("cannot load private key {path}: {detail}")]
+    Key { path: String, detail: String },
+    #[error("{target}: {operation}: {detail}")]
+    Io { target: String, operation: String, detail: String },
+    #[error("{target}: `{command}` exited with {status}: {stderr}")]
+    Command { target: String, command: String, status: u32, stderr: String },
+}
+
+/// How to treat a host key not yet in known_hosts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyMode {
+    /// Refuse unknown hosts (the default).
+    Strict,
+    /// Record unknown hosts, still refusing changed keys (an explicit "init known_hosts" step).
+    LearnUnknown,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub private_key: PathBuf,
+    pub known_hosts: PathBuf,
+    pub mode: HostKeyMode,
+    pub timeout: Duration,
+}
+
+struct HostKeyCheck {
+    target: Target,
+    known_hosts: PathBuf,
+    mode: HostKeyMode,
+    /// Why the key was refused, for the caller's error.
+    refusal: Arc<Mutex<Option<SshError>>>,
+}
+
+impl client::Handler for HostKeyCheck {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, server_key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = server_key else {
+            return Ok(false);
+        };
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        let (host, port) = (self.target.host.as_str(), self.target.port);
+        let refuse = |error: SshError| {
+            *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+            Ok(false)
+        };
+        match russh::keys::check_known_hosts_path(host, port, key, &self.known_hosts) {
+            Ok(true) => Ok(true),
+            Ok(false) if self.mode == HostKeyMode::LearnUnknown => {
+                russh::keys::known_hosts::learn_known_hosts_path(host, port, key, &self.known_hosts)
+                    .map_err(|e| russh::Error::IO(std::io::Error::other(e.to_string())))?;
+                tracing::warn!(target = %self.target, %fingerprint, "recorded a new host key");
+                Ok(true)
+            }
+            Ok(false) => refuse(SshError::UnknownHost {
+                target: self.target.to_string(),
+                fingerprint,
+                known_hosts: self.known_hosts.display().to_string(),
+            }),
+            Err(russh::keys::Error::KeyChanged { line }) => {
+                refuse(SshError::HostKeyChanged { target: self.target.to_string(), fingerprint, line })
+            }
+            // A missing known_hosts file means no host is known.
+            Err(_) if self.mode == HostKeyMode::Strict => refuse(SshError::UnknownHost {
+                target: self.target.to_string(),
+                fingerprint,
+                known_hosts: self.known_hosts.display().to_string(),
+            }),
+            Err(e) => Err(russh::Error::IO(std::io::Error::other(e.to_string()))),
+        }
+    }
+}
+
+pub struct SshSession {
+    target: Target,
+    handle: client::Handle<HostKeyCheck>,
+    timeout: Duration,
+}
+
+fn load_key(path: &Path) -> Result<PrivateKey, SshError> {
+    russh::keys::load_secret_key(path, None).map_err(|e| SshError::Key { path: path.display().to_string(), detail: e.to_string() })
+}
+
+impl SshSession {
+    /// Connects, checks the host key, and authenticates with the private key.
+    pub async fn connect(target: Target, options: &Options) -> Result<Self, SshError> {
+        let key = load_key(&options.private_key)?;
+        let refusal = Arc::new(Mutex::new(None));
+        let handler =
+            HostKeyCheck { target: target.clone(), known_hosts: options.known_hosts.clone(), mode: options.mode, refusal: refusal.clone() };
+        let config = Arc::new(client::Config { inactivity_timeout: Some(options.timeout), ..Default::default() });
+        let connecting = client::connect(config, (target.host.as_str(), target.port), handler);
+        let connected = tokio::time::timeout(options.timeout, connecting).await;
+        let mut handle = match connected {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(e)) => {
+                if let Some(refused) = refusal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    return Err(refused);
+                }
+                return Err(SshError::Connect { target: target.to_string(), detail: e.to_string() });
+            }
+            Err(_) => {
+                return Err(SshError::Connect { target: target.to_string(), detail: format!("no answer within {:?}", options.timeout) });
+            }
+        };
+        let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+        let auth = handle
+            .authenticate_publickey(target.user.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+            .await
+            .map_err(|e| SshError::Connect { target: target.to_string(), detail: e.to_string() })?;
+        if !auth.success() {
+            return Err(SshError::AuthFailed { target: target.to_string(), user: target.user.clone() });
+        }
+        Ok(Self { target, handle, timeout: options.timeout })
+    }
+
+    fn io(&self, operation: &str, detail: impl ToString) -> SshError {
+        SshError::Io { target: self.target.to_string(), operation: operation.to_string(), detail: detail.to_string() }
+    }
+
+    async fn sftp(&self) -> Result<SftpSession, SshError> {
+        let channel = self.handle.channel_open_session().await.map_err(|e| self.io("opening a channel", e))?;
+        channel.request_subsystem(true, "sftp").await.map_err(|e| self.io("starting sftp", e))?;
+        SftpSession::new(channel.into_stream()).await.map_err(|e| self.io("starting sftp", e))
+    }
+
+    /// Streams `content` to `path` (written beside it, then renamed: readers never see half a file).
+    pub async fn upload(&self, path: &str, mut content: impl AsyncRead + Unpin) -> Result<u64, SshError> {
+        let sftp = self.sftp().await?;
+        let partial = format!("{path}.partial");
+        let mut file = sftp
+            .open_with_flags(&partial, OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE)
+            .await
+            .map_err(|e| self.io(&format!("creating {partial}"), e))?;
+        let written = tokio::time::timeout(self.timeout, tokio::io::copy(&mut content, &mut file))
+            .await
+            .map_err(|_| self.io(&format!("writing {partial}"), "timed out"))?
+            .map_err(|e| self.io(&format!("writing {partial}"), e))?;
+        file.shutdown().await.map_err(|e| self.io(&format!("closing {partial}"), e))?;
+        let _ = sftp.remove_file(path).await;
+        sftp.rename(&partial, path).await.map_err(|e| self.io(&format!("renaming {partial} to {path}"), e))?;
+        Ok(written)
+    }
+
+    /// Removes `path`; a file that is already gone is not an error.
+    pub async fn remove(&self, path: &str) -> Result<(), SshError> {
+        let sftp = self.sftp().await?;
+        match sftp.remove_file(path).await {
+            Ok(()) => Ok(()),
+            Err(russh_sftp::client::error::Error::Status(status)) if status.status_code == russh_sftp::protocol::StatusCode::NoSuchFile => {
+                Ok(())
+            }
+            Err(e) => Err(self.io(&format!("removing {path}"), e)),
+        }
+    }
+
+    /// Reads a whole (small) file.
+    pub async fn read(&self, path: &str) -> Result<Vec<u8>, SshError> {
+        let sftp = self.sftp().await?;
+        sftp.read(path).await.map_err(|e| self.io(&format!("reading {path}"), e))
+    }
+
+    /// Runs a command; fails on a non-zero exit with its stderr.
+    pub async fn exec(&self, command: &str) -> Result<String, SshError> {
+        let mut channel = self.handle.channel_open_session().await.map_err(|e| self.io("opening a channel", e))?;
+        channel.exec(true, command).await.map_err(|e| self.io(&format!("running {command}"), e))?;
+        let (mut stdout, mut stderr, mut status) = (Vec::new(), Vec::new(), None);
+        let collect = async {
+            while let Some(message) = channel.wait().await {
+                match message {
+                    russh::ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
+                    russh::ChannelMsg::ExtendedData { data, .. } => stderr.extend_from_slice(&data),
+                    russh::ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+                    _ => {}
+                }
+            }
+        };
+        tokio::time::timeout(self.timeout, collect).await.map_err(|_| self.io(&format!("running {command}"), "timed out"))?;
+        match status {
+            Some(0) => Ok(String::from_utf8_lossy(&stdout).into_owned()),
+            status => Err(SshError::Command {
+                target: self.target.to_string(),
+                command: command.to_string(),
+                status: status.unwrap_or(255),
+                stderr: String::from_utf8_lossy(&stderr).trim().to_string(),
+            }),
+        }
+    }
+}
