@@ -13,7 +13,7 @@ use crate::data_sources;
 use crate::functions;
 use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
 use crate::plugin::resource::Resource;
-use crate::plugin::schema::{Attribute, Block, Validator};
+use crate::plugin::schema::{Attribute, Block, Nesting, Validator};
 use crate::plugin::service::{DataSource, Function, ProviderDefinition};
 use crate::plugin::value::{Type, Value};
 
@@ -32,13 +32,16 @@ pub struct Context {
     source_locks: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
     /// VMIDs handed out in this run, so concurrent creates never pick the same one.
     reserved_vmids: Mutex<BTreeSet<u64>>,
+    pub ssh: SshSettings,
+    ssh_sessions: tokio::sync::Mutex<HashMap<String, Arc<pve_ssh::SshSession>>>,
+    snippet_dirs: tokio::sync::Mutex<HashMap<String, String>>,
 }
 
 /// How long a shared `/cluster/resources` answer stays fresh.
 const RESOURCES_TTL: Duration = Duration::from_secs(10);
 
 impl Context {
-    pub fn new(client: PveClient, max_concurrent_per_node: usize) -> Self {
+    pub fn new(client: PveClient, max_concurrent_per_node: usize, ssh: SshSettings) -> Self {
         Self {
             client,
             max_concurrent_per_node,
@@ -46,7 +49,51 @@ impl Context {
             node_slots: Mutex::new(HashMap::new()),
             source_locks: Mutex::new(HashMap::new()),
             reserved_vmids: Mutex::new(BTreeSet::new()),
+            ssh,
+            ssh_sessions: tokio::sync::Mutex::new(HashMap::new()),
+            snippet_dirs: tokio::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// One SSH session per node, opened on first use and shared.
+    pub async fn ssh(&self, node: &str) -> Result<Arc<pve_ssh::SshSession>, pve_ssh::SshError> {
+        let mut sessions = self.ssh_sessions.lock().await;
+        if let Some(session) = sessions.get(node) {
+            return Ok(session.clone());
+        }
+        let host = self.ssh.node_addresses.get(node).cloned().unwrap_or_else(|| node.to_string());
+        let target = pve_ssh::Target { host, port: self.ssh.port, user: self.ssh.user.clone() };
+        let options = pve_ssh::Options {
+            private_key: self.ssh.private_key.clone(),
+            known_hosts: self.ssh.known_hosts.clone(),
+            mode: pve_ssh::HostKeyMode::Strict,
+            timeout: Duration::from_secs(30),
+        };
+        let session = Arc::new(pve_ssh::SshSession::connect(target, &options).await?);
+        sessions.insert(node.to_string(), session.clone());
+        Ok(session)
+    }
+
+    /// The directory snippets of `storage` live in on the nodes (`<path>/snippets`).
+    pub async fn snippet_dir(&self, storage: &str) -> Result<String, String> {
+        let mut dirs = self.snippet_dirs.lock().await;
+        if let Some(dir) = dirs.get(storage) {
+            return Ok(dir.clone());
+        }
+        let config: serde_json::Value = self
+            .client
+            .get(&format!("/storage/{}", pve_api::segment(storage)), &pve_api::Params::new())
+            .await
+            .map_err(|e| e.to_string())?;
+        if !config["content"].as_str().unwrap_or("").split(',').any(|c| c == "snippets") {
+            return Err(format!("storage '{storage}' does not hold snippets (content: {})", config["content"].as_str().unwrap_or("")));
+        }
+        let path = config["path"]
+            .as_str()
+            .ok_or_else(|| format!("storage '{storage}' has no directory path; snippets need a directory storage"))?;
+        let dir = format!("{}/snippets", path.trim_end_matches('/'));
+        dirs.insert(storage.to_string(), dir.clone());
+        Ok(dir)
     }
 
     /// The cluster's guests, nodes and storages; concurrent callers share one request.
@@ -133,6 +180,65 @@ impl Context {
 
 pub struct PveProvider;
 
+fn ssh_block() -> Block {
+    Block::new(
+        "SSH to the nodes, for what the API cannot do: writing cloud-init snippets. Host keys are checked \
+         strictly against `known_hosts_file`; add each node's key there first (e.g. `ssh-keyscan`, after checking \
+         its fingerprint).",
+        vec![
+            Attribute::optional("user", Type::String, "SSH user on the nodes (default `root`). Env: `PVE_SSH_USER`."),
+            Attribute::optional(
+                "private_key_file",
+                Type::String,
+                "Private key file (default `~/.ssh/id_ed25519`). Env: `PVE_SSH_PRIVATE_KEY_FILE`.",
+            ),
+            Attribute::optional(
+                "known_hosts_file",
+                Type::String,
+                "known_hosts file with the nodes' host keys (default `~/.ssh/known_hosts`). Env: `PVE_SSH_KNOWN_HOSTS`.",
+            ),
+            Attribute::optional("port", Type::Number, "SSH port (default 22). Env: `PVE_SSH_PORT`.").validate(Validator::Range(1, 65535)),
+            Attribute::optional(
+                "node_addresses",
+                Type::map(Type::String),
+                "Address to reach each node at, by node name (default: the node name).",
+            ),
+        ],
+    )
+}
+
+/// Where and how to reach nodes over SSH.
+pub struct SshSettings {
+    pub user: String,
+    pub port: u16,
+    pub private_key: std::path::PathBuf,
+    pub known_hosts: std::path::PathBuf,
+    pub node_addresses: std::collections::BTreeMap<String, String>,
+    /// False when neither the `ssh` block nor `PVE_SSH_*` variables were given.
+    pub configured: bool,
+}
+
+impl SshSettings {
+    fn from_config(block: &Value) -> Self {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+        let text = |key: &str, var: &str| block.get(key).as_str().map(str::to_string).or_else(|| env(var));
+        let configured = !block.is_null()
+            || ["PVE_SSH_USER", "PVE_SSH_PRIVATE_KEY_FILE", "PVE_SSH_KNOWN_HOSTS", "PVE_SSH_PORT"].iter().any(|v| env(v).is_some());
+        Self {
+            user: text("user", "PVE_SSH_USER").unwrap_or_else(|| "root".into()),
+            port: block.get("port").as_i64().map(|p| p as u16).or_else(|| env("PVE_SSH_PORT").and_then(|p| p.parse().ok())).unwrap_or(22),
+            private_key: text("private_key_file", "PVE_SSH_PRIVATE_KEY_FILE").unwrap_or_else(|| format!("{home}/.ssh/id_ed25519")).into(),
+            known_hosts: text("known_hosts_file", "PVE_SSH_KNOWN_HOSTS").unwrap_or_else(|| format!("{home}/.ssh/known_hosts")).into(),
+            node_addresses: match block.get("node_addresses") {
+                Value::Map(m) => m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect(),
+                _ => Default::default(),
+            },
+            configured,
+        }
+    }
+}
+
 fn token_shape(value: &Value) -> Result<(), String> {
     // Never echo the value: it is a secret.
     match value.as_str() {
@@ -172,6 +278,7 @@ impl ProviderDefinition for PveProvider {
                 .validate(Validator::Range(1, 32)),
             ],
         )
+        .with_block("ssh", Nesting::Single, ssh_block())
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
@@ -269,7 +376,7 @@ impl ProviderDefinition for PveProvider {
                     return Err(Diagnostic::error("Cannot reach the Proxmox VE API", error.to_string()).at(attr("endpoint")).into());
                 }
             }
-            Ok(Context::new(client, max_concurrent_per_node))
+            Ok(Context::new(client, max_concurrent_per_node, SshSettings::from_config(config.get("ssh"))))
         })
     }
 

@@ -381,3 +381,86 @@ fn query_finds_vms_and_import_blocks_take_an_identity() {
     let (code, out) = plan_code(&tf);
     assert_eq!(code, 0, "an imported VM plans clean against its generated configuration:\n{out}");
 }
+
+#[test]
+fn cloud_init_snippets_go_over_sftp_and_update_in_place() {
+    let rt = runtime();
+    let sshd = pve_home_tests::Sshd::start();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_path_buf();
+    let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
+    let ssh_block = |known_hosts: &std::path::Path| {
+        format!(
+            "  ssh {{\n    user = \"{}\"\n    port = {}\n    private_key_file = \"{}\"\n    known_hosts_file = \"{}\"\n    node_addresses = {{ pve1 = \"127.0.0.1\" }}\n  }}\n}}\n",
+            sshd.user,
+            sshd.port,
+            sshd.client_key.display(),
+            known_hosts.display()
+        )
+    };
+    let provider =
+        |known_hosts: &std::path::Path| provider_block(&emu).trim_end().trim_end_matches('}').to_string() + &ssh_block(known_hosts);
+    let vm = |docker: bool| {
+        format!(
+            r#"
+resource "pve_vm" "app" {{
+  node                  = "pve1"
+  name                  = "app1"
+  clone_vmid            = 9000
+  ci_user               = "ops"
+  ci_ssh_keys           = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e ops@laptop"]
+  install_docker        = {docker}
+  install_node_exporter = true
+  security_updates      = true
+  disk {{
+    slot    = "scsi0"
+    storage = "local-lvm"
+    size    = 8
+  }}
+  network {{}}
+}}
+"#
+        )
+    };
+    let tf = Terraform::new(&format!("{}{}", provider(&sshd.known_hosts), vm(true)));
+    tf.init();
+    apply(&tf);
+    let snippet = data_dir.join("local/snippets/pve-home-100-user.yaml");
+    let text = std::fs::read_to_string(&snippet).expect("the snippet was written to the node");
+    assert!(
+        text.starts_with("#cloud-config")
+            && text.contains("docker.io")
+            && text.contains("prometheus-node-exporter")
+            && text.contains("-security"),
+        "{text}"
+    );
+    let api = client(&emu);
+    let config = rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap();
+    assert_eq!(config.get_str("cicustom").as_deref(), Some("user=local:snippets/pve-home-100-user.yaml"));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+
+    // Changing the snippet's inputs rewrites it in place.
+    tf.write("main.tf", &format!("{}{}", provider(&sshd.known_hosts), vm(false)));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 2);
+    assert!(out.contains("1 to change, 0 to destroy") && !out.contains("must be replaced"), "{out}");
+    apply(&tf);
+    let text = std::fs::read_to_string(&snippet).unwrap();
+    assert!(!text.contains("docker.io") && text.contains("prometheus-node-exporter"), "{text}");
+    assert!(rt.block_on(api.locate_guest(100)).unwrap().is_some(), "same VM");
+
+    // A node whose host key is not known is refused, and nothing is created.
+    let empty = sshd.dir.path().join("no_known_hosts");
+    std::fs::write(&empty, "").unwrap();
+    let strict = Terraform::new(&format!("{}{}", provider(&empty), vm(true).replace("\"app\"", "\"other\"").replace("app1", "other1")));
+    strict.init();
+    let out = strict.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 1);
+    assert!(out.all().contains("is not in") && out.all().contains("SHA256:"), "{}", out.all());
+    assert!(rt.block_on(api.locate_guest(101)).unwrap().is_none(), "no VM was created without its snippet");
+
+    let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!snippet.exists(), "destroy removes the snippet");
+}

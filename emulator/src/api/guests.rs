@@ -206,6 +206,26 @@ fn store_value(kind: GuestKind, key: &str, value: &str) -> Result<Option<String>
     }))
 }
 
+/// `cicustom` names snippet volumes (`user=local:snippets/x.yaml`); each must exist on the node.
+fn check_cicustom(cluster: &Cluster, node: &str, value: &str) -> Result<(), PveError> {
+    let parts = PropertyString::parse(value, None).map_err(|e| PveError::param("cicustom", format!("invalid format - {e}")))?;
+    for (_, volid) in parts.iter() {
+        let (storage, path) = volid.split_once(':').ok_or_else(|| PveError::param("cicustom", format!("invalid volume ID '{volid}'")))?;
+        let def = cluster.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?;
+        if !def.content.iter().any(|c| c == "snippets") {
+            return Err(PveError::server(format!("storage '{storage}' does not support snippets")));
+        }
+        let exists = match (&def.path, path.strip_prefix("snippets/")) {
+            (Some(dir), Some(file)) => std::path::Path::new(dir).join("snippets").join(file).is_file(),
+            _ => cluster.find_volume(node, volid).is_some(),
+        };
+        if !exists {
+            return Err(PveError::server(format!("volume '{volid}' does not exist")));
+        }
+    }
+    Ok(())
+}
+
 fn disk_keys(kind: GuestKind, config: &Config) -> Vec<String> {
     config.keys().filter(|k| is_disk_key(kind, k)).cloned().collect()
 }
@@ -334,6 +354,9 @@ pub async fn create(r: ApiRequest) -> ApiResult {
             && !cluster.pools.contains_key(pool)
         {
             return Err(PveError::server(format!("pool '{pool}' does not exist")));
+        }
+        if let Some(cicustom) = config.get("cicustom") {
+            check_cicustom(&cluster, &node, cicustom)?;
         }
         let previous = cluster.guests.get(&vmid).map(|g| g.config.clone()).unwrap_or_default();
         prepare_nics(&mut cluster, kind, &node, &mut config, &previous)?;
@@ -590,6 +613,9 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
                 }
                 _ => new_disks.push(key.clone()),
             }
+        }
+        if let Some(cicustom) = updates.get("cicustom") {
+            check_cicustom(&cluster, &node, cicustom)?;
         }
         let mut staged = config.clone();
         staged.extend(updates.clone());

@@ -111,6 +111,8 @@ pub fn handler(key: &str) -> Option<Handler> {
         "GET /nodes" => cluster::nodes,
         "GET /nodes/{node}/status" => cluster::node_status,
         "GET /nodes/{node}/network" => cluster::node_network,
+        "GET /storage" => storage::storage_configs,
+        "GET /storage/{storage}" => storage::storage_config,
         "GET /nodes/{node}/storage" => storage::storages,
         "GET /nodes/{node}/storage/{storage}/status" => storage::storage_status,
         "GET /nodes/{node}/storage/{storage}/content" => storage::content,

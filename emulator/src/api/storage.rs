@@ -26,6 +26,37 @@ pub async fn storages(r: ApiRequest) -> ApiResult {
     ))
 }
 
+fn storage_config_row(id: &str, def: &crate::model::StorageDef) -> Value {
+    let mut row = json!({ "storage": id, "type": def.storage_type, "content": def.content.join(","), "shared": u8::from(def.shared), "digest": "0000000000000000000000000000000000000000" });
+    match def.storage_type.as_str() {
+        "lvmthin" => {
+            row["vgname"] = json!("pve");
+            row["thinpool"] = json!("data");
+        }
+        "zfspool" => row["pool"] = json!("rpool/data"),
+        _ => {}
+    }
+    // Directory storages report where their files live (snippets are written there over SSH).
+    if let Some(path) = &def.path {
+        row["path"] = json!(path);
+    } else if def.storage_type == "dir" || def.storage_type == "nfs" {
+        row["path"] = json!(format!("/var/lib/vz/{id}"));
+    }
+    row
+}
+
+pub async fn storage_configs(r: ApiRequest) -> ApiResult {
+    let cluster = r.emulator.cluster();
+    Ok(Value::Array(cluster.storages.iter().map(|(id, def)| storage_config_row(id, def)).collect()))
+}
+
+pub async fn storage_config(r: ApiRequest) -> ApiResult {
+    let id = r.required("storage")?;
+    let cluster = r.emulator.cluster();
+    let def = cluster.storage(id).ok_or_else(|| PveError::server(format!("storage '{id}' does not exist")))?;
+    Ok(storage_config_row(id, def))
+}
+
 fn storage_def(r: &ApiRequest) -> Result<(String, String), PveError> {
     let node = r.node()?.to_string();
     let storage = r.required("storage")?.to_string();

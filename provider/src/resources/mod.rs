@@ -1,1 +1,2 @@
+pub mod cloud_init;
 pub mod vm;

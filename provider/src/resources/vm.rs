@@ -256,6 +256,13 @@ impl PveVm {
             Attribute::optional("ci_search_domain", Type::String, "DNS search domain."),
             Attribute::optional("ci_custom", Type::String, "Custom cloud-init files, e.g. `user=local:snippets/web.yaml`.")
                 .validate(Validator::regex(r"((user|network|meta|vendor)=[^,=]+:[^,]+,?)+", "is not a cicustom spec like user=local:snippets/user.yaml")),
+            Attribute::optional("user_data", Type::String, "Cloud-init user-data used verbatim, written as a snippet over SSH (see the provider's `ssh` block).").sensitive(),
+            Attribute::optional_computed("install_docker", Type::Bool, "Install and start Docker through generated cloud-init user-data. Default false.").default(false),
+            Attribute::optional_computed("install_node_exporter", Type::Bool, "Install and start the Prometheus node exporter through cloud-init. Default false.").default(false),
+            Attribute::optional_computed("security_updates", Type::Bool, "Enable unattended-upgrades for security updates only, never rebooting by itself. Default false.").default(false),
+            Attribute::optional_computed("snippet_storage", Type::String, "Storage (with `snippets` content) the user-data snippet is written to. Default `local`.")
+                .validate(Validator::regex(r"[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]", "is not a storage ID"))
+                .default("local"),
             Attribute::computed("reboot_required", Type::Bool, "True when changes wait for a reboot (PVE could not hotplug them).").use_state_for_unknown(),
         ]
     }
@@ -511,6 +518,30 @@ fn state_from_config(vmid: u64, current_node: &str, running: bool, pool: Option<
             .map(|n| Value::List(n.split_whitespace().map(|x| Value::from(x.to_string())).collect()))
             .unwrap_or(Value::Null),
     );
+    // Our own generated snippet is not the user's ci_custom; the inputs it was built from are
+    // not in PVE's config, so they carry over from the prior state.
+    let generated = format!("snippets/{}", crate::resources::cloud_init::snippet_name(vmid));
+    if s.get("ci_custom").and_then(Value::as_str).is_some_and(|c| c.starts_with("user=") && c.ends_with(&generated) && !c.contains(',')) {
+        s.insert("ci_custom".into(), Value::Null);
+    }
+    for key in ["user_data", "install_docker", "install_node_exporter", "security_updates", "snippet_storage"] {
+        s.insert(key.into(), prior.get(key).clone());
+    }
+    if let Some(cicustom) = text(config, "cicustom").filter(|c| c.ends_with(&generated))
+        && prior.get("snippet_storage").is_null()
+    {
+        // Imported: the snippet's storage is in the reference.
+        let storage = cicustom.trim_start_matches("user=").split(':').next().unwrap_or("local").to_string();
+        s.insert("snippet_storage".into(), storage.into());
+    }
+    for key in ["install_docker", "install_node_exporter", "security_updates"] {
+        if s.get(key).is_none_or(Value::is_null) {
+            s.insert(key.into(), false.into());
+        }
+    }
+    if s.get("snippet_storage").is_none_or(Value::is_null) {
+        s.insert("snippet_storage".into(), "local".into());
+    }
     s.insert("timeouts".into(), prior.get("timeouts").clone());
     s.insert("reboot_required".into(), (running && prior.get("reboot_required").as_bool() == Some(true)).into());
     Value::Map(s)
@@ -645,6 +676,36 @@ impl PveVm {
         Self::wait(ctx, &upid, limit, if start { "Starting the VM" } else { "Shutting the VM down" }).await
     }
 
+    /// Writes the VM's user-data snippet to `node` over SFTP; returns the `cicustom` value.
+    async fn write_snippet(ctx: &Context, node: &str, vmid: u64, state: &Value) -> Result<String, Diagnostics> {
+        let storage = state.get("snippet_storage").as_str().unwrap_or("local");
+        let dir = ctx
+            .snippet_dir(storage)
+            .await
+            .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr("snippet_storage"))))?;
+        let name = crate::resources::cloud_init::snippet_name(vmid);
+        let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
+        let content = crate::resources::cloud_init::render(state);
+        session
+            .upload(&format!("{dir}/{name}"), content.as_bytes())
+            .await
+            .map_err(|e| Diagnostics::from(Diagnostic::error("Writing the cloud-init snippet failed", e.to_string())))?;
+        Ok(format!("user={storage}:snippets/{name}"))
+    }
+
+    async fn remove_snippet(ctx: &Context, node: &str, vmid: u64, state: &Value) {
+        let storage = state.get("snippet_storage").as_str().unwrap_or("local");
+        let removed = async {
+            let dir = ctx.snippet_dir(storage).await?;
+            let session = ctx.ssh(node).await.map_err(|e| e.to_string())?;
+            session.remove(&format!("{dir}/{}", crate::resources::cloud_init::snippet_name(vmid))).await.map_err(|e| e.to_string())
+        }
+        .await;
+        if let Err(e) = removed {
+            tracing::warn!(vmid, "could not remove the cloud-init snippet: {e}");
+        }
+    }
+
     /// Detached disks become `unusedN` in PVE; this destroys their volumes.
     async fn destroy_unused(ctx: &Context, node: &str, vmid: u64) -> Result<(), Diagnostics> {
         let after = ctx.client.guest_config(QEMU, node, vmid).await.map_err(|e| fail("Reading the VM config", e))?;
@@ -676,7 +737,14 @@ impl PveVm {
     }
 
     /// Clones, configures, grows disks, converts or starts: everything after the VMID is chosen.
-    async fn build(ctx: &Context, vmid: u64, planned: &Value, config: &Value, limit: Duration) -> Result<(), CreateError> {
+    async fn build(
+        ctx: &Context,
+        vmid: u64,
+        planned: &Value,
+        config: &Value,
+        cicustom: Option<&str>,
+        limit: Duration,
+    ) -> Result<(), CreateError> {
         let node = planned.get("node").as_str().unwrap_or_default().to_string();
         let disks = planned.get("disk").as_list().unwrap_or_default().to_vec();
         let mut params = Params::new();
@@ -718,6 +786,10 @@ impl PveVm {
         config_params(planned, &Value::Null, &mut params, &mut deletes);
         if let Some(password) = config.get("ci_password").as_str() {
             params.insert("cipassword", password);
+        }
+        if let Some(cicustom) = cicustom {
+            params.insert("cicustom", cicustom);
+            deletes.retain(|k| k != "cicustom");
         }
         let mut resizes = Vec::new();
         for disk in &disks {
@@ -865,6 +937,29 @@ impl Resource<Context> for PveVm {
                 ]));
             }
         }
+        let builtins =
+            ["install_docker", "install_node_exporter", "security_updates"].iter().any(|k| config.get(k).as_bool() == Some(true));
+        if !config.get("user_data").is_null() && builtins {
+            diags.push(Diagnostic::error("Conflicting user-data", "user_data is used verbatim; install_docker, install_node_exporter and security_updates build user-data of their own. Use one or the other.").at(attr("user_data")));
+        }
+        if (builtins || !config.get("user_data").is_null()) && !config.get("ci_custom").is_null() {
+            diags.push(
+                Diagnostic::error(
+                    "Conflicting user-data",
+                    "ci_custom names its own snippets; it cannot be combined with user_data or the install_* options.",
+                )
+                .at(attr("ci_custom")),
+            );
+        }
+        if (builtins || !config.get("user_data").is_null()) && !config.get("ci_password").is_null() {
+            diags.push(
+                Diagnostic::error(
+                    "Password with generated user-data",
+                    "PVE ignores ci_password when user-data comes from a snippet; log in with ci_ssh_keys instead.",
+                )
+                .at(attr("ci_password")),
+            );
+        }
         if config.get("template").as_bool() == Some(true) && config.get("started").as_bool() == Some(true) {
             diags.push(
                 Diagnostic::error("Templates do not run", "set started = false (or leave it unset) for a template").at(attr("started")),
@@ -928,6 +1023,15 @@ impl Resource<Context> for PveVm {
                     p.insert("reboot_required".into(), Value::Unknown);
                 }
             }
+            if let Some(ctx) = ctx
+                && crate::resources::cloud_init::wanted(planned)
+                && !ctx.ssh.configured
+            {
+                diags.push(
+                    Diagnostic::error("SSH needed for user-data", "user_data and the install_* options are written to the node as a snippet over SSH: configure the provider's ssh block (or PVE_SSH_* variables).")
+                        .at(attr("user_data")),
+                );
+            }
             if let (Some(ctx), Some(node)) = (ctx, planned.get("node").as_str())
                 && prior.get("node").as_str() != Some(node)
             {
@@ -972,11 +1076,25 @@ impl Resource<Context> for PveVm {
                 }
                 None => ctx.allocate_vmid().await.map_err(|e| fail("Allocating a VMID", e))?,
             };
-            let built = Self::build(ctx, vmid, &planned, &config, limit).await;
+            let cicustom = if crate::resources::cloud_init::wanted(&planned) {
+                match Self::write_snippet(ctx, &node, vmid, &planned).await {
+                    Ok(cicustom) => Some(cicustom),
+                    Err(diags) => {
+                        ctx.release_vmid(vmid);
+                        return Err(diags.into());
+                    }
+                }
+            } else {
+                None
+            };
+            let built = Self::build(ctx, vmid, &planned, &config, cicustom.as_deref(), limit).await;
             ctx.invalidate_resources().await;
             if let Err(mut error) = built {
                 if error.partial.is_none() {
                     ctx.release_vmid(vmid);
+                    if cicustom.is_some() {
+                        Self::remove_snippet(ctx, &node, vmid, &planned).await;
+                    }
                 }
                 // The half-built VM stays in state (tainted) with what we know of it.
                 error.partial = error.partial.map(|actual| settle(&planned, &actual));
@@ -1010,6 +1128,27 @@ impl Resource<Context> for PveVm {
             config_params(&planned, &prior, &mut params, &mut deletes);
             if let Some(password) = config.get("ci_password").as_str() {
                 params.insert("cipassword", password);
+            }
+            let (had_snippet, wants_snippet) =
+                (crate::resources::cloud_init::wanted(&prior), crate::resources::cloud_init::wanted(&planned));
+            let snippet_inputs = [
+                "user_data",
+                "install_docker",
+                "install_node_exporter",
+                "security_updates",
+                "snippet_storage",
+                "name",
+                "ci_user",
+                "ci_ssh_keys",
+            ];
+            if wants_snippet && (!had_snippet || snippet_inputs.iter().any(|k| planned.get(k) != prior.get(k))) {
+                // Rewritten in place: the VM reads it at its next boot, nothing is replaced.
+                let cicustom = Self::write_snippet(ctx, &node, vmid, &planned).await?;
+                if !had_snippet || planned.get("snippet_storage") != prior.get("snippet_storage") {
+                    params.insert("cicustom", cicustom);
+                }
+            } else if had_snippet && !wants_snippet && planned.get("ci_custom").is_null() {
+                deletes.push("cicustom".into());
             }
             let prior_disks: BTreeMap<String, Value> = prior
                 .get("disk")
@@ -1071,6 +1210,9 @@ impl Resource<Context> for PveVm {
                     Self::wait(ctx, &upid, limit, "Growing a disk").await?;
                 }
             }
+            if had_snippet && !wants_snippet {
+                Self::remove_snippet(ctx, &node, vmid, &prior).await;
+            }
             Self::set_pool(ctx, vmid, prior.get("pool"), planned.get("pool")).await?;
             if planned.get("started") != prior.get("started") && planned.get("template").as_bool() != Some(true) {
                 Self::set_power(ctx, &node, vmid, planned.get("started").as_bool() == Some(true), limit).await?;
@@ -1117,6 +1259,9 @@ impl Resource<Context> for PveVm {
             }
             let upid = ctx.client.delete_guest(QEMU, &node, vmid, true).await.map_err(|e| fail("Destroying the VM", e))?;
             Self::wait(ctx, &upid, limit, "Destroying the VM").await?;
+            if crate::resources::cloud_init::wanted(&prior) {
+                Self::remove_snippet(ctx, &node, vmid, &prior).await;
+            }
             ctx.invalidate_resources().await;
             Ok(())
         })
