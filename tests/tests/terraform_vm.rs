@@ -128,9 +128,12 @@ fn twenty_parallel_clones_of_one_template() {
     let rt = runtime();
     let log = tempfile::NamedTempFile::new().unwrap();
     let path = log.path().to_path_buf();
-    // Full clones hold the template's lock for 3 x 100 ms; PVE's 10 s lock wait applies.
+    // Full clones hold the template's lock for 3 x 50 ms, a slow one ten times as long; PVE's 10 s
+    // lock wait applies.
     let emu = rt.block_on(emulator(|c| {
-        c.task_ms = 100;
+        c.task_ms = 50;
+        c.slow_task_rate = 0.2;
+        c.slow_task_factor = 10;
         c.request_log = Some(path.clone());
     }));
     let config = format!(
@@ -463,4 +466,101 @@ resource "pve_vm" "app" {{
     let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(!snippet.exists(), "destroy removes the snippet");
+}
+
+#[test]
+fn failed_creates_leave_no_orphans() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|c| {
+        c.task_failure_rate = 0.3;
+        c.seed = 11;
+    }));
+    let config = format!(
+        r#"{}
+resource "pve_vm" "flaky" {{
+  count      = 6
+  node       = "pve1"
+  name       = "flaky-${{count.index}}"
+  clone_vmid = 9000
+  disk {{
+    slot    = "scsi0"
+    storage = "local-lvm"
+    size    = 4
+  }}
+  network {{}}
+}}
+"#,
+        provider_block(&emu)
+    );
+    let tf = Terraform::new(&config);
+    tf.init();
+    let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 1, "some tasks fail:\n{}", out.all());
+    let in_state = tf.run(&["state", "list"]).stdout.lines().count();
+    let guests = rt.block_on(client(&emu).cluster_resources(Some("vm"))).unwrap();
+    let in_pve = guests.iter().filter(|g| !g.template).count();
+    assert_eq!(in_state, in_pve, "every guest PVE has is in state (tainted if half-made):\n{}", out.all());
+    let plan = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert!(plan.stdout.contains("6 to add") || plan.stdout.contains("to add"), "{}", plan.stdout);
+}
+
+#[test]
+fn vm_from_scratch_and_protection() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let vm = |protection: bool| {
+        format!(
+            r#"{}
+resource "pve_vm" "db" {{
+  node       = "pve2"
+  vmid       = 500
+  name       = "db1"
+  started    = false
+  protection = {protection}
+  bios       = "ovmf"
+  machine    = "q35"
+  disk {{
+    slot    = "virtio0"
+    storage = "local-zfs"
+    size    = 32
+    discard = true
+  }}
+  disk {{
+    slot    = "virtio1"
+    storage = "local-zfs"
+    size    = 100
+    backup  = false
+  }}
+  network {{
+    bridge   = "vmbr1"
+    firewall = true
+    mtu      = 9000
+  }}
+}}
+"#,
+            provider_block(&emu)
+        )
+    };
+    let tf = Terraform::new(&vm(true).replace("discard = true", "ssd = true"));
+    tf.init();
+    let out = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert!(out.code == 1 && out.all().contains("ssd is available on scsi, sata and ide disks, not virtio"), "{}", out.all());
+    tf.write("main.tf", &vm(true));
+    apply(&tf);
+    let api = client(&emu);
+    let config = rt.block_on(api.guest_config(GuestKind::Qemu, "pve2", 500)).unwrap();
+    assert_eq!(config.get_str("virtio0").as_deref(), Some("local-zfs:vm-500-disk-0,discard=on,size=32G"));
+    assert_eq!(config.get_str("virtio1").as_deref(), Some("local-zfs:vm-500-disk-1,backup=0,size=100G"));
+    assert!(config.get_str("net0").unwrap().contains("bridge=vmbr1,firewall=1,mtu=9000"), "{:?}", config.get_str("net0"));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+    let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 1);
+    assert!(out.all().contains("VM 500 has protection enabled"), "{}", out.all());
+    assert!(rt.block_on(api.locate_guest(500)).unwrap().is_some(), "a protected VM survives destroy");
+    tf.write("main.tf", &vm(false));
+    apply(&tf);
+    let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(rt.block_on(api.locate_guest(500)).unwrap().is_none());
 }

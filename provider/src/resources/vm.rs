@@ -918,6 +918,20 @@ impl Resource<Context> for PveVm {
         let mut diags = Diagnostics::default();
         let mut slots = BTreeSet::new();
         for (i, disk) in config.get("disk").as_list().unwrap_or_default().iter().enumerate() {
+            let at = |field: &str| vec![Step::Attr("disk".into()), Step::Index(i as i64), Step::Attr(field.into())];
+            let bus = disk.get("slot").as_str().unwrap_or("").trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
+            // PVE's drive formats: ssd emulation is not offered on virtio, iothreads only on scsi/virtio.
+            if disk.get("ssd").as_bool() == Some(true) && bus == "virtio" {
+                diags.push(
+                    Diagnostic::error("No SSD emulation on virtio", "ssd is available on scsi, sata and ide disks, not virtio")
+                        .at(at("ssd")),
+                );
+            }
+            if disk.get("iothread").as_bool() == Some(true) && (bus == "sata" || bus == "ide") {
+                diags.push(
+                    Diagnostic::error("No iothread on this bus", "iothread is available on scsi and virtio disks").at(at("iothread")),
+                );
+            }
             if let Some(slot) = disk.get("slot").as_str()
                 && !slots.insert(slot.to_string())
             {
