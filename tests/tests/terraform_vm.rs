@@ -564,3 +564,30 @@ resource "pve_vm" "db" {{
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(rt.block_on(api.locate_guest(500)).unwrap().is_none());
 }
+
+#[test]
+fn ha_migration_is_not_drift() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let tf = Terraform::new(&format!(
+        "{}\nresource \"pve_vm\" \"ha\" {{\n  node = \"pve1\"\n  name = \"ha1\"\n  started = false\n  disk {{\n    slot = \"scsi0\"\n    storage = \"local-zfs\"\n    size = 4\n  }}\n}}\n",
+        provider_block(&emu)
+    ));
+    tf.init();
+    apply(&tf);
+    // What an HA relocation does: the guest (and its config) now lives on another node.
+    emu.emulator.cluster().guests.get_mut(&100).expect("created").node = "pve3".into();
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "a VM that HA moved plans clean:\n{out}");
+    let out = tf.run(&["apply", "-refresh-only", "-auto-approve", "-input=false", "-no-color"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let shown: serde_json::Value = serde_json::from_str(&tf.run(&["show", "-json"]).stdout).unwrap();
+    let attrs = &shown["values"]["root_module"]["resources"][0]["values"];
+    assert_eq!(
+        (attrs["node"].as_str(), attrs["current_node"].as_str()),
+        (Some("pve1"), Some("pve3")),
+        "current_node follows the VM; node stays as configured"
+    );
+    let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "destroy finds the VM on its new node:\n{}", out.all());
+}
