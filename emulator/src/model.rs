@@ -111,6 +111,21 @@ pub fn is_disk_key(kind: GuestKind, key: &str) -> bool {
 }
 
 impl Guest {
+    /// A stopped guest without snapshots or pending changes.
+    pub fn new(vmid: u64, node: String, kind: GuestKind, config: Config) -> Self {
+        Self {
+            vmid,
+            node,
+            kind,
+            config,
+            pending: Config::new(),
+            pending_delete: Vec::new(),
+            snapshots: BTreeMap::new(),
+            running: false,
+            started_at: None,
+        }
+    }
+
     pub fn name(&self) -> Option<&str> {
         let key = if self.kind == GuestKind::Qemu { "name" } else { "hostname" };
         self.config.get(key).map(String::as_str)
@@ -225,6 +240,15 @@ impl Cluster {
                 !self.volumes.iter().any(|v| v.volid == *name || v.volid.ends_with(&format!("/{}", name.split(':').nth(1).unwrap_or(""))))
             })
             .expect("an unused disk name exists")
+    }
+
+    /// Removes a half-made guest with its disks and pool membership (backups stay).
+    pub fn forget_guest(&mut self, vmid: u64) {
+        self.guests.remove(&vmid);
+        self.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
+        for pool in self.pools.values_mut() {
+            pool.vms.retain(|v| *v != vmid);
+        }
     }
 
     pub fn remove_volume(&mut self, volid: &str) {
@@ -359,20 +383,7 @@ impl Cluster {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        cluster.guests.insert(
-            9000,
-            Guest {
-                vmid: 9000,
-                node: "pve1".into(),
-                kind: GuestKind::Qemu,
-                config,
-                pending: Config::new(),
-                pending_delete: Vec::new(),
-                snapshots: BTreeMap::new(),
-                running: false,
-                started_at: None,
-            },
-        );
+        cluster.guests.insert(9000, Guest::new(9000, "pve1".into(), GuestKind::Qemu, config));
         cluster
     }
 }

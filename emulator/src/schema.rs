@@ -97,7 +97,7 @@ impl Schema {
             let mut literals = 0;
             let matched = spec.segments.iter().zip(&parts).all(|(seg, part)| {
                 if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                    params.insert(name.to_string(), percent_decode(part));
+                    params.insert(name.to_string(), pve_api::percent_decode(part));
                     !part.is_empty()
                 } else {
                     literals += 1;
@@ -396,25 +396,6 @@ fn is_cidr(value: &str, bare_ip_allowed: bool) -> bool {
         },
         None => bare_ip_allowed && value.parse::<IpAddr>().is_ok(),
     }
-}
-
-/// Decodes `%XX` escapes of one path segment (UPIDs and volume IDs arrive encoded).
-pub fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(byte) = segment.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(byte);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// PVE's patterns are Perl: strip the `(?^:…)` wrapper and spell `{,n}` as `{0,n}`.

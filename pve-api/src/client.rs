@@ -83,6 +83,25 @@ pub fn segment(value: &str) -> String {
     out
 }
 
+/// Decodes `%XX` escapes (the inverse of [`segment`]); malformed escapes pass through.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 struct Ticket {
     cookie: Secret,
     csrf: Secret,
@@ -348,6 +367,8 @@ mod tests {
     fn segments_are_percent_encoded() {
         assert_eq!(segment("local:backup/vzdump-qemu-100.vma.zst"), "local%3Abackup%2Fvzdump-qemu-100.vma.zst");
         assert_eq!(segment("UPID:pve1:root@pam!t:"), "UPID%3Apve1%3Aroot%40pam%21t%3A");
+        assert_eq!(percent_decode(&segment("a b/c:%d\n")), "a b/c:%d\n");
+        assert_eq!(percent_decode("100%"), "100%");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub mod upid;
 pub use api::{
     ClusterResource, GuestConfig, GuestKind, GuestLocation, GuestStatus, NodeInfo, SnapshotInfo, StorageInfo, StorageVolume, Version,
 };
-pub use client::{Params, PveClient, Retry, install_crypto_provider, segment};
+pub use client::{Params, PveClient, Retry, install_crypto_provider, percent_decode, segment};
 pub use config::{ClientConfig, Credentials, MinTls, RetryPolicy};
 pub use error::ApiError;
 pub use propstr::PropertyString;

@@ -376,20 +376,7 @@ pub async fn create(r: ApiRequest) -> ApiResult {
         {
             p.vms.push(vmid);
         }
-        cluster.guests.insert(
-            vmid,
-            Guest {
-                vmid,
-                node: node.clone(),
-                kind,
-                config,
-                pending: Config::new(),
-                pending_delete: Vec::new(),
-                snapshots: Default::default(),
-                running: false,
-                started_at: None,
-            },
-        );
+        cluster.guests.insert(vmid, Guest::new(vmid, node.clone(), kind, config));
     }
     // From here on the config's `lock: create` keeps others out, as in PVE.
     let start = r.flag("start");
@@ -408,11 +395,7 @@ pub async fn create(r: ApiRequest) -> ApiResult {
         Vec::new(),
         Box::new(move |cluster, log, fail| {
             if fail {
-                cluster.guests.remove(&vmid);
-                cluster.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
-                for pool in cluster.pools.values_mut() {
-                    pool.vms.retain(|v| *v != vmid);
-                }
+                cluster.forget_guest(vmid);
                 return Err(format!("unable to create {} {vmid} - injected task failure", kind_word(kind)));
             }
             let guest = cluster.guests.get_mut(&vmid).ok_or("guest vanished during create")?;
@@ -855,20 +838,7 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
         {
             p.vms.push(newid);
         }
-        cluster.guests.insert(
-            newid,
-            Guest {
-                vmid: newid,
-                node: target.clone(),
-                kind,
-                config,
-                pending: Config::new(),
-                pending_delete: Vec::new(),
-                snapshots: Default::default(),
-                running: false,
-                started_at: None,
-            },
-        );
+        cluster.guests.insert(newid, Guest::new(newid, target.clone(), kind, config));
     }
     let upid = r.emulator.spawn_task(
         &node,
@@ -882,11 +852,7 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
             log.push(format!("create {} clone of drive(s) from {vmid} to {newid}", if full { "full" } else { "linked" }));
             if fail {
                 // PVE removes the half-made clone when the copy fails.
-                cluster.guests.remove(&newid);
-                cluster.volumes.retain(|v| v.vmid != Some(newid) || v.content == "backup");
-                for pool in cluster.pools.values_mut() {
-                    pool.vms.retain(|v| *v != newid);
-                }
+                cluster.forget_guest(newid);
                 return Err(format!("clone failed: injected task failure (VM {newid} removed)"));
             }
             let guest = cluster.guests.get_mut(&newid).ok_or("clone target vanished")?;

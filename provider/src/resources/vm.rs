@@ -396,37 +396,14 @@ fn ipconfig_string(ip: &Value) -> String {
     p.to_string()
 }
 
-/// PVE keeps `sshkeys` URL-encoded.
+/// PVE keeps `sshkeys` URL-encoded, one key per line.
 fn encode_ssh_keys(keys: &[Value]) -> String {
-    let joined: Vec<&str> = keys.iter().filter_map(Value::as_str).collect();
-    let text = joined.join("\n");
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    pve_api::segment(&keys.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"))
 }
 
 fn decode_ssh_keys(text: &str) -> Vec<Value> {
-    let mut bytes = Vec::new();
-    let raw = text.as_bytes();
-    let mut i = 0;
-    while i < raw.len() {
-        if raw[i] == b'%'
-            && let Some(b) = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            bytes.push(b);
-            i += 3;
-            continue;
-        }
-        bytes.push(if raw[i] == b'+' { b' ' } else { raw[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()).map(|l| Value::from(l.to_string())).collect()
+    // Form encoding may use '+' for spaces.
+    pve_api::percent_decode(&text.replace('+', " ")).lines().filter(|l| !l.trim().is_empty()).map(|l| Value::from(l.to_string())).collect()
 }
 
 fn indexed<'a>(config: &'a GuestConfig, prefix: &str) -> Vec<(u32, &'a Json)> {
