@@ -385,7 +385,8 @@ impl ProviderDefinition for PveProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource<Context>>> {
-        vec![Arc::new(crate::resources::vm::PveVm)]
+        use crate::resources::*;
+        vec![Arc::new(vm::PveVm), Arc::new(backup_job::PveBackupJob), Arc::new(snapshot::PveSnapshot), Arc::new(ha_resource::PveHaResource)]
     }
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {

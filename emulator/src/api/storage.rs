@@ -155,8 +155,18 @@ pub async fn delete_volume(r: ApiRequest) -> ApiResult {
 }
 
 /// `vzdump`: backs up the selected guests on this node into archives on the target storage.
-pub async fn vzdump(r: ApiRequest) -> ApiResult {
+pub async fn vzdump(mut r: ApiRequest) -> ApiResult {
     let node = r.node()?.to_string();
+    // The scheduler runs a job as vzdump with its job-id: the job's options fill in the rest.
+    if let Some(id) = r.param("job-id").map(str::to_string) {
+        let job =
+            r.emulator.cluster().backup_jobs.get(&id).cloned().ok_or_else(|| PveError::server(format!("job '{id}' does not exist")))?;
+        const JOB_KEYS: [&str; 10] =
+            ["all", "vmid", "pool", "exclude", "storage", "mode", "compress", "notes-template", "prune-backups", "mailto"];
+        for (key, value) in job.into_iter().filter(|(k, _)| JOB_KEYS.contains(&k.as_str())) {
+            r.params.entry(key).or_insert(value);
+        }
+    }
     let storage = r.param("storage").unwrap_or("local").to_string();
     let compress = r.param("compress").unwrap_or("0").to_string();
     let notes_template = r.param("notes-template").map(str::to_string);

@@ -127,8 +127,8 @@ fn plan_block(
             value = match (default, creating) {
                 (Some(default), _) => default,
                 (None, true) => Value::Unknown,
-                (None, false) if keeps_state && !prior.get(name).is_null() => prior.get(name).clone(),
-                (None, false) if prior.get(name).is_null() => Value::Unknown,
+                (None, false) if keeps_state => prior.get(name).clone(),
+                // Terraform proposes the prior value; the resource marks what a change recomputes.
                 (None, false) => value,
             };
         }

@@ -1,2 +1,5 @@
+pub mod backup_job;
 pub mod cloud_init;
+pub mod ha_resource;
+pub mod snapshot;
 pub mod vm;

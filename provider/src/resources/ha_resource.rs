@@ -1,0 +1,168 @@
+//! `resource "pve_ha_resource"`: HA management of a guest (`/cluster/ha/resources`).
+
+use std::collections::BTreeMap;
+
+use futures::future::BoxFuture;
+use pve_api::{ApiError, Params};
+use serde_json::Value as Json;
+
+use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
+use crate::plugin::resource::{CreateError, Resource};
+use crate::plugin::schema::{Attribute, Block, Validator};
+use crate::plugin::value::{Type, Value};
+use crate::provider::Context;
+
+pub struct PveHaResource;
+
+/// Attribute, PVE key, numeric.
+const OPTIONS: [(&str, &str, bool); 5] = [
+    ("state", "state", false),
+    ("group", "group", false),
+    ("max_restart", "max_restart", true),
+    ("max_relocate", "max_relocate", true),
+    ("comment", "comment", false),
+];
+
+fn fail(summary: &str, error: ApiError) -> Diagnostics {
+    Diagnostic::error(summary, error.to_string()).into()
+}
+
+fn state_from(vmid: u64, row: &BTreeMap<String, Json>) -> Value {
+    let mut s: BTreeMap<String, Value> = BTreeMap::new();
+    s.insert("vmid".into(), vmid.into());
+    s.insert("sid".into(), row.get("sid").and_then(Json::as_str).map(str::to_string).into());
+    for (attribute, key, numeric) in OPTIONS {
+        let value = match row.get(key) {
+            Some(Json::Number(n)) if numeric => Value::from(n.as_i64().unwrap_or_default()),
+            Some(Json::String(t)) if numeric => t.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+            Some(Json::String(t)) => t.clone().into(),
+            _ => Value::Null,
+        };
+        s.insert(attribute.into(), value);
+    }
+    for (attribute, default) in [("state", Value::from("started")), ("max_restart", 1i64.into()), ("max_relocate", 1i64.into())] {
+        if s.get(attribute).is_none_or(Value::is_null) {
+            s.insert(attribute.into(), default);
+        }
+    }
+    Value::Map(s)
+}
+
+async fn fetch(ctx: &Context, vmid: u64) -> Result<Option<Value>, Diagnostics> {
+    let rows = ctx.client.ha_resources().await.map_err(|e| fail("Listing HA resources", e))?;
+    Ok(rows
+        .iter()
+        .find(|r| r.get("sid").and_then(Json::as_str).is_some_and(|sid| sid.rsplit(':').next() == Some(&vmid.to_string())))
+        .map(|row| state_from(vmid, row)))
+}
+
+fn params(planned: &Value, prior: &Value) -> (Params, Vec<String>) {
+    let mut params = Params::new();
+    let mut deletes = Vec::new();
+    for (attribute, key, _) in OPTIONS {
+        let (after, before) = (planned.get(attribute), prior.get(attribute));
+        if !prior.is_null() && after == before {
+            continue;
+        }
+        match after {
+            Value::String(s) => params.insert(key, s),
+            Value::Number(n) => params.insert(key, (*n as i64).to_string()),
+            Value::Null if !before.is_null() => deletes.push(key.to_string()),
+            _ => {}
+        }
+    }
+    (params, deletes)
+}
+
+impl Resource<Context> for PveHaResource {
+    fn type_name(&self) -> &'static str {
+        "pve_ha_resource"
+    }
+
+    fn schema(&self) -> Block {
+        Block::new(
+            "Puts a guest under HA management. Import with `terraform import pve_ha_resource.NAME VMID`.",
+            vec![
+                Attribute::required("vmid", Type::Number, "The VM or container.")
+                    .validate(Validator::Range(100, 999_999_999))
+                    .requires_replace(),
+                Attribute::computed("sid", Type::String, "HA resource ID, `vm:VMID` or `ct:VMID`.").use_state_for_unknown(),
+                Attribute::optional_computed(
+                    "state",
+                    Type::String,
+                    "Requested state: `started` (default), `stopped`, `ignored` or `disabled`.",
+                )
+                .validate(Validator::OneOf(&["started", "stopped", "ignored", "disabled"]))
+                .default("started"),
+                Attribute::optional("group", Type::String, "HA group (node affinity)."),
+                Attribute::optional_computed(
+                    "max_restart",
+                    Type::Number,
+                    "Restart attempts on the same node before relocating. Default 1.",
+                )
+                .validate(Validator::Range(0, 10))
+                .default(1i64),
+                Attribute::optional_computed("max_relocate", Type::Number, "Relocation attempts. Default 1.")
+                    .validate(Validator::Range(0, 10))
+                    .default(1i64),
+                Attribute::optional("comment", Type::String, "Description."),
+            ],
+        )
+    }
+
+    fn create<'a>(&'a self, ctx: &'a Context, planned: Value, _config: Value) -> BoxFuture<'a, Result<Value, CreateError>> {
+        Box::pin(async move {
+            let vmid = planned.get("vmid").as_i64().unwrap_or_default() as u64;
+            let resources = ctx.resources().await.map_err(|e| fail("Listing cluster resources", e))?;
+            let kind = resources.iter().find(|r| r.vmid == Some(vmid)).and_then(|r| r.guest_kind());
+            let Some(kind) = kind else {
+                return Err(Diagnostic::error("Guest not found", format!("no VM or container with VMID {vmid}")).at(attr("vmid")).into());
+            };
+            let sid = format!("{}:{vmid}", if kind == pve_api::GuestKind::Qemu { "vm" } else { "ct" });
+            let (params, _) = params(&planned, &Value::Null);
+            ctx.client.create_ha_resource(&params.set("sid", &sid)).await.map_err(|e| fail("Adding the HA resource", e))?;
+            ctx.invalidate_resources().await;
+            Ok(fetch(ctx, vmid)
+                .await?
+                .ok_or_else(|| Diagnostics::from(Diagnostic::error("HA resource vanished", format!("{sid} is gone"))))?)
+        })
+    }
+
+    fn read<'a>(&'a self, ctx: &'a Context, state: Value) -> BoxFuture<'a, Result<Option<Value>, Diagnostics>> {
+        Box::pin(async move { fetch(ctx, state.get("vmid").as_i64().unwrap_or_default() as u64).await })
+    }
+
+    fn update<'a>(&'a self, ctx: &'a Context, prior: Value, planned: Value, _config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
+        Box::pin(async move {
+            let sid = prior.get("sid").as_str().unwrap_or_default().to_string();
+            let (mut params, deletes) = params(&planned, &prior);
+            if !deletes.is_empty() {
+                params.insert("delete", deletes.join(","));
+            }
+            ctx.client.update_ha_resource(&sid, &params).await.map_err(|e| fail("Updating the HA resource", e))?;
+            let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
+            fetch(ctx, vmid).await?.ok_or_else(|| Diagnostic::error("HA resource vanished", format!("{sid} is gone")).into())
+        })
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Context, prior: Value) -> BoxFuture<'a, Result<(), Diagnostics>> {
+        Box::pin(async move {
+            let sid = prior.get("sid").as_str().unwrap_or_default();
+            match ctx.client.delete_ha_resource(sid).await {
+                Ok(()) => Ok(()),
+                Err(e) if e.message().contains("no such resource") => Ok(()),
+                Err(e) => Err(fail("Removing the HA resource", e)),
+            }
+        })
+    }
+
+    fn import<'a>(&'a self, ctx: &'a Context, id: String) -> BoxFuture<'a, Result<Value, Diagnostics>> {
+        Box::pin(async move {
+            let vmid = crate::functions::vmid_from_id(id.rsplit(':').next().unwrap_or(&id))
+                .ok_or_else(|| Diagnostics::from(Diagnostic::error("Invalid import ID", format!("'{id}' is not a VMID or vm:VMID"))))?;
+            fetch(ctx, vmid)
+                .await?
+                .ok_or_else(|| Diagnostic::error("HA resource not found", format!("guest {vmid} is not HA-managed")).into())
+        })
+    }
+}

@@ -1,0 +1,210 @@
+//! pve_backup_job, pve_snapshot and pve_ha_resource under the real Terraform binary.
+
+use pve_api::{GuestKind, Params, TaskWait};
+use pve_home_tests::{Terraform, client, emulator, provider_block};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn plan_code(tf: &Terraform) -> (i32, String) {
+    let out = tf.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    (out.code, out.all())
+}
+
+fn apply(tf: &Terraform) {
+    let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "apply failed:\n{}", out.all());
+}
+
+const POLICIES: &str = r#"
+resource "pve_backup_job" "prod" {
+  id            = "prod-daily"
+  schedule      = "*-*-* 01:00"
+  storage       = "backup"
+  vmids         = [100]
+  notes_template = "{{guestname}}"
+  retention {
+    keep_daily  = 7
+    keep_weekly = 4
+  }
+}
+
+resource "pve_backup_job" "lab" {
+  id       = "lab-weekly"
+  schedule = "sun 03:00"
+  storage  = "backup"
+  all      = true
+  exclude  = [9000]
+  retention {
+    keep_weekly = 3
+  }
+}
+
+resource "pve_backup_job" "monitoring" {
+  id       = "monitoring-daily"
+  schedule = "02:00"
+  storage  = "backup"
+  pool     = "monitoring"
+  comment  = "monitoring stack"
+  retention {
+    keep_daily = 7
+  }
+}
+
+output "prod_next" { value = pve_backup_job.prod.next_run }
+"#;
+
+#[test]
+fn backup_jobs_for_the_seed_policies() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    rt.block_on(api.create_pool("monitoring", None)).unwrap();
+    let upid =
+        rt.block_on(api.clone_guest(GuestKind::Qemu, "pve1", 9000, 100, &Params::new().set("name", "db1").flag("full", true))).unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+
+    let tf = Terraform::new(&format!("{}{POLICIES}", provider_block(&emu)));
+    tf.init();
+    apply(&tf);
+    let jobs = rt.block_on(api.backup_jobs()).unwrap();
+    assert_eq!(jobs.len(), 3);
+    let prod = rt.block_on(api.backup_job("prod-daily")).unwrap();
+    assert_eq!(prod["prune-backups"], "keep-daily=7,keep-weekly=4");
+    assert_eq!(prod["compress"], "zstd");
+    let next = tf.outputs()["prod_next"]["value"].as_i64().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert!(next > now && next - now <= 86_400, "next run within a day: {next} vs {now}");
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+
+    // The job runs through vzdump (as PVE's scheduler does) and leaves archives.
+    let upid = rt.block_on(api.vzdump("pve1", &Params::new().set("job-id", "prod-daily"))).unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    let archives = rt.block_on(api.storage_content("pve1", "backup", Some("backup"), Some(100))).unwrap();
+    assert_eq!(archives.len(), 1);
+    assert!(archives[0].volid.ends_with(".vma.zst") && archives[0].notes.as_deref() == Some("db1"), "{:?}", archives[0]);
+
+    // Out-of-band change is drift; an in-place update puts it back.
+    rt.block_on(api.update_backup_job("lab-weekly", &Params::new().set("schedule", "sat 03:00"))).unwrap();
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 2);
+    assert!(out.contains("\"sat 03:00\" -> \"sun 03:00\"") && out.contains("1 to change"), "{out}");
+    apply(&tf);
+
+    let imported = Terraform::new(&format!("{}{POLICIES}", provider_block(&emu)));
+    imported.init();
+    for (address, id) in
+        [("pve_backup_job.prod", "prod-daily"), ("pve_backup_job.lab", "lab-weekly"), ("pve_backup_job.monitoring", "monitoring-daily")]
+    {
+        let out = imported.run(&["import", "-input=false", "-no-color", address, id]);
+        assert_eq!(out.code, 0, "{}", out.all());
+    }
+    let (code, out) = plan_code(&imported);
+    assert_eq!(code, 0, "imported jobs plan clean:\n{out}");
+
+    let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(rt.block_on(api.backup_jobs()).unwrap().is_empty());
+}
+
+#[test]
+fn backup_job_bad_inputs_fail_at_plan() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let bad = r#"
+resource "pve_backup_job" "bad" {
+  schedule = "sun 25:00"
+  storage  = "backup"
+  vmids    = [100]
+  all      = true
+}
+resource "pve_backup_job" "nowhere" {
+  schedule = "daily"
+  storage  = "nas"
+  all      = true
+}
+resource "pve_backup_job" "images" {
+  schedule = "daily"
+  storage  = "local-lvm"
+  pool     = "x"
+  exclude  = [100]
+}
+"#;
+    let tf = Terraform::new(&format!("{}{bad}", provider_block(&emu)));
+    tf.init();
+    let out = tf.run(&["validate", "-no-color"]);
+    assert_eq!(out.code, 1);
+    let all = out.all();
+    assert!(all.contains("unable to parse calendar event 'sun 25:00'"), "{all}");
+    assert!(all.contains("vmids and all cannot be combined"), "{all}");
+    assert!(all.contains("exclude only applies together with all = true"), "{all}");
+    let fixed = bad.replace("sun 25:00", "sun 03:00").replace("  vmids    = [100]\n", "").replace("  exclude  = [100]\n", "");
+    tf.write("main.tf", &format!("{}{fixed}", provider_block(&emu)));
+    let out = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(out.code, 1);
+    assert!(out.all().contains("storage 'nas' does not exist"), "{}", out.all());
+    assert!(out.all().contains("storage 'local-lvm' holds images,rootdir, not backup"), "{}", out.all());
+}
+
+#[test]
+fn snapshots_and_ha() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    let upid =
+        rt.block_on(api.clone_guest(GuestKind::Qemu, "pve1", 9000, 100, &Params::new().set("name", "app").flag("full", true))).unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    let config = |description: &str, state: &str| {
+        format!(
+            r#"{}
+resource "pve_snapshot" "before_upgrade" {{
+  vmid        = 100
+  name        = "before-upgrade"
+  description = "{description}"
+}}
+resource "pve_ha_resource" "app" {{
+  vmid         = 100
+  state        = "{state}"
+  max_relocate = 2
+}}
+"#,
+            provider_block(&emu)
+        )
+    };
+    let tf = Terraform::new(&config("first", "started"));
+    tf.init();
+    apply(&tf);
+    let snapshots = rt.block_on(api.snapshots(GuestKind::Qemu, "pve1", 100)).unwrap();
+    assert!(snapshots.iter().any(|s| s.name == "before-upgrade" && s.description.as_deref() == Some("first")));
+    let ha = rt.block_on(api.ha_resource("vm:100")).unwrap();
+    assert_eq!((ha["state"].as_str(), ha["max_relocate"].as_i64()), (Some("started"), Some(2)));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+
+    tf.write("main.tf", &config("second", "stopped"));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 2);
+    assert!(out.contains("2 to change, 0 to destroy"), "description and HA state change in place:\n{out}");
+    apply(&tf);
+    assert_eq!(rt.block_on(api.ha_resource("vm:100")).unwrap()["state"], "stopped");
+
+    let imported = Terraform::new(&config("second", "stopped"));
+    imported.init();
+    assert_eq!(imported.run(&["import", "-no-color", "pve_snapshot.before_upgrade", "pve1/100/before-upgrade"]).code, 0);
+    assert_eq!(imported.run(&["import", "-no-color", "pve_ha_resource.app", "vm:100"]).code, 0);
+    let (code, out) = plan_code(&imported);
+    assert_eq!(code, 0, "{out}");
+
+    let reserved =
+        Terraform::new(&format!("{}\nresource \"pve_snapshot\" \"x\" {{\n  vmid = 100\n  name = \"current\"\n}}\n", provider_block(&emu)));
+    reserved.init();
+    let out = reserved.run(&["validate", "-no-color"]);
+    assert!(out.code == 1 && out.all().contains("\"current\" and \"pending\" are reserved by PVE"), "{}", out.all());
+
+    let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!rt.block_on(api.snapshots(GuestKind::Qemu, "pve1", 100)).unwrap().iter().any(|s| s.name == "before-upgrade"));
+    assert!(rt.block_on(api.ha_resources()).unwrap().is_empty());
+}
