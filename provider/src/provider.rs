@@ -386,7 +386,13 @@ impl ProviderDefinition for PveProvider {
 
     fn resources(&self) -> Vec<Arc<dyn Resource<Context>>> {
         use crate::resources::*;
-        vec![Arc::new(vm::PveVm), Arc::new(backup_job::PveBackupJob), Arc::new(snapshot::PveSnapshot), Arc::new(ha_resource::PveHaResource)]
+        vec![
+            Arc::new(vm::PveVm),
+            Arc::new(backup_job::PveBackupJob),
+            Arc::new(snapshot::PveSnapshot),
+            Arc::new(ha_resource::PveHaResource),
+            Arc::new(lifecycle_tag::PveLifecycleTag),
+        ]
     }
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {

@@ -86,3 +86,44 @@ mod tests {
         }
     }
 }
+
+/// Lifecycle tags shared by `pve_lifecycle_tag` and `pve-ops expire-lab`. PVE tags cannot hold
+/// ':', so the values follow a dash: `environment-lab`, `expires-2026-12-07`, `no-expire`.
+pub mod lifecycle {
+    pub const ENVIRONMENT: &str = "environment-";
+    pub const EXPIRES: &str = "expires-";
+    pub const NO_EXPIRE: &str = "no-expire";
+
+    /// Whether a tag belongs to the lifecycle set (and so not to the guest resource's `tags`).
+    pub fn is_lifecycle_tag(tag: &str) -> bool {
+        let tag = tag.to_ascii_lowercase();
+        tag.starts_with(ENVIRONMENT) || tag.starts_with(EXPIRES) || tag == NO_EXPIRE
+    }
+
+    pub fn environment(tags: &[String]) -> Option<String> {
+        tags.iter().find_map(|t| t.strip_prefix(ENVIRONMENT).map(str::to_string))
+    }
+
+    pub fn expires(tags: &[String]) -> Option<chrono::NaiveDate> {
+        tags.iter().find_map(|t| t.strip_prefix(EXPIRES).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()))
+    }
+
+    pub fn no_expire(tags: &[String]) -> bool {
+        tags.iter().any(|t| t == NO_EXPIRE)
+    }
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::lifecycle::*;
+
+    #[test]
+    fn lifecycle_tags_are_valid_pve_tags_and_parse_back() {
+        let tags: Vec<String> = ["environment-lab", "expires-2026-12-07", "no-expire", "web"].map(String::from).to_vec();
+        assert!(tags.iter().all(|t| super::is_valid_tag(t)));
+        assert_eq!(environment(&tags).as_deref(), Some("lab"));
+        assert_eq!(expires(&tags), chrono::NaiveDate::from_ymd_opt(2026, 12, 7));
+        assert!(no_expire(&tags));
+        assert!(is_lifecycle_tag("Expires-2026-01-01") && !is_lifecycle_tag("web"));
+    }
+}

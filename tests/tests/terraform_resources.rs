@@ -208,3 +208,69 @@ resource "pve_ha_resource" "app" {{
     assert!(!rt.block_on(api.snapshots(GuestKind::Qemu, "pve1", 100)).unwrap().iter().any(|s| s.name == "before-upgrade"));
     assert!(rt.block_on(api.ha_resources()).unwrap().is_empty());
 }
+
+#[test]
+fn lifecycle_tags_coexist_with_vm_tags() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    let config = |vm_tags: &str, lifecycle: &str| {
+        format!(
+            r#"{}
+resource "pve_vm" "lab" {{
+  node    = "pve1"
+  name    = "lab1"
+  started = false
+  tags    = [{vm_tags}]
+  disk {{
+    slot    = "scsi0"
+    storage = "local-lvm"
+    size    = 4
+  }}
+}}
+resource "pve_lifecycle_tag" "lab" {{
+  vmid = pve_vm.lab.vmid
+{lifecycle}
+}}
+"#,
+            provider_block(&emu)
+        )
+    };
+    let tf = Terraform::new(&config("\"web\"", "  environment = \"Lab\"\n  expiration_days = 14"));
+    tf.init();
+    apply(&tf);
+    let expires = (chrono::Utc::now().date_naive() + chrono::Duration::days(14)).format("%Y-%m-%d").to_string();
+    let tags = rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap().get_str("tags").unwrap();
+    assert_eq!(tags, format!("environment-lab;expires-{expires};web"));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "the VM ignores lifecycle tags and the lifecycle tag ignores the rest:\n{out}");
+
+    // The VM's own tags change; the lifecycle tags stay.
+    tf.write("main.tf", &config("\"web\", \"db\"", "  environment = \"Lab\"\n  expiration_days = 14"));
+    apply(&tf);
+    let tags = rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap().get_str("tags").unwrap();
+    assert_eq!(tags, format!("db;environment-lab;expires-{expires};web"));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+
+    // A date in the past is refused at plan time; no_expire with a date conflicts.
+    tf.write("main.tf", &config("\"web\", \"db\"", "  environment = \"lab\"\n  expires = \"2020-01-01\""));
+    let out = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert!(out.code == 1 && out.all().contains("2020-01-01 has already passed"), "{}", out.all());
+    tf.write("main.tf", &config("\"web\", \"db\"", "  no_expire = true\n  expiration_days = 3"));
+    let out = tf.run(&["validate", "-no-color"]);
+    assert!(out.code == 1 && out.all().contains("no_expire cannot be combined"), "{}", out.all());
+
+    // Removing the lifecycle resource removes only its tags.
+    tf.write(
+        "main.tf",
+        &config("\"web\", \"db\"", "  environment = \"Lab\"\n  expiration_days = 14")
+            .split("resource \"pve_lifecycle_tag\"")
+            .next()
+            .unwrap()
+            .to_string(),
+    );
+    apply(&tf);
+    let tags = rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap().get_str("tags").unwrap();
+    assert_eq!(tags, "db;web");
+}

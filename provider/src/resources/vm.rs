@@ -466,7 +466,10 @@ fn state_from_config(vmid: u64, current_node: &str, running: bool, pool: Option<
     s.insert("serial_console".into(), (text(config, "vga").as_deref() == Some("serial0")).into());
     s.insert("pool".into(), pool.into());
     // Tags: PVE's form, unless it equals the prior spelling once normalised.
-    let tags: Vec<Value> = text(config, "tags").map(|t| pve_api::tags::split_tag_list(&t).map(Value::from).collect()).unwrap_or_default();
+    // Lifecycle tags belong to pve_lifecycle_tag, not to this resource.
+    let tags: Vec<Value> = text(config, "tags")
+        .map(|t| pve_api::tags::split_tag_list(&t).filter(|t| !pve_api::tags::lifecycle::is_lifecycle_tag(t)).map(Value::from).collect())
+        .unwrap_or_default();
     let tags = if tags.is_empty() { Value::Null } else { Value::List(tags) };
     let prior_tags = prior.get("tags");
     s.insert(
@@ -1119,6 +1122,21 @@ impl Resource<Context> for PveVm {
             config_params(&planned, &prior, &mut params, &mut deletes);
             if let Some(password) = config.get("ci_password").as_str() {
                 params.insert("cipassword", password);
+            }
+            // Lifecycle tags on the guest stay when this resource rewrites its own tags.
+            let lifecycle_tags: Vec<String> = text(&current, "tags")
+                .map(|t| {
+                    pve_api::tags::split_tag_list(&t)
+                        .filter(|t| pve_api::tags::lifecycle::is_lifecycle_tag(t))
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !lifecycle_tags.is_empty() && (params.get("tags").is_some() || deletes.iter().any(|d| d == "tags")) {
+                let mut tags: Vec<String> = params.get("tags").map(|t| t.split(';').map(str::to_string).collect()).unwrap_or_default();
+                tags.extend(lifecycle_tags);
+                deletes.retain(|d| d != "tags");
+                params.insert("tags", tags.join(";"));
             }
             let (had_snippet, wants_snippet) =
                 (crate::resources::cloud_init::wanted(&prior), crate::resources::cloud_init::wanted(&planned));
