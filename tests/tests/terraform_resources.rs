@@ -267,8 +267,7 @@ resource "pve_lifecycle_tag" "lab" {{
         &config("\"web\", \"db\"", "  environment = \"Lab\"\n  expiration_days = 14")
             .split("resource \"pve_lifecycle_tag\"")
             .next()
-            .unwrap()
-            .to_string(),
+            .unwrap(),
     );
     apply(&tf);
     let tags = rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap().get_str("tags").unwrap();
