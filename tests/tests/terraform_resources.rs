@@ -262,13 +262,8 @@ resource "pve_lifecycle_tag" "lab" {{
     assert!(out.code == 1 && out.all().contains("no_expire cannot be combined"), "{}", out.all());
 
     // Removing the lifecycle resource removes only its tags.
-    tf.write(
-        "main.tf",
-        &config("\"web\", \"db\"", "  environment = \"Lab\"\n  expiration_days = 14")
-            .split("resource \"pve_lifecycle_tag\"")
-            .next()
-            .unwrap(),
-    );
+    let without = config("\"web\", \"db\"", "  environment = \"Lab\"\n  expiration_days = 14");
+    tf.write("main.tf", without.split("resource \"pve_lifecycle_tag\"").next().unwrap());
     apply(&tf);
     let tags = rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap().get_str("tags").unwrap();
     assert_eq!(tags, "db;web");
