@@ -388,6 +388,7 @@ impl ProviderDefinition for PveProvider {
         use crate::resources::*;
         vec![
             Arc::new(vm::PveVm),
+            Arc::new(lxc::PveLxc),
             Arc::new(backup_job::PveBackupJob),
             Arc::new(snapshot::PveSnapshot),
             Arc::new(ha_resource::PveHaResource),

@@ -268,3 +268,93 @@ resource "pve_lifecycle_tag" "lab" {{
     let tags = rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap().get_str("tags").unwrap();
     assert_eq!(tags, "db;web");
 }
+
+#[test]
+fn lxc_lifecycle_import_and_grow_only_volumes() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    let ct = |memory: u32, rootfs: u32, extra_mount: bool| {
+        let extra = if extra_mount {
+            "  mount_point {\n    slot    = \"mp1\"\n    storage = \"local-lvm\"\n    size    = 5\n    path    = \"/logs\"\n  }\n"
+        } else {
+            ""
+        };
+        format!(
+            r#"{}
+resource "pve_lxc" "dns" {{
+  node            = "pve2"
+  hostname        = "dns1"
+  template_volume = "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst"
+  password        = "s3cret-root-pw"
+  ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e ops@laptop"]
+  memory          = {memory}
+  cores           = 1
+  nesting         = true
+  keyctl          = true
+  tags            = ["DNS", "infra"]
+  dns_servers     = ["10.10.10.1"]
+  rootfs {{
+    storage = "local-lvm"
+    size    = {rootfs}
+  }}
+  mount_point {{
+    slot    = "mp0"
+    storage = "local-lvm"
+    size    = 10
+    path    = "/data"
+    backup  = true
+  }}
+{extra}  network {{
+    ipv4    = "10.10.20.5/24"
+    gateway = "10.10.20.1"
+    vlan    = 20
+  }}
+}}
+"#,
+            provider_block(&emu)
+        )
+    };
+    let tf = Terraform::new(&ct(512, 8, false));
+    tf.init();
+    apply(&tf);
+    let config = rt.block_on(api.guest_config(GuestKind::Lxc, "pve2", 100)).unwrap();
+    assert_eq!(config.get_str("rootfs").as_deref(), Some("local-lvm:vm-100-disk-0,size=8G"));
+    assert_eq!(config.get_str("mp0").as_deref(), Some("local-lvm:vm-100-disk-1,mp=/data,backup=1,size=10G"));
+    assert_eq!(config.get_str("features").as_deref(), Some("nesting=1,keyctl=1"));
+    assert_eq!(config.get_str("tags").as_deref(), Some("dns;infra"));
+    let net0 = config.get_str("net0").unwrap();
+    assert!(
+        net0.starts_with("name=eth0,bridge=vmbr0,ip=10.10.20.5/24,gw=10.10.20.1,tag=20") && net0.contains("hwaddr=BC:24:11:"),
+        "{net0}"
+    );
+    assert!(!tf.run(&["show", "-json"]).stdout.contains("s3cret-root-pw"));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+
+    tf.write("main.tf", &ct(1024, 12, true));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 2);
+    assert!(out.contains("1 to change, 0 to destroy"), "{out}");
+    apply(&tf);
+    let config = rt.block_on(api.guest_config(GuestKind::Lxc, "pve2", 100)).unwrap();
+    assert_eq!(config.get_str("rootfs").as_deref(), Some("local-lvm:vm-100-disk-0,size=12G"));
+    assert!(config.get_str("mp1").unwrap().contains("mp=/logs"));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+
+    tf.write("main.tf", &ct(1024, 10, true));
+    let out = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert!(out.code == 1 && out.all().contains("it can grow but not shrink to 10 GiB"), "{}", out.all());
+
+    let imported = Terraform::new(&ct(1024, 12, true));
+    imported.init();
+    assert_eq!(imported.run(&["import", "-no-color", "pve_lxc.dns", "pve2/100"]).code, 0);
+    let (code, out) = plan_code(&imported);
+    assert_eq!(code, 0, "imported container plans clean:\n{out}");
+
+    tf.write("main.tf", &ct(1024, 12, true));
+    let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(rt.block_on(api.locate_guest(100)).unwrap().is_none());
+}

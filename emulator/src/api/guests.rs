@@ -226,8 +226,17 @@ fn check_cicustom(cluster: &Cluster, node: &str, value: &str) -> Result<(), PveE
     Ok(())
 }
 
+/// Disk keys in the order PVE allocates them: a container's rootfs before its mount points.
 fn disk_keys(kind: GuestKind, config: &Config) -> Vec<String> {
-    config.keys().filter(|k| is_disk_key(kind, k)).cloned().collect()
+    let mut keys: Vec<String> = config.keys().filter(|k| is_disk_key(kind, k)).cloned().collect();
+    keys.sort_by_key(|k| {
+        (
+            k != "rootfs",
+            k.trim_end_matches(|c: char| c.is_ascii_digit()).to_string(),
+            k.trim_start_matches(|c: char| !c.is_ascii_digit()).parse::<u32>().unwrap_or(0),
+        )
+    });
+    keys
 }
 
 pub async fn list(r: ApiRequest) -> ApiResult {

@@ -13,11 +13,11 @@
 //! reserved in-process and confirmed with PVE, so parallel creates never collide.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use pve_api::{ApiError, GuestConfig, GuestKind, Params, PropertyString, TaskWait};
+use pve_api::{GuestConfig, GuestKind, Params, PropertyString, TaskWait};
 use serde_json::Value as Json;
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
@@ -26,77 +26,13 @@ use crate::plugin::schema::{Attribute, Block, Nesting, Validator};
 use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
+use super::common::{
+    check_ip, check_ipv4_config, check_tags, fail, flag, indexed, json_text, lowercase_sorted, settle, text, timeout, timeouts_block,
+};
+
 const QEMU: GuestKind = GuestKind::Qemu;
 
 pub struct PveVm;
-
-fn lowercase_sorted(value: &Value) -> Value {
-    let set: BTreeSet<String> = value.as_list().unwrap_or_default().iter().filter_map(Value::as_str).map(str::to_lowercase).collect();
-    Value::List(set.into_iter().map(Value::from).collect())
-}
-
-fn check_tags(value: &Value) -> Result<(), String> {
-    for tag in value.as_list().unwrap_or_default().iter().filter_map(Value::as_str) {
-        if !pve_api::tags::is_valid_tag(tag) {
-            return Err(format!("\"{tag}\" is not a valid tag: use letters, digits and _ - + . (not starting with - + .)"));
-        }
-    }
-    Ok(())
-}
-
-fn check_ipv4_config(value: &Value) -> Result<(), String> {
-    match value.as_str() {
-        None | Some("dhcp") => Ok(()),
-        Some(cidr) => {
-            let (ip, prefix) = cidr
-                .split_once('/')
-                .ok_or(format!("\"{cidr}\" must be \"dhcp\" or an IPv4 address with prefix length, e.g. 10.10.10.101/24"))?;
-            match (ip.parse::<Ipv4Addr>(), prefix.parse::<u8>()) {
-                (Ok(_), Ok(p)) if p <= 32 => Ok(()),
-                _ => Err(format!("\"{cidr}\" must be \"dhcp\" or an IPv4 address with prefix length, e.g. 10.10.10.101/24")),
-            }
-        }
-    }
-}
-
-fn check_ip(value: &Value) -> Result<(), String> {
-    match value.as_str() {
-        Some(ip) if ip.parse::<IpAddr>().is_err() => Err(format!("\"{ip}\" is not an IP address")),
-        _ => Ok(()),
-    }
-}
-
-fn check_duration(value: &Value) -> Result<(), String> {
-    match value.as_str() {
-        Some(text) => parse_duration(text).map(|_| ()),
-        None => Ok(()),
-    }
-}
-
-/// `90s`, `10m`, `1h30m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("\"{text}\" is not a duration like 90s, 10m or 1h30m");
-    let mut total = 0u64;
-    let mut number = String::new();
-    for ch in text.chars() {
-        if ch.is_ascii_digit() {
-            number.push(ch);
-            continue;
-        }
-        let n: u64 = number.parse().map_err(|_| invalid())?;
-        number.clear();
-        total += n * match ch {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return Err(invalid()),
-        };
-    }
-    if !number.is_empty() || total == 0 {
-        return Err(invalid());
-    }
-    Ok(Duration::from_secs(total))
-}
 
 const SCSI_CONTROLLERS: &[&str] = &["lsi", "lsi53c810", "virtio-scsi-pci", "virtio-scsi-single", "megasas", "pvscsi"];
 const NIC_MODELS: &[&str] = &["virtio", "e1000", "e1000e", "vmxnet3", "rtl8139"];
@@ -159,21 +95,6 @@ fn ip_config_block() -> Block {
             })),
         ],
     )
-}
-
-fn timeouts_block() -> Block {
-    Block::new(
-        "How long each operation may take before it fails (e.g. `30m`).",
-        vec![
-            Attribute::optional("create", Type::String, "Default 30m.").validate(Validator::custom(check_duration)),
-            Attribute::optional("update", Type::String, "Default 30m.").validate(Validator::custom(check_duration)),
-            Attribute::optional("delete", Type::String, "Default 10m.").validate(Validator::custom(check_duration)),
-        ],
-    )
-}
-
-fn timeout(state: &Value, operation: &str, default_minutes: u64) -> Duration {
-    state.get("timeouts").get(operation).as_str().and_then(|t| parse_duration(t).ok()).unwrap_or(Duration::from_secs(default_minutes * 60))
 }
 
 /// Keys this resource manages in the PVE config; others (set by hand) are left alone.
@@ -266,15 +187,6 @@ impl PveVm {
             Attribute::computed("reboot_required", Type::Bool, "True when changes wait for a reboot (PVE could not hotplug them).").use_state_for_unknown(),
         ]
     }
-}
-
-/// A config value as text (PVE returns numbers for integer keys).
-fn text(config: &GuestConfig, key: &str) -> Option<String> {
-    config.get_str(key)
-}
-
-fn flag(value: &str) -> bool {
-    matches!(value, "1" | "on" | "yes" | "true")
 }
 
 fn is_disk_slot(key: &str) -> bool {
@@ -406,20 +318,6 @@ fn decode_ssh_keys(text: &str) -> Vec<Value> {
     pve_api::percent_decode(&text.replace('+', " ")).lines().filter(|l| !l.trim().is_empty()).map(|l| Value::from(l.to_string())).collect()
 }
 
-fn indexed<'a>(config: &'a GuestConfig, prefix: &str) -> Vec<(u32, &'a Json)> {
-    let mut items: Vec<(u32, &Json)> =
-        config.values.iter().filter_map(|(k, v)| k.strip_prefix(prefix).and_then(|n| n.parse::<u32>().ok()).map(|n| (n, v))).collect();
-    items.sort_by_key(|(n, _)| *n);
-    items
-}
-
-fn json_text(v: &Json) -> String {
-    match v {
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// The state PVE's config describes. `prior` supplies what the config cannot (the configured
 /// node, timeouts, disk order, the user's spelling of tags).
 fn state_from_config(vmid: u64, current_node: &str, running: bool, pool: Option<String>, config: &GuestConfig, prior: &Value) -> Value {
@@ -527,19 +425,6 @@ fn state_from_config(vmid: u64, current_node: &str, running: bool, pool: Option<
     Value::Map(s)
 }
 
-/// Fills the unknowns of `planned` from `actual`; known planned values stand (they were written).
-fn settle(planned: &Value, actual: &Value) -> Value {
-    match (planned, actual) {
-        (Value::Unknown, actual) => actual.clone(),
-        (Value::Map(p), Value::Map(a)) => {
-            Value::Map(p.iter().map(|(k, v)| (k.clone(), settle(v, a.get(k).unwrap_or(&Value::Null)))).collect())
-        }
-        (Value::List(p), Value::List(a)) if p.len() == a.len() => Value::List(p.iter().zip(a).map(|(p, a)| settle(p, a)).collect()),
-        (Value::List(p), _) => Value::List(p.iter().map(|p| settle(p, &Value::Null)).collect()),
-        (planned, _) => planned.clone(),
-    }
-}
-
 /// Config parameters for everything but disks, from a planned state. On create (`prior` null)
 /// every unset key is deleted too, so nothing a clone inherited from its template lingers.
 fn config_params(planned: &Value, prior: &Value, params: &mut Params, deletes: &mut Vec<String>) {
@@ -605,10 +490,6 @@ fn config_params(planned: &Value, prior: &Value, params: &mut Params, deletes: &
         }
     }
     deletes.extend((new_ips.len()..old_ips.len()).map(|i| format!("ipconfig{i}")));
-}
-
-fn fail(summary: &str, error: ApiError) -> Diagnostics {
-    Diagnostic::error(summary, error.to_string()).into()
 }
 
 impl PveVm {
@@ -1371,6 +1252,7 @@ mod tests {
 
     #[test]
     fn durations() {
+        use super::super::common::parse_duration;
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
         assert!(parse_duration("10").is_err() && parse_duration("5x").is_err() && parse_duration("").is_err());
