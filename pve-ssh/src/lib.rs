@@ -166,7 +166,12 @@ impl SshSession {
     }
 
     /// Streams `content` to `path` (written beside it, then renamed: readers never see half a file).
-    pub async fn upload(&self, path: &str, mut content: impl AsyncRead + Unpin) -> Result<u64, SshError> {
+    pub async fn upload(&self, path: &str, content: impl AsyncRead + Unpin) -> Result<u64, SshError> {
+        self.upload_with_mode(path, content, None).await
+    }
+
+    /// As `upload`, and sets the file's permission bits (e.g. 0o755 for a hookscript).
+    pub async fn upload_with_mode(&self, path: &str, mut content: impl AsyncRead + Unpin, mode: Option<u32>) -> Result<u64, SshError> {
         let sftp = self.sftp().await?;
         let partial = format!("{path}.partial");
         let mut file = sftp
@@ -177,6 +182,11 @@ impl SshSession {
             .await
             .map_err(|_| self.io(&format!("writing {partial}"), "timed out"))?
             .map_err(|e| self.io(&format!("writing {partial}"), e))?;
+        if let Some(mode) = mode {
+            let attributes =
+                russh_sftp::protocol::FileAttributes { permissions: Some(mode), ..russh_sftp::protocol::FileAttributes::empty() };
+            file.set_metadata(attributes).await.map_err(|e| self.io(&format!("setting the mode of {partial}"), e))?;
+        }
         file.shutdown().await.map_err(|e| self.io(&format!("closing {partial}"), e))?;
         let _ = sftp.remove_file(path).await;
         sftp.rename(&partial, path).await.map_err(|e| self.io(&format!("renaming {partial} to {path}"), e))?;

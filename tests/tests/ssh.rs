@@ -24,6 +24,9 @@ async fn upload_read_remove_and_exec() {
     assert_eq!(session.read(&path).await.unwrap(), b"#cloud-config\npackages: [docker.io]\n");
     session.upload(&path, &b"replaced"[..]).await.unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "replaced");
+    session.upload_with_mode(&path, &b"#!/bin/sh\n"[..], Some(0o755)).await.unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o755);
     session.remove(&path).await.unwrap();
     assert!(!std::path::Path::new(&path).exists());
     session.remove(&path).await.unwrap();

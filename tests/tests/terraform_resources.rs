@@ -358,3 +358,45 @@ resource "pve_lxc" "dns" {{
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(rt.block_on(api.locate_guest(100)).unwrap().is_none());
 }
+
+#[test]
+fn lxc_security_updates_through_a_hookscript() {
+    use std::os::unix::fs::PermissionsExt;
+    let rt = runtime();
+    let sshd = pve_home_tests::Sshd::start();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_path_buf();
+    let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
+    let provider = provider_block(&emu).trim_end().trim_end_matches('}').to_string()
+        + &format!(
+            "  ssh {{\n    user = \"{}\"\n    port = {}\n    private_key_file = \"{}\"\n    known_hosts_file = \"{}\"\n    node_addresses = {{ pve1 = \"127.0.0.1\" }}\n  }}\n}}\n",
+            sshd.user,
+            sshd.port,
+            sshd.client_key.display(),
+            sshd.known_hosts.display()
+        );
+    let ct = |updates: bool| {
+        format!(
+            "{provider}\nresource \"pve_lxc\" \"web\" {{\n  node = \"pve1\"\n  hostname = \"web1\"\n  template_volume = \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\"\n  security_updates = {updates}\n  rootfs {{\n    storage = \"local-lvm\"\n    size = 4\n  }}\n  network {{}}\n}}\n"
+        )
+    };
+    let tf = Terraform::new(&ct(true));
+    tf.init();
+    apply(&tf);
+    let hook = data_dir.join("local/snippets/pve-home-ct-security-updates.sh");
+    let text = std::fs::read_to_string(&hook).expect("hookscript written to the node");
+    assert!(text.starts_with("#!/bin/sh") && text.contains("unattended-upgrades") && text.contains("-security"));
+    assert_eq!(std::fs::metadata(&hook).unwrap().permissions().mode() & 0o111, 0o111, "executable, as PVE requires");
+    let api = client(&emu);
+    assert_eq!(
+        rt.block_on(api.guest_config(GuestKind::Lxc, "pve1", 100)).unwrap().get_str("hookscript").as_deref(),
+        Some("local:snippets/pve-home-ct-security-updates.sh")
+    );
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+    tf.write("main.tf", &ct(false));
+    apply(&tf);
+    assert_eq!(rt.block_on(api.guest_config(GuestKind::Lxc, "pve1", 100)).unwrap().get_str("hookscript"), None);
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+}

@@ -206,22 +206,43 @@ fn store_value(kind: GuestKind, key: &str, value: &str) -> Result<Option<String>
     }))
 }
 
+/// Checks that a snippet volume exists; returns its file when the storage is a directory.
+fn snippet(cluster: &Cluster, node: &str, param: &str, volid: &str) -> Result<Option<std::path::PathBuf>, PveError> {
+    let (storage, path) = volid.split_once(':').ok_or_else(|| PveError::param(param, format!("invalid volume ID '{volid}'")))?;
+    let def = cluster.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?;
+    if !def.content.iter().any(|c| c == "snippets") {
+        return Err(PveError::server(format!("storage '{storage}' does not support snippets")));
+    }
+    let file = match (&def.path, path.strip_prefix("snippets/")) {
+        (Some(dir), Some(name)) => Some(std::path::Path::new(dir).join("snippets").join(name)),
+        _ => None,
+    };
+    let exists = match &file {
+        Some(file) => file.is_file(),
+        None => cluster.find_volume(node, volid).is_some(),
+    };
+    if !exists {
+        return Err(PveError::server(format!("volume '{volid}' does not exist")));
+    }
+    Ok(file)
+}
+
 /// `cicustom` names snippet volumes (`user=local:snippets/x.yaml`); each must exist on the node.
 fn check_cicustom(cluster: &Cluster, node: &str, value: &str) -> Result<(), PveError> {
     let parts = PropertyString::parse(value, None).map_err(|e| PveError::param("cicustom", format!("invalid format - {e}")))?;
     for (_, volid) in parts.iter() {
-        let (storage, path) = volid.split_once(':').ok_or_else(|| PveError::param("cicustom", format!("invalid volume ID '{volid}'")))?;
-        let def = cluster.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?;
-        if !def.content.iter().any(|c| c == "snippets") {
-            return Err(PveError::server(format!("storage '{storage}' does not support snippets")));
-        }
-        let exists = match (&def.path, path.strip_prefix("snippets/")) {
-            (Some(dir), Some(file)) => std::path::Path::new(dir).join("snippets").join(file).is_file(),
-            _ => cluster.find_volume(node, volid).is_some(),
-        };
-        if !exists {
-            return Err(PveError::server(format!("volume '{volid}' does not exist")));
-        }
+        snippet(cluster, node, "cicustom", volid)?;
+    }
+    Ok(())
+}
+
+/// A hookscript must be an executable snippet: PVE runs it at each phase of the guest's life.
+fn check_hookscript(cluster: &Cluster, node: &str, volid: &str) -> Result<(), PveError> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(file) = snippet(cluster, node, "hookscript", volid)?
+        && std::fs::metadata(&file).map(|m| m.permissions().mode() & 0o111 == 0).unwrap_or(true)
+    {
+        return Err(PveError::server(format!("script '{volid}' is not executable")));
     }
     Ok(())
 }
@@ -366,6 +387,9 @@ pub async fn create(r: ApiRequest) -> ApiResult {
         }
         if let Some(cicustom) = config.get("cicustom") {
             check_cicustom(&cluster, &node, cicustom)?;
+        }
+        if let Some(hookscript) = config.get("hookscript") {
+            check_hookscript(&cluster, &node, hookscript)?;
         }
         let previous = cluster.guests.get(&vmid).map(|g| g.config.clone()).unwrap_or_default();
         prepare_nics(&mut cluster, kind, &node, &mut config, &previous)?;
@@ -608,6 +632,9 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
         }
         if let Some(cicustom) = updates.get("cicustom") {
             check_cicustom(&cluster, &node, cicustom)?;
+        }
+        if let Some(hookscript) = updates.get("hookscript") {
+            check_hookscript(&cluster, &node, hookscript)?;
         }
         let mut staged = config.clone();
         staged.extend(updates.clone());

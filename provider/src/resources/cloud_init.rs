@@ -115,3 +115,42 @@ mod tests {
         assert_eq!(render(&state), "#cloud-config\nruncmd: [echo hi]\n");
     }
 }
+
+/// File name of the container hookscript that turns on security-only unattended upgrades.
+pub const CT_SECURITY_HOOK: &str = "pve-home-ct-security-updates.sh";
+
+/// Containers share the host's kernel, so only userland updates apply: at each start the
+/// hookscript makes sure unattended-upgrades installs security updates only and never reboots.
+/// It runs in the background so the start is not held up.
+pub fn ct_security_hook() -> &'static str {
+    r#"#!/bin/sh
+# Written by terraform-provider-pve. PVE runs a hookscript at each phase of a guest's life;
+# at post-start this one enables unattended-upgrades for security updates only, without reboots.
+vmid="$1"
+phase="$2"
+[ "$phase" = "post-start" ] || exit 0
+pct exec "$vmid" -- sh -c '
+  command -v apt-get >/dev/null 2>&1 || exit 0
+  [ -f /etc/apt/apt.conf.d/52pve-home-security-only ] && exit 0
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -qq update && apt-get -qq -y install unattended-upgrades || exit 0
+  printf "%s\n" "Unattended-Upgrade::Origins-Pattern { \"origin=\${distro_id},archive=\${distro_codename}-security\"; };" \
+    "Unattended-Upgrade::Automatic-Reboot \"false\";" > /etc/apt/apt.conf.d/52pve-home-security-only
+  printf "%s\n" "APT::Periodic::Update-Package-Lists \"1\";" "APT::Periodic::Unattended-Upgrade \"1\";" > /etc/apt/apt.conf.d/20auto-upgrades
+' >/dev/null 2>&1 &
+exit 0
+"#
+}
+
+#[cfg(test)]
+mod hook_tests {
+    #[test]
+    fn the_container_hook_is_valid_shell() {
+        let dir = std::env::temp_dir().join(format!("pve-home-hook-{}", std::process::id()));
+        std::fs::write(&dir, super::ct_security_hook()).unwrap();
+        let status = std::process::Command::new("sh").arg("-n").arg(&dir).status().unwrap();
+        let _ = std::fs::remove_file(&dir);
+        assert!(status.success(), "sh -n accepts the hookscript");
+        assert!(super::ct_security_hook().contains("-security") && super::ct_security_hook().contains("Automatic-Reboot \\\"false\\\""));
+    }
+}

@@ -199,8 +199,30 @@ fn state_from_config(vmid: u64, node: &str, running: bool, pool: Option<String>,
         })
         .collect();
     s.insert("network".into(), Value::List(nets));
+    let hook = text(config, "hookscript");
+    let ours = hook.as_deref().filter(|h| h.ends_with(&format!(":snippets/{}", super::cloud_init::CT_SECURITY_HOOK)));
+    s.insert("security_updates".into(), ours.is_some().into());
+    let storage =
+        ours.and_then(|h| h.split(':').next()).map(str::to_string).or_else(|| prior.get("snippet_storage").as_str().map(str::to_string));
+    s.insert("snippet_storage".into(), storage.unwrap_or_else(|| "local".into()).into());
     s.insert("timeouts".into(), prior.get("timeouts").clone());
     Value::Map(s)
+}
+
+/// Writes the security-update hookscript to the node; returns the `hookscript` volume.
+async fn write_hook(ctx: &Context, node: &str, state: &Value) -> Result<String, Diagnostics> {
+    let storage = state.get("snippet_storage").as_str().unwrap_or("local");
+    let dir = ctx
+        .snippet_dir(storage)
+        .await
+        .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr("snippet_storage"))))?;
+    let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
+    let name = super::cloud_init::CT_SECURITY_HOOK;
+    session
+        .upload_with_mode(&format!("{dir}/{name}"), super::cloud_init::ct_security_hook().as_bytes(), Some(0o755))
+        .await
+        .map_err(|e| Diagnostics::from(Diagnostic::error("Writing the hookscript failed", e.to_string())))?;
+    Ok(format!("{storage}:snippets/{name}"))
 }
 
 /// Config parameters from a plan (everything but volume sizes). On create every unset key goes.
@@ -375,6 +397,13 @@ impl Resource<Context> for PveLxc {
                 Attribute::optional("dns_servers", Type::list(Type::String), "DNS servers.")
                     .validate(Validator::custom(|v: &Value| v.as_list().unwrap_or_default().iter().try_for_each(check_ip))),
                 Attribute::optional("dns_search_domain", Type::String, "DNS search domain."),
+                Attribute::optional_computed(
+                    "security_updates",
+                    Type::Bool,
+                    "Enable unattended-upgrades for security updates only (no reboots) inside the container, through a PVE hookscript written over SSH. Default false.",
+                )
+                .default(false),
+                Attribute::optional_computed("snippet_storage", Type::String, "Storage (with `snippets` content) for the hookscript. Default `local`.").default("local"),
             ],
         )
         .with_block("rootfs", Nesting::Single, volume_block(false))
@@ -469,6 +498,18 @@ impl Resource<Context> for PveLxc {
                     );
                 }
             }
+            if let Some(ctx) = ctx
+                && planned.get("security_updates").as_bool() == Some(true)
+                && !ctx.ssh.configured
+            {
+                diags.push(
+                    Diagnostic::error(
+                        "SSH needed for security_updates",
+                        "the hookscript is written to the node over SSH: configure the provider's ssh block (or PVE_SSH_* variables).",
+                    )
+                    .at(attr("security_updates")),
+                );
+            }
             if config.get("template_volume").is_null() && config.get("clone_vmid").is_null() && prior.is_null() {
                 diags.push(
                     Diagnostic::error("Missing source", "set template_volume (an OS template) or clone_vmid").at(attr("template_volume")),
@@ -493,6 +534,15 @@ impl Resource<Context> for PveLxc {
             let mut params = Params::new();
             let mut deletes = Vec::new();
             config_params(&planned, &Value::Null, &mut params, &mut deletes);
+            if planned.get("security_updates").as_bool() == Some(true) {
+                match write_hook(ctx, &node, &planned).await {
+                    Ok(hook) => params.insert("hookscript", hook),
+                    Err(diags) => {
+                        ctx.release_vmid(vmid);
+                        return Err(diags.into());
+                    }
+                }
+            }
             let planned_ref = &planned;
             let partial = |diags: Diagnostics| async move {
                 CreateError {
@@ -618,6 +668,13 @@ impl Resource<Context> for PveLxc {
                 tags.extend(lifecycle_tags);
                 deletes.retain(|d| d != "tags");
                 params.insert("tags", tags.join(";"));
+            }
+            let (had_hook, wants_hook) =
+                (prior.get("security_updates").as_bool() == Some(true), planned.get("security_updates").as_bool() == Some(true));
+            if wants_hook && (!had_hook || planned.get("snippet_storage") != prior.get("snippet_storage")) {
+                params.insert("hookscript", write_hook(ctx, &node, &planned).await?);
+            } else if had_hook && !wants_hook {
+                deletes.push("hookscript".into());
             }
             let old_mps: BTreeMap<String, Value> = prior
                 .get("mount_point")
