@@ -183,6 +183,16 @@ resource "pve_ha_resource" "app" {{
     let (code, out) = plan_code(&tf);
     assert_eq!(code, 0, "{out}");
 
+    // Out-of-band changes show as drift.
+    rt.block_on(
+        api.put::<serde_json::Value>("/nodes/pve1/qemu/100/snapshot/before-upgrade/config", &Params::new().set("description", "edited")),
+    )
+    .unwrap();
+    rt.block_on(api.update_ha_resource("vm:100", &Params::new().set("max_relocate", 5))).unwrap();
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 2);
+    assert!(out.contains("\"edited\" -> \"first\"") && out.contains("5 -> 2"), "{out}");
+
     tf.write("main.tf", &config("second", "stopped"));
     let (code, out) = plan_code(&tf);
     assert_eq!(code, 2);
@@ -244,6 +254,12 @@ resource "pve_lifecycle_tag" "lab" {{
     assert_eq!(tags, format!("environment-lab;expires-{expires};web"));
     let (code, out) = plan_code(&tf);
     assert_eq!(code, 0, "the VM ignores lifecycle tags and the lifecycle tag ignores the rest:\n{out}");
+
+    // Someone removes the expiry tag by hand: drift, put back on apply.
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 100, &Params::new().set("tags", "environment-lab;web"))).unwrap();
+    let (code, out) = plan_code(&tf);
+    assert!(code == 2 && out.contains("pve_lifecycle_tag.lab will be updated"), "{out}");
+    apply(&tf);
 
     // The VM's own tags change; the lifecycle tags stay.
     tf.write("main.tf", &config("\"web\", \"db\"", "  environment = \"Lab\"\n  expiration_days = 14"));
@@ -331,6 +347,10 @@ resource "pve_lxc" "dns" {{
     assert!(!tf.run(&["show", "-json"]).stdout.contains("s3cret-root-pw"));
     let (code, out) = plan_code(&tf);
     assert_eq!(code, 0, "{out}");
+
+    rt.block_on(api.update_config(GuestKind::Lxc, "pve2", 100, &Params::new().set("memory", 256))).unwrap();
+    let (code, out) = plan_code(&tf);
+    assert!(code == 2 && out.contains("256 -> 512"), "out-of-band memory change is drift:\n{out}");
 
     tf.write("main.tf", &ct(1024, 12, true));
     let (code, out) = plan_code(&tf);
