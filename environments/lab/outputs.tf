@@ -18,12 +18,12 @@ output "template" {
   value       = { vmid = data.pve_template.ubuntu.vmid, node = data.pve_template.ubuntu.node }
 }
 
-output "lab_guests" {
-  description = "Guests tagged lab."
-  value       = [for g in data.pve_guests.lab.guests : "${g.vmid} ${g.name} (${g.status})"]
-}
-
 output "next_free_vmid" {
   description = "First free VMID in the lab range."
   value       = data.pve_next_vmid.lab.vmid
+}
+
+output "sandbox" {
+  description = "The lab sandbox VM and when it expires."
+  value       = { vmid = pve_vm.sandbox.vmid, node = pve_vm.sandbox.current_node, expires = pve_lifecycle_tag.sandbox.expires }
 }

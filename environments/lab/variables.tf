@@ -14,3 +14,14 @@ variable "vmid_range_start" {
     error_message = "vmid_range_start must be between 100 and 999999999 (PVE's VMID range)."
   }
 }
+
+variable "expiration_days" {
+  description = "Lab guests expire this many days after creation."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.expiration_days >= 1 && var.expiration_days <= 365
+    error_message = "expiration_days must be between 1 and 365."
+  }
+}
