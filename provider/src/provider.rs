@@ -55,10 +55,10 @@ impl Context {
         }
     }
 
-    /// One SSH session per node, opened on first use and shared.
+    /// One SSH session per node, opened on first use and shared; a session that has closed (idle
+    /// timeout, network) is replaced.
     pub async fn ssh(&self, node: &str) -> Result<Arc<pve_ssh::SshSession>, pve_ssh::SshError> {
-        let mut sessions = self.ssh_sessions.lock().await;
-        if let Some(session) = sessions.get(node) {
+        if let Some(session) = self.ssh_sessions.lock().await.get(node).filter(|s| !s.is_closed()) {
             return Ok(session.clone());
         }
         let host = self.ssh.node_addresses.get(node).cloned().unwrap_or_else(|| node.to_string());
@@ -69,8 +69,9 @@ impl Context {
             mode: pve_ssh::HostKeyMode::Strict,
             timeout: Duration::from_secs(30),
         };
+        // Connect without holding the map: one unreachable node must not hold up the others.
         let session = Arc::new(pve_ssh::SshSession::connect(target, &options).await?);
-        sessions.insert(node.to_string(), session.clone());
+        self.ssh_sessions.lock().await.insert(node.to_string(), session.clone());
         Ok(session)
     }
 
@@ -350,7 +351,12 @@ impl ProviderDefinition for PveProvider {
                         Diagnostic::error("Invalid timeout", format!("'{timeout}' is not a number of seconds")).at(attr("timeout")),
                     )
                 })?;
-                client_config.timeout = Duration::from_secs_f64(secs.max(1.0));
+                if !(1.0..=3600.0).contains(&secs) {
+                    return Err(Diagnostic::error("Invalid timeout", format!("{secs} is not between 1 and 3600 seconds"))
+                        .at(attr("timeout"))
+                        .into());
+                }
+                client_config.timeout = Duration::from_secs_f64(secs);
             }
             let max_concurrent_per_node = match setting("max_concurrent_per_node", "PVE_MAX_CONCURRENT_PER_NODE") {
                 Some(n) => n.parse::<f64>().ok().filter(|n| (1.0..=32.0).contains(n)).map(|n| n as usize).ok_or_else(|| {

@@ -129,7 +129,13 @@ impl SshSession {
         let refusal = Arc::new(Mutex::new(None));
         let handler =
             HostKeyCheck { target: target.clone(), known_hosts: options.known_hosts.clone(), mode: options.mode, refusal: refusal.clone() };
-        let config = Arc::new(client::Config { inactivity_timeout: Some(options.timeout), ..Default::default() });
+        // Keepalives hold an idle, shared session open; a dead peer is noticed after three misses.
+        let config = Arc::new(client::Config {
+            inactivity_timeout: None,
+            keepalive_interval: Some(Duration::from_secs(15)),
+            keepalive_max: 3,
+            ..Default::default()
+        });
         let connecting = client::connect(config, (target.host.as_str(), target.port), handler);
         let connected = tokio::time::timeout(options.timeout, connecting).await;
         let mut handle = match connected {
@@ -153,6 +159,11 @@ impl SshSession {
             return Err(SshError::AuthFailed { target: target.to_string(), user: target.user.clone() });
         }
         Ok(Self { target, handle, timeout: options.timeout })
+    }
+
+    /// True once the connection has gone (the caller should connect again).
+    pub fn is_closed(&self) -> bool {
+        self.handle.is_closed()
     }
 
     fn io(&self, operation: &str, detail: impl ToString) -> SshError {

@@ -135,8 +135,10 @@ fn plan_block(
         if !creating {
             let before = prior.get(name);
             for rule in &attribute.plan_rules {
+                // Only where the config sets the attribute: for a null config Terraform requires null.
                 if let PlanRule::Normalize(normalize) = rule
                     && value.is_wholly_known()
+                    && !configured.is_null()
                     && !before.is_null()
                     && normalize(&value) == normalize(before)
                 {

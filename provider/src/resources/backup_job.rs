@@ -205,6 +205,13 @@ fn settle(planned: &Value, actual: Value) -> Value {
     if planned.get("all").as_bool() == Some(false) && actual.get("all").is_none_or(Value::is_null) {
         actual.insert("all".into(), false.into());
     }
+    // keep_all = false is PVE's default and not stored; keep what was written.
+    if planned.get("retention").get("keep_all").as_bool() == Some(false)
+        && let Some(Value::Map(r)) = actual.get_mut("retention")
+        && r.get("keep_all").is_none_or(Value::is_null)
+    {
+        r.insert("keep_all".into(), false.into());
+    }
     Value::Map(actual)
 }
 
@@ -289,6 +296,13 @@ impl Resource<Context> for PveBackupJob {
             diags.push(Diagnostic::error("exclude needs all", "exclude only applies together with all = true").at(attr("exclude")));
         }
         let retention = config.get("retention");
+        if !retention.is_null()
+            && !retention.is_unknown()
+            && retention.get("keep_all").is_null()
+            && RETENTION.iter().all(|(k, _)| retention.get(k).is_null())
+        {
+            diags.push(Diagnostic::error("Empty retention", "set at least one keep_* count, or keep_all = true").at(attr("retention")));
+        }
         if retention.get("keep_all").as_bool() == Some(true) && RETENTION.iter().any(|(k, _)| !retention.get(k).is_null()) {
             diags.push(
                 Diagnostic::error("Conflicting retention", "keep_all keeps everything; drop the keep_* counts or keep_all")

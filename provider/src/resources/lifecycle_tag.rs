@@ -29,7 +29,10 @@ fn date(value: &Value) -> Option<NaiveDate> {
 
 fn check_date(value: &Value) -> Result<(), String> {
     match value.as_str() {
-        Some(text) if date(value).is_none() => Err(format!("\"{text}\" is not a date like 2026-12-31")),
+        // Canonical form only: the plan must carry the configured string unchanged.
+        Some(text) if date(value).is_none_or(|d| d.format("%Y-%m-%d").to_string() != text) => {
+            Err(format!("\"{text}\" is not a date like 2026-12-31"))
+        }
         _ => Ok(()),
     }
 }
@@ -79,12 +82,24 @@ async fn write_tags(ctx: &Context, vmid: u64, ours: &[String]) -> Result<(), Dia
 
 /// The lifecycle state the guest's tags describe, or None if the guest is gone.
 async fn fetch(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
-    let Some((node, kind)) = locate(ctx, vmid).await? else { return Ok(None) };
-    let config = match ctx.client.guest_config(kind, &node, vmid).await {
-        Ok(c) => c,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(fail("Reading the guest config", e)),
-    };
+    let mut config = None;
+    // On "not found", look again with a fresh listing: the guest may have just moved.
+    for fresh in [false, true] {
+        if fresh {
+            ctx.invalidate_resources().await;
+        }
+        let Some((node, kind)) = locate(ctx, vmid).await? else { return Ok(None) };
+        match ctx.client.guest_config(kind, &node, vmid).await {
+            Ok(c) => {
+                config = Some(c);
+                break;
+            }
+            Err(e) if e.is_not_found() && !fresh => continue,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(fail("Reading the guest config", e)),
+        }
+    }
+    let Some(config) = config else { return Ok(None) };
     let tags: Vec<String> =
         config.get_str("tags").map(|t| pve_api::tags::split_tag_list(&t).map(str::to_string).collect()).unwrap_or_default();
     let environment = lifecycle::environment(&tags);

@@ -95,6 +95,22 @@ fn nic_string(index: usize, nic: &Value) -> String {
     p.to_string()
 }
 
+/// What is certain about a container that exists but could not be read back.
+fn minimal_state(planned: &Value, vmid: u64) -> Value {
+    settle(planned, &Value::object([("id", vmid.to_string().into()), ("vmid", vmid.into()), ("current_node", planned.get("node").clone())]))
+}
+
+/// A mount point to allocate: `STORAGE:SIZE,mp=PATH[,backup=1]`.
+fn new_mount_point(mp: &Value) -> String {
+    let mut p = PropertyString::new();
+    p.set("volume", format!("{}:{}", mp.get("storage").as_str().unwrap_or("local-lvm"), mp.get("size").as_i64().unwrap_or(1)));
+    p.set("mp", mp.get("path").as_str().unwrap_or("/mnt"));
+    if mp.get("backup").as_bool() == Some(true) {
+        p.set("backup", "1");
+    }
+    p.to_string_with_default("volume")
+}
+
 fn features_string(state: &Value) -> Option<String> {
     let on: Vec<String> =
         ["nesting", "keyctl", "fuse"].iter().filter(|f| state.get(f).as_bool() == Some(true)).map(|f| format!("{f}=1")).collect();
@@ -288,12 +304,20 @@ async fn locate(ctx: &Context, vmid: u64) -> Result<Option<(String, bool, Option
 }
 
 async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
-    let Some((node, running, pool)) = locate(ctx, vmid).await? else { return Ok(None) };
-    match ctx.client.guest_config(LXC, &node, vmid).await {
-        Ok(config) => Ok(Some(state_from_config(vmid, &node, running, pool, &config, prior))),
-        Err(e) if e.is_not_found() => Ok(None),
-        Err(e) => Err(fail("Reading the container config", e)),
+    // On "not found", look again with a fresh listing: the container may have just moved.
+    for fresh in [false, true] {
+        if fresh {
+            ctx.invalidate_resources().await;
+        }
+        let Some((node, running, pool)) = locate(ctx, vmid).await? else { return Ok(None) };
+        match ctx.client.guest_config(LXC, &node, vmid).await {
+            Ok(config) => return Ok(Some(state_from_config(vmid, &node, running, pool, &config, prior))),
+            Err(e) if e.is_not_found() && !fresh => continue,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(fail("Reading the container config", e)),
+        }
     }
+    Ok(None)
 }
 
 async fn wait(ctx: &Context, upid: &pve_api::Upid, limit: std::time::Duration, what: &str) -> Result<(), Diagnostics> {
@@ -544,11 +568,14 @@ impl Resource<Context> for PveLxc {
                 }
             }
             let planned_ref = &planned;
+            // Once PVE has the container, a failure still reports it (tainted), even if unreadable.
             let partial = |diags: Diagnostics| async move {
-                CreateError {
-                    partial: read_state(ctx, vmid, planned_ref).await.ok().flatten().map(|a| settle(planned_ref, &a)),
-                    diagnostics: diags,
-                }
+                let known = match read_state(ctx, vmid, planned_ref).await {
+                    Ok(Some(actual)) => Some(settle(planned_ref, &actual)),
+                    Ok(None) => None,
+                    Err(_) => Some(minimal_state(planned_ref, vmid)),
+                };
+                CreateError { partial: known, diagnostics: diags }
             };
             let built = match config.get("clone_vmid").as_i64() {
                 Some(source) => {
@@ -560,15 +587,35 @@ impl Resource<Context> for PveLxc {
                             .into());
                     };
                     let _source = ctx.lock_source(source).await;
-                    let clone = Params::new().set("hostname", planned.get("hostname").as_str().unwrap_or_default()).flag("full", true);
-                    let upid = ctx
-                        .client
-                        .clone_guest(LXC, &source_node, source, vmid, &clone)
-                        .await
-                        .map_err(|e| fail("Cloning the container", e))?;
+                    let mut clone = Params::new().set("hostname", planned.get("hostname").as_str().unwrap_or_default()).flag("full", true);
+                    if node != source_node {
+                        clone.insert("target", &node);
+                    }
+                    if let Some(storage) = planned.get("rootfs").get("storage").as_str() {
+                        clone.insert("storage", storage);
+                    }
+                    let upid = ctx.client.clone_guest(LXC, &source_node, source, vmid, &clone).await.map_err(|e| {
+                        ctx.release_vmid(vmid);
+                        fail("Cloning the container", e)
+                    })?;
                     ctx.invalidate_resources().await;
-                    wait(ctx, &upid, limit, "Cloning the container").await?;
-                    ctx.client.update_config(LXC, &node, vmid, &params).await.map_err(|e| fail("Configuring the clone", e))
+                    match wait(ctx, &upid, limit, "Cloning the container").await {
+                        // What the clone left (if anything) is reported, not forgotten.
+                        Err(diags) => Err(diags),
+                        Ok(()) => {
+                            // Mount points of the configuration are added, the rootfs grown.
+                            for mp in planned.get("mount_point").as_list().unwrap_or_default() {
+                                params.insert(mp.get("slot").as_str().unwrap_or("mp0"), new_mount_point(mp));
+                            }
+                            match ctx.client.update_config(LXC, &node, vmid, &params).await {
+                                Err(e) => Err(fail("Configuring the clone", e)),
+                                Ok(()) => match planned.get("rootfs").get("size").as_i64() {
+                                    Some(size) => grow(ctx, &node, vmid, "rootfs", size, limit).await,
+                                    None => Ok(()),
+                                },
+                            }
+                        }
+                    }
                 }
                 None => {
                     params.insert("vmid", vmid);
@@ -629,10 +676,11 @@ impl Resource<Context> for PveLxc {
                 return Err(partial(d).await);
             }
             ctx.invalidate_resources().await;
-            let actual = read_state(ctx, vmid, &planned)
-                .await?
-                .ok_or_else(|| CreateError::from(Diagnostic::error("Container vanished", format!("CT {vmid} is gone"))))?;
-            Ok(settle(&planned, &actual))
+            match read_state(ctx, vmid, &planned).await {
+                Ok(Some(actual)) => Ok(settle(&planned, &actual)),
+                Ok(None) => Err(Diagnostic::error("Container vanished", format!("CT {vmid} is gone")).into()),
+                Err(diagnostics) => Err(CreateError { partial: Some(minimal_state(&planned, vmid)), diagnostics }),
+            }
         })
     }
 

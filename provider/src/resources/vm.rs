@@ -245,6 +245,11 @@ fn disk_options(disk: &Value, into: &mut PropertyString) {
     }
 }
 
+/// The volume ID of a drive string (`local-lvm:vm-100-disk-1,size=8G` → `local-lvm:vm-100-disk-1`).
+fn volume_of(drive: &str) -> String {
+    PropertyString::parse(drive, Some("file")).ok().and_then(|p| p.get("file").map(str::to_string)).unwrap_or_default()
+}
+
 fn new_disk_string(disk: &Value) -> String {
     let mut p = PropertyString::new();
     p.set("file", format!("{}:{}", disk.get("storage").as_str().unwrap_or("local-lvm"), disk.get("size").as_i64().unwrap_or(1)));
@@ -379,7 +384,13 @@ fn state_from_config(vmid: u64, current_node: &str, running: bool, pool: Option<
     let mut found: BTreeMap<String, Value> =
         config.values.iter().filter_map(|(k, v)| disk_from_config(k, &json_text(v)).map(|d| (k.clone(), d))).collect();
     for prior_disk in prior.get("disk").as_list().unwrap_or_default() {
-        if let Some(disk) = prior_disk.get("slot").as_str().and_then(|slot| found.remove(slot)) {
+        if let Some(mut disk) = prior_disk.get("slot").as_str().and_then(|slot| found.remove(slot)) {
+            // PVE drops `format` from the drive string once it has allocated the volume.
+            if let Value::Map(d) = &mut disk
+                && d.get("format").is_none_or(Value::is_null)
+            {
+                d.insert("format".into(), prior_disk.get("format").clone());
+            }
             disks.push(disk);
         }
     }
@@ -423,6 +434,17 @@ fn state_from_config(vmid: u64, current_node: &str, running: bool, pool: Option<
     s.insert("timeouts".into(), prior.get("timeouts").clone());
     s.insert("reboot_required".into(), (running && prior.get("reboot_required").as_bool() == Some(true)).into());
     Value::Map(s)
+}
+
+/// What is certain about a guest that exists but could not be read back: the plan, with the VMID.
+fn minimal_state(planned: &Value, vmid: u64) -> Value {
+    let known = Value::object([
+        ("id", vmid.to_string().into()),
+        ("vmid", vmid.into()),
+        ("current_node", planned.get("node").clone()),
+        ("reboot_required", false.into()),
+    ]);
+    settle(planned, &known)
 }
 
 /// Config parameters for everything but disks, from a planned state. On create (`prior` null)
@@ -512,13 +534,32 @@ impl PveVm {
     }
 
     async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
-        let Some((node, running, pool)) = Self::locate(ctx, vmid).await? else { return Ok(None) };
-        let config = match ctx.client.guest_config(QEMU, &node, vmid).await {
-            Ok(config) => config,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(fail("Reading the VM config", e)),
-        };
-        Ok(Some(state_from_config(vmid, &node, running, pool, &config, prior)))
+        // A shared listing may predate a migration: on "not found", look again before concluding
+        // the VM is gone (dropping a live VM from state would lead to a duplicate).
+        for fresh in [false, true] {
+            if fresh {
+                ctx.invalidate_resources().await;
+            }
+            let Some((node, running, pool)) = Self::locate(ctx, vmid).await? else { return Ok(None) };
+            match ctx.client.guest_config(QEMU, &node, vmid).await {
+                Ok(config) => {
+                    let mut state = state_from_config(vmid, &node, running, pool, &config, prior);
+                    // Only a VM already known to wait for a reboot costs a second call: has it
+                    // rebooted (pending changes applied) since?
+                    if state.get("reboot_required").as_bool() == Some(true) {
+                        let waiting = Self::has_pending(ctx, &node, vmid).await?;
+                        if let Value::Map(s) = &mut state {
+                            s.insert("reboot_required".into(), waiting.into());
+                        }
+                    }
+                    return Ok(Some(state));
+                }
+                Err(e) if e.is_not_found() && !fresh => continue,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(fail("Reading the VM config", e)),
+            }
+        }
+        Ok(None)
     }
 
     async fn set_power(ctx: &Context, node: &str, vmid: u64, start: bool, limit: Duration) -> Result<(), Diagnostics> {
@@ -567,10 +608,15 @@ impl PveVm {
         }
     }
 
-    /// Detached disks become `unusedN` in PVE; this destroys their volumes.
-    async fn destroy_unused(ctx: &Context, node: &str, vmid: u64) -> Result<(), Diagnostics> {
+    /// Detached disks become `unusedN` in PVE; this destroys the ones holding `volumes` (and
+    /// leaves alone any disk someone detached by hand to keep).
+    async fn destroy_unused(ctx: &Context, node: &str, vmid: u64, volumes: &BTreeSet<String>) -> Result<(), Diagnostics> {
         let after = ctx.client.guest_config(QEMU, node, vmid).await.map_err(|e| fail("Reading the VM config", e))?;
-        let unused: Vec<String> = indexed(&after, "unused").into_iter().map(|(n, _)| format!("unused{n}")).collect();
+        let unused: Vec<String> = indexed(&after, "unused")
+            .into_iter()
+            .filter(|(_, v)| volumes.contains(&json_text(v)))
+            .map(|(n, _)| format!("unused{n}"))
+            .collect();
         if !unused.is_empty() {
             ctx.client
                 .update_config(QEMU, node, vmid, &Params::new().set("delete", unused.join(",")))
@@ -578,6 +624,16 @@ impl PveVm {
                 .map_err(|e| fail("Removing detached disks", e))?;
         }
         Ok(())
+    }
+
+    /// Whether changes wait for the VM's next restart.
+    async fn has_pending(ctx: &Context, node: &str, vmid: u64) -> Result<bool, Diagnostics> {
+        let pending: Vec<Json> = ctx
+            .client
+            .get(&format!("/nodes/{node}/qemu/{vmid}/pending"), &Params::new())
+            .await
+            .map_err(|e| fail("Reading pending changes", e))?;
+        Ok(pending.iter().any(|p| p.get("pending").is_some() || p.get("delete").is_some()))
     }
 
     /// Adds `vmid` to `pool`, or removes it from `old`.
@@ -626,6 +682,24 @@ impl PveVm {
                 if full && let Some(storage) = disks.first().and_then(|d| d.get("storage").as_str()) {
                     clone.insert("storage", storage);
                 }
+                if !full && let Some(storage) = disks.first().and_then(|d| d.get("storage").as_str()) {
+                    // A linked clone stays on the template's storage.
+                    let source_config =
+                        ctx.client.guest_config(QEMU, &source_node, source).await.map_err(|e| fail("Reading the clone source", e))?;
+                    let source_storages: BTreeSet<String> = source_config
+                        .values
+                        .iter()
+                        .filter_map(|(k, v)| disk_from_config(k, &json_text(v)))
+                        .filter_map(|d| d.get("storage").as_str().map(str::to_string))
+                        .collect();
+                    if !source_storages.contains(storage) {
+                        let detail = format!(
+                            "a linked clone stays on its template's storage ({}); use that storage or clone_full = true",
+                            source_storages.into_iter().collect::<Vec<_>>().join(", ")
+                        );
+                        return Err(Diagnostic::error("Linked clone on another storage", detail).at(attr("disk")).into());
+                    }
+                }
                 // One clone per source at a time: PVE holds the source's lock for the whole copy.
                 let _source = ctx.lock_source(source).await;
                 let upid = ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone).await.map_err(|e| fail("Cloning the VM", e))?;
@@ -640,7 +714,16 @@ impl PveVm {
             None => false,
         };
         let current = if exists {
-            Some(ctx.client.guest_config(QEMU, &node, vmid).await.map_err(|e| fail("Reading the cloned config", e))?)
+            match ctx.client.guest_config(QEMU, &node, vmid).await {
+                Ok(config) => Some(config),
+                // The clone exists: report it (tainted) rather than forget it.
+                Err(e) => {
+                    return Err(CreateError {
+                        partial: Some(minimal_state(planned, vmid)),
+                        diagnostics: fail("Reading the cloned config", e),
+                    });
+                }
+            }
         } else {
             None
         };
@@ -679,7 +762,7 @@ impl PveVm {
                 None => params.insert(slot, new_disk_string(disk)),
             }
         }
-        let mut detached = false;
+        let mut detached = BTreeSet::new();
         if let Some(current) = &current {
             // What the template has beyond the configuration goes: NICs, addressing, disks.
             for (prefix, block) in [("net", "network"), ("ipconfig", "ip_config")] {
@@ -692,12 +775,13 @@ impl PveVm {
             for (key, value) in &current.values {
                 if disk_from_config(key, &json_text(value)).is_some() && !planned_slots.contains(key.as_str()) {
                     deletes.push(key.clone());
-                    detached = true;
+                    detached.insert(volume_of(&json_text(value)));
                 }
             }
         }
         let partial = |diags: Diagnostics| async move {
-            CreateError { partial: Self::read_state(ctx, vmid, planned).await.ok().flatten(), diagnostics: diags }
+            let known = Self::read_state(ctx, vmid, planned).await.ok().flatten().unwrap_or_else(|| minimal_state(planned, vmid));
+            CreateError { partial: Some(known), diagnostics: diags }
         };
         if exists {
             if !deletes.is_empty() {
@@ -707,7 +791,9 @@ impl PveVm {
             if let Err(e) = ctx.client.update_config(QEMU, &node, vmid, &params.set("digest", digest)).await {
                 return Err(partial(fail("Configuring the cloned VM", e)).await);
             }
-            if detached && let Err(d) = Self::destroy_unused(ctx, &node, vmid).await {
+            if !detached.is_empty()
+                && let Err(d) = Self::destroy_unused(ctx, &node, vmid, &detached).await
+            {
                 return Err(partial(d).await);
             }
             for (slot, size) in resizes {
@@ -801,6 +887,19 @@ impl Resource<Context> for PveVm {
                     Step::Index(i as i64),
                     Step::Attr("slot".into()),
                 ]));
+            }
+        }
+        if !config.get("clone_vmid").is_null() {
+            let storages: BTreeSet<&str> =
+                config.get("disk").as_list().unwrap_or_default().iter().filter_map(|d| d.get("storage").as_str()).collect();
+            if storages.len() > 1 {
+                diags.push(
+                    Diagnostic::error(
+                        "One storage per clone",
+                        "PVE clones every disk onto one storage; give all disk blocks the same storage, or build the VM from scratch",
+                    )
+                    .at(attr("disk")),
+                );
             }
         }
         for (i, ip) in config.get("ip_config").as_list().unwrap_or_default().iter().enumerate() {
@@ -975,9 +1074,12 @@ impl Resource<Context> for PveVm {
                 error.partial = error.partial.map(|actual| settle(&planned, &actual));
                 return Err(error);
             }
-            let actual = Self::read_state(ctx, vmid, &planned).await?.ok_or_else(|| {
-                CreateError::from(Diagnostics::from(Diagnostic::error("VM vanished", format!("VM {vmid} was created but is gone"))))
-            })?;
+            let actual = match Self::read_state(ctx, vmid, &planned).await {
+                Ok(Some(actual)) => actual,
+                Ok(None) => return Err(Diagnostic::error("VM vanished", format!("VM {vmid} was created but is gone")).into()),
+                // Built, but not readable right now: keep it in state rather than lose track of it.
+                Err(diagnostics) => return Err(CreateError { partial: Some(minimal_state(&planned, vmid)), diagnostics }),
+            };
             Ok(settle(&planned, &actual))
         })
     }
@@ -1071,8 +1173,12 @@ impl Resource<Context> for PveVm {
                 }
             }
             // Removed disks are detached and their volumes destroyed, as the config says.
+            let mut removed_volumes = BTreeSet::new();
             for slot in prior_disks.keys().filter(|s| !kept.contains(*s)) {
                 deletes.push(slot.clone());
+                if let Some(value) = text(&current, slot) {
+                    removed_volumes.insert(volume_of(&value));
+                }
             }
             if !deletes.is_empty() {
                 params.insert("delete", deletes.join(","));
@@ -1090,8 +1196,8 @@ impl Resource<Context> for PveVm {
                     }
                 })?;
             }
-            if prior_disks.keys().any(|s| !kept.contains(s)) {
-                Self::destroy_unused(ctx, &node, vmid).await?;
+            if !removed_volumes.is_empty() {
+                Self::destroy_unused(ctx, &node, vmid, &removed_volumes).await?;
             }
             for (slot, size) in resizes {
                 if let Some(upid) =
@@ -1107,16 +1213,7 @@ impl Resource<Context> for PveVm {
             if planned.get("started") != prior.get("started") && planned.get("template").as_bool() != Some(true) {
                 Self::set_power(ctx, &node, vmid, planned.get("started").as_bool() == Some(true), limit).await?;
             }
-            let reboot_required = if planned.get("started").as_bool() == Some(true) {
-                let pending: Vec<Json> = ctx
-                    .client
-                    .get(&format!("/nodes/{node}/qemu/{vmid}/pending"), &Params::new())
-                    .await
-                    .map_err(|e| fail("Reading pending changes", e))?;
-                pending.iter().any(|p| p.get("pending").is_some() || p.get("delete").is_some())
-            } else {
-                false
-            };
+            let reboot_required = planned.get("started").as_bool() == Some(true) && Self::has_pending(ctx, &node, vmid).await?;
             ctx.invalidate_resources().await;
             let mut actual = Self::read_state(ctx, vmid, &planned)
                 .await?
