@@ -591,3 +591,37 @@ fn ha_migration_is_not_drift() {
     let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
     assert_eq!(out.code, 0, "destroy finds the VM on its new node:\n{}", out.all());
 }
+
+#[test]
+fn removing_a_disk_spares_disks_detached_by_hand() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    let vm = |slots: &[&str]| {
+        let disks: String = slots
+            .iter()
+            .map(|s| format!("  disk {{\n    slot    = \"{s}\"\n    storage = \"local-lvm\"\n    size    = 4\n  }}\n"))
+            .collect();
+        format!(
+            "{}\nresource \"pve_vm\" \"d\" {{\n  node    = \"pve1\"\n  name    = \"disks\"\n  started = false\n{disks}}}\n",
+            provider_block(&emu)
+        )
+    };
+    let tf = Terraform::new(&vm(&["scsi0", "scsi1", "scsi2"]));
+    tf.init();
+    apply(&tf);
+    let config = rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap();
+    let kept_by_hand = config.get_str("scsi1").unwrap().split(',').next().unwrap().to_string();
+    let removed = config.get_str("scsi2").unwrap().split(',').next().unwrap().to_string();
+    // An operator detaches scsi1 to keep its data: it becomes unused0.
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 100, &Params::new().set("delete", "scsi1"))).unwrap();
+    // The configuration drops scsi2 (and keeps wanting a scsi1, which is created anew).
+    tf.write("main.tf", &vm(&["scsi0", "scsi1"]));
+    apply(&tf);
+    let volumes: Vec<String> =
+        rt.block_on(api.storage_content("pve1", "local-lvm", Some("images"), Some(100))).unwrap().into_iter().map(|v| v.volid).collect();
+    assert!(volumes.contains(&kept_by_hand), "the hand-detached disk survives: {volumes:?}");
+    assert!(!volumes.contains(&removed), "the disk the configuration removed is gone: {volumes:?}");
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+}
