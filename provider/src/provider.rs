@@ -35,6 +35,8 @@ pub struct Context {
     pub ssh: SshSettings,
     ssh_sessions: tokio::sync::Mutex<HashMap<String, Arc<pve_ssh::SshSession>>>,
     snippet_dirs: tokio::sync::Mutex<HashMap<String, String>>,
+    /// Set when Terraform asks the provider to stop (Ctrl-C): task waits give up at once.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// How long a shared `/cluster/resources` answer stays fresh.
@@ -52,6 +54,25 @@ impl Context {
             ssh,
             ssh_sessions: tokio::sync::Mutex::new(HashMap::new()),
             snippet_dirs: tokio::sync::Mutex::new(HashMap::new()),
+            stopping: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// Terraform's StopProvider: interrupt every task wait.
+    pub fn stop(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Waits for a PVE task, unless Terraform is stopping the provider; then the error says the
+    /// task goes on in PVE, and resources report what they created as tainted.
+    pub async fn wait_task(&self, upid: &pve_api::Upid, limit: Duration) -> Result<pve_api::TaskOutcome, String> {
+        let mut stopping = self.stopping.subscribe();
+        if *stopping.borrow() {
+            return Err(format!("stopped by Terraform; task {upid} may still be running in PVE"));
+        }
+        tokio::select! {
+            outcome = self.client.wait_task(upid, pve_api::TaskWait::with_timeout(limit)) => outcome.map_err(|e| e.to_string()),
+            _ = stopping.wait_for(|stop| *stop) => Err(format!("stopped by Terraform; task {upid} may still be running in PVE")),
         }
     }
 
@@ -404,5 +425,9 @@ impl ProviderDefinition for PveProvider {
 
     fn functions(&self) -> Vec<Arc<dyn Function>> {
         functions::all()
+    }
+
+    fn stop(&self, context: &Context) {
+        context.stop();
     }
 }

@@ -100,8 +100,14 @@ impl Terraform {
         self
     }
 
-    pub fn run(&self, args: &[&str]) -> TfOutput {
-        let output = std::process::Command::new(terraform_binary())
+    /// Starts terraform without waiting (for interrupt tests); output is discarded.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("terraform starts")
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new(terraform_binary());
+        command
             .args(args)
             .current_dir(self.dir.path())
             .env("TF_CLI_CONFIG_FILE", &self.cli_config)
@@ -110,9 +116,12 @@ impl Terraform {
             .env("NO_COLOR", "1")
             .env_remove("TF_LOG")
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("terraform runs");
+            .stdin(std::process::Stdio::null());
+        command
+    }
+
+    pub fn run(&self, args: &[&str]) -> TfOutput {
+        let output = self.command(args).output().expect("terraform runs");
         TfOutput {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -625,3 +625,32 @@ fn removing_a_disk_spares_disks_detached_by_hand() {
     let (code, out) = plan_code(&tf);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn interrupt_stops_waiting_and_keeps_the_guest_in_state() {
+    let rt = runtime();
+    // A full clone that takes 3 x 20 s: far longer than this test waits.
+    let emu = rt.block_on(emulator(|c| c.task_ms = 20_000));
+    let tf = Terraform::new(&format!(
+        "{}\nresource \"pve_vm\" \"slow\" {{\n  node = \"pve1\"\n  name = \"slow\"\n  clone_vmid = 9000\n  started = false\n  disk {{\n    slot = \"scsi0\"\n    storage = \"local-lvm\"\n    size = 4\n  }}\n}}\n",
+        provider_block(&emu)
+    ));
+    tf.init();
+    let mut apply = tf.spawn(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    // Wait until the clone has started in PVE.
+    let api = client(&emu);
+    for _ in 0..100 {
+        if rt.block_on(api.locate_guest(100)).unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let started = std::time::Instant::now();
+    std::process::Command::new("kill").args(["-INT", &apply.id().to_string()]).status().unwrap();
+    let status = apply.wait().unwrap();
+    let waited = started.elapsed();
+    assert!(!status.success());
+    assert!(waited < std::time::Duration::from_secs(15), "Ctrl-C ends the apply promptly ({waited:?}), not after the 60 s clone");
+    let state = tf.run(&["state", "list"]);
+    assert!(state.stdout.contains("pve_vm.slow"), "the half-made clone is kept in state:\n{}", state.all());
+}

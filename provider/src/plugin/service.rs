@@ -50,6 +50,8 @@ pub trait ProviderDefinition: Send + Sync + 'static {
         Vec::new()
     }
     fn functions(&self) -> Vec<Arc<dyn Function>>;
+    /// Terraform asked the provider to stop (Ctrl-C): interrupt long waits.
+    fn stop(&self, _context: &Self::Context) {}
 }
 
 pub struct PluginService<P: ProviderDefinition> {
@@ -701,6 +703,9 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
     }
 
     async fn stop_provider(&self, _: Request<pb::stop_provider::Request>) -> Result<Response<pb::stop_provider::Response>, Status> {
+        if let Some(context) = self.context.read().await.as_ref() {
+            self.definition.stop(context);
+        }
         Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
     }
 }

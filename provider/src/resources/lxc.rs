@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::BoxFuture;
-use pve_api::{GuestConfig, GuestKind, Params, PropertyString, TaskWait};
+use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
 use super::common::{
     check_ip, check_ipv4_config, check_tags, fail, flag, indexed, json_text, lowercase_sorted, settle, text, timeout, timeouts_block,
@@ -321,7 +321,7 @@ async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Va
 }
 
 async fn wait(ctx: &Context, upid: &pve_api::Upid, limit: std::time::Duration, what: &str) -> Result<(), Diagnostics> {
-    ctx.client.wait_task(upid, TaskWait::with_timeout(limit)).await.map(|_| ()).map_err(|e| fail(what, e))
+    ctx.wait_task(upid, limit).await.map(|_| ()).map_err(|e| Diagnostic::error(what, e).into())
 }
 
 async fn set_power(ctx: &Context, node: &str, vmid: u64, start: bool, limit: std::time::Duration) -> Result<(), Diagnostics> {

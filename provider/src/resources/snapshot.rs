@@ -122,7 +122,9 @@ impl Resource<Context> for PveSnapshot {
                 )
                 .await
                 .map_err(|e| fail("Creating the snapshot", e))?;
-            ctx.client.wait_task(&upid, TaskWait::default()).await.map_err(|e| fail("Creating the snapshot", e))?;
+            ctx.wait_task(&upid, TaskWait::default().timeout)
+                .await
+                .map_err(|e| Diagnostics::from(Diagnostic::error("Creating the snapshot", e)))?;
             let actual = fetch(ctx, vmid, &name, &planned)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Snapshot vanished", format!("{name} of {vmid} is gone"))))?;
@@ -163,9 +165,11 @@ impl Resource<Context> for PveSnapshot {
             let name = prior.get("name").as_str().unwrap_or_default();
             let Some((node, kind)) = locate(ctx, vmid).await? else { return Ok(()) };
             match ctx.client.delete_snapshot(kind, &node, vmid, name).await {
-                Ok(upid) => {
-                    ctx.client.wait_task(&upid, TaskWait::default()).await.map(|_| ()).map_err(|e| fail("Deleting the snapshot", e))
-                }
+                Ok(upid) => ctx
+                    .wait_task(&upid, TaskWait::default().timeout)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Diagnostic::error("Deleting the snapshot", e).into()),
                 Err(e) if e.message().contains("does not exist") => Ok(()),
                 Err(e) => Err(fail("Deleting the snapshot", e)),
             }

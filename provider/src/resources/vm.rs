@@ -17,7 +17,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use pve_api::{GuestConfig, GuestKind, Params, PropertyString, TaskWait};
+use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 use serde_json::Value as Json;
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
@@ -516,7 +516,7 @@ fn config_params(planned: &Value, prior: &Value, params: &mut Params, deletes: &
 
 impl PveVm {
     async fn wait(ctx: &Context, upid: &pve_api::Upid, limit: Duration, what: &str) -> Result<(), Diagnostics> {
-        ctx.client.wait_task(upid, TaskWait::with_timeout(limit)).await.map(|_| ()).map_err(|e| fail(what, e))
+        ctx.wait_task(upid, limit).await.map(|_| ()).map_err(|e| Diagnostic::error(what, e).into())
     }
 
     /// Where the VM is now, from the shared resource listing.
