@@ -1,0 +1,152 @@
+//! `pve-ops snapshot create|list|rollback|delete|cleanup`.
+
+use std::time::{Duration, Instant};
+
+use pve_api::TaskWait;
+use serde_json::json;
+
+use super::{confirm, guest, guests};
+use crate::{Exit, Ops};
+
+/// Snapshots this tool makes start with this; `cleanup` deletes no other.
+pub const PREFIX: &str = "pve-ops-";
+/// A description containing this keeps a snapshot through `cleanup`.
+pub const KEEP_MARK: &str = "[keep]";
+
+fn wait() -> TaskWait {
+    TaskWait::with_timeout(Duration::from_secs(30 * 60))
+}
+
+pub fn default_name() -> String {
+    format!("{PREFIX}{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"))
+}
+
+pub async fn create(ops: &Ops, vmid: u64, name: Option<String>, description: Option<String>, ram: bool) -> anyhow::Result<Exit> {
+    let guest = guest(&ops.client, vmid).await?;
+    let name = name.unwrap_or_else(default_name);
+    if ops.dry_run {
+        report(
+            ops,
+            &format!("would snapshot {} {vmid} ({}) as {name}", guest.kind, guest.name),
+            json!({ "dry_run": true, "vmid": vmid, "name": name }),
+        );
+        return Ok(Exit::Ok);
+    }
+    let started = Instant::now();
+    let upid = ops.client.create_snapshot(guest.kind, &guest.node, vmid, &name, description.as_deref(), ram).await?;
+    ops.client.wait_task(&upid, wait()).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    report(ops, &format!("snapshot {name} of {vmid} created in {seconds:.1} s"), json!({ "vmid": vmid, "name": name, "seconds": seconds }));
+    Ok(Exit::Ok)
+}
+
+pub async fn list(ops: &Ops, vmid: u64) -> anyhow::Result<Exit> {
+    let guest = guest(&ops.client, vmid).await?;
+    let snapshots = ops.client.snapshots(guest.kind, &guest.node, vmid).await?;
+    let rows: Vec<_> = snapshots.iter().filter(|s| s.name != "current").collect();
+    if ops.json {
+        println!("{}", serde_json::to_string(&rows)?);
+    } else {
+        for s in rows {
+            let when = s.snaptime.and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0)).map(|t| t.to_rfc3339()).unwrap_or_default();
+            println!("{:<40} {:<26} {}", s.name, when, s.description.as_deref().unwrap_or(""));
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+pub async fn rollback(ops: &Ops, vmid: u64, name: &str) -> anyhow::Result<Exit> {
+    let guest = guest(&ops.client, vmid).await?;
+    if !ops.client.snapshots(guest.kind, &guest.node, vmid).await?.iter().any(|s| s.name == name) {
+        anyhow::bail!("{} {vmid} has no snapshot '{name}'", guest.kind);
+    }
+    if ops.dry_run {
+        report(
+            ops,
+            &format!("would roll {vmid} ({}) back to {name}, losing changes since", guest.name),
+            json!({ "dry_run": true, "vmid": vmid, "name": name }),
+        );
+        return Ok(Exit::Ok);
+    }
+    if !confirm(&format!("Roll {} {vmid} ({}) back to {name}? Changes since then are lost", guest.kind, guest.name), ops.yes)? {
+        return Ok(Exit::Failure);
+    }
+    let started = Instant::now();
+    let upid = ops.client.rollback_snapshot(guest.kind, &guest.node, vmid, name).await?;
+    ops.client.wait_task(&upid, wait()).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    report(ops, &format!("{vmid} rolled back to {name} in {seconds:.1} s"), json!({ "vmid": vmid, "name": name, "seconds": seconds }));
+    Ok(Exit::Ok)
+}
+
+pub async fn delete(ops: &Ops, vmid: u64, name: &str) -> anyhow::Result<Exit> {
+    let guest = guest(&ops.client, vmid).await?;
+    if ops.dry_run {
+        report(ops, &format!("would delete snapshot {name} of {vmid}"), json!({ "dry_run": true, "vmid": vmid, "name": name }));
+        return Ok(Exit::Ok);
+    }
+    if !confirm(&format!("Delete snapshot {name} of {vmid} ({})?", guest.name), ops.yes)? {
+        return Ok(Exit::Failure);
+    }
+    let upid = ops.client.delete_snapshot(guest.kind, &guest.node, vmid, name).await?;
+    ops.client.wait_task(&upid, wait()).await?;
+    report(ops, &format!("snapshot {name} of {vmid} deleted"), json!({ "vmid": vmid, "name": name, "deleted": true }));
+    Ok(Exit::Ok)
+}
+
+/// Deletes snapshots made by this tool (name prefix) older than `max_age` seconds, except those
+/// whose description carries the keep mark.
+pub async fn cleanup(ops: &Ops, max_age: i64, vmid: Option<u64>) -> anyhow::Result<Exit> {
+    let now = chrono::Utc::now().timestamp();
+    let targets: Vec<_> = guests(&ops.client).await?.into_iter().filter(|g| vmid.is_none_or(|v| v == g.vmid)).collect();
+    let (mut deleted, mut kept, mut failed) = (Vec::new(), 0usize, Vec::new());
+    for guest in &targets {
+        let snapshots = match ops.client.snapshots(guest.kind, &guest.node, guest.vmid).await {
+            Ok(s) => s,
+            Err(e) => {
+                failed.push(json!({ "vmid": guest.vmid, "error": e.to_string() }));
+                continue;
+            }
+        };
+        for snapshot in snapshots.iter().filter(|s| s.name.starts_with(PREFIX)) {
+            let age = now - snapshot.snaptime.unwrap_or(now as u64) as i64;
+            if age < max_age || snapshot.description.as_deref().is_some_and(|d| d.contains(KEEP_MARK)) {
+                kept += 1;
+                continue;
+            }
+            if !ops.dry_run {
+                let result = async {
+                    let upid = ops.client.delete_snapshot(guest.kind, &guest.node, guest.vmid, &snapshot.name).await?;
+                    ops.client.wait_task(&upid, wait()).await
+                }
+                .await;
+                if let Err(e) = result {
+                    failed.push(json!({ "vmid": guest.vmid, "name": snapshot.name, "error": e.to_string() }));
+                    continue;
+                }
+            }
+            deleted.push(json!({ "vmid": guest.vmid, "name": snapshot.name, "age_seconds": age }));
+        }
+    }
+    let verb = if ops.dry_run { "would delete" } else { "deleted" };
+    report(
+        ops,
+        &format!("{verb} {} snapshot(s), kept {kept}, {} failure(s)", deleted.len(), failed.len()),
+        json!({ "dry_run": ops.dry_run, "deleted": deleted, "kept": kept, "failed": failed }),
+    );
+    Ok(if failed.is_empty() {
+        Exit::Ok
+    } else if deleted.is_empty() {
+        Exit::Failure
+    } else {
+        Exit::Partial
+    })
+}
+
+pub fn report(ops: &Ops, text: &str, value: serde_json::Value) {
+    if ops.json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}

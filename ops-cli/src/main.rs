@@ -1,0 +1,120 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pve_ops::commands::{expire, snapshot};
+use pve_ops::{Exit, Ops};
+
+/// Operator CLI for pve-home: snapshots and lab expiry (restores, backup checks, key rotation,
+/// drift and health come next). Connection settings come from PVE_* environment variables or
+/// --config FILE (KEY=VALUE lines) — never from the command line.
+///
+/// Exit codes: 0 ok, 1 failure, 2 usage error, 3 partial (some targets failed).
+#[derive(Parser)]
+#[command(name = "pve-ops", version)]
+struct Cli {
+    /// File with PVE_ENDPOINT, PVE_API_TOKEN, PVE_CA_FILE, … as KEY=VALUE lines.
+    #[arg(long, global = true, env = "PVE_OPS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, global = true)]
+    yes: bool,
+    /// Show what would be done and change nothing.
+    #[arg(long, global = true)]
+    dry_run: bool,
+    /// Directory for Prometheus textfile metrics (node_exporter's textfile collector).
+    #[arg(long, global = true, env = "PVE_OPS_METRICS_DIR")]
+    metrics_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, list, roll back, delete and clean up snapshots.
+    Snapshot {
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
+    /// Stop (never delete) lab guests whose expires- tag date has passed.
+    ExpireLab {
+        /// Evaluate expiry as of this day (YYYY-MM-DD) instead of today.
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SnapshotAction {
+    /// Take a snapshot (named pve-ops-<timestamp> unless --name).
+    Create {
+        vmid: u64,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Include a running VM's memory.
+        #[arg(long)]
+        ram: bool,
+    },
+    /// List a guest's snapshots.
+    List { vmid: u64 },
+    /// Roll a guest back to a snapshot (waits for the task).
+    Rollback {
+        vmid: u64,
+        #[arg(long)]
+        name: String,
+    },
+    /// Delete one snapshot.
+    Delete {
+        vmid: u64,
+        #[arg(long)]
+        name: String,
+    },
+    /// Delete this tool's snapshots older than --max-age, except those marked [keep].
+    Cleanup {
+        /// e.g. 7d, 12h.
+        #[arg(long, value_parser = pve_ops::parse_age)]
+        max_age: i64,
+        /// One guest (default: all guests).
+        #[arg(long)]
+        vmid: Option<u64>,
+    },
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    if let Some(path) = &cli.config {
+        pve_ops::load_config_file(path)?;
+    }
+    let ops = Ops { client: pve_ops::client_from_env()?, json: cli.json, yes: cli.yes, dry_run: cli.dry_run, metrics_dir: cli.metrics_dir };
+    match cli.command {
+        Command::Snapshot { action } => match action {
+            SnapshotAction::Create { vmid, name, description, ram } => snapshot::create(&ops, vmid, name, description, ram).await,
+            SnapshotAction::List { vmid } => snapshot::list(&ops, vmid).await,
+            SnapshotAction::Rollback { vmid, name } => snapshot::rollback(&ops, vmid, &name).await,
+            SnapshotAction::Delete { vmid, name } => snapshot::delete(&ops, vmid, &name).await,
+            SnapshotAction::Cleanup { max_age, vmid } => snapshot::cleanup(&ops, max_age, vmid).await,
+        },
+        Command::ExpireLab { today } => expire::run(&ops, today.unwrap_or_else(|| chrono::Utc::now().date_naive())).await,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    pve_api::install_crypto_provider();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PVE_OPS_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(error) => {
+            eprintln!("pve-ops: {error:#}");
+            ExitCode::from(Exit::Failure as u8)
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! pve-ops against the emulator: snapshots, cleanup, lab expiry with metrics checked by promtool.
+
+use std::process::Command;
+
+use pve_api::{GuestKind, Params, TaskWait};
+use pve_home_tests::{TOKEN, client, emulator, request_log, workspace_binary};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn pve_ops(url: &str, args: &[&str]) -> Run {
+    let out = Command::new(workspace_binary("pve-ops"))
+        .args(args)
+        .env("PVE_ENDPOINT", url)
+        .env("PVE_API_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("pve-ops runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+fn clone(rt: &tokio::runtime::Runtime, api: &pve_api::PveClient, vmid: u64, name: &str, tags: &str, start: bool) {
+    let upid =
+        rt.block_on(api.clone_guest(GuestKind::Qemu, "pve1", 9000, vmid, &Params::new().set("name", name).flag("full", true))).unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", vmid, &Params::new().set("tags", tags))).unwrap();
+    if start {
+        let upid = rt.block_on(api.guest_action(GuestKind::Qemu, "pve1", vmid, "start", &Params::new())).unwrap();
+        rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    }
+}
+
+#[test]
+fn snapshot_commands_and_cleanup() {
+    let rt = runtime();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let path = log.path().to_path_buf();
+    let emu = rt.block_on(emulator(|c| c.request_log = Some(path.clone())));
+    let api = client(&emu);
+    clone(&rt, &api, 100, "app", "app", false);
+
+    let made = pve_ops(&emu.url, &["snapshot", "create", "100", "--json"]);
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let made: serde_json::Value = serde_json::from_str(&made.stdout).unwrap();
+    let auto_name = made["name"].as_str().unwrap().to_string();
+    assert!(auto_name.starts_with("pve-ops-"));
+    assert_eq!(pve_ops(&emu.url, &["snapshot", "create", "100", "--name", "pve-ops-keepme", "--description", "baseline [keep]"]).code, 0);
+    assert_eq!(pve_ops(&emu.url, &["snapshot", "create", "100", "--name", "manual"]).code, 0);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&pve_ops(&emu.url, &["snapshot", "list", "100", "--json"]).stdout).unwrap();
+    assert_eq!(listed.len(), 3);
+
+    // Rolling back needs a terminal or --yes.
+    let refused = pve_ops(&emu.url, &["snapshot", "rollback", "100", "--name", "manual"]);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("pass --yes"), "{}", refused.stderr);
+    assert_eq!(pve_ops(&emu.url, &["snapshot", "rollback", "100", "--name", "manual", "--yes"]).code, 0);
+
+    // Dry-run cleanup sends no write.
+    let writes = |p: &std::path::Path| request_log(p).iter().filter(|r| r["method"] != "GET").count();
+    let before = writes(&path);
+    let dry = pve_ops(&emu.url, &["snapshot", "cleanup", "--max-age", "0s", "--dry-run", "--json"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(writes(&path), before, "dry run changes nothing");
+    let dry: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    assert_eq!(dry["deleted"].as_array().unwrap().len(), 1);
+
+    let done = pve_ops(&emu.url, &["snapshot", "cleanup", "--max-age", "0s", "--yes"]);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let names: Vec<String> =
+        rt.block_on(api.snapshots(GuestKind::Qemu, "pve1", 100)).unwrap().into_iter().map(|s| s.name).filter(|n| n != "current").collect();
+    assert!(!names.contains(&auto_name), "the tool's old snapshot went: {names:?}");
+    assert!(
+        names.contains(&"pve-ops-keepme".to_string()) && names.contains(&"manual".to_string()),
+        "[keep] and foreign snapshots stay: {names:?}"
+    );
+}
+
+#[test]
+fn expire_lab_stops_only_expired_lab_guests() {
+    let rt = runtime();
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let path = log.path().to_path_buf();
+    let emu = rt.block_on(emulator(|c| c.request_log = Some(path.clone())));
+    let api = client(&emu);
+    clone(&rt, &api, 101, "lab-old", "environment-lab;expires-2026-01-01", true);
+    clone(&rt, &api, 102, "lab-pinned", "environment-lab;expires-2026-01-01;no-expire", true);
+    clone(&rt, &api, 103, "prod-db", "environment-prod;expires-2026-01-01", true);
+    clone(&rt, &api, 104, "untagged", "expires-2026-01-01", true);
+    clone(&rt, &api, 105, "lab-new", "environment-lab;expires-2027-01-01", true);
+    let metrics = tempfile::tempdir().unwrap();
+    let metrics_dir = metrics.path().display().to_string();
+
+    let before = request_log(&path).iter().filter(|r| r["method"] != "GET").count();
+    let dry = pve_ops(&emu.url, &["expire-lab", "--today", "2026-06-01", "--dry-run", "--json"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(request_log(&path).iter().filter(|r| r["method"] != "GET").count(), before, "dry run changes nothing");
+
+    let run = pve_ops(&emu.url, &["expire-lab", "--today", "2026-06-01", "--json", "--metrics-dir", &metrics_dir]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["stopped"], 1);
+    let status = |vmid| rt.block_on(api.guest_status(GuestKind::Qemu, "pve1", vmid)).unwrap().status;
+    assert_eq!(status(101), "stopped");
+    for vmid in [102, 103, 104, 105] {
+        assert_eq!(status(vmid), "running", "guest {vmid} is left alone");
+    }
+    let prom = metrics.path().join("pve_expire_lab.prom");
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(text.contains("pve_lab_guest_expired{vmid=\"101\",name=\"lab-old\",node=\"pve1\"} 1"), "{text}");
+    assert!(text.contains("pve_lab_guest_expired{vmid=\"105\",name=\"lab-new\",node=\"pve1\"} 0"), "{text}");
+    assert!(!text.contains("prod-db"), "prod guests are not even reported as lab guests");
+    // The real promtool accepts the file.
+    let promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&prom).unwrap())
+        .output()
+        .expect("promtool installed (scripts/setup-tools.sh)");
+    assert!(
+        promtool.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&promtool.stdout),
+        String::from_utf8_lossy(&promtool.stderr)
+    );
+}
+
+#[test]
+fn credentials_never_come_from_arguments() {
+    let out = Command::new(workspace_binary("pve-ops"))
+        .args(["expire-lab"])
+        .env_remove("PVE_ENDPOINT")
+        .env_remove("PVE_API_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PVE_ENDPOINT is not set"));
+    let usage = Command::new(workspace_binary("pve-ops")).args(["expire-lab", "--api-token", "x"]).output().unwrap();
+    assert_eq!(usage.status.code(), Some(2), "no such flag: usage error");
+}
