@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pve_ops::commands::{expire, snapshot};
+use pve_ops::commands::{backups, expire, snapshot};
 use pve_ops::{Exit, Ops};
 
 /// Operator CLI for pve-home: snapshots and lab expiry (restores, backup checks, key rotation,
@@ -39,11 +39,48 @@ enum Command {
         #[command(subcommand)]
         action: SnapshotAction,
     },
+    /// Restore guests from vzdump archives.
+    Restore {
+        #[command(subcommand)]
+        what: RestoreWhat,
+    },
+    /// Check every guest has a recent backup archive; writes metrics.
+    VerifyBackups {
+        /// Newest archive may be at most this old (e.g. 26h, 8d).
+        #[arg(long, value_parser = pve_ops::parse_age, default_value = "26h")]
+        max_age: i64,
+        /// Also check each newest archive is readable through the API.
+        #[arg(long)]
+        full: bool,
+    },
     /// Stop (never delete) lab guests whose expires- tag date has passed.
     ExpireLab {
         /// Evaluate expiry as of this day (YYYY-MM-DD) instead of today.
         #[arg(long)]
         today: Option<chrono::NaiveDate>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RestoreWhat {
+    /// Restore a VM or container from its newest archive (or --archive).
+    Vm {
+        vmid: u64,
+        /// Archive volume ID (default: the newest).
+        #[arg(long)]
+        archive: Option<String>,
+        /// Node to restore on (default: where the guest is).
+        #[arg(long)]
+        node: Option<String>,
+        /// Storage for the restored disks.
+        #[arg(long)]
+        storage: Option<String>,
+        /// Restore as this VMID instead (new MACs).
+        #[arg(long = "as")]
+        target: Option<u64>,
+        /// Replace an existing guest (backed up first).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -98,6 +135,10 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             SnapshotAction::Delete { vmid, name } => snapshot::delete(&ops, vmid, &name).await,
             SnapshotAction::Cleanup { max_age, vmid } => snapshot::cleanup(&ops, max_age, vmid).await,
         },
+        Command::Restore { what: RestoreWhat::Vm { vmid, archive, node, storage, target, force } } => {
+            backups::restore(&ops, backups::RestoreRequest { vmid, archive, node, storage, target, force }).await
+        }
+        Command::VerifyBackups { max_age, full } => backups::verify(&ops, max_age, full).await,
         Command::ExpireLab { today } => expire::run(&ops, today.unwrap_or_else(|| chrono::Utc::now().date_naive())).await,
     }
 }

@@ -147,3 +147,46 @@ fn credentials_never_come_from_arguments() {
     let usage = Command::new(workspace_binary("pve-ops")).args(["expire-lab", "--api-token", "x"]).output().unwrap();
     assert_eq!(usage.status.code(), Some(2), "no such flag: usage error");
 }
+
+#[test]
+fn verify_backups_and_restore_round_trip() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    clone(&rt, &api, 100, "db", "db", false);
+    clone(&rt, &api, 101, "nobackup", "web", false);
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 100, &Params::new().set("memory", 3072))).unwrap();
+    let upid = rt.block_on(api.vzdump("pve1", &Params::new().set("vmid", 100).set("storage", "backup").set("compress", "zstd"))).unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+
+    let metrics = tempfile::tempdir().unwrap();
+    let verify = pve_ops(&emu.url, &["verify-backups", "--full", "--json", "--metrics-dir", &metrics.path().display().to_string()]);
+    assert_eq!(verify.code, 3, "one guest lacks a backup: partial\n{}", verify.stderr);
+    let report: serde_json::Value = serde_json::from_str(&verify.stdout).unwrap();
+    let status = |vmid: u64| report["guests"].as_array().unwrap().iter().find(|g| g["vmid"] == vmid).unwrap()["status"].clone();
+    assert_eq!((status(100), status(101)), (serde_json::json!("ok"), serde_json::json!("missing")));
+    let prom = metrics.path().join("pve_backups.prom");
+    let promtool = Command::new("promtool").args(["check", "metrics"]).stdin(std::fs::File::open(&prom).unwrap()).output().unwrap();
+    assert!(promtool.status.success(), "{}", String::from_utf8_lossy(&promtool.stderr));
+    assert!(std::fs::read_to_string(&prom).unwrap().contains("pve_backup_ok{vmid=\"101\",name=\"nobackup\"} 0"));
+
+    // The guest drifts; a restore to a new VMID brings the backed-up config back.
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 100, &Params::new().set("memory", 1024))).unwrap();
+    let restored = pve_ops(&emu.url, &["restore", "vm", "100", "--as", "200", "--yes", "--json"]);
+    assert_eq!(restored.code, 0, "{}", restored.stderr);
+    assert_eq!(rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 200)).unwrap().get_str("memory").as_deref(), Some("3072"));
+
+    // Replacing an existing guest needs --force, and backs it up first.
+    let refused = pve_ops(&emu.url, &["restore", "vm", "100", "--yes"]);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("pass --force"), "{}", refused.stderr);
+    let dry = pve_ops(&emu.url, &["restore", "vm", "100", "--force", "--dry-run"]);
+    assert!(dry.code == 0 && dry.stdout.contains("backing up and replacing"), "{}", dry.stdout);
+    let replaced = pve_ops(&emu.url, &["restore", "vm", "100", "--force", "--yes", "--json"]);
+    assert_eq!(replaced.code, 0, "{}", replaced.stderr);
+    let result: serde_json::Value = serde_json::from_str(&replaced.stdout).unwrap();
+    assert!(result["safety_backup"].as_str().is_some_and(|v| v.contains("vzdump-qemu-100-")), "{result}");
+    assert_eq!(rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap().get_str("memory").as_deref(), Some("3072"));
+    let archives = rt.block_on(api.storage_content("pve1", "backup", Some("backup"), Some(100))).unwrap();
+    assert_eq!(archives.len(), 2, "the original archive and the safety backup of what was replaced");
+}

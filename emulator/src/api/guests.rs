@@ -345,10 +345,20 @@ pub async fn create(r: ApiRequest) -> ApiResult {
             }
             // MACs stay unless `unique` asks for new ones.
             if r.flag("unique") {
+                // New MACs: drop the archived ones, prepare_nics generates fresh ones.
                 for key in config.keys().filter(|k| k.starts_with("net")).cloned().collect::<Vec<_>>() {
-                    let stripped: Vec<String> =
-                        config[&key].split(',').filter(|p| !p.contains(':') || p.starts_with("bridge")).map(str::to_string).collect();
-                    config.insert(key, stripped.join(","));
+                    let Ok(mut nic) = PropertyString::parse(&config[&key], if kind == GuestKind::Qemu { Some("model") } else { None })
+                    else {
+                        continue;
+                    };
+                    let model = nic.keys().find(|k| MODELS.contains(k)).map(str::to_string);
+                    if let Some(model) = model {
+                        nic.remove(&model);
+                        nic.set("model", model);
+                    }
+                    nic.remove("macaddr");
+                    nic.remove("hwaddr");
+                    config.insert(key, nic.to_string());
                 }
             }
         } else if kind == GuestKind::Lxc {

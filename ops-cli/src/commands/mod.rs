@@ -1,3 +1,4 @@
+pub mod backups;
 pub mod expire;
 pub mod snapshot;
 
