@@ -22,7 +22,7 @@ async fn archives(client: &PveClient, node: &str, vmid: u64) -> anyhow::Result<V
             found.push((storage.storage.clone(), volume));
         }
     }
-    found.sort_by(|a, b| b.1.ctime.cmp(&a.1.ctime));
+    found.sort_by_key(|(_, volume)| std::cmp::Reverse(volume.ctime));
     Ok(found)
 }
 
