@@ -37,6 +37,7 @@ APT_PACKAGES=(
   iproute2
   shellcheck
   jq
+  systemd
 )
 
 log() { printf '[setup-tools] %s\n' "$*" >&2; }

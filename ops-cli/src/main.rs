@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pve_ops::commands::{backups, expire, snapshot};
+use pve_ops::commands::{backups, drift, expire, snapshot};
 use pve_ops::{Exit, Ops};
 
 /// Operator CLI for pve-home: snapshots and lab expiry (restores, backup checks, key rotation,
@@ -52,6 +52,16 @@ enum Command {
         /// Also check each newest archive is readable through the API.
         #[arg(long)]
         full: bool,
+    },
+    /// Run `terraform plan` in an environment and record drift as metrics.
+    Drift {
+        /// Environment name: a folder under --environments.
+        #[arg(long)]
+        env: String,
+        #[arg(long, env = "PVE_OPS_ENVIRONMENTS", default_value = "environments")]
+        environments: PathBuf,
+        #[arg(long, env = "PVE_OPS_TERRAFORM", default_value = "terraform")]
+        terraform: String,
     },
     /// Stop (never delete) lab guests whose expires- tag date has passed.
     ExpireLab {
@@ -139,6 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             backups::restore(&ops, backups::RestoreRequest { vmid, archive, node, storage, target, force }).await
         }
         Command::VerifyBackups { max_age, full } => backups::verify(&ops, max_age, full).await,
+        Command::Drift { env, environments, terraform } => drift::run(&ops, &terraform, &environments.join(&env), &env),
         Command::ExpireLab { today } => expire::run(&ops, today.unwrap_or_else(|| chrono::Utc::now().date_naive())).await,
     }
 }

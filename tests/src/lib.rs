@@ -91,6 +91,11 @@ impl Terraform {
         terraform
     }
 
+    /// The CLI config file (filesystem mirror only), for other tools that run terraform.
+    pub fn cli_config(&self) -> &std::path::Path {
+        &self.cli_config
+    }
+
     pub fn write(&self, name: &str, content: &str) {
         std::fs::write(self.dir.path().join(name), content).expect("write config file");
     }

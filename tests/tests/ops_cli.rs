@@ -190,3 +190,52 @@ fn verify_backups_and_restore_round_trip() {
     let archives = rt.block_on(api.storage_content("pve1", "backup", Some("backup"), Some(100))).unwrap();
     assert_eq!(archives.len(), 2, "the original archive and the safety backup of what was replaced");
 }
+
+#[test]
+fn drift_checks_an_environment_with_real_terraform() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let tf = pve_home_tests::Terraform::new("").env("PVE_ENDPOINT", &emu.url).env("PVE_API_TOKEN", TOKEN);
+    let lab = tf.dir.path().join("lab");
+    std::fs::create_dir_all(&lab).unwrap();
+    for entry in std::fs::read_dir(pve_home_tests::repo_root().join("environments/lab")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "tf") {
+            std::fs::copy(&path, lab.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    assert_eq!(tf.run(&["-chdir=lab", "init", "-input=false"]).code, 0);
+    let metrics = tempfile::tempdir().unwrap();
+    let drift = |expect_drift: bool| {
+        let out = Command::new(workspace_binary("pve-ops"))
+            .args(["drift", "--env", "lab", "--json", "--environments"])
+            .arg(tf.dir.path())
+            .arg("--terraform")
+            .arg(pve_home_tests::terraform_binary())
+            .arg("--metrics-dir")
+            .arg(metrics.path())
+            .env("PVE_ENDPOINT", &emu.url)
+            .env("PVE_API_TOKEN", TOKEN)
+            .env("TF_CLI_CONFIG_FILE", tf.cli_config())
+            .env("CHECKPOINT_DISABLE", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+        assert_eq!(report["drift"], expect_drift, "{report}");
+        report
+    };
+    let before = drift(true);
+    assert_eq!(before["add"], 2, "the sandbox VM and its lifecycle tag are not created yet");
+    assert_eq!(tf.run(&["-chdir=lab", "apply", "-auto-approve", "-input=false"]).code, 0);
+    drift(false);
+    let api = client(&emu);
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 100, &Params::new().set("cores", 8))).unwrap();
+    let after = drift(true);
+    assert_eq!(after["change"], 1);
+    let prom = metrics.path().join("pve_drift_lab.prom");
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(text.contains("pve_drift_detected{env=\"lab\"} 1") && text.contains("pve_drift_resources_changed{env=\"lab\"} 1"), "{text}");
+    let promtool = Command::new("promtool").args(["check", "metrics"]).stdin(std::fs::File::open(&prom).unwrap()).output().unwrap();
+    assert!(promtool.status.success(), "{}", String::from_utf8_lossy(&promtool.stderr));
+}

@@ -1,4 +1,5 @@
 pub mod backups;
+pub mod drift;
 pub mod expire;
 pub mod snapshot;
 
