@@ -14,6 +14,7 @@ use crate::{Exit, Ops};
 fn summary(json_lines: &str) -> (u64, u64, u64) {
     json_lines
         .lines()
+        .rev()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|v| v["type"] == "change_summary")
         .map(|v| {
@@ -23,7 +24,7 @@ fn summary(json_lines: &str) -> (u64, u64, u64) {
                 v["changes"]["remove"].as_u64().unwrap_or(0),
             )
         })
-        .last()
+        .next()
         .unwrap_or((0, 0, 0))
 }
 
