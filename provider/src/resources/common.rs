@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use pve_api::{ApiError, GuestConfig};
+use pve_api::{ApiError, GuestConfig, GuestKind};
 use serde_json::Value as Json;
 
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::value::Type;
+use crate::provider::Context;
 
 use crate::plugin::diag::{Diagnostic, Diagnostics};
 use crate::plugin::value::Value;
@@ -134,4 +135,45 @@ pub fn json_text(v: &Json) -> String {
         Json::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// Where a guest is now, from the shared resource listing.
+pub struct Located {
+    pub node: String,
+    pub running: bool,
+    pub pool: Option<String>,
+}
+
+/// Finds a guest of `kind`; a VMID now used by the other kind is an error, never adopted.
+pub async fn locate(ctx: &Context, vmid: u64, kind: GuestKind) -> Result<Option<Located>, Diagnostics> {
+    let resources = ctx.resources().await.map_err(|e| fail("Listing cluster resources", e))?;
+    let Some(row) = resources.iter().find(|r| r.vmid == Some(vmid)) else { return Ok(None) };
+    if row.guest_kind() != Some(kind) {
+        let detail = format!("VMID {vmid} is a {} guest now; refusing to manage it as {kind}", row.resource_type);
+        return Err(Diagnostic::error("VMID belongs to another guest", detail).into());
+    }
+    Ok(Some(Located {
+        node: row.node.clone().unwrap_or_default(),
+        running: row.status.as_deref() == Some("running"),
+        pool: row.pool.clone(),
+    }))
+}
+
+/// A guest's config. On "not found" it looks again with a fresh listing before concluding the
+/// guest is gone: the listing may predate a migration, and dropping a live guest from state
+/// would lead to a duplicate.
+pub async fn read_config(ctx: &Context, vmid: u64, kind: GuestKind) -> Result<Option<(Located, GuestConfig)>, Diagnostics> {
+    for fresh in [false, true] {
+        if fresh {
+            ctx.invalidate_resources().await;
+        }
+        let Some(located) = locate(ctx, vmid, kind).await? else { return Ok(None) };
+        match ctx.client.guest_config(kind, &located.node, vmid).await {
+            Ok(config) => return Ok(Some((located, config))),
+            Err(e) if e.is_not_found() && !fresh => continue,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(fail("Reading the guest config", e)),
+        }
+    }
+    Ok(None)
 }

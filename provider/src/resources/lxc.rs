@@ -11,7 +11,8 @@ use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
 use super::common::{
-    check_ip, check_ipv4_config, check_tags, fail, flag, indexed, json_text, lowercase_sorted, settle, text, timeout, timeouts_block,
+    Located, check_ip, check_ipv4_config, check_tags, fail, flag, indexed, json_text, locate, lowercase_sorted, read_config, settle, text,
+    timeout, timeouts_block,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -290,34 +291,8 @@ fn config_params(planned: &Value, prior: &Value, params: &mut Params, deletes: &
     deletes.extend((nets.len()..old.len()).map(|i| format!("net{i}")));
 }
 
-async fn locate(ctx: &Context, vmid: u64) -> Result<Option<(String, bool, Option<String>)>, Diagnostics> {
-    let resources = ctx.resources().await.map_err(|e| fail("Listing cluster resources", e))?;
-    let Some(row) = resources.iter().find(|r| r.vmid == Some(vmid)) else { return Ok(None) };
-    if row.resource_type != "lxc" {
-        return Err(Diagnostic::error(
-            "VMID now belongs to a VM",
-            format!("VMID {vmid} is a QEMU VM; refusing to manage it as a container"),
-        )
-        .into());
-    }
-    Ok(Some((row.node.clone().unwrap_or_default(), row.status.as_deref() == Some("running"), row.pool.clone())))
-}
-
 async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
-    // On "not found", look again with a fresh listing: the container may have just moved.
-    for fresh in [false, true] {
-        if fresh {
-            ctx.invalidate_resources().await;
-        }
-        let Some((node, running, pool)) = locate(ctx, vmid).await? else { return Ok(None) };
-        match ctx.client.guest_config(LXC, &node, vmid).await {
-            Ok(config) => return Ok(Some(state_from_config(vmid, &node, running, pool, &config, prior))),
-            Err(e) if e.is_not_found() && !fresh => continue,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(fail("Reading the container config", e)),
-        }
-    }
-    Ok(None)
+    Ok(read_config(ctx, vmid, LXC).await?.map(|(at, config)| state_from_config(vmid, &at.node, at.running, at.pool, &config, prior)))
 }
 
 async fn wait(ctx: &Context, upid: &pve_api::Upid, limit: std::time::Duration, what: &str) -> Result<(), Diagnostics> {
@@ -580,7 +555,7 @@ impl Resource<Context> for PveLxc {
             let built = match config.get("clone_vmid").as_i64() {
                 Some(source) => {
                     let source = source as u64;
-                    let Some((source_node, _, _)) = locate(ctx, source).await? else {
+                    let Some(Located { node: source_node, .. }) = locate(ctx, source, LXC).await? else {
                         ctx.release_vmid(vmid);
                         return Err(Diagnostic::error("Clone source not found", format!("no container with VMID {source}"))
                             .at(attr("clone_vmid"))
@@ -695,7 +670,7 @@ impl Resource<Context> for PveLxc {
         Box::pin(async move {
             let limit = timeout(&planned, "update", 30);
             let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
-            let (node, _, _) = locate(ctx, vmid)
+            let Located { node, .. } = locate(ctx, vmid, LXC)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Container not found", format!("CT {vmid} no longer exists"))))?;
             let _slot = ctx.node_slot(&node).await;
@@ -806,7 +781,7 @@ impl Resource<Context> for PveLxc {
             let limit = timeout(&prior, "delete", 10);
             let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
             ctx.invalidate_resources().await;
-            let Some((node, running, _)) = locate(ctx, vmid).await? else { return Ok(()) };
+            let Some(Located { node, running, .. }) = locate(ctx, vmid, LXC).await? else { return Ok(()) };
             let config = ctx.client.guest_config(LXC, &node, vmid).await.map_err(|e| fail("Reading the container config", e))?;
             if config.flag("protection") {
                 return Err(Diagnostic::error(

@@ -27,7 +27,8 @@ use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
 use super::common::{
-    check_ip, check_ipv4_config, check_tags, fail, flag, indexed, json_text, lowercase_sorted, settle, text, timeout, timeouts_block,
+    Located, check_ip, check_ipv4_config, check_tags, fail, flag, indexed, json_text, locate, lowercase_sorted, read_config, settle, text,
+    timeout, timeouts_block,
 };
 
 const QEMU: GuestKind = GuestKind::Qemu;
@@ -519,47 +520,18 @@ impl PveVm {
         ctx.wait_task(upid, limit).await.map(|_| ()).map_err(|e| Diagnostic::error(what, e).into())
     }
 
-    /// Where the VM is now, from the shared resource listing.
-    async fn locate(ctx: &Context, vmid: u64) -> Result<Option<(String, bool, Option<String>)>, Diagnostics> {
-        let resources = ctx.resources().await.map_err(|e| fail("Listing cluster resources", e))?;
-        let Some(row) = resources.iter().find(|r| r.vmid == Some(vmid)) else { return Ok(None) };
-        if row.resource_type != "qemu" {
-            return Err(Diagnostic::error(
-                "VMID now belongs to a container",
-                format!("VMID {vmid} is an LXC container now; refusing to manage it as a VM"),
-            )
-            .into());
-        }
-        Ok(Some((row.node.clone().unwrap_or_default(), row.status.as_deref() == Some("running"), row.pool.clone())))
-    }
-
     async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
-        // A shared listing may predate a migration: on "not found", look again before concluding
-        // the VM is gone (dropping a live VM from state would lead to a duplicate).
-        for fresh in [false, true] {
-            if fresh {
-                ctx.invalidate_resources().await;
-            }
-            let Some((node, running, pool)) = Self::locate(ctx, vmid).await? else { return Ok(None) };
-            match ctx.client.guest_config(QEMU, &node, vmid).await {
-                Ok(config) => {
-                    let mut state = state_from_config(vmid, &node, running, pool, &config, prior);
-                    // Only a VM already known to wait for a reboot costs a second call: has it
-                    // rebooted (pending changes applied) since?
-                    if state.get("reboot_required").as_bool() == Some(true) {
-                        let waiting = Self::has_pending(ctx, &node, vmid).await?;
-                        if let Value::Map(s) = &mut state {
-                            s.insert("reboot_required".into(), waiting.into());
-                        }
-                    }
-                    return Ok(Some(state));
-                }
-                Err(e) if e.is_not_found() && !fresh => continue,
-                Err(e) if e.is_not_found() => return Ok(None),
-                Err(e) => return Err(fail("Reading the VM config", e)),
+        let Some((at, config)) = read_config(ctx, vmid, QEMU).await? else { return Ok(None) };
+        let mut state = state_from_config(vmid, &at.node, at.running, at.pool, &config, prior);
+        // Only a VM already known to wait for a reboot costs a second call: has it rebooted
+        // (pending changes applied) since?
+        if state.get("reboot_required").as_bool() == Some(true) {
+            let waiting = Self::has_pending(ctx, &at.node, vmid).await?;
+            if let Value::Map(s) = &mut state {
+                s.insert("reboot_required".into(), waiting.into());
             }
         }
-        Ok(None)
+        Ok(Some(state))
     }
 
     async fn set_power(ctx: &Context, node: &str, vmid: u64, start: bool, limit: Duration) -> Result<(), Diagnostics> {
@@ -669,7 +641,7 @@ impl PveVm {
         let exists = match config.get("clone_vmid").as_i64() {
             Some(source) => {
                 let source = source as u64;
-                let Some((source_node, _, _)) = Self::locate(ctx, source).await? else {
+                let Some(Located { node: source_node, .. }) = locate(ctx, source, QEMU).await? else {
                     return Err(Diagnostic::error("Clone source not found", format!("no VM or template with VMID {source}"))
                         .at(attr("clone_vmid"))
                         .into());
@@ -1095,7 +1067,7 @@ impl Resource<Context> for PveVm {
         Box::pin(async move {
             let limit = timeout(&planned, "update", 30);
             let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
-            let Some((node, _, _)) = Self::locate(ctx, vmid).await? else {
+            let Some(Located { node, .. }) = locate(ctx, vmid, QEMU).await? else {
                 return Err(Diagnostic::error("VM not found", format!("VM {vmid} no longer exists; run terraform plan again")).into());
             };
             let _slot = ctx.node_slot(&node).await;
@@ -1230,7 +1202,7 @@ impl Resource<Context> for PveVm {
             let limit = timeout(&prior, "delete", 10);
             let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
             ctx.invalidate_resources().await;
-            let Some((node, running, _)) = Self::locate(ctx, vmid).await? else { return Ok(()) };
+            let Some(Located { node, running, .. }) = locate(ctx, vmid, QEMU).await? else { return Ok(()) };
             let config = ctx.client.guest_config(QEMU, &node, vmid).await.map_err(|e| fail("Reading the VM config", e))?;
             if config.flag("protection") {
                 return Err(Diagnostic::error(
