@@ -139,7 +139,7 @@ pub async fn serve(config: crate::config::EmulatorConfig) -> anyhow::Result<Runn
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let server = server.clone();
-                    async move { server.handle(req, peer).await }
+                    async move { server.handle(req).await }
                 });
                 let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
                 let result = match tls {
@@ -192,7 +192,7 @@ fn ticket_user(secret: &str, ticket: &str) -> Option<(String, String)> {
 }
 
 impl Server {
-    async fn handle(self: Arc<Self>, req: Request<hyper::body::Incoming>, peer: SocketAddr) -> Result<Response<Body>, InjectedReset> {
+    async fn handle(self: Arc<Self>, req: Request<hyper::body::Incoming>) -> Result<Response<Body>, InjectedReset> {
         let started = Instant::now();
         let method = req.method().as_str().to_string();
         let path = req.uri().path().to_string();
@@ -226,22 +226,16 @@ impl Server {
             ));
         };
         let api_path = if api_path.is_empty() { "/" } else { api_path };
-        let identity = match self.authenticate(&method, api_path, &headers, &params) {
+        let identity = match self.authenticate(&method, api_path, &headers) {
             Ok(identity) => identity,
             Err(e) => return Ok(self.finish(&method, api_path, &params, Err(e), started, "-")),
         };
         let user = identity.as_ref().map(|i| i.userid.clone()).unwrap_or_else(|| "-".into());
-        let result = self.dispatch(&method, api_path, params.clone(), identity, peer).await;
+        let result = self.dispatch(&method, api_path, params.clone(), identity).await;
         Ok(self.finish(&method, api_path, &params, result, started, &user))
     }
 
-    fn authenticate(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &hyper::HeaderMap,
-        params: &BTreeMap<String, String>,
-    ) -> Result<Option<Identity>, PveError> {
+    fn authenticate(&self, method: &str, path: &str, headers: &hyper::HeaderMap) -> Result<Option<Identity>, PveError> {
         if path == "/access/ticket" && method == "POST" {
             return Ok(None);
         }
@@ -275,7 +269,6 @@ impl Server {
                 return Err(PveError::status(401, "Permission denied - invalid csrf token"));
             }
         }
-        let _ = params;
         Ok(Some(Identity { userid, read_only: false }))
     }
 
@@ -285,7 +278,6 @@ impl Server {
         path: &str,
         mut params: BTreeMap<String, String>,
         identity: Option<Identity>,
-        _peer: SocketAddr,
     ) -> Result<Value, PveError> {
         let not_implemented = || PveError::status(501, format!("Method '{method} {path}' not implemented"));
         let route = SCHEMA.route(method, path).ok_or_else(not_implemented)?;
