@@ -38,6 +38,7 @@ APT_PACKAGES=(
   shellcheck
   jq
   systemd
+  procps
 )
 
 log() { printf '[setup-tools] %s\n' "$*" >&2; }
