@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use pve_api::{ApiError, GuestConfig, GuestKind};
+use pve_api::{ApiError, GuestConfig, GuestKind, Params};
 use serde_json::Value as Json;
 
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::value::Type;
 use crate::provider::Context;
 
-use crate::plugin::diag::{Diagnostic, Diagnostics};
+use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
 use crate::plugin::value::Value;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -176,4 +176,78 @@ pub async fn read_config(ctx: &Context, vmid: u64, kind: GuestKind) -> Result<Op
         }
     }
     Ok(None)
+}
+
+fn word(kind: GuestKind) -> &'static str {
+    if kind == GuestKind::Qemu { "VM" } else { "CT" }
+}
+
+/// Waits for a task (interrupted when Terraform stops the provider).
+pub async fn wait(ctx: &Context, upid: &pve_api::Upid, limit: Duration, what: &str) -> Result<(), Diagnostics> {
+    ctx.wait_task(upid, limit).await.map(|_| ()).map_err(|e| Diagnostic::error(what, e).into())
+}
+
+/// Starts a guest, or shuts it down (stopping it if it does not go within 60 s).
+pub async fn set_power(ctx: &Context, kind: GuestKind, node: &str, vmid: u64, start: bool, limit: Duration) -> Result<(), Diagnostics> {
+    let status = ctx.client.guest_status(kind, node, vmid).await.map_err(|e| fail("Reading the guest status", e))?;
+    if (status.status == "running") == start {
+        return Ok(());
+    }
+    let (action, params, what) = if start {
+        ("start", Params::new(), format!("Starting the {}", word(kind)))
+    } else {
+        ("shutdown", Params::new().set("timeout", 60).flag("forceStop", true), format!("Shutting the {} down", word(kind)))
+    };
+    let upid = ctx.client.guest_action(kind, node, vmid, action, &params).await.map_err(|e| fail(&what, e))?;
+    wait(ctx, &upid, limit, &what).await
+}
+
+/// Moves a guest from pool `old` to pool `new` (either may be null).
+pub async fn set_pool(ctx: &Context, vmid: u64, old: &Value, new: &Value) -> Result<(), Diagnostics> {
+    if old == new {
+        return Ok(());
+    }
+    if let Some(old) = old.as_str() {
+        ctx.client.update_pool(old, &Params::new().set("vms", vmid).flag("delete", true)).await.map_err(|e| fail("Leaving the pool", e))?;
+    }
+    if let Some(new) = new.as_str() {
+        ctx.client.update_pool(new, &Params::new().set("vms", vmid)).await.map_err(|e| fail("Joining the pool", e))?;
+    }
+    Ok(())
+}
+
+/// When a guest resource rewrites its tags, the lifecycle tags on the guest (which belong to
+/// pve_lifecycle_tag) are written along.
+pub fn keep_lifecycle_tags(current: &GuestConfig, params: &mut Params, deletes: &mut Vec<String>) {
+    let lifecycle_tags: Vec<String> = text(current, "tags")
+        .map(|t| pve_api::tags::split_tag_list(&t).filter(|t| pve_api::tags::lifecycle::is_lifecycle_tag(t)).map(str::to_string).collect())
+        .unwrap_or_default();
+    if !lifecycle_tags.is_empty() && (params.get("tags").is_some() || deletes.iter().any(|d| d == "tags")) {
+        let mut tags: Vec<String> = params.get("tags").map(|t| t.split(';').map(str::to_string).collect()).unwrap_or_default();
+        tags.extend(lifecycle_tags);
+        deletes.retain(|d| d != "tags");
+        params.insert("tags", tags.join(";"));
+    }
+}
+
+/// Destroys a guest: refused while protected, shut down first, purged from pools, HA and jobs.
+pub async fn destroy(ctx: &Context, kind: GuestKind, prior: &Value) -> Result<(), Diagnostics> {
+    let limit = timeout(prior, "delete", 10);
+    let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
+    ctx.invalidate_resources().await;
+    let Some(Located { node, running, .. }) = locate(ctx, vmid, kind).await? else { return Ok(()) };
+    let config = ctx.client.guest_config(kind, &node, vmid).await.map_err(|e| fail("Reading the guest config", e))?;
+    if config.flag("protection") {
+        let detail = format!("{} {vmid} has protection enabled; set protection = false and apply before destroying it", word(kind));
+        return Err(Diagnostic::error(format!("{} is protected", word(kind)), detail).at(attr("protection")).into());
+    }
+    let _slot = ctx.node_slot(&node).await;
+    if running {
+        set_power(ctx, kind, &node, vmid, false, limit).await?;
+    }
+    let what = format!("Destroying the {}", word(kind));
+    let upid = ctx.client.delete_guest(kind, &node, vmid, true).await.map_err(|e| fail(&what, e))?;
+    wait(ctx, &upid, limit, &what).await?;
+    ctx.invalidate_resources().await;
+    Ok(())
 }

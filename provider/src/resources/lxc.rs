@@ -11,8 +11,8 @@ use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
 use super::common::{
-    Located, check_ip, check_ipv4_config, check_tags, fail, flag, indexed, json_text, locate, lowercase_sorted, read_config, settle, text,
-    timeout, timeouts_block,
+    Located, check_ip, check_ipv4_config, check_tags, destroy, fail, flag, indexed, json_text, keep_lifecycle_tags, locate,
+    lowercase_sorted, read_config, set_pool, set_power, settle, text, timeout, timeouts_block, wait,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -293,21 +293,6 @@ fn config_params(planned: &Value, prior: &Value, params: &mut Params, deletes: &
 
 async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
     Ok(read_config(ctx, vmid, LXC).await?.map(|(at, config)| state_from_config(vmid, &at.node, at.running, at.pool, &config, prior)))
-}
-
-async fn wait(ctx: &Context, upid: &pve_api::Upid, limit: std::time::Duration, what: &str) -> Result<(), Diagnostics> {
-    ctx.wait_task(upid, limit).await.map(|_| ()).map_err(|e| Diagnostic::error(what, e).into())
-}
-
-async fn set_power(ctx: &Context, node: &str, vmid: u64, start: bool, limit: std::time::Duration) -> Result<(), Diagnostics> {
-    let status = ctx.client.guest_status(LXC, node, vmid).await.map_err(|e| fail("Reading the container status", e))?;
-    if (status.status == "running") == start {
-        return Ok(());
-    }
-    let (action, params) =
-        if start { ("start", Params::new()) } else { ("shutdown", Params::new().set("timeout", 60).flag("forceStop", true)) };
-    let upid = ctx.client.guest_action(LXC, node, vmid, action, &params).await.map_err(|e| fail("Changing the power state", e))?;
-    wait(ctx, &upid, limit, "Changing the power state").await
 }
 
 /// Grows `key` (rootfs or mpN) to `size` GiB if it is smaller.
@@ -646,7 +631,7 @@ impl Resource<Context> for PveLxc {
                 return Err(partial(fail("Joining the pool", e)).await);
             }
             if planned.get("started").as_bool() != Some(false)
-                && let Err(d) = set_power(ctx, &node, vmid, true, limit).await
+                && let Err(d) = set_power(ctx, LXC, &node, vmid, true, limit).await
             {
                 return Err(partial(d).await);
             }
@@ -678,20 +663,7 @@ impl Resource<Context> for PveLxc {
             let mut params = Params::new();
             let mut deletes = Vec::new();
             config_params(&planned, &prior, &mut params, &mut deletes);
-            let lifecycle_tags: Vec<String> = text(&current, "tags")
-                .map(|t| {
-                    pve_api::tags::split_tag_list(&t)
-                        .filter(|t| pve_api::tags::lifecycle::is_lifecycle_tag(t))
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !lifecycle_tags.is_empty() && (params.get("tags").is_some() || deletes.iter().any(|d| d == "tags")) {
-                let mut tags: Vec<String> = params.get("tags").map(|t| t.split(';').map(str::to_string).collect()).unwrap_or_default();
-                tags.extend(lifecycle_tags);
-                deletes.retain(|d| d != "tags");
-                params.insert("tags", tags.join(";"));
-            }
+            keep_lifecycle_tags(&current, &mut params, &mut deletes);
             let (had_hook, wants_hook) =
                 (prior.get("security_updates").as_bool() == Some(true), planned.get("security_updates").as_bool() == Some(true));
             if wants_hook && (!had_hook || planned.get("snippet_storage") != prior.get("snippet_storage")) {
@@ -754,19 +726,9 @@ impl Resource<Context> for PveLxc {
             for (slot, size) in grows {
                 grow(ctx, &node, vmid, &slot, size, limit).await?;
             }
-            if planned.get("pool") != prior.get("pool") {
-                if let Some(old) = prior.get("pool").as_str() {
-                    ctx.client
-                        .update_pool(old, &Params::new().set("vms", vmid).flag("delete", true))
-                        .await
-                        .map_err(|e| fail("Leaving the pool", e))?;
-                }
-                if let Some(new) = planned.get("pool").as_str() {
-                    ctx.client.update_pool(new, &Params::new().set("vms", vmid)).await.map_err(|e| fail("Joining the pool", e))?;
-                }
-            }
+            set_pool(ctx, vmid, prior.get("pool"), planned.get("pool")).await?;
             if planned.get("started") != prior.get("started") {
-                set_power(ctx, &node, vmid, planned.get("started").as_bool() == Some(true), limit).await?;
+                set_power(ctx, LXC, &node, vmid, planned.get("started").as_bool() == Some(true), limit).await?;
             }
             ctx.invalidate_resources().await;
             let actual = read_state(ctx, vmid, &planned)
@@ -777,29 +739,7 @@ impl Resource<Context> for PveLxc {
     }
 
     fn delete<'a>(&'a self, ctx: &'a Context, prior: Value) -> BoxFuture<'a, Result<(), Diagnostics>> {
-        Box::pin(async move {
-            let limit = timeout(&prior, "delete", 10);
-            let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
-            ctx.invalidate_resources().await;
-            let Some(Located { node, running, .. }) = locate(ctx, vmid, LXC).await? else { return Ok(()) };
-            let config = ctx.client.guest_config(LXC, &node, vmid).await.map_err(|e| fail("Reading the container config", e))?;
-            if config.flag("protection") {
-                return Err(Diagnostic::error(
-                    "Container is protected",
-                    format!("CT {vmid} has protection enabled; set protection = false and apply first"),
-                )
-                .at(attr("protection"))
-                .into());
-            }
-            let _slot = ctx.node_slot(&node).await;
-            if running {
-                set_power(ctx, &node, vmid, false, limit).await?;
-            }
-            let upid = ctx.client.delete_guest(LXC, &node, vmid, true).await.map_err(|e| fail("Destroying the container", e))?;
-            wait(ctx, &upid, limit, "Destroying the container").await?;
-            ctx.invalidate_resources().await;
-            Ok(())
-        })
+        Box::pin(async move { destroy(ctx, LXC, &prior).await })
     }
 
     fn import<'a>(&'a self, ctx: &'a Context, id: String) -> BoxFuture<'a, Result<Value, Diagnostics>> {

@@ -27,8 +27,8 @@ use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
 use super::common::{
-    Located, check_ip, check_ipv4_config, check_tags, fail, flag, indexed, json_text, locate, lowercase_sorted, read_config, settle, text,
-    timeout, timeouts_block,
+    Located, check_ip, check_ipv4_config, check_tags, destroy, fail, flag, indexed, json_text, keep_lifecycle_tags, locate,
+    lowercase_sorted, read_config, set_pool, set_power, settle, text, timeout, timeouts_block, wait,
 };
 
 const QEMU: GuestKind = GuestKind::Qemu;
@@ -516,10 +516,6 @@ fn config_params(planned: &Value, prior: &Value, params: &mut Params, deletes: &
 }
 
 impl PveVm {
-    async fn wait(ctx: &Context, upid: &pve_api::Upid, limit: Duration, what: &str) -> Result<(), Diagnostics> {
-        ctx.wait_task(upid, limit).await.map(|_| ()).map_err(|e| Diagnostic::error(what, e).into())
-    }
-
     async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
         let Some((at, config)) = read_config(ctx, vmid, QEMU).await? else { return Ok(None) };
         let mut state = state_from_config(vmid, &at.node, at.running, at.pool, &config, prior);
@@ -532,22 +528,6 @@ impl PveVm {
             }
         }
         Ok(Some(state))
-    }
-
-    async fn set_power(ctx: &Context, node: &str, vmid: u64, start: bool, limit: Duration) -> Result<(), Diagnostics> {
-        let status = ctx.client.guest_status(QEMU, node, vmid).await.map_err(|e| fail("Reading the VM status", e))?;
-        let running = status.status == "running";
-        if running == start {
-            return Ok(());
-        }
-        let upid = if start {
-            ctx.client.guest_action(QEMU, node, vmid, "start", &Params::new()).await.map_err(|e| fail("Starting the VM", e))?
-        } else {
-            // Ask the guest to shut down; stop it if it does not within the time left.
-            let params = Params::new().set("timeout", 60).flag("forceStop", true);
-            ctx.client.guest_action(QEMU, node, vmid, "shutdown", &params).await.map_err(|e| fail("Shutting the VM down", e))?
-        };
-        Self::wait(ctx, &upid, limit, if start { "Starting the VM" } else { "Shutting the VM down" }).await
     }
 
     /// Writes the VM's user-data snippet to `node` over SFTP; returns the `cicustom` value.
@@ -608,23 +588,6 @@ impl PveVm {
         Ok(pending.iter().any(|p| p.get("pending").is_some() || p.get("delete").is_some()))
     }
 
-    /// Adds `vmid` to `pool`, or removes it from `old`.
-    async fn set_pool(ctx: &Context, vmid: u64, old: &Value, new: &Value) -> Result<(), Diagnostics> {
-        if old == new {
-            return Ok(());
-        }
-        if let Some(old) = old.as_str() {
-            ctx.client
-                .update_pool(old, &Params::new().set("vms", vmid).flag("delete", true))
-                .await
-                .map_err(|e| fail("Leaving the pool", e))?;
-        }
-        if let Some(new) = new.as_str() {
-            ctx.client.update_pool(new, &Params::new().set("vms", vmid)).await.map_err(|e| fail("Joining the pool", e))?;
-        }
-        Ok(())
-    }
-
     /// Clones, configures, grows disks, converts or starts: everything after the VMID is chosen.
     async fn build(
         ctx: &Context,
@@ -676,7 +639,7 @@ impl PveVm {
                 let _source = ctx.lock_source(source).await;
                 let upid = ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone).await.map_err(|e| fail("Cloning the VM", e))?;
                 ctx.invalidate_resources().await;
-                let result = Self::wait(ctx, &upid, limit, "Cloning the VM").await;
+                let result = wait(ctx, &upid, limit, "Cloning the VM").await;
                 if let Err(diags) = result {
                     // PVE removes a failed clone; if anything is left, report it instead of orphaning it.
                     return Err(CreateError { partial: Self::read_state(ctx, vmid, planned).await.ok().flatten(), diagnostics: diags });
@@ -771,7 +734,7 @@ impl PveVm {
             for (slot, size) in resizes {
                 match ctx.client.resize_disk(QEMU, &node, vmid, &slot, &size, None).await {
                     Ok(Some(upid)) => {
-                        if let Err(d) = Self::wait(ctx, &upid, limit, "Growing a disk").await {
+                        if let Err(d) = wait(ctx, &upid, limit, "Growing a disk").await {
                             return Err(partial(d).await);
                         }
                     }
@@ -791,21 +754,21 @@ impl PveVm {
                 }
             })?;
             ctx.invalidate_resources().await;
-            if let Err(d) = Self::wait(ctx, &upid, limit, "Creating the VM").await {
+            if let Err(d) = wait(ctx, &upid, limit, "Creating the VM").await {
                 return Err(partial(d).await);
             }
         }
-        if let Err(d) = Self::set_pool(ctx, vmid, &Value::Null, planned.get("pool")).await {
+        if let Err(d) = set_pool(ctx, vmid, &Value::Null, planned.get("pool")).await {
             return Err(partial(d).await);
         }
         let result = if planned.get("template").as_bool() == Some(true) {
             match ctx.client.convert_to_template(QEMU, &node, vmid).await {
-                Ok(Some(upid)) => Self::wait(ctx, &upid, limit, "Converting to a template").await,
+                Ok(Some(upid)) => wait(ctx, &upid, limit, "Converting to a template").await,
                 Ok(None) => Ok(()),
                 Err(e) => Err(fail("Converting to a template", e)),
             }
         } else if planned.get("started").as_bool() != Some(false) {
-            Self::set_power(ctx, &node, vmid, true, limit).await
+            set_power(ctx, QEMU, &node, vmid, true, limit).await
         } else {
             Ok(())
         };
@@ -888,7 +851,7 @@ impl Resource<Context> for PveVm {
         if !config.get("user_data").is_null() && builtins {
             diags.push(Diagnostic::error("Conflicting user-data", "user_data is used verbatim; install_docker, install_node_exporter and security_updates build user-data of their own. Use one or the other.").at(attr("user_data")));
         }
-        if (builtins || !config.get("user_data").is_null()) && !config.get("ci_custom").is_null() {
+        if crate::resources::cloud_init::wanted(config) && !config.get("ci_custom").is_null() {
             diags.push(
                 Diagnostic::error(
                     "Conflicting user-data",
@@ -897,7 +860,7 @@ impl Resource<Context> for PveVm {
                 .at(attr("ci_custom")),
             );
         }
-        if (builtins || !config.get("user_data").is_null()) && !config.get("ci_password").is_null() {
+        if crate::resources::cloud_init::wanted(config) && !config.get("ci_password").is_null() {
             diags.push(
                 Diagnostic::error(
                     "Password with generated user-data",
@@ -1078,21 +1041,7 @@ impl Resource<Context> for PveVm {
             if let Some(password) = config.get("ci_password").as_str() {
                 params.insert("cipassword", password);
             }
-            // Lifecycle tags on the guest stay when this resource rewrites its own tags.
-            let lifecycle_tags: Vec<String> = text(&current, "tags")
-                .map(|t| {
-                    pve_api::tags::split_tag_list(&t)
-                        .filter(|t| pve_api::tags::lifecycle::is_lifecycle_tag(t))
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !lifecycle_tags.is_empty() && (params.get("tags").is_some() || deletes.iter().any(|d| d == "tags")) {
-                let mut tags: Vec<String> = params.get("tags").map(|t| t.split(';').map(str::to_string).collect()).unwrap_or_default();
-                tags.extend(lifecycle_tags);
-                deletes.retain(|d| d != "tags");
-                params.insert("tags", tags.join(";"));
-            }
+            keep_lifecycle_tags(&current, &mut params, &mut deletes);
             let (had_snippet, wants_snippet) =
                 (crate::resources::cloud_init::wanted(&prior), crate::resources::cloud_init::wanted(&planned));
             let snippet_inputs = [
@@ -1175,15 +1124,15 @@ impl Resource<Context> for PveVm {
                 if let Some(upid) =
                     ctx.client.resize_disk(QEMU, &node, vmid, &slot, &size, None).await.map_err(|e| fail("Growing a disk", e))?
                 {
-                    Self::wait(ctx, &upid, limit, "Growing a disk").await?;
+                    wait(ctx, &upid, limit, "Growing a disk").await?;
                 }
             }
             if had_snippet && !wants_snippet {
                 Self::remove_snippet(ctx, &node, vmid, &prior).await;
             }
-            Self::set_pool(ctx, vmid, prior.get("pool"), planned.get("pool")).await?;
+            set_pool(ctx, vmid, prior.get("pool"), planned.get("pool")).await?;
             if planned.get("started") != prior.get("started") && planned.get("template").as_bool() != Some(true) {
-                Self::set_power(ctx, &node, vmid, planned.get("started").as_bool() == Some(true), limit).await?;
+                set_power(ctx, QEMU, &node, vmid, planned.get("started").as_bool() == Some(true), limit).await?;
             }
             let reboot_required = planned.get("started").as_bool() == Some(true) && Self::has_pending(ctx, &node, vmid).await?;
             ctx.invalidate_resources().await;
@@ -1199,29 +1148,12 @@ impl Resource<Context> for PveVm {
 
     fn delete<'a>(&'a self, ctx: &'a Context, prior: Value) -> BoxFuture<'a, Result<(), Diagnostics>> {
         Box::pin(async move {
-            let limit = timeout(&prior, "delete", 10);
-            let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
-            ctx.invalidate_resources().await;
-            let Some(Located { node, running, .. }) = locate(ctx, vmid, QEMU).await? else { return Ok(()) };
-            let config = ctx.client.guest_config(QEMU, &node, vmid).await.map_err(|e| fail("Reading the VM config", e))?;
-            if config.flag("protection") {
-                return Err(Diagnostic::error(
-                    "VM is protected",
-                    format!("VM {vmid} has protection enabled; set protection = false and apply before destroying it"),
-                )
-                .at(attr("protection"))
-                .into());
-            }
-            let _slot = ctx.node_slot(&node).await;
-            if running {
-                Self::set_power(ctx, &node, vmid, false, limit).await?;
-            }
-            let upid = ctx.client.delete_guest(QEMU, &node, vmid, true).await.map_err(|e| fail("Destroying the VM", e))?;
-            Self::wait(ctx, &upid, limit, "Destroying the VM").await?;
+            destroy(ctx, QEMU, &prior).await?;
             if crate::resources::cloud_init::wanted(&prior) {
+                let node = prior.get("current_node").as_str().or(prior.get("node").as_str()).unwrap_or_default().to_string();
+                let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
                 Self::remove_snippet(ctx, &node, vmid, &prior).await;
             }
-            ctx.invalidate_resources().await;
             Ok(())
         })
     }
