@@ -44,7 +44,28 @@ fn task_prefix(kind: GuestKind) -> &'static str {
 }
 
 fn locked(guest: &Guest) -> Option<PveError> {
-    guest.lock().map(|lock| PveError::server(format!("{} {} is locked ({lock})", kind_word(guest.kind), guest.vmid)))
+    guest.lock().map(|lock| PveError::server(format!("{} is locked ({lock})", kind_word(guest.kind))))
+}
+
+/// QEMU and LXC word a digest mismatch differently.
+fn digest_mismatch(kind: GuestKind) -> PveError {
+    PveError::server(match kind {
+        GuestKind::Qemu => "checksum mismatch (file change by other user?)",
+        GuestKind::Lxc => "detected modified configuration - file changed by other user? Try again.",
+    })
+}
+
+/// A config change needs the guest unlocked (or `skiplock`) and, if given, a matching digest.
+fn check_writable(r: &ApiRequest, guest: &Guest) -> Result<(), PveError> {
+    if !r.flag("skiplock")
+        && let Some(e) = locked(guest)
+    {
+        return Err(e);
+    }
+    match r.param("digest") {
+        Some(digest) if digest != guest.digest() => Err(digest_mismatch(guest.kind)),
+        _ => Ok(()),
+    }
 }
 
 /// Hashes a cloud-init password the way PVE stores it (never the clear text).
@@ -559,16 +580,7 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
     {
         let mut cluster = r.emulator.cluster();
         let guest = cluster.guests.get(&vmid).filter(|g| g.node == node).ok_or_else(|| not_found(kind, &node, vmid))?.clone();
-        if !r.flag("skiplock")
-            && let Some(e) = locked(&guest)
-        {
-            return Err(e);
-        }
-        if let Some(digest) = r.param("digest")
-            && digest != guest.digest()
-        {
-            return Err(PveError::server("detected modified configuration - file changed by other user? Try again."));
-        }
+        check_writable(&r, &guest)?;
         let mut config = guest.config.clone();
         let mut pending = guest.pending.clone();
         let mut pending_delete = guest.pending_delete.clone();
@@ -957,16 +969,7 @@ pub async fn resize(r: ApiRequest) -> ApiResult {
     {
         let mut cluster = r.emulator.cluster();
         let guest = cluster.guests.get(&vmid).ok_or_else(|| not_found(kind, &node, vmid))?.clone();
-        if !r.flag("skiplock")
-            && let Some(e) = locked(&guest)
-        {
-            return Err(e);
-        }
-        if let Some(digest) = r.param("digest")
-            && digest != guest.digest()
-        {
-            return Err(PveError::server("detected modified configuration - file changed by other user? Try again."));
-        }
+        check_writable(&r, &guest)?;
         let value = guest.config.get(&disk_key).ok_or_else(|| PveError::server(format!("disk '{disk_key}' does not exist")))?;
         let mut disk = PropertyString::parse(value, Some(default_key(kind))).map_err(|e| PveError::server(e.to_string()))?;
         let volid = disk.get(default_key(kind)).unwrap_or("").to_string();
