@@ -773,7 +773,8 @@ pub async fn clone(r: ApiRequest) -> ApiResult {
     let target = r.param("target").unwrap_or(&node).to_string();
     let full = r.param("full").map(|f| f == "1").unwrap_or(!source.is_template());
     if !full && !source.is_template() {
-        return Err(PveError::server("Linked clone feature is not supported for this VM (only templates can be linked-cloned)"));
+        let (key, volid) = source.disks().into_iter().next().unwrap_or_default();
+        return Err(PveError::server(format!("Linked clone feature is not supported for '{volid}' ({key})")));
     }
     if r.param("storage").is_some() && !full {
         return Err(PveError::param("storage", "parameter 'storage' not allowed for linked clones"));
@@ -1048,19 +1049,6 @@ pub async fn power(r: ApiRequest) -> ApiResult {
             && let Some(e) = locked(guest)
         {
             return Err(e);
-        }
-        let word = kind_word(kind);
-        match action.as_str() {
-            "start" if guest.is_template() => {
-                return Err(PveError::server(format!("you can't start a {} if it's a template", word.to_lowercase())));
-            }
-            "start" if guest.running => {
-                return Err(PveError::server(format!("{word} {vmid} already running")));
-            }
-            "stop" | "shutdown" | "reboot" | "reset" | "suspend" if !guest.running => {
-                return Err(PveError::server(format!("{word} {vmid} not running")));
-            }
-            _ => {}
         }
     }
     let task_type = format!("{}{action}", task_prefix(kind));
