@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod metrics;
+pub mod s3;
 
 use std::path::{Path, PathBuf};
 
@@ -21,14 +22,16 @@ pub enum Exit {
 
 /// Settings every command shares.
 pub struct Ops {
-    pub client: PveClient,
+    /// The PVE API client, built on first use: commands that only talk to S3 or SSH need no
+    /// PVE credentials.
+    pub client: std::sync::OnceLock<PveClient>,
     pub json: bool,
     pub yes: bool,
     pub dry_run: bool,
     pub metrics_dir: Option<PathBuf>,
 }
 
-/// Loads `KEY=VALUE` lines (the same PVE_* names as the environment) from a config file into the
+/// Loads `KEY=VALUE` lines (the same PVE_* and AWS_* names as the environment) from a config file into the
 /// environment, without overriding variables already set. Secrets stay off the command line.
 pub fn load_config_file(path: &Path) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
@@ -39,8 +42,8 @@ pub fn load_config_file(path: &Path) -> anyhow::Result<()> {
         }
         let (key, value) = line.split_once('=').ok_or_else(|| anyhow::anyhow!("{}:{}: expected KEY=VALUE", path.display(), n + 1))?;
         let (key, value) = (key.trim(), value.trim().trim_matches('"'));
-        if !key.starts_with("PVE_") {
-            anyhow::bail!("{}:{}: unknown setting {key} (settings start with PVE_)", path.display(), n + 1);
+        if !key.starts_with("PVE_") && !key.starts_with("AWS_") {
+            anyhow::bail!("{}:{}: unknown setting {key} (settings start with PVE_ or AWS_)", path.display(), n + 1);
         }
         if std::env::var_os(key).is_none() {
             // SAFETY: called at start-up, before any other thread exists.
@@ -48,6 +51,17 @@ pub fn load_config_file(path: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+impl Ops {
+    /// The PVE API client (from PVE_* settings), built on first use.
+    pub fn api(&self) -> anyhow::Result<&PveClient> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let client = client_from_env()?;
+        Ok(self.client.get_or_init(|| client))
+    }
 }
 
 pub fn client_from_env() -> anyhow::Result<PveClient> {

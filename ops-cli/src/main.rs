@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pve_ops::commands::{backups, drift, expire, snapshot};
+use pve_ops::commands::{backups, drift, expire, snapshot, tfstate};
 use pve_ops::{Exit, Ops};
 
 /// Operator CLI for pve-home: snapshots and lab expiry (restores, backup checks, key rotation,
@@ -39,7 +39,7 @@ enum Command {
         #[command(subcommand)]
         action: SnapshotAction,
     },
-    /// Restore guests from vzdump archives.
+    /// Restore guests from vzdump archives, or Terraform state from its versioned S3 bucket.
     Restore {
         #[command(subcommand)]
         what: RestoreWhat,
@@ -92,6 +92,36 @@ enum RestoreWhat {
         #[arg(long)]
         force: bool,
     },
+    /// List the versions of an environment's Terraform state in S3, or restore one
+    /// (--version-id or --before); the current state is kept as a version first.
+    Tfstate {
+        /// Environment name (a folder under --environments with backend.tf / backend.hcl).
+        #[arg(long)]
+        env: String,
+        /// Version to restore (see the listing).
+        #[arg(long, conflicts_with = "before")]
+        version_id: Option<String>,
+        /// Restore the newest version written before this time (RFC 3339, 'YYYY-MM-DD HH:MM' UTC, or a day).
+        #[arg(long, value_parser = tfstate::parse_time)]
+        before: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only list the versions (the default without --version-id or --before).
+        #[arg(long, conflicts_with_all = ["version_id", "before"])]
+        list: bool,
+        /// State object key (default: <env>/terraform.tfstate, as in the environments' backend.tf).
+        #[arg(long)]
+        key: Option<String>,
+        /// Bucket (default: PVE_OPS_S3_BUCKET, then backend.hcl, then tfstate).
+        #[arg(long)]
+        bucket: Option<String>,
+        /// S3 endpoint URL (default: PVE_OPS_S3_ENDPOINT / AWS_ENDPOINT_URL_S3, then backend.hcl).
+        #[arg(long)]
+        s3_endpoint: Option<String>,
+        #[arg(long, env = "PVE_OPS_ENVIRONMENTS", default_value = "environments")]
+        environments: PathBuf,
+        /// Restore a state of another lineage, or while the state lock is held.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -136,7 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
     if let Some(path) = &cli.config {
         pve_ops::load_config_file(path)?;
     }
-    let ops = Ops { client: pve_ops::client_from_env()?, json: cli.json, yes: cli.yes, dry_run: cli.dry_run, metrics_dir: cli.metrics_dir };
+    let ops = Ops { client: Default::default(), json: cli.json, yes: cli.yes, dry_run: cli.dry_run, metrics_dir: cli.metrics_dir };
     match cli.command {
         Command::Snapshot { action } => match action {
             SnapshotAction::Create { vmid, name, description, ram } => snapshot::create(&ops, vmid, name, description, ram).await,
@@ -147,6 +177,13 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         },
         Command::Restore { what: RestoreWhat::Vm { vmid, archive, node, storage, target, force } } => {
             backups::restore(&ops, backups::RestoreRequest { vmid, archive, node, storage, target, force }).await
+        }
+        Command::Restore {
+            what: RestoreWhat::Tfstate { env, version_id, before, list: _, key, bucket, s3_endpoint, environments, force },
+        } => {
+            let settings = pve_ops::s3::S3Settings::resolve(s3_endpoint, bucket, &environments.join(&env).join("backend.hcl"));
+            let key = key.unwrap_or_else(|| format!("{env}/terraform.tfstate"));
+            tfstate::run(&ops, tfstate::Request { env, key, settings, version_id, before, force }).await
         }
         Command::VerifyBackups { max_age, full } => backups::verify(&ops, max_age, full).await,
         Command::Drift { env, environments, terraform } => drift::run(&ops, &terraform, &environments.join(&env), &env),

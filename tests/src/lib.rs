@@ -225,3 +225,124 @@ impl Drop for Sshd {
         let _ = self.child.wait();
     }
 }
+
+/// A real S3 server (SeaweedFS `weed mini` from the virtualenv) on loopback with one versioned
+/// bucket, its own data directory and ports. Killed on drop.
+pub struct S3Server {
+    pub endpoint: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+/// A port that is free, with the port 10000 above it free too (SeaweedFS puts gRPC there).
+fn free_port_pair() -> u16 {
+    use port_sequence::next;
+    loop {
+        let port = next();
+        let free = |p: u16| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 10_000) {
+            return port;
+        }
+    }
+}
+
+mod port_sequence {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    /// Ports from 11000 to 19999, spread by process so parallel test binaries rarely meet.
+    pub fn next() -> u16 {
+        let start = 11_000 + (std::process::id() % 90) as u16 * 100;
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        11_000 + (start - 11_000 + n) % 9_000
+    }
+}
+
+impl S3Server {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let weed = repo_root().join(".venv/bin/weed");
+        assert!(weed.exists(), "{} is missing: run scripts/setup-tools.sh (scripts/test.sh does)", weed.display());
+        let (access_key, secret_key) = ("pve-home-test".to_string(), format!("secret-{}", std::process::id()));
+        let [s3, master, volume, filer, admin] = std::array::from_fn(|_| free_port_pair());
+        let child = std::process::Command::new(weed)
+            .arg("mini")
+            .arg(format!("-dir={}", dir.path().display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false", "-admin.ui=false", "-webdav=false"])
+            .args(["-s3.port.iceberg=0", "-s3.port.lance=0", "-bucket=tfstate"])
+            .arg(format!("-s3.port={s3}"))
+            .arg(format!("-master.port={master}"))
+            .arg(format!("-volume.port={volume}"))
+            .arg(format!("-filer.port={filer}"))
+            .arg(format!("-admin.port={admin}"))
+            .env("AWS_ACCESS_KEY_ID", &access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &secret_key)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("weed.log")).expect("log file"))
+            .spawn()
+            .expect("weed starts");
+        let server = Self { endpoint: format!("http://127.0.0.1:{s3}"), bucket: "tfstate".into(), access_key, secret_key, dir, child };
+        server.wait_ready();
+        server
+    }
+
+    /// An S3 client for this server (the one pve-ops uses).
+    pub fn client(&self) -> pve_ops::s3::aws_sdk_s3::Client {
+        let credentials = pve_ops::s3::aws_sdk_s3::config::Credentials::new(&self.access_key, &self.secret_key, None, None, "test");
+        pve_ops::s3::S3Settings {
+            endpoint: Some(self.endpoint.clone()),
+            region: "us-east-1".into(),
+            bucket: self.bucket.clone(),
+            ca_file: None,
+        }
+        .client_with(credentials)
+        .expect("S3 client")
+    }
+
+    /// The environment pve-ops and Terraform's S3 backend need for this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", self.access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_key.clone()),
+            ("PVE_OPS_S3_ENDPOINT", self.endpoint.clone()),
+        ]
+    }
+
+    /// Waits until the bucket takes writes, then turns versioning on.
+    fn wait_ready(&self) {
+        use pve_ops::s3::aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let client = self.client();
+        runtime.block_on(async {
+            let mut last = String::new();
+            for _ in 0..150 {
+                let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+                let enabled = client.put_bucket_versioning().bucket(&self.bucket).versioning_configuration(versioning).send().await;
+                let probe = client.put_object().bucket(&self.bucket).key(".ready").body(b"ok".to_vec().into()).send().await;
+                match (enabled, probe) {
+                    (Ok(_), Ok(_)) => return,
+                    (e, p) => {
+                        last = format!(
+                            "{:?} / {:?}",
+                            e.err().map(|e| pve_ops::s3::error("versioning", e).to_string()),
+                            p.err().map(|e| e.to_string())
+                        )
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let log = std::fs::read_to_string(self.dir.path().join("weed.log")).unwrap_or_default();
+            panic!("SeaweedFS did not become ready: {last}\n{}", &log[log.len().saturating_sub(3000)..]);
+        });
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -34,9 +34,9 @@ pub async fn verify(ops: &Ops, max_age: i64, full: bool) -> anyhow::Result<Exit>
     let mut ok =
         Family::gauge("pve_backup_ok", "1 when the guest has a backup newer than the allowed age (and readable with --full), else 0.");
     let (mut rows, mut bad) = (Vec::new(), 0usize);
-    for guest in guests(&ops.client).await? {
+    for guest in guests(ops.api()?).await? {
         let labels = || vec![("vmid", guest.vmid.to_string()), ("name", guest.name.clone())];
-        let newest = archives(&ops.client, &guest.node, guest.vmid).await?.into_iter().next();
+        let newest = archives(ops.api()?, &guest.node, guest.vmid).await?.into_iter().next();
         let (status, fresh) = match &newest {
             None => ("missing", false),
             Some((storage, volume)) => {
@@ -51,7 +51,7 @@ pub async fn verify(ops: &Ops, max_age: i64, full: bool) -> anyhow::Result<Exit>
                         pve_api::segment(storage),
                         pve_api::segment(&volume.volid)
                     );
-                    ops.client.get::<serde_json::Value>(&path, &Params::new()).await.is_ok()
+                    ops.api()?.get::<serde_json::Value>(&path, &Params::new()).await.is_ok()
                 };
                 match (archive_age <= max_age, readable) {
                     (true, true) => ("ok", true),
@@ -93,14 +93,14 @@ pub struct RestoreRequest {
 /// Restores a guest from a vzdump archive. An existing target is only replaced with `--force`,
 /// and then it is backed up first, so nothing is lost.
 pub async fn restore(ops: &Ops, request: RestoreRequest) -> anyhow::Result<Exit> {
-    let all = guests(&ops.client).await?;
+    let all = guests(ops.api()?).await?;
     let source = all.iter().find(|g| g.vmid == request.vmid);
     let node = request
         .node
         .clone()
         .or_else(|| source.map(|g| g.node.clone()))
         .ok_or_else(|| anyhow::anyhow!("guest {} is gone; say which node to restore on with --node", request.vmid))?;
-    let found = archives(&ops.client, &node, request.vmid).await?;
+    let found = archives(ops.api()?, &node, request.vmid).await?;
     let (_, archive) = match &request.archive {
         Some(volid) => found
             .into_iter()
@@ -149,17 +149,17 @@ pub async fn restore(ops: &Ops, request: RestoreRequest) -> anyhow::Result<Exit>
     if let Some(existing) = existing {
         let storage = archive.volid.split(':').next().unwrap_or("local").to_string();
         let upid = ops
-            .client
+            .api()?
             .vzdump(&node, &Params::new().set("vmid", target).set("storage", &storage).set("mode", "snapshot").set("compress", "zstd"))
             .await?;
-        ops.client
+        ops.api()?
             .wait_task(&upid, wait())
             .await
             .map_err(|e| anyhow::anyhow!("safety backup of {target} failed, nothing was replaced: {e}"))?;
-        safety = archives(&ops.client, &node, target).await?.into_iter().next().map(|(_, v)| v.volid);
+        safety = archives(ops.api()?, &node, target).await?.into_iter().next().map(|(_, v)| v.volid);
         if existing.running {
-            let upid = ops.client.guest_action(existing.kind, &node, target, "stop", &Params::new()).await?;
-            ops.client.wait_task(&upid, wait()).await?;
+            let upid = ops.api()?.guest_action(existing.kind, &node, target, "stop", &Params::new()).await?;
+            ops.api()?.wait_task(&upid, wait()).await?;
         }
     }
     let archive_key = if kind == GuestKind::Qemu { "archive" } else { "ostemplate" };
@@ -173,8 +173,8 @@ pub async fn restore(ops: &Ops, request: RestoreRequest) -> anyhow::Result<Exit>
     if request.target.is_some_and(|t| t != request.vmid) {
         params = params.flag("unique", true);
     }
-    let upid = ops.client.create_guest(kind, &node, &params).await?;
-    ops.client.wait_task(&upid, wait()).await?;
+    let upid = ops.api()?.create_guest(kind, &node, &params).await?;
+    ops.api()?.wait_task(&upid, wait()).await?;
     let seconds = started.elapsed().as_secs_f64();
     report(
         ops,

@@ -36,9 +36,10 @@ fn verdict(tags: &[String], today: NaiveDate) -> Verdict {
 }
 
 pub async fn run(ops: &Ops, today: NaiveDate) -> anyhow::Result<Exit> {
-    let all = guests(&ops.client).await?;
+    let all = guests(ops.api()?).await?;
     let mut expired = Family::gauge("pve_lab_guest_expired", "1 when a lab guest's expires- date has passed (it is stopped), else 0.");
     let (mut stopped, mut failed, mut report_rows) = (0usize, 0usize, Vec::new());
+    let api = ops.api()?;
     for guest in &all {
         let verdict = verdict(&guest.tags, today);
         if verdict == Verdict::NotLab {
@@ -59,8 +60,8 @@ pub async fn run(ops: &Ops, today: NaiveDate) -> anyhow::Result<Exit> {
         } else {
             let result = async {
                 let params = Params::new().set("timeout", 120).flag("forceStop", true);
-                let upid = ops.client.guest_action(guest.kind, &guest.node, guest.vmid, "shutdown", &params).await?;
-                ops.client.wait_task(&upid, TaskWait::default()).await
+                let upid = api.guest_action(guest.kind, &guest.node, guest.vmid, "shutdown", &params).await?;
+                api.wait_task(&upid, TaskWait::default()).await
             }
             .await;
             match result {

@@ -2,6 +2,7 @@ pub mod backups;
 pub mod drift;
 pub mod expire;
 pub mod snapshot;
+pub mod tfstate;
 
 use pve_api::{ClusterResource, GuestKind, PveClient};
 

@@ -22,7 +22,7 @@ pub fn default_name() -> String {
 }
 
 pub async fn create(ops: &Ops, vmid: u64, name: Option<String>, description: Option<String>, ram: bool) -> anyhow::Result<Exit> {
-    let guest = guest(&ops.client, vmid).await?;
+    let guest = guest(ops.api()?, vmid).await?;
     let name = name.unwrap_or_else(default_name);
     if ops.dry_run {
         report(
@@ -33,16 +33,16 @@ pub async fn create(ops: &Ops, vmid: u64, name: Option<String>, description: Opt
         return Ok(Exit::Ok);
     }
     let started = Instant::now();
-    let upid = ops.client.create_snapshot(guest.kind, &guest.node, vmid, &name, description.as_deref(), ram).await?;
-    ops.client.wait_task(&upid, wait()).await?;
+    let upid = ops.api()?.create_snapshot(guest.kind, &guest.node, vmid, &name, description.as_deref(), ram).await?;
+    ops.api()?.wait_task(&upid, wait()).await?;
     let seconds = started.elapsed().as_secs_f64();
     report(ops, &format!("snapshot {name} of {vmid} created in {seconds:.1} s"), json!({ "vmid": vmid, "name": name, "seconds": seconds }));
     Ok(Exit::Ok)
 }
 
 pub async fn list(ops: &Ops, vmid: u64) -> anyhow::Result<Exit> {
-    let guest = guest(&ops.client, vmid).await?;
-    let snapshots = ops.client.snapshots(guest.kind, &guest.node, vmid).await?;
+    let guest = guest(ops.api()?, vmid).await?;
+    let snapshots = ops.api()?.snapshots(guest.kind, &guest.node, vmid).await?;
     let rows: Vec<_> = snapshots.iter().filter(|s| s.name != "current").collect();
     if ops.json {
         println!("{}", serde_json::to_string(&rows)?);
@@ -56,8 +56,8 @@ pub async fn list(ops: &Ops, vmid: u64) -> anyhow::Result<Exit> {
 }
 
 pub async fn rollback(ops: &Ops, vmid: u64, name: &str) -> anyhow::Result<Exit> {
-    let guest = guest(&ops.client, vmid).await?;
-    if !ops.client.snapshots(guest.kind, &guest.node, vmid).await?.iter().any(|s| s.name == name) {
+    let guest = guest(ops.api()?, vmid).await?;
+    if !ops.api()?.snapshots(guest.kind, &guest.node, vmid).await?.iter().any(|s| s.name == name) {
         anyhow::bail!("{} {vmid} has no snapshot '{name}'", guest.kind);
     }
     if ops.dry_run {
@@ -72,15 +72,15 @@ pub async fn rollback(ops: &Ops, vmid: u64, name: &str) -> anyhow::Result<Exit> 
         return Ok(Exit::Failure);
     }
     let started = Instant::now();
-    let upid = ops.client.rollback_snapshot(guest.kind, &guest.node, vmid, name).await?;
-    ops.client.wait_task(&upid, wait()).await?;
+    let upid = ops.api()?.rollback_snapshot(guest.kind, &guest.node, vmid, name).await?;
+    ops.api()?.wait_task(&upid, wait()).await?;
     let seconds = started.elapsed().as_secs_f64();
     report(ops, &format!("{vmid} rolled back to {name} in {seconds:.1} s"), json!({ "vmid": vmid, "name": name, "seconds": seconds }));
     Ok(Exit::Ok)
 }
 
 pub async fn delete(ops: &Ops, vmid: u64, name: &str) -> anyhow::Result<Exit> {
-    let guest = guest(&ops.client, vmid).await?;
+    let guest = guest(ops.api()?, vmid).await?;
     if ops.dry_run {
         report(ops, &format!("would delete snapshot {name} of {vmid}"), json!({ "dry_run": true, "vmid": vmid, "name": name }));
         return Ok(Exit::Ok);
@@ -88,8 +88,8 @@ pub async fn delete(ops: &Ops, vmid: u64, name: &str) -> anyhow::Result<Exit> {
     if !confirm(&format!("Delete snapshot {name} of {vmid} ({})?", guest.name), ops.yes)? {
         return Ok(Exit::Failure);
     }
-    let upid = ops.client.delete_snapshot(guest.kind, &guest.node, vmid, name).await?;
-    ops.client.wait_task(&upid, wait()).await?;
+    let upid = ops.api()?.delete_snapshot(guest.kind, &guest.node, vmid, name).await?;
+    ops.api()?.wait_task(&upid, wait()).await?;
     report(ops, &format!("snapshot {name} of {vmid} deleted"), json!({ "vmid": vmid, "name": name, "deleted": true }));
     Ok(Exit::Ok)
 }
@@ -98,10 +98,11 @@ pub async fn delete(ops: &Ops, vmid: u64, name: &str) -> anyhow::Result<Exit> {
 /// whose description carries the keep mark.
 pub async fn cleanup(ops: &Ops, max_age: i64, vmid: Option<u64>) -> anyhow::Result<Exit> {
     let now = chrono::Utc::now().timestamp();
-    let targets: Vec<_> = guests(&ops.client).await?.into_iter().filter(|g| vmid.is_none_or(|v| v == g.vmid)).collect();
+    let api = ops.api()?;
+    let targets: Vec<_> = guests(api).await?.into_iter().filter(|g| vmid.is_none_or(|v| v == g.vmid)).collect();
     let (mut deleted, mut kept, mut failed) = (Vec::new(), 0usize, Vec::new());
     for guest in &targets {
-        let snapshots = match ops.client.snapshots(guest.kind, &guest.node, guest.vmid).await {
+        let snapshots = match api.snapshots(guest.kind, &guest.node, guest.vmid).await {
             Ok(s) => s,
             Err(e) => {
                 failed.push(json!({ "vmid": guest.vmid, "error": e.to_string() }));
@@ -116,8 +117,8 @@ pub async fn cleanup(ops: &Ops, max_age: i64, vmid: Option<u64>) -> anyhow::Resu
             }
             if !ops.dry_run {
                 let result = async {
-                    let upid = ops.client.delete_snapshot(guest.kind, &guest.node, guest.vmid, &snapshot.name).await?;
-                    ops.client.wait_task(&upid, wait()).await
+                    let upid = api.delete_snapshot(guest.kind, &guest.node, guest.vmid, &snapshot.name).await?;
+                    api.wait_task(&upid, wait()).await
                 }
                 .await;
                 if let Err(e) = result {

@@ -1,0 +1,335 @@
+//! `pve-ops restore tfstate --env E`: list the versions of an environment's Terraform state in
+//! its versioned S3 bucket and restore one, losing nothing.
+//!
+//! Restoring writes two new versions on top of the history and deletes none: first the current
+//! state again (so the state just before the restore is the version right below it, and a fresh
+//! one that noncurrent-version expiry rules do not reach soon), then the chosen state with its
+//! serial raised above the current one, so Terraform treats it as the newest of its lineage.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::json;
+
+use super::confirm;
+use crate::commands::snapshot::report;
+use crate::s3::{S3Settings, error};
+use crate::{Exit, Ops};
+
+/// How many versions `--list` reads the serial and lineage of.
+const LIST_DETAILS: usize = 50;
+
+pub struct Request {
+    pub env: String,
+    pub key: String,
+    pub settings: S3Settings,
+    pub version_id: Option<String>,
+    pub before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Restore a state of another lineage, or while the state lock is held.
+    pub force: bool,
+}
+
+/// One version of the state object (or a delete marker), newest first.
+#[derive(Debug, Clone)]
+struct Version {
+    id: String,
+    modified: i64,
+    size: i64,
+    latest: bool,
+    deleted: bool,
+}
+
+/// What makes an object a Terraform state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateSummary {
+    pub serial: u64,
+    pub lineage: String,
+    pub resources: usize,
+    pub terraform_version: String,
+}
+
+/// Checks `bytes` is a Terraform state (format version 4 with serial and lineage).
+pub fn parse_state(bytes: &[u8]) -> Result<(serde_json::Value, StateSummary), String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON ({e})"))?;
+    if value["version"].as_u64() != Some(4) {
+        return Err(format!("not a Terraform state (format version {} instead of 4)", value["version"]));
+    }
+    let serial = value["serial"].as_u64().ok_or("not a Terraform state (no serial)")?;
+    let lineage = value["lineage"].as_str().filter(|l| !l.is_empty()).ok_or("not a Terraform state (no lineage)")?.to_string();
+    let resources = value["resources"].as_array().ok_or("not a Terraform state (no resources list)")?.len();
+    let terraform_version = value["terraform_version"].as_str().unwrap_or("").to_string();
+    Ok((value.clone(), StateSummary { serial, lineage, resources, terraform_version }))
+}
+
+async fn versions(client: &Client, bucket: &str, key: &str) -> anyhow::Result<Vec<Version>> {
+    let mut found = Vec::new();
+    let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+    loop {
+        let page = client
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .set_key_marker(key_marker.clone())
+            .set_version_id_marker(version_marker.clone())
+            .send()
+            .await
+            .map_err(|e| error(&format!("cannot list the versions of s3://{bucket}/{key}"), e))?;
+        for v in page.versions().iter().filter(|v| v.key() == Some(key)) {
+            found.push(Version {
+                id: v.version_id().unwrap_or("null").to_string(),
+                modified: v.last_modified().map_or(0, |t| t.secs()),
+                size: v.size().unwrap_or(0),
+                latest: v.is_latest().unwrap_or(false),
+                deleted: false,
+            });
+        }
+        for m in page.delete_markers().iter().filter(|m| m.key() == Some(key)) {
+            found.push(Version {
+                id: m.version_id().unwrap_or("null").to_string(),
+                modified: m.last_modified().map_or(0, |t| t.secs()),
+                size: 0,
+                latest: m.is_latest().unwrap_or(false),
+                deleted: true,
+            });
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
+    // Newest first; the latest flag decides between versions of the same second.
+    found.sort_by_key(|v| (std::cmp::Reverse(v.modified), !v.latest));
+    Ok(found)
+}
+
+async fn get(client: &Client, bucket: &str, key: &str, version: &str) -> anyhow::Result<Vec<u8>> {
+    let object = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(|e| error(&format!("cannot read version {version} of s3://{bucket}/{key}"), e))?;
+    let body = object.body.collect().await.map_err(|e| anyhow::anyhow!("reading version {version} of s3://{bucket}/{key}: {e}"))?;
+    Ok(body.into_bytes().to_vec())
+}
+
+async fn put(client: &Client, bucket: &str, key: &str, body: Vec<u8>) -> anyhow::Result<String> {
+    let out = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| error(&format!("cannot write s3://{bucket}/{key}"), e))?;
+    Ok(out.version_id().unwrap_or("null").to_string())
+}
+
+fn timestamp(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
+}
+
+pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
+    let S3Settings { bucket, .. } = &request.settings;
+    let key = &request.key;
+    let client = request.settings.client()?;
+    let status = client
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| error(&format!("cannot read the versioning of bucket {bucket}"), e))?;
+    if status.status().map(|s| s.as_str()) != Some("Enabled") {
+        anyhow::bail!(
+            "bucket {bucket} does not have versioning enabled ({}): a restore would overwrite the current state with no way back; enable versioning first",
+            status.status().map_or("never enabled", |s| s.as_str())
+        );
+    }
+    let history = versions(&client, bucket, key).await?;
+    if history.is_empty() {
+        anyhow::bail!("s3://{bucket}/{key} has no versions: is {} the environment's state key?", key);
+    }
+    if request.version_id.is_none() && request.before.is_none() {
+        return list(ops, &client, &request, &history).await;
+    }
+    let chosen = match (&request.version_id, request.before) {
+        (Some(id), _) => history.iter().find(|v| &v.id == id).ok_or_else(|| anyhow::anyhow!("s3://{bucket}/{key} has no version {id}"))?,
+        (None, Some(before)) => history
+            .iter()
+            .find(|v| !v.deleted && v.modified < before.timestamp())
+            .ok_or_else(|| anyhow::anyhow!("s3://{bucket}/{key} has no version older than {before}"))?,
+        (None, None) => unreachable!("listed above"),
+    };
+    if chosen.deleted {
+        anyhow::bail!("version {} of s3://{bucket}/{key} is a delete marker, not a state", chosen.id);
+    }
+    let (mut restored, chosen_state) = parse_state(&get(&client, bucket, key, &chosen.id).await?)
+        .map_err(|e| anyhow::anyhow!("version {} of s3://{bucket}/{key} is {e}; refusing to restore it", chosen.id))?;
+    let current = history.iter().find(|v| v.latest && !v.deleted);
+    let current_state = match current {
+        Some(v) => {
+            let bytes = get(&client, bucket, key, &v.id).await?;
+            Some((v, bytes.clone(), parse_state(&bytes).ok().map(|(_, s)| s)))
+        }
+        None => None,
+    };
+    if current.is_some_and(|v| v.id == chosen.id) {
+        report(
+            ops,
+            &format!("version {} is already the current state of {}; nothing to do", chosen.id, request.env),
+            json!({ "restored": false, "version_id": chosen.id }),
+        );
+        return Ok(Exit::Ok);
+    }
+    if let Some((_, _, Some(state))) = &current_state {
+        if state.lineage != chosen_state.lineage && !request.force {
+            anyhow::bail!(
+                "version {} belongs to another state (lineage {}, current {}); pass --force to restore it anyway",
+                chosen.id,
+                chosen_state.lineage,
+                state.lineage
+            );
+        }
+    }
+    let lock = format!("{key}.tflock");
+    if client.head_object().bucket(bucket).key(&lock).send().await.is_ok() && !request.force {
+        anyhow::bail!(
+            "s3://{bucket}/{lock} exists: Terraform is running on {} (or left a stale lock); retry when it ends, or pass --force",
+            request.env
+        );
+    }
+    let current_serial = current_state.as_ref().and_then(|(_, _, s)| s.as_ref()).map_or(0, |s| s.serial);
+    let new_serial = chosen_state.serial.max(current_serial + 1);
+    restored["serial"] = json!(new_serial);
+    let plan = format!(
+        "restore {} state to version {} ({}, serial {}, {} resources) over {} — the current state stays in the history and is written again first; the restored copy gets serial {new_serial}",
+        request.env,
+        chosen.id,
+        timestamp(chosen.modified),
+        chosen_state.serial,
+        chosen_state.resources,
+        current.map_or("no current state (deleted)".to_string(), |v| format!("current version {} (serial {current_serial})", v.id)),
+    );
+    if ops.dry_run {
+        report(ops, &format!("would {plan}"), json!({ "dry_run": true, "version_id": chosen.id, "serial": new_serial }));
+        return Ok(Exit::Ok);
+    }
+    if !confirm(&format!("{}{}?", plan[..1].to_uppercase(), &plan[1..]), ops.yes)? {
+        return Ok(Exit::Failure);
+    }
+    let kept = match current_state {
+        Some((_, bytes, _)) => Some(put(&client, bucket, key, bytes).await?),
+        None => None,
+    };
+    let body = serde_json::to_vec_pretty(&restored)?;
+    let new_version = put(&client, bucket, key, body.clone()).await?;
+    // Read it back: the restore is done only when the bucket serves what was written.
+    let latest = versions(&client, bucket, key).await?.into_iter().find(|v| v.latest).map(|v| v.id);
+    if latest.as_deref() != Some(new_version.as_str()) || get(&client, bucket, key, &new_version).await? != body {
+        anyhow::bail!("wrote version {new_version} of s3://{bucket}/{key} but the bucket serves {latest:?}; check the history with --list");
+    }
+    report(
+        ops,
+        &format!(
+            "{} state restored from version {} as version {new_version} (serial {new_serial}); the previous state is version {}",
+            request.env,
+            chosen.id,
+            kept.as_deref().unwrap_or("-")
+        ),
+        json!({ "restored": true, "from_version_id": chosen.id, "version_id": new_version, "serial": new_serial, "previous_version_id": kept }),
+    );
+    Ok(Exit::Ok)
+}
+
+async fn list(ops: &Ops, client: &Client, request: &Request, history: &[Version]) -> anyhow::Result<Exit> {
+    let (bucket, key) = (&request.settings.bucket, &request.key);
+    let mut rows = Vec::new();
+    for (n, v) in history.iter().enumerate() {
+        let state = if v.deleted || n >= LIST_DETAILS {
+            None
+        } else {
+            get(client, bucket, key, &v.id).await.ok().and_then(|b| parse_state(&b).ok()).map(|(_, s)| s)
+        };
+        rows.push(json!({
+            "version_id": v.id,
+            "modified": timestamp(v.modified),
+            "size": v.size,
+            "latest": v.latest,
+            "delete_marker": v.deleted,
+            "serial": state.as_ref().map(|s| s.serial),
+            "lineage": state.as_ref().map(|s| s.lineage.clone()),
+            "resources": state.as_ref().map(|s| s.resources),
+        }));
+    }
+    if ops.json {
+        println!("{}", json!({ "env": request.env, "bucket": bucket, "key": key, "versions": rows }));
+    } else {
+        println!("s3://{bucket}/{key}");
+        println!("{:<40} {:<21} {:>8} {:>7} {:>10}", "VERSION", "MODIFIED", "SIZE", "SERIAL", "RESOURCES");
+        for row in &rows {
+            let cell = |k: &str| row[k].as_u64().map_or("-".to_string(), |n| n.to_string());
+            let mark = if row["delete_marker"] == true {
+                " (deleted)"
+            } else if row["latest"] == true {
+                " (current)"
+            } else {
+                ""
+            };
+            println!(
+                "{:<40} {:<21} {:>8} {:>7} {:>10}{mark}",
+                row["version_id"].as_str().unwrap_or(""),
+                row["modified"].as_str().unwrap_or(""),
+                cell("size"),
+                cell("serial"),
+                cell("resources")
+            );
+        }
+        println!("restore one with --version-id ID or --before TIME");
+    }
+    Ok(Exit::Ok)
+}
+
+/// `--before`: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` (UTC) or a day.
+pub fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(Utc.from_utc_datetime(&t));
+        }
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Utc.from_utc_datetime(&t))
+        .ok_or_else(|| format!("'{text}' is not a time like 2026-11-30T18:00:00Z, '2026-11-30 18:00' or 2026-11-30"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_terraform_states() {
+        let state = br#"{"version":4,"terraform_version":"1.15.5","serial":7,"lineage":"abc","outputs":{},"resources":[{}]}"#;
+        let (_, summary) = parse_state(state).unwrap();
+        assert_eq!(summary, StateSummary { serial: 7, lineage: "abc".into(), resources: 1, terraform_version: "1.15.5".into() });
+        assert!(parse_state(b"hello").unwrap_err().contains("not JSON"));
+        assert!(parse_state(br#"{"version":3,"serial":1,"lineage":"a","resources":[]}"#).unwrap_err().contains("format version 3"));
+        assert!(parse_state(br#"{"version":4,"lineage":"a","resources":[]}"#).unwrap_err().contains("no serial"));
+        assert!(parse_state(br#"{"version":4,"serial":1,"lineage":"","resources":[]}"#).unwrap_err().contains("no lineage"));
+    }
+
+    #[test]
+    fn parses_times() {
+        assert_eq!(parse_time("2026-11-30T18:00:00Z").unwrap().timestamp(), 1_796_061_600);
+        assert_eq!(parse_time("2026-11-30 18:00").unwrap().timestamp(), 1_796_061_600);
+        assert_eq!(parse_time("2026-11-30").unwrap().timestamp(), 1_795_996_800);
+        assert!(parse_time("yesterday").is_err());
+    }
+}
