@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pve_ops::commands::{backups, drift, expire, snapshot, tfstate};
+use pve_ops::commands::{backups, drift, expire, rotate, snapshot, tfstate};
 use pve_ops::{Exit, Ops};
 
 /// Operator CLI for pve-home: snapshots and lab expiry (restores, backup checks, key rotation,
@@ -62,6 +62,50 @@ enum Command {
         environments: PathBuf,
         #[arg(long, env = "PVE_OPS_TERRAFORM", default_value = "terraform")]
         terraform: String,
+    },
+    /// Add a new SSH key on guests, prove it logs in, only then remove the old key (never a lockout).
+    #[command(group = clap::ArgGroup::new("scope").required(true).multiple(true).args(["env", "all", "host"]))]
+    RotateSshKeys {
+        /// Private key file of the new key: its public half is installed, and it proves the new login.
+        #[arg(long)]
+        add_key: PathBuf,
+        /// Public key to remove once the new one works: a .pub file or the 'ssh-ed25519 AAAA…' text.
+        #[arg(long)]
+        remove_key: Option<String>,
+        /// Guests tagged environment-<ENV> (running, with a static address in their config).
+        #[arg(long)]
+        env: Option<String>,
+        /// Every running guest with a static address.
+        #[arg(long)]
+        all: bool,
+        /// A host to include by address (repeatable).
+        #[arg(long)]
+        host: Vec<String>,
+        /// The private key that logs in today.
+        #[arg(long, env = "PVE_OPS_SSH_IDENTITY", default_value_os_t = home(".ssh/id_ed25519"))]
+        identity: PathBuf,
+        /// Host keys to check against (a dedicated file; unknown hosts are refused).
+        #[arg(long, env = "PVE_OPS_KNOWN_HOSTS", default_value_os_t = home(".config/pve-ops/known_hosts"))]
+        known_hosts: PathBuf,
+        /// Record the host keys of hosts not yet known (changed keys are still refused).
+        #[arg(long)]
+        init_known_hosts: bool,
+        #[arg(long, default_value = "root")]
+        user: String,
+        #[arg(long, default_value_t = 22)]
+        port: u16,
+        /// authorized_keys path, relative to the user's home or absolute.
+        #[arg(long, default_value = ".ssh/authorized_keys")]
+        authorized_keys: String,
+        /// Hosts worked on at once.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+        /// Connection retries per login (exponential backoff from 200 ms).
+        #[arg(long, default_value_t = 3)]
+        retries: u32,
+        /// Seconds to wait for each connection or command.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
     },
     /// Stop (never delete) lab guests whose expires- tag date has passed.
     ExpireLab {
@@ -162,6 +206,10 @@ enum SnapshotAction {
     },
 }
 
+fn home(path: &str) -> PathBuf {
+    std::path::Path::new(&std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(path)
+}
+
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
     if let Some(path) = &cli.config {
         pve_ops::load_config_file(path)?;
@@ -187,6 +235,40 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::VerifyBackups { max_age, full } => backups::verify(&ops, max_age, full).await,
         Command::Drift { env, environments, terraform } => drift::run(&ops, &terraform, &environments.join(&env), &env),
+        Command::RotateSshKeys {
+            add_key,
+            remove_key,
+            env,
+            all,
+            host,
+            identity,
+            known_hosts,
+            init_known_hosts,
+            user,
+            port,
+            authorized_keys,
+            parallel,
+            retries,
+            timeout,
+        } => {
+            let request = rotate::Request {
+                add_key,
+                remove_key,
+                identity,
+                known_hosts,
+                init_known_hosts,
+                user,
+                port,
+                authorized_keys,
+                env,
+                all,
+                hosts: host,
+                parallel,
+                retries,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            rotate::run(&ops, request).await
+        }
         Command::ExpireLab { today } => expire::run(&ops, today.unwrap_or_else(|| chrono::Utc::now().date_naive())).await,
     }
 }

@@ -249,3 +249,12 @@ impl SshSession {
         }
     }
 }
+
+/// The OpenSSH public key line (`type base64 comment`) of a private key file.
+pub fn public_key_line(private_key: &Path) -> Result<String, SshError> {
+    let key = load_key(private_key)?;
+    let line =
+        key.public_key().to_openssh().map_err(|e| SshError::Key { path: private_key.display().to_string(), detail: e.to_string() })?;
+    let comment = key.comment().to_string();
+    Ok(if comment.is_empty() || line.ends_with(&comment) { line } else { format!("{line} {comment}") })
+}

@@ -168,7 +168,8 @@ pub struct Sshd {
     child: std::process::Child,
 }
 
-fn keygen(path: &std::path::Path) {
+/// A new passphrase-less ed25519 key pair at `path` and `path.pub`.
+pub fn keygen(path: &std::path::Path) {
     let status = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", "pve-home-test", "-f"])
         .arg(path)
@@ -179,6 +180,12 @@ fn keygen(path: &std::path::Path) {
 
 impl Sshd {
     pub fn start() -> Self {
+        Self::start_on("127.0.0.1", 0, "")
+    }
+
+    /// An sshd on `address` (any of 127.0.0.0/8) and `port` (0: a free one), with more
+    /// sshd_config lines. Its authorized_keys is `<dir>/authorized_keys`.
+    pub fn start_on(address: &str, port: u16, extra_config: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let p = dir.path();
         keygen(&p.join("host_key"));
@@ -186,11 +193,15 @@ impl Sshd {
         std::fs::copy(p.join("client_key.pub"), p.join("authorized_keys")).expect("authorized_keys");
         // Privilege separation needs this directory.
         let _ = std::fs::create_dir_all("/run/sshd");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let port = if port == 0 {
+            std::net::TcpListener::bind((address, 0)).and_then(|l| l.local_addr()).expect("free port").port()
+        } else {
+            port
+        };
         let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\nAuthorizedKeysFile {dir}/authorized_keys\n\
+            "Port {port}\nListenAddress {address}\nHostKey {dir}/host_key\nPidFile {dir}/sshd.pid\nAuthorizedKeysFile {dir}/authorized_keys\n\
              StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
-             Subsystem sftp internal-sftp\nLogLevel ERROR\n",
+             Subsystem sftp internal-sftp\nLogLevel ERROR\n{extra_config}",
             dir = p.display()
         );
         std::fs::write(p.join("sshd_config"), config).expect("sshd_config");
@@ -205,7 +216,7 @@ impl Sshd {
             .spawn()
             .expect("sshd starts");
         for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if std::net::TcpStream::connect((address, port)).is_ok() {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -213,9 +224,13 @@ impl Sshd {
         let host_key = std::fs::read_to_string(p.join("host_key.pub")).expect("host key");
         let host_key: Vec<&str> = host_key.split_whitespace().take(2).collect();
         let known_hosts = p.join("known_hosts");
-        std::fs::write(&known_hosts, format!("[127.0.0.1]:{port} {}\n", host_key.join(" "))).expect("known_hosts");
+        std::fs::write(&known_hosts, format!("[{address}]:{port} {}\n", host_key.join(" "))).expect("known_hosts");
         let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "root".into());
         Self { port, client_key: p.join("client_key"), known_hosts, user, dir, child }
+    }
+
+    pub fn authorized_keys(&self) -> std::path::PathBuf {
+        self.dir.path().join("authorized_keys")
     }
 }
 

@@ -1,0 +1,276 @@
+//! `pve-ops rotate-ssh-keys`: put a new SSH key on guests and take the old one off without ever
+//! locking anyone out. Per host: log in with the current key, add the new key, prove a fresh
+//! login with the new key works, and only then remove the old key (and prove the new key still
+//! works). Any failure puts the file back as it was, so the old key keeps working.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pve_api::{GuestKind, PropertyString};
+use pve_ssh::{HostKeyMode, Options, SshError, SshSession, Target};
+use serde_json::json;
+
+use super::{Guest, confirm, guests};
+use crate::commands::snapshot::report;
+use crate::metrics::{self, Family};
+use crate::{Exit, Ops};
+
+pub struct Request {
+    /// Private key file of the new key (its public half goes to the hosts; it proves the login).
+    pub add_key: PathBuf,
+    /// Public key (file or `type base64` text) to take off once the new key works.
+    pub remove_key: Option<String>,
+    /// The key that logs in today.
+    pub identity: PathBuf,
+    pub known_hosts: PathBuf,
+    pub init_known_hosts: bool,
+    pub user: String,
+    pub port: u16,
+    /// authorized_keys, relative to the user's home (as SFTP resolves it) or absolute; `{host}`
+    /// and `{user}` are replaced (for sshd's central `AuthorizedKeysFile /etc/ssh/keys/%u` style).
+    pub authorized_keys: String,
+    pub env: Option<String>,
+    pub all: bool,
+    /// Hosts given directly, besides those found through the API.
+    pub hosts: Vec<String>,
+    pub parallel: usize,
+    pub retries: u32,
+    pub timeout: Duration,
+}
+
+/// The `type base64` part of a public key line (options and comment dropped), for comparison.
+fn key_id(line: &str) -> Option<String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[0].starts_with("ssh-") || w[0].starts_with("ecdsa-") || w[0].starts_with("sk-"))
+        .map(|w| format!("{} {}", w[0], w[1]))
+}
+
+/// `text` with `add` appended (unless there) and every line of key `remove` dropped.
+fn edit_authorized_keys(text: &str, add: Option<&str>, remove: Option<&str>) -> String {
+    let remove_id = remove.and_then(key_id);
+    let mut lines: Vec<&str> = text.lines().filter(|l| remove_id.is_none() || key_id(l) != remove_id).collect();
+    if let Some(add) = add {
+        if !lines.iter().any(|l| key_id(l) == key_id(add)) {
+            lines.push(add);
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+/// A guest's first static IPv4 address (qemu `ipconfigN`, LXC `netN`).
+fn guest_address(kind: GuestKind, config: &pve_api::api::GuestConfig) -> Option<String> {
+    let prefix = if kind == GuestKind::Qemu { "ipconfig" } else { "net" };
+    (0..32).find_map(|n| {
+        let value = config.get_str(&format!("{prefix}{n}"))?;
+        let ip = PropertyString::parse(&value, None).ok()?.get("ip")?.to_string();
+        (ip != "dhcp" && ip != "manual").then(|| ip.split('/').next().unwrap_or(&ip).to_string())
+    })
+}
+
+async fn targets(ops: &Ops, request: &Request) -> anyhow::Result<Vec<(String, String)>> {
+    let mut found: Vec<(String, String)> = request.hosts.iter().map(|h| (h.clone(), h.clone())).collect();
+    if request.env.is_none() && !request.all {
+        return Ok(found);
+    }
+    let api = ops.api()?;
+    let in_scope = |g: &Guest| request.env.is_none() || pve_api::tags::lifecycle::environment(&g.tags) == request.env;
+    let selected: Vec<Guest> = guests(api).await?.into_iter().filter(|g| g.running && in_scope(g)).collect();
+    for guest in selected {
+        let config = api.guest_config(guest.kind, &guest.node, guest.vmid).await?;
+        match guest_address(guest.kind, &config) {
+            Some(address) => found.push((format!("{} ({})", guest.name, guest.vmid), address)),
+            None => tracing::warn!(vmid = guest.vmid, "no static address in the guest's config; skipped"),
+        }
+    }
+    Ok(found)
+}
+
+/// Connects, retrying refused or unanswered connections with exponential backoff; a refused
+/// host key or login is final.
+async fn connect(target: &Target, options: &Options, retries: u32) -> Result<SshSession, SshError> {
+    let mut delay = Duration::from_millis(200);
+    let mut attempt = 0;
+    loop {
+        match SshSession::connect(target.clone(), options).await {
+            Err(SshError::Connect { .. }) if attempt < retries => {
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn write(session: &SshSession, path: &str, text: String) -> Result<u64, SshError> {
+    // sshd's StrictModes refuses an authorized_keys others can write.
+    session.upload_with_mode(path, std::io::Cursor::new(text.into_bytes()), Some(0o600)).await
+}
+
+/// One host: add, verify, remove, verify. Returns what was done.
+async fn rotate_host(host: &str, request: &Request, new_line: &str, remove: Option<&str>) -> anyhow::Result<&'static str> {
+    let target = Target { host: host.to_string(), port: request.port, user: request.user.clone() };
+    let mode = if request.init_known_hosts { HostKeyMode::LearnUnknown } else { HostKeyMode::Strict };
+    let old = Options { private_key: request.identity.clone(), known_hosts: request.known_hosts.clone(), mode, timeout: request.timeout };
+    let new = Options { private_key: request.add_key.clone(), mode: HostKeyMode::Strict, ..old.clone() };
+    let path = &request.authorized_keys.replace("{host}", host).replace("{user}", &request.user);
+
+    let session = connect(&target, &old, request.retries).await?;
+    let original = match session.read(path).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(SshError::Io { detail, .. }) if detail.to_lowercase().contains("no such file") => String::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let added = edit_authorized_keys(&original, Some(new_line), None);
+    if added != original {
+        write(&session, path, added.clone()).await?;
+    }
+    // A fresh login with the new key, before anything is taken away.
+    let verified = match connect(&target, &new, request.retries).await {
+        Ok(s) => s.exec("true").await.map(|_| s),
+        Err(e) => Err(e),
+    };
+    let verified = match verified {
+        Ok(s) => s,
+        Err(e) => {
+            if added != original {
+                write(&session, path, original).await.map_err(|r| anyhow::anyhow!("{e}; and putting authorized_keys back failed: {r}"))?;
+            }
+            anyhow::bail!("the new key does not log in ({e}); authorized_keys left as it was, the old key still works");
+        }
+    };
+    let Some(remove) = remove else {
+        return Ok(if added == original { "new key already present, verified" } else { "new key added, verified" });
+    };
+    let removed = edit_authorized_keys(&added, None, Some(remove));
+    if removed == added {
+        return Ok("new key verified; old key was not present");
+    }
+    write(&verified, path, removed).await?;
+    // The new key must still log in once the old one is gone; if not, undo through the open session.
+    let still = match connect(&target, &new, request.retries).await {
+        Ok(s) => s.exec("true").await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = still {
+        write(&verified, path, added).await?;
+        anyhow::bail!("after removing the old key the new key stopped working ({e}); the old key was put back");
+    }
+    Ok("new key added and verified, old key removed")
+}
+
+pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
+    let new_line = pve_ssh::public_key_line(&request.add_key)?;
+    let remove = match &request.remove_key {
+        Some(k) if std::path::Path::new(k).is_file() => {
+            Some(std::fs::read_to_string(k).map_err(|e| anyhow::anyhow!("cannot read {k}: {e}"))?.trim().to_string())
+        }
+        Some(k) => Some(k.clone()),
+        None => None,
+    };
+    if let Some(remove) = &remove {
+        let id = key_id(remove).ok_or_else(|| anyhow::anyhow!("--remove-key is not a public key ('ssh-ed25519 AAAA…' or a .pub file)"))?;
+        if key_id(&new_line).as_ref() == Some(&id) {
+            anyhow::bail!("--remove-key is the key being added: that would lock everyone out");
+        }
+    }
+    let hosts = targets(ops, &request).await?;
+    if hosts.is_empty() {
+        anyhow::bail!("no hosts: give --env, --all or --host (guests need a static address in their ipconfig/net config)");
+    }
+    let action = if remove.is_some() { "add the new key and remove the old one on" } else { "add the new key on" };
+    if ops.dry_run {
+        let names: Vec<String> = hosts.iter().map(|(n, a)| format!("{n} {a}")).collect();
+        report(ops, &format!("would {action} {} host(s): {}", hosts.len(), names.join(", ")), json!({ "dry_run": true, "hosts": names }));
+        return Ok(Exit::Ok);
+    }
+    if !confirm(&format!("{}{action} {} host(s)?", "Rotate SSH keys: ", hosts.len()), ops.yes)? {
+        return Ok(Exit::Failure);
+    }
+    let started = Instant::now();
+    let progress = indicatif::ProgressBar::new(hosts.len() as u64).with_message("rotating SSH keys");
+    let limit = Arc::new(tokio::sync::Semaphore::new(request.parallel.max(1)));
+    let request = Arc::new(request);
+    let (new_line, remove) = (Arc::new(new_line), Arc::new(remove));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, address) in hosts {
+        let (limit, request, new_line, remove, progress) =
+            (limit.clone(), request.clone(), new_line.clone(), remove.clone(), progress.clone());
+        tasks.spawn(async move {
+            let _slot = limit.acquire_owned().await;
+            let outcome = rotate_host(&address, &request, &new_line, remove.as_deref()).await;
+            progress.inc(1);
+            (name, address, outcome)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        results.push(done?);
+    }
+    progress.finish_and_clear();
+    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let seconds = started.elapsed().as_secs_f64();
+    let failed = results.iter().filter(|r| r.2.is_err()).count();
+    let mut ok = Family::gauge("pve_ssh_key_rotation_ok", "1 when the last key rotation on the host succeeded, else 0.");
+    let mut rows = Vec::new();
+    for (name, address, outcome) in &results {
+        ok.push(vec![("host", address.clone())], if outcome.is_ok() { 1.0 } else { 0.0 });
+        let (status, detail) = match outcome {
+            Ok(what) => ("ok", what.to_string()),
+            Err(e) => ("failed", format!("{e:#}")),
+        };
+        if !ops.json {
+            println!("{status:<7} {name} {address}: {detail}");
+        }
+        rows.push(json!({ "host": name, "address": address, "status": status, "detail": detail }));
+    }
+    if let Some(dir) = &ops.metrics_dir {
+        let stamp = Family::gauge("pve_ssh_key_rotation_last_run_timestamp_seconds", "When rotate-ssh-keys last ran.")
+            .sample(vec![], chrono::Utc::now().timestamp() as f64);
+        metrics::write(dir, "pve_ssh_key_rotation", &[ok, stamp])?;
+    }
+    if ops.json {
+        println!("{}", json!({ "hosts": rows, "failed": failed, "seconds": seconds }));
+    } else {
+        println!("{} host(s) rotated, {failed} failed, in {seconds:.1} s", results.len() - failed);
+    }
+    Ok(match failed {
+        0 => Exit::Ok,
+        n if n == results.len() => Exit::Failure,
+        _ => Exit::Partial,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOLD old@laptop";
+    const NEW: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINEW new@laptop";
+
+    #[test]
+    fn edits_authorized_keys_by_key_not_by_comment() {
+        let text = format!("# managed\nfrom=\"10.0.0.0/8\" {OLD}\n");
+        let added = edit_authorized_keys(&text, Some(NEW), None);
+        assert_eq!(added, format!("# managed\nfrom=\"10.0.0.0/8\" {OLD}\n{NEW}\n"));
+        assert_eq!(edit_authorized_keys(&added, Some(NEW), None), added, "adding twice changes nothing");
+        let removed = edit_authorized_keys(&added, None, Some("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOLD other-comment"));
+        assert_eq!(removed, format!("# managed\n{NEW}\n"));
+    }
+
+    #[test]
+    fn reads_guest_addresses() {
+        let mut config = pve_api::api::GuestConfig::default();
+        config.values.insert("ipconfig0".into(), json!("ip=dhcp"));
+        config.values.insert("ipconfig1".into(), json!("ip=10.10.10.5/24,gw=10.10.10.1"));
+        assert_eq!(guest_address(GuestKind::Qemu, &config).as_deref(), Some("10.10.10.5"));
+        let mut lxc = pve_api::api::GuestConfig::default();
+        lxc.values.insert("net0".into(), json!("name=eth0,bridge=vmbr0,ip=192.168.1.9/24"));
+        assert_eq!(guest_address(GuestKind::Lxc, &lxc).as_deref(), Some("192.168.1.9"));
+    }
+}

@@ -1,0 +1,208 @@
+//! `pve-ops rotate-ssh-keys` against real OpenSSH sshd instances on loopback addresses, with the
+//! guests found through the emulator by environment tag and ipconfig address.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pve_api::{GuestKind, Params, TaskWait};
+use pve_home_tests::{Sshd, TOKEN, client, emulator, keygen, workspace_binary};
+use pve_ssh::{HostKeyMode, Options, SshError, SshSession, Target};
+
+/// Guests, their sshd, and the operator's keys.
+struct Fleet {
+    hosts: Vec<(String, Sshd)>,
+    keys: tempfile::TempDir,
+    known_hosts: PathBuf,
+}
+
+impl Fleet {
+    fn key(&self, name: &str) -> PathBuf {
+        self.keys.path().join(name)
+    }
+    fn keys_file(&self, address: &str) -> PathBuf {
+        self.keys.path().join(address).join("authorized_keys")
+    }
+    fn authorized(&self, address: &str) -> String {
+        std::fs::read_to_string(self.keys_file(address)).unwrap()
+    }
+}
+
+/// `count` sshd on 127.0.0.(11+i) at one port, all trusting the key `old`; per-host extra
+/// sshd_config lines from `extra`.
+fn fleet(count: usize, extra: impl Fn(usize, &Path) -> String) -> Fleet {
+    let keys = tempfile::tempdir().unwrap();
+    keygen(&keys.path().join("old"));
+    keygen(&keys.path().join("new"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut hosts = Vec::new();
+    let mut known_hosts = String::new();
+    for i in 0..count {
+        let address = format!("127.0.0.{}", 11 + i);
+        let sshd = Sshd::start_on(&address, port, &extra(i, keys.path()));
+        // The operator's key is the only one trusted; the file lives where --authorized-keys names it.
+        let file = keys.path().join(&address).join("authorized_keys");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::copy(keys.path().join("old.pub"), &file).unwrap();
+        std::fs::remove_file(sshd.authorized_keys()).unwrap();
+        std::os::unix::fs::symlink(&file, sshd.authorized_keys()).unwrap();
+        known_hosts.push_str(&std::fs::read_to_string(&sshd.known_hosts).unwrap());
+        hosts.push((address, sshd));
+    }
+    let known_hosts_file = keys.path().join("known_hosts");
+    std::fs::write(&known_hosts_file, known_hosts).unwrap();
+    Fleet { hosts, keys, known_hosts: known_hosts_file }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// A running VM tagged `environment-<env>` with `address` as its static ipconfig0.
+fn guest(rt: &tokio::runtime::Runtime, api: &pve_api::PveClient, vmid: u64, env: &str, address: &str) {
+    let upid = rt
+        .block_on(api.clone_guest(
+            GuestKind::Qemu,
+            "pve1",
+            9000,
+            vmid,
+            &Params::new().set("name", format!("{env}{vmid}")).flag("full", true),
+        ))
+        .unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    let params = Params::new().set("tags", format!("environment-{env}")).set("ipconfig0", format!("ip={address}/8,gw=127.0.0.1"));
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", vmid, &params)).unwrap();
+    let upid = rt.block_on(api.guest_action(GuestKind::Qemu, "pve1", vmid, "start", &Params::new())).unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+}
+
+fn rotate(url: &str, fleet: &Fleet, extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let port = fleet.hosts[0].1.port.to_string();
+    let out = Command::new(workspace_binary("pve-ops"))
+        .args(["rotate-ssh-keys", "--json", "--yes", "--port", &port, "--user", &fleet.hosts[0].1.user])
+        .arg("--add-key")
+        .arg(fleet.key("new"))
+        .arg("--identity")
+        .arg(fleet.key("old"))
+        .arg("--known-hosts")
+        .arg(&fleet.known_hosts)
+        .arg("--authorized-keys")
+        .arg(format!("{}/{{host}}/authorized_keys", fleet.keys.path().display()))
+        .args(extra)
+        .env("PVE_ENDPOINT", url)
+        .env("PVE_API_TOKEN", TOKEN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let report = serde_json::from_str(stdout.lines().last().unwrap_or("null")).unwrap_or(serde_json::Value::Null);
+    (out.status.code().unwrap_or(-1), report, format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn login(rt: &tokio::runtime::Runtime, fleet: &Fleet, address: &str, key: &str) -> Result<(), SshError> {
+    let target = Target { host: address.into(), port: fleet.hosts[0].1.port, user: fleet.hosts[0].1.user.clone() };
+    let options = Options {
+        private_key: fleet.key(key),
+        known_hosts: fleet.known_hosts.clone(),
+        mode: HostKeyMode::Strict,
+        timeout: std::time::Duration::from_secs(5),
+    };
+    rt.block_on(async { SshSession::connect(target, &options).await?.exec("true").await.map(|_| ()) })
+}
+
+#[test]
+fn rotation_never_locks_anyone_out() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    // Host 4 refuses the new key (sshd RevokedKeys); host 5 presents a host key that changed.
+    let fleet = fleet(7, |i, keys| if i == 4 { format!("RevokedKeys {}/new.pub\n", keys.display()) } else { String::new() });
+    let changed = tempfile::tempdir().unwrap();
+    keygen(&changed.path().join("impostor"));
+    let impostor = std::fs::read_to_string(changed.path().join("impostor.pub")).unwrap();
+    let impostor: Vec<&str> = impostor.split_whitespace().take(2).collect();
+    let known = std::fs::read_to_string(&fleet.known_hosts).unwrap();
+    let port = fleet.hosts[0].1.port;
+    let known: Vec<String> = known
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("[127.0.0.16]:{port}")) {
+                format!("[127.0.0.16]:{port} {}", impostor.join(" "))
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&fleet.known_hosts, known.join("\n") + "\n").unwrap();
+    for (i, (address, _)) in fleet.hosts.iter().enumerate() {
+        // The last host is a prod guest: --env lab must not touch it.
+        guest(&rt, &api, 101 + i as u64, if i == 6 { "prod" } else { "lab" }, address);
+    }
+    let old_pub = fleet.key("old.pub").display().to_string();
+    let before: Vec<String> = fleet.hosts.iter().map(|(a, _)| fleet.authorized(a)).collect();
+
+    let (code, report, all) = rotate(&emu.url, &fleet, &["--env", "lab", "--remove-key", &old_pub, "--dry-run"]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(report["hosts"].as_array().map(Vec::len), Some(6), "six lab guests, the prod one left out: {report}");
+    assert_eq!(fleet.hosts.iter().map(|(a, _)| fleet.authorized(a)).collect::<Vec<_>>(), before, "a dry run changes nothing");
+
+    let metrics = tempfile::tempdir().unwrap();
+    let metrics_dir = metrics.path().display().to_string();
+    let (code, report, all) = rotate(&emu.url, &fleet, &["--env", "lab", "--remove-key", &old_pub, "--metrics-dir", &metrics_dir]);
+    assert_eq!(code, 3, "two hosts failed, four rotated: partial\n{all}");
+    let status = |address: &str| {
+        let row = report["hosts"].as_array().unwrap().iter().find(|h| h["address"] == address).cloned().unwrap_or_default();
+        (row["status"].as_str().unwrap_or("").to_string(), row["detail"].as_str().unwrap_or("").to_string())
+    };
+    let new_pub = std::fs::read_to_string(fleet.key("new.pub")).unwrap();
+    let new_blob = new_pub.split_whitespace().nth(1).unwrap();
+    let old_blob = before[0].split_whitespace().nth(1).unwrap().to_string();
+    for address in ["127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"] {
+        assert_eq!(status(address).0, "ok", "{address}: {:?}", status(address));
+        let keys = fleet.authorized(address);
+        assert!(keys.contains(new_blob) && !keys.contains(&old_blob), "{address}: {keys}");
+        login(&rt, &fleet, address, "new").unwrap_or_else(|e| panic!("{address}: the new key logs in: {e}"));
+        assert!(matches!(login(&rt, &fleet, address, "old"), Err(SshError::AuthFailed { .. })), "{address}: the old key is gone");
+    }
+    // The host that refuses the new key keeps the old one, untouched.
+    let (state, detail) = status("127.0.0.15");
+    assert!(state == "failed" && detail.contains("new key does not log in"), "{detail}");
+    assert_eq!(fleet.authorized("127.0.0.15"), before[4]);
+    login(&rt, &fleet, "127.0.0.15", "old").expect("the old key still works where the new one is refused");
+    // A changed host key is refused before anything is sent.
+    let (state, detail) = status("127.0.0.16");
+    assert!(state == "failed" && detail.contains("CHANGED"), "{detail}");
+    assert_eq!(fleet.authorized("127.0.0.16"), before[5]);
+    assert_eq!(fleet.authorized("127.0.0.17"), before[6], "prod untouched");
+
+    let prom = metrics.path().join("pve_ssh_key_rotation.prom");
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(
+        text.contains("pve_ssh_key_rotation_ok{host=\"127.0.0.11\"} 1") && text.contains("pve_ssh_key_rotation_ok{host=\"127.0.0.15\"} 0"),
+        "{text}"
+    );
+    let promtool = Command::new("promtool").args(["check", "metrics"]).stdin(std::fs::File::open(&prom).unwrap()).output().unwrap();
+    assert!(promtool.status.success(), "{}", String::from_utf8_lossy(&promtool.stderr));
+
+    // Unknown hosts are refused by default and learnt only with --init-known-hosts.
+    std::fs::write(&fleet.known_hosts, "").unwrap();
+    let (code, report, all) = rotate(&emu.url, &fleet, &["--host", "127.0.0.17"]);
+    assert_eq!(code, 1, "{all}");
+    assert!(report["hosts"][0]["detail"].as_str().unwrap_or("").contains("is not in"), "{report}");
+    assert_eq!(fleet.authorized("127.0.0.17"), before[6]);
+    let (code, report, all) = rotate(&emu.url, &fleet, &["--host", "127.0.0.17", "--init-known-hosts"]);
+    assert_eq!(code, 0, "{all}");
+    assert_eq!(report["hosts"][0]["detail"], "new key added, verified");
+    assert!(std::fs::read_to_string(&fleet.known_hosts).unwrap().contains("127.0.0.17"), "the host key was recorded");
+    assert!(fleet.authorized("127.0.0.17").contains(&old_blob), "without --remove-key the old key stays");
+}
+
+#[test]
+fn refuses_to_remove_the_key_it_adds() {
+    let fleet = fleet(1, |_, _| String::new());
+    let new_pub = fleet.key("new.pub").display().to_string();
+    let (code, _, all) = rotate("http://127.0.0.1:9", &fleet, &["--host", "127.0.0.11", "--remove-key", &new_pub]);
+    assert_eq!(code, 1);
+    assert!(all.contains("lock everyone out"), "{all}");
+    let (code, _, all) = rotate("http://127.0.0.1:9", &fleet, &[]);
+    assert_eq!(code, 2, "a scope (--env, --all or --host) is required: {all}");
+}
