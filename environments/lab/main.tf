@@ -1,18 +1,5 @@
-# The lab environment. Connection settings come from the environment (PVE_ENDPOINT,
-# PVE_API_TOKEN, PVE_CA_FILE), so the same configuration runs against the emulator
-# (scripts/lab.sh) and a real cluster.
-
-terraform {
-  required_version = ">= 1.11"
-  required_providers {
-    pve = {
-      source  = "pve-home/pve"
-      version = "~> 0.1"
-    }
-  }
-}
-
-provider "pve" {}
+# The lab environment: short-lived guests for experiments. Every lab guest expires after
+# var.expiration_days (pve-ops expire-lab stops expired lab guests) and is backed up weekly.
 
 data "pve_version" "cluster" {}
 
@@ -30,32 +17,67 @@ data "pve_next_vmid" "lab" {
   min = var.vmid_range_start
 }
 
-# A sandbox VM for experiments: cloned from the template, tagged lab, expiring after
-# `expiration_days` (pve-ops expire-lab stops expired lab guests).
-resource "pve_vm" "sandbox" {
-  node       = data.pve_template.ubuntu.node
-  name       = "lab-sandbox"
-  clone_vmid = data.pve_template.ubuntu.vmid
-  cores      = 2
-  memory     = 2048
-  tags       = ["lab"]
-  ci_user    = "ubuntu"
+module "vms" {
+  source = "../../modules/vm"
 
-  disk {
-    slot    = "scsi0"
-    storage = "local-lvm"
-    size    = 10
-  }
-
-  network {}
-
-  ip_config {
-    ipv4 = "dhcp"
-  }
-}
-
-resource "pve_lifecycle_tag" "sandbox" {
-  vmid            = pve_vm.sandbox.vmid
   environment     = "lab"
   expiration_days = var.expiration_days
+
+  # The template is looked up once here (its VMID and node are outputs too) and handed down.
+  template_vmid = data.pve_template.ubuntu.vmid
+  node          = var.node != null ? var.node : data.pve_template.ubuntu.node
+  storage       = var.storage
+  bridge        = var.bridge
+  gateway       = var.gateway
+  ci_user       = var.ci_user
+  ci_ssh_keys   = var.ci_ssh_keys
+  ci_password   = var.ci_password
+
+  vms = merge(var.vms, {
+    "lab-sandbox" = {
+      ip            = var.sandbox.ip
+      cores         = var.sandbox.cores
+      memory        = var.sandbox.memory
+      disk          = var.sandbox.disk
+      docker        = var.sandbox.docker
+      node_exporter = var.sandbox.node_exporter
+      tags          = var.sandbox.tags
+    }
+  })
+}
+
+module "containers" {
+  source = "../../modules/lxc"
+  # The lxc module needs at least one container; the lab has none by default.
+  count = length(var.containers) > 0 ? 1 : 0
+
+  environment     = "lab"
+  expiration_days = var.expiration_days
+  node            = var.node != null ? var.node : data.pve_template.ubuntu.node
+  storage         = var.storage
+  bridge          = var.bridge
+  gateway         = var.gateway
+  ssh_public_keys = var.ci_ssh_keys
+  root_password   = var.container_root_password
+  containers      = var.containers
+}
+
+module "backup" {
+  source = "../../modules/backup"
+
+  environment = "lab"
+  storage     = var.backup_storage
+  # Only the lab's own guests: an `all` job would also sweep up guests of other environments.
+  vmids = concat(module.vms.vmids, flatten(module.containers[*].vmids))
+}
+
+# The sandbox was a root resource before the vm module; these keep existing state in place.
+moved {
+  from = pve_vm.sandbox
+  to   = module.vms.pve_vm.this["lab-sandbox"]
+}
+
+moved {
+  from = pve_lifecycle_tag.sandbox
+  to   = module.vms.pve_lifecycle_tag.this["lab-sandbox"]
 }

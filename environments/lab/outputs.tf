@@ -25,5 +25,24 @@ output "next_free_vmid" {
 
 output "sandbox" {
   description = "The lab sandbox VM and when it expires."
-  value       = { vmid = pve_vm.sandbox.vmid, node = pve_vm.sandbox.current_node, expires = pve_lifecycle_tag.sandbox.expires }
+  value = {
+    vmid    = module.vms.vms["lab-sandbox"].vmid
+    node    = module.vms.vms["lab-sandbox"].current_node
+    expires = module.vms.vms["lab-sandbox"].expires
+  }
+}
+
+output "vms" {
+  description = "Every lab VM by name (vmid, node, ip, expires, ...)."
+  value       = module.vms.vms
+}
+
+output "containers" {
+  description = "Every lab container by hostname (empty when there are none)."
+  value       = merge(module.containers[*].containers...)
+}
+
+output "backup_job" {
+  description = "The weekly lab backup job: ID, schedule and retention."
+  value       = { id = module.backup.id, schedule = module.backup.schedule, retention = module.backup.retention }
 }

@@ -223,7 +223,7 @@ fn ssh_block() -> Block {
             Attribute::optional(
                 "node_addresses",
                 Type::map(Type::String),
-                "Address to reach each node at, by node name (default: the node name).",
+                "Address to reach each node at, by node name (default: the node name). Env: `PVE_SSH_NODE_ADDRESSES` as `pve1=10.0.0.11,pve2=10.0.0.12`.",
             ),
         ],
     )
@@ -246,7 +246,9 @@ impl SshSettings {
         let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
         let text = |key: &str, var: &str| block.get(key).as_str().map(str::to_string).or_else(|| env(var));
         let configured = !block.is_null()
-            || ["PVE_SSH_USER", "PVE_SSH_PRIVATE_KEY_FILE", "PVE_SSH_KNOWN_HOSTS", "PVE_SSH_PORT"].iter().any(|v| env(v).is_some());
+            || ["PVE_SSH_USER", "PVE_SSH_PRIVATE_KEY_FILE", "PVE_SSH_KNOWN_HOSTS", "PVE_SSH_PORT", "PVE_SSH_NODE_ADDRESSES"]
+                .iter()
+                .any(|v| env(v).is_some());
         Self {
             user: text("user", "PVE_SSH_USER").unwrap_or_else(|| "root".into()),
             port: block.get("port").as_i64().map(|p| p as u16).or_else(|| env("PVE_SSH_PORT").and_then(|p| p.parse().ok())).unwrap_or(22),
@@ -254,7 +256,12 @@ impl SshSettings {
             known_hosts: text("known_hosts_file", "PVE_SSH_KNOWN_HOSTS").unwrap_or_else(|| format!("{home}/.ssh/known_hosts")).into(),
             node_addresses: match block.get("node_addresses") {
                 Value::Map(m) => m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect(),
-                _ => Default::default(),
+                _ => env("PVE_SSH_NODE_ADDRESSES")
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|pair| pair.split_once('='))
+                    .map(|(node, address)| (node.trim().to_string(), address.trim().to_string()))
+                    .collect(),
             },
             configured,
         }

@@ -241,6 +241,52 @@ impl Drop for Sshd {
     }
 }
 
+/// SSH hosts for key rotation: sshd on 127.0.0.(11+i), the operator's keys `old` and `new`,
+/// and a known_hosts file that knows every host.
+pub struct Fleet {
+    pub hosts: Vec<(String, Sshd)>,
+    pub keys: tempfile::TempDir,
+    pub known_hosts: std::path::PathBuf,
+}
+
+impl Fleet {
+    pub fn key(&self, name: &str) -> std::path::PathBuf {
+        self.keys.path().join(name)
+    }
+    pub fn keys_file(&self, address: &str) -> std::path::PathBuf {
+        self.keys.path().join(address).join("authorized_keys")
+    }
+    pub fn authorized(&self, address: &str) -> String {
+        std::fs::read_to_string(self.keys_file(address)).unwrap()
+    }
+}
+
+/// `count` sshd on 127.0.0.(11+i) at one port, all trusting the key `old`; per-host extra
+/// sshd_config lines from `extra`.
+pub fn fleet(count: usize, extra: impl Fn(usize, &std::path::Path) -> String) -> Fleet {
+    let keys = tempfile::tempdir().unwrap();
+    keygen(&keys.path().join("old"));
+    keygen(&keys.path().join("new"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut hosts = Vec::new();
+    let mut known_hosts = String::new();
+    for i in 0..count {
+        let address = format!("127.0.0.{}", 11 + i);
+        let sshd = Sshd::start_on(&address, port, &extra(i, keys.path()));
+        // The operator's key is the only one trusted; the file lives where --authorized-keys names it.
+        let file = keys.path().join(&address).join("authorized_keys");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::copy(keys.path().join("old.pub"), &file).unwrap();
+        std::fs::remove_file(sshd.authorized_keys()).unwrap();
+        std::os::unix::fs::symlink(&file, sshd.authorized_keys()).unwrap();
+        known_hosts.push_str(&std::fs::read_to_string(&sshd.known_hosts).unwrap());
+        hosts.push((address, sshd));
+    }
+    let known_hosts_file = keys.path().join("known_hosts");
+    std::fs::write(&known_hosts_file, known_hosts).unwrap();
+    Fleet { hosts, keys, known_hosts: known_hosts_file }
+}
+
 /// A real S3 server (SeaweedFS `weed mini` from the virtualenv) on loopback with one versioned
 /// bucket, its own data directory and ports. Killed on drop.
 pub struct S3Server {

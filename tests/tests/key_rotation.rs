@@ -1,57 +1,11 @@
 //! `pve-ops rotate-ssh-keys` against real OpenSSH sshd instances on loopback addresses, with the
 //! guests found through the emulator by environment tag and ipconfig address.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use pve_api::{GuestKind, Params, TaskWait};
-use pve_home_tests::{Sshd, TOKEN, client, emulator, keygen, workspace_binary};
+use pve_home_tests::{Fleet, TOKEN, client, emulator, fleet, keygen, workspace_binary};
 use pve_ssh::{HostKeyMode, Options, SshError, SshSession, Target};
-
-/// Guests, their sshd, and the operator's keys.
-struct Fleet {
-    hosts: Vec<(String, Sshd)>,
-    keys: tempfile::TempDir,
-    known_hosts: PathBuf,
-}
-
-impl Fleet {
-    fn key(&self, name: &str) -> PathBuf {
-        self.keys.path().join(name)
-    }
-    fn keys_file(&self, address: &str) -> PathBuf {
-        self.keys.path().join(address).join("authorized_keys")
-    }
-    fn authorized(&self, address: &str) -> String {
-        std::fs::read_to_string(self.keys_file(address)).unwrap()
-    }
-}
-
-/// `count` sshd on 127.0.0.(11+i) at one port, all trusting the key `old`; per-host extra
-/// sshd_config lines from `extra`.
-fn fleet(count: usize, extra: impl Fn(usize, &Path) -> String) -> Fleet {
-    let keys = tempfile::tempdir().unwrap();
-    keygen(&keys.path().join("old"));
-    keygen(&keys.path().join("new"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut hosts = Vec::new();
-    let mut known_hosts = String::new();
-    for i in 0..count {
-        let address = format!("127.0.0.{}", 11 + i);
-        let sshd = Sshd::start_on(&address, port, &extra(i, keys.path()));
-        // The operator's key is the only one trusted; the file lives where --authorized-keys names it.
-        let file = keys.path().join(&address).join("authorized_keys");
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::copy(keys.path().join("old.pub"), &file).unwrap();
-        std::fs::remove_file(sshd.authorized_keys()).unwrap();
-        std::os::unix::fs::symlink(&file, sshd.authorized_keys()).unwrap();
-        known_hosts.push_str(&std::fs::read_to_string(&sshd.known_hosts).unwrap());
-        hosts.push((address, sshd));
-    }
-    let known_hosts_file = keys.path().join("known_hosts");
-    std::fs::write(&known_hosts_file, known_hosts).unwrap();
-    Fleet { hosts, keys, known_hosts: known_hosts_file }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()

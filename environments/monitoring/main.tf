@@ -1,0 +1,78 @@
+# The monitoring environment: the MinIO server that holds every environment's Terraform state
+# (this one's too), the monitoring stack (Prometheus, Alertmanager, Grafana), and one daily
+# backup job for both (monitoring policy: 02:00, 7 daily).
+
+data "pve_template" "ubuntu" {
+  name = var.template_name
+}
+
+module "minio" {
+  source = "../../modules/minio"
+
+  node          = var.node
+  vmid          = var.minio_vmid
+  template_vmid = data.pve_template.ubuntu.vmid
+  storage       = var.storage
+
+  ip_address      = var.minio_ip_address
+  gateway         = var.gateway
+  dns_servers     = var.dns_servers
+  endpoint_host   = var.minio_endpoint_host
+  ssh_public_keys = var.ssh_public_keys
+  data_disk_size  = var.minio_data_disk_size
+
+  minio_server_sha256 = var.minio_server_sha256
+  minio_client_sha256 = var.minio_client_sha256
+  root_user           = var.minio_root_user
+  root_password       = var.minio_root_password
+  tls_certificate     = var.minio_tls_certificate
+  tls_private_key     = var.minio_tls_private_key
+
+  environments            = var.state_environments
+  environment_credentials = var.state_credentials
+}
+
+# The state server lives in this environment; it never expires (pve_vm ignores lifecycle tags,
+# so they are set here).
+resource "pve_lifecycle_tag" "minio" {
+  vmid        = module.minio.vmid
+  environment = "monitoring"
+  no_expire   = true
+}
+
+module "monitoring" {
+  source = "../../modules/monitoring-stack"
+
+  node         = var.node
+  vmid         = var.monitoring_vmid
+  template     = var.template_name
+  disk_storage = var.storage
+  disk_size    = var.monitoring_disk_size
+
+  ip                  = var.monitoring_ip_address
+  gateway             = var.gateway
+  dns_servers         = var.dns_servers
+  ssh_authorized_keys = var.ssh_public_keys
+
+  pve_endpoints            = var.pve_endpoints
+  node_exporter_targets    = var.node_exporter_targets
+  pve_exporter_token_value = var.pve_exporter_token_value
+  pve_ca_certificate       = var.pve_ca_certificate
+  prometheus_retention     = var.prometheus_retention
+
+  telegram_bot_token     = var.telegram_bot_token
+  telegram_chat_id       = var.telegram_chat_id
+  grafana_admin_password = var.grafana_admin_password
+}
+
+# Both VMs, daily at 02:00, keeping 7 daily backups (the module's monitoring policy). Snapshot
+# mode: MinIO keeps serving state while the backup runs (the guest agent freezes the file
+# systems for the snapshot).
+module "backup" {
+  source = "../../modules/backup"
+
+  environment = "monitoring"
+  storage     = var.backup_storage
+  vmids       = [module.minio.vmid, module.monitoring.vmid]
+  comment     = "Terraform state (MinIO) and monitoring, managed by environments/monitoring."
+}

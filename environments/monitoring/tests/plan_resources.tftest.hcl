@@ -1,0 +1,131 @@
+# What the monitoring environment plans: the MinIO state server, the monitoring stack, and the
+# daily backup of both. Mock provider: no PVE needed. The values are fake: nothing here is a
+# real credential.
+
+mock_provider "pve" {
+  mock_data "pve_template" {
+    defaults = {
+      vmid = 9000
+      node = "pve1"
+    }
+  }
+}
+
+variables {
+  ssh_public_keys          = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly test@example"]
+  minio_server_sha256      = "0000000000000000000000000000000000000000000000000000000000000000"
+  minio_client_sha256      = "1111111111111111111111111111111111111111111111111111111111111111"
+  minio_root_user          = "tfadmin"
+  minio_root_password      = "fake-root-password-for-tests"
+  pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
+  telegram_bot_token       = "123456:fake-telegram-token-for-tests-only-000"
+  telegram_chat_id         = "123456789"
+  grafana_admin_password   = "fake-grafana-password"
+}
+
+# Assertions reach child modules only through their outputs; the modules' own tests cover
+# the rest of each VM.
+run "both_vms" {
+  command = plan
+
+  assert {
+    condition     = module.minio.vmid == 110 && module.minio.node == "pve1" && module.minio.ip == "10.10.10.20"
+    error_message = "the MinIO VM is VMID 110 on pve1 at 10.10.10.20"
+  }
+  assert {
+    condition     = module.monitoring.vmid == 111 && module.monitoring.ip == "10.10.10.50"
+    error_message = "the monitoring VM is VMID 111 at 10.10.10.50"
+  }
+  assert {
+    condition     = output.minio_endpoint == "http://minio.lan:9000" && output.monitoring.urls.grafana == "http://10.10.10.50:3000"
+    error_message = "without TLS the state server answers on http://minio.lan:9000; Grafana on the monitoring VM"
+  }
+  assert {
+    condition     = output.minio.buckets == tolist(["tfstate"]) && keys(output.minio_backend_config) == ["lab", "monitoring", "prod"]
+    error_message = "one tfstate bucket for prod, lab and monitoring"
+  }
+}
+
+run "state_server_lifecycle_tag" {
+  command = plan
+
+  assert {
+    condition     = pve_lifecycle_tag.minio.vmid == 110 && pve_lifecycle_tag.minio.environment == "monitoring" && pve_lifecycle_tag.minio.no_expire == true
+    error_message = "the MinIO VM is tagged environment-monitoring and never expires"
+  }
+}
+
+run "daily_backup_of_both" {
+  command = plan
+
+  assert {
+    condition     = module.backup.id == "monitoring-daily" && module.backup.schedule == "*-*-* 02:00"
+    error_message = "the monitoring policy runs daily at 02:00 as job monitoring-daily"
+  }
+  assert {
+    condition     = module.backup.retention == { keep_daily = 7 }
+    error_message = "the monitoring policy keeps 7 daily backups (and nothing else)"
+  }
+  assert {
+    condition     = module.backup.storage == "backup" && output.backup_job.vmids == tolist([110, 111])
+    error_message = "the job backs up both VMs to the backup storage"
+  }
+}
+
+run "backend_config_matches_backend_files" {
+  command = plan
+  variables {
+    minio_tls_certificate = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    minio_tls_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
+  }
+
+  assert {
+    # This environment's own backend.tf must name the key the server's layout gives it.
+    condition     = can(regex("key\\s*=\\s*\"${output.minio_backend_config["monitoring"].key}\"", file("backend.tf")))
+    error_message = "backend.tf's key must be minio_backend_config.monitoring.key"
+  }
+  assert {
+    condition = alltrue([
+      can(regex("bucket\\s*=\\s*\"${output.minio_backend_config["monitoring"].bucket}\"", file("backend.hcl.example"))),
+      strcontains(file("backend.hcl.example"), "s3 = \"${output.minio_backend_config["monitoring"].endpoints.s3}\""),
+    ])
+    error_message = "backend.hcl.example must show the bucket and the TLS endpoint the server provides"
+  }
+  assert {
+    condition     = alltrue([for env in ["prod", "lab", "monitoring"] : output.minio_backend_config[env].use_lockfile && output.minio_backend_config[env].use_path_style])
+    error_message = "every environment's backend uses path-style requests and S3 lock files"
+  }
+}
+
+run "secrets_stay_out_of_outputs" {
+  command = plan
+
+  assert {
+    condition = !anytrue([for s in ["fake-root-password-for-tests", "fake-telegram-token-for-tests-only", "fake-grafana-password", "00000000-0000-4000-8000-000000000000"] :
+      strcontains(jsonencode([output.minio_endpoint, output.minio_console_url, output.minio_backend_config, output.minio, output.monitoring, output.backup_job]), s)
+    ])
+    error_message = "no output may contain a password or token"
+  }
+  assert {
+    condition     = !issensitive(output.minio_backend_config) && !issensitive(output.minio_endpoint)
+    error_message = "the backend settings must stay readable (terraform output -json) to write backend.hcl files"
+  }
+}
+
+run "vms_must_not_share_an_address" {
+  command = plan
+  variables { monitoring_ip_address = "10.10.10.20/24" }
+  expect_failures = [var.monitoring_ip_address]
+}
+
+run "vms_must_not_share_a_vmid" {
+  command = plan
+  variables { monitoring_vmid = 110 }
+  expect_failures = [var.monitoring_vmid]
+}
+
+run "monitoring_state_must_be_on_the_server" {
+  command = plan
+  variables { state_environments = ["prod", "lab"] }
+  expect_failures = [var.state_environments]
+}

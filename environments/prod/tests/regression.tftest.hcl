@@ -1,0 +1,129 @@
+# Guards for prod: no DHCP, no shared VMIDs or addresses, no expiry, no secrets in outputs,
+# and edits that must stay in place.
+
+mock_provider "pve" {
+  mock_data "pve_template" {
+    defaults = {
+      vmid = 9000
+      node = "pve1"
+    }
+  }
+}
+
+run "dhcp_vm_rejected" {
+  command = plan
+
+  variables {
+    vms = { web = { vmid = 130, ip = "dhcp" } }
+  }
+
+  expect_failures = [var.vms]
+}
+
+run "dhcp_container_rejected" {
+  command = plan
+
+  variables {
+    containers = { web = { vmid = 130, ip = "dhcp", node = "pve1" } }
+  }
+
+  expect_failures = [var.containers]
+}
+
+run "vmid_shared_by_vm_and_container_rejected" {
+  command = plan
+
+  variables {
+    containers = { dns1 = { vmid = 110, ip = "10.10.10.53/24", node = "pve2" } }
+  }
+
+  expect_failures = [var.containers]
+}
+
+run "address_shared_by_vm_and_container_rejected" {
+  command = plan
+
+  variables {
+    containers = { dns1 = { vmid = 120, ip = "10.10.10.20/24", node = "pve2" } }
+  }
+
+  expect_failures = [var.containers]
+}
+
+run "name_shared_by_vm_and_container_rejected" {
+  command = plan
+
+  variables {
+    containers = { docker1 = { vmid = 120, ip = "10.10.10.53/24", node = "pve2" } }
+  }
+
+  expect_failures = [var.containers]
+}
+
+run "apply_with_secret" {
+  variables {
+    container_root_password = "a-fake-root-password"
+  }
+
+  assert {
+    condition     = !strcontains(jsonencode(output.containers), "a-fake-root-password") && !strcontains(jsonencode(output.vms), "a-fake-root-password")
+    error_message = "No output may carry the container root password."
+  }
+}
+
+run "resizing_keeps_guests_in_place" {
+  command = plan
+
+  variables {
+    vms = {
+      docker1 = { vmid = 110, ip = "10.10.10.20/24", cores = 8, memory = 16384, disk = 200, docker = true, tags = ["services", "docker"] }
+      db1     = { vmid = 111, ip = "10.10.10.30/24", cores = 4, memory = 8192, disk = 40, data_disks = [100], tags = ["postgres", "database"] }
+    }
+  }
+
+  assert {
+    condition     = output.vms["docker1"].vmid == run.apply_with_secret.vms["docker1"].vmid && output.vms["docker1"].node == run.apply_with_secret.vms["docker1"].node
+    error_message = "Resizing a VM must not change its VMID or node (that would replace it)."
+  }
+
+  assert {
+    condition     = output.vms["docker1"].tags == run.apply_with_secret.vms["docker1"].tags
+    error_message = "Tags listed in another order plan the same set."
+  }
+
+  assert {
+    condition     = output.backup_job.id == run.apply_with_secret.backup_job.id
+    error_message = "Resizing guests keeps the backup job."
+  }
+}
+
+run "adding_a_guest_extends_the_backup" {
+  command = plan
+
+  variables {
+    vms = {
+      docker1 = { vmid = 110, ip = "10.10.10.20/24", cores = 4, memory = 8192, disk = 100, docker = true, tags = ["docker", "services"] }
+      db1     = { vmid = 111, ip = "10.10.10.30/24", cores = 4, memory = 8192, disk = 40, data_disks = [100], tags = ["database", "postgres"] }
+      media1  = { vmid = 112, ip = "10.10.10.40/24", node = "pve3" }
+    }
+  }
+
+  assert {
+    condition     = contains(output.backup_job.vmids, 112) && length(output.backup_job.vmids) == 6
+    error_message = "A new prod guest is backed up by the existing prod job."
+  }
+
+  assert {
+    condition     = output.backup_job.id == "prod-daily"
+    error_message = "A new guest does not replace the job."
+  }
+}
+
+run "no_expiry_tags_in_prod" {
+  command = plan
+
+  assert {
+    condition     = alltrue([for g in concat(values(output.vms), values(output.containers)) : g.expiration_days == null && !g.no_expire])
+    error_message = "prod guests never carry expires- or no-expire tags."
+  }
+}

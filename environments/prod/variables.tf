@@ -1,0 +1,181 @@
+# Inputs of the prod environment: long-lived home services with fixed VMIDs and static
+# addresses on 10.10.10.0/24. Defaults describe the running homelab; override in terraform.tfvars.
+
+variable "template_name" {
+  description = "Name of the cloud-init template prod VMs are cloned from."
+  type        = string
+  default     = "ubuntu-2404-cloudinit"
+}
+
+variable "container_template" {
+  description = "OS template volume prod containers are created from."
+  type        = string
+  default     = "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst"
+}
+
+variable "storage" {
+  description = "Storage for prod disks and container volumes."
+  type        = string
+  default     = "local-lvm"
+}
+
+variable "bridge" {
+  description = "Bridge prod guests attach to."
+  type        = string
+  default     = "vmbr0"
+}
+
+variable "gateway" {
+  description = "Gateway of the prod network."
+  type        = string
+  default     = "10.10.10.1"
+}
+
+variable "dns_servers" {
+  description = "Resolvers prod VMs use (the prod DNS containers)."
+  type        = list(string)
+  default     = ["10.10.10.53", "10.10.10.54"]
+}
+
+variable "upstream_dns_servers" {
+  description = "Resolvers of the prod containers; the DNS containers cannot resolve through themselves."
+  type        = list(string)
+  default     = ["1.1.1.1", "9.9.9.9"]
+}
+
+variable "search_domain" {
+  description = "DNS search domain of prod guests."
+  type        = string
+  default     = "home.lan"
+}
+
+variable "ci_user" {
+  description = "Cloud-init user of prod VMs."
+  type        = string
+  default     = "ubuntu"
+}
+
+variable "ssh_keys" {
+  description = "SSH public keys for the cloud-init user of VMs and root in containers."
+  type        = list(string)
+  default     = []
+}
+
+variable "container_root_password" {
+  description = "Optional root password for prod containers (write-only; never stored). Set it through TF_VAR_container_root_password."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "protection" {
+  description = "Protect prod guests against removal (destroy fails until it is turned off)."
+  type        = bool
+  default     = true
+}
+
+variable "backup_storage" {
+  description = "Storage the daily prod backups go to."
+  type        = string
+  default     = "backup"
+}
+
+variable "vms" {
+  description = <<-EOT
+    Prod VMs by name. Every prod VM has a fixed vmid and a static ip (memory in MiB, disks in GiB).
+    node defaults to the template's node: PVE clones a template to another node only when the
+    template is on shared storage.
+  EOT
+  type = map(object({
+    vmid          = number
+    ip            = string
+    node          = optional(string)
+    cores         = optional(number, 2)
+    memory        = optional(number, 2048)
+    disk          = optional(number, 20)
+    data_disks    = optional(list(number), [])
+    docker        = optional(bool, false)
+    node_exporter = optional(bool, true)
+    tags          = optional(list(string), [])
+    startup       = optional(string)
+  }))
+  default = {
+    docker1 = {
+      vmid    = 110
+      ip      = "10.10.10.20/24"
+      cores   = 4
+      memory  = 8192
+      disk    = 100
+      docker  = true
+      tags    = ["docker", "services"]
+      startup = "order=3"
+    }
+    db1 = {
+      vmid       = 111
+      ip         = "10.10.10.30/24"
+      cores      = 4
+      memory     = 8192
+      disk       = 40
+      data_disks = [100]
+      tags       = ["database", "postgres"]
+      startup    = "order=2"
+    }
+  }
+
+  validation {
+    # Other services point at these addresses; a DHCP lease could move them.
+    condition     = alltrue([for v in values(var.vms) : v.ip != "dhcp"])
+    error_message = "Prod VMs need static addresses (ip = \"10.10.10.x/24\"), not dhcp."
+  }
+}
+
+variable "containers" {
+  description = "Prod containers by hostname, each with a fixed vmid and a static ip."
+  type = map(object({
+    vmid         = number
+    ip           = string
+    node         = string
+    cores        = optional(number, 1)
+    memory       = optional(number, 512)
+    disk         = optional(number, 8)
+    nesting      = optional(bool, false)
+    tags         = optional(list(string), [])
+    startup      = optional(string)
+    mount_points = optional(list(object({ path = string, size = number, backup = optional(bool, false) })), [])
+  }))
+  default = {
+    dns1 = { vmid = 120, ip = "10.10.10.53/24", node = "pve2", tags = ["dns", "infra"], startup = "order=1" }
+    dns2 = { vmid = 121, ip = "10.10.10.54/24", node = "pve3", tags = ["dns", "infra"], startup = "order=1" }
+    proxy1 = {
+      vmid         = 122
+      ip           = "10.10.10.80/24"
+      node         = "pve3"
+      memory       = 1024
+      nesting      = true
+      tags         = ["proxy", "infra"]
+      startup      = "order=2"
+      mount_points = [{ path = "/var/lib/caddy", size = 2, backup = true }]
+    }
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.containers) : c.ip != "dhcp"])
+    error_message = "Prod containers need static addresses, not dhcp."
+  }
+
+  validation {
+    # The modules check uniqueness among VMs and among containers; this checks across both.
+    condition     = length(setintersection([for c in values(var.containers) : c.vmid], [for v in values(var.vms) : v.vmid])) == 0
+    error_message = "A vmid is used by both a VM and a container: every prod guest needs its own vmid."
+  }
+
+  validation {
+    condition     = length(setintersection([for c in values(var.containers) : split("/", c.ip)[0]], [for v in values(var.vms) : split("/", v.ip)[0]])) == 0
+    error_message = "An IP address is used by both a VM and a container: every prod guest needs its own address."
+  }
+
+  validation {
+    condition     = length(setintersection(keys(var.containers), keys(var.vms))) == 0
+    error_message = "A container's hostname repeats a VM's name."
+  }
+}

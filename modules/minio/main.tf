@@ -1,0 +1,204 @@
+# A MinIO server holding the Terraform state of every environment: one VM, cloned from a
+# cloud-init template, with the buckets on a data disk of their own. Versioning is on for every
+# bucket, so each state write keeps the previous version.
+
+locals {
+  ip          = split("/", var.ip_address)[0]
+  host        = coalesce(var.endpoint_host, local.ip)
+  tls         = var.tls_certificate != null
+  scheme      = local.tls ? "https" : "http"
+  endpoint    = "${local.scheme}://${local.host}:${var.api_port}"
+  console_url = var.enable_console ? "${local.scheme}://${local.host}:${var.console_port}" : null
+
+  data_dir   = "/var/lib/minio"
+  data_label = "minio-data"
+  # QEMU names SCSI disks after their PVE slot, so this path does not depend on probe order.
+  data_device = "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_drive-scsi1"
+  certs_dir   = "/etc/minio/certs"
+
+  # One shared bucket with a prefix per environment (the default), or a bucket per environment.
+  # The state key is <env>/terraform.tfstate either way, so an environment's backend.tf never
+  # changes when the layout does.
+  buckets      = { for env in var.environments : env => var.bucket_per_environment ? "${var.bucket_name}-${env}" : var.bucket_name }
+  bucket_names = distinct([for env in var.environments : local.buckets[env]])
+  state_keys   = { for env in var.environments : env => "${env}/terraform.tfstate" }
+
+  lifecycle_file = var.noncurrent_version_expiration_days > 0 ? "/etc/minio/lifecycle.json" : ""
+  lifecycle = {
+    Rules = [{
+      ID                          = "expire-noncurrent-state"
+      Status                      = "Enabled"
+      Filter                      = { Prefix = "" }
+      NoncurrentVersionExpiration = { NoncurrentDays = var.noncurrent_version_expiration_days }
+    }]
+  }
+
+  # What one environment's user may do: list its bucket (key names only) and read, write and
+  # delete the objects under its own prefix (the state and its .tflock lock file).
+  policies = {
+    for env in var.environments : env => {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Effect   = "Allow"
+          Action   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketVersions"]
+          Resource = ["arn:aws:s3:::${local.buckets[env]}"]
+        },
+        {
+          Effect   = "Allow"
+          Action   = ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"]
+          Resource = ["arn:aws:s3:::${local.buckets[env]}/${env}/*"]
+        },
+      ]
+    }
+  }
+  # Sorted by environment so the rendered user-data does not depend on map order.
+  users = [
+    for env in sort(keys(var.environment_credentials)) : {
+      policy      = "tfstate-${env}"
+      policy_file = "/etc/minio/policies/tfstate-${env}.json"
+      access_key  = var.environment_credentials[env].access_key
+      secret_key  = var.environment_credentials[env].secret_key
+    }
+  ]
+
+  local_url = "${local.scheme}://127.0.0.1:${var.api_port}"
+  opts      = join(" ", compact(["--address :${var.api_port}", "--console-address :${var.console_port}", local.tls ? "--certs-dir ${local.certs_dir}" : ""]))
+
+  files = concat(
+    [
+      {
+        path        = "/etc/default/minio"
+        owner       = "root:minio-user"
+        permissions = "0640"
+        content = templatefile("${path.module}/files/minio.env.tftpl", {
+          root_user     = var.root_user
+          root_password = var.root_password
+          data_dir      = local.data_dir
+          opts          = local.opts
+          server_url    = local.endpoint
+          browser       = var.enable_console ? "on" : "off"
+        })
+      },
+      {
+        path        = "/etc/systemd/system/minio.service"
+        owner       = "root:root"
+        permissions = "0644"
+        content     = templatefile("${path.module}/files/minio.service.tftpl", { data_dir = local.data_dir })
+      },
+      {
+        path        = "/usr/local/sbin/minio-install"
+        owner       = "root:root"
+        permissions = "0700"
+        content = templatefile("${path.module}/files/minio-install.sh.tftpl", {
+          server_url    = var.minio_server_url
+          server_sha256 = var.minio_server_sha256
+          client_url    = var.minio_client_url
+          client_sha256 = var.minio_client_sha256
+          data_dir      = local.data_dir
+          data_device   = local.data_device
+        })
+      },
+      {
+        # Holds the environment users' secret keys: root only.
+        path        = "/usr/local/sbin/minio-bootstrap"
+        owner       = "root:root"
+        permissions = "0700"
+        content = templatefile("${path.module}/files/minio-bootstrap.sh.tftpl", {
+          local_url      = local.local_url
+          tls            = local.tls
+          buckets        = local.bucket_names
+          lifecycle_file = local.lifecycle_file
+          users          = local.users
+        })
+      },
+    ],
+    local.lifecycle_file == "" ? [] : [{
+      path        = local.lifecycle_file
+      owner       = "root:root"
+      permissions = "0644"
+      content     = jsonencode(local.lifecycle)
+    }],
+    [for u in local.users : {
+      path        = u.policy_file
+      owner       = "root:root"
+      permissions = "0644"
+      content     = jsonencode(local.policies[trimprefix(u.policy, "tfstate-")])
+    }],
+    local.tls ? [
+      {
+        path        = "${local.certs_dir}/public.crt"
+        owner       = "root:minio-user"
+        permissions = "0644"
+        content     = var.tls_certificate
+      },
+      {
+        path        = "${local.certs_dir}/private.key"
+        owner       = "minio-user:minio-user"
+        permissions = "0600"
+        content     = var.tls_private_key
+      },
+    ] : [],
+  )
+
+  user_data = templatefile("${path.module}/files/cloud-init.yaml.tftpl", {
+    hostname        = var.name
+    admin_user      = var.admin_user
+    ssh_public_keys = var.ssh_public_keys
+    data_label      = local.data_label
+    data_device     = local.data_device
+    data_dir        = local.data_dir
+    files           = local.files
+  })
+}
+
+resource "pve_vm" "this" {
+  name        = var.name
+  node        = var.node
+  vmid        = var.vmid
+  description = "MinIO S3 server for Terraform state (${join(", ", var.environments)}). Managed by Terraform (pve-home minio module)."
+  tags        = var.tags
+  # Environments' plans need their state: start with the node, before other guests.
+  on_boot    = true
+  startup    = "order=1,up=30"
+  protection = var.protection
+
+  clone_vmid = var.template_vmid
+  clone_full = true
+
+  cores  = var.cores
+  memory = var.memory
+  agent  = true
+
+  # user_data carries the whole cloud-init user part (PVE's ci_user, ci_ssh_keys and
+  # ci_password do not apply to a custom snippet), so the login user is in it too.
+  user_data       = local.user_data
+  snippet_storage = var.snippet_storage
+  ci_dns_servers  = length(var.dns_servers) > 0 ? var.dns_servers : null
+
+  disk {
+    slot    = "scsi0"
+    storage = var.storage
+    size    = var.os_disk_size
+    discard = true
+  }
+
+  # The buckets. Included in vzdump backups: they are every environment's state.
+  disk {
+    slot    = "scsi1"
+    storage = var.storage
+    size    = var.data_disk_size
+    discard = true
+    backup  = true
+  }
+
+  network {
+    bridge = var.bridge
+    vlan   = var.vlan
+  }
+
+  ip_config {
+    ipv4    = var.ip_address
+    gateway = var.gateway
+  }
+}

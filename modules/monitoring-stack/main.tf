@@ -1,0 +1,134 @@
+# One VM running Prometheus, Alertmanager, Grafana, prometheus-pve-exporter and the node
+# exporter, configured entirely by cloud-init: the user-data (files/cloud-init) carries every
+# config file of files/, so the VM needs no configuration management after its first boot.
+
+data "pve_template" "this" {
+  name = var.template
+}
+
+locals {
+  address = split("/", var.ip)[0]
+
+  urls = {
+    prometheus   = "http://${local.address}:9090"
+    alertmanager = "http://${local.address}:9093"
+    grafana      = "http://${local.address}:3000"
+  }
+
+  # Where pve-ops writes its metrics (ops-cli/systemd units) and the node exporter reads them.
+  textfile_dir = "/var/lib/node_exporter/textfile"
+
+  # file_sd target groups (Prometheus' JSON format). The VM's own node exporter is labelled with
+  # the VM's name, so the pve-ops metrics from its textfile collector carry instance=<name>.
+  node_targets = concat(
+    [{ targets = ["localhost:9100"], labels = { instance = var.name, role = "monitoring" } }],
+    length(var.node_exporter_targets) > 0 ? [{ targets = var.node_exporter_targets, labels = {} }] : [],
+  )
+  pve_targets = [{ targets = var.pve_endpoints, labels = {} }]
+
+  files = "${path.module}/files"
+
+  # Paths on the VM => content, world-readable (no secrets).
+  config_files = merge(
+    {
+      "/etc/prometheus/prometheus.yml"                       = file("${local.files}/prometheus/prometheus.yml")
+      "/etc/prometheus/file_sd/node.json"                    = jsonencode(local.node_targets)
+      "/etc/prometheus/file_sd/pve.json"                     = jsonencode(local.pve_targets)
+      "/etc/prometheus/alertmanager.yml"                     = templatefile("${local.files}/alertmanager/alertmanager.yml.tftpl", { telegram_chat_id = var.telegram_chat_id })
+      "/etc/prometheus/alertmanager_templates/telegram.tmpl" = file("${local.files}/alertmanager/alertmanager_templates/telegram.tmpl")
+      # Debian's units pass $ARGS from these files.
+      "/etc/default/prometheus"                                             = "ARGS=\"--storage.tsdb.retention.time=${var.prometheus_retention} --web.external-url=${local.urls.prometheus}/\"\n"
+      "/etc/default/prometheus-alertmanager"                                = "ARGS=\"--web.external-url=${local.urls.alertmanager}/ --cluster.listen-address=\"\n"
+      "/etc/default/prometheus-node-exporter"                               = "ARGS=\"--collector.textfile.directory=${local.textfile_dir}\"\n"
+      "/etc/systemd/system/pve-exporter.service"                            = file("${local.files}/systemd/pve-exporter.service")
+      "/etc/systemd/system/prometheus-alertmanager.service.d/pve-home.conf" = file("${local.files}/systemd/prometheus-alertmanager.conf")
+      "/etc/systemd/system/grafana-server.service.d/pve-home.conf"          = file("${local.files}/systemd/grafana-server.conf")
+      "/etc/grafana/provisioning/datasources/pve-home.yaml"                 = file("${local.files}/grafana/provisioning/datasources/prometheus.yaml")
+      "/etc/grafana/provisioning/dashboards/pve-home.yaml"                  = file("${local.files}/grafana/provisioning/dashboards/pve-home.yaml")
+    },
+    { for f in fileset("${local.files}/prometheus/alerts", "*.yml") : "/etc/prometheus/alerts/${f}" => file("${local.files}/prometheus/alerts/${f}") },
+    { for f in fileset("${local.files}/grafana/dashboards", "*.json") : "/etc/grafana/dashboards/pve-home/${f}" => file("${local.files}/grafana/dashboards/${f}") },
+  )
+
+  # Paths on the VM => content, root-only (0600). The services get them as systemd credentials
+  # (files/systemd), so no service user needs to exist when cloud-init writes them.
+  secret_files = {
+    "/etc/pve-home/telegram-bot-token"     = var.telegram_bot_token
+    "/etc/pve-home/grafana-admin-password" = var.grafana_admin_password
+    "/etc/pve-home/pve-exporter.yml" = yamlencode({
+      default = {
+        user        = var.pve_exporter_user
+        token_name  = var.pve_exporter_token_name
+        token_value = var.pve_exporter_token_value
+        verify_ssl  = var.pve_exporter_verify_tls
+      }
+    })
+  }
+
+  user_data = templatefile("${local.files}/cloud-init/user-data.yaml.tftpl", {
+    hostname = var.name
+    user     = var.user
+    ssh_keys = var.ssh_authorized_keys
+    ca_certs = var.pve_ca_certificate == null ? [] : [var.pve_ca_certificate]
+    packages = [
+      "qemu-guest-agent",
+      "prometheus",
+      "prometheus-alertmanager",
+      "prometheus-node-exporter",
+      "python3-venv",
+      "curl",
+      "gpg",
+    ]
+    files = concat(
+      [for path, content in local.config_files : { path = path, permissions = "0644", content = base64encode(content) }],
+      [for path, content in local.secret_files : { path = path, permissions = "0600", content = base64encode(content) }],
+    )
+    textfile_dir         = local.textfile_dir
+    pve_exporter_version = var.pve_exporter_version
+  })
+}
+
+resource "pve_vm" "this" {
+  node        = coalesce(var.node, data.pve_template.this.node)
+  vmid        = var.vmid
+  name        = var.name
+  description = "Prometheus, Alertmanager and Grafana (modules/monitoring-stack), managed by Terraform."
+  clone_vmid  = data.pve_template.this.vmid
+  cores       = var.cores
+  memory      = var.memory
+  agent       = true
+  on_boot     = var.on_boot
+  protection  = var.protection
+  tags        = distinct(concat(["monitoring"], var.tags))
+
+  # The whole configuration; sensitive in the provider (it holds the secrets above).
+  user_data       = local.user_data
+  snippet_storage = var.snippet_storage
+  ci_dns_servers  = length(var.dns_servers) > 0 ? var.dns_servers : null
+
+  disk {
+    slot     = "scsi0"
+    storage  = var.disk_storage
+    size     = var.disk_size
+    iothread = true
+    discard  = true
+  }
+
+  network {
+    bridge = var.bridge
+    vlan   = var.vlan
+  }
+
+  ip_config {
+    ipv4    = var.ip
+    gateway = var.gateway
+  }
+}
+
+# The environment tag through pve_lifecycle_tag: pve_vm ignores lifecycle tags. The monitoring VM
+# must outlive every lab, so it never expires.
+resource "pve_lifecycle_tag" "this" {
+  vmid        = pve_vm.this.vmid
+  environment = var.environment
+  no_expire   = true
+}

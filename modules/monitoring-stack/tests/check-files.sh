@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Checks the files modules/monitoring-stack deploys, from any working directory:
+#   promtool check config (with sample file_sd targets) and check rules, the per-group alert
+#   counts (28 alerts), promtool test rules and that every alert has a firing and a silent test,
+#   amtool check-config on a rendered alertmanager.yml plus its routes and Telegram template, and
+#   the Grafana dashboards (check_dashboards.py, then promtool parses every panel query).
+# Needs promtool, amtool and python3 (PYTHON overrides). Runs every check, prints
+# "N passed, M failed" and exits 1 if any failed.
+set -euo pipefail
+
+module="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+files="$module/files"
+python="${PYTHON:-python3}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+# Alerts per group; each group lives in files/prometheus/alerts/<group>.yml.
+declare -A expected=([node]=9 [proxmox]=5 [prometheus]=3 [backup]=3 [drift]=3 [health]=2 [lifecycle]=3)
+expected_total=28
+
+passed=0
+failed=0
+log="$work/step.log"
+
+# step NAME COMMAND...: runs COMMAND, reports it, and shows its output only when it fails.
+step() {
+  local name="$1"
+  shift
+  if "$@" >"$log" 2>&1; then
+    passed=$((passed + 1))
+    echo "ok   $name"
+  else
+    failed=$((failed + 1))
+    echo "FAIL $name"
+    sed 's/^/     /' "$log"
+  fi
+}
+
+# --- Prometheus ---------------------------------------------------------------------------------
+
+# The deployed layout under /etc/prometheus, with file_sd targets shaped like main.tf renders them.
+prom="$work/prometheus"
+mkdir -p "$prom/file_sd"
+cp "$files/prometheus/prometheus.yml" "$prom/"
+cp -r "$files/prometheus/alerts" "$prom/"
+cat >"$prom/file_sd/node.json" <<'JSON'
+[{"labels": {"instance": "monitoring", "role": "monitoring"}, "targets": ["localhost:9100"]},
+ {"labels": {}, "targets": ["10.10.10.11:9100", "pve1.lan:9100"]}]
+JSON
+cat >"$prom/file_sd/pve.json" <<'JSON'
+[{"labels": {}, "targets": ["pve1.lan", "10.10.10.2:8006"]}]
+JSON
+
+check_prometheus_config() {
+  local out
+  out="$(promtool check config "$prom/prometheus.yml" 2>&1)" || { echo "$out"; return 1; }
+  echo "$out"
+  # promtool only warns about missing file_sd files or rule files that match nothing.
+  if grep -q WARNING <<<"$out"; then
+    echo "promtool warned"
+    return 1
+  fi
+  # A rule_files glob that matches nothing is no error to promtool: every alert file must load.
+  local want
+  want="$(find "$prom/alerts" -name '*.yml' | wc -l)"
+  grep -q "SUCCESS: $want rule files found" <<<"$out" || { echo "expected $want rule files"; return 1; }
+}
+step "promtool check config (prometheus.yml)" check_prometheus_config
+
+step "promtool check rules (alerts/*.yml)" promtool check rules "$files"/prometheus/alerts/*.yml
+
+check_alert_counts() {
+  local total=0 group file alerts groups rules problems=0
+  for file in "$files"/prometheus/alerts/*.yml; do
+    group="$(basename "$file" .yml)"
+    if [[ -z "${expected[$group]:-}" ]]; then
+      echo "$file: not one of the expected groups (${!expected[*]})"
+      problems=1
+    fi
+  done
+  for group in "${!expected[@]}"; do
+    file="$files/prometheus/alerts/$group.yml"
+    if [[ ! -f "$file" ]]; then
+      echo "$file missing"
+      problems=1
+      continue
+    fi
+    alerts="$(grep -cE '^      - alert: [A-Za-z0-9_]+$' "$file" || true)"
+    groups="$(grep -cE '^  - name: ' "$file" || true)"
+    # promtool counts every rule, so a recording rule or a mis-indented alert shows up here.
+    rules="$(promtool check rules "$file" | sed -n 's/.*SUCCESS: \([0-9]*\) rules found.*/\1/p')"
+    echo "$group: $alerts alerts, $rules rules, $groups groups (expected ${expected[$group]} alerts in 1 group)"
+    if ! grep -qE "^  - name: $group\$" "$file" || [[ "$groups" != 1 || "$alerts" != "${expected[$group]}" || "$rules" != "$alerts" ]]; then
+      problems=1
+    fi
+    total=$((total + alerts))
+  done
+  echo "total: $total alerts (expected $expected_total)"
+  [[ $problems == 0 && $total == "$expected_total" ]]
+}
+step "alert counts per group (28 in 7 groups)" check_alert_counts
+
+check_alert_annotations() {
+  # Every alert has a severity label, summary and description annotations and a for: clause;
+  # the awk walks each rule block (from "- alert:" to the next one).
+  awk '
+    function finish() {
+      if (name != "" && !(sev && sum && desc && dur)) {
+        printf "%s: %s lacks%s%s%s%s\n", FILENAME, name, sev ? "" : " severity", sum ? "" : " summary", desc ? "" : " description", dur ? "" : " for"
+        bad = 1
+      }
+    }
+    FNR == 1 { finish(); name = "" }
+    /^      - alert: / { finish(); name = $3; sev = sum = desc = dur = 0 }
+    /^          severity: (critical|warning|info)$/ { sev = 1 }
+    /^          summary: "/ { sum = 1 }
+    /^          description: "/ { desc = 1 }
+    /^        for: [0-9]+[smhd]$/ { dur = 1 }
+    END { finish(); exit bad }
+  ' "$files"/prometheus/alerts/*.yml
+}
+step "every alert has severity, summary, description and for" check_alert_annotations
+
+step "promtool test rules (tests/*.yml)" promtool test rules "$files"/prometheus/tests/*.yml
+
+check_alert_tests() {
+  # Each alert_rule_test names an alertname, then its exp_alerts: "[]" is a silent case, a list
+  # is a firing case (promtool compares the labels and annotations of each).
+  local names
+  names="$(sed -n 's/^      - alert: \([A-Za-z0-9_]*\)$/\1/p' "$files"/prometheus/alerts/*.yml | sort)"
+  awk -v names="$names" '
+    BEGIN { n = split(names, list, "\n") }
+    /^ *alertname: / { current = $2 }
+    /^ *exp_alerts: *\[\] *$/ { silent[current]++; next }
+    /^ *exp_alerts: *$/ { firing[current]++ }
+    END {
+      for (i = 1; i <= n; i++) {
+        a = list[i]
+        if (!firing[a] || !silent[a]) { printf "%s: %d firing, %d silent test cases\n", a, firing[a], silent[a]; bad = 1 }
+      }
+      printf "%d alerts checked\n", n
+      exit bad
+    }
+  ' "$files"/prometheus/tests/*.yml
+}
+step "every alert has a firing and a silent test case" check_alert_tests
+
+# --- Alertmanager -------------------------------------------------------------------------------
+
+am="$work/alertmanager"
+mkdir -p "$am"
+cp -r "$files/alertmanager/alertmanager_templates" "$am/"
+
+render_alertmanager() {
+  local template="$files/alertmanager/alertmanager.yml.tftpl"
+  # The token only ever comes from a file.
+  grep -qE '^ +- bot_token_file: /' "$template" || { echo "no bot_token_file"; return 1; }
+  if grep -qE '^ +-? *bot_token:' "$template"; then
+    echo "inline bot_token in the template"
+    return 1
+  fi
+  # Stand-in for Terraform's templatefile(): the template's only variable is telegram_chat_id.
+  # shellcheck disable=SC2016 # the ${...} is Terraform's, matched literally
+  sed 's/\${telegram_chat_id}/-1001234567890/g' "$template" >"$am/alertmanager.yml"
+  if grep -nE '[$%]\{' "$am/alertmanager.yml"; then
+    echo "template directives left after rendering"
+    return 1
+  fi
+  # bot_token_file needs Alertmanager 0.26; an older amtool checks the rest with a fake inline token.
+  local version
+  version="$(amtool --version 2>&1 | sed -n 's/.*version \([0-9]*\.[0-9]*\).*/\1/p' | head -n1)"
+  if [[ "${version%%.*}" == 0 && "${version#*.}" -lt 26 ]]; then
+    sed -i 's|bot_token_file: .*|bot_token: "123456789:FAKE-token-only-for-amtool-check"|' "$am/alertmanager.yml"
+    echo "amtool $version predates bot_token_file: checked with a fake inline token instead"
+  fi
+}
+step "render alertmanager.yml" render_alertmanager
+
+step "amtool check-config (alertmanager.yml)" amtool check-config "$am/alertmanager.yml"
+
+check_routes() {
+  local severity want got problems=0
+  for severity in critical:telegram warning:telegram info:telegram-silent unknown:telegram; do
+    want="${severity#*:}"
+    got="$(amtool config routes test --config.file="$am/alertmanager.yml" "severity=${severity%%:*}" 2>/dev/null)"
+    echo "severity=${severity%%:*} -> $got (want $want)"
+    [[ "$got" == "$want" ]] || problems=1
+  done
+  return "$problems"
+}
+step "amtool config routes test (severity routes)" check_routes
+
+check_telegram_template() {
+  local out
+  out="$(cd "$am" && amtool template render --template.glob='alertmanager_templates/*.tmpl' \
+    --template.text='{{ template "pve_home.telegram.message" . }}')"
+  echo "$out"
+  grep -q '^<b>RESOLVED \[' <<<"$out"
+}
+step "amtool template render (Telegram message)" check_telegram_template
+
+# --- Grafana ------------------------------------------------------------------------------------
+
+step "dashboards: JSON, uids, panels, datasource, targets" "$python" "$module/tests/check_dashboards.py" "$files/grafana" "$work/dashboard-exprs.yml"
+step "promtool parses every dashboard query" promtool check rules "$work/dashboard-exprs.yml"
+
+echo "check-files: $passed passed, $failed failed"
+[[ $failed == 0 ]]

@@ -1,0 +1,112 @@
+# VMs cloned from a cloud-init template, one pve_vm per entry of var.vms, each with a
+# pve_lifecycle_tag carrying its environment (and, in the lab, its expiry).
+
+locals {
+  # The template is looked up by name only when some VM has no explicit template VMID.
+  lookup_template = var.template_vmid == null && anytrue([for v in values(var.vms) : v.template_vmid == null])
+}
+
+data "pve_template" "this" {
+  count = local.lookup_template ? 1 : 0
+
+  name = var.template_name
+}
+
+locals {
+  template_vmid = var.template_vmid != null ? var.template_vmid : one(data.pve_template.this[*].vmid)
+  template_node = one(data.pve_template.this[*].node)
+
+  vms = {
+    for name, v in var.vms : name => {
+      # Placement depends only on node inputs and the template, never on cloud-init inputs,
+      # so editing an address or a key updates the VM in place instead of replacing it.
+      node          = coalesce(v.node, var.node, local.template_node)
+      template_vmid = v.template_vmid != null ? v.template_vmid : local.template_vmid
+      static        = v.ip != "dhcp"
+      address       = v.ip == "dhcp" ? null : split("/", v.ip)[0]
+      gateway       = v.ip == "dhcp" ? null : try(coalesce(v.gateway, var.gateway), null)
+      # PVE stores tags lowercased and de-duplicated; handing it the same form keeps plans quiet.
+      tags             = length(v.tags) > 0 ? toset([for t in v.tags : lower(t)]) : null
+      security_updates = v.security_updates != null ? v.security_updates : var.security_updates
+      expiration_days  = var.environment == "lab" && !v.no_expire ? (v.expiration_days != null ? v.expiration_days : var.expiration_days) : null
+    }
+  }
+}
+
+resource "pve_vm" "this" {
+  for_each = var.vms
+
+  name        = each.key
+  node        = local.vms[each.key].node
+  vmid        = each.value.vmid
+  description = each.value.description
+  # Lifecycle tags (environment-, expires-, no-expire) are not listed here: pve_lifecycle_tag
+  # owns them and pve_vm keeps them when it rewrites its own tags.
+  tags       = local.vms[each.key].tags
+  pool       = each.value.pool != null ? each.value.pool : var.pool
+  on_boot    = each.value.on_boot != null ? each.value.on_boot : var.on_boot
+  started    = each.value.started
+  protection = each.value.protection != null ? each.value.protection : var.protection
+  startup    = each.value.startup
+
+  clone_vmid = local.vms[each.key].template_vmid
+  clone_full = var.clone_full
+
+  cores    = each.value.cores
+  sockets  = each.value.sockets
+  memory   = each.value.memory
+  balloon  = each.value.balloon
+  cpu_type = each.value.cpu_type != null ? each.value.cpu_type : var.cpu_type
+  scsihw   = var.scsihw
+
+  ci_user          = var.ci_user
+  ci_password      = var.ci_password
+  ci_ssh_keys      = length(var.ci_ssh_keys) > 0 ? var.ci_ssh_keys : null
+  ci_dns_servers   = length(var.dns_servers) > 0 ? var.dns_servers : null
+  ci_search_domain = var.search_domain
+
+  install_docker        = each.value.docker
+  install_node_exporter = each.value.node_exporter
+  security_updates      = local.vms[each.key].security_updates
+  snippet_storage       = var.snippet_storage
+
+  disk {
+    slot     = "scsi0"
+    storage  = each.value.storage != null ? each.value.storage : var.storage
+    size     = each.value.disk
+    iothread = var.disk_iothread
+    discard  = var.disk_discard
+    ssd      = var.disk_ssd
+  }
+
+  dynamic "disk" {
+    for_each = each.value.data_disks
+    content {
+      slot     = "scsi${disk.key + 1}"
+      storage  = each.value.storage != null ? each.value.storage : var.storage
+      size     = disk.value
+      iothread = var.disk_iothread
+      discard  = var.disk_discard
+      ssd      = var.disk_ssd
+    }
+  }
+
+  network {
+    bridge = each.value.bridge != null ? each.value.bridge : var.bridge
+    vlan   = each.value.vlan != null ? each.value.vlan : var.vlan
+  }
+
+  ip_config {
+    ipv4    = each.value.ip
+    gateway = local.vms[each.key].gateway
+  }
+}
+
+resource "pve_lifecycle_tag" "this" {
+  for_each = var.vms
+
+  vmid            = pve_vm.this[each.key].vmid
+  environment     = var.environment
+  expiration_days = local.vms[each.key].expiration_days
+  no_expire       = each.value.no_expire
+}

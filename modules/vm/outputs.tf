@@ -1,0 +1,55 @@
+# Only identifiers, addresses and sizes: ci_password is write-only and never reaches an output.
+
+output "vms" {
+  description = <<-EOT
+    Every VM by name: vmid, node (where it was created), current_node (where it runs now), ip
+    (address without prefix, null for DHCP), cidr, gateway, tags, cores, memory (MiB), disk (boot
+    disk GiB), data_disks (GiB), storage, cpu_type, scsihw, iothread, balloon, docker, node_exporter,
+    security_updates, on_boot, protection, environment, expiration_days, no_expire and expires
+    (null outside the lab).
+  EOT
+  value = {
+    for name, vm in pve_vm.this : name => {
+      vmid             = vm.vmid
+      node             = vm.node
+      current_node     = vm.current_node
+      ip               = local.vms[name].address
+      cidr             = var.vms[name].ip
+      gateway          = local.vms[name].gateway
+      tags             = vm.tags
+      cores            = vm.cores
+      memory           = vm.memory
+      disk             = vm.disk[0].size
+      data_disks       = [for d in slice(vm.disk, 1, length(vm.disk)) : d.size]
+      storage          = vm.disk[0].storage
+      cpu_type         = vm.cpu_type
+      scsihw           = vm.scsihw
+      iothread         = vm.disk[0].iothread
+      balloon          = vm.balloon
+      docker           = vm.install_docker
+      node_exporter    = vm.install_node_exporter
+      security_updates = vm.security_updates
+      on_boot          = vm.on_boot
+      protection       = vm.protection
+      environment      = pve_lifecycle_tag.this[name].environment
+      expiration_days  = pve_lifecycle_tag.this[name].expiration_days
+      no_expire        = pve_lifecycle_tag.this[name].no_expire
+      expires          = pve_lifecycle_tag.this[name].expires
+    }
+  }
+}
+
+output "vmids" {
+  description = "VMIDs of all VMs in name order (e.g. for a backup job's vmids)."
+  value       = [for vm in pve_vm.this : vm.vmid]
+}
+
+output "ips" {
+  description = "Static IPv4 address (without prefix) of each VM that has one."
+  value       = { for name, vm in local.vms : name => vm.address if vm.static }
+}
+
+output "template_vmid" {
+  description = "VMID of the template the VMs were cloned from (module-wide; a VM's own template_vmid overrides it)."
+  value       = local.template_vmid
+}

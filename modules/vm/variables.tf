@@ -1,0 +1,463 @@
+# Inputs of the vm module: one map entry per VM, plus module-wide defaults each VM may override.
+
+variable "environment" {
+  description = "Environment the VMs belong to (prod, lab, monitoring, k8s, ...). Written as the lifecycle tag environment-<name>."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{0,31}$", var.environment))
+    error_message = "environment must be 1 to 32 lowercase letters and digits, starting with a letter (e.g. prod, lab, monitoring)."
+  }
+}
+
+variable "vms" {
+  description = <<-EOT
+    VMs keyed by name (a DNS label). ip is "dhcp" or a static IPv4 address with prefix length
+    (e.g. "10.10.10.101/24"); memory is in MiB, disk and data_disks in GiB. Attributes left null
+    take the module-wide default of the same name.
+  EOT
+  type = map(object({
+    ip               = optional(string, "dhcp")
+    gateway          = optional(string)
+    cores            = optional(number, 2)
+    sockets          = optional(number, 1)
+    memory           = optional(number, 2048)
+    balloon          = optional(number)
+    disk             = optional(number, 20)
+    data_disks       = optional(list(number), [])
+    docker           = optional(bool, false)
+    node_exporter    = optional(bool, false)
+    security_updates = optional(bool)
+    tags             = optional(list(string), [])
+    node             = optional(string)
+    vmid             = optional(number)
+    template_vmid    = optional(number)
+    storage          = optional(string)
+    bridge           = optional(string)
+    vlan             = optional(number)
+    cpu_type         = optional(string)
+    description      = optional(string)
+    pool             = optional(string)
+    on_boot          = optional(bool)
+    started          = optional(bool, true)
+    protection       = optional(bool)
+    startup          = optional(string)
+    expiration_days  = optional(number)
+    no_expire        = optional(bool, false)
+  }))
+
+  validation {
+    condition     = length(var.vms) > 0
+    error_message = "vms must contain at least one VM."
+  }
+
+  validation {
+    condition     = alltrue([for name in keys(var.vms) : can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", name))])
+    error_message = "Every VM name (a key of vms) must be a DNS label: 1 to 63 lowercase letters, digits and '-', not starting or ending with '-'."
+  }
+
+  validation {
+    condition = alltrue([
+      for v in values(var.vms) :
+      v.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", v.ip))
+    ])
+    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.101/24\"."
+  }
+
+  validation {
+    # A host address equal to the subnet's network or broadcast address boots with no usable network.
+    condition = alltrue([
+      for v in values(var.vms) :
+      v.ip == "dhcp" || try(
+        tonumber(split("/", v.ip)[1]) > 30 || (
+          split("/", v.ip)[0] != cidrhost(v.ip, 0) && split("/", v.ip)[0] != cidrhost(v.ip, -1)
+        ),
+        true
+      )
+    ])
+    error_message = "A static ip must not be the network or broadcast address of its subnet (e.g. 10.10.10.0/24 or 10.10.10.255/24)."
+  }
+
+  validation {
+    # Two VMs with one address fight over it (ARP flapping); this is the mistake a copy-pasted entry makes.
+    condition     = length(distinct([for v in values(var.vms) : split("/", v.ip)[0] if v.ip != "dhcp"])) == length([for v in values(var.vms) : v.ip if v.ip != "dhcp"])
+    error_message = "Static IP addresses must be unique across vms."
+  }
+
+  validation {
+    condition = alltrue([
+      for v in values(var.vms) :
+      v.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", v.gateway))
+    ])
+    error_message = "A VM's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\"."
+  }
+
+  validation {
+    # The gateway (the VM's own or the module-wide one) must be reachable on the VM's subnet.
+    condition = alltrue([
+      for v in values(var.vms) :
+      v.ip == "dhcp" || try(coalesce(v.gateway, var.gateway), null) == null || try(
+        cidrhost(v.ip, 0) == cidrhost("${coalesce(v.gateway, var.gateway)}/${split("/", v.ip)[1]}", 0) &&
+        split("/", v.ip)[0] != coalesce(v.gateway, var.gateway),
+        true
+      )
+    ])
+    error_message = "A static ip's gateway must lie in the ip's subnet and differ from the ip itself."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.gateway == null || v.ip != "dhcp"])
+    error_message = "gateway is only for static addresses: a VM with ip = \"dhcp\" gets its gateway from DHCP."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.cores == floor(v.cores) && v.cores >= 1 && v.cores <= 128])
+    error_message = "cores must be a whole number from 1 to 128."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.sockets == floor(v.sockets) && v.sockets >= 1 && v.sockets <= 4])
+    error_message = "sockets must be a whole number from 1 to 4."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.memory == floor(v.memory) && v.memory >= 512])
+    error_message = "memory is in MiB and must be a whole number of at least 512."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.balloon == null || try(v.balloon >= 0 && v.balloon <= v.memory, false)])
+    error_message = "balloon (MiB) must be between 0 (ballooning off) and the VM's memory."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.disk == floor(v.disk) && v.disk >= 8])
+    error_message = "disk is the boot disk size in GiB and must be a whole number of at least 8."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : length(v.data_disks) <= 29 && alltrue([for d in v.data_disks : d == floor(d) && d >= 1])])
+    error_message = "data_disks holds at most 29 sizes (scsi1 to scsi29), each a whole number of GiB of at least 1."
+  }
+
+  validation {
+    condition = alltrue([
+      for v in values(var.vms) : alltrue([for t in v.tags : can(regex("^[a-z0-9_][a-z0-9_+.-]*$", lower(t)))])
+    ])
+    error_message = "Tags may contain only letters, digits and '_', '-', '+', '.' (not ':'), and must not start with '-', '+' or '.'."
+  }
+
+  validation {
+    # pve_lifecycle_tag owns these tags and pve_vm ignores them when it reads the VM, so a
+    # VM's tags holding one would show as a change on every plan.
+    condition = alltrue([
+      for v in values(var.vms) : alltrue([
+        for t in v.tags : !startswith(lower(t), "environment-") && !startswith(lower(t), "expires-") && lower(t) != "no-expire"
+      ])
+    ])
+    error_message = "Tags must not start with environment- or expires-, nor be no-expire: the module sets those lifecycle tags itself (environment, expiration_days, no_expire)."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", v.node))])
+    error_message = "A VM's node must be a PVE node name (lowercase letters, digits and '-')."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.vmid == null || try(v.vmid == floor(v.vmid) && v.vmid >= 100 && v.vmid <= 999999999, false)])
+    error_message = "A VM's vmid must be a whole number from 100 to 999999999 (PVE's range), or null to allocate one."
+  }
+
+  validation {
+    condition     = length(distinct([for v in values(var.vms) : v.vmid if v.vmid != null])) == length([for v in values(var.vms) : v.vmid if v.vmid != null])
+    error_message = "Explicit vmids must be unique across vms."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.template_vmid == null || try(v.template_vmid >= 100 && v.template_vmid <= 999999999, false)])
+    error_message = "A VM's template_vmid must be from 100 to 999999999."
+  }
+
+  validation {
+    # The node falls back to the template's node only when the template is looked up by name.
+    condition = alltrue([
+      for v in values(var.vms) : v.node != null || var.node != null || (v.template_vmid == null && var.template_vmid == null)
+    ])
+    error_message = "A VM cloned from an explicit template_vmid needs a node (its own or the module-wide node): only a template found by name tells the module where it lives."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.vlan == null || try(v.vlan == floor(v.vlan) && v.vlan >= 1 && v.vlan <= 4094, false)])
+    error_message = "A VM's vlan must be a VLAN ID from 1 to 4094."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.expiration_days == null || try(v.expiration_days == floor(v.expiration_days) && v.expiration_days >= 1 && v.expiration_days <= 365, false)])
+    error_message = "A VM's expiration_days must be a whole number from 1 to 365."
+  }
+
+  validation {
+    # pve-ops expire-lab acts on lab guests only: expiry tags anywhere else would be dead weight
+    # that looks like a promise.
+    condition     = var.environment == "lab" || alltrue([for v in values(var.vms) : v.expiration_days == null && !v.no_expire])
+    error_message = "expiration_days and no_expire on a VM are only allowed in the lab environment."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : !(v.no_expire && v.expiration_days != null)])
+    error_message = "A VM cannot set both no_expire and expiration_days."
+  }
+
+  validation {
+    # Lab guests are temporary by policy: each one either expires or is explicitly exempt.
+    condition     = var.environment != "lab" || alltrue([for v in values(var.vms) : v.no_expire || v.expiration_days != null || var.expiration_days != null])
+    error_message = "In the lab every VM must expire: set expiration_days (module-wide or on the VM) or no_expire = true on the VM."
+  }
+}
+
+variable "template_name" {
+  description = "Name of the cloud-init template to clone (looked up with the pve_template data source) unless template_vmid is set."
+  type        = string
+  default     = "ubuntu-2404-cloudinit"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$", var.template_name))
+    error_message = "template_name must be a PVE guest name (letters, digits, '.' and '-')."
+  }
+}
+
+variable "template_vmid" {
+  description = "VMID of the template to clone; skips the lookup by template_name. VMs without a node then need the module-wide node."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.template_vmid == null || try(var.template_vmid == floor(var.template_vmid) && var.template_vmid >= 100 && var.template_vmid <= 999999999, false)
+    error_message = "template_vmid must be a whole number from 100 to 999999999."
+  }
+}
+
+variable "clone_full" {
+  description = "Full clones (true, independent of the template) or linked clones (false, on the template's storage)."
+  type        = bool
+  default     = true
+}
+
+variable "node" {
+  description = "Default node for VMs without their own node; null means the node holding the template."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.node))
+    error_message = "node must be a PVE node name (lowercase letters, digits and '-')."
+  }
+}
+
+variable "storage" {
+  description = "Default storage for VM disks."
+  type        = string
+  default     = "local-lvm"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*$", var.storage))
+    error_message = "storage must be a PVE storage ID (a letter, then letters, digits, '-', '_', '.')."
+  }
+}
+
+variable "bridge" {
+  description = "Default bridge for the VMs' NIC."
+  type        = string
+  default     = "vmbr0"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$", var.bridge))
+    error_message = "bridge must be a Linux interface name of at most 15 characters, e.g. vmbr0."
+  }
+}
+
+variable "vlan" {
+  description = "Default VLAN tag of the VMs' NIC; null for untagged."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.vlan == null || try(var.vlan == floor(var.vlan) && var.vlan >= 1 && var.vlan <= 4094, false)
+    error_message = "vlan must be a VLAN ID from 1 to 4094."
+  }
+}
+
+variable "gateway" {
+  description = "Default IPv4 gateway for VMs with a static ip."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", var.gateway))
+    error_message = "gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\"."
+  }
+}
+
+variable "dns_servers" {
+  description = "DNS servers handed to cloud-init; empty keeps the template's (or DHCP's)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.dns_servers : can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", s)) || (strcontains(s, ":") && can(cidrhost("${s}/128", 0)))])
+    error_message = "Every DNS server must be an IPv4 or IPv6 address."
+  }
+
+  validation {
+    condition     = length(var.dns_servers) <= 3
+    error_message = "At most 3 DNS servers (the resolver uses no more)."
+  }
+}
+
+variable "search_domain" {
+  description = "DNS search domain handed to cloud-init."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.search_domain == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", var.search_domain))
+    error_message = "search_domain must be a lowercase DNS name, e.g. home.lan."
+  }
+}
+
+variable "ci_user" {
+  description = "Cloud-init user created in every VM."
+  type        = string
+  default     = "ubuntu"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.ci_user))
+    error_message = "ci_user must be a Linux user name: lowercase letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters."
+  }
+}
+
+variable "ci_ssh_keys" {
+  description = "SSH public keys authorised for ci_user."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for k in var.ci_ssh_keys : can(regex("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/]+=*( .*)?$", k))])
+    error_message = "Every entry of ci_ssh_keys must be an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... user@host\"), not a private key or a file path."
+  }
+}
+
+variable "ci_password" {
+  description = "Password for ci_user. Goes only to the write-only ci_password: never in the plan, the state or an output."
+  type        = string
+  default     = null
+  # Not ephemeral: terraform test cannot apply a configuration with an unset ephemeral variable,
+  # and the write-only attribute already keeps the value out of state.
+  sensitive = true
+
+  validation {
+    condition     = var.ci_password == null || length(coalesce(var.ci_password, "-")) >= 12
+    error_message = "ci_password must be at least 12 characters (or null for key-only logins)."
+  }
+
+  validation {
+    # PVE ignores the password once user-data comes from a snippet, which is what docker,
+    # node_exporter and security_updates generate: the provider rejects the combination.
+    condition = var.ci_password == null || alltrue([
+      for v in values(var.vms) : !v.docker && !v.node_exporter && !(v.security_updates != null ? v.security_updates : var.security_updates)
+    ])
+    error_message = "ci_password only works for VMs without docker, node_exporter and security_updates (their generated user-data replaces PVE's password setup); use ci_ssh_keys, or turn those off."
+  }
+}
+
+variable "security_updates" {
+  description = "Default for unattended security-only upgrades (never rebooting) in every VM."
+  type        = bool
+  default     = true
+}
+
+variable "expiration_days" {
+  description = "Lab only: VMs expire this many days after creation (lifecycle tag expires-YYYY-MM-DD, acted on by pve-ops expire-lab)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.expiration_days == null || try(var.expiration_days == floor(var.expiration_days) && var.expiration_days >= 1 && var.expiration_days <= 365, false)
+    error_message = "expiration_days must be a whole number from 1 to 365."
+  }
+
+  validation {
+    condition     = var.expiration_days == null || var.environment == "lab"
+    error_message = "expiration_days is only allowed when environment = \"lab\": pve-ops expire-lab never touches other environments."
+  }
+}
+
+variable "cpu_type" {
+  description = "Default CPU type (e.g. host); null keeps the provider's default (x86-64-v2-AES)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cpu_type == null || can(regex("^[A-Za-z0-9_.+-]+$", var.cpu_type))
+    error_message = "cpu_type must be a QEMU CPU model name such as host or x86-64-v2-AES."
+  }
+}
+
+variable "scsihw" {
+  description = "SCSI controller of every VM."
+  type        = string
+  default     = "virtio-scsi-single"
+
+  validation {
+    condition     = contains(["virtio-scsi-single", "virtio-scsi-pci", "lsi", "lsi53c810", "megasas", "pvscsi"], var.scsihw)
+    error_message = "scsihw must be one of virtio-scsi-single, virtio-scsi-pci, lsi, lsi53c810, megasas, pvscsi."
+  }
+}
+
+variable "disk_iothread" {
+  description = "Give each disk its own I/O thread (needs scsihw = virtio-scsi-single)."
+  type        = bool
+  default     = true
+
+  validation {
+    # QEMU silently ignores iothread on a shared controller, so the setting would be a lie.
+    condition     = !var.disk_iothread || var.scsihw == "virtio-scsi-single"
+    error_message = "disk_iothread needs scsihw = \"virtio-scsi-single\" (one controller per disk)."
+  }
+}
+
+variable "disk_discard" {
+  description = "Pass TRIM/discard from the guests to thin storage."
+  type        = bool
+  default     = true
+}
+
+variable "disk_ssd" {
+  description = "Present the disks as SSDs to the guests."
+  type        = bool
+  default     = false
+}
+
+variable "on_boot" {
+  description = "Default: start the VMs when their node boots."
+  type        = bool
+  default     = false
+}
+
+variable "protection" {
+  description = "Default: protect the VMs against removal (destroy fails while set)."
+  type        = bool
+  default     = false
+}
+
+variable "pool" {
+  description = "Default resource pool for the VMs."
+  type        = string
+  default     = null
+}
+
+variable "snippet_storage" {
+  description = "Storage (with snippets content) for the generated cloud-init user-data; null keeps the provider's default (local)."
+  type        = string
+  default     = null
+}
