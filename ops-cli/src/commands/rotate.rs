@@ -52,10 +52,10 @@ fn key_id(line: &str) -> Option<String> {
 fn edit_authorized_keys(text: &str, add: Option<&str>, remove: Option<&str>) -> String {
     let remove_id = remove.and_then(key_id);
     let mut lines: Vec<&str> = text.lines().filter(|l| remove_id.is_none() || key_id(l) != remove_id).collect();
-    if let Some(add) = add {
-        if !lines.iter().any(|l| key_id(l) == key_id(add)) {
-            lines.push(add);
-        }
+    if let Some(add) = add
+        && !lines.iter().any(|l| key_id(l) == key_id(add))
+    {
+        lines.push(add);
     }
     let mut out = lines.join("\n");
     out.push('\n');

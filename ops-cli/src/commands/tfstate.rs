@@ -184,15 +184,16 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
         );
         return Ok(Exit::Ok);
     }
-    if let Some((_, _, Some(state))) = &current_state {
-        if state.lineage != chosen_state.lineage && !request.force {
-            anyhow::bail!(
-                "version {} belongs to another state (lineage {}, current {}); pass --force to restore it anyway",
-                chosen.id,
-                chosen_state.lineage,
-                state.lineage
-            );
-        }
+    if let Some((_, _, Some(state))) = &current_state
+        && state.lineage != chosen_state.lineage
+        && !request.force
+    {
+        anyhow::bail!(
+            "version {} belongs to another state (lineage {}, current {}); pass --force to restore it anyway",
+            chosen.id,
+            chosen_state.lineage,
+            state.lineage
+        );
     }
     let lock = format!("{key}.tflock");
     if client.head_object().bucket(bucket).key(&lock).send().await.is_ok() && !request.force {
