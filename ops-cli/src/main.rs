@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pve_ops::commands::{backups, drift, expire, rotate, snapshot, tfstate};
+use pve_ops::commands::{backups, drift, expire, health, rotate, snapshot, tfstate};
 use pve_ops::{Exit, Ops};
 
 /// Operator CLI for pve-home: snapshots and lab expiry (restores, backup checks, key rotation,
@@ -104,6 +104,25 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         retries: u32,
         /// Seconds to wait for each connection or command.
+        #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Check guests (running when they start on boot, guest agent answering), monitoring
+    /// endpoints and the state bucket; writes pve_health.prom. Exit 3 when a check fails.
+    Health {
+        /// Only guests tagged environment-<ENV>.
+        #[arg(long)]
+        env: Option<String>,
+        /// A URL that must answer 2xx/3xx, e.g. http://monitoring.lan:9090/-/healthy (repeatable).
+        #[arg(long)]
+        endpoint: Vec<String>,
+        /// Also check the Terraform state bucket (S3 endpoint URL; credentials from AWS_* settings).
+        #[arg(long, env = "PVE_OPS_S3_ENDPOINT")]
+        s3_endpoint: Option<String>,
+        /// Bucket to check (default: PVE_OPS_S3_BUCKET, then tfstate).
+        #[arg(long)]
+        bucket: Option<String>,
+        /// Seconds to wait for each endpoint.
         #[arg(long, default_value_t = 10)]
         timeout: u64,
     },
@@ -268,6 +287,10 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
                 timeout: std::time::Duration::from_secs(timeout),
             };
             rotate::run(&ops, request).await
+        }
+        Command::Health { env, endpoint, s3_endpoint, bucket, timeout } => {
+            let s3 = s3_endpoint.map(|e| pve_ops::s3::S3Settings::resolve(Some(e), bucket, std::path::Path::new("")));
+            health::run(&ops, health::Request { env, endpoints: endpoint, s3, timeout: std::time::Duration::from_secs(timeout) }).await
         }
         Command::ExpireLab { today } => expire::run(&ops, today.unwrap_or_else(|| chrono::Utc::now().date_naive())).await,
     }

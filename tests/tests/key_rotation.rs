@@ -160,3 +160,40 @@ fn refuses_to_remove_the_key_it_adds() {
     let (code, _, all) = rotate("http://127.0.0.1:9", &fleet, &[]);
     assert_eq!(code, 2, "a scope (--env, --all or --host) is required: {all}");
 }
+
+#[test]
+fn dhcp_guests_are_reached_at_the_address_their_agent_reports() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    // The emulator's guest agent reports DHCP guests in 127.100.0.0/16, by VMID: 120 → 127.100.0.120.
+    let sshd = pve_home_tests::Sshd::start_on("127.100.0.120", 0, "");
+    let upid = rt.block_on(api.clone_guest(GuestKind::Qemu, "pve1", 9000, 120, &Params::new().set("name", "dhcp1"))).unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    let params = Params::new().set("tags", "environment-lab").set("ipconfig0", "ip=dhcp").set("agent", "1");
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 120, &params)).unwrap();
+    let upid = rt.block_on(api.guest_action(GuestKind::Qemu, "pve1", 120, "start", &Params::new())).unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    keygen(&keys.path().join("new"));
+    let out = Command::new(workspace_binary("pve-ops"))
+        .args(["rotate-ssh-keys", "--env", "lab", "--yes", "--json", "--port", &sshd.port.to_string(), "--user", &sshd.user])
+        .arg("--add-key")
+        .arg(keys.path().join("new"))
+        .arg("--identity")
+        .arg(&sshd.client_key)
+        .arg("--known-hosts")
+        .arg(&sshd.known_hosts)
+        .arg("--authorized-keys")
+        .arg(sshd.authorized_keys())
+        .env("PVE_ENDPOINT", &emu.url)
+        .env("PVE_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["hosts"][0]["address"], "127.100.0.120", "{report}");
+    let new_pub = std::fs::read_to_string(keys.path().join("new.pub")).unwrap();
+    assert!(std::fs::read_to_string(sshd.authorized_keys()).unwrap().contains(new_pub.split_whitespace().nth(1).unwrap()));
+}

@@ -75,8 +75,17 @@ fn snapshot_commands_and_cleanup() {
     let dry: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
     assert_eq!(dry["deleted"].as_array().unwrap().len(), 1);
 
-    let done = pve_ops(&emu.url, &["snapshot", "cleanup", "--max-age", "0s", "--yes"]);
+    let metrics = tempfile::tempdir().unwrap();
+    let done =
+        pve_ops(&emu.url, &["snapshot", "cleanup", "--max-age", "0s", "--yes", "--metrics-dir", &metrics.path().display().to_string()]);
     assert_eq!(done.code, 0, "{}", done.stderr);
+    let text = std::fs::read_to_string(metrics.path().join("pve_snapshots.prom")).unwrap();
+    assert!(
+        text.contains("pve_snapshot_age_seconds{vmid=\"100\",name=\"app\",snapshot=\"manual\"}")
+            && text.contains("snapshot=\"pve-ops-keepme\"")
+            && !text.contains(&format!("snapshot=\"{auto_name}\"")),
+        "every snapshot left has its age, the deleted one none: {text}"
+    );
     let names: Vec<String> =
         rt.block_on(api.snapshots(GuestKind::Qemu, "pve1", 100)).unwrap().into_iter().map(|s| s.name).filter(|n| n != "current").collect();
     assert!(!names.contains(&auto_name), "the tool's old snapshot went: {names:?}");
@@ -263,6 +272,100 @@ fn drift_checks_an_environment_with_real_terraform() {
     let prom = metrics.path().join("pve_drift_lab.prom");
     let text = std::fs::read_to_string(&prom).unwrap();
     assert!(text.contains("pve_drift_detected{env=\"lab\"} 1") && text.contains("pve_drift_resources_changed{env=\"lab\"} 1"), "{text}");
+    let promtool = Command::new("promtool").args(["check", "metrics"]).stdin(std::fs::File::open(&prom).unwrap()).output().unwrap();
+    assert!(promtool.status.success(), "{}", String::from_utf8_lossy(&promtool.stderr));
+}
+
+/// A real Prometheus on loopback (Debian's package), as the monitoring endpoint to check.
+struct Prometheus {
+    url: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("prometheus.yml"), "global:\n  scrape_interval: 1m\n").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}/prometheus.yml", dir.path().display()))
+            .arg(format!("--storage.tsdb.path={}/data", dir.path().display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("prometheus installed (scripts/setup-tools.sh)");
+        let url = format!("http://127.0.0.1:{port}/-/healthy");
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self { url, child, _dir: dir }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn health_checks_guests_agents_endpoints_and_the_state_bucket() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    let s3 = pve_home_tests::S3Server::start();
+    let prometheus = Prometheus::start();
+    clone(&rt, &api, 100, "web", "environment-prod", true);
+    clone(&rt, &api, 101, "db", "environment-prod", false);
+    clone(&rt, &api, 102, "spare", "environment-prod", false);
+    clone(&rt, &api, 103, "lab1", "environment-lab", false);
+    for vmid in [100, 101, 103] {
+        rt.block_on(api.update_config(GuestKind::Qemu, "pve1", vmid, &Params::new().flag("onboot", true))).unwrap();
+    }
+    // A change PVE cannot hotplug waits for the reboot.
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 100, &Params::new().set("cpu", "host"))).unwrap();
+    let metrics = tempfile::tempdir().unwrap();
+    let dead = format!("http://127.0.0.1:{}/", std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let out = Command::new(workspace_binary("pve-ops"))
+        .args(["health", "--env", "prod", "--json", "--timeout", "3", "--endpoint", &prometheus.url, "--endpoint", &dead])
+        .arg("--s3-endpoint")
+        .arg(&s3.endpoint)
+        .arg("--metrics-dir")
+        .arg(metrics.path())
+        .env("PVE_ENDPOINT", &emu.url)
+        .env("PVE_API_TOKEN", TOKEN)
+        .envs(s3.env())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a stopped on-boot guest and a dead endpoint fail: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let verdict = |check: &str, target: &str| {
+        report["checks"].as_array().unwrap().iter().find(|c| c["check"] == check && c["target"] == target).map(|c| c["ok"] == true)
+    };
+    assert_eq!(verdict("guest", "web (100)"), Some(true));
+    assert_eq!(verdict("agent", "web (100)"), Some(true), "the running guest's agent answers: {report}");
+    assert_eq!(verdict("guest", "db (101)"), Some(false), "on boot but stopped");
+    assert_eq!(verdict("guest", "spare (102)"), None, "not started on boot: not expected to run");
+    assert_eq!(verdict("guest", "lab1 (103)"), None, "other environments are out of scope");
+    assert_eq!(verdict("endpoint", &prometheus.url), Some(true), "{report}");
+    assert_eq!(verdict("endpoint", &dead), Some(false));
+    assert_eq!(verdict("s3", &format!("{}/tfstate", s3.endpoint)), Some(true), "{report}");
+    let prom = metrics.path().join("pve_health.prom");
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(text.contains("pve_guest_reboot_required{vmid=\"100\",name=\"web\",node=\"pve1\"} 1"), "{text}");
+    assert!(text.contains("pve_health_check_ok{check=\"guest\",target=\"db (101)\"} 0"), "{text}");
     let promtool = Command::new("promtool").args(["check", "metrics"]).stdin(std::fs::File::open(&prom).unwrap()).output().unwrap();
     assert!(promtool.status.success(), "{}", String::from_utf8_lossy(&promtool.stderr));
 }

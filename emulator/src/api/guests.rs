@@ -1102,3 +1102,48 @@ pub async fn power(r: ApiRequest) -> ApiResult {
     );
     Ok(json!(upid.to_string()))
 }
+
+/// Whether the guest's QEMU agent would answer: PVE's own checks, in its order.
+fn agent_ready(guest: &Guest) -> Result<(), PveError> {
+    if !guest.running {
+        return Err(PveError::server(format!("VM {} is not running", guest.vmid)));
+    }
+    if !guest.config.get("agent").is_some_and(|a| a.starts_with('1') || a.contains("enabled=1")) {
+        return Err(PveError::server("No QEMU guest agent configured"));
+    }
+    Ok(())
+}
+
+pub async fn agent_ping(r: ApiRequest) -> ApiResult {
+    agent_ready(&r.guest()?)?;
+    Ok(json!({ "result": {} }))
+}
+
+/// What the agent reports: loopback, and per NIC its MAC and the address cloud-init set
+/// (`ipconfigN`). A DHCP NIC gets an address from 127.100.0.0/16 (by VMID), so tools that follow
+/// agent addresses stay on this machine.
+pub async fn agent_interfaces(r: ApiRequest) -> ApiResult {
+    let guest = r.guest()?;
+    agent_ready(&guest)?;
+    let mut interfaces = vec![
+        json!({ "name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [{ "ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8 }] }),
+    ];
+    for n in 0..32 {
+        let Some(net) = guest.config.get(&format!("net{n}")) else { continue };
+        let mac = net.split(',').next().and_then(|m| m.split_once('=')).map(|(_, mac)| mac.to_string()).unwrap_or_default();
+        let ip =
+            guest.config.get(&format!("ipconfig{n}")).and_then(|c| c.split(',').find_map(|p| p.strip_prefix("ip=")).map(str::to_string));
+        let (address, prefix) = match ip.as_deref() {
+            Some(ip) if ip != "dhcp" && ip != "manual" => {
+                let (a, p) = ip.split_once('/').unwrap_or((ip, "24"));
+                (a.to_string(), p.parse::<u8>().unwrap_or(24))
+            }
+            _ => (format!("127.100.{}.{}", (guest.vmid >> 8) & 0xff, guest.vmid & 0xff), 16),
+        };
+        interfaces.push(json!({
+            "name": format!("eth{n}"), "hardware-address": mac.to_lowercase(),
+            "ip-addresses": [{ "ip-address": address, "ip-address-type": "ipv4", "prefix": prefix }],
+        }));
+    }
+    Ok(json!({ "result": interfaces }))
+}

@@ -143,6 +143,8 @@ pub fn handler(key: &str) -> Option<Handler> {
         "PUT /nodes/{node}/qemu/{vmid}/resize" => guests::resize,
         "PUT /nodes/{node}/lxc/{vmid}/resize" => guests::resize,
         "GET /nodes/{node}/qemu/{vmid}/status/current" => guests::current_status,
+        "POST /nodes/{node}/qemu/{vmid}/agent/ping" => guests::agent_ping,
+        "GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces" => guests::agent_interfaces,
         "GET /nodes/{node}/lxc/{vmid}/status/current" => guests::current_status,
         "POST /nodes/{node}/qemu/{vmid}/status/start" => guests::power,
         "POST /nodes/{node}/qemu/{vmid}/status/stop" => guests::power,

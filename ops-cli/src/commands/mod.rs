@@ -1,6 +1,7 @@
 pub mod backups;
 pub mod drift;
 pub mod expire;
+pub mod health;
 pub mod rotate;
 pub mod snapshot;
 pub mod tfstate;

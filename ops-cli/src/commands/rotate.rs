@@ -72,6 +72,18 @@ fn guest_address(kind: GuestKind, config: &pve_api::api::GuestConfig) -> Option<
     })
 }
 
+/// The first IPv4 address other than loopback that the guest agent reports (DHCP guests).
+async fn agent_address(api: &pve_api::PveClient, guest: &Guest) -> Option<String> {
+    let path = format!("/nodes/{}/qemu/{}/agent/network-get-interfaces", pve_api::segment(&guest.node), guest.vmid);
+    let answer: serde_json::Value = api.get(&path, &pve_api::Params::new()).await.ok()?;
+    answer["result"]
+        .as_array()?
+        .iter()
+        .filter(|i| i["name"] != "lo")
+        .flat_map(|i| i["ip-addresses"].as_array().cloned().unwrap_or_default())
+        .find_map(|a| (a["ip-address-type"] == "ipv4").then(|| a["ip-address"].as_str().map(str::to_string)).flatten())
+}
+
 async fn targets(ops: &Ops, request: &Request) -> anyhow::Result<Vec<(String, String)>> {
     let mut found: Vec<(String, String)> = request.hosts.iter().map(|h| (h.clone(), h.clone())).collect();
     if request.env.is_none() && !request.all {
@@ -82,9 +94,14 @@ async fn targets(ops: &Ops, request: &Request) -> anyhow::Result<Vec<(String, St
     let selected: Vec<Guest> = guests(api).await?.into_iter().filter(|g| g.running && in_scope(g)).collect();
     for guest in selected {
         let config = api.guest_config(guest.kind, &guest.node, guest.vmid).await?;
-        match guest_address(guest.kind, &config) {
+        let address = match guest_address(guest.kind, &config) {
+            Some(address) => Some(address),
+            None if guest.kind == GuestKind::Qemu => agent_address(api, &guest).await,
+            None => None,
+        };
+        match address {
             Some(address) => found.push((format!("{} ({})", guest.name, guest.vmid), address)),
-            None => tracing::warn!(vmid = guest.vmid, "no static address in the guest's config; skipped"),
+            None => tracing::warn!(vmid = guest.vmid, "no static address in the guest's config and none from its agent; skipped"),
         }
     }
     Ok(found)

@@ -6,6 +6,7 @@ use pve_api::TaskWait;
 use serde_json::json;
 
 use super::{confirm, guest, guests};
+use crate::metrics::{self, Family};
 use crate::{Exit, Ops};
 
 /// Snapshots this tool makes start with this; `cleanup` deletes no other.
@@ -101,6 +102,8 @@ pub async fn cleanup(ops: &Ops, max_age: i64, vmid: Option<u64>) -> anyhow::Resu
     let api = ops.api()?;
     let targets: Vec<_> = guests(api).await?.into_iter().filter(|g| vmid.is_none_or(|v| v == g.vmid)).collect();
     let (mut deleted, mut kept, mut failed) = (Vec::new(), 0usize, Vec::new());
+    // Every snapshot that is left, whoever made it: old ones hold disk space and block resizes.
+    let mut ages = Family::gauge("pve_snapshot_age_seconds", "Age of each snapshot left after cleanup.");
     for guest in &targets {
         let snapshots = match api.snapshots(guest.kind, &guest.node, guest.vmid).await {
             Ok(s) => s,
@@ -109,10 +112,21 @@ pub async fn cleanup(ops: &Ops, max_age: i64, vmid: Option<u64>) -> anyhow::Resu
                 continue;
             }
         };
-        for snapshot in snapshots.iter().filter(|s| s.name.starts_with(PREFIX)) {
+        for snapshot in snapshots.iter().filter(|s| s.name != "current") {
             let age = now - snapshot.snaptime.unwrap_or(now as u64) as i64;
+            let left = |ages: &mut Family| {
+                ages.push(
+                    vec![("vmid", guest.vmid.to_string()), ("name", guest.name.clone()), ("snapshot", snapshot.name.clone())],
+                    age as f64,
+                )
+            };
+            if !snapshot.name.starts_with(PREFIX) {
+                left(&mut ages);
+                continue;
+            }
             if age < max_age || snapshot.description.as_deref().is_some_and(|d| d.contains(KEEP_MARK)) {
                 kept += 1;
+                left(&mut ages);
                 continue;
             }
             if !ops.dry_run {
@@ -123,11 +137,19 @@ pub async fn cleanup(ops: &Ops, max_age: i64, vmid: Option<u64>) -> anyhow::Resu
                 .await;
                 if let Err(e) = result {
                     failed.push(json!({ "vmid": guest.vmid, "name": snapshot.name, "error": e.to_string() }));
+                    left(&mut ages);
                     continue;
                 }
+            } else {
+                left(&mut ages);
             }
             deleted.push(json!({ "vmid": guest.vmid, "name": snapshot.name, "age_seconds": age }));
         }
+    }
+    if let Some(dir) = &ops.metrics_dir {
+        let stamp =
+            Family::gauge("pve_snapshot_cleanup_last_run_timestamp_seconds", "When snapshot cleanup last ran.").sample(vec![], now as f64);
+        metrics::write(dir, "pve_snapshots", &[ages, stamp])?;
     }
     let verb = if ops.dry_run { "would delete" } else { "deleted" };
     report(
