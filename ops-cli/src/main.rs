@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pve_ops::commands::{backups, drift, expire, health, rotate, snapshot, tfstate};
+use pve_ops::commands::{backups, deploy, drift, expire, health, rotate, snapshot, tfstate};
 use pve_ops::{Exit, Ops};
 
 /// Operator CLI for pve-home: snapshots and lab expiry (restores, backup checks, key rotation,
@@ -113,8 +113,9 @@ enum Command {
         /// Only guests tagged environment-<ENV>.
         #[arg(long)]
         env: Option<String>,
-        /// A URL that must answer 2xx/3xx, e.g. http://monitoring.lan:9090/-/healthy (repeatable).
-        #[arg(long)]
+        /// A URL that must answer 2xx/3xx, e.g. http://monitoring.lan:9090/-/healthy (repeatable;
+        /// PVE_OPS_HEALTH_ENDPOINTS takes a comma-separated list).
+        #[arg(long, env = "PVE_OPS_HEALTH_ENDPOINTS", value_delimiter = ',')]
         endpoint: Vec<String>,
         /// Also check the Terraform state bucket (S3 endpoint URL; credentials from AWS_* settings).
         #[arg(long, env = "PVE_OPS_S3_ENDPOINT")]
@@ -124,6 +125,38 @@ enum Command {
         bucket: Option<String>,
         /// Seconds to wait for each endpoint.
         #[arg(long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Install pve-ops, its settings, the environments and the systemd timers on the monitoring
+    /// VM over SSH and enable the timers. Idempotent: only changed files are sent.
+    Deploy {
+        /// The monitoring VM's address.
+        #[arg(long)]
+        host: String,
+        #[arg(long, default_value = "root")]
+        user: String,
+        #[arg(long, default_value_t = 22)]
+        port: u16,
+        #[arg(long, env = "PVE_OPS_SSH_IDENTITY", default_value_os_t = home(".ssh/id_ed25519"))]
+        identity: PathBuf,
+        #[arg(long, env = "PVE_OPS_KNOWN_HOSTS", default_value_os_t = home(".config/pve-ops/known_hosts"))]
+        known_hosts: PathBuf,
+        /// Record the host key if the host is not known yet (a changed key is still refused).
+        #[arg(long)]
+        init_known_hosts: bool,
+        /// KEY=VALUE settings (PVE_*, AWS_*, PVE_OPS_*) to install as /etc/pve-ops/pve-ops.env (mode 0600).
+        #[arg(long)]
+        settings: Option<PathBuf>,
+        /// Checkout whose environments/ and modules/ (with tfvars) go to /opt/pve-home.
+        #[arg(long, default_value = ".")]
+        source: PathBuf,
+        /// Environments to enable the hourly drift check for (default: all under environments/).
+        #[arg(long = "drift-env")]
+        drift_env: Vec<String>,
+        /// Install below this directory instead of / (systemctl --root, for staging an image).
+        #[arg(long, default_value = "/")]
+        root: String,
+        #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
     /// Stop (never delete) lab guests whose expires- tag date has passed.
@@ -291,6 +324,22 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Health { env, endpoint, s3_endpoint, bucket, timeout } => {
             let s3 = s3_endpoint.map(|e| pve_ops::s3::S3Settings::resolve(Some(e), bucket, std::path::Path::new("")));
             health::run(&ops, health::Request { env, endpoints: endpoint, s3, timeout: std::time::Duration::from_secs(timeout) }).await
+        }
+        Command::Deploy { host, user, port, identity, known_hosts, init_known_hosts, settings, source, drift_env, root, timeout } => {
+            let request = deploy::Request {
+                host,
+                port,
+                user,
+                identity,
+                known_hosts,
+                init_known_hosts,
+                settings_file: settings,
+                source,
+                environments: drift_env,
+                root,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            deploy::run(&ops, request).await
         }
         Command::ExpireLab { today } => expire::run(&ops, today.unwrap_or_else(|| chrono::Utc::now().date_naive())).await,
     }

@@ -52,8 +52,8 @@ async fn unknown_parameters_are_rejected_everywhere() {
 async fn unimplemented_endpoints_answer_501() {
     let emu = emulator(|_| {}).await;
     let api = client_with(&emu, TOKEN, RetryPolicy::none());
-    for path in ["/nodes/pve1/qemu/9000/agent/ping", "/cluster/ha/rules", "/no/such/path"] {
-        let method = if path.ends_with("ping") { Method::POST } else { Method::GET };
+    for path in ["/nodes/pve1/qemu/9000/agent/fsfreeze-status", "/cluster/ha/rules", "/no/such/path"] {
+        let method = if path.ends_with("fsfreeze-status") { Method::POST } else { Method::GET };
         let err = api.call_envelope(method.clone(), path, &Params::new(), Retry::Idempotent).await.unwrap_err();
         assert!(
             matches!(&err, ApiError::NotImplemented { message, .. } if *message == format!("Method '{method} {path}' not implemented")),

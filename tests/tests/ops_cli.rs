@@ -369,3 +369,91 @@ fn health_checks_guests_agents_endpoints_and_the_state_bucket() {
     let promtool = Command::new("promtool").args(["check", "metrics"]).stdin(std::fs::File::open(&prom).unwrap()).output().unwrap();
     assert!(promtool.status.success(), "{}", String::from_utf8_lossy(&promtool.stderr));
 }
+
+#[test]
+fn deploy_installs_over_ssh_and_a_second_run_changes_nothing() {
+    let sshd = pve_home_tests::Sshd::start();
+    let root = tempfile::tempdir().unwrap();
+    let source = tempfile::tempdir().unwrap();
+    let s = source.path();
+    for (path, text) in [
+        ("environments/lab/main.tf", "# lab\n"),
+        ("environments/lab/terraform.tfvars", "ci_password = \"not-a-real-one\"\n"),
+        ("environments/lab/tests/plan.tftest.hcl", "# not deployed\n"),
+        ("modules/vm/main.tf", "# vm\n"),
+    ] {
+        std::fs::create_dir_all(s.join(path).parent().unwrap()).unwrap();
+        std::fs::write(s.join(path), text).unwrap();
+    }
+    let settings = s.join("pve-ops.env");
+    std::fs::write(&settings, "PVE_ENDPOINT=https://pve1.lan:8006\nPVE_API_TOKEN=ops@pve!ops=secret-value\n").unwrap();
+    let deploy = |known_hosts: &std::path::Path, extra: &[&str]| {
+        let out = Command::new(workspace_binary("pve-ops"))
+            .args(["deploy", "--host", "127.0.0.1", "--json", "--yes", "--port", &sshd.port.to_string(), "--user", &sshd.user])
+            .arg("--identity")
+            .arg(&sshd.client_key)
+            .arg("--known-hosts")
+            .arg(known_hosts)
+            .arg("--settings")
+            .arg(&settings)
+            .arg("--source")
+            .arg(s)
+            .arg("--root")
+            .arg(root.path())
+            .args(extra)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            !stdout.contains("secret-value") && !String::from_utf8_lossy(&out.stderr).contains("secret-value"),
+            "settings are never printed"
+        );
+        (out.status.code().unwrap_or(-1), serde_json::from_str::<serde_json::Value>(stdout.trim()).unwrap_or_default(), stdout)
+    };
+    let (code, first, out) = deploy(&sshd.known_hosts, &[]);
+    assert_eq!(code, 0, "{out}");
+    let changed = first["changed"].as_array().unwrap().len();
+    assert_eq!(changed, 1 + 1 + 10 + 3, "binary, settings, 10 units, 3 environment/module files (tests/ left out): {first}");
+    let r = root.path();
+    let mode = |p: &str| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(r.join(p)).unwrap().permissions()) & 0o777;
+    assert_eq!(std::fs::read(r.join("etc/pve-ops/pve-ops.env")).unwrap(), std::fs::read(&settings).unwrap());
+    assert_eq!(mode("etc/pve-ops/pve-ops.env"), 0o600);
+    assert_eq!(mode("opt/pve-home/environments/lab/terraform.tfvars"), 0o600, "tfvars may hold secrets");
+    assert_eq!(mode("usr/local/bin/pve-ops"), 0o755);
+    assert_eq!(std::fs::read(r.join("usr/local/bin/pve-ops")).unwrap(), std::fs::read(workspace_binary("pve-ops")).unwrap());
+    assert!(!r.join("opt/pve-home/environments/lab/tests").exists());
+    for timer in ["pve-ops-expire-lab", "pve-ops-health", "pve-ops-snapshot-cleanup", "pve-ops-verify-backups", "pve-ops-drift@lab"] {
+        let link = r.join(format!("etc/systemd/system/timers.target.wants/{timer}.timer"));
+        assert!(link.symlink_metadata().is_ok(), "systemctl enabled {timer}.timer");
+    }
+
+    let (code, second, out) = deploy(&sshd.known_hosts, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!((second["changed"].as_array().map(Vec::len), second["enabled"].as_array().map(Vec::len)), (Some(0), Some(0)), "{second}");
+
+    std::fs::write(s.join("environments/lab/terraform.tfvars"), "ci_password = \"another-fake\"\n").unwrap();
+    let (code, dry, out) = deploy(&sshd.known_hosts, &["--dry-run"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(dry["changed"].as_array().unwrap().len(), 1);
+    assert!(
+        std::fs::read_to_string(r.join("opt/pve-home/environments/lab/terraform.tfvars")).unwrap().contains("not-a-real-one"),
+        "dry run"
+    );
+    let (code, third, out) = deploy(&sshd.known_hosts, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(third["changed"], serde_json::json!([format!("{}/opt/pve-home/environments/lab/terraform.tfvars", r.display())]));
+
+    let unknown = root.path().join("empty_known_hosts");
+    std::fs::write(&unknown, "").unwrap();
+    let out = Command::new(workspace_binary("pve-ops"))
+        .args(["deploy", "--host", "127.0.0.1", "--yes", "--port", &sshd.port.to_string(), "--source"])
+        .arg(s)
+        .arg("--identity")
+        .arg(&sshd.client_key)
+        .arg("--known-hosts")
+        .arg(&unknown)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not in"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -1,4 +1,5 @@
 pub mod backups;
+pub mod deploy;
 pub mod drift;
 pub mod expire;
 pub mod health;

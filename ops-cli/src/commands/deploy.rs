@@ -1,0 +1,247 @@
+//! `pve-ops deploy --host H`: install pve-ops, its settings, the environments (with their tfvars)
+//! and the systemd timers on the monitoring VM over SSH, and enable the timers. Idempotent: files
+//! are compared by SHA-256 first and only changed ones are sent (streamed, written atomically); a
+//! second run changes nothing and says so.
+
+use std::path::{Path, PathBuf};
+
+use pve_ssh::{HostKeyMode, Options, SshSession, Target};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::confirm;
+use crate::commands::snapshot::report;
+use crate::{Exit, Ops};
+
+/// The units, as shipped in ops-cli/systemd/ (built into the binary so it deploys itself).
+const UNITS: &[(&str, &str)] = &[
+    ("pve-ops-drift@.service", include_str!("../../systemd/pve-ops-drift@.service")),
+    ("pve-ops-drift@.timer", include_str!("../../systemd/pve-ops-drift@.timer")),
+    ("pve-ops-expire-lab.service", include_str!("../../systemd/pve-ops-expire-lab.service")),
+    ("pve-ops-expire-lab.timer", include_str!("../../systemd/pve-ops-expire-lab.timer")),
+    ("pve-ops-health.service", include_str!("../../systemd/pve-ops-health.service")),
+    ("pve-ops-health.timer", include_str!("../../systemd/pve-ops-health.timer")),
+    ("pve-ops-snapshot-cleanup.service", include_str!("../../systemd/pve-ops-snapshot-cleanup.service")),
+    ("pve-ops-snapshot-cleanup.timer", include_str!("../../systemd/pve-ops-snapshot-cleanup.timer")),
+    ("pve-ops-verify-backups.service", include_str!("../../systemd/pve-ops-verify-backups.service")),
+    ("pve-ops-verify-backups.timer", include_str!("../../systemd/pve-ops-verify-backups.timer")),
+];
+
+pub struct Request {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub identity: PathBuf,
+    pub known_hosts: PathBuf,
+    pub init_known_hosts: bool,
+    /// KEY=VALUE settings (PVE_*, AWS_*) installed as /etc/pve-ops/pve-ops.env, mode 0600.
+    pub settings_file: Option<PathBuf>,
+    /// The checkout whose environments/ and modules/ go to /opt/pve-home.
+    pub source: PathBuf,
+    /// Environments whose drift timer is enabled (default: every folder under environments/).
+    pub environments: Vec<String>,
+    /// Install below this directory instead of / (systemctl then works offline with --root).
+    pub root: String,
+    pub timeout: std::time::Duration,
+}
+
+/// One file to be in place on the host.
+struct Wanted {
+    local: Source,
+    remote: String,
+    mode: u32,
+    sha256: String,
+}
+
+enum Source {
+    File(PathBuf),
+    Text(&'static str),
+}
+
+fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Single-quoted for the remote shell.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// environments/ and modules/ without tests, Terraform's working files or local state.
+fn tree(source: &Path, dir: &str, out: &mut Vec<(PathBuf, String)>) -> anyhow::Result<()> {
+    let base = source.join(dir);
+    let Ok(entries) = std::fs::read_dir(&base) else { return Ok(()) };
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        if matches!(name.as_str(), "tests" | ".terraform" | ".terraform.lock.hcl") || name.contains(".tfstate") {
+            continue;
+        }
+        let relative = format!("{dir}/{name}");
+        if path.is_dir() {
+            tree(source, &relative, out)?;
+        } else {
+            out.push((path, relative));
+        }
+    }
+    Ok(())
+}
+
+fn wanted(request: &Request) -> anyhow::Result<Vec<Wanted>> {
+    let root = request.root.trim_end_matches('/');
+    let mut files = Vec::new();
+    let binary = std::env::current_exe()?;
+    files.push(Wanted {
+        sha256: sha256_file(&binary)?,
+        local: Source::File(binary),
+        remote: format!("{root}/usr/local/bin/pve-ops"),
+        mode: 0o755,
+    });
+    if let Some(settings) = &request.settings_file {
+        files.push(Wanted {
+            sha256: sha256_file(settings)?,
+            local: Source::File(settings.clone()),
+            remote: format!("{root}/etc/pve-ops/pve-ops.env"),
+            mode: 0o600,
+        });
+    }
+    for (name, text) in UNITS {
+        files.push(Wanted {
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            local: Source::Text(text),
+            remote: format!("{root}/etc/systemd/system/{name}"),
+            mode: 0o644,
+        });
+    }
+    let mut trees = Vec::new();
+    tree(&request.source, "environments", &mut trees)?;
+    tree(&request.source, "modules", &mut trees)?;
+    for (path, relative) in trees {
+        // tfvars and backend settings may hold secrets: readable by root only.
+        let secret = relative.ends_with(".tfvars") || relative.ends_with("backend.hcl");
+        files.push(Wanted {
+            sha256: sha256_file(&path)?,
+            local: Source::File(path),
+            remote: format!("{root}/opt/pve-home/{relative}"),
+            mode: if secret { 0o600 } else { 0o644 },
+        });
+    }
+    Ok(files)
+}
+
+fn timers(request: &Request) -> Vec<String> {
+    let mut timers: Vec<String> =
+        UNITS.iter().map(|(n, _)| *n).filter(|n| n.ends_with(".timer") && !n.contains('@')).map(String::from).collect();
+    timers.extend(request.environments.iter().map(|env| format!("pve-ops-drift@{env}.timer")));
+    timers
+}
+
+pub async fn run(ops: &Ops, mut request: Request) -> anyhow::Result<Exit> {
+    if request.environments.is_empty() {
+        let dir = request.source.join("environments");
+        let entries = std::fs::read_dir(&dir).map_err(|e| anyhow::anyhow!("cannot read {}: {e} (give --source)", dir.display()))?;
+        request.environments =
+            entries.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().to_string()).collect();
+        request.environments.sort();
+    }
+    let files = wanted(&request)?;
+    let mode = if request.init_known_hosts { HostKeyMode::LearnUnknown } else { HostKeyMode::Strict };
+    let options =
+        Options { private_key: request.identity.clone(), known_hosts: request.known_hosts.clone(), mode, timeout: request.timeout };
+    let target = Target { host: request.host.clone(), port: request.port, user: request.user.clone() };
+    let session = SshSession::connect(target, &options).await?;
+
+    // What is there already: one sha256sum over every path (missing files print nothing).
+    let paths: Vec<String> = files.iter().map(|f| quote(&f.remote)).collect();
+    let listing = session.exec(&format!("sha256sum -- {} 2>/dev/null; true", paths.join(" "))).await?;
+    let present: std::collections::HashMap<&str, &str> =
+        listing.lines().filter_map(|l| l.split_once("  ")).map(|(hash, path)| (path.trim(), hash.trim())).collect();
+    let changed: Vec<&Wanted> = files.iter().filter(|f| present.get(f.remote.as_str()) != Some(&f.sha256.as_str())).collect();
+    let timers = timers(&request);
+    let systemctl = if request.root.trim_end_matches('/').is_empty() {
+        "systemctl".to_string()
+    } else {
+        format!("systemctl --root={}", quote(&request.root))
+    };
+    // One line per timer, "<timer> <state>", whether or not systemd knows it yet.
+    let states = session
+        .exec(&format!(
+            "for t in {}; do printf '%s ' \"$t\"; {systemctl} is-enabled \"$t\" 2>/dev/null || echo missing; done",
+            timers.join(" ")
+        ))
+        .await?;
+    let enabled: Vec<&str> =
+        states.lines().filter_map(|l| l.split_once(' ')).filter(|(_, s)| s.trim() == "enabled").map(|(t, _)| t).collect();
+    let to_enable: Vec<&String> = timers.iter().filter(|t| !enabled.contains(&t.as_str())).collect();
+
+    let names: Vec<&str> = changed.iter().map(|f| f.remote.as_str()).collect();
+    if changed.is_empty() && to_enable.is_empty() {
+        report(
+            ops,
+            &format!("{}: nothing to change ({} files and {} timers already in place)", request.host, files.len(), timers.len()),
+            json!({ "host": request.host, "changed": [], "enabled": [], "unchanged": files.len() }),
+        );
+        return Ok(Exit::Ok);
+    }
+    if ops.dry_run {
+        report(
+            ops,
+            &format!(
+                "would update {} file(s) and enable {} timer(s) on {}: {}",
+                changed.len(),
+                to_enable.len(),
+                request.host,
+                names.join(", ")
+            ),
+            json!({ "dry_run": true, "host": request.host, "changed": names, "enabled": to_enable }),
+        );
+        return Ok(Exit::Ok);
+    }
+    if !confirm(&format!("Update {} file(s) and enable {} timer(s) on {}?", changed.len(), to_enable.len(), request.host), ops.yes)? {
+        return Ok(Exit::Failure);
+    }
+    let mut dirs: Vec<String> = changed.iter().filter_map(|f| f.remote.rsplit_once('/').map(|(d, _)| quote(d))).collect();
+    dirs.sort();
+    dirs.dedup();
+    if !dirs.is_empty() {
+        session.exec(&format!("mkdir -p -- {}", dirs.join(" "))).await?;
+    }
+    let progress = indicatif::ProgressBar::new(changed.len() as u64).with_message("uploading");
+    for file in &changed {
+        match &file.local {
+            // Streamed from disk: the binary is tens of MB.
+            Source::File(path) => {
+                let content = tokio::fs::File::open(path).await.map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                session.upload_with_mode(&file.remote, content, Some(file.mode)).await?
+            }
+            Source::Text(text) => session.upload_with_mode(&file.remote, text.as_bytes(), Some(file.mode)).await?,
+        };
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let units_changed = changed.iter().any(|f| f.remote.contains("/etc/systemd/system/"));
+    let enable = if systemctl == "systemctl" {
+        // A running systemd reloads changed units and starts the timers now.
+        format!("{}systemctl enable --now {}", if units_changed { "systemctl daemon-reload && " } else { "" }, timers.join(" "))
+    } else {
+        format!("{systemctl} enable {}", timers.join(" "))
+    };
+    session.exec(&enable).await?;
+    report(
+        ops,
+        &format!("{}: updated {} file(s), {} timer(s) enabled: {}", request.host, changed.len(), timers.len(), names.join(", ")),
+        json!({ "host": request.host, "changed": names, "enabled": to_enable }),
+    );
+    Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quotes_for_the_shell() {
+        assert_eq!(super::quote("/opt/pve home/it's"), r"'/opt/pve home/it'\''s'");
+    }
+}
