@@ -46,7 +46,7 @@ pub fn load_config_file(path: &Path) -> anyhow::Result<()> {
             anyhow::bail!("{}:{}: unknown setting {key} (settings start with PVE_ or AWS_)", path.display(), n + 1);
         }
         if std::env::var_os(key).is_none() {
-            // SAFETY: called at start-up, before any other thread exists.
+            // SAFETY: main calls this first, before the runtime or any other thread exists.
             unsafe { std::env::set_var(key, value) };
         }
     }

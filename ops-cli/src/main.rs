@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pve_ops::commands::{backups, deploy, drift, expire, health, rotate, snapshot, tfstate};
+use pve_ops::commands::{backups, deploy, drift, expire, health, rebuild, rotate, snapshot, tfstate};
 use pve_ops::{Exit, Ops};
 
 /// Operator CLI for pve-home: snapshots and lab expiry (restores, backup checks, key rotation,
@@ -159,6 +159,28 @@ enum Command {
         #[arg(long, default_value_t = 30)]
         timeout: u64,
     },
+    /// Disaster recovery for MinIO or the monitoring VM: back up what is left, recreate it with
+    /// `terraform apply -replace`, restore its data from the newest archive, wait until it answers.
+    Rebuild {
+        #[arg(value_enum)]
+        service: rebuild::Service,
+        /// The environment holding both services (a folder under --environments).
+        #[arg(long, default_value = "monitoring")]
+        env: String,
+        #[arg(long, env = "PVE_OPS_ENVIRONMENTS", default_value = "environments")]
+        environments: PathBuf,
+        #[arg(long, env = "PVE_OPS_TERRAFORM", default_value = "terraform")]
+        terraform: String,
+        /// URL that answers 2xx once the service is back (default: from the environment's outputs).
+        #[arg(long)]
+        check_url: Option<String>,
+        /// Seconds to wait for it.
+        #[arg(long, default_value_t = 600)]
+        check_timeout: u64,
+        /// Storage for the backup taken first (default: where the newest archive is).
+        #[arg(long)]
+        storage: Option<String>,
+    },
     /// Stop (never delete) lab guests whose expires- tag date has passed.
     ExpireLab {
         /// Evaluate expiry as of this day (YYYY-MM-DD) instead of today.
@@ -214,9 +236,12 @@ enum RestoreWhat {
         s3_endpoint: Option<String>,
         #[arg(long, env = "PVE_OPS_ENVIRONMENTS", default_value = "environments")]
         environments: PathBuf,
-        /// Restore a state of another lineage, or while the state lock is held.
+        /// Restore a state of another lineage (a different Terraform state).
         #[arg(long)]
-        force: bool,
+        allow_other_lineage: bool,
+        /// Go on while the state lock is held (only for a lock left by a crashed run).
+        #[arg(long)]
+        ignore_lock: bool,
     },
 }
 
@@ -263,9 +288,6 @@ fn home(path: &str) -> PathBuf {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Exit> {
-    if let Some(path) = &cli.config {
-        pve_ops::load_config_file(path)?;
-    }
     let ops = Ops { client: Default::default(), json: cli.json, yes: cli.yes, dry_run: cli.dry_run, metrics_dir: cli.metrics_dir };
     match cli.command {
         Command::Snapshot { action } => match action {
@@ -279,11 +301,30 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             backups::restore(&ops, backups::RestoreRequest { vmid, archive, node, storage, target, force }).await
         }
         Command::Restore {
-            what: RestoreWhat::Tfstate { env, version_id, before, list: _, key, bucket, s3_endpoint, environments, force },
+            what:
+                RestoreWhat::Tfstate {
+                    env,
+                    version_id,
+                    before,
+                    list: _,
+                    key,
+                    bucket,
+                    s3_endpoint,
+                    environments,
+                    allow_other_lineage,
+                    ignore_lock,
+                },
         } => {
-            let settings = pve_ops::s3::S3Settings::resolve(s3_endpoint, bucket, &environments.join(&env).join("backend.hcl"));
+            let backend_hcl = environments.join(&env).join("backend.hcl");
+            let settings = pve_ops::s3::S3Settings::resolve(s3_endpoint, bucket, &backend_hcl);
+            if settings.endpoint.is_none() && !backend_hcl.exists() {
+                anyhow::bail!(
+                    "no S3 endpoint for {env}: {} does not exist; set PVE_OPS_S3_ENDPOINT or --s3-endpoint (for AWS itself: https://s3.<region>.amazonaws.com)",
+                    backend_hcl.display()
+                );
+            }
             let key = key.unwrap_or_else(|| format!("{env}/terraform.tfstate"));
-            tfstate::run(&ops, tfstate::Request { env, key, settings, version_id, before, force }).await
+            tfstate::run(&ops, tfstate::Request { env, key, settings, version_id, before, allow_other_lineage, ignore_lock }).await
         }
         Command::VerifyBackups { max_age, full } => backups::verify(&ops, max_age, full).await,
         Command::Drift { env, environments, terraform } => drift::run(&ops, &terraform, &environments.join(&env), &env),
@@ -341,19 +382,60 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             };
             deploy::run(&ops, request).await
         }
+        Command::Rebuild { service, env, environments, terraform, check_url, check_timeout, storage } => {
+            let request = rebuild::Request {
+                service,
+                env_dir: environments.join(env),
+                terraform,
+                check_url,
+                check_timeout: std::time::Duration::from_secs(check_timeout),
+                storage,
+            };
+            rebuild::run(&ops, request).await
+        }
         Command::ExpireLab { today } => expire::run(&ops, today.unwrap_or_else(|| chrono::Utc::now().date_naive())).await,
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// `--config FILE` (or PVE_OPS_CONFIG) from the raw arguments: the file must be in the
+/// environment before clap reads its `env` defaults and before any thread exists.
+fn config_path() -> Option<PathBuf> {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--" {
+            break;
+        }
+        if arg == "--config" {
+            return args.next().map(PathBuf::from);
+        }
+        if let Some(path) = arg.to_str().and_then(|a| a.strip_prefix("--config=")) {
+            return Some(path.into());
+        }
+    }
+    std::env::var_os("PVE_OPS_CONFIG").map(PathBuf::from)
+}
+
+fn main() -> ExitCode {
     pve_api::install_crypto_provider();
+    if let Some(path) = config_path()
+        && let Err(error) = pve_ops::load_config_file(&path)
+    {
+        eprintln!("pve-ops: {error:#}");
+        return ExitCode::from(Exit::Usage as u8);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PVE_OPS_LOG").unwrap_or_else(|_| "warn".into()))
         .init();
     let cli = Cli::parse();
-    match run(cli).await {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("pve-ops: cannot start the async runtime: {error}");
+            return ExitCode::from(Exit::Failure as u8);
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(error) => {
             eprintln!("pve-ops: {error:#}");

@@ -198,9 +198,21 @@ impl SshSession {
                 russh_sftp::protocol::FileAttributes { permissions: Some(mode), ..russh_sftp::protocol::FileAttributes::empty() };
             file.set_metadata(attributes).await.map_err(|e| self.io(&format!("setting the mode of {partial}"), e))?;
         }
-        file.shutdown().await.map_err(|e| self.io(&format!("closing {partial}"), e))?;
-        let _ = sftp.remove_file(path).await;
-        sftp.rename(&partial, path).await.map_err(|e| self.io(&format!("renaming {partial} to {path}"), e))?;
+        let closing = format!("closing {partial}");
+        tokio::time::timeout(self.timeout, file.shutdown())
+            .await
+            .map_err(|_| self.io(&closing, "timed out"))?
+            .map_err(|e| self.io(&closing, e))?;
+        // Replace the target in one step, so it is never missing (an authorized_keys that vanished
+        // halfway would lock everyone out): `mv -f` is rename(2). SFTP's own rename refuses an
+        // existing target, so it is only the fallback, for a new file on an SFTP-only account.
+        if let Err(mv) = self.exec(&format!("mv -f -- {} {}", shell_quote(&partial), shell_quote(path))).await {
+            let renaming = format!("renaming {partial} to {path}");
+            tokio::time::timeout(self.timeout, sftp.rename(&partial, path))
+                .await
+                .map_err(|_| self.io(&renaming, "timed out"))?
+                .map_err(|e| self.io(&renaming, format!("{e} (and {mv})")))?;
+        }
         Ok(written)
     }
 
@@ -220,6 +232,18 @@ impl SshSession {
     pub async fn read(&self, path: &str) -> Result<Vec<u8>, SshError> {
         let sftp = self.sftp().await?;
         sftp.read(path).await.map_err(|e| self.io(&format!("reading {path}"), e))
+    }
+
+    /// Reads a whole (small) file; `None` when it does not exist.
+    pub async fn read_optional(&self, path: &str) -> Result<Option<Vec<u8>>, SshError> {
+        let sftp = self.sftp().await?;
+        match sftp.read(path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(russh_sftp::client::error::Error::Status(status)) if status.status_code == russh_sftp::protocol::StatusCode::NoSuchFile => {
+                Ok(None)
+            }
+            Err(e) => Err(self.io(&format!("reading {path}"), e)),
+        }
     }
 
     /// Runs a command; fails on a non-zero exit with its stderr.
@@ -248,6 +272,11 @@ impl SshSession {
             }),
         }
     }
+}
+
+/// `text` single-quoted for a POSIX shell.
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// The OpenSSH public key line (`type base64 comment`) of a private key file.

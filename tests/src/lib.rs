@@ -91,6 +91,11 @@ impl Terraform {
         terraform
     }
 
+    /// The variables set with `env`, for other tools that run terraform here.
+    pub fn env_vars(&self) -> &[(String, String)] {
+        &self.env
+    }
+
     /// The CLI config file (filesystem mirror only), for other tools that run terraform.
     pub fn cli_config(&self) -> &std::path::Path {
         &self.cli_config

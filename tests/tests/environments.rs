@@ -20,41 +20,77 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
+/// An environment of the repository in a working copy (with the modules), run against the
+/// emulator with its state in SeaweedFS and snippets written to a real sshd.
+struct Environment {
+    runtime: tokio::runtime::Runtime,
+    emu: pve_emulator::RunningEmulator,
+    s3: S3Server,
+    _sshd: Sshd,
+    data: tempfile::TempDir,
+    tf: Terraform,
+    name: &'static str,
+}
+
+impl Environment {
+    fn new(name: &'static str) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let data_dir = data.path().to_path_buf();
+        let emu = runtime.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
+        let s3 = S3Server::start();
+        let sshd = Sshd::start();
+        let mut tf = Terraform::new("")
+            .env("PVE_ENDPOINT", &emu.url)
+            .env("PVE_API_TOKEN", TOKEN)
+            .env("PVE_SSH_USER", &sshd.user)
+            .env("PVE_SSH_PORT", &sshd.port.to_string())
+            .env("PVE_SSH_PRIVATE_KEY_FILE", &sshd.client_key.display().to_string())
+            .env("PVE_SSH_KNOWN_HOSTS", &sshd.known_hosts.display().to_string())
+            .env("PVE_SSH_NODE_ADDRESSES", "pve1=127.0.0.1,pve2=127.0.0.1,pve3=127.0.0.1");
+        for (key, value) in s3.env() {
+            tf = tf.env(key, &value);
+        }
+        // The repository's layout, so the environments' `../../modules/…` sources resolve.
+        std::fs::remove_file(tf.dir.path().join("main.tf")).unwrap();
+        copy_tree(&repo_root().join("modules"), &tf.dir.path().join("modules"));
+        copy_tree(&repo_root().join("environments").join(name), &tf.dir.path().join("environments").join(name));
+        std::fs::write(
+            tf.dir.path().join(format!("environments/{name}/backend.hcl")),
+            format!("bucket    = \"{}\"\nendpoints = {{ s3 = \"{}\" }}\n", s3.bucket, s3.endpoint),
+        )
+        .unwrap();
+        let env = Self { runtime, emu, s3, _sshd: sshd, data, tf, name };
+        let out = env.run(&["init", "-input=false", "-no-color", "-backend-config=backend.hcl"]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        env
+    }
+
+    /// The environment variables Terraform runs with (for tools that run it themselves).
+    fn tf_env(&self) -> Vec<(String, String)> {
+        let mut vars = self.tf.env_vars().to_vec();
+        vars.push(("TF_CLI_CONFIG_FILE".into(), self.tf.cli_config().display().to_string()));
+        vars.push(("CHECKPOINT_DISABLE".into(), "1".into()));
+        vars
+    }
+
+    fn dir(&self) -> std::path::PathBuf {
+        self.tf.dir.path().join("environments").join(self.name)
+    }
+
+    fn run(&self, args: &[&str]) -> pve_home_tests::TfOutput {
+        let chdir = format!("-chdir=environments/{}", self.name);
+        let mut all = vec![chdir.as_str()];
+        all.extend_from_slice(args);
+        self.tf.run(&all)
+    }
+}
+
 #[test]
 fn lab_environment_applies_with_s3_state_and_replans_clean() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().to_path_buf();
-    let emu = runtime.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
-    let s3 = S3Server::start();
-    let sshd = Sshd::start();
-    let mut tf = Terraform::new("")
-        .env("PVE_ENDPOINT", &emu.url)
-        .env("PVE_API_TOKEN", TOKEN)
-        .env("PVE_SSH_USER", &sshd.user)
-        .env("PVE_SSH_PORT", &sshd.port.to_string())
-        .env("PVE_SSH_PRIVATE_KEY_FILE", &sshd.client_key.display().to_string())
-        .env("PVE_SSH_KNOWN_HOSTS", &sshd.known_hosts.display().to_string())
-        .env("PVE_SSH_NODE_ADDRESSES", "pve1=127.0.0.1,pve2=127.0.0.1,pve3=127.0.0.1");
-    for (key, value) in s3.env() {
-        tf = tf.env(key, &value);
-    }
-    // The repository's layout, so the lab's `../../modules/…` sources resolve.
-    std::fs::remove_file(tf.dir.path().join("main.tf")).unwrap();
-    copy_tree(&repo_root().join("modules"), &tf.dir.path().join("modules"));
-    copy_tree(&repo_root().join("environments/lab"), &tf.dir.path().join("environments/lab"));
-    std::fs::write(
-        tf.dir.path().join("environments/lab/backend.hcl"),
-        format!("bucket    = \"{}\"\nendpoints = {{ s3 = \"{}\" }}\n", s3.bucket, s3.endpoint),
-    )
-    .unwrap();
-    let run = |args: &[&str]| {
-        let mut all = vec!["-chdir=environments/lab"];
-        all.extend_from_slice(args);
-        tf.run(&all)
-    };
-    let out = run(&["init", "-input=false", "-no-color", "-backend-config=backend.hcl"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    let env = Environment::new("lab");
+    let (runtime, s3, data_dir) = (&env.runtime, &env.s3, env.data.path());
+    let run = |args: &[&str]| env.run(args);
     let out = run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let out = run(&["output", "-json"]);
@@ -84,4 +120,78 @@ fn lab_environment_applies_with_s3_state_and_replans_clean() {
         .filter(|v| v.key() == Some("lab/terraform.tfstate"))
         .count();
     assert!(versions >= 2, "two applies, at least two state versions in the bucket: {versions}");
+}
+
+/// Placeholders for the monitoring environment's required secrets (fakes, for the emulator only).
+const MONITORING_TFVARS: &str = r#"
+ssh_public_keys          = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e ops@laptop"]
+minio_server_sha256      = "1111111111111111111111111111111111111111111111111111111111111111"
+minio_client_sha256      = "2222222222222222222222222222222222222222222222222222222222222222"
+minio_root_user          = "tfadmin"
+minio_root_password      = "fake-password-for-the-emulator-only"
+pve_exporter_token_value = "00000000-0000-0000-0000-000000000000"
+telegram_bot_token       = "123456:AAHfakefakefakefakefakefakefakefake"
+telegram_chat_id         = "123456789"
+grafana_admin_password   = "fake-password-for-the-emulator-only"
+"#;
+
+#[test]
+fn rebuild_recreates_minio_from_terraform_and_restores_its_data() {
+    use pve_api::{GuestKind, Params};
+    let env = Environment::new("monitoring");
+    std::fs::write(env.dir().join("terraform.tfvars"), MONITORING_TFVARS).unwrap();
+    let out = env.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let outputs: serde_json::Value = serde_json::from_str(&env.run(&["output", "-json"]).stdout).unwrap();
+    let vmid = outputs["minio"]["value"]["vmid"].as_u64().unwrap();
+    let api = pve_home_tests::client(&env.emu);
+    // Something only the guest's own data carries (Terraform does not manage it): it must come back.
+    // (A running VM keeps it pending; the archive carries pending changes too.)
+    env.runtime.block_on(api.update_config(GuestKind::Qemu, "pve1", vmid, &Params::new().set("tablet", "0"))).unwrap();
+    let tablet = || env.runtime.block_on(api.guest_config(GuestKind::Qemu, "pve1", vmid)).unwrap().get_str("tablet");
+
+    let pve_ops = |extra: &[&str]| {
+        let out = std::process::Command::new(pve_home_tests::workspace_binary("pve-ops"))
+            .args(["rebuild", "minio", "--yes", "--json", "--check-timeout", "30"])
+            .arg("--environments")
+            .arg(env.tf.dir.path().join("environments"))
+            .arg("--terraform")
+            .arg(pve_home_tests::terraform_binary())
+            .arg("--check-url")
+            .arg(format!("{}/healthz", env.s3.endpoint))
+            .args(extra)
+            .envs(env.tf_env())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, stdout, stderr) = pve_ops(&["--dry-run"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let steps = plan["steps"].as_array().unwrap();
+    assert!(
+        steps[0].as_str().unwrap().starts_with(&format!("back up {vmid}"))
+            && steps[1].as_str().unwrap().starts_with(&format!("lift the protection of {vmid}"))
+            && steps[2].as_str().unwrap().contains("-replace=module.minio.pve_vm.this"),
+        "{plan}"
+    );
+    assert_eq!(tablet().as_deref(), Some("0"), "a dry run changes nothing");
+
+    let (code, stdout, stderr) = pve_ops(&[]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["vmid"], vmid);
+    assert!(report["archive"].as_str().unwrap().contains(&format!("vzdump-qemu-{vmid}-")), "{report}");
+    assert!(stderr.contains("1 added, 0 changed, 1 destroyed"), "Terraform replaced the VM: {stderr}");
+    assert_eq!(tablet().as_deref(), Some("0"), "the data came back from the archive: {report}");
+    let status = env.runtime.block_on(api.guest_status(GuestKind::Qemu, "pve1", vmid)).unwrap();
+    assert_eq!(status.status, "running");
+    let config = env.runtime.block_on(api.guest_config(GuestKind::Qemu, "pve1", vmid)).unwrap();
+    assert!(config.flag("protection"), "the restored VM is protected again");
+    let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    assert_eq!(out.code, 0, "after the rebuild Terraform and PVE agree:\n{}", out.all());
 }

@@ -91,6 +91,10 @@ fn rotation_never_locks_anyone_out() {
         // The last host is a prod guest: --env lab must not touch it.
         guest(&rt, &api, 101 + i as u64, if i == 6 { "prod" } else { "lab" }, address);
     }
+    // A stopped lab guest cannot be rotated: it is reported, not silently passed over.
+    let upid = rt.block_on(api.clone_guest(GuestKind::Qemu, "pve1", 9000, 130, &Params::new().set("name", "lab-off"))).unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 130, &Params::new().set("tags", "environment-lab"))).unwrap();
     let old_pub = fleet.key("old.pub").display().to_string();
     let before: Vec<String> = fleet.hosts.iter().map(|(a, _)| fleet.authorized(a)).collect();
 
@@ -115,6 +119,8 @@ fn rotation_never_locks_anyone_out() {
         let keys = fleet.authorized(address);
         assert!(keys.contains(new_blob) && !keys.contains(&old_blob), "{address}: {keys}");
         login(&rt, &fleet, address, "new").unwrap_or_else(|e| panic!("{address}: the new key logs in: {e}"));
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(fleet.keys_file(address)).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600, "{address}: authorized_keys stays private (sshd's StrictModes)");
         assert!(matches!(login(&rt, &fleet, address, "old"), Err(SshError::AuthFailed { .. })), "{address}: the old key is gone");
     }
     // The host that refuses the new key keeps the old one, untouched.
@@ -127,11 +133,16 @@ fn rotation_never_locks_anyone_out() {
     assert!(state == "failed" && detail.contains("CHANGED"), "{detail}");
     assert_eq!(fleet.authorized("127.0.0.16"), before[5]);
     assert_eq!(fleet.authorized("127.0.0.17"), before[6], "prod untouched");
+    assert_eq!(status("lab-off (130)").0, "", "a skipped guest has no address row");
+    let skipped = report["hosts"].as_array().unwrap().iter().find(|h| h["host"] == "lab-off (130)").cloned().unwrap_or_default();
+    assert_eq!((skipped["status"].as_str(), skipped["detail"].as_str()), (Some("skipped"), Some("stopped")), "{report}");
 
     let prom = metrics.path().join("pve_ssh_key_rotation.prom");
     let text = std::fs::read_to_string(&prom).unwrap();
     assert!(
-        text.contains("pve_ssh_key_rotation_ok{host=\"127.0.0.11\"} 1") && text.contains("pve_ssh_key_rotation_ok{host=\"127.0.0.15\"} 0"),
+        text.contains("pve_ssh_key_rotation_ok{host=\"127.0.0.11\"} 1")
+            && text.contains("pve_ssh_key_rotation_ok{host=\"127.0.0.15\"} 0")
+            && text.contains("pve_ssh_key_rotation_ok{host=\"lab-off (130)\"} 0"),
         "{text}"
     );
     let promtool = Command::new("promtool").args(["check", "metrics"]).stdin(std::fs::File::open(&prom).unwrap()).output().unwrap();

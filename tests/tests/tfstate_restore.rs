@@ -117,7 +117,7 @@ fn two_applies_leave_two_versions_and_a_restore_loses_none() {
     // A dry run and an unconfirmed run change nothing.
     let dry = pve_ops(&s3, &["--env", "lab", "--version-id", first_id, "--dry-run"]);
     assert_eq!(dry.code, 0, "{}", dry.stderr);
-    assert!(dry.stdout.contains("would restore lab state to version"), "{}", dry.stdout);
+    assert!(dry.stdout.contains("would restore lab state") && dry.stdout.contains(&format!("to version {first_id}")), "{}", dry.stdout);
     let refused = pve_ops(&s3, &["--env", "lab", "--version-id", first_id]);
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains("pass --yes"), "{}", refused.stderr);
@@ -150,6 +150,10 @@ fn two_applies_leave_two_versions_and_a_restore_loses_none() {
     let listed = tf.run(&["state", "list", "-no-color"]);
     assert_eq!(listed.code, 0, "{}", listed.all());
     assert_eq!(listed.stdout.trim(), "pve_vm.web", "{}", listed.stdout);
+    // And plans on it (the raised serial is accepted): the VM the restored state forgot is new to it.
+    let plan = tf.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(plan.stdout.contains("1 to add, 0 to change, 0 to destroy"), "{}", plan.stdout);
 
     // --before a time after the newest version picks the current one: nothing to do.
     let noop = pve_ops(&s3, &["--env", "lab", "--before", "2999-01-01", "--yes"]);
@@ -186,7 +190,7 @@ fn refuses_what_is_not_a_safe_restore() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("belongs to another state"), "{}", out.stderr);
     assert_eq!(ids("mixed").len(), 2, "nothing written");
-    let forced = pve_ops(&s3, &["--env", "mixed", "--version-id", &mixed[1], "--yes", "--force", "--json"]);
+    let forced = pve_ops(&s3, &["--env", "mixed", "--version-id", &mixed[1], "--yes", "--allow-other-lineage", "--json"]);
     assert_eq!(forced.code, 0, "{}", forced.stderr);
     assert_eq!(forced.json()["serial"], 3, "the restored serial stays above the current one (1)");
 

@@ -1103,13 +1103,17 @@ pub async fn power(r: ApiRequest) -> ApiResult {
     Ok(json!(upid.to_string()))
 }
 
-/// Whether the guest's QEMU agent would answer: PVE's own checks, in its order.
+/// Whether the guest's QEMU agent would answer, with PVE's checks in its order: an `agent` line
+/// at all, a running VM, then the agent itself (here: answering when enabled, silent when not).
 fn agent_ready(guest: &Guest) -> Result<(), PveError> {
+    let Some(agent) = guest.config.get("agent") else {
+        return Err(PveError::server("No QEMU guest agent configured"));
+    };
     if !guest.running {
         return Err(PveError::server(format!("VM {} is not running", guest.vmid)));
     }
-    if !guest.config.get("agent").is_some_and(|a| a.starts_with('1') || a.contains("enabled=1")) {
-        return Err(PveError::server("No QEMU guest agent configured"));
+    if !(agent.starts_with('1') || agent.contains("enabled=1")) {
+        return Err(PveError::server("QEMU guest agent is not running"));
     }
     Ok(())
 }

@@ -259,7 +259,13 @@ pub async fn vzdump(mut r: ApiRequest) -> ApiResult {
                         .replace("{{cluster}}", &cluster_name)
                 });
                 let shared = cluster.storage(&storage).is_some_and(|s| s.shared);
+                // The archive holds the config file, [PENDING] section included; a restored guest
+                // starts stopped, and its first start applies those changes, so they are folded in.
                 let mut archived = guest.config.clone();
+                archived.extend(guest.pending.clone());
+                for key in &guest.pending_delete {
+                    archived.remove(key);
+                }
                 archived.remove("lock");
                 archived.remove("parent");
                 cluster.volumes.push(Volume {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use pve_api::{GuestKind, Params, PveClient, StorageVolume, TaskWait};
 use serde_json::json;
 
-use super::{confirm, guests};
+use super::{Guest, confirm, guests};
 use crate::commands::snapshot::report;
 use crate::metrics::{self, Family};
 use crate::{Exit, Ops};
@@ -15,7 +15,7 @@ fn wait() -> TaskWait {
 }
 
 /// Every backup archive of `vmid` visible from `node`, newest first, with its storage.
-async fn archives(client: &PveClient, node: &str, vmid: u64) -> anyhow::Result<Vec<(String, StorageVolume)>> {
+pub async fn archives(client: &PveClient, node: &str, vmid: u64) -> anyhow::Result<Vec<(String, StorageVolume)>> {
     let mut found = Vec::new();
     for storage in client.node_storages(node, Some("backup")).await? {
         for volume in client.storage_content(node, &storage.storage, Some("backup"), Some(vmid)).await? {
@@ -24,6 +24,54 @@ async fn archives(client: &PveClient, node: &str, vmid: u64) -> anyhow::Result<V
     }
     found.sort_by_key(|(_, volume)| std::cmp::Reverse(volume.ctime));
     Ok(found)
+}
+
+/// Backs `vmid` up (snapshot mode, zstd) to `storage` and returns the new archive's volume ID.
+pub async fn safety_backup(api: &PveClient, node: &str, vmid: u64, storage: &str) -> anyhow::Result<String> {
+    let upid =
+        api.vzdump(node, &Params::new().set("vmid", vmid).set("storage", storage).set("mode", "snapshot").set("compress", "zstd")).await?;
+    api.wait_task(&upid, wait()).await?;
+    archives(api, node, vmid)
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, v)| v.volid)
+        .ok_or_else(|| anyhow::anyhow!("the backup of {vmid} left no archive"))
+}
+
+/// Stops `existing` (the guest at `target`, if any) and restores `archive` into `target`,
+/// replacing it (`force`); `unique` gives a copy new MACs.
+#[allow(clippy::too_many_arguments)]
+pub async fn restore_archive(
+    api: &PveClient,
+    kind: GuestKind,
+    node: &str,
+    target: u64,
+    archive: &str,
+    storage: Option<&str>,
+    existing: Option<&Guest>,
+    unique: bool,
+) -> anyhow::Result<()> {
+    if let Some(existing) = existing
+        && existing.running
+    {
+        let upid = api.guest_action(existing.kind, node, target, "stop", &Params::new()).await?;
+        api.wait_task(&upid, wait()).await?;
+    }
+    let archive_key = if kind == GuestKind::Qemu { "archive" } else { "ostemplate" };
+    let mut params = Params::new().set("vmid", target).set(archive_key, archive).opt("storage", storage);
+    if kind == GuestKind::Lxc {
+        params = params.flag("restore", true);
+    }
+    if existing.is_some() {
+        params = params.flag("force", true);
+    }
+    if unique {
+        params = params.flag("unique", true);
+    }
+    let upid = api.create_guest(kind, node, &params).await?;
+    api.wait_task(&upid, wait()).await?;
+    Ok(())
 }
 
 pub async fn verify(ops: &Ops, max_age: i64, full: bool) -> anyhow::Result<Exit> {
@@ -145,36 +193,18 @@ pub async fn restore(ops: &Ops, request: RestoreRequest) -> anyhow::Result<Exit>
         return Ok(Exit::Failure);
     }
     let started = Instant::now();
+    let api = ops.api()?;
     let mut safety = None;
-    if let Some(existing) = existing {
-        let storage = archive.volid.split(':').next().unwrap_or("local").to_string();
-        let upid = ops
-            .api()?
-            .vzdump(&node, &Params::new().set("vmid", target).set("storage", &storage).set("mode", "snapshot").set("compress", "zstd"))
-            .await?;
-        ops.api()?
-            .wait_task(&upid, wait())
-            .await
-            .map_err(|e| anyhow::anyhow!("safety backup of {target} failed, nothing was replaced: {e}"))?;
-        safety = archives(ops.api()?, &node, target).await?.into_iter().next().map(|(_, v)| v.volid);
-        if existing.running {
-            let upid = ops.api()?.guest_action(existing.kind, &node, target, "stop", &Params::new()).await?;
-            ops.api()?.wait_task(&upid, wait()).await?;
-        }
-    }
-    let archive_key = if kind == GuestKind::Qemu { "archive" } else { "ostemplate" };
-    let mut params = Params::new().set("vmid", target).set(archive_key, &archive.volid).opt("storage", request.storage.as_deref());
-    if kind == GuestKind::Lxc {
-        params = params.flag("restore", true);
-    }
     if existing.is_some() {
-        params = params.flag("force", true);
+        let storage = archive.volid.split(':').next().unwrap_or("local");
+        safety = Some(
+            safety_backup(api, &node, target, storage)
+                .await
+                .map_err(|e| anyhow::anyhow!("safety backup of {target} failed, nothing was replaced: {e:#}"))?,
+        );
     }
-    if request.target.is_some_and(|t| t != request.vmid) {
-        params = params.flag("unique", true);
-    }
-    let upid = ops.api()?.create_guest(kind, &node, &params).await?;
-    ops.api()?.wait_task(&upid, wait()).await?;
+    let unique = request.target.is_some_and(|t| t != request.vmid);
+    restore_archive(api, kind, &node, target, &archive.volid, request.storage.as_deref(), existing, unique).await?;
     let seconds = started.elapsed().as_secs_f64();
     report(
         ops,

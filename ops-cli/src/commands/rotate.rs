@@ -75,8 +75,9 @@ fn guest_address(kind: GuestKind, config: &pve_api::api::GuestConfig) -> Option<
 /// The first IPv4 address other than loopback that the guest agent reports (DHCP guests).
 async fn agent_address(api: &pve_api::PveClient, guest: &Guest) -> Option<String> {
     let path = format!("/nodes/{}/qemu/{}/agent/network-get-interfaces", pve_api::segment(&guest.node), guest.vmid);
-    let answer: serde_json::Value = api.get(&path, &pve_api::Params::new()).await.ok()?;
-    answer["result"]
+    // No retries: a silent agent answers 500 after PVE's own timeout.
+    let envelope = api.call_envelope(reqwest::Method::GET, &path, &pve_api::Params::new(), pve_api::Retry::OnlyIfNotApplied).await.ok()?;
+    envelope["data"]["result"]
         .as_array()?
         .iter()
         .filter(|i| i["name"] != "lo")
@@ -84,27 +85,35 @@ async fn agent_address(api: &pve_api::PveClient, guest: &Guest) -> Option<String
         .find_map(|a| (a["ip-address-type"] == "ipv4").then(|| a["ip-address"].as_str().map(str::to_string)).flatten())
 }
 
-async fn targets(ops: &Ops, request: &Request) -> anyhow::Result<Vec<(String, String)>> {
+/// Hosts to rotate (label, address), deduplicated by address, and guests left out (label, why).
+async fn targets(ops: &Ops, request: &Request) -> anyhow::Result<(Vec<(String, String)>, Vec<(String, String)>)> {
     let mut found: Vec<(String, String)> = request.hosts.iter().map(|h| (h.clone(), h.clone())).collect();
-    if request.env.is_none() && !request.all {
-        return Ok(found);
-    }
-    let api = ops.api()?;
-    let in_scope = |g: &Guest| request.env.is_none() || pve_api::tags::lifecycle::environment(&g.tags) == request.env;
-    let selected: Vec<Guest> = guests(api).await?.into_iter().filter(|g| g.running && in_scope(g)).collect();
-    for guest in selected {
-        let config = api.guest_config(guest.kind, &guest.node, guest.vmid).await?;
-        let address = match guest_address(guest.kind, &config) {
-            Some(address) => Some(address),
-            None if guest.kind == GuestKind::Qemu => agent_address(api, &guest).await,
-            None => None,
-        };
-        match address {
-            Some(address) => found.push((format!("{} ({})", guest.name, guest.vmid), address)),
-            None => tracing::warn!(vmid = guest.vmid, "no static address in the guest's config and none from its agent; skipped"),
+    let mut skipped = Vec::new();
+    if request.env.is_some() || request.all {
+        let api = ops.api()?;
+        let in_scope = |g: &Guest| request.env.is_none() || pve_api::tags::lifecycle::environment(&g.tags) == request.env;
+        for guest in guests(api).await?.into_iter().filter(in_scope) {
+            let label = format!("{} ({})", guest.name, guest.vmid);
+            if !guest.running {
+                skipped.push((label, "stopped".to_string()));
+                continue;
+            }
+            let config = api.guest_config(guest.kind, &guest.node, guest.vmid).await?;
+            let address = match guest_address(guest.kind, &config) {
+                Some(address) => Some(address),
+                None if guest.kind == GuestKind::Qemu => agent_address(api, &guest).await,
+                None => None,
+            };
+            match address {
+                Some(address) => found.push((label, address)),
+                None => skipped.push((label, "no static address in its config and none from its guest agent".to_string())),
+            }
         }
     }
-    Ok(found)
+    // Two tasks on one host would write the same file at once.
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|(_, address)| seen.insert(address.clone()));
+    Ok((found, skipped))
 }
 
 /// Connects, retrying refused or unanswered connections with exponential backoff; a refused
@@ -124,9 +133,37 @@ async fn connect(target: &Target, options: &Options, retries: u32) -> Result<Ssh
     }
 }
 
-async fn write(session: &SshSession, path: &str, text: String) -> Result<u64, SshError> {
+async fn write(session: &SshSession, path: &str, text: &str) -> Result<u64, SshError> {
     // sshd's StrictModes refuses an authorized_keys others can write.
-    session.upload_with_mode(path, std::io::Cursor::new(text.into_bytes()), Some(0o600)).await
+    session.upload_with_mode(path, std::io::Cursor::new(text.as_bytes().to_vec()), Some(0o600)).await
+}
+
+/// Logs in with `options` and proves a shell runs: a `command=` or `restrict` entry would let the
+/// login succeed without giving one.
+async fn proves_login(target: &Target, options: &Options, retries: u32) -> Result<SshSession, SshError> {
+    let session = connect(target, options, retries).await?;
+    let nonce = format!("pve-ops-{:016x}", rand::random::<u64>());
+    let answer = session.exec(&format!("echo {nonce}")).await?;
+    if answer.trim() != nonce {
+        return Err(SshError::Io {
+            target: target.to_string(),
+            operation: "checking the login".into(),
+            detail: format!("the shell did not answer (a forced command?): {:?}", answer.trim()),
+        });
+    }
+    Ok(session)
+}
+
+/// Puts `text` back through the first session that takes it.
+async fn put_back(sessions: &[&SshSession], path: &str, text: &str) -> Result<(), String> {
+    let mut errors = Vec::new();
+    for session in sessions {
+        match write(session, path, text).await {
+            Ok(_) => return Ok(()),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    Err(errors.join("; "))
 }
 
 /// One host: add, verify, remove, verify. Returns what was done.
@@ -138,25 +175,19 @@ async fn rotate_host(host: &str, request: &Request, new_line: &str, remove: Opti
     let path = &request.authorized_keys.replace("{host}", host).replace("{user}", &request.user);
 
     let session = connect(&target, &old, request.retries).await?;
-    let original = match session.read(path).await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Err(SshError::Io { detail, .. }) if detail.to_lowercase().contains("no such file") => String::new(),
-        Err(e) => return Err(e.into()),
-    };
+    let original = session.read_optional(path).await?.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     let added = edit_authorized_keys(&original, Some(new_line), None);
     if added != original {
-        write(&session, path, added.clone()).await?;
+        write(&session, path, &added).await?;
     }
     // A fresh login with the new key, before anything is taken away.
-    let verified = match connect(&target, &new, request.retries).await {
-        Ok(s) => s.exec("true").await.map(|_| s),
-        Err(e) => Err(e),
-    };
-    let verified = match verified {
+    let verified = match proves_login(&target, &new, request.retries).await {
         Ok(s) => s,
         Err(e) => {
             if added != original {
-                write(&session, path, original).await.map_err(|r| anyhow::anyhow!("{e}; and putting authorized_keys back failed: {r}"))?;
+                put_back(&[&session], path, &original)
+                    .await
+                    .map_err(|r| anyhow::anyhow!("{e}; and putting authorized_keys back failed: {r}"))?;
             }
             anyhow::bail!("the new key does not log in ({e}); authorized_keys left as it was, the old key still works");
         }
@@ -164,19 +195,32 @@ async fn rotate_host(host: &str, request: &Request, new_line: &str, remove: Opti
     let Some(remove) = remove else {
         return Ok(if added == original { "new key already present, verified" } else { "new key added, verified" });
     };
+    // An entry with options (from=, command=, restrict) may not give the access the old key gave.
+    if let Some(line) =
+        added.lines().find(|l| key_id(l) == key_id(new_line) && !l.trim_start().starts_with(new_line.split(' ').next().unwrap_or("")))
+    {
+        anyhow::bail!(
+            "the new key's authorized_keys entry has options ({}); the old key was not removed",
+            line.split(' ').next().unwrap_or("")
+        );
+    }
     let removed = edit_authorized_keys(&added, None, Some(remove));
     if removed == added {
         return Ok("new key verified; old key was not present");
     }
-    write(&verified, path, removed).await?;
-    // The new key must still log in once the old one is gone; if not, undo through the open session.
-    let still = match connect(&target, &new, request.retries).await {
-        Ok(s) => s.exec("true").await.map(|_| ()),
+    // From here on a failure must leave a key that logs in: put `added` (both keys) back.
+    let outcome = match write(&verified, path, &removed).await {
+        Ok(_) => proves_login(&target, &new, request.retries).await.map(|_| ()),
         Err(e) => Err(e),
     };
-    if let Err(e) = still {
-        write(&verified, path, added).await?;
-        anyhow::bail!("after removing the old key the new key stopped working ({e}); the old key was put back");
+    if let Err(e) = outcome {
+        return match put_back(&[&verified, &session], path, &added).await {
+            Ok(()) => Err(anyhow::anyhow!("removing the old key failed or broke the new login ({e}); both keys were put back")),
+            Err(r) => Err(anyhow::anyhow!(
+                "LOCKOUT RISK on {target}: removing the old key failed or broke the new login ({e}), and putting both keys back failed ({r}); \
+                 {path} should read:\n{added}"
+            )),
+        };
     }
     Ok("new key added and verified, old key removed")
 }
@@ -196,14 +240,24 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
             anyhow::bail!("--remove-key is the key being added: that would lock everyone out");
         }
     }
-    let hosts = targets(ops, &request).await?;
-    if hosts.is_empty() {
+    let (hosts, skipped) = targets(ops, &request).await?;
+    if hosts.is_empty() && skipped.is_empty() {
         anyhow::bail!("no hosts: give --env, --all or --host (guests need a static address in their ipconfig/net config)");
     }
     let action = if remove.is_some() { "add the new key and remove the old one on" } else { "add the new key on" };
     if ops.dry_run {
         let names: Vec<String> = hosts.iter().map(|(n, a)| format!("{n} {a}")).collect();
-        report(ops, &format!("would {action} {} host(s): {}", hosts.len(), names.join(", ")), json!({ "dry_run": true, "hosts": names }));
+        let left_out: Vec<String> = skipped.iter().map(|(n, why)| format!("{n}: {why}")).collect();
+        report(
+            ops,
+            &format!(
+                "would {action} {} host(s): {}; left out: {}",
+                hosts.len(),
+                names.join(", "),
+                if left_out.is_empty() { "none".into() } else { left_out.join(", ") }
+            ),
+            json!({ "dry_run": true, "hosts": names, "skipped": left_out }),
+        );
         return Ok(Exit::Ok);
     }
     if !confirm(&format!("{}{action} {} host(s)?", "Rotate SSH keys: ", hosts.len()), ops.yes)? {
@@ -246,6 +300,14 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
         }
         rows.push(json!({ "host": name, "address": address, "status": status, "detail": detail }));
     }
+    // A guest left out still holds only the old key: it must not look rotated.
+    for (name, why) in &skipped {
+        ok.push(vec![("host", name.clone())], 0.0);
+        if !ops.json {
+            println!("skipped {name}: {why}");
+        }
+        rows.push(json!({ "host": name, "address": null, "status": "skipped", "detail": why }));
+    }
     if let Some(dir) = &ops.metrics_dir {
         let stamp = Family::gauge("pve_ssh_key_rotation_last_run_timestamp_seconds", "When rotate-ssh-keys last ran.")
             .sample(vec![], chrono::Utc::now().timestamp() as f64);
@@ -254,11 +316,13 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     if ops.json {
         println!("{}", json!({ "hosts": rows, "failed": failed, "seconds": seconds }));
     } else {
-        println!("{} host(s) rotated, {failed} failed, in {seconds:.1} s", results.len() - failed);
+        println!("{} host(s) rotated, {failed} failed, {} skipped, in {seconds:.1} s", results.len() - failed, skipped.len());
     }
-    Ok(match failed {
+    // With --remove-key a skipped guest means the old key is still needed somewhere.
+    let incomplete = failed + if remove.is_some() { skipped.len() } else { 0 };
+    Ok(match incomplete {
         0 => Exit::Ok,
-        n if n == results.len() => Exit::Failure,
+        _ if failed == results.len() => Exit::Failure,
         _ => Exit::Partial,
     })
 }

@@ -24,8 +24,10 @@ pub struct Request {
     pub settings: S3Settings,
     pub version_id: Option<String>,
     pub before: Option<chrono::DateTime<chrono::Utc>>,
-    /// Restore a state of another lineage, or while the state lock is held.
-    pub force: bool,
+    /// Restore a state of another lineage.
+    pub allow_other_lineage: bool,
+    /// Go on while the state lock is held (a stale lock left by a crashed run).
+    pub ignore_lock: bool,
 }
 
 /// One version of the state object (or a delete marker), newest first.
@@ -33,6 +35,8 @@ pub struct Request {
 struct Version {
     id: String,
     modified: i64,
+    /// Sub-second part of the modification time, for ordering versions of the same second.
+    modified_nanos: u32,
     size: i64,
     latest: bool,
     deleted: bool,
@@ -77,6 +81,7 @@ async fn versions(client: &Client, bucket: &str, key: &str) -> anyhow::Result<Ve
             found.push(Version {
                 id: v.version_id().unwrap_or("null").to_string(),
                 modified: v.last_modified().map_or(0, |t| t.secs()),
+                modified_nanos: v.last_modified().map_or(0, |t| t.subsec_nanos()),
                 size: v.size().unwrap_or(0),
                 latest: v.is_latest().unwrap_or(false),
                 deleted: false,
@@ -86,6 +91,7 @@ async fn versions(client: &Client, bucket: &str, key: &str) -> anyhow::Result<Ve
             found.push(Version {
                 id: m.version_id().unwrap_or("null").to_string(),
                 modified: m.last_modified().map_or(0, |t| t.secs()),
+                modified_nanos: m.last_modified().map_or(0, |t| t.subsec_nanos()),
                 size: 0,
                 latest: m.is_latest().unwrap_or(false),
                 deleted: true,
@@ -98,7 +104,7 @@ async fn versions(client: &Client, bucket: &str, key: &str) -> anyhow::Result<Ve
         version_marker = page.next_version_id_marker().map(str::to_string);
     }
     // Newest first; the latest flag decides between versions of the same second.
-    found.sort_by_key(|v| (std::cmp::Reverse(v.modified), !v.latest));
+    found.sort_by_key(|v| (std::cmp::Reverse((v.modified, v.modified_nanos)), !v.latest));
     Ok(found)
 }
 
@@ -166,16 +172,10 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     if chosen.deleted {
         anyhow::bail!("version {} of s3://{bucket}/{key} is a delete marker, not a state", chosen.id);
     }
-    let (mut restored, chosen_state) = parse_state(&get(&client, bucket, key, &chosen.id).await?)
+    let chosen_bytes = get(&client, bucket, key, &chosen.id).await?;
+    let (_, chosen_state) = parse_state(&chosen_bytes)
         .map_err(|e| anyhow::anyhow!("version {} of s3://{bucket}/{key} is {e}; refusing to restore it", chosen.id))?;
     let current = history.iter().find(|v| v.latest && !v.deleted);
-    let current_state = match current {
-        Some(v) => {
-            let bytes = get(&client, bucket, key, &v.id).await?;
-            Some((v, bytes.clone(), parse_state(&bytes).ok().map(|(_, s)| s)))
-        }
-        None => None,
-    };
     if current.is_some_and(|v| v.id == chosen.id) {
         report(
             ops,
@@ -184,35 +184,44 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
         );
         return Ok(Exit::Ok);
     }
-    if let Some((_, _, Some(state))) = &current_state
+    let current_bytes = match current {
+        Some(v) => Some(get(&client, bucket, key, &v.id).await?),
+        None => None,
+    };
+    // Lineage and serial floor from the newest version that is a state: the current one, or the
+    // last good one when the current is deleted or unreadable.
+    let mut reference = current_bytes.as_deref().and_then(|b| parse_state(b).ok()).map(|(_, s)| s);
+    if reference.is_none() {
+        for v in history.iter().filter(|v| !v.deleted && Some(&v.id) != current.map(|c| &c.id)) {
+            if let Some((_, state)) = get(&client, bucket, key, &v.id).await.ok().and_then(|b| parse_state(&b).ok()) {
+                reference = Some(state);
+                break;
+            }
+        }
+    }
+    if let Some(state) = &reference
         && state.lineage != chosen_state.lineage
-        && !request.force
+        && !request.allow_other_lineage
     {
         anyhow::bail!(
-            "version {} belongs to another state (lineage {}, current {}); pass --force to restore it anyway",
+            "version {} belongs to another state (lineage {}, current {}); pass --allow-other-lineage to restore it anyway",
             chosen.id,
             chosen_state.lineage,
             state.lineage
         );
     }
-    let lock = format!("{key}.tflock");
-    if client.head_object().bucket(bucket).key(&lock).send().await.is_ok() && !request.force {
-        anyhow::bail!(
-            "s3://{bucket}/{lock} exists: Terraform is running on {} (or left a stale lock); retry when it ends, or pass --force",
-            request.env
-        );
-    }
-    let current_serial = current_state.as_ref().and_then(|(_, _, s)| s.as_ref()).map_or(0, |s| s.serial);
-    let new_serial = chosen_state.serial.max(current_serial + 1);
-    restored["serial"] = json!(new_serial);
+    let floor = reference.as_ref().map_or(0, |s| s.serial);
+    let new_serial = chosen_state.serial.max(floor + 1);
+    let body = with_serial(&chosen_bytes, chosen_state.serial, new_serial)?;
     let plan = format!(
-        "restore {} state to version {} ({}, serial {}, {} resources) over {} — the current state stays in the history and is written again first; the restored copy gets serial {new_serial}",
+        "restore {} state (s3://{bucket}/{key} at {}) to version {} ({}, serial {}, {} resources) over {} — the current state stays in the history and is written again first; the restored copy gets serial {new_serial}",
         request.env,
+        request.settings.endpoint.as_deref().unwrap_or("AWS S3"),
         chosen.id,
         timestamp(chosen.modified),
         chosen_state.serial,
         chosen_state.resources,
-        current.map_or("no current state (deleted)".to_string(), |v| format!("current version {} (serial {current_serial})", v.id)),
+        current.map_or("no current state (deleted)".to_string(), |v| format!("current version {} (serial {floor})", v.id)),
     );
     if ops.dry_run {
         report(ops, &format!("would {plan}"), json!({ "dry_run": true, "version_id": chosen.id, "serial": new_serial }));
@@ -221,17 +230,33 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     if !confirm(&format!("{}{}?", plan[..1].to_uppercase(), &plan[1..]), ops.yes)? {
         return Ok(Exit::Failure);
     }
-    let kept = match current_state {
-        Some((_, bytes, _)) => Some(put(&client, bucket, key, bytes).await?),
-        None => None,
-    };
-    let body = serde_json::to_vec_pretty(&restored)?;
-    let new_version = put(&client, bucket, key, body.clone()).await?;
-    // Read it back: the restore is done only when the bucket serves what was written.
-    let latest = versions(&client, bucket, key).await?.into_iter().find(|v| v.latest).map(|v| v.id);
-    if latest.as_deref() != Some(new_version.as_str()) || get(&client, bucket, key, &new_version).await? != body {
-        anyhow::bail!("wrote version {new_version} of s3://{bucket}/{key} but the bucket serves {latest:?}; check the history with --list");
+    // Hold Terraform's own lock (use_lockfile) while writing, so no apply starts in between.
+    let lock = StateLock::take(&client, bucket, key, &request.env, request.ignore_lock).await?;
+    let result = async {
+        // Nothing may have changed since the versions were read.
+        let latest_now = versions(&client, bucket, key).await?.into_iter().find(|v| v.latest).map(|v| v.id);
+        if latest_now != history.iter().find(|v| v.latest).map(|v| v.id.clone()) {
+            anyhow::bail!(
+                "s3://{bucket}/{key} changed while preparing the restore (now {latest_now:?}); nothing was written, run it again"
+            );
+        }
+        let kept = match current_bytes {
+            Some(bytes) => Some(put(&client, bucket, key, bytes).await?),
+            None => None,
+        };
+        let new_version = put(&client, bucket, key, body.clone()).await?;
+        // Read it back: the restore is done only when the bucket serves what was written.
+        let latest = versions(&client, bucket, key).await?.into_iter().find(|v| v.latest).map(|v| v.id);
+        if latest.as_deref() != Some(new_version.as_str()) || get(&client, bucket, key, &new_version).await? != body {
+            anyhow::bail!(
+                "wrote version {new_version} of s3://{bucket}/{key} but the bucket serves {latest:?}; check the history with --list"
+            );
+        }
+        Ok((kept, new_version))
     }
+    .await;
+    lock.release(&client).await?;
+    let (kept, new_version) = result?;
     report(
         ops,
         &format!(
@@ -243,6 +268,82 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
         json!({ "restored": true, "from_version_id": chosen.id, "version_id": new_version, "serial": new_serial, "previous_version_id": kept }),
     );
     Ok(Exit::Ok)
+}
+
+/// The state's bytes with only the top-level serial changed (Terraform writes it before
+/// `lineage`, `outputs` and `resources`), so nothing else is re-encoded.
+fn with_serial(bytes: &[u8], old: u64, new: u64) -> anyhow::Result<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).map_err(|e| anyhow::anyhow!("the state is not UTF-8: {e}"))?;
+    let pattern = regex::Regex::new(r#""serial"\s*:\s*(\d+)"#).expect("valid pattern");
+    let found = pattern.captures(text).and_then(|c| c.get(1)).filter(|m| m.as_str() == old.to_string());
+    let before_resources = found.is_some_and(|m| text.find("\"resources\"").is_none_or(|r| m.start() < r));
+    match found {
+        Some(m) if before_resources => Ok(format!("{}{new}{}", &text[..m.start()], &text[m.end()..]).into_bytes()),
+        // An unusual layout: re-encode rather than guess.
+        _ => {
+            let mut value: serde_json::Value = serde_json::from_slice(bytes)?;
+            value["serial"] = json!(new);
+            Ok(serde_json::to_vec_pretty(&value)?)
+        }
+    }
+}
+
+/// Terraform's S3 lock object (`<key>.tflock`), created only if absent.
+struct StateLock {
+    bucket: String,
+    key: Option<String>,
+}
+
+impl StateLock {
+    async fn take(client: &Client, bucket: &str, key: &str, env: &str, ignore_existing: bool) -> anyhow::Result<Self> {
+        let lock = format!("{key}.tflock");
+        let info = json!({
+            "ID": format!("pve-ops-{:016x}", rand::random::<u64>()),
+            "Operation": "pve-ops restore tfstate",
+            "Who": format!("pve-ops@{}", std::env::var("HOSTNAME").unwrap_or_default()),
+            "Version": env!("CARGO_PKG_VERSION"),
+            "Created": chrono::Utc::now().to_rfc3339(),
+            "Path": format!("{bucket}/{key}"),
+        });
+        let created = client
+            .put_object()
+            .bucket(bucket)
+            .key(&lock)
+            .if_none_match("*")
+            .body(ByteStream::from(serde_json::to_vec(&info)?))
+            .send()
+            .await;
+        match created {
+            Ok(_) => Ok(Self { bucket: bucket.to_string(), key: Some(lock) }),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+                if ignore_existing {
+                    tracing::warn!(%lock, "the state lock is held; going on without it (--ignore-lock)");
+                    return Ok(Self { bucket: bucket.to_string(), key: None });
+                }
+                let holder = match client.get_object().bucket(bucket).key(&lock).send().await {
+                    Ok(o) => o.body.collect().await.map(|b| String::from_utf8_lossy(&b.into_bytes()).into_owned()).unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
+                anyhow::bail!(
+                    "s3://{bucket}/{lock} exists: Terraform is running on {env} (or left a stale lock: {holder}); retry when it ends, or pass --ignore-lock"
+                )
+            }
+            Err(e) => Err(error(&format!("cannot take the state lock s3://{bucket}/{lock}"), e)),
+        }
+    }
+
+    async fn release(self, client: &Client) -> anyhow::Result<()> {
+        if let Some(key) = &self.key {
+            client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| error(&format!("cannot remove the state lock {key}"), e))?;
+        }
+        Ok(())
+    }
 }
 
 async fn list(ops: &Ops, client: &Client, request: &Request, history: &[Version]) -> anyhow::Result<Exit> {
