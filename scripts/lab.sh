@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# The main job: installs the tools, builds pve-home, starts the Proxmox VE emulator on
-# https://127.0.0.1:8006, installs the provider into a local mirror and runs
-# `terraform apply` of environments/lab against the emulator.
-# Stop the emulator with: kill "$(cat .work/emulator.pid)"
+# The main job: installs the tools, builds pve-home, and runs the lab on this machine with no
+# Proxmox and no S3 at hand:
+#   - the Proxmox VE emulator on https://127.0.0.1:8006 (a 3-node cluster),
+#   - a versioned S3 server (SeaweedFS) on http://127.0.0.1:18333 for the Terraform state,
+#   - an OpenSSH sshd on 127.0.0.1:2222 standing in for the nodes' SSH (cloud-init snippets),
+# then `terraform apply` of environments/lab against them. Everything listens on loopback only.
+#
+# Afterwards `source .work/lab.env` points terraform and pve-ops at them; stop them with
+#   kill $(cat .work/*.pid)
 set -euo pipefail
 
 REPO="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,13 +22,28 @@ bash scripts/install-provider.sh release
 
 WORK="$REPO/.work"
 mkdir -p "$WORK"
-if [[ -f "$WORK/emulator.pid" ]] && kill -0 "$(cat "$WORK/emulator.pid")" 2>/dev/null; then
-  kill "$(cat "$WORK/emulator.pid")"
-  sleep 0.5
-fi
+chmod 700 "$WORK"
+# A second run replaces the services of the first.
+for pidfile in "$WORK"/emulator.pid "$WORK"/s3.pid "$WORK"/sshd.pid; do
+  if [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    kill "$(cat "$pidfile")"
+  fi
+  rm -f "$pidfile"
+done
+sleep 0.5
 
-export PVE_EMULATOR_TOKENS="root@pam!terraform=00000000-0000-0000-0000-000000000000"
-./target/release/pve-emulator \
+wait_for_port() { # <port> <what>
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "lab: $2 did not start on 127.0.0.1:$1" >&2
+  return 1
+}
+
+# --- the Proxmox VE emulator ------------------------------------------------------------
+PVE_TOKEN="root@pam!terraform=00000000-0000-0000-0000-000000000000"
+PVE_EMULATOR_TOKENS="$PVE_TOKEN" ./target/release/pve-emulator \
   --listen 127.0.0.1:8006 \
   --cert-out "$WORK/emulator-ca.pem" \
   --state-file "$WORK/emulator-state.json" \
@@ -31,28 +51,91 @@ export PVE_EMULATOR_TOKENS="root@pam!terraform=00000000-0000-0000-0000-000000000
   --request-log "$WORK/requests.jsonl" \
   >"$WORK/emulator.out" 2>"$WORK/emulator.err" &
 echo $! >"$WORK/emulator.pid"
+wait_for_port 8006 "the emulator"
 
+# --- S3 for the Terraform state (credentials made once, kept in .work/s3.env) --------------
+if [[ ! -f "$WORK/s3.env" ]]; then
+  (
+    umask 077
+    printf 'AWS_ACCESS_KEY_ID=lab-%s\nAWS_SECRET_ACCESS_KEY=%s\n' "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" \
+      "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >"$WORK/s3.env"
+  )
+fi
+set -a
+# shellcheck source=/dev/null
+source "$WORK/s3.env"
+set +a
+mkdir -p "$WORK/s3"
+weed mini -dir="$WORK/s3" -ip=127.0.0.1 -ip.bind=127.0.0.1 -master.telemetry=false -admin.ui=false -webdav=false \
+  -s3.port=18333 -master.port=19333 -volume.port=19340 -filer.port=18888 -admin.port=23646 \
+  -s3.port.iceberg=0 -s3.port.lance=0 -bucket=tfstate >"$WORK/s3.log" 2>&1 &
+echo $! >"$WORK/s3.pid"
+wait_for_port 18333 "SeaweedFS"
 for _ in $(seq 50); do
-  grep -q "listening on" "$WORK/emulator.out" 2>/dev/null && break
-  sleep 0.1
+  echo "s3.bucket.versioning -name tfstate -enable" | weed shell -master=127.0.0.1:19333 2>/dev/null | grep -q "set to Enabled" && break
+  sleep 0.2
 done
-grep "listening on" "$WORK/emulator.out"
+echo "s3.bucket.versioning -name tfstate" | weed shell -master=127.0.0.1:19333 2>/dev/null | grep -q "Versioning: Enabled" ||
+  { echo "lab: could not turn on versioning of the state bucket" >&2; exit 1; }
+printf 'bucket    = "tfstate"\nendpoints = { s3 = "http://127.0.0.1:18333" }\n' >"$WORK/lab-backend.hcl"
+
+# --- SSH to the "nodes": an sshd on loopback with its own host key ---------------------------
+SSH_DIR="$WORK/ssh"
+mkdir -p "$SSH_DIR" /run/sshd
+chmod 700 "$SSH_DIR"
+[[ -f "$SSH_DIR/host_key" ]] || ssh-keygen -q -t ed25519 -N "" -C pve-home-lab-node -f "$SSH_DIR/host_key"
+[[ -f "$SSH_DIR/client_key" ]] || ssh-keygen -q -t ed25519 -N "" -C pve-home-lab -f "$SSH_DIR/client_key"
+cp "$SSH_DIR/client_key.pub" "$SSH_DIR/authorized_keys"
+cat >"$SSH_DIR/sshd_config" <<EOF
+Port 2222
+ListenAddress 127.0.0.1
+HostKey $SSH_DIR/host_key
+PidFile $SSH_DIR/sshd.pid
+AuthorizedKeysFile $SSH_DIR/authorized_keys
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+Subsystem sftp internal-sftp
+LogLevel ERROR
+EOF
+"$(command -v sshd || echo /usr/sbin/sshd)" -D -e -f "$SSH_DIR/sshd_config" 2>"$WORK/sshd.log" &
+echo $! >"$WORK/sshd.pid"
+wait_for_port 2222 "sshd"
+printf '[127.0.0.1]:2222 %s\n' "$(cut -d' ' -f1-2 "$SSH_DIR/host_key.pub")" >"$SSH_DIR/known_hosts"
+
+# --- what terraform and pve-ops need, in one file (it holds credentials: mode 0600) --------
+(
+  umask 077
+  cat >"$WORK/lab.env" <<EOF
+export TF_CLI_CONFIG_FILE='$WORK/terraformrc' CHECKPOINT_DISABLE=1
+export PVE_ENDPOINT='https://127.0.0.1:8006' PVE_API_TOKEN='$PVE_TOKEN' PVE_CA_FILE='$WORK/emulator-ca.pem'
+export PVE_SSH_USER=root PVE_SSH_PORT=2222 PVE_SSH_PRIVATE_KEY_FILE='$SSH_DIR/client_key' PVE_SSH_KNOWN_HOSTS='$SSH_DIR/known_hosts'
+export PVE_SSH_NODE_ADDRESSES='pve1=127.0.0.1,pve2=127.0.0.1,pve3=127.0.0.1'
+export AWS_ACCESS_KEY_ID='$AWS_ACCESS_KEY_ID' AWS_SECRET_ACCESS_KEY='$AWS_SECRET_ACCESS_KEY' PVE_OPS_S3_ENDPOINT='http://127.0.0.1:18333'
+export PATH='$REPO/.venv/bin:$REPO/target/release':"\$PATH"
+EOF
+)
+# shellcheck source=/dev/null
+source "$WORK/lab.env"
 
 api() {
   curl --silent --show-error --fail --cacert "$WORK/emulator-ca.pem" \
-    -H "Authorization: PVEAPIToken=$PVE_EMULATOR_TOKENS" "https://127.0.0.1:8006/api2/json$1"
+    -H "Authorization: PVEAPIToken=$PVE_TOKEN" "https://127.0.0.1:8006/api2/json$1"
 }
-
 echo
 echo "Proxmox VE $(api /version | jq -r .data.version), cluster resources:"
 api /cluster/resources | jq -r '.data[] | select(.type != "storage") | [.type, .id, (.name // .node // ""), (.status // "")] | @tsv' | column -t
 
-export TF_CLI_CONFIG_FILE="$WORK/terraformrc" PVE_ENDPOINT=https://127.0.0.1:8006 PVE_API_TOKEN="$PVE_EMULATOR_TOKENS" PVE_CA_FILE="$WORK/emulator-ca.pem"
 echo
-echo "==> terraform apply environments/lab"
-terraform -chdir=environments/lab init -input=false -upgrade >/dev/null
+echo "==> terraform apply environments/lab (state in s3://tfstate/lab/terraform.tfstate)"
+terraform -chdir=environments/lab init -input=false -reconfigure -backend-config="$WORK/lab-backend.hcl" >/dev/null
 terraform -chdir=environments/lab apply -input=false -auto-approve
 
 echo
-echo "Emulator running (pid $(cat "$WORK/emulator.pid")). To use it from this shell:"
-echo "export TF_CLI_CONFIG_FILE=$TF_CLI_CONFIG_FILE PVE_ENDPOINT=$PVE_ENDPOINT PVE_API_TOKEN='$PVE_API_TOKEN' PVE_CA_FILE=$PVE_CA_FILE"
+echo "==> the state versions pve-ops restore tfstate can go back to"
+pve-ops restore tfstate --env lab --list
+
+echo
+echo "The lab runs on loopback (pids in $WORK/*.pid). To use it from this shell:"
+echo "  source $WORK/lab.env"
