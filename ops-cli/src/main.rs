@@ -5,15 +5,17 @@ use clap::{Parser, Subcommand};
 use pve_ops::commands::{backups, deploy, drift, expire, health, rebuild, rotate, snapshot, tfstate};
 use pve_ops::{Exit, Ops};
 
-/// Operator CLI for pve-home: snapshots and lab expiry (restores, backup checks, key rotation,
-/// drift and health come next). Connection settings come from PVE_* environment variables or
-/// --config FILE (KEY=VALUE lines) — never from the command line.
+/// Operator CLI for pve-home: restores (guests, Terraform state), backup checks, snapshots, lab
+/// expiry, SSH key rotation, drift and health checks, deploy and rebuild. Credentials come from
+/// PVE_* / AWS_* environment variables or --config FILE (KEY=VALUE lines) — never from the
+/// command line. Every mutating command has --dry-run and asks first unless --yes.
 ///
-/// Exit codes: 0 ok, 1 failure, 2 usage error, 3 partial (some targets failed).
+/// Exit codes: 0 ok, 1 failure, 2 usage error, 3 partial (some targets failed or were skipped).
 #[derive(Parser)]
 #[command(name = "pve-ops", version)]
 struct Cli {
-    /// File with PVE_ENDPOINT, PVE_API_TOKEN, PVE_CA_FILE, … as KEY=VALUE lines.
+    /// File with PVE_ENDPOINT, PVE_API_TOKEN, AWS_ACCESS_KEY_ID, PVE_OPS_*, … as KEY=VALUE lines
+    /// (read before anything else; the environment wins over it).
     #[arg(long, global = true, env = "PVE_OPS_CONFIG")]
     config: Option<PathBuf>,
     /// Print JSON instead of text.

@@ -97,6 +97,12 @@ impl Value {
         matches!(self, Self::Unknown)
     }
 
+    /// Known and not null: what a conflict check may count as "set". At validate time a value
+    /// from a module variable or another resource is still unknown and may turn out null.
+    pub fn is_set(&self) -> bool {
+        !self.is_null() && !self.is_unknown()
+    }
+
     /// Known all the way down.
     pub fn is_wholly_known(&self) -> bool {
         match self {

@@ -271,15 +271,18 @@ impl Resource<Context> for PveBackupJob {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::default();
-        let chosen: Vec<&str> = ["vmids", "all", "pool"]
+        let selection = ["vmids", "all", "pool"];
+        let chosen: Vec<&str> = selection
             .into_iter()
             .filter(|k| match config.get(k) {
-                Value::Null => false,
+                Value::Null | Value::Unknown => false,
                 Value::Bool(b) => *b,
                 Value::List(l) => !l.is_empty(),
                 _ => true,
             })
             .collect();
+        // Unknown until plan (a module variable, another resource): decided then, not now.
+        let undecided = selection.iter().any(|k| config.get(k).is_unknown());
         if chosen.len() > 1 {
             diags.push(
                 Diagnostic::error(
@@ -289,10 +292,10 @@ impl Resource<Context> for PveBackupJob {
                 .at(attr(chosen[1])),
             );
         }
-        if chosen.is_empty() && [config.get("vmids"), config.get("all"), config.get("pool")].iter().all(|v| !v.is_unknown()) {
+        if chosen.is_empty() && !undecided {
             diags.push(Diagnostic::error("Nothing to back up", "set vmids, all = true, or pool").at(attr("vmids")));
         }
-        if !config.get("exclude").is_null() && chosen != ["all"] {
+        if config.get("exclude").is_set() && chosen != ["all"] && !undecided {
             diags.push(Diagnostic::error("exclude needs all", "exclude only applies together with all = true").at(attr("exclude")));
         }
         let retention = config.get("retention");
@@ -416,4 +419,28 @@ fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     (nanos as u64 ^ (std::process::id() as u64).rotate_left(32)) & 0xffff_ffff_ffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summaries(config: Value) -> Vec<String> {
+        PveBackupJob.validate(&config).0.into_iter().map(|d| d.summary).collect()
+    }
+
+    #[test]
+    fn unknown_selection_is_decided_at_plan_not_at_validate() {
+        // `terraform validate` of a module: vmids comes from a variable, still unknown.
+        let from_module = Value::object([("vmids", Value::Unknown), ("pool", Value::Null), ("all", Value::Null), ("exclude", Value::Null)]);
+        assert!(summaries(from_module).is_empty());
+        let exclude_pending = Value::object([("all", Value::Unknown), ("exclude", Value::List(vec![Value::from(100i64)]))]);
+        assert!(summaries(exclude_pending).is_empty());
+        // Known conflicts still fail.
+        let both = Value::object([("vmids", Value::List(vec![Value::from(100i64)])), ("all", Value::Bool(true))]);
+        assert_eq!(summaries(both), ["Conflicting selection"]);
+        let exclude_without_all =
+            Value::object([("vmids", Value::List(vec![Value::from(100i64)])), ("exclude", Value::List(vec![Value::from(101i64)]))]);
+        assert_eq!(summaries(exclude_without_all), ["exclude needs all"]);
+    }
 }

@@ -168,11 +168,10 @@ impl Resource<Context> for PveLifecycleTag {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::default();
-        if !config.get("expires").is_null() && !config.get("expiration_days").is_null() {
+        if config.get("expires").is_set() && config.get("expiration_days").is_set() {
             diags.push(Diagnostic::error("Conflicting expiry", "set expires or expiration_days, not both").at(attr("expires")));
         }
-        if config.get("no_expire").as_bool() == Some(true) && (!config.get("expires").is_null() || !config.get("expiration_days").is_null())
-        {
+        if config.get("no_expire").as_bool() == Some(true) && (config.get("expires").is_set() || config.get("expiration_days").is_set()) {
             diags.push(
                 Diagnostic::error("Conflicting expiry", "no_expire cannot be combined with expires or expiration_days")
                     .at(attr("no_expire")),

@@ -399,7 +399,7 @@ impl Resource<Context> for PveLxc {
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::default();
         let (template, clone) = (config.get("template_volume"), config.get("clone_vmid"));
-        if !template.is_null() && !clone.is_null() {
+        if template.is_set() && clone.is_set() {
             diags.push(Diagnostic::error("Conflicting sources", "set template_volume or clone_vmid, not both").at(attr("clone_vmid")));
         }
         if config.get("rootfs").is_null() && clone.is_null() && !template.is_unknown() {

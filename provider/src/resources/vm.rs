@@ -848,7 +848,7 @@ impl Resource<Context> for PveVm {
         }
         let builtins =
             ["install_docker", "install_node_exporter", "security_updates"].iter().any(|k| config.get(k).as_bool() == Some(true));
-        if !config.get("user_data").is_null() && builtins {
+        if config.get("user_data").is_set() && builtins {
             diags.push(Diagnostic::error("Conflicting user-data", "user_data is used verbatim; install_docker, install_node_exporter and security_updates build user-data of their own. Use one or the other.").at(attr("user_data")));
         }
         if crate::resources::cloud_init::wanted(config) && !config.get("ci_custom").is_null() {
