@@ -46,11 +46,12 @@ enum Command {
         #[command(subcommand)]
         what: RestoreWhat,
     },
-    /// Check every guest has a recent backup archive; writes metrics.
+    /// Check every guest a backup job covers has an archive within its job's interval (+2 h);
+    /// writes metrics. Guests no job covers are listed as unscheduled.
     VerifyBackups {
-        /// Newest archive may be at most this old (e.g. 26h, 8d).
-        #[arg(long, value_parser = pve_ops::parse_age, default_value = "26h")]
-        max_age: i64,
+        /// Allowed age for every scheduled guest instead of its job's interval (e.g. 26h, 8d).
+        #[arg(long, value_parser = pve_ops::parse_age)]
+        max_age: Option<i64>,
         /// Also check each newest archive is readable through the API.
         #[arg(long)]
         full: bool,

@@ -164,6 +164,10 @@ fn verify_backups_and_restore_round_trip() {
     let api = client(&emu);
     clone(&rt, &api, 100, "db", "db", false);
     clone(&rt, &api, 101, "nobackup", "web", false);
+    clone(&rt, &api, 102, "scratch", "tmp", false);
+    // A daily job covers 100 and 101; nothing covers 102.
+    let job = Params::new().set("id", "daily").set("schedule", "*-*-* 01:00").set("vmid", "100,101").set("storage", "backup");
+    rt.block_on(api.create_backup_job(&job)).unwrap();
     rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 100, &Params::new().set("memory", 3072))).unwrap();
     let upid = rt.block_on(api.vzdump("pve1", &Params::new().set("vmid", 100).set("storage", "backup").set("compress", "zstd"))).unwrap();
     rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
@@ -173,11 +177,23 @@ fn verify_backups_and_restore_round_trip() {
     assert_eq!(verify.code, 3, "one guest lacks a backup: partial\n{}", verify.stderr);
     let report: serde_json::Value = serde_json::from_str(&verify.stdout).unwrap();
     let status = |vmid: u64| report["guests"].as_array().unwrap().iter().find(|g| g["vmid"] == vmid).unwrap()["status"].clone();
-    assert_eq!((status(100), status(101)), (serde_json::json!("ok"), serde_json::json!("missing")));
+    assert_eq!(
+        (status(100), status(101), status(102)),
+        (serde_json::json!("ok"), serde_json::json!("missing"), serde_json::json!("unscheduled")),
+        "{report}"
+    );
+    assert_eq!(report["problems"], 1, "an unscheduled guest is not a problem");
+    let allowed = report["guests"].as_array().unwrap().iter().find(|g| g["vmid"] == 100).unwrap()["allowed_age_seconds"].clone();
+    assert_eq!(allowed, 86_400 + 7_200, "a daily job allows a day and two hours");
     let prom = metrics.path().join("pve_backups.prom");
     let promtool = Command::new("promtool").args(["check", "metrics"]).stdin(std::fs::File::open(&prom).unwrap()).output().unwrap();
     assert!(promtool.status.success(), "{}", String::from_utf8_lossy(&promtool.stderr));
-    assert!(std::fs::read_to_string(&prom).unwrap().contains("pve_backup_ok{vmid=\"101\",name=\"nobackup\"} 0"));
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(text.contains("pve_backup_ok{vmid=\"101\",name=\"nobackup\"} 0"), "{text}");
+    assert!(
+        text.contains("pve_backup_scheduled{vmid=\"102\",name=\"scratch\"} 0") && !text.contains("pve_backup_ok{vmid=\"102\""),
+        "{text}"
+    );
 
     // The guest drifts; a restore to a new VMID brings the backed-up config back.
     rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 100, &Params::new().set("memory", 1024))).unwrap();
@@ -265,6 +281,10 @@ fn drift_checks_an_environment_with_real_terraform() {
     assert_eq!(before["add"], 2, "the sandbox VM and its lifecycle tag are not created yet");
     assert_eq!(tf.run(&["-chdir=lab", "apply", "-auto-approve", "-input=false"]).code, 0);
     drift(false);
+    // A changed output alone makes `plan -detailed-exitcode` exit 2: not drift of the infrastructure.
+    std::fs::write(lab.join("outputs.tf"), "output \"sandbox_cores\" {\n  value = pve_vm.sandbox.cores\n}\n").unwrap();
+    let outputs_only = drift(false);
+    assert_eq!((outputs_only["add"].as_u64(), outputs_only["change"].as_u64()), (Some(0), Some(0)), "{outputs_only}");
     let api = client(&emu);
     rt.block_on(api.update_config(GuestKind::Qemu, "pve1", 100, &Params::new().set("cores", 8))).unwrap();
     let after = drift(true);

@@ -74,24 +74,117 @@ pub async fn restore_archive(
     Ok(())
 }
 
-pub async fn verify(ops: &Ops, max_age: i64, full: bool) -> anyhow::Result<Exit> {
-    let now = chrono::Utc::now().timestamp();
+/// Slack on top of a job's interval: a backup of many guests takes a while.
+const SLACK_SECONDS: i64 = 2 * 3600;
+
+/// The longest gap between two runs of `schedule` over the coming eight days (a weekday-only
+/// job has a weekend gap): the most a guest's newest archive may age before the next run.
+fn longest_gap(schedule: &str, now: chrono::DateTime<chrono::Utc>) -> Option<i64> {
+    let event: pve_api::calendar::CalendarEvent = schedule.parse().ok()?;
+    let mut last = event.next_after(now)?;
+    let mut gap = 0i64;
+    while last < now + chrono::Duration::days(8) {
+        let next = event.next_after(last)?;
+        gap = gap.max((next - last).num_seconds());
+        last = next;
+    }
+    Some(gap)
+}
+
+/// A backup job's selection, as /cluster/backup returns it.
+struct Job {
+    id: String,
+    vmids: Vec<u64>,
+    all: bool,
+    exclude: Vec<u64>,
+    pool_members: Vec<u64>,
+    node: Option<String>,
+    /// Allowed age of the newest archive under this job.
+    allowed: i64,
+}
+
+impl Job {
+    fn covers(&self, guest: &super::Guest) -> bool {
+        self.node.as_ref().is_none_or(|n| n == &guest.node)
+            && (self.vmids.contains(&guest.vmid)
+                || self.pool_members.contains(&guest.vmid)
+                || (self.all && !self.exclude.contains(&guest.vmid)))
+    }
+}
+
+fn id_list(value: Option<&serde_json::Value>) -> Vec<u64> {
+    let text = match value {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    text.split(',').filter_map(|v| v.trim().parse().ok()).collect()
+}
+
+async fn jobs(api: &PveClient, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Vec<Job>> {
+    let mut found = Vec::new();
+    for job in api.backup_jobs().await? {
+        let text = |k: &str| job.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_u64().map(|n| n.to_string())));
+        if text("enabled").as_deref() == Some("0") {
+            continue;
+        }
+        let Some(gap) = text("schedule").and_then(|s| longest_gap(&s, now)) else { continue };
+        let pool_members = match text("pool") {
+            Some(pool) => api
+                .pool(&pool)
+                .await?
+                .get("members")
+                .and_then(|m| m.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|m| m.get("vmid").and_then(|v| v.as_u64()))
+                .collect(),
+            None => Vec::new(),
+        };
+        found.push(Job {
+            id: text("id").unwrap_or_default(),
+            vmids: id_list(job.get("vmid")),
+            all: text("all").as_deref() == Some("1"),
+            exclude: id_list(job.get("exclude")),
+            pool_members,
+            node: text("node"),
+            allowed: gap + SLACK_SECONDS,
+        });
+    }
+    Ok(found)
+}
+
+/// Judges each guest a backup job covers against that job's schedule (or `--max-age`);
+/// guests no job covers are reported as unscheduled, never as failures.
+pub async fn verify(ops: &Ops, max_age: Option<i64>, full: bool) -> anyhow::Result<Exit> {
+    let api = ops.api()?;
+    let clock = chrono::Utc::now();
+    let now = clock.timestamp();
+    let jobs = jobs(api, clock).await?;
     let mut last = Family::gauge("pve_backup_last_timestamp_seconds", "Creation time of the newest backup archive of a guest.");
     let mut age = Family::gauge("pve_backup_age_seconds", "Age of the newest backup archive of a guest.");
     let mut size = Family::gauge("pve_backup_size_bytes", "Size of the newest backup archive of a guest.");
-    let mut ok =
-        Family::gauge("pve_backup_ok", "1 when the guest has a backup newer than the allowed age (and readable with --full), else 0.");
+    let mut scheduled = Family::gauge("pve_backup_scheduled", "1 when a backup job covers the guest, else 0.");
+    let mut ok = Family::gauge(
+        "pve_backup_ok",
+        "1 when a scheduled guest's newest archive is within its job's interval + 2 h (and readable with --full), else 0.",
+    );
     let (mut rows, mut bad) = (Vec::new(), 0usize);
-    for guest in guests(ops.api()?).await? {
+    for guest in guests(api).await? {
         let labels = || vec![("vmid", guest.vmid.to_string()), ("name", guest.name.clone())];
-        let newest = archives(ops.api()?, &guest.node, guest.vmid).await?.into_iter().next();
-        let (status, fresh) = match &newest {
-            None => ("missing", false),
-            Some((storage, volume)) => {
-                let archive_age = now - volume.ctime.unwrap_or(0) as i64;
-                last.push(labels(), volume.ctime.unwrap_or(0) as f64);
-                age.push(labels(), archive_age as f64);
-                size.push(labels(), volume.size.unwrap_or(0) as f64);
+        let covering: Vec<&Job> = jobs.iter().filter(|j| j.covers(&guest)).collect();
+        let allowed = max_age.or_else(|| covering.iter().map(|j| j.allowed).min());
+        scheduled.push(labels(), if covering.is_empty() { 0.0 } else { 1.0 });
+        let newest = archives(api, &guest.node, guest.vmid).await?.into_iter().next();
+        if let Some((_, volume)) = &newest {
+            last.push(labels(), volume.ctime.unwrap_or(0) as f64);
+            age.push(labels(), (now - volume.ctime.unwrap_or(0) as i64) as f64);
+            size.push(labels(), volume.size.unwrap_or(0) as f64);
+        }
+        let status = match (&newest, allowed) {
+            (_, None) => "unscheduled",
+            (None, Some(_)) => "missing",
+            (Some((storage, volume)), Some(allowed)) => {
                 let readable = !full || {
                     let path = format!(
                         "/nodes/{}/storage/{}/content/{}",
@@ -99,29 +192,32 @@ pub async fn verify(ops: &Ops, max_age: i64, full: bool) -> anyhow::Result<Exit>
                         pve_api::segment(storage),
                         pve_api::segment(&volume.volid)
                     );
-                    ops.api()?.get::<serde_json::Value>(&path, &Params::new()).await.is_ok()
+                    api.get::<serde_json::Value>(&path, &Params::new()).await.is_ok()
                 };
-                match (archive_age <= max_age, readable) {
-                    (true, true) => ("ok", true),
-                    (false, _) => ("stale", false),
-                    (true, false) => ("unreadable", false),
+                match (now - volume.ctime.unwrap_or(0) as i64 <= allowed, readable) {
+                    (true, true) => "ok",
+                    (false, _) => "stale",
+                    (true, false) => "unreadable",
                 }
             }
         };
-        ok.push(labels(), if fresh { 1.0 } else { 0.0 });
-        if !fresh {
-            bad += 1;
+        if status != "unscheduled" {
+            ok.push(labels(), if status == "ok" { 1.0 } else { 0.0 });
+            if status != "ok" {
+                bad += 1;
+            }
         }
         let volid = newest.as_ref().map(|(_, v)| v.volid.clone());
+        let job_ids: Vec<&str> = covering.iter().map(|j| j.id.as_str()).collect();
         if !ops.json {
-            println!("{:<8} {:<30} {:<10} {}", guest.vmid, guest.name, status, volid.as_deref().unwrap_or("-"));
+            println!("{:<8} {:<30} {:<12} {:<20} {}", guest.vmid, guest.name, status, job_ids.join(","), volid.as_deref().unwrap_or("-"));
         }
-        rows.push(json!({ "vmid": guest.vmid, "name": guest.name, "status": status, "archive": volid }));
+        rows.push(json!({ "vmid": guest.vmid, "name": guest.name, "status": status, "archive": volid, "jobs": job_ids, "allowed_age_seconds": allowed }));
     }
     if let Some(dir) = &ops.metrics_dir {
         let stamp =
             Family::gauge("pve_backup_verify_last_run_timestamp_seconds", "When verify-backups last ran.").sample(vec![], now as f64);
-        metrics::write(dir, "pve_backups", &[last, age, size, ok, stamp])?;
+        metrics::write(dir, "pve_backups", &[last, age, size, scheduled, ok, stamp])?;
     }
     if ops.json {
         println!("{}", json!({ "guests": rows, "problems": bad }));
@@ -216,4 +312,16 @@ pub async fn restore(ops: &Ops, request: RestoreRequest) -> anyhow::Result<Exit>
         json!({ "target": target, "archive": archive.volid, "safety_backup": safety, "seconds": seconds }),
     );
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn allowed_age_follows_the_schedule() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        assert_eq!(super::longest_gap("*-*-* 02:00", now), Some(86_400));
+        assert_eq!(super::longest_gap("sun 03:00", now), Some(7 * 86_400));
+        assert_eq!(super::longest_gap("mon..fri 01:00", now), Some(3 * 86_400), "the weekend gap counts");
+        assert_eq!(super::longest_gap("not a schedule", now), None);
+    }
 }

@@ -38,9 +38,11 @@ pub fn run(ops: &Ops, terraform: &str, dir: &Path, env: &str) -> anyhow::Result<
     let stdout = String::from_utf8_lossy(&output.stdout);
     let (add, change, remove) = summary(&stdout);
     let code = output.status.code().unwrap_or(1);
+    // Exit 2 also means "only outputs change" (a node's status, a version): that is not the
+    // infrastructure drifting, so only planned resource changes count.
     let (drifted, failed) = match code {
         0 => (false, false),
-        2 => (true, false),
+        2 => (add + change + remove > 0, false),
         _ => (false, true),
     };
     let labels = || vec![("env", env.to_string())];
