@@ -654,3 +654,68 @@ fn interrupt_stops_waiting_and_keeps_the_guest_in_state() {
     let state = tf.run(&["state", "list"]);
     assert!(state.stdout.contains("pve_vm.slow"), "the half-made clone is kept in state:\n{}", state.all());
 }
+
+#[test]
+fn write_only_user_data_never_reaches_state_and_its_version_rewrites_the_snippet() {
+    let rt = runtime();
+    let sshd = pve_home_tests::Sshd::start();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_path_buf();
+    let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
+    let provider = provider_block(&emu).trim_end().trim_end_matches('}').to_string()
+        + &format!(
+            "  ssh {{\n    user = \"{}\"\n    port = {}\n    private_key_file = \"{}\"\n    known_hosts_file = \"{}\"\n    node_addresses = {{ pve1 = \"127.0.0.1\" }}\n  }}\n}}\n",
+            sshd.user,
+            sshd.port,
+            sshd.client_key.display(),
+            sshd.known_hosts.display()
+        );
+    let vm = |secret: &str, version: &str| {
+        format!(
+            r##"
+resource "pve_vm" "minio" {{
+  node                 = "pve1"
+  name                 = "minio"
+  clone_vmid           = 9000
+  user_data_wo         = "#cloud-config\nwrite_files:\n  - path: /etc/minio.env\n    content: MINIO_ROOT_PASSWORD={secret}\n"
+  user_data_wo_version = "{version}"
+  disk {{
+    slot    = "scsi0"
+    storage = "local-lvm"
+    size    = 8
+  }}
+  network {{}}
+}}
+"##
+        )
+    };
+    let tf = Terraform::new(&format!("{provider}{}", vm("first-s3cr3t", "1")));
+    tf.init();
+    apply(&tf);
+    let snippet = data_dir.join("local/snippets/pve-home-100-user.yaml");
+    assert!(std::fs::read_to_string(&snippet).unwrap().contains("MINIO_ROOT_PASSWORD=first-s3cr3t"));
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&snippet).unwrap().permissions()) & 0o777;
+    assert_eq!(mode, 0o600, "the snippet may carry secrets");
+    let state = tf.run(&["state", "pull"]).stdout;
+    assert!(!state.contains("first-s3cr3t"), "write-only: not in state");
+    assert!(state.contains("\"user_data_wo_version\": \"1\""), "{state}");
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+
+    // A new value with the same version is not compared (write-only), so nothing is planned…
+    tf.write("main.tf", &format!("{provider}{}", vm("second-s3cr3t", "1")));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+    // …and a new version rewrites the snippet in place.
+    tf.write("main.tf", &format!("{provider}{}", vm("second-s3cr3t", "2")));
+    let (code, out) = plan_code(&tf);
+    assert!(code == 2 && out.contains("1 to change, 0 to destroy") && !out.contains("second-s3cr3t"), "{out}");
+    apply(&tf);
+    assert!(std::fs::read_to_string(&snippet).unwrap().contains("MINIO_ROOT_PASSWORD=second-s3cr3t"));
+    assert!(!tf.run(&["state", "pull"]).stdout.contains("s3cr3t"));
+
+    // Without a version the value could never be updated: refused at plan.
+    tf.write("main.tf", &format!("{provider}{}", vm("x", "2").replace("  user_data_wo_version = \"2\"\n", "")));
+    let out = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert!(out.code == 1 && out.all().contains("user_data_wo needs a version"), "{}", out.all());
+}

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Checks the files modules/monitoring-stack deploys, from any working directory:
 #   promtool check config (with sample file_sd targets) and check rules, the per-group alert
-#   counts (28 alerts), promtool test rules and that every alert has a firing and a silent test,
+#   counts (28 alerts), that every pve_* metric the alerts use is documented in docs/ops-cli.md
+#   (or is prometheus-pve-exporter's), promtool test rules and that every alert has a firing and
+#   a silent test,
 #   amtool check-config on a rendered alertmanager.yml plus its routes and Telegram template, and
 #   the Grafana dashboards (check_dashboards.py, then promtool parses every panel query).
 # Needs promtool, amtool and python3 (PYTHON overrides). Runs every check, prints
@@ -120,6 +122,64 @@ check_alert_annotations() {
   ' "$files"/prometheus/alerts/*.yml
 }
 step "every alert has severity, summary, description and for" check_alert_annotations
+
+# pve-ops writes the pve_* metrics the alerts are about; docs/ops-cli.md's Metrics table lists
+# them. An alert on a metric that is not there (renamed, or never written) would never fire, so
+# every pve_* name in the alert files (expressions and annotation queries; comments aside) must be
+# in that table or be one of prometheus-pve-exporter's. OPS_CLI_DOC overrides the document.
+ops_cli_doc="${OPS_CLI_DOC:-$module/../../docs/ops-cli.md}"
+check_alert_metrics_documented() {
+  "$python" - "$ops_cli_doc" "$files"/prometheus/alerts/*.yml <<'PY'
+import fnmatch
+import re
+import sys
+
+doc_path, alert_files = sys.argv[1], sys.argv[2:]
+# prometheus-pve-exporter's metrics (job "pve"); * stands for any part of a name.
+exporter = [
+    "pve_up", "pve_node_info", "pve_cpu_usage_ratio", "pve_memory_usage_bytes", "pve_memory_size_bytes",
+    "pve_disk_usage_bytes", "pve_disk_size_bytes", "pve_storage_info", "pve_guest_info", "pve_ha_state",
+    "pve_onboot_status", "pve_version_info", "pve_cpu_usage_limit", "pve_uptime_seconds",
+    "pve_network_*_bytes", "pve_disk_*_bytes",
+]
+try:
+    doc = open(doc_path, encoding="utf-8").read().splitlines()
+except OSError as e:
+    sys.exit(f"cannot read {doc_path}: {e}")
+# The "## Metrics" section's table: its second column names the metrics, in backticks.
+documented, in_section = set(), False
+for line in doc:
+    if line.startswith("## "):
+        in_section = line.strip() == "## Metrics"
+        continue
+    if in_section and line.startswith("|"):
+        cells = line.split("|")
+        if len(cells) > 2:
+            documented.update(re.findall(r"`(pve_[A-Za-z0-9_]+)`", cells[2]))
+if not documented:
+    sys.exit(f"{doc_path}: no metrics found in the table of its '## Metrics' section")
+name = re.compile(r"(?<![A-Za-z0-9_:])pve_[A-Za-z0-9_:]*")
+used = {}
+for path in alert_files:
+    for number, line in enumerate(open(path, encoding="utf-8"), 1):
+        if line.lstrip().startswith("#"):
+            continue
+        for metric in name.findall(line):
+            used.setdefault(metric, f"{path.rsplit('/', 1)[-1]}:{number}")
+bad = 0
+for metric in sorted(used):
+    if metric in documented:
+        source = "docs/ops-cli.md"
+    elif any(fnmatch.fnmatchcase(metric, pattern) for pattern in exporter):
+        source = "prometheus-pve-exporter"
+    else:
+        source, bad = "MISSING from the Metrics table of docs/ops-cli.md", 1
+    print(f"{metric} ({used[metric]}): {source}")
+print(f"{len(used)} pve_* metrics used by the alerts, {len(documented)} in the Metrics table")
+sys.exit(bad)
+PY
+}
+step "every pve_* metric of the alerts is in docs/ops-cli.md or the pve exporter's" check_alert_metrics_documented
 
 step "promtool test rules (tests/*.yml)" promtool test rules "$files"/prometheus/tests/*.yml
 

@@ -173,7 +173,8 @@ pub async fn verify(ops: &Ops, max_age: Option<i64>, full: bool) -> anyhow::Resu
     for guest in guests(api).await? {
         let labels = || vec![("vmid", guest.vmid.to_string()), ("name", guest.name.clone())];
         let covering: Vec<&Job> = jobs.iter().filter(|j| j.covers(&guest)).collect();
-        let allowed = max_age.or_else(|| covering.iter().map(|j| j.allowed).min());
+        // --max-age replaces the schedule's allowance, for scheduled guests only.
+        let allowed = covering.iter().map(|j| j.allowed).min().map(|from_schedule| max_age.unwrap_or(from_schedule));
         scheduled.push(labels(), if covering.is_empty() { 0.0 } else { 1.0 });
         let newest = archives(api, &guest.node, guest.vmid).await?.into_iter().next();
         if let Some((_, volume)) = &newest {

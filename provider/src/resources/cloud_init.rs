@@ -18,6 +18,7 @@ fn quoted(text: &str) -> String {
 /// Whether the VM's settings ask for a generated or custom user-data snippet.
 pub fn wanted(state: &Value) -> bool {
     !state.get("user_data").is_null()
+        || !state.get("user_data_wo_version").is_null()
         || ["install_docker", "install_node_exporter", "security_updates"].iter().any(|k| state.get(k).as_bool() == Some(true))
 }
 

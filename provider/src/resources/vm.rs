@@ -179,6 +179,14 @@ impl PveVm {
             Attribute::optional("ci_custom", Type::String, "Custom cloud-init files, e.g. `user=local:snippets/web.yaml`.")
                 .validate(Validator::regex(r"((user|network|meta|vendor)=[^,=]+:[^,]+,?)+", "is not a cicustom spec like user=local:snippets/user.yaml")),
             Attribute::optional("user_data", Type::String, "Cloud-init user-data used verbatim, written as a snippet over SSH (see the provider's `ssh` block).").sensitive(),
+            Attribute::optional("user_data_wo", Type::String, "As `user_data`, but write-only: never kept in state or plan, for user-data that carries secrets. Written at creation and whenever `user_data_wo_version` changes.")
+                .sensitive()
+                .write_only(),
+            Attribute::optional("user_data_wo_version", Type::String, "Any value that changes when `user_data_wo` does (e.g. a hash of its non-secret parts, or a counter bumped on rotation): a change rewrites the snippet in place.")
+                .validate(Validator::custom(|v: &Value| match v.as_str() {
+                    Some("") => Err("must not be empty".into()),
+                    _ => Ok(()),
+                })),
             Attribute::optional_computed("install_docker", Type::Bool, "Install and start Docker through generated cloud-init user-data. Default false.").default(false),
             Attribute::optional_computed("install_node_exporter", Type::Bool, "Install and start the Prometheus node exporter through cloud-init. Default false.").default(false),
             Attribute::optional_computed("security_updates", Type::Bool, "Enable unattended-upgrades for security updates only, never rebooting by itself. Default false.").default(false),
@@ -414,7 +422,7 @@ fn state_from_config(vmid: u64, current_node: &str, running: bool, pool: Option<
     if s.get("ci_custom").and_then(Value::as_str).is_some_and(|c| c.starts_with("user=") && c.ends_with(&generated) && !c.contains(',')) {
         s.insert("ci_custom".into(), Value::Null);
     }
-    for key in ["user_data", "install_docker", "install_node_exporter", "security_updates", "snippet_storage"] {
+    for key in ["user_data", "user_data_wo_version", "install_docker", "install_node_exporter", "security_updates", "snippet_storage"] {
         s.insert(key.into(), prior.get(key).clone());
     }
     if let Some(cicustom) = text(config, "cicustom").filter(|c| c.ends_with(&generated))
@@ -435,6 +443,19 @@ fn state_from_config(vmid: u64, current_node: &str, running: bool, pool: Option<
     s.insert("timeouts".into(), prior.get("timeouts").clone());
     s.insert("reboot_required".into(), (running && prior.get("reboot_required").as_bool() == Some(true)).into());
     Value::Map(s)
+}
+
+/// The planned state with the write-only user-data from the configuration, to render the snippet
+/// from (it never goes into state).
+fn with_write_only_user_data(planned: &Value, config: &Value) -> Value {
+    match (planned, config.get("user_data_wo").as_str()) {
+        (Value::Map(map), Some(user_data)) => {
+            let mut map = map.clone();
+            map.insert("user_data".into(), user_data.into());
+            Value::Map(map)
+        }
+        _ => planned.clone(),
+    }
 }
 
 /// What is certain about a guest that exists but could not be read back: the plan, with the VMID.
@@ -540,8 +561,9 @@ impl PveVm {
         let name = crate::resources::cloud_init::snippet_name(vmid);
         let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
         let content = crate::resources::cloud_init::render(state);
+        // Root-only: user-data may carry secrets, and PVE reads snippets as root.
         session
-            .upload(&format!("{dir}/{name}"), content.as_bytes())
+            .upload_with_mode(&format!("{dir}/{name}"), content.as_bytes(), Some(0o600))
             .await
             .map_err(|e| Diagnostics::from(Diagnostic::error("Writing the cloud-init snippet failed", e.to_string())))?;
         Ok(format!("user={storage}:snippets/{name}"))
@@ -848,6 +870,22 @@ impl Resource<Context> for PveVm {
         }
         let builtins =
             ["install_docker", "install_node_exporter", "security_updates"].iter().any(|k| config.get(k).as_bool() == Some(true));
+        let (wo, wo_version) = (config.get("user_data_wo"), config.get("user_data_wo_version"));
+        if wo.is_set() && config.get("user_data").is_set() {
+            diags.push(Diagnostic::error("Conflicting user-data", "set user_data or user_data_wo, not both").at(attr("user_data_wo")));
+        }
+        if wo.is_set() && builtins {
+            diags.push(Diagnostic::error("Conflicting user-data", "user_data_wo is used verbatim; install_docker, install_node_exporter and security_updates build user-data of their own. Use one or the other.").at(attr("user_data_wo")));
+        }
+        if wo.is_set() && wo_version.is_null() {
+            diags.push(
+                Diagnostic::error(
+                    "user_data_wo needs a version",
+                    "set user_data_wo_version too: write-only values are not compared, so its change is what rewrites the snippet",
+                )
+                .at(attr("user_data_wo_version")),
+            );
+        }
         if config.get("user_data").is_set() && builtins {
             diags.push(Diagnostic::error("Conflicting user-data", "user_data is used verbatim; install_docker, install_node_exporter and security_updates build user-data of their own. Use one or the other.").at(attr("user_data")));
         }
@@ -986,7 +1024,7 @@ impl Resource<Context> for PveVm {
                 None => ctx.allocate_vmid().await.map_err(|e| fail("Allocating a VMID", e))?,
             };
             let cicustom = if crate::resources::cloud_init::wanted(&planned) {
-                match Self::write_snippet(ctx, &node, vmid, &planned).await {
+                match Self::write_snippet(ctx, &node, vmid, &with_write_only_user_data(&planned, &config)).await {
                     Ok(cicustom) => Some(cicustom),
                     Err(diags) => {
                         ctx.release_vmid(vmid);
@@ -1046,6 +1084,7 @@ impl Resource<Context> for PveVm {
                 (crate::resources::cloud_init::wanted(&prior), crate::resources::cloud_init::wanted(&planned));
             let snippet_inputs = [
                 "user_data",
+                "user_data_wo_version",
                 "install_docker",
                 "install_node_exporter",
                 "security_updates",
@@ -1056,7 +1095,15 @@ impl Resource<Context> for PveVm {
             ];
             if wants_snippet && (!had_snippet || snippet_inputs.iter().any(|k| planned.get(k) != prior.get(k))) {
                 // Rewritten in place: the VM reads it at its next boot, nothing is replaced.
-                let cicustom = Self::write_snippet(ctx, &node, vmid, &planned).await?;
+                if planned.get("user_data_wo_version").is_set() && config.get("user_data_wo").is_null() {
+                    return Err(Diagnostic::error(
+                        "user_data_wo missing",
+                        "user_data_wo_version changed but user_data_wo is not set: the snippet would lose its content",
+                    )
+                    .at(attr("user_data_wo"))
+                    .into());
+                }
+                let cicustom = Self::write_snippet(ctx, &node, vmid, &with_write_only_user_data(&planned, &config)).await?;
                 if !had_snippet || planned.get("snippet_storage") != prior.get("snippet_storage") {
                     params.insert("cicustom", cicustom);
                 }
