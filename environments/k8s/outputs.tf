@@ -9,8 +9,8 @@ output "workers" {
 }
 
 output "vms" {
-  description = "Every Kubernetes VM with all details from the vm module."
-  value       = module.vms.vms
+  description = "Every Kubernetes VM with the details from the vm module, except current_node (it follows every HA migration, so each plan would show an output change)."
+  value       = { for name, vm in module.vms.vms : name => { for k, v in vm : k => v if k != "current_node" } }
 }
 
 output "api_endpoints" {

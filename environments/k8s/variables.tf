@@ -1,5 +1,8 @@
 # Inputs of the k8s environment: a Kubernetes-ready set of VMs (control planes and workers)
 # spread over the cluster's nodes, with static addresses computed from one subnet.
+# k8s's share of the defaults: VMIDs 150-169 (control planes 151-157, workers 161-169) and
+# addresses 10.10.10.60-79 (.61-.67, .71-.79); monitoring has 110-119 / .20-.29, prod 120-149 /
+# .30-.59, the lab 200 and up. More than 9 workers leave these ranges: move the starts first.
 
 variable "nodes" {
   description = "PVE nodes to spread the Kubernetes VMs over, in order: VM i of each role goes to nodes[i % length(nodes)]."
@@ -84,24 +87,24 @@ variable "worker" {
 variable "subnet" {
   description = "Subnet of the Kubernetes nodes (CIDR)."
   type        = string
-  default     = "10.10.30.0/24"
+  default     = "10.10.10.0/24"
 
   validation {
     condition     = can(cidrhost(var.subnet, 0)) && !strcontains(var.subnet, ":")
-    error_message = "subnet must be an IPv4 CIDR block, e.g. 10.10.30.0/24."
+    error_message = "subnet must be an IPv4 CIDR block, e.g. 10.10.10.0/24."
   }
 }
 
 variable "gateway" {
   description = "Gateway of the Kubernetes subnet."
   type        = string
-  default     = "10.10.30.1"
+  default     = "10.10.10.1"
 }
 
 variable "control_plane_host_offset" {
-  description = "Host number of the first control plane in the subnet (10.10.30.11 for offset 11)."
+  description = "Host number of the first control plane in the subnet (10.10.10.61 for offset 61)."
   type        = number
-  default     = 11
+  default     = 61
 
   validation {
     condition     = var.control_plane_host_offset >= 2
@@ -110,9 +113,9 @@ variable "control_plane_host_offset" {
 }
 
 variable "worker_host_offset" {
-  description = "Host number of the first worker in the subnet (10.10.30.21 for offset 21)."
+  description = "Host number of the first worker in the subnet (10.10.10.71 for offset 71)."
   type        = number
-  default     = 21
+  default     = 71
 
   validation {
     condition     = var.worker_host_offset >= 2
@@ -140,7 +143,7 @@ variable "worker_host_offset" {
 variable "control_plane_vmid_start" {
   description = "VMID of the first control plane; the others follow."
   type        = number
-  default     = 311
+  default     = 151
 
   validation {
     condition     = var.control_plane_vmid_start >= 100 && var.control_plane_vmid_start <= 999999990
@@ -151,7 +154,7 @@ variable "control_plane_vmid_start" {
 variable "worker_vmid_start" {
   description = "VMID of the first worker; the others follow."
   type        = number
-  default     = 321
+  default     = 161
 
   validation {
     condition     = var.worker_vmid_start >= 100 && var.worker_vmid_start <= 999999900

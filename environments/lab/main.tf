@@ -1,9 +1,8 @@
 # The lab environment: short-lived guests for experiments. Every lab guest expires after
 # var.expiration_days (pve-ops expire-lab stops expired lab guests) and is backed up weekly.
+# Lab VMIDs are 200 and up (the sandbox is 200); the other environments' fixed VMIDs are below.
 
 data "pve_version" "cluster" {}
-
-data "pve_nodes" "all" {}
 
 data "pve_storages" "vm_disks" {
   content = "images"
@@ -11,10 +10,6 @@ data "pve_storages" "vm_disks" {
 
 data "pve_template" "ubuntu" {
   name = var.template_name
-}
-
-data "pve_next_vmid" "lab" {
-  min = var.vmid_range_start
 }
 
 module "vms" {
@@ -35,6 +30,7 @@ module "vms" {
 
   vms = merge(var.vms, {
     "lab-sandbox" = {
+      vmid          = var.sandbox.vmid
       ip            = var.sandbox.ip
       cores         = var.sandbox.cores
       memory        = var.sandbox.memory

@@ -1,11 +1,10 @@
+# Root outputs hold only what a plan cannot change by itself: no node status, no "next free
+# VMID", no current_node (it follows every HA migration). Anything volatile here would show as
+# an output change on every `terraform plan`.
+
 output "proxmox_version" {
   description = "Proxmox VE version of the cluster."
   value       = data.pve_version.cluster.version
-}
-
-output "nodes" {
-  description = "Online state of every node."
-  value       = { for n in data.pve_nodes.all.nodes : n.name => n.status }
 }
 
 output "vm_disk_storages" {
@@ -18,28 +17,23 @@ output "template" {
   value       = { vmid = data.pve_template.ubuntu.vmid, node = data.pve_template.ubuntu.node }
 }
 
-output "next_free_vmid" {
-  description = "First free VMID in the lab range."
-  value       = data.pve_next_vmid.lab.vmid
-}
-
 output "sandbox" {
-  description = "The lab sandbox VM and when it expires."
+  description = "The lab sandbox VM: vmid, the node it was created on, and when it expires."
   value = {
     vmid    = module.vms.vms["lab-sandbox"].vmid
-    node    = module.vms.vms["lab-sandbox"].current_node
+    node    = module.vms.vms["lab-sandbox"].node
     expires = module.vms.vms["lab-sandbox"].expires
   }
 }
 
 output "vms" {
   description = "Every lab VM by name (vmid, node, ip, expires, ...)."
-  value       = module.vms.vms
+  value       = { for name, vm in module.vms.vms : name => { for k, v in vm : k => v if k != "current_node" } }
 }
 
 output "containers" {
   description = "Every lab container by hostname (empty when there are none)."
-  value       = merge(module.containers[*].containers...)
+  value       = { for name, ct in merge(module.containers[*].containers...) : name => { for k, v in ct : k => v if k != "current_node" } }
 }
 
 output "backup_job" {

@@ -12,17 +12,6 @@ variable "template_name" {
   }
 }
 
-variable "vmid_range_start" {
-  description = "Lab guests get VMIDs from here up."
-  type        = number
-  default     = 200
-
-  validation {
-    condition     = var.vmid_range_start >= 100 && var.vmid_range_start <= 999999999
-    error_message = "vmid_range_start must be between 100 and 999999999 (PVE's VMID range)."
-  }
-}
-
 variable "expiration_days" {
   description = "Lab guests expire this many days after creation (pve-ops expire-lab stops them then)."
   type        = number
@@ -90,8 +79,9 @@ variable "container_root_password" {
 }
 
 variable "sandbox" {
-  description = "The lab-sandbox VM, a scratch machine for experiments (memory in MiB, disk in GiB)."
+  description = "The lab-sandbox VM, a scratch machine for experiments (VMID 200 by default; memory in MiB, disk in GiB)."
   type = object({
+    vmid          = optional(number, 200)
     cores         = optional(number, 2)
     memory        = optional(number, 2048)
     disk          = optional(number, 10)
@@ -101,11 +91,21 @@ variable "sandbox" {
     tags          = optional(list(string), ["sandbox"])
   })
   default = {}
+
+  validation {
+    condition     = try(var.sandbox.vmid == floor(var.sandbox.vmid) && var.sandbox.vmid >= 200 && var.sandbox.vmid <= 999999999, false)
+    error_message = "sandbox.vmid must be a whole number of at least 200: lab VMIDs are 200 and up, below are other environments' (monitoring 110-119, prod 120-149, k8s 150-169)."
+  }
 }
 
 variable "vms" {
-  description = "Further lab VMs by name, on top of lab-sandbox (see modules/vm for the attributes)."
+  description = <<-EOT
+    Further lab VMs by name, on top of lab-sandbox (see modules/vm for the attributes). Give each
+    a vmid of 200 or more: without one the provider takes the lowest free VMID, which can lie in
+    another environment's range (monitoring 110-119, prod 120-149, k8s 150-169).
+  EOT
   type = map(object({
+    vmid            = optional(number)
     ip              = optional(string, "dhcp")
     cores           = optional(number, 2)
     memory          = optional(number, 2048)
@@ -123,11 +123,22 @@ variable "vms" {
     condition     = !contains(keys(var.vms), "lab-sandbox")
     error_message = "lab-sandbox is configured through var.sandbox, not var.vms."
   }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.vmid == null || try(v.vmid >= 200, false)])
+    error_message = "A lab VM's vmid must be 200 or more: lower VMIDs belong to other environments (monitoring 110-119, prod 120-149, k8s 150-169)."
+  }
+
+  validation {
+    condition     = !contains([for v in values(var.vms) : v.vmid if v.vmid != null], var.sandbox.vmid)
+    error_message = "A lab VM's vmid repeats the sandbox's (sandbox.vmid, 200 by default)."
+  }
 }
 
 variable "containers" {
-  description = "Lab containers by hostname (see modules/lxc for the attributes); none by default."
+  description = "Lab containers by hostname (see modules/lxc for the attributes); none by default. Like VMs, give each a vmid of 200 or more."
   type = map(object({
+    vmid            = optional(number)
     ip              = optional(string, "dhcp")
     cores           = optional(number)
     memory          = optional(number, 512)
@@ -143,6 +154,17 @@ variable "containers" {
   validation {
     condition     = length(setintersection(keys(var.containers), concat(keys(var.vms), ["lab-sandbox"]))) == 0
     error_message = "A container's hostname must not repeat a lab VM's name."
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.containers) : c.vmid == null || try(c.vmid >= 200, false)])
+    error_message = "A lab container's vmid must be 200 or more: lower VMIDs belong to other environments (monitoring 110-119, prod 120-149, k8s 150-169)."
+  }
+
+  validation {
+    # The modules check uniqueness among VMs and among containers; this checks across both.
+    condition     = length(setintersection([for c in values(var.containers) : c.vmid if c.vmid != null], concat([var.sandbox.vmid], [for v in values(var.vms) : v.vmid if v.vmid != null]))) == 0
+    error_message = "A vmid is used by both a lab VM and a lab container: every lab guest needs its own vmid."
   }
 }
 

@@ -1,7 +1,9 @@
 # Inputs of the monitoring environment: the MinIO state server every environment's backend
 # uses, the monitoring stack, and their daily backup. Defaults describe the homelab
 # (10.10.10.0/24); secrets and checksums have no defaults and come from terraform.tfvars
-# (see terraform.tfvars.example) or TF_VAR_* variables.
+# (see terraform.tfvars.example) or TF_VAR_* variables. Monitoring's share of the defaults:
+# VMIDs 110-119 and addresses 10.10.10.20-29 (prod has 120-149 / .30-.59, k8s 150-169 /
+# .60-.79, the lab 200 and up).
 
 # --- Shared -----------------------------------------------------------------------
 
@@ -219,11 +221,11 @@ variable "monitoring_vmid" {
 variable "monitoring_ip_address" {
   description = "Static address of the monitoring VM with prefix length."
   type        = string
-  default     = "10.10.10.50/24"
+  default     = "10.10.10.21/24"
 
   validation {
     condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$", var.monitoring_ip_address)) && can(cidrhost(var.monitoring_ip_address, 0))
-    error_message = "monitoring_ip_address must be an IPv4 address with prefix length, e.g. 10.10.10.50/24."
+    error_message = "monitoring_ip_address must be an IPv4 address with prefix length, e.g. 10.10.10.21/24."
   }
 
   validation {

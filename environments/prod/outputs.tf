@@ -1,11 +1,14 @@
+# No current_node in root outputs: it follows every HA migration, so each plan would show an
+# output change. `node` is where a guest was created.
+
 output "vms" {
-  description = "Prod VMs by name: vmid, node, ip and sizes."
-  value       = module.vms.vms
+  description = "Prod VMs by name: vmid, node (where it was created), ip and sizes."
+  value       = { for name, vm in module.vms.vms : name => { for k, v in vm : k => v if k != "current_node" } }
 }
 
 output "containers" {
-  description = "Prod containers by hostname: vmid, node, ip and sizes."
-  value       = merge(module.containers[*].containers...)
+  description = "Prod containers by hostname: vmid, node (where it was created), ip and sizes."
+  value       = { for name, ct in merge(module.containers[*].containers...) : name => { for k, v in ct : k => v if k != "current_node" } }
 }
 
 output "addresses" {

@@ -1,5 +1,7 @@
 # Inputs of the prod environment: long-lived home services with fixed VMIDs and static
 # addresses on 10.10.10.0/24. Defaults describe the running homelab; override in terraform.tfvars.
+# Prod's share of the defaults: VMIDs 120-149 (VMs 120-129, containers 130-149) and addresses
+# 10.10.10.30-59; monitoring has 110-119 / .20-.29, k8s 150-169 / .60-.79, the lab 200 and up.
 
 variable "template_name" {
   description = "Name of the cloud-init template prod VMs are cloned from."
@@ -82,9 +84,10 @@ variable "backup_storage" {
 
 variable "vms" {
   description = <<-EOT
-    Prod VMs by name. Every prod VM has a fixed vmid and a static ip (memory in MiB, disks in GiB).
-    node defaults to the template's node: PVE clones a template to another node only when the
-    template is on shared storage.
+    Prod VMs by name. Every prod VM has a fixed vmid and a static ip (memory in MiB, disks in GiB;
+    data_disks maps a SCSI slot to its size, e.g. { scsi1 = 100 }). node defaults to the
+    template's node: PVE clones a template to another node only when the template is on shared
+    storage.
   EOT
   type = map(object({
     vmid          = number
@@ -93,7 +96,7 @@ variable "vms" {
     cores         = optional(number, 2)
     memory        = optional(number, 2048)
     disk          = optional(number, 20)
-    data_disks    = optional(list(number), [])
+    data_disks    = optional(map(number), {})
     docker        = optional(bool, false)
     node_exporter = optional(bool, true)
     tags          = optional(list(string), [])
@@ -101,8 +104,8 @@ variable "vms" {
   }))
   default = {
     docker1 = {
-      vmid    = 110
-      ip      = "10.10.10.20/24"
+      vmid    = 120
+      ip      = "10.10.10.30/24"
       cores   = 4
       memory  = 8192
       disk    = 100
@@ -111,12 +114,12 @@ variable "vms" {
       startup = "order=3"
     }
     db1 = {
-      vmid       = 111
-      ip         = "10.10.10.30/24"
+      vmid       = 121
+      ip         = "10.10.10.31/24"
       cores      = 4
       memory     = 8192
       disk       = 40
-      data_disks = [100]
+      data_disks = { scsi1 = 100 }
       tags       = ["database", "postgres"]
       startup    = "order=2"
     }
@@ -130,7 +133,7 @@ variable "vms" {
 }
 
 variable "containers" {
-  description = "Prod containers by hostname, each with a fixed vmid and a static ip."
+  description = "Prod containers by hostname, each with a fixed vmid and a static ip; mount_points maps a mount point id to its volume, e.g. { mp0 = { path = \"/data\", size = 10 } }."
   type = map(object({
     vmid         = number
     ip           = string
@@ -141,20 +144,20 @@ variable "containers" {
     nesting      = optional(bool, false)
     tags         = optional(list(string), [])
     startup      = optional(string)
-    mount_points = optional(list(object({ path = string, size = number, backup = optional(bool, false) })), [])
+    mount_points = optional(map(object({ path = string, size = number, backup = optional(bool, false) })), {})
   }))
   default = {
-    dns1 = { vmid = 120, ip = "10.10.10.53/24", node = "pve2", tags = ["dns", "infra"], startup = "order=1" }
-    dns2 = { vmid = 121, ip = "10.10.10.54/24", node = "pve3", tags = ["dns", "infra"], startup = "order=1" }
+    dns1 = { vmid = 130, ip = "10.10.10.53/24", node = "pve2", tags = ["dns", "infra"], startup = "order=1" }
+    dns2 = { vmid = 131, ip = "10.10.10.54/24", node = "pve3", tags = ["dns", "infra"], startup = "order=1" }
     proxy1 = {
-      vmid         = 122
-      ip           = "10.10.10.80/24"
+      vmid         = 132
+      ip           = "10.10.10.40/24"
       node         = "pve3"
       memory       = 1024
       nesting      = true
       tags         = ["proxy", "infra"]
       startup      = "order=2"
-      mount_points = [{ path = "/var/lib/caddy", size = 2, backup = true }]
+      mount_points = { mp0 = { path = "/var/lib/caddy", size = 2, backup = true } }
     }
   }
 

@@ -17,6 +17,12 @@ locals {
       nesting          = c.nesting != null ? c.nesting : var.nesting
       security_updates = c.security_updates != null ? c.security_updates : var.security_updates
       expiration_days  = var.environment == "lab" && !c.no_expire ? (c.expiration_days != null ? c.expiration_days : var.expiration_days) : null
+      # Mount points with their id as slot, in numeric order (mp2 before mp10), not the map's
+      # lexical one.
+      mount_points = [
+        for k in sort([for id in keys(c.mount_points) : format("%03d|%s", try(tonumber(trimprefix(id, "mp")), 999), id)]) :
+        merge(c.mount_points[split("|", k)[1]], { slot = split("|", k)[1] })
+      ]
     }
   }
 }
@@ -63,10 +69,12 @@ resource "pve_lxc" "this" {
     size    = each.value.disk
   }
 
+  # Mount points are keyed by their id (mp0, mp1, ...), so removing one never moves another
+  # into its slot (which would resize or destroy the wrong volume).
   dynamic "mount_point" {
-    for_each = each.value.mount_points
+    for_each = local.containers[each.key].mount_points
     content {
-      slot    = "mp${mount_point.key}"
+      slot    = mount_point.value.slot
       storage = mount_point.value.storage != null ? mount_point.value.storage : local.containers[each.key].storage
       size    = mount_point.value.size
       path    = mount_point.value.path
@@ -81,6 +89,13 @@ resource "pve_lxc" "this" {
     firewall = each.value.firewall
     ipv4     = each.value.ip
     gateway  = local.containers[each.key].gateway
+  }
+
+  lifecycle {
+    # `started` (default true) is the power state at creation only. Afterwards it belongs to
+    # operations: pve-ops expire-lab stops expired lab containers on purpose, and an operator
+    # may stop one for maintenance; a later `terraform apply` must not start them again.
+    ignore_changes = [started]
   }
 }
 

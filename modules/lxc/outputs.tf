@@ -3,10 +3,11 @@
 
 output "containers" {
   description = <<-EOT
-    Every container by hostname: vmid, node, current_node, ip (address without prefix, null for
-    DHCP), cidr, gateway, tags, cores, memory (MiB), disk (rootfs GiB), storage, mount_points
-    (path => GiB), unprivileged, nesting, keyctl, security_updates, on_boot, protection, environment,
-    expiration_days, no_expire and expires (null outside the lab).
+    Every container by hostname: vmid, node, current_node (where it runs now; it changes with
+    every HA migration, so a root output should not re-export it), ip (address without prefix,
+    null for DHCP), cidr, gateway, tags, cores, memory (MiB), disk (rootfs GiB), storage,
+    mount_points (path => GiB), unprivileged, nesting, keyctl, security_updates, on_boot,
+    protection, environment, expiration_days, no_expire and expires (null outside the lab).
   EOT
   value = {
     for name, ct in pve_lxc.this : name => {

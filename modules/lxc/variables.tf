@@ -13,8 +13,10 @@ variable "environment" {
 variable "containers" {
   description = <<-EOT
     Containers keyed by hostname (a DNS label). ip is "dhcp" or a static IPv4 address with prefix
-    length; memory and swap are in MiB, disk and mount point sizes in GiB. Attributes left null
-    take the module-wide default of the same name.
+    length; memory and swap are in MiB, disk and mount point sizes in GiB. mount_points maps a
+    mount point id (mp0 to mp255) to its volume, e.g. { mp0 = { path = "/data", size = 10 } }:
+    keyed by id, removing one never moves another. started is the power state at creation only
+    (ignored afterwards). Attributes left null take the module-wide default of the same name.
   EOT
   type = map(object({
     ip      = optional(string, "dhcp")
@@ -23,12 +25,12 @@ variable "containers" {
     memory  = optional(number, 512)
     swap    = optional(number, 512)
     disk    = optional(number, 8)
-    mount_points = optional(list(object({
+    mount_points = optional(map(object({
       path    = string
       size    = number
       storage = optional(string)
       backup  = optional(bool, false)
-    })), [])
+    })), {})
     unprivileged     = optional(bool)
     nesting          = optional(bool)
     keyctl           = optional(bool, false)
@@ -136,21 +138,28 @@ variable "containers" {
 
   validation {
     condition = alltrue([
-      for c in values(var.containers) : length(c.mount_points) <= 256 && alltrue([for m in c.mount_points : m.size == floor(m.size) && m.size >= 1])
+      for c in values(var.containers) : alltrue([for id in keys(c.mount_points) : can(regex("^mp([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$", id))])
     ])
-    error_message = "A container has at most 256 mount points (mp0 to mp255), each a whole number of GiB of at least 1."
+    error_message = "mount_points keys must be mount point ids mp0 to mp255, e.g. { mp0 = { path = \"/data\", size = 10 } }."
   }
 
   validation {
     condition = alltrue([
-      for c in values(var.containers) : alltrue([for m in c.mount_points : can(regex("^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", m.path)) && !strcontains(m.path, "..")])
+      for c in values(var.containers) : alltrue([for m in values(c.mount_points) : m.size == floor(m.size) && m.size >= 1])
+    ])
+    error_message = "Every mount point size must be a whole number of GiB of at least 1."
+  }
+
+  validation {
+    condition = alltrue([
+      for c in values(var.containers) : alltrue([for m in values(c.mount_points) : can(regex("^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", m.path)) && !strcontains(m.path, "..")])
     ])
     error_message = "Mount point paths must be absolute, not \"/\", without \"..\" or a trailing slash, e.g. \"/data\"."
   }
 
   validation {
     # Two volumes on one path hide each other; the second one silently wins.
-    condition     = alltrue([for c in values(var.containers) : length(distinct([for m in c.mount_points : m.path])) == length(c.mount_points)])
+    condition     = alltrue([for c in values(var.containers) : length(distinct([for m in values(c.mount_points) : m.path])) == length(c.mount_points)])
     error_message = "Mount point paths must be unique within a container."
   }
 

@@ -33,15 +33,18 @@ locals {
     }]
   }
 
-  # What one environment's user may do: list its bucket (key names only) and read, write and
-  # delete the objects under its own prefix (the state and its .tflock lock file).
+  # What one environment's user may do: list its bucket (key names and versions), check that
+  # versioning is on, and read (any version), write and delete the objects under its own prefix
+  # (the state and its .tflock lock file). `pve-ops restore tfstate` refuses a bucket without
+  # versioning (GetBucketVersioning), lists the state's versions (ListBucketVersions) and reads
+  # the one it restores (GetObjectVersion).
   policies = {
     for env in var.environments : env => {
       Version = "2012-10-17"
       Statement = [
         {
           Effect   = "Allow"
-          Action   = ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketVersions"]
+          Action   = ["s3:GetBucketLocation", "s3:GetBucketVersioning", "s3:ListBucket", "s3:ListBucketVersions"]
           Resource = ["arn:aws:s3:::${local.buckets[env]}"]
         },
         {

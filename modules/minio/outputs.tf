@@ -1,3 +1,7 @@
+# No output carries a secret: the rendered user-data (root password, TLS key, the environment
+# users' keys) stays in pve_vm.this.user_data, which the provider marks sensitive. A sensitive
+# output would still print in `terraform output -json`.
+
 output "vmid" {
   description = "VMID of the MinIO VM."
   value       = pve_vm.this.vmid
@@ -49,10 +53,4 @@ output "backend_config" {
       use_lockfile   = true
     }
   }
-}
-
-output "user_data" {
-  description = "The rendered cloud-init user-data (holds the root password and keys: sensitive)."
-  value       = local.user_data
-  sensitive   = true
 }

@@ -29,6 +29,8 @@ locals {
       tags             = length(v.tags) > 0 ? toset([for t in v.tags : lower(t)]) : null
       security_updates = v.security_updates != null ? v.security_updates : var.security_updates
       expiration_days  = var.environment == "lab" && !v.no_expire ? (v.expiration_days != null ? v.expiration_days : var.expiration_days) : null
+      # Slots in numeric order (scsi2 before scsi10), not the map's lexical one.
+      data_disk_slots = [for k in sort([for slot in keys(v.data_disks) : format("%02d|%s", try(tonumber(trimprefix(slot, "scsi")), 99), slot)]) : split("|", k)[1]]
     }
   }
 }
@@ -79,12 +81,14 @@ resource "pve_vm" "this" {
     ssd      = var.disk_ssd
   }
 
+  # Data disks are keyed by their slot, so removing one never moves another into its place
+  # (which would resize or destroy the wrong volume). Blocks go in slot-number order.
   dynamic "disk" {
-    for_each = each.value.data_disks
+    for_each = local.vms[each.key].data_disk_slots
     content {
-      slot     = "scsi${disk.key + 1}"
+      slot     = disk.value
       storage  = each.value.storage != null ? each.value.storage : var.storage
-      size     = disk.value
+      size     = each.value.data_disks[disk.value]
       iothread = var.disk_iothread
       discard  = var.disk_discard
       ssd      = var.disk_ssd
@@ -99,6 +103,13 @@ resource "pve_vm" "this" {
   ip_config {
     ipv4    = each.value.ip
     gateway = local.vms[each.key].gateway
+  }
+
+  lifecycle {
+    # `started` (default true) is the power state at creation only. Afterwards it belongs to
+    # operations: pve-ops expire-lab stops expired lab guests on purpose, and an operator may
+    # stop a VM for maintenance; a later `terraform apply` must not start them again.
+    ignore_changes = [started]
   }
 }
 

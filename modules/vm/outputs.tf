@@ -2,11 +2,12 @@
 
 output "vms" {
   description = <<-EOT
-    Every VM by name: vmid, node (where it was created), current_node (where it runs now), ip
-    (address without prefix, null for DHCP), cidr, gateway, tags, cores, memory (MiB), disk (boot
-    disk GiB), data_disks (GiB), storage, cpu_type, scsihw, iothread, balloon, docker, node_exporter,
-    security_updates, on_boot, protection, environment, expiration_days, no_expire and expires
-    (null outside the lab).
+    Every VM by name: vmid, node (where it was created), current_node (where it runs now; it
+    changes with every HA migration, so a root output should not re-export it), ip (address
+    without prefix, null for DHCP), cidr, gateway, tags, cores, memory (MiB), disk (boot disk
+    GiB), data_disks (slot => GiB), storage, cpu_type, scsihw, iothread, balloon, docker,
+    node_exporter, security_updates, on_boot, protection, environment, expiration_days,
+    no_expire and expires (null outside the lab).
   EOT
   value = {
     for name, vm in pve_vm.this : name => {
@@ -20,7 +21,7 @@ output "vms" {
       cores            = vm.cores
       memory           = vm.memory
       disk             = vm.disk[0].size
-      data_disks       = [for d in slice(vm.disk, 1, length(vm.disk)) : d.size]
+      data_disks       = { for d in slice(vm.disk, 1, length(vm.disk)) : d.slot => d.size }
       storage          = vm.disk[0].storage
       cpu_type         = vm.cpu_type
       scsihw           = vm.scsihw

@@ -13,8 +13,10 @@ variable "environment" {
 variable "vms" {
   description = <<-EOT
     VMs keyed by name (a DNS label). ip is "dhcp" or a static IPv4 address with prefix length
-    (e.g. "10.10.10.101/24"); memory is in MiB, disk and data_disks in GiB. Attributes left null
-    take the module-wide default of the same name.
+    (e.g. "10.10.10.101/24"); memory is in MiB, disk and data_disks in GiB. data_disks maps a
+    SCSI slot to a size (e.g. { scsi1 = 100 }): keyed by slot, removing one disk never moves
+    another. started is the power state at creation only (ignored afterwards). Attributes left
+    null take the module-wide default of the same name.
   EOT
   type = map(object({
     ip               = optional(string, "dhcp")
@@ -24,7 +26,7 @@ variable "vms" {
     memory           = optional(number, 2048)
     balloon          = optional(number)
     disk             = optional(number, 20)
-    data_disks       = optional(list(number), [])
+    data_disks       = optional(map(number), {})
     docker           = optional(bool, false)
     node_exporter    = optional(bool, false)
     security_updates = optional(bool)
@@ -136,8 +138,14 @@ variable "vms" {
   }
 
   validation {
-    condition     = alltrue([for v in values(var.vms) : length(v.data_disks) <= 29 && alltrue([for d in v.data_disks : d == floor(d) && d >= 1])])
-    error_message = "data_disks holds at most 29 sizes (scsi1 to scsi29), each a whole number of GiB of at least 1."
+    # scsi0 is the boot disk; the provider allows 30 disks, so data disks are scsi1 to scsi29.
+    condition     = alltrue([for v in values(var.vms) : alltrue([for slot in keys(v.data_disks) : can(regex("^scsi([1-9]|1[0-9]|2[0-9])$", slot))])])
+    error_message = "data_disks keys must be SCSI slots scsi1 to scsi29 (scsi0 is the boot disk), e.g. { scsi1 = 100 }."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : alltrue([for d in values(v.data_disks) : d == floor(d) && d >= 1])])
+    error_message = "Every data disk size must be a whole number of GiB of at least 1."
   }
 
   validation {
@@ -393,7 +401,7 @@ variable "expiration_days" {
 }
 
 variable "cpu_type" {
-  description = "Default CPU type (e.g. host); null keeps the provider's default (x86-64-v2-AES)."
+  description = "Default CPU type (e.g. host). Null leaves cpu_type unset on pve_vm, so the provider's own default applies (x86-64-v2-AES, set at creation in place of the template's CPU type)."
   type        = string
   default     = null
 

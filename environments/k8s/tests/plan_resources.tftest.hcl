@@ -61,22 +61,22 @@ run "static_addresses" {
   command = plan
 
   assert {
-    condition     = [for name in keys(output.control_planes) : output.control_planes[name].ip] == ["10.10.30.11", "10.10.30.12", "10.10.30.13"]
-    error_message = "Control planes get 10.10.30.11-13."
+    condition     = [for name in keys(output.control_planes) : output.control_planes[name].ip] == ["10.10.10.61", "10.10.10.62", "10.10.10.63"]
+    error_message = "Control planes get 10.10.10.61-63."
   }
 
   assert {
-    condition     = [for name in keys(output.workers) : output.workers[name].ip] == ["10.10.30.21", "10.10.30.22", "10.10.30.23"]
-    error_message = "Workers get 10.10.30.21-23."
+    condition     = [for name in keys(output.workers) : output.workers[name].ip] == ["10.10.10.71", "10.10.10.72", "10.10.10.73"]
+    error_message = "Workers get 10.10.10.71-73."
   }
 
   assert {
-    condition     = alltrue([for vm in values(output.vms) : vm.gateway == "10.10.30.1" && endswith(vm.cidr, "/24")])
-    error_message = "Every VM has a /24 address with gateway 10.10.30.1."
+    condition     = alltrue([for vm in values(output.vms) : vm.gateway == "10.10.10.1" && endswith(vm.cidr, "/24")])
+    error_message = "Every VM has a /24 address with gateway 10.10.10.1."
   }
 
   assert {
-    condition     = output.api_endpoints == ["10.10.30.11", "10.10.30.12", "10.10.30.13"]
+    condition     = output.api_endpoints == ["10.10.10.61", "10.10.10.62", "10.10.10.63"]
     error_message = "api_endpoints lists the control-plane addresses."
   }
 }
@@ -118,13 +118,13 @@ run "vmids" {
   command = plan
 
   assert {
-    condition     = [for name in keys(output.control_planes) : output.control_planes[name].vmid] == [311, 312, 313]
-    error_message = "Control planes get VMIDs 311-313."
+    condition     = [for name in keys(output.control_planes) : output.control_planes[name].vmid] == [151, 152, 153]
+    error_message = "Control planes get VMIDs 151-153."
   }
 
   assert {
-    condition     = [for name in keys(output.workers) : output.workers[name].vmid] == [321, 322, 323]
-    error_message = "Workers get VMIDs 321-323."
+    condition     = [for name in keys(output.workers) : output.workers[name].vmid] == [161, 162, 163]
+    error_message = "Workers get VMIDs 161-163."
   }
 }
 
@@ -171,7 +171,7 @@ run "per_node_templates" {
 
 run "apply" {
   assert {
-    condition     = length(output.vms) == 6 && output.control_planes["k8s-cp-3"].vmid == 313
+    condition     = length(output.vms) == 6 && output.control_planes["k8s-cp-3"].vmid == 153
     error_message = "The default k8s configuration applies."
   }
 }

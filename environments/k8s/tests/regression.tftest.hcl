@@ -1,5 +1,6 @@
 # Guards for the k8s environment: scaling keeps existing VMs in place, address and VMID
-# ranges never collide, quorum-breaking control-plane counts are refused.
+# ranges never collide (within k8s and with the other environments' defaults), quorum-breaking
+# control-plane counts are refused, no output follows HA migrations.
 
 mock_provider "pve" {
   mock_data "pve_template" {
@@ -35,7 +36,7 @@ run "adding_workers_keeps_the_others" {
   }
 
   assert {
-    condition     = output.workers["k8s-worker-5"].ip == "10.10.30.25" && output.workers["k8s-worker-5"].vmid == 325
+    condition     = output.workers["k8s-worker-5"].ip == "10.10.10.75" && output.workers["k8s-worker-5"].vmid == 165
     error_message = "New workers continue the address and VMID sequence."
   }
 }
@@ -67,7 +68,7 @@ run "overlapping_address_ranges_rejected" {
   command = plan
 
   variables {
-    worker_host_offset = 12
+    worker_host_offset = 62
   }
 
   expect_failures = [var.worker_host_offset]
@@ -77,9 +78,10 @@ run "addresses_past_the_subnet_rejected" {
   command = plan
 
   variables {
-    subnet             = "10.10.30.0/27"
-    gateway            = "10.10.30.1"
-    worker_host_offset = 29
+    subnet                    = "10.10.30.0/27"
+    gateway                   = "10.10.30.1"
+    control_plane_host_offset = 11
+    worker_host_offset        = 29
   }
 
   expect_failures = [var.worker_host_offset]
@@ -89,7 +91,7 @@ run "overlapping_vmid_ranges_rejected" {
   command = plan
 
   variables {
-    worker_vmid_start = 312
+    worker_vmid_start = 152
   }
 
   expect_failures = [var.worker_vmid_start]
@@ -142,13 +144,73 @@ run "addresses_up_to_the_last_host_accepted" {
   command = plan
 
   variables {
-    subnet             = "10.10.30.0/27"
-    gateway            = "10.10.30.1"
-    worker_host_offset = 28
+    subnet                    = "10.10.30.0/27"
+    gateway                   = "10.10.30.1"
+    control_plane_host_offset = 11
+    worker_host_offset        = 28
   }
 
   assert {
     condition     = output.workers["k8s-worker-3"].ip == "10.10.30.30"
     error_message = "The last usable host of a /27 (.30) is a valid worker address."
+  }
+}
+
+# Environments must not share default VMIDs or addresses: k8s has 150-169 and 10.10.10.60-79
+# (monitoring 110-119 / .20-.29, prod 120-149 / .30-.59, the lab 200 and up).
+run "defaults_in_the_k8s_ranges" {
+  command = plan
+
+  assert {
+    condition = alltrue([for vm in values(output.vms) :
+      vm.vmid >= 150 && vm.vmid <= 169 && startswith(vm.ip, "10.10.10.") && tonumber(split(".", vm.ip)[3]) >= 60 && tonumber(split(".", vm.ip)[3]) <= 79
+    ])
+    error_message = "Every default k8s VM has a VMID in 150-169 and an address in 10.10.10.60-79."
+  }
+}
+
+run "largest_default_cluster_stays_in_the_k8s_ranges" {
+  command = plan
+
+  variables {
+    control_plane_count = 7
+    worker_count        = 9
+  }
+
+  assert {
+    condition = length(output.vms) == 16 && alltrue([for vm in values(output.vms) :
+      vm.vmid >= 150 && vm.vmid <= 169 && tonumber(split(".", vm.ip)[3]) >= 60 && tonumber(split(".", vm.ip)[3]) <= 79
+    ])
+    error_message = "7 control planes and 9 workers fit the k8s ranges with the default starts."
+  }
+}
+
+run "example_tfvars_in_the_k8s_ranges" {
+  command = plan
+
+  assert {
+    # The example's counts (3 and 3) from the example's starts.
+    condition = length(output.vms) == 6 && alltrue(concat(
+      [for m in regexall("(control_plane|worker)_vmid_start\\s*=\\s*([0-9]+)", file("terraform.tfvars.example")) : tonumber(m[1]) >= 150 && tonumber(m[1]) + 2 <= 169],
+      [for m in regexall("(control_plane|worker)_host_offset\\s*=\\s*([0-9]+)", file("terraform.tfvars.example")) : tonumber(m[1]) >= 60 && tonumber(m[1]) + 2 <= 79],
+    )) && length(regexall("_vmid_start\\s*=", file("terraform.tfvars.example"))) == 2 && length(regexall("_host_offset\\s*=", file("terraform.tfvars.example"))) == 2 && can(regex("\\bsubnet\\s*=\\s*\"10\\.10\\.10\\.0/24\"", file("terraform.tfvars.example"))) && can(regex("control_plane_count\\s*=\\s*3\\b", file("terraform.tfvars.example"))) && can(regex("worker_count\\s*=\\s*3\\b", file("terraform.tfvars.example")))
+    error_message = "terraform.tfvars.example puts 3 control planes and 3 workers into VMIDs 150-169 and 10.10.10.60-79."
+  }
+}
+
+run "outputs_do_not_follow_ha_migrations" {
+  override_resource {
+    target = module.vms.pve_vm.this["k8s-cp-1"]
+    values = { current_node = "pve3" }
+  }
+
+  assert {
+    condition     = output.vms["k8s-cp-1"].node == "pve1" && output.control_planes["k8s-cp-1"].node == "pve1"
+    error_message = "The outputs carry the node a VM was created on."
+  }
+
+  assert {
+    condition     = alltrue([for vm in values(output.vms) : !contains(keys(vm), "current_node")])
+    error_message = "The vms output must not re-export current_node (it changes with every HA migration)."
   }
 }

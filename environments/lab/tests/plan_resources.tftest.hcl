@@ -15,22 +15,6 @@ mock_provider "pve" {
     }
   }
 
-  mock_data "pve_nodes" {
-    defaults = {
-      nodes = [
-        { name = "pve1", status = "online", cpus = 8, memory = 34359738368, uptime = 1000 },
-        { name = "pve2", status = "online", cpus = 8, memory = 34359738368, uptime = 1000 },
-        { name = "pve3", status = "online", cpus = 8, memory = 34359738368, uptime = 1000 },
-      ]
-    }
-  }
-
-  mock_data "pve_next_vmid" {
-    defaults = {
-      vmid = 200
-    }
-  }
-
   mock_resource "pve_vm" {
     defaults = {
       vmid         = 200
@@ -182,18 +166,13 @@ run "outputs_after_apply" {
   }
 
   assert {
-    condition     = output.proxmox_version == "9.1.3" && output.next_free_vmid == 200
-    error_message = "proxmox_version and next_free_vmid come from the data sources."
+    condition     = output.proxmox_version == "9.1.3"
+    error_message = "proxmox_version comes from the pve_version data source."
   }
 
   assert {
     condition     = output.template == { vmid = 9000, node = "pve1" }
     error_message = "template carries the template's VMID and node."
-  }
-
-  assert {
-    condition     = output.nodes == { pve1 = "online", pve2 = "online", pve3 = "online" }
-    error_message = "nodes maps every node to its status."
   }
 
   assert {
@@ -204,5 +183,43 @@ run "outputs_after_apply" {
   assert {
     condition     = output.backup_job.id == "lab-weekly" && output.containers == {}
     error_message = "backup_job names the lab job; containers is empty by default."
+  }
+}
+
+# An HA migration moves the sandbox to pve3: no root output may change because of it (the
+# end-to-end test and operators read sandbox.node; a volatile output would show on every plan).
+run "outputs_do_not_follow_ha_migrations" {
+  override_resource {
+    target = module.vms.pve_vm.this["lab-sandbox"]
+    values = {
+      current_node = "pve3"
+    }
+  }
+
+  override_resource {
+    target = module.containers[0].pve_lxc.this["lab-ct1"]
+    values = {
+      current_node = "pve3"
+    }
+  }
+
+  variables {
+    containers = { lab-ct1 = { vmid = 210 } }
+  }
+
+  assert {
+    condition     = output.sandbox.node == "pve1" && output.vms["lab-sandbox"].node == "pve1" && output.containers["lab-ct1"].node == "pve1"
+    error_message = "sandbox.node, vms and containers carry the node a guest was created on, not current_node."
+  }
+
+  assert {
+    condition     = !contains(keys(output.vms["lab-sandbox"]), "current_node") && !contains(keys(output.containers["lab-ct1"]), "current_node")
+    error_message = "The vms and containers outputs must not re-export current_node (it changes with every HA migration)."
+  }
+
+  assert {
+    # Outputs that would change on their own between plans: node status, the next free VMID.
+    condition     = output.proxmox_version == "9.1.3" && !can(regex("output \"(nodes|next_free_vmid)\"|pve_nodes|pve_next_vmid", file("outputs.tf")))
+    error_message = "outputs.tf must not export node status or a next free VMID."
   }
 }

@@ -105,3 +105,77 @@ run "container_name_clash_rejected" {
 
   expect_failures = [var.containers]
 }
+
+# VMID ranges of the environments must not overlap: monitoring 110-119, prod 120-149, k8s
+# 150-169, lab 200 and up (each environment's tests check its own range).
+run "lab_vmids_from_200" {
+  command = plan
+
+  variables {
+    vms        = { lab-docker = { vmid = 201 } }
+    containers = { lab-ct1 = { vmid = 202 } }
+  }
+
+  assert {
+    condition     = module.vms.vms["lab-sandbox"].vmid == 200 && module.vms.vms["lab-docker"].vmid == 201 && module.containers[0].containers["lab-ct1"].vmid == 202
+    error_message = "The sandbox is VMID 200 by default and explicit lab VMIDs reach the guests."
+  }
+
+  assert {
+    condition = module.vms.vms["lab-sandbox"].vmid == 200 && alltrue([
+      for m in regexall("vmid\\s*=\\s*([0-9]+)", file("terraform.tfvars.example")) : tonumber(m[0]) >= 200
+    ]) && length(regexall("vmid\\s*=", file("terraform.tfvars.example"))) == 3
+    error_message = "terraform.tfvars.example gives the sandbox, lab-docker and lab-ct1 VMIDs of 200 and up."
+  }
+}
+
+run "lab_vm_vmid_below_200_rejected" {
+  command = plan
+
+  variables {
+    vms = { lab-docker = { vmid = 150 } }
+  }
+
+  expect_failures = [var.vms]
+}
+
+run "lab_container_vmid_below_200_rejected" {
+  command = plan
+
+  variables {
+    containers = { lab-ct1 = { vmid = 199 } }
+  }
+
+  expect_failures = [var.containers]
+}
+
+run "sandbox_vmid_below_200_rejected" {
+  command = plan
+
+  variables {
+    sandbox = { vmid = 110 }
+  }
+
+  expect_failures = [var.sandbox]
+}
+
+run "lab_vmid_shared_by_vm_and_container_rejected" {
+  command = plan
+
+  variables {
+    vms        = { lab-docker = { vmid = 201 } }
+    containers = { lab-ct1 = { vmid = 201 } }
+  }
+
+  expect_failures = [var.containers]
+}
+
+run "lab_vm_vmid_repeating_the_sandbox_rejected" {
+  command = plan
+
+  variables {
+    vms = { lab-docker = { vmid = 200 } }
+  }
+
+  expect_failures = [var.vms]
+}

@@ -33,11 +33,11 @@ run "both_vms" {
     error_message = "the MinIO VM is VMID 110 on pve1 at 10.10.10.20"
   }
   assert {
-    condition     = module.monitoring.vmid == 111 && module.monitoring.ip == "10.10.10.50"
-    error_message = "the monitoring VM is VMID 111 at 10.10.10.50"
+    condition     = module.monitoring.vmid == 111 && module.monitoring.ip == "10.10.10.21"
+    error_message = "the monitoring VM is VMID 111 at 10.10.10.21"
   }
   assert {
-    condition     = output.minio_endpoint == "http://minio.lan:9000" && output.monitoring.urls.grafana == "http://10.10.10.50:3000"
+    condition     = output.minio_endpoint == "http://minio.lan:9000" && output.monitoring.urls.grafana == "http://10.10.10.21:3000"
     error_message = "without TLS the state server answers on http://minio.lan:9000; Grafana on the monitoring VM"
   }
   assert {
@@ -128,4 +128,25 @@ run "monitoring_state_must_be_on_the_server" {
   command = plan
   variables { state_environments = ["prod", "lab"] }
   expect_failures = [var.state_environments]
+}
+
+# Environments must not share default VMIDs or addresses: monitoring has 110-119 and
+# 10.10.10.20-29 (prod 120-149 / .30-.59, k8s 150-169 / .60-.79, the lab 200 and up).
+run "defaults_in_the_monitoring_ranges" {
+  command = plan
+
+  assert {
+    condition = alltrue([for g in [{ vmid = module.minio.vmid, ip = module.minio.ip }, { vmid = module.monitoring.vmid, ip = module.monitoring.ip }] :
+      g.vmid >= 110 && g.vmid <= 119 && startswith(g.ip, "10.10.10.") && tonumber(split(".", g.ip)[3]) >= 20 && tonumber(split(".", g.ip)[3]) <= 29
+    ])
+    error_message = "MinIO and the monitoring VM default to VMIDs in 110-119 and addresses in 10.10.10.20-29."
+  }
+
+  assert {
+    condition = module.minio.vmid == 110 && alltrue(concat(
+      [for m in regexall("_vmid\\s*=\\s*([0-9]+)", file("terraform.tfvars.example")) : tonumber(m[0]) >= 110 && tonumber(m[0]) <= 119],
+      [for m in regexall("_ip_address\\s*=\\s*\"10\\.10\\.10\\.([0-9]+)/", file("terraform.tfvars.example")) : tonumber(m[0]) >= 20 && tonumber(m[0]) <= 29],
+    )) && length(regexall("_vmid\\s*=", file("terraform.tfvars.example"))) == 2 && length(regexall("_ip_address\\s*=", file("terraform.tfvars.example"))) == 2
+    error_message = "terraform.tfvars.example gives both VMs VMIDs in 110-119 and addresses in 10.10.10.20-29."
+  }
 }

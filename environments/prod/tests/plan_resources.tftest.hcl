@@ -28,12 +28,12 @@ run "fixed_vmids_and_nodes" {
   command = plan
 
   assert {
-    condition     = output.vms["docker1"].vmid == 110 && output.vms["db1"].vmid == 111
+    condition     = output.vms["docker1"].vmid == 120 && output.vms["db1"].vmid == 121
     error_message = "prod VMs keep their fixed VMIDs."
   }
 
   assert {
-    condition     = output.containers["dns1"].vmid == 120 && output.containers["dns2"].vmid == 121 && output.containers["proxy1"].vmid == 122
+    condition     = output.containers["dns1"].vmid == 130 && output.containers["dns2"].vmid == 131 && output.containers["proxy1"].vmid == 132
     error_message = "prod containers keep their fixed VMIDs."
   }
 
@@ -53,7 +53,7 @@ run "vm_on_another_node" {
 
   variables {
     vms = {
-      docker1 = { vmid = 110, ip = "10.10.10.20/24", node = "pve3", docker = true }
+      docker1 = { vmid = 120, ip = "10.10.10.30/24", node = "pve3", docker = true }
     }
   }
 
@@ -68,11 +68,11 @@ run "static_addresses" {
 
   assert {
     condition = output.addresses == {
-      docker1 = "10.10.10.20"
-      db1     = "10.10.10.30"
+      docker1 = "10.10.10.30"
+      db1     = "10.10.10.31"
       dns1    = "10.10.10.53"
       dns2    = "10.10.10.54"
-      proxy1  = "10.10.10.80"
+      proxy1  = "10.10.10.40"
     }
     error_message = "Every prod guest has its static address."
   }
@@ -92,7 +92,7 @@ run "docker_host" {
   }
 
   assert {
-    condition     = !output.vms["db1"].docker && length(output.vms["db1"].data_disks) == 1 && output.vms["db1"].data_disks[0] == 100
+    condition     = !output.vms["db1"].docker && output.vms["db1"].data_disks == { scsi1 = 100 }
     error_message = "db1 has no Docker and a 100 GiB data disk."
   }
 
@@ -153,7 +153,7 @@ run "daily_backup_of_every_guest" {
   }
 
   assert {
-    condition     = toset(output.backup_job.vmids) == toset([110, 111, 120, 121, 122])
+    condition     = toset(output.backup_job.vmids) == toset([120, 121, 130, 131, 132])
     error_message = "The prod job covers every prod VM and container."
   }
 }

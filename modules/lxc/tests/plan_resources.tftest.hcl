@@ -30,7 +30,7 @@ variables {
       memory       = 1024
       disk         = 16
       nesting      = true
-      mount_points = [{ path = "/data", size = 10 }, { path = "/var/log/nginx", size = 5, storage = "local-zfs", backup = true }]
+      mount_points = { mp0 = { path = "/data", size = 10 }, mp1 = { path = "/var/log/nginx", size = 5, storage = "local-zfs", backup = true } }
     }
     tmp = { security_updates = false }
   }
@@ -149,7 +149,7 @@ run "mount_points" {
 
   assert {
     condition     = [for m in pve_lxc.this["proxy"].mount_point : m.slot] == ["mp0", "mp1"]
-    error_message = "Mount points take mp0, mp1, ... in order."
+    error_message = "Mount points take the ids they are keyed by."
   }
 
   assert {
@@ -168,12 +168,30 @@ run "mount_points" {
   }
 }
 
+run "mount_points_in_id_number_order" {
+  command = plan
+
+  variables {
+    containers = {
+      a = {
+        ip           = "10.10.10.60/24"
+        mount_points = { mp10 = { path = "/c", size = 3 }, mp2 = { path = "/b", size = 2 }, mp0 = { path = "/a", size = 1 } }
+      }
+    }
+  }
+
+  assert {
+    condition     = [for m in pve_lxc.this["a"].mount_point : "${m.slot}=${m.path}:${m.size}"] == ["mp0=/a:1", "mp2=/b:2", "mp10=/c:3"]
+    error_message = "Mount points are planned in id-number order (mp2 before mp10), each with its own path and size."
+  }
+}
+
 run "storage_override" {
   command = plan
 
   variables {
     storage    = "local-zfs"
-    containers = { a = { ip = "10.10.10.60/24", storage = "ceph", mount_points = [{ path = "/data", size = 1 }] } }
+    containers = { a = { ip = "10.10.10.60/24", storage = "ceph", mount_points = { mp0 = { path = "/data", size = 1 } } } }
   }
 
   assert {

@@ -1,5 +1,6 @@
 # Guards against the classic problems of container modules: tag churn, replacement on network
-# edits, secrets in outputs or state, expiry outside the lab, index-shifted volumes.
+# edits, secrets in outputs or state, expiry outside the lab, index-shifted volumes, apply
+# restarting containers that operations stopped.
 
 mock_provider "pve" {
   mock_resource "pve_lxc" {
@@ -107,14 +108,14 @@ run "adding_a_mount_point_keeps_the_others" {
 
   variables {
     containers = {
-      dns1 = { ip = "10.10.10.53/24", tags = ["dns", "infra"], mount_points = [{ path = "/data", size = 10 }, { path = "/logs", size = 5 }] }
+      dns1 = { ip = "10.10.10.53/24", tags = ["dns", "infra"], mount_points = { mp0 = { path = "/data", size = 10 }, mp1 = { path = "/logs", size = 5 } } }
       dns2 = { ip = "10.10.10.54/24", node = "pve2", tags = ["infra", "dns"] }
     }
   }
 
   assert {
     condition     = pve_lxc.this["dns1"].mount_point[0].slot == "mp0" && pve_lxc.this["dns1"].mount_point[0].path == "/data"
-    error_message = "Appending a mount point leaves mp0 where it was."
+    error_message = "Adding a mount point leaves mp0 where it was."
   }
 }
 
@@ -173,5 +174,63 @@ run "dhcp_ignores_module_gateway" {
   assert {
     condition     = pve_lxc.this["dns1"].network[0].gateway == null
     error_message = "A module-wide gateway must not be sent with ipv4 = dhcp."
+  }
+}
+
+# pve-ops expire-lab stops expired lab containers (and operators stop them for maintenance):
+# the power state after creation is not Terraform's, so a changed `started` plans no change.
+run "started_is_only_for_creation" {
+  command = plan
+
+  variables {
+    containers = {
+      dns1 = { ip = "10.10.10.53/24", tags = ["DNS", "Infra", "dns"], started = false }
+      dns2 = { ip = "10.10.10.54/24", node = "pve2", tags = ["infra", "dns"], started = false }
+    }
+  }
+
+  assert {
+    condition     = pve_lxc.this["dns1"].started && pve_lxc.this["dns2"].started
+    error_message = "started must be ignored after creation (lifecycle ignore_changes), or apply would start containers stopped on purpose."
+  }
+}
+
+run "create_with_mount_points" {
+  variables {
+    containers = {
+      dns1 = {
+        ip           = "10.10.10.53/24"
+        tags         = ["DNS", "Infra", "dns"]
+        mount_points = { mp0 = { path = "/data", size = 10 }, mp1 = { path = "/logs", size = 50 }, mp2 = { path = "/cache", size = 5 } }
+      }
+      dns2 = { ip = "10.10.10.54/24", node = "pve2", tags = ["infra", "dns"] }
+    }
+  }
+
+  assert {
+    condition     = output.containers["dns1"].mount_points == { "/data" = 10, "/logs" = 50, "/cache" = 5 }
+    error_message = "The container was created with three mount points."
+  }
+}
+
+run "removing_a_middle_mount_point_keeps_the_others_in_their_slots" {
+  command = plan
+
+  variables {
+    containers = {
+      dns1 = {
+        ip           = "10.10.10.53/24"
+        tags         = ["DNS", "Infra", "dns"]
+        mount_points = { mp0 = { path = "/data", size = 10 }, mp2 = { path = "/cache", size = 5 } }
+      }
+      dns2 = { ip = "10.10.10.54/24", node = "pve2", tags = ["infra", "dns"] }
+    }
+  }
+
+  assert {
+    # By index, /cache would move onto mp1 (the 50 GiB /logs volume, shrinking it) and mp2
+    # would be destroyed.
+    condition     = [for m in pve_lxc.this["dns1"].mount_point : "${m.slot}=${m.path}:${m.size}"] == ["mp0=/data:10", "mp2=/cache:5"]
+    error_message = "Removing mp1 must leave mp0 and mp2 where they are, with their paths and sizes."
   }
 }

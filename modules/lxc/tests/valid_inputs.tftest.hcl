@@ -186,7 +186,7 @@ run "mount_point_zero_size_rejected" {
   command = plan
 
   variables {
-    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = [{ path = "/data", size = 0 }] } }
+    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = { mp0 = { path = "/data", size = 0 } } } }
   }
 
   expect_failures = [var.containers]
@@ -196,7 +196,7 @@ run "mount_point_relative_path_rejected" {
   command = plan
 
   variables {
-    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = [{ path = "data", size = 10 }] } }
+    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = { mp0 = { path = "data", size = 10 } } } }
   }
 
   expect_failures = [var.containers]
@@ -206,7 +206,7 @@ run "mount_point_root_path_rejected" {
   command = plan
 
   variables {
-    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = [{ path = "/", size = 10 }] } }
+    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = { mp0 = { path = "/", size = 10 } } } }
   }
 
   expect_failures = [var.containers]
@@ -216,7 +216,60 @@ run "mount_point_dotdot_rejected" {
   command = plan
 
   variables {
-    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = [{ path = "/srv/../etc", size = 10 }] } }
+    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = { mp0 = { path = "/srv/../etc", size = 10 } } } }
+  }
+
+  expect_failures = [var.containers]
+}
+
+run "mount_point_ids_mp0_to_mp255_accepted" {
+  command = plan
+
+  variables {
+    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = { mp0 = { path = "/a", size = 1 }, mp255 = { path = "/b", size = 1 } } } }
+  }
+
+  assert {
+    condition     = [for m in pve_lxc.this["dns1"].mount_point : m.slot] == ["mp0", "mp255"]
+    error_message = "mp0 and mp255 are valid mount point ids."
+  }
+}
+
+run "mount_point_id_mp256_rejected" {
+  command = plan
+
+  variables {
+    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = { mp256 = { path = "/data", size = 10 } } } }
+  }
+
+  expect_failures = [var.containers]
+}
+
+run "mount_point_keyed_by_index_rejected" {
+  command = plan
+
+  variables {
+    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = { "0" = { path = "/data", size = 10 } } } }
+  }
+
+  expect_failures = [var.containers]
+}
+
+run "mount_point_keyed_by_path_rejected" {
+  command = plan
+
+  variables {
+    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = { "/data" = { path = "/data", size = 10 } } } }
+  }
+
+  expect_failures = [var.containers]
+}
+
+run "mount_point_id_with_leading_zero_rejected" {
+  command = plan
+
+  variables {
+    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = { mp01 = { path = "/data", size = 10 } } } }
   }
 
   expect_failures = [var.containers]
@@ -226,7 +279,7 @@ run "duplicate_mount_paths_rejected" {
   command = plan
 
   variables {
-    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = [{ path = "/data", size = 10 }, { path = "/data", size = 20 }] } }
+    containers = { dns1 = { ip = "10.10.10.53/24", mount_points = { mp0 = { path = "/data", size = 10 }, mp1 = { path = "/data", size = 20 } } } }
   }
 
   expect_failures = [var.containers]

@@ -52,6 +52,11 @@ run "versioning_on_every_bucket_per_environment" {
 
 run "secrets_stay_out_of_outputs" {
   command = plan
+  override_resource {
+    target          = pve_vm.this
+    values          = { vmid = 110 }
+    override_during = plan
+  }
   variables {
     tls_certificate = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
     tls_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEfakeprivatekeymaterial\n-----END PRIVATE KEY-----\n"
@@ -61,14 +66,22 @@ run "secrets_stay_out_of_outputs" {
   }
 
   assert {
+    # Every output of the module (outputs.tf).
     condition = !anytrue([for s in ["fake-root-password-for-tests", "MIIEfakeprivatekeymaterial", "fake-lab-secret-value"] :
-      strcontains(jsonencode([output.backend_config, output.endpoint, output.console_url, output.ip, output.bucket_names, output.buckets]), s)
+      strcontains(jsonencode([output.vmid, output.node, output.ip, output.endpoint, output.console_url, output.tls_enabled, output.bucket_names, output.buckets, output.backend_config]), s)
     ])
-    error_message = "no plain output may contain the root password, the TLS key or a secret key"
+    error_message = "no output may contain the root password, the TLS key or a secret key"
   }
   assert {
-    condition     = !issensitive(output.backend_config) && !issensitive(output.endpoint) && issensitive(output.user_data)
-    error_message = "backend_config and endpoint must stay usable (not sensitive); user_data must be sensitive"
+    # Sensitive outputs still print in `terraform output -json`: the rendered user-data (and
+    # everything built from the secrets) must not be an output at all. (An assert must refer to
+    # the configuration, hence output.ip.)
+    condition     = output.ip == "10.10.10.20" && !can(regex("(local\\.(user_data|files|users)|var\\.(root_user|root_password|tls_private_key|environment_credentials))\\b", file("outputs.tf")))
+    error_message = "outputs.tf must not export the user-data, the files or users built from the secrets, or a secret variable"
+  }
+  assert {
+    condition     = !issensitive(output.backend_config) && !issensitive(output.endpoint)
+    error_message = "backend_config and endpoint must stay usable (not sensitive)"
   }
   assert {
     condition     = strcontains(pve_vm.this.user_data, "MINIO_ROOT_PASSWORD='fake-root-password-for-tests'") && issensitive(pve_vm.this.user_data)
@@ -205,6 +218,31 @@ run "environment_user_is_limited_to_its_prefix" {
   assert {
     condition     = strcontains(pve_vm.this.user_data, "mc admin policy attach local 'tfstate-prod' --user 'prod-state'") && !strcontains(pve_vm.this.user_data, "tfstate-monitoring")
     error_message = "policies are created and attached only for environments with credentials"
+  }
+}
+
+# `pve-ops restore tfstate` runs with an environment's keys: it checks that versioning is on,
+# lists the state's versions and reads the one it restores. Terraform's S3 backend needs
+# ListBucket, GetObject, PutObject and DeleteObject (the .tflock file).
+run "environment_user_can_list_and_read_versions" {
+  command = plan
+  variables {
+    environment_credentials = {
+      lab = { access_key = "lab-state", secret_key = "fake-lab-secret-value" }
+    }
+  }
+
+  assert {
+    condition = alltrue([for a in ["s3:GetBucketVersioning", "s3:ListBucketVersions", "s3:ListBucket"] :
+      contains(one([for st in jsondecode(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/etc/minio/policies/tfstate-lab.json"])).Statement : st.Action if contains(st.Resource, "arn:aws:s3:::tfstate")]), a)
+    ])
+    error_message = "the lab user must be allowed GetBucketVersioning, ListBucketVersions and ListBucket on its bucket (pve-ops restore tfstate)"
+  }
+  assert {
+    condition = alltrue([for a in ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"] :
+      contains(one([for st in jsondecode(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/etc/minio/policies/tfstate-lab.json"])).Statement : st.Action if contains(st.Resource, "arn:aws:s3:::tfstate/lab/*")]), a)
+    ])
+    error_message = "the lab user must be allowed to read any version of, write and delete the objects under lab/"
   }
 }
 

@@ -30,7 +30,7 @@ variables {
   dns_servers = ["10.10.10.53", "10.10.10.54"]
   vms = {
     docker1 = { ip = "10.10.10.20/24", cores = 4, memory = 8192, disk = 100, docker = true, tags = ["docker", "services"] }
-    web1    = { ip = "10.10.10.21/24", node = "pve2", data_disks = [50, 200] }
+    web1    = { ip = "10.10.10.21/24", node = "pve2", data_disks = { scsi1 = 50, scsi2 = 200 } }
     scratch = { ip = "dhcp", security_updates = false, node_exporter = true }
   }
 }
@@ -241,12 +241,30 @@ run "data_disks_follow_boot_disk" {
 
   assert {
     condition     = [for d in pve_vm.this["web1"].disk : d.slot] == ["scsi0", "scsi1", "scsi2"]
-    error_message = "Data disks take scsi1, scsi2, ... in order."
+    error_message = "Data disks take the slots they are keyed by, after the boot disk scsi0."
   }
 
   assert {
     condition     = pve_vm.this["web1"].disk[1].size == 50 && pve_vm.this["web1"].disk[2].size == 200
-    error_message = "Data disk sizes are taken in order."
+    error_message = "Each data disk gets the size of its slot."
+  }
+}
+
+run "data_disks_in_slot_number_order" {
+  command = plan
+
+  variables {
+    vms = { a = { ip = "10.10.10.30/24", data_disks = { scsi10 = 3, scsi2 = 2, scsi1 = 1 } } }
+  }
+
+  assert {
+    condition     = [for d in pve_vm.this["a"].disk : "${d.slot}=${d.size}"] == ["scsi0=20", "scsi1=1", "scsi2=2", "scsi10=3"]
+    error_message = "Data disks are planned in slot-number order (scsi2 before scsi10), each with its own size."
+  }
+
+  assert {
+    condition     = output.vms["a"].data_disks == { scsi1 = 1, scsi2 = 2, scsi10 = 3 }
+    error_message = "The vms output lists data disks by slot."
   }
 }
 
@@ -256,7 +274,7 @@ run "storage_override_per_vm" {
   variables {
     storage = "local-zfs"
     vms = {
-      a = { ip = "10.10.10.30/24", data_disks = [10] }
+      a = { ip = "10.10.10.30/24", data_disks = { scsi1 = 10 } }
       b = { ip = "10.10.10.31/24", storage = "ceph" }
     }
   }

@@ -1,5 +1,6 @@
 # Guards against the classic problems of VM modules: tag churn, replacement on cloud-init edits,
-# secrets leaking into outputs or state, expiry outside the lab, index-shifted resources.
+# secrets leaking into outputs or state, expiry outside the lab, index-shifted resources and
+# disks, apply restarting guests that operations stopped.
 
 mock_provider "pve" {
   mock_data "pve_template" {
@@ -237,5 +238,62 @@ run "template_lookup_not_duplicated" {
   assert {
     condition     = length(data.pve_template.this) == 1
     error_message = "One template lookup serves every VM; a VM with its own template_vmid does not add one."
+  }
+}
+
+# pve-ops expire-lab stops expired lab guests (and operators stop VMs for maintenance): the
+# power state after creation is not Terraform's, so a changed `started` plans no change.
+run "started_is_only_for_creation" {
+  command = plan
+
+  variables {
+    vms = {
+      app = { ip = "10.10.10.40/24", tags = ["Web", "db", "WEB", "app"], started = false }
+      api = { ip = "10.10.10.41/24", tags = ["app", "web", "DB"], started = false }
+    }
+  }
+
+  assert {
+    condition     = pve_vm.this["app"].started && pve_vm.this["api"].started
+    error_message = "started must be ignored after creation (lifecycle ignore_changes), or apply would start guests stopped on purpose."
+  }
+}
+
+run "create_with_data_disks" {
+  variables {
+    vms = {
+      app = { ip = "10.10.10.40/24", tags = ["Web", "db", "WEB", "app"], data_disks = { scsi1 = 50, scsi2 = 200, scsi3 = 30 } }
+      api = { ip = "10.10.10.41/24", tags = ["app", "web", "DB"] }
+    }
+  }
+
+  assert {
+    condition     = output.vms["app"].data_disks == { scsi1 = 50, scsi2 = 200, scsi3 = 30 }
+    error_message = "The VM was created with three data disks."
+  }
+}
+
+run "removing_a_middle_data_disk_keeps_the_others_in_their_slots" {
+  command = plan
+
+  variables {
+    vms = {
+      app = { ip = "10.10.10.40/24", tags = ["Web", "db", "WEB", "app"], data_disks = { scsi1 = 50, scsi3 = 30 } }
+      api = { ip = "10.10.10.41/24", tags = ["app", "web", "DB"] }
+    }
+  }
+
+  assert {
+    # By index, scsi3's 30 GiB would move to scsi2 (a shrink of the 200 GiB volume) and scsi3
+    # would be destroyed.
+    condition     = [for d in pve_vm.this["app"].disk : "${d.slot}=${d.size}"] == ["scsi0=20", "scsi1=50", "scsi3=30"]
+    error_message = "Removing scsi2 must leave scsi1 and scsi3 where they are, with their sizes."
+  }
+
+  assert {
+    condition = alltrue([
+      for d in slice(pve_vm.this["app"].disk, 1, length(pve_vm.this["app"].disk)) : d.size == run.create_with_data_disks.vms["app"].data_disks[d.slot]
+    ])
+    error_message = "Every remaining data disk keeps the size it was created with."
   }
 }

@@ -175,17 +175,60 @@ run "data_disk_zero_rejected" {
   command = plan
 
   variables {
-    vms = { web = { ip = "10.10.10.101/24", data_disks = [10, 0] } }
+    vms = { web = { ip = "10.10.10.101/24", data_disks = { scsi1 = 10, scsi2 = 0 } } }
   }
 
   expect_failures = [var.vms]
 }
 
-run "thirty_data_disks_rejected" {
+run "twenty_nine_data_disks_accepted" {
   command = plan
 
   variables {
-    vms = { web = { ip = "10.10.10.101/24", data_disks = [for i in range(30) : 1] } }
+    vms = { web = { ip = "10.10.10.101/24", data_disks = { for i in range(1, 30) : "scsi${i}" => 1 } } }
+  }
+
+  assert {
+    condition     = length(pve_vm.this["web"].disk) == 30 && pve_vm.this["web"].disk[29].slot == "scsi29"
+    error_message = "scsi1 to scsi29 are valid data disk slots."
+  }
+}
+
+run "data_disk_slot_scsi30_rejected" {
+  command = plan
+
+  variables {
+    vms = { web = { ip = "10.10.10.101/24", data_disks = { scsi30 = 1 } } }
+  }
+
+  expect_failures = [var.vms]
+}
+
+run "data_disk_on_boot_slot_rejected" {
+  command = plan
+
+  variables {
+    vms = { web = { ip = "10.10.10.101/24", data_disks = { scsi0 = 10 } } }
+  }
+
+  expect_failures = [var.vms]
+}
+
+run "data_disk_keyed_by_index_rejected" {
+  command = plan
+
+  variables {
+    vms = { web = { ip = "10.10.10.101/24", data_disks = { "1" = 10 } } }
+  }
+
+  expect_failures = [var.vms]
+}
+
+run "data_disk_on_another_bus_rejected" {
+  command = plan
+
+  variables {
+    vms = { web = { ip = "10.10.10.101/24", data_disks = { virtio1 = 10 } } }
   }
 
   expect_failures = [var.vms]
