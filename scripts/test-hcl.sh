@@ -4,8 +4,10 @@
 #   1. terraform fmt -check -recursive modules environments
 #   2. for every modules/*/ and environments/*/: terraform init -backend=false, terraform
 #      validate, and terraform test when it has tests/ (mock providers: no PVE needed)
-#   3. every modules/*/tests/*.sh check script
-#   4. checkov on modules/ and environments/ (settings and skipped checks: .checkov.yaml)
+#   3. every modules/*/tests/*.sh check script, and checkov-policies/tests/check.sh (the
+#      project's checkov policies against their fixtures; without DIRs only)
+#   4. checkov on modules/ and environments/ (settings, skipped checks and the project's own
+#      policies for the pve_* resources, checkov-policies/: .checkov.yaml)
 #   5. detect-secrets on the git-tracked files against .secrets.baseline: a secret that is
 #      not in the baseline fails. It stands in for gitleaks, which none of the package
 #      registries this project installs from serves.
@@ -70,6 +72,7 @@ for d in "${dirs[@]}"; do
     [[ -f "$s" ]] && scripts+=("$s")
   done
 done
+[[ $# -gt 0 ]] || scripts+=(checkov-policies/tests/check.sh)
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/pve-home-hcl.XXXXXX")"
 bg_pids=()
@@ -227,7 +230,7 @@ report() { # <heading> <first index> <items...>
   done
 }
 report "terraform init / validate / test (${#dirs[@]} directories)" 0 "${dirs[@]}"
-report "module check scripts (modules/*/tests/*.sh)" "${#dirs[@]}" "${scripts[@]}"
+report "check scripts (modules/*/tests/*.sh, checkov-policies/tests/check.sh)" "${#dirs[@]}" "${scripts[@]}"
 
 # --- 4 and 5: collect --------------------------------------------------------------------
 for pid in "${bg_pids[@]}"; do

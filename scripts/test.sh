@@ -20,7 +20,7 @@ step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "shellcheck"
-shellcheck scripts/*.sh .ci/run modules/*/tests/*.sh
+shellcheck scripts/*.sh .ci/run modules/*/tests/*.sh checkov-policies/tests/*.sh
 
 step "cargo build"
 cargo build --workspace --locked --bins
