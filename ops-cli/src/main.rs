@@ -84,19 +84,8 @@ enum Command {
         /// A host to include by address (repeatable).
         #[arg(long)]
         host: Vec<String>,
-        /// The private key that logs in today.
-        #[arg(long, env = "PVE_OPS_SSH_IDENTITY", default_value_os_t = home(".ssh/id_ed25519"))]
-        identity: PathBuf,
-        /// Host keys to check against (a dedicated file; unknown hosts are refused).
-        #[arg(long, env = "PVE_OPS_KNOWN_HOSTS", default_value_os_t = home(".config/pve-ops/known_hosts"))]
-        known_hosts: PathBuf,
-        /// Record the host keys of hosts not yet known (changed keys are still refused).
-        #[arg(long)]
-        init_known_hosts: bool,
-        #[arg(long, default_value = "root")]
-        user: String,
-        #[arg(long, default_value_t = 22)]
-        port: u16,
+        #[command(flatten)]
+        ssh: SshArgs,
         /// authorized_keys path, relative to the user's home or absolute.
         #[arg(long, default_value = ".ssh/authorized_keys")]
         authorized_keys: String,
@@ -136,17 +125,8 @@ enum Command {
         /// The monitoring VM's address.
         #[arg(long)]
         host: String,
-        #[arg(long, default_value = "root")]
-        user: String,
-        #[arg(long, default_value_t = 22)]
-        port: u16,
-        #[arg(long, env = "PVE_OPS_SSH_IDENTITY", default_value_os_t = home(".ssh/id_ed25519"))]
-        identity: PathBuf,
-        #[arg(long, env = "PVE_OPS_KNOWN_HOSTS", default_value_os_t = home(".config/pve-ops/known_hosts"))]
-        known_hosts: PathBuf,
-        /// Record the host key if the host is not known yet (a changed key is still refused).
-        #[arg(long)]
-        init_known_hosts: bool,
+        #[command(flatten)]
+        ssh: SshArgs,
         /// KEY=VALUE settings (PVE_*, AWS_*, PVE_OPS_*) to install as /etc/pve-ops/pve-ops.env (mode 0600).
         #[arg(long)]
         settings: Option<PathBuf>,
@@ -190,6 +170,24 @@ enum Command {
         #[arg(long)]
         today: Option<chrono::NaiveDate>,
     },
+}
+
+/// How pve-ops logs in over SSH (rotate-ssh-keys, deploy): strict host keys by default.
+#[derive(clap::Args)]
+struct SshArgs {
+    /// The private key that logs in today.
+    #[arg(long, env = "PVE_OPS_SSH_IDENTITY", default_value_os_t = home(".ssh/id_ed25519"))]
+    identity: PathBuf,
+    /// Host keys to check against (a dedicated file; unknown hosts are refused).
+    #[arg(long, env = "PVE_OPS_KNOWN_HOSTS", default_value_os_t = home(".config/pve-ops/known_hosts"))]
+    known_hosts: PathBuf,
+    /// Record the host keys of hosts not yet known (a changed key is still refused).
+    #[arg(long)]
+    init_known_hosts: bool,
+    #[arg(long, default_value = "root")]
+    user: String,
+    #[arg(long, default_value_t = 22)]
+    port: u16,
 }
 
 #[derive(Subcommand)]
@@ -337,11 +335,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             env,
             all,
             host,
-            identity,
-            known_hosts,
-            init_known_hosts,
-            user,
-            port,
+            ssh: SshArgs { identity, known_hosts, init_known_hosts, user, port },
             authorized_keys,
             parallel,
             retries,
@@ -369,7 +363,15 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
             let s3 = s3_endpoint.map(|e| pve_ops::s3::S3Settings::resolve(Some(e), bucket, std::path::Path::new("")));
             health::run(&ops, health::Request { env, endpoints: endpoint, s3, timeout: std::time::Duration::from_secs(timeout) }).await
         }
-        Command::Deploy { host, user, port, identity, known_hosts, init_known_hosts, settings, source, drift_env, root, timeout } => {
+        Command::Deploy {
+            host,
+            ssh: SshArgs { identity, known_hosts, init_known_hosts, user, port },
+            settings,
+            source,
+            drift_env,
+            root,
+            timeout,
+        } => {
             let request = deploy::Request {
                 host,
                 port,

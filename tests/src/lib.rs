@@ -162,6 +162,19 @@ pub fn provider_block(emulator: &RunningEmulator) -> String {
     )
 }
 
+/// `provider_block` with an `ssh` block reaching node pve1 through `sshd`, checking host keys
+/// against `known_hosts`.
+pub fn provider_block_with_ssh(emulator: &RunningEmulator, sshd: &Sshd, known_hosts: &std::path::Path) -> String {
+    provider_block(emulator).trim_end().trim_end_matches('}').to_string()
+        + &format!(
+            "  ssh {{\n    user = \"{}\"\n    port = {}\n    private_key_file = \"{}\"\n    known_hosts_file = \"{}\"\n    node_addresses = {{ pve1 = \"127.0.0.1\" }}\n  }}\n}}\n",
+            sshd.user,
+            sshd.port,
+            sshd.client_key.display(),
+            known_hosts.display()
+        )
+}
+
 /// A real OpenSSH sshd on loopback for the current user, with its own host key, a client key
 /// pair, and a known_hosts file that knows it. Killed on drop.
 pub struct Sshd {

@@ -387,14 +387,7 @@ fn lxc_security_updates_through_a_hookscript() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_path_buf();
     let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
-    let provider = provider_block(&emu).trim_end().trim_end_matches('}').to_string()
-        + &format!(
-            "  ssh {{\n    user = \"{}\"\n    port = {}\n    private_key_file = \"{}\"\n    known_hosts_file = \"{}\"\n    node_addresses = {{ pve1 = \"127.0.0.1\" }}\n  }}\n}}\n",
-            sshd.user,
-            sshd.port,
-            sshd.client_key.display(),
-            sshd.known_hosts.display()
-        );
+    let provider = pve_home_tests::provider_block_with_ssh(&emu, &sshd, &sshd.known_hosts);
     let ct = |updates: bool| {
         format!(
             "{provider}\nresource \"pve_lxc\" \"web\" {{\n  node = \"pve1\"\n  hostname = \"web1\"\n  template_volume = \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\"\n  security_updates = {updates}\n  rootfs {{\n    storage = \"local-lvm\"\n    size = 4\n  }}\n  network {{}}\n}}\n"

@@ -392,17 +392,7 @@ fn cloud_init_snippets_go_over_sftp_and_update_in_place() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_path_buf();
     let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
-    let ssh_block = |known_hosts: &std::path::Path| {
-        format!(
-            "  ssh {{\n    user = \"{}\"\n    port = {}\n    private_key_file = \"{}\"\n    known_hosts_file = \"{}\"\n    node_addresses = {{ pve1 = \"127.0.0.1\" }}\n  }}\n}}\n",
-            sshd.user,
-            sshd.port,
-            sshd.client_key.display(),
-            known_hosts.display()
-        )
-    };
-    let provider =
-        |known_hosts: &std::path::Path| provider_block(&emu).trim_end().trim_end_matches('}').to_string() + &ssh_block(known_hosts);
+    let provider = |known_hosts: &std::path::Path| pve_home_tests::provider_block_with_ssh(&emu, &sshd, known_hosts);
     let vm = |docker: bool| {
         format!(
             r#"
@@ -662,14 +652,7 @@ fn write_only_user_data_never_reaches_state_and_its_version_rewrites_the_snippet
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_path_buf();
     let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
-    let provider = provider_block(&emu).trim_end().trim_end_matches('}').to_string()
-        + &format!(
-            "  ssh {{\n    user = \"{}\"\n    port = {}\n    private_key_file = \"{}\"\n    known_hosts_file = \"{}\"\n    node_addresses = {{ pve1 = \"127.0.0.1\" }}\n  }}\n}}\n",
-            sshd.user,
-            sshd.port,
-            sshd.client_key.display(),
-            sshd.known_hosts.display()
-        );
+    let provider = pve_home_tests::provider_block_with_ssh(&emu, &sshd, &sshd.known_hosts);
     let vm = |secret: &str, version: &str| {
         format!(
             r##"
