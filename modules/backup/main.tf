@@ -28,14 +28,13 @@ locals {
   retention      = { for k in local.retention_keys : k => var.retention != null ? var.retention[k] : lookup(local.policy.retention, k, null) }
 }
 
-# One resource block per kind of selection, of which exactly one is created. Each block names
-# its own selection and leaves the other two as literal nulls: the provider's config validation
-# counts a not-yet-known value as "set", so a single block fed from variables fails
-# `terraform validate` with "Conflicting selection". Switching the kind recreates the job.
+# The job. Exactly one selection is set (variables.tf checks that) and the other two are null,
+# so switching the kind of selection (vmids -> all, say) updates this job in place; only a
+# change of `id` replaces it. `all` and `exclude` are null rather than false/[] when unused:
+# the provider counts only known, non-null values (a true `all`, a non-empty set) as a choice,
+# and a null plans no diff against a job that never had the attribute.
 
-resource "pve_backup_job" "vmids" {
-  count = length(var.vmids) > 0 ? 1 : 0
-
+resource "pve_backup_job" "this" {
   id       = local.id
   schedule = local.schedule
   storage  = var.storage
@@ -44,7 +43,11 @@ resource "pve_backup_job" "vmids" {
   enabled  = var.enabled
   node     = var.node
   comment  = var.comment
-  vmids    = toset(var.vmids)
+
+  vmids   = length(var.vmids) > 0 ? toset(var.vmids) : null
+  pool    = var.pool
+  all     = var.all ? true : null
+  exclude = var.all && length(var.exclude) > 0 ? toset(var.exclude) : null
 
   notes_template    = var.notes_template
   mail_to           = length(var.mail_to) > 0 ? var.mail_to : null
@@ -61,64 +64,12 @@ resource "pve_backup_job" "vmids" {
   }
 }
 
-resource "pve_backup_job" "pool" {
-  count = var.pool != null ? 1 : 0
-
-  id       = local.id
-  schedule = local.schedule
-  storage  = var.storage
-  mode     = var.mode
-  compress = var.compress
-  enabled  = var.enabled
-  node     = var.node
-  comment  = var.comment
-  pool     = var.pool
-
-  notes_template    = var.notes_template
-  mail_to           = length(var.mail_to) > 0 ? var.mail_to : null
-  mail_notification = length(var.mail_to) > 0 ? var.mail_notification : null
-
-  retention {
-    keep_last    = local.retention.keep_last
-    keep_hourly  = local.retention.keep_hourly
-    keep_daily   = local.retention.keep_daily
-    keep_weekly  = local.retention.keep_weekly
-    keep_monthly = local.retention.keep_monthly
-    keep_yearly  = local.retention.keep_yearly
-    keep_all     = local.retention.keep_all
-  }
-}
-
-resource "pve_backup_job" "all" {
-  count = var.all ? 1 : 0
-
-  id       = local.id
-  schedule = local.schedule
-  storage  = var.storage
-  mode     = var.mode
-  compress = var.compress
-  enabled  = var.enabled
-  node     = var.node
-  comment  = var.comment
-  all      = true
-  exclude  = length(var.exclude) > 0 ? toset(var.exclude) : null
-
-  notes_template    = var.notes_template
-  mail_to           = length(var.mail_to) > 0 ? var.mail_to : null
-  mail_notification = length(var.mail_to) > 0 ? var.mail_notification : null
-
-  retention {
-    keep_last    = local.retention.keep_last
-    keep_hourly  = local.retention.keep_hourly
-    keep_daily   = local.retention.keep_daily
-    keep_weekly  = local.retention.keep_weekly
-    keep_monthly = local.retention.keep_monthly
-    keep_yearly  = local.retention.keep_yearly
-    keep_all     = local.retention.keep_all
-  }
-}
-
-locals {
-  # The one job that exists, whichever block created it.
-  job = one(concat(pve_backup_job.vmids, pve_backup_job.pool, pve_backup_job.all))
+# Before the single block there was one per kind of selection, of which exactly one existed.
+# Every environment in this repository selects by vmids, so that job is moved here and keeps
+# its state. A move can have only one source: a caller whose job was `pve_backup_job.pool[0]`
+# or `.all[0]` runs, once, `terraform state mv 'module.<name>.pve_backup_job.all[0]'
+# 'module.<name>.pve_backup_job.this'` (otherwise the plan replaces the job under the same ID).
+moved {
+  from = pve_backup_job.vmids[0]
+  to   = pve_backup_job.this
 }

@@ -1,21 +1,21 @@
 output "id" {
   description = "ID of the backup job."
-  value       = local.job.id
+  value       = pve_backup_job.this.id
 }
 
 output "schedule" {
   description = "The job's schedule (PVE calendar event)."
-  value       = local.job.schedule
+  value       = pve_backup_job.this.schedule
 }
 
 output "next_run" {
   description = "Next run as a Unix timestamp."
-  value       = local.job.next_run
+  value       = pve_backup_job.this.next_run
 }
 
 output "storage" {
   description = "Storage the backups go to."
-  value       = local.job.storage
+  value       = pve_backup_job.this.storage
 }
 
 output "retention" {

@@ -85,6 +85,7 @@ variable "vmids" {
   description = "Selection: back up these guests (one of vmids, pool or all)."
   type        = list(number)
   default     = []
+  nullable    = false
 
   validation {
     condition     = alltrue([for v in var.vmids : v == floor(v) && v >= 100 && v <= 999999999])
@@ -117,12 +118,14 @@ variable "all" {
   description = "Selection: back up every guest (on node, if set), minus exclude."
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "exclude" {
   description = "With all = true: guests to leave out (e.g. templates)."
   type        = list(number)
   default     = []
+  nullable    = false
 
   validation {
     condition     = length(var.exclude) == 0 || var.all

@@ -17,17 +17,17 @@ run "prod_policy" {
   command = plan
 
   assert {
-    condition     = pve_backup_job.vmids[0].id == "prod-daily" && pve_backup_job.vmids[0].schedule == "*-*-* 01:00"
+    condition     = pve_backup_job.this.id == "prod-daily" && pve_backup_job.this.schedule == "*-*-* 01:00"
     error_message = "prod backs up daily at 01:00 as job prod-daily."
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].retention.keep_daily == 7 && pve_backup_job.vmids[0].retention.keep_weekly == 4
+    condition     = pve_backup_job.this.retention.keep_daily == 7 && pve_backup_job.this.retention.keep_weekly == 4
     error_message = "prod keeps 7 daily and 4 weekly backups."
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].retention.keep_monthly == null && pve_backup_job.vmids[0].retention.keep_last == null
+    condition     = pve_backup_job.this.retention.keep_monthly == null && pve_backup_job.this.retention.keep_last == null
     error_message = "prod sets no other keep_* counts."
   }
 }
@@ -40,12 +40,12 @@ run "lab_policy" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].id == "lab-weekly" && pve_backup_job.vmids[0].schedule == "sun 03:00"
+    condition     = pve_backup_job.this.id == "lab-weekly" && pve_backup_job.this.schedule == "sun 03:00"
     error_message = "lab backs up on Sundays at 03:00 as job lab-weekly."
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].retention.keep_weekly == 3 && pve_backup_job.vmids[0].retention.keep_daily == null
+    condition     = pve_backup_job.this.retention.keep_weekly == 3 && pve_backup_job.this.retention.keep_daily == null
     error_message = "lab keeps 3 weekly backups only."
   }
 }
@@ -58,12 +58,12 @@ run "monitoring_policy" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].id == "monitoring-daily" && pve_backup_job.vmids[0].schedule == "*-*-* 02:00"
+    condition     = pve_backup_job.this.id == "monitoring-daily" && pve_backup_job.this.schedule == "*-*-* 02:00"
     error_message = "monitoring backs up daily at 02:00 as job monitoring-daily."
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].retention.keep_daily == 7 && pve_backup_job.vmids[0].retention.keep_weekly == null
+    condition     = pve_backup_job.this.retention.keep_daily == 7 && pve_backup_job.this.retention.keep_weekly == null
     error_message = "monitoring keeps 7 daily backups only."
   }
 }
@@ -72,17 +72,17 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = pve_backup_job.vmids[0].storage == "backup" && pve_backup_job.vmids[0].mode == "snapshot" && pve_backup_job.vmids[0].compress == "zstd"
+    condition     = pve_backup_job.this.storage == "backup" && pve_backup_job.this.mode == "snapshot" && pve_backup_job.this.compress == "zstd"
     error_message = "Backups go to storage backup, in snapshot mode, zstd-compressed."
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].enabled && pve_backup_job.vmids[0].node == null
+    condition     = pve_backup_job.this.enabled && pve_backup_job.this.node == null
     error_message = "The job is enabled and runs on every node."
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].mail_to == null && pve_backup_job.vmids[0].mail_notification == null
+    condition     = pve_backup_job.this.mail_to == null && pve_backup_job.this.mail_notification == null
     error_message = "No mail settings are sent without mail_to."
   }
 }
@@ -91,18 +91,13 @@ run "selection_by_vmids" {
   command = plan
 
   assert {
-    condition     = pve_backup_job.vmids[0].vmids == toset([101, 102, 103])
+    condition     = pve_backup_job.this.vmids == toset([101, 102, 103])
     error_message = "The vmids selection is passed as a set."
   }
 
   assert {
-    condition     = length(pve_backup_job.pool) == 0 && length(pve_backup_job.all) == 0
-    error_message = "Only the vmids job exists."
-  }
-
-  assert {
-    condition     = pve_backup_job.vmids[0].pool == null && pve_backup_job.vmids[0].all == null && pve_backup_job.vmids[0].exclude == null
-    error_message = "The vmids job names no other selection."
+    condition     = pve_backup_job.this.pool == null && pve_backup_job.this.all == null && pve_backup_job.this.exclude == null
+    error_message = "The vmids job names no other selection (null, not false or empty)."
   }
 }
 
@@ -115,13 +110,13 @@ run "selection_by_pool" {
   }
 
   assert {
-    condition     = length(pve_backup_job.pool) == 1 && pve_backup_job.pool[0].pool == "prod" && pve_backup_job.pool[0].vmids == null
-    error_message = "A pool selection plans one job for the pool."
+    condition     = pve_backup_job.this.pool == "prod"
+    error_message = "A pool selection plans the job for the pool."
   }
 
   assert {
-    condition     = length(pve_backup_job.vmids) == 0 && length(pve_backup_job.all) == 0
-    error_message = "Only the pool job exists."
+    condition     = pve_backup_job.this.vmids == null && pve_backup_job.this.all == null && pve_backup_job.this.exclude == null
+    error_message = "The pool job names no other selection (null, not false or empty)."
   }
 }
 
@@ -136,13 +131,32 @@ run "selection_all" {
   }
 
   assert {
-    condition     = length(pve_backup_job.all) == 1 && pve_backup_job.all[0].all && pve_backup_job.all[0].exclude == toset([9000, 9001])
+    condition     = pve_backup_job.this.all == true && pve_backup_job.this.exclude == toset([9000, 9001])
     error_message = "all = true backs up every guest minus exclude."
   }
 
   assert {
-    condition     = pve_backup_job.all[0].node == "pve1"
+    condition     = pve_backup_job.this.vmids == null && pve_backup_job.this.pool == null
+    error_message = "The all job names no other selection."
+  }
+
+  assert {
+    condition     = pve_backup_job.this.node == "pve1"
     error_message = "node restricts the job to one node."
+  }
+}
+
+run "selection_all_without_exclude" {
+  command = plan
+
+  variables {
+    vmids = []
+    all   = true
+  }
+
+  assert {
+    condition     = pve_backup_job.this.all == true && pve_backup_job.this.exclude == null
+    error_message = "all = true without exclude sends no (empty) exclude."
   }
 }
 
@@ -160,22 +174,22 @@ run "overrides" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].id == "prod-nightly" && pve_backup_job.vmids[0].schedule == "*-*-* 23:15" && pve_backup_job.vmids[0].storage == "nas"
+    condition     = pve_backup_job.this.id == "prod-nightly" && pve_backup_job.this.schedule == "*-*-* 23:15" && pve_backup_job.this.storage == "nas"
     error_message = "id, schedule and storage overrides win over the policy."
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].mode == "stop" && pve_backup_job.vmids[0].compress == "0" && !pve_backup_job.vmids[0].enabled
+    condition     = pve_backup_job.this.mode == "stop" && pve_backup_job.this.compress == "0" && !pve_backup_job.this.enabled
     error_message = "mode, compress and enabled are passed through."
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].retention.keep_last == 2 && pve_backup_job.vmids[0].retention.keep_monthly == 6
+    condition     = pve_backup_job.this.retention.keep_last == 2 && pve_backup_job.this.retention.keep_monthly == 6
     error_message = "The retention override's counts are set."
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].retention.keep_daily == null && pve_backup_job.vmids[0].retention.keep_weekly == null
+    condition     = pve_backup_job.this.retention.keep_daily == null && pve_backup_job.this.retention.keep_weekly == null
     error_message = "A retention override replaces the policy's counts instead of merging with them."
   }
 }
@@ -188,7 +202,7 @@ run "mail_settings" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].mail_to == tolist(["ops@example.com", "root@pam"]) && pve_backup_job.vmids[0].mail_notification == "failure"
+    condition     = pve_backup_job.this.mail_to == tolist(["ops@example.com", "root@pam"]) && pve_backup_job.this.mail_notification == "failure"
     error_message = "mail_to is passed with mail_notification defaulting to failure."
   }
 }
@@ -202,7 +216,7 @@ run "comment_and_notes" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].comment == "prod guests" && pve_backup_job.vmids[0].notes_template == "{{guestname}} ({{vmid}})"
+    condition     = pve_backup_job.this.comment == "prod guests" && pve_backup_job.this.notes_template == "{{guestname}} ({{vmid}})"
     error_message = "comment and notes_template are passed through."
   }
 }

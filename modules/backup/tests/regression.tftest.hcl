@@ -23,13 +23,13 @@ run "adding_a_guest_keeps_the_job" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].id == run.create.id
+    condition     = pve_backup_job.this.id == run.create.id
     error_message = "Adding a guest must not change the job ID (that replaces the job)."
   }
 
   assert {
-    condition     = length(pve_backup_job.vmids) == 1
-    error_message = "Still exactly one job."
+    condition     = pve_backup_job.this.vmids == toset([101, 102, 103])
+    error_message = "The same job (one address) gains the guest."
   }
 }
 
@@ -41,7 +41,7 @@ run "vmid_order_does_not_matter" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].vmids == toset([101, 102])
+    condition     = pve_backup_job.this.vmids == toset([101, 102])
     error_message = "vmids is a set: reordering the list plans the same value."
   }
 }
@@ -55,7 +55,7 @@ run "schedule_and_retention_edits_keep_the_job" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].id == "prod-daily"
+    condition     = pve_backup_job.this.id == "prod-daily"
     error_message = "Editing schedule or retention keeps the ID (in-place update)."
   }
 }
@@ -68,7 +68,7 @@ run "policies_do_not_share_ids" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].id != run.create.id
+    condition     = pve_backup_job.this.id != run.create.id
     error_message = "Each environment's job has its own ID, so one environment's job never replaces another's."
   }
 }
@@ -81,7 +81,7 @@ run "lab_and_prod_run_at_different_times" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].schedule != "*-*-* 01:00"
+    condition     = pve_backup_job.this.schedule != "*-*-* 01:00"
     error_message = "Monitoring backups must not start together with prod's (both on shared backup storage)."
   }
 }
@@ -95,7 +95,7 @@ run "retention_override_is_not_merged" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].retention.keep_weekly == null && pve_backup_job.vmids[0].retention.keep_daily == 2
+    condition     = pve_backup_job.this.retention.keep_weekly == null && pve_backup_job.this.retention.keep_daily == 2
     error_message = "An override drops the policy's keep_weekly rather than keeping both."
   }
 }
@@ -105,11 +105,52 @@ run "exactly_one_job_whatever_the_selection" {
 
   variables {
     vmids = []
-    all   = true
+    pool  = "prod"
   }
 
   assert {
-    condition     = length(pve_backup_job.vmids) + length(pve_backup_job.pool) + length(pve_backup_job.all) == 1
-    error_message = "Exactly one job exists for any selection."
+    condition     = pve_backup_job.this.pool == "prod" && pve_backup_job.this.vmids == null && pve_backup_job.this.all == null
+    error_message = "Any selection plans the one job, pve_backup_job.this, with only that selection set."
+  }
+}
+
+# The job of run "create" (vmids) switches to all = true: the same address, pve_backup_job.this,
+# is planned with the new selection and the old one cleared. That is an in-place update: with
+# one block per kind of selection the vmids job was destroyed and an all job created. A mock
+# provider's plan cannot show the action, but a created object would have an unknown next_run
+# (computed) and a destroyed one no pve_backup_job.this; here next_run is the known value
+# carried over from the applied job.
+run "switching_vmids_to_all_updates_in_place" {
+  command = plan
+
+  variables {
+    vmids   = []
+    all     = true
+    exclude = [9000]
+  }
+
+  assert {
+    condition     = pve_backup_job.this.id == run.create.id
+    error_message = "The job keeps its ID (a changed ID would replace it)."
+  }
+
+  assert {
+    condition     = pve_backup_job.this.all == true && pve_backup_job.this.exclude == toset([9000])
+    error_message = "The job is planned with the all selection and its exclude."
+  }
+
+  assert {
+    condition     = pve_backup_job.this.vmids == null && pve_backup_job.this.pool == null
+    error_message = "The vmids selection is cleared (set to null) in the same job, not left for a conflict."
+  }
+
+  assert {
+    condition     = pve_backup_job.this.next_run == run.create.next_run
+    error_message = "next_run is carried over from the applied job: the plan updates it, it does not create a new one."
+  }
+
+  assert {
+    condition     = output.selection.all && length(output.selection.vmids) == 0 && output.selection.exclude == tolist([9000])
+    error_message = "The selection output follows the switch."
   }
 }

@@ -11,8 +11,8 @@ run "prod_with_vmids_is_valid" {
   command = plan
 
   assert {
-    condition     = length(pve_backup_job.vmids) == 1
-    error_message = "A prod policy with vmids plans one job."
+    condition     = pve_backup_job.this.vmids == toset([101, 102])
+    error_message = "A prod policy with vmids plans the job."
   }
 }
 
@@ -98,8 +98,22 @@ run "exclude_with_all_accepted" {
   }
 
   assert {
-    condition     = pve_backup_job.all[0].exclude == toset([9000])
+    condition     = pve_backup_job.this.exclude == toset([9000])
     error_message = "exclude together with all = true is valid and passed through."
+  }
+}
+
+run "null_selection_inputs_mean_their_defaults" {
+  command = plan
+
+  variables {
+    all     = null
+    exclude = null
+  }
+
+  assert {
+    condition     = pve_backup_job.this.vmids == toset([101, 102]) && pve_backup_job.this.all == null && pve_backup_job.this.exclude == null
+    error_message = "all = null and exclude = null are their defaults (false, []), not errors."
   }
 }
 
@@ -171,7 +185,7 @@ run "schedule_override_accepted" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].schedule == "mon..fri 22:30"
+    condition     = pve_backup_job.this.schedule == "mon..fri 22:30"
     error_message = "A valid calendar event overrides the policy's schedule."
   }
 }
@@ -224,7 +238,7 @@ run "keep_all_alone_accepted" {
   }
 
   assert {
-    condition     = pve_backup_job.vmids[0].retention.keep_all == true && pve_backup_job.vmids[0].retention.keep_daily == null
+    condition     = pve_backup_job.this.retention.keep_all == true && pve_backup_job.this.retention.keep_daily == null
     error_message = "keep_all = true alone is a valid retention and drops the policy's counts."
   }
 }
