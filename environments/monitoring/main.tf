@@ -27,6 +27,7 @@ module "minio" {
   root_password       = var.minio_root_password
   tls_certificate     = var.minio_tls_certificate
   tls_private_key     = var.minio_tls_private_key
+  secrets_version     = var.minio_secrets_version
 
   environments            = var.state_environments
   environment_credentials = var.state_credentials
@@ -63,6 +64,7 @@ module "monitoring" {
   telegram_bot_token     = var.telegram_bot_token
   telegram_chat_id       = var.telegram_chat_id
   grafana_admin_password = var.grafana_admin_password
+  secrets_version        = var.monitoring_secrets_version
 }
 
 # Both VMs, daily at 02:00, keeping 7 daily backups (the module's monitoring policy). Snapshot

@@ -14,20 +14,22 @@ output "minio_backend_config" {
 }
 
 output "minio" {
-  description = "The MinIO VM: vmid, address and buckets."
+  description = "The MinIO VM: vmid, address, buckets and the user_data_wo_version of its user-data (<secrets_version>:<sha256>, no secret)."
   value = {
-    vmid    = module.minio.vmid
-    ip      = module.minio.ip
-    buckets = module.minio.bucket_names
+    vmid              = module.minio.vmid
+    ip                = module.minio.ip
+    buckets           = module.minio.bucket_names
+    user_data_version = module.minio.user_data_version
   }
 }
 
 output "monitoring" {
-  description = "The monitoring VM: vmid, address and the URLs of Prometheus, Alertmanager and Grafana."
+  description = "The monitoring VM: vmid, address, the URLs of Prometheus, Alertmanager and Grafana, and the user_data_wo_version of its user-data (<secrets_version>:<sha256>, no secret)."
   value = {
-    vmid = module.monitoring.vmid
-    ip   = module.monitoring.ip
-    urls = module.monitoring.urls
+    vmid              = module.monitoring.vmid
+    ip                = module.monitoring.ip
+    urls              = module.monitoring.urls
+    user_data_version = module.monitoring.user_data_version
   }
 }
 

@@ -1,9 +1,10 @@
 # Inputs of the monitoring environment: the MinIO state server every environment's backend
 # uses, the monitoring stack, and their daily backup. Defaults describe the homelab
 # (10.10.10.0/24); secrets and checksums have no defaults and come from terraform.tfvars
-# (see terraform.tfvars.example) or TF_VAR_* variables. Monitoring's share of the defaults:
-# VMIDs 110-119 and addresses 10.10.10.20-29 (prod has 120-149 / .30-.59, k8s 150-169 /
-# .60-.79, the lab 200 and up).
+# (see terraform.tfvars.example) or TF_VAR_* variables. The secrets are ephemeral: they reach
+# only the VMs' write-only user-data, never the state or a plan file (README.md: rotation).
+# Monitoring's share of the defaults: VMIDs 110-119 and addresses 10.10.10.20-29 (prod has
+# 120-149 / .30-.59, k8s 150-169 / .60-.79, the lab 200 and up).
 
 # --- Shared -----------------------------------------------------------------------
 
@@ -155,10 +156,15 @@ variable "minio_client_sha256" {
   }
 }
 
+# The secret inputs are ephemeral and deliberately not also `sensitive`: Terraform hides an
+# ephemeral value wherever it would hide a sensitive one ("(ephemeral value)"), and a value with
+# both marks makes templatefile() fail at random during apply ("function returned an
+# inconsistent result": Terraform hashes a value's marks in Go map order; see
+# hashicorp/terraform#39138).
 variable "minio_root_user" {
-  description = "MinIO root user."
+  description = "MinIO root user. Ephemeral: never in state or plan; after changing it, bump minio_secrets_version."
   type        = string
-  sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = length(var.minio_root_user) >= 3
@@ -167,14 +173,20 @@ variable "minio_root_user" {
 }
 
 variable "minio_root_password" {
-  description = "MinIO root password (12+ characters; no whitespace, quotes, backslash, $ or backtick)."
+  description = "MinIO root password (12+ characters; no whitespace, quotes, backslash, $ or backtick). Ephemeral: never in state or plan; after changing it, bump minio_secrets_version."
   type        = string
-  sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = length(var.minio_root_password) >= 12
     error_message = "minio_root_password must be at least 12 characters."
   }
+}
+
+variable "minio_secrets_version" {
+  description = "The MinIO module's secrets_version: bump it (e.g. \"1\" to \"2\") after changing minio_root_user, minio_root_password, minio_tls_private_key or state_credentials, so the VM's user-data snippet is rewritten (a change of a write-only secret alone plans no change)."
+  type        = string
+  default     = "1"
 }
 
 variable "minio_tls_certificate" {
@@ -184,20 +196,20 @@ variable "minio_tls_certificate" {
 }
 
 variable "minio_tls_private_key" {
-  description = "PEM private key of minio_tls_certificate."
+  description = "PEM private key of minio_tls_certificate. Ephemeral: never in state or plan; after changing it, bump minio_secrets_version."
   type        = string
   default     = null
-  sensitive   = true
+  ephemeral   = true
 }
 
 variable "state_credentials" {
-  description = "Optional MinIO user per environment ({ access_key, secret_key }), limited to that environment's state."
+  description = "Optional MinIO user per environment ({ access_key, secret_key }), limited to that environment's state. Ephemeral: never in state or plan; after changing it, bump minio_secrets_version."
   type = map(object({
     access_key = string
     secret_key = string
   }))
   default   = {}
-  sensitive = true
+  ephemeral = true
 }
 
 # --- Monitoring stack -------------------------------------------------------------------
@@ -268,9 +280,9 @@ variable "node_exporter_targets" {
 }
 
 variable "pve_exporter_token_value" {
-  description = "Secret of the exporter's PVE API token (prometheus@pve!monitoring, PVEAuditor role)."
+  description = "Secret of the exporter's PVE API token (prometheus@pve!monitoring, PVEAuditor role). Ephemeral: never in state or plan; after changing it, bump monitoring_secrets_version."
   type        = string
-  sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = length(var.pve_exporter_token_value) > 0
@@ -296,9 +308,9 @@ variable "prometheus_retention" {
 }
 
 variable "telegram_bot_token" {
-  description = "Telegram bot token Alertmanager notifies through."
+  description = "Telegram bot token Alertmanager notifies through. Ephemeral: never in state or plan; after changing it, bump monitoring_secrets_version."
   type        = string
-  sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = length(var.telegram_bot_token) > 0
@@ -316,10 +328,16 @@ variable "telegram_chat_id" {
   }
 }
 
-variable "grafana_admin_password" {
-  description = "Password of Grafana's admin user."
+variable "monitoring_secrets_version" {
+  description = "The monitoring stack's secrets_version: bump it after changing pve_exporter_token_value, telegram_bot_token or grafana_admin_password, so the VM's user-data snippet is rewritten."
   type        = string
-  sensitive   = true
+  default     = "1"
+}
+
+variable "grafana_admin_password" {
+  description = "Password of Grafana's admin user. Ephemeral: never in state or plan; after changing it, bump monitoring_secrets_version."
+  type        = string
+  ephemeral   = true
 
   validation {
     condition     = length(var.grafana_admin_password) >= 12

@@ -55,28 +55,48 @@ locals {
       ]
     }
   }
-  # Sorted by environment so the rendered user-data does not depend on map order.
-  users = [
-    for env in sort(keys(var.environment_credentials)) : {
-      policy      = "tfstate-${env}"
-      policy_file = "/etc/minio/policies/tfstate-${env}.json"
-      access_key  = var.environment_credentials[env].access_key
-      secret_key  = var.environment_credentials[env].secret_key
+  # The secrets, and fixed stand-ins for them. The user-data is rendered twice from the same
+  # expressions: with the secrets (user_data_wo: write-only, never in state or plan) and with
+  # the stand-ins (secret-free, so its hash can be user_data_wo_version, which is stored).
+  # The stand-in variant knows no environment users: which environments have credentials, and
+  # their keys, come from environment_credentials, a secret input like the rest.
+  secret_variants = {
+    real = {
+      root_user       = var.root_user
+      root_password   = var.root_password
+      tls_private_key = var.tls_private_key
+      # Sorted by environment so the rendered user-data does not depend on map order.
+      users = [
+        for env in sort(keys(var.environment_credentials)) : {
+          env         = env
+          policy      = "tfstate-${env}"
+          policy_file = "/etc/minio/policies/tfstate-${env}.json"
+          access_key  = var.environment_credentials[env].access_key
+          secret_key  = var.environment_credentials[env].secret_key
+        }
+      ]
     }
-  ]
+    redacted = {
+      root_user       = "(secret)"
+      root_password   = "(secret)"
+      tls_private_key = "(secret)"
+      users           = []
+    }
+  }
 
   local_url = "${local.scheme}://127.0.0.1:${var.api_port}"
   opts      = join(" ", compact(["--address :${var.api_port}", "--console-address :${var.console_port}", local.tls ? "--certs-dir ${local.certs_dir}" : ""]))
 
-  files = concat(
+  # Per variant (real, redacted): the files cloud-init writes.
+  files = { for v, secrets in local.secret_variants : v => concat(
     [
       {
         path        = "/etc/default/minio"
         owner       = "root:minio-user"
         permissions = "0640"
         content = templatefile("${path.module}/files/minio.env.tftpl", {
-          root_user     = var.root_user
-          root_password = var.root_password
+          root_user     = secrets.root_user
+          root_password = secrets.root_password
           data_dir      = local.data_dir
           opts          = local.opts
           server_url    = local.endpoint
@@ -112,7 +132,7 @@ locals {
           tls            = local.tls
           buckets        = local.bucket_names
           lifecycle_file = local.lifecycle_file
-          users          = local.users
+          users          = secrets.users
         })
       },
     ],
@@ -122,11 +142,11 @@ locals {
       permissions = "0644"
       content     = jsonencode(local.lifecycle)
     }],
-    [for u in local.users : {
+    [for u in secrets.users : {
       path        = u.policy_file
       owner       = "root:root"
       permissions = "0644"
-      content     = jsonencode(local.policies[trimprefix(u.policy, "tfstate-")])
+      content     = jsonencode(local.policies[u.env])
     }],
     local.tls ? [
       {
@@ -139,20 +159,27 @@ locals {
         path        = "${local.certs_dir}/private.key"
         owner       = "minio-user:minio-user"
         permissions = "0600"
-        content     = var.tls_private_key
+        content     = secrets.tls_private_key
       },
     ] : [],
-  )
+  ) }
 
-  user_data = templatefile("${path.module}/files/cloud-init.yaml.tftpl", {
+  rendered = { for v, files in local.files : v => templatefile("${path.module}/files/cloud-init.yaml.tftpl", {
     hostname        = var.name
     admin_user      = var.admin_user
     ssh_public_keys = var.ssh_public_keys
     data_label      = local.data_label
     data_device     = local.data_device
     data_dir        = local.data_dir
-    files           = local.files
-  })
+    files           = files
+  }) }
+  # Ephemeral (it holds the secrets): only pve_vm.this.user_data_wo may use it.
+  user_data = local.rendered["real"]
+  # The same user-data with the stand-ins: no secret, safe to hash and to show.
+  user_data_redacted = local.rendered["redacted"]
+  # Changes whenever a non-secret input changes the user-data; a change of a secret alone is
+  # invisible to Terraform (write-only values are never compared): secrets_version covers it.
+  user_data_version = "${var.secrets_version}:${sha256(local.user_data_redacted)}"
 }
 
 resource "pve_vm" "this" {
@@ -173,11 +200,13 @@ resource "pve_vm" "this" {
   memory = var.memory
   agent  = true
 
-  # user_data carries the whole cloud-init user part (PVE's ci_user, ci_ssh_keys and
-  # ci_password do not apply to a custom snippet), so the login user is in it too.
-  user_data       = local.user_data
-  snippet_storage = var.snippet_storage
-  ci_dns_servers  = length(var.dns_servers) > 0 ? var.dns_servers : null
+  # The user-data carries the whole cloud-init user part (PVE's ci_user, ci_ssh_keys and
+  # ci_password do not apply to a custom snippet), so the login user is in it too. Write-only:
+  # the secrets in it never reach the state; the snippet is rewritten when the version changes.
+  user_data_wo         = local.user_data
+  user_data_wo_version = local.user_data_version
+  snippet_storage      = var.snippet_storage
+  ci_dns_servers       = length(var.dns_servers) > 0 ? var.dns_servers : null
 
   disk {
     slot    = "scsi0"

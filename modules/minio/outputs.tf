@@ -1,6 +1,6 @@
 # No output carries a secret: the rendered user-data (root password, TLS key, the environment
-# users' keys) stays in pve_vm.this.user_data, which the provider marks sensitive. A sensitive
-# output would still print in `terraform output -json`.
+# users' keys) goes only into pve_vm.this.user_data_wo, which is write-only (never in state or
+# plan), and the secret inputs are ephemeral, so Terraform refuses any output built from them.
 
 output "vmid" {
   description = "VMID of the MinIO VM."
@@ -53,4 +53,9 @@ output "backend_config" {
       use_lockfile   = true
     }
   }
+}
+
+output "user_data_version" {
+  description = "The VM's user_data_wo_version: <secrets_version>:<sha256 of the user-data with every secret replaced by a stand-in>. It changes with every non-secret input that changes the user-data, and with secrets_version; it reveals no secret."
+  value       = local.user_data_version
 }

@@ -244,10 +244,15 @@ variable "minio_client_sha256" {
   }
 }
 
+# The secret inputs are ephemeral and deliberately not also `sensitive`: Terraform hides an
+# ephemeral value wherever it would hide a sensitive one ("(ephemeral value)"), and a value with
+# both marks makes templatefile() fail at random during apply ("function returned an
+# inconsistent result": Terraform hashes a value's marks in Go map order; see
+# hashicorp/terraform#39138).
 variable "root_user" {
-  description = "MinIO root user (access key of the admin account)."
+  description = "MinIO root user (access key of the admin account). Ephemeral: it reaches only the write-only user-data; after changing it, bump secrets_version."
   type        = string
-  sensitive   = true
+  ephemeral   = true
 
   validation {
     # Safe inside single quotes in both the systemd EnvironmentFile and sh.
@@ -257,9 +262,9 @@ variable "root_user" {
 }
 
 variable "root_password" {
-  description = "MinIO root password (secret key). Required: no random provider is available offline. Stored in the VM's user_data, so in state (which lives elsewhere: see the README)."
+  description = "MinIO root password (secret key). Required: no random provider is available offline. Ephemeral: it reaches only the write-only user-data, never the state; after changing it, bump secrets_version."
   type        = string
-  sensitive   = true
+  ephemeral   = true
 
   validation {
     # MinIO's minimum is 8; the character set keeps the value safe inside single quotes.
@@ -330,14 +335,25 @@ variable "tls_certificate" {
 }
 
 variable "tls_private_key" {
-  description = "PEM private key of tls_certificate."
+  description = "PEM private key of tls_certificate. Ephemeral: it reaches only the write-only user-data; after changing it, bump secrets_version."
   type        = string
   default     = null
-  sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = var.tls_private_key == null || can(regex("^-----BEGIN ([A-Z]+ )?PRIVATE KEY-----", trimspace(coalesce(var.tls_private_key, "-"))))
     error_message = "tls_private_key must be a PEM private key, or null."
+  }
+}
+
+variable "secrets_version" {
+  description = "Part of the VM's user_data_wo_version: bump it (e.g. \"1\" to \"2\") to rewrite the user-data snippet after changing root_user, root_password, tls_private_key or environment_credentials. Those are write-only, never compared by Terraform, so a change of a secret alone plans no change; every other input that changes the user-data changes the version by itself."
+  type        = string
+  default     = "1"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,64}$", var.secrets_version))
+    error_message = "secrets_version must be 1-64 letters, digits, dots, underscores or hyphens, e.g. \"2\" or \"2026-12-01\"."
   }
 }
 
@@ -389,13 +405,13 @@ variable "noncurrent_version_expiration_days" {
 }
 
 variable "environment_credentials" {
-  description = "Optional MinIO user per environment (access_key, secret_key), limited by a policy to that environment's state, so one environment's Terraform cannot touch another's."
+  description = "Optional MinIO user per environment (access_key, secret_key), limited by a policy to that environment's state, so one environment's Terraform cannot touch another's. Ephemeral: it reaches only the write-only user-data; after any change (a user added or removed, a key rotated), bump secrets_version."
   type = map(object({
     access_key = string
     secret_key = string
   }))
   default   = {}
-  sensitive = true
+  ephemeral = true
 
   validation {
     condition     = alltrue([for env in keys(var.environment_credentials) : contains(var.environments, env)])

@@ -1,6 +1,7 @@
 # One VM running Prometheus, Alertmanager, Grafana, prometheus-pve-exporter and the node
 # exporter, configured entirely by cloud-init: the user-data (files/cloud-init) carries every
 # config file of files/, so the VM needs no configuration management after its first boot.
+# It also carries the secrets, so it goes to the write-only user_data_wo (never in state).
 
 data "pve_template" "this" {
   name = var.template
@@ -50,22 +51,38 @@ locals {
     { for f in fileset("${local.files}/grafana/dashboards", "*.json") : "/etc/grafana/dashboards/pve-home/${f}" => file("${local.files}/grafana/dashboards/${f}") },
   )
 
-  # Paths on the VM => content, root-only (0600). The services get them as systemd credentials
-  # (files/systemd), so no service user needs to exist when cloud-init writes them.
-  secret_files = {
-    "/etc/pve-home/telegram-bot-token"     = var.telegram_bot_token
-    "/etc/pve-home/grafana-admin-password" = var.grafana_admin_password
+  # The secrets, and fixed stand-ins for them. The user-data is rendered twice from the same
+  # expressions: with the secrets (user_data_wo: write-only, never in state or plan) and with
+  # the stand-ins (secret-free, so its hash can be user_data_wo_version, which is stored).
+  secret_variants = {
+    real = {
+      telegram_bot_token       = var.telegram_bot_token
+      grafana_admin_password   = var.grafana_admin_password
+      pve_exporter_token_value = var.pve_exporter_token_value
+    }
+    redacted = {
+      telegram_bot_token       = "(secret)"
+      grafana_admin_password   = "(secret)"
+      pve_exporter_token_value = "(secret)"
+    }
+  }
+
+  # Per variant: paths on the VM => content, root-only (0600). The services get them as systemd
+  # credentials (files/systemd), so no service user needs to exist when cloud-init writes them.
+  secret_files = { for v, secrets in local.secret_variants : v => {
+    "/etc/pve-home/telegram-bot-token"     = secrets.telegram_bot_token
+    "/etc/pve-home/grafana-admin-password" = secrets.grafana_admin_password
     "/etc/pve-home/pve-exporter.yml" = yamlencode({
       default = {
         user        = var.pve_exporter_user
         token_name  = var.pve_exporter_token_name
-        token_value = var.pve_exporter_token_value
+        token_value = secrets.pve_exporter_token_value
         verify_ssl  = var.pve_exporter_verify_tls
       }
     })
-  }
+  } }
 
-  user_data = templatefile("${local.files}/cloud-init/user-data.yaml.tftpl", {
+  rendered = { for v, secret_files in local.secret_files : v => templatefile("${local.files}/cloud-init/user-data.yaml.tftpl", {
     hostname = var.name
     user     = var.user
     ssh_keys = var.ssh_authorized_keys
@@ -81,11 +98,18 @@ locals {
     ]
     files = concat(
       [for path, content in local.config_files : { path = path, permissions = "0644", content = base64encode(content) }],
-      [for path, content in local.secret_files : { path = path, permissions = "0600", content = base64encode(content) }],
+      [for path, content in secret_files : { path = path, permissions = "0600", content = base64encode(content) }],
     )
     textfile_dir         = local.textfile_dir
     pve_exporter_version = var.pve_exporter_version
-  })
+  }) }
+  # Ephemeral (it holds the secrets): only pve_vm.this.user_data_wo may use it.
+  user_data = local.rendered["real"]
+  # The same user-data with the stand-ins: no secret, safe to hash and to show.
+  user_data_redacted = local.rendered["redacted"]
+  # Changes whenever a non-secret input changes the user-data; a change of a secret alone is
+  # invisible to Terraform (write-only values are never compared): secrets_version covers it.
+  user_data_version = "${var.secrets_version}:${sha256(local.user_data_redacted)}"
 }
 
 resource "pve_vm" "this" {
@@ -101,10 +125,12 @@ resource "pve_vm" "this" {
   protection  = var.protection
   tags        = distinct(concat(["monitoring"], var.tags))
 
-  # The whole configuration; sensitive in the provider (it holds the secrets above).
-  user_data       = local.user_data
-  snippet_storage = var.snippet_storage
-  ci_dns_servers  = length(var.dns_servers) > 0 ? var.dns_servers : null
+  # The whole configuration, write-only: the secrets in it never reach the state. The snippet
+  # is rewritten when the version changes.
+  user_data_wo         = local.user_data
+  user_data_wo_version = local.user_data_version
+  snippet_storage      = var.snippet_storage
+  ci_dns_servers       = length(var.dns_servers) > 0 ? var.dns_servers : null
 
   disk {
     slot     = "scsi0"

@@ -298,10 +298,15 @@ variable "pve_exporter_token_name" {
   }
 }
 
+# The secret inputs are ephemeral and deliberately not also `sensitive`: Terraform hides an
+# ephemeral value wherever it would hide a sensitive one ("(ephemeral value)"), and a value with
+# both marks makes templatefile() fail at random during apply ("function returned an
+# inconsistent result": Terraform hashes a value's marks in Go map order; see
+# hashicorp/terraform#39138).
 variable "pve_exporter_token_value" {
-  description = "Secret of the exporter's API token (the UUID pveum prints). Goes only into the VM's user-data, root-only on the VM."
+  description = "Secret of the exporter's API token (the UUID pveum prints). Ephemeral: goes only into the VM's write-only user-data (never the state), root-only on the VM; after changing it, bump secrets_version."
   type        = string
-  sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = can(regex("^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", var.pve_exporter_token_value))
@@ -351,9 +356,9 @@ variable "prometheus_retention" {
 }
 
 variable "telegram_bot_token" {
-  description = "Telegram bot token (from @BotFather) Alertmanager notifies through. Goes only into the VM's user-data, root-only on the VM, never into a rendered config."
+  description = "Telegram bot token (from @BotFather) Alertmanager notifies through. Ephemeral: goes only into the VM's write-only user-data (never the state), root-only on the VM, never into a rendered config; after changing it, bump secrets_version."
   type        = string
-  sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = can(regex("^[0-9]{5,16}:[A-Za-z0-9_-]{30,64}$", var.telegram_bot_token))
@@ -372,12 +377,23 @@ variable "telegram_chat_id" {
 }
 
 variable "grafana_admin_password" {
-  description = "Password of Grafana's admin user, applied when Grafana first creates its database. Goes only into the VM's user-data, root-only on the VM."
+  description = "Password of Grafana's admin user, applied when Grafana first creates its database. Ephemeral: goes only into the VM's write-only user-data (never the state), root-only on the VM; after changing it, bump secrets_version."
   type        = string
-  sensitive   = true
+  ephemeral   = true
 
   validation {
     condition     = length(var.grafana_admin_password) >= 12 && length(var.grafana_admin_password) <= 128 && can(regex("^[^\\s]+$", var.grafana_admin_password))
     error_message = "grafana_admin_password must be 12 to 128 characters without whitespace."
+  }
+}
+
+variable "secrets_version" {
+  description = "Part of the VM's user_data_wo_version: bump it (e.g. \"1\" to \"2\") to rewrite the user-data snippet after changing telegram_bot_token, grafana_admin_password or pve_exporter_token_value. Those are write-only, never compared by Terraform, so a change of a secret alone plans no change; every other input that changes the user-data changes the version by itself."
+  type        = string
+  default     = "1"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{1,64}$", var.secrets_version))
+    error_message = "secrets_version must be 1 to 64 letters, digits, dots, underscores or hyphens, e.g. \"2\" or \"2026-12-01\"."
   }
 }

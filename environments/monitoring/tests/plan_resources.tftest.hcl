@@ -112,6 +112,54 @@ run "secrets_stay_out_of_outputs" {
   }
 }
 
+# The secrets are ephemeral and reach only the VMs' write-only user-data: each VM's
+# user_data_wo_version (module output user_data_version) follows its secrets_version, never a
+# secret.
+run "versions_base" {
+  command = plan
+
+  assert {
+    condition     = startswith(module.minio.user_data_version, "1:") && startswith(module.monitoring.user_data_version, "1:")
+    error_message = "both VMs' user_data_wo_version start with secrets_version 1"
+  }
+}
+
+run "versions_ignore_the_secrets" {
+  command = plan
+  variables {
+    minio_root_user          = "another-admin"
+    minio_root_password      = "another-fake-root-password" # pragma: allowlist secret
+    pve_exporter_token_value = "11111111-1111-4111-8111-111111111111"
+    telegram_bot_token       = "654321:another-fake-telegram-token-for-tests" # pragma: allowlist secret
+    grafana_admin_password   = "another-fake-grafana-password"                # pragma: allowlist secret
+    state_credentials = {
+      lab = { access_key = "lab-state", secret_key = "fake-lab-secret-value" } # pragma: allowlist secret
+    }
+  }
+
+  assert {
+    condition     = output.minio.user_data_version == run.versions_base.minio.user_data_version && output.monitoring.user_data_version == run.versions_base.monitoring.user_data_version
+    error_message = "a change of secrets alone must not change either VM's user_data_wo_version"
+  }
+}
+
+run "versions_follow_secrets_version_and_non_secret_inputs" {
+  command = plan
+  variables {
+    minio_secrets_version = "2"
+    prometheus_retention  = "60d"
+  }
+
+  assert {
+    condition     = output.minio.user_data_version == "2:${split(":", run.versions_base.minio.user_data_version)[1]}"
+    error_message = "bumping minio_secrets_version must change only the MinIO VM's version, and only its secrets_version part"
+  }
+  assert {
+    condition     = startswith(output.monitoring.user_data_version, "1:") && output.monitoring.user_data_version != run.versions_base.monitoring.user_data_version
+    error_message = "a non-secret change (prometheus_retention) must change the monitoring VM's version by itself"
+  }
+}
+
 run "vms_must_not_share_an_address" {
   command = plan
   variables { monitoring_ip_address = "10.10.10.20/24" }

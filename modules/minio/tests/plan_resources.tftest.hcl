@@ -13,6 +13,9 @@ variables {
   minio_client_sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
   root_user           = "tfadmin"
   root_password       = "fake-root-password-for-tests"
+  # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
+  # refuses an unset optional ephemeral variable in an apply run.
+  environment_credentials = {}
 }
 
 run "vm_defaults" {
@@ -133,7 +136,7 @@ run "console_turned_off" {
     error_message = "no console URL when the console is off"
   }
   assert {
-    condition     = strcontains(pve_vm.this.user_data, "MINIO_BROWSER='off'")
+    condition     = strcontains(local.user_data, "MINIO_BROWSER='off'")
     error_message = "MinIO must be told to turn its console off"
   }
 }
@@ -186,28 +189,51 @@ run "bucket_per_environment" {
   }
 }
 
+run "user_data_is_write_only" {
+  command = plan
+
+  assert {
+    # Write-only attributes read as null in a plan; user_data (kept in state) is not used.
+    condition     = pve_vm.this.user_data == null && pve_vm.this.user_data_wo == null
+    error_message = "the user-data must go to the write-only user_data_wo only, never to user_data (which is kept in state)"
+  }
+  assert {
+    condition     = pve_vm.this.user_data_wo_version == "1:${sha256(local.user_data_redacted)}" && output.user_data_version == pve_vm.this.user_data_wo_version
+    error_message = "user_data_wo_version must be secrets_version (default 1), a colon and the SHA-256 of the secret-free user-data"
+  }
+  assert {
+    condition     = !issensitive(pve_vm.this.user_data_wo_version)
+    error_message = "the version holds no secret: it must stay readable in plans"
+  }
+}
+
 run "user_data_is_cloud_config" {
   command = plan
 
   assert {
-    condition     = startswith(pve_vm.this.user_data, "#cloud-config\n")
+    condition     = startswith(local.user_data, "#cloud-config\n")
     error_message = "user_data must start with #cloud-config"
   }
   assert {
-    condition     = yamldecode(pve_vm.this.user_data).users[0].name == "ubuntu" && tolist(yamldecode(pve_vm.this.user_data).users[0].ssh_authorized_keys) == var.ssh_public_keys
+    condition     = yamldecode(local.user_data).users[0].name == "ubuntu" && tolist(yamldecode(local.user_data).users[0].ssh_authorized_keys) == var.ssh_public_keys
     error_message = "the admin user and its SSH keys must be in the user-data (PVE's ci_* settings do not apply to a custom snippet)"
   }
   assert {
-    condition     = contains(yamldecode(pve_vm.this.user_data).packages, "qemu-guest-agent") && yamldecode(pve_vm.this.user_data).hostname == "minio"
+    condition     = contains(yamldecode(local.user_data).packages, "qemu-guest-agent") && yamldecode(local.user_data).hostname == "minio"
     error_message = "the guest agent must be installed and the hostname set"
   }
   assert {
-    condition     = yamldecode(pve_vm.this.user_data).mounts[0][1] == "/var/lib/minio" && yamldecode(pve_vm.this.user_data).fs_setup[0].overwrite == false
+    condition     = yamldecode(local.user_data).mounts[0][1] == "/var/lib/minio" && yamldecode(local.user_data).fs_setup[0].overwrite == false
     error_message = "the data disk is mounted on /var/lib/minio and never reformatted"
   }
 }
 
 run "outputs_after_apply" {
+  # TLS on: terraform test before 1.17 cannot apply with tls_private_key (ephemeral) unset.
+  variables {
+    tls_certificate = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    tls_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
+  }
   override_resource {
     target = pve_vm.this
     values = {

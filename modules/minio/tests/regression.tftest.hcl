@@ -1,5 +1,8 @@
 # Properties that must keep holding as the module changes: versioning on every bucket,
-# secrets only in sensitive places, in-place updates for bucket changes, pinned binaries.
+# secrets only in the write-only user-data, a user_data_wo_version that follows every
+# non-secret change and no secret one, in-place updates for bucket changes, pinned binaries.
+# The rendered user-data is read from local.user_data (ephemeral: assertions may read it, no
+# output may) and local.user_data_redacted (the secret-free variant the version hashes).
 # The values are fake: nothing here is a real credential.
 
 mock_provider "pve" {}
@@ -14,6 +17,9 @@ variables {
   minio_client_sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
   root_user           = "tfadmin"
   root_password       = "fake-root-password-for-tests"
+  # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
+  # refuses an unset optional ephemeral variable in an apply run.
+  environment_credentials = {}
 }
 
 run "versioning_on_the_shared_bucket" {
@@ -22,8 +28,8 @@ run "versioning_on_the_shared_bucket" {
   assert {
     # Whole lines of the decoded script: a commented-out command does not count.
     condition = alltrue([for b in output.bucket_names :
-      strcontains(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "\nmc mb --ignore-existing 'local/${b}'\n") &&
-      strcontains(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "\nmc version enable 'local/${b}'\n")
+      strcontains(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "\nmc mb --ignore-existing 'local/${b}'\n") &&
+      strcontains(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "\nmc version enable 'local/${b}'\n")
     ])
     error_message = "every bucket must be created and get versioning"
   }
@@ -43,8 +49,8 @@ run "versioning_on_every_bucket_per_environment" {
   assert {
     # Whole lines of the decoded script: a commented-out command does not count.
     condition = alltrue([for b in output.bucket_names :
-      strcontains(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "\nmc mb --ignore-existing 'local/${b}'\n") &&
-      strcontains(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "\nmc version enable 'local/${b}'\n")
+      strcontains(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "\nmc mb --ignore-existing 'local/${b}'\n") &&
+      strcontains(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "\nmc version enable 'local/${b}'\n")
     ])
     error_message = "every per-environment bucket must be created and get versioning"
   }
@@ -76,18 +82,153 @@ run "secrets_stay_out_of_outputs" {
     # Sensitive outputs still print in `terraform output -json`: the rendered user-data (and
     # everything built from the secrets) must not be an output at all. (An assert must refer to
     # the configuration, hence output.ip.)
-    condition     = output.ip == "10.10.10.20" && !can(regex("(local\\.(user_data|files|users)|var\\.(root_user|root_password|tls_private_key|environment_credentials))\\b", file("outputs.tf")))
-    error_message = "outputs.tf must not export the user-data, the files or users built from the secrets, or a secret variable"
+    condition     = output.ip == "10.10.10.20" && !can(regex("(local\\.(user_data|files|rendered|secret_variants)|var\\.(root_user|root_password|tls_private_key|environment_credentials))\\b", file("outputs.tf")))
+    error_message = "outputs.tf must not export the user-data, the files or secrets built from the secrets, or a secret variable"
   }
   assert {
     condition     = !issensitive(output.backend_config) && !issensitive(output.endpoint)
     error_message = "backend_config and endpoint must stay usable (not sensitive)"
   }
   assert {
-    condition     = strcontains(pve_vm.this.user_data, "MINIO_ROOT_PASSWORD='fake-root-password-for-tests'") && issensitive(pve_vm.this.user_data)
-    error_message = "the password belongs in the (sensitive) user-data's environment file"
+    condition     = strcontains(local.user_data, "MINIO_ROOT_PASSWORD='fake-root-password-for-tests'") && pve_vm.this.user_data_wo == null && pve_vm.this.user_data == null
+    error_message = "the password belongs in the user-data's environment file, which goes only to the write-only user_data_wo"
   }
 }
+
+# --- user_data_wo_version: follows every non-secret change, no secret one -------------------
+
+run "version_base" {
+  command = plan
+}
+
+run "version_follows_non_secret_inputs" {
+  command = plan
+  variables {
+    enable_console      = false
+    environments        = ["prod", "lab", "monitoring", "k8s"]
+    minio_server_sha256 = "2222222222222222222222222222222222222222222222222222222222222222"
+  }
+
+  assert {
+    condition     = pve_vm.this.user_data_wo_version != run.version_base.user_data_version && startswith(pve_vm.this.user_data_wo_version, "1:")
+    error_message = "a change of a non-secret input that changes the user-data must change user_data_wo_version"
+  }
+}
+
+run "version_follows_one_ssh_key" {
+  command = plan
+  variables {
+    ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAnotherFakeKeyForTests test@example"]
+  }
+
+  assert {
+    condition     = pve_vm.this.user_data_wo_version != run.version_base.user_data_version
+    error_message = "a new SSH key must change user_data_wo_version"
+  }
+}
+
+run "version_ignores_the_secrets" {
+  command = plan
+  variables {
+    root_user     = "another-admin"
+    root_password = "another-fake-root-password" # pragma: allowlist secret
+    environment_credentials = {
+      lab = { access_key = "lab-state", secret_key = "fake-lab-secret-value" }
+    }
+  }
+
+  assert {
+    condition     = pve_vm.this.user_data_wo_version == run.version_base.user_data_version
+    error_message = "user_data_wo_version must not depend on the secrets (it is stored, and a hash of a secret reveals a guess)"
+  }
+  assert {
+    # The secrets did change what the VM gets, but not what the version sees.
+    condition     = strcontains(local.user_data, "MINIO_ROOT_PASSWORD='another-fake-root-password'") && strcontains(local.user_data, "mc admin user add local 'lab-state' 'fake-lab-secret-value'")
+    error_message = "the changed secrets must reach the (write-only) user-data"
+  }
+}
+
+run "version_with_tls" {
+  command = plan
+  variables {
+    tls_certificate = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    tls_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEfakekeyone\n-----END PRIVATE KEY-----\n"
+  }
+
+  assert {
+    condition     = output.user_data_version != run.version_base.user_data_version
+    error_message = "turning TLS on (a certificate: not a secret) must change user_data_wo_version"
+  }
+}
+
+run "version_ignores_a_new_tls_key" {
+  command = plan
+  variables {
+    tls_certificate = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    tls_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEfakekeytwo\n-----END PRIVATE KEY-----\n"
+  }
+
+  assert {
+    condition     = output.user_data_version == run.version_with_tls.user_data_version
+    error_message = "a new TLS private key alone must not change user_data_wo_version"
+  }
+}
+
+run "secrets_version_pushes_rotated_secrets" {
+  command = plan
+  variables {
+    root_password   = "another-fake-root-password" # pragma: allowlist secret
+    secrets_version = "2"
+  }
+
+  assert {
+    condition     = pve_vm.this.user_data_wo_version == "2:${split(":", run.version_base.user_data_version)[1]}" && pve_vm.this.user_data_wo_version != run.version_base.user_data_version
+    error_message = "bumping secrets_version must change user_data_wo_version (and only its secrets_version part)"
+  }
+}
+
+# No secret may be readable anywhere Terraform keeps or shows: not in the planned or applied
+# VM (user_data_wo reads as null), not in the version, not in an output, not in the
+# secret-free variant the version hashes; but every one of them in the user-data itself.
+run "secrets_in_no_readable_attribute" {
+  override_resource {
+    target = pve_vm.this
+    values = { vmid = 140 }
+  }
+  variables {
+    root_user       = "fake-root-user-name"
+    tls_certificate = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    tls_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEfakeprivatekeymaterial\n-----END PRIVATE KEY-----\n"
+    environment_credentials = {
+      lab = { access_key = "fake-lab-access-key", secret_key = "fake-lab-secret-value" }
+    }
+  }
+
+  assert {
+    condition = !anytrue([for s in ["fake-root-user-name", "fake-root-password-for-tests", "MIIEfakeprivatekeymaterial", "fake-lab-access-key", "fake-lab-secret-value"] :
+      strcontains(jsonencode(pve_vm.this), s) || strcontains(local.user_data_redacted, s) || strcontains(jsonencode(output.backend_config), s) || strcontains(output.user_data_version, s)
+    ])
+    error_message = "a secret is readable in the VM's attributes, the secret-free user-data, the version or an output"
+  }
+  assert {
+    condition     = pve_vm.this.user_data == null && pve_vm.this.user_data_wo == null && output.vmid == 140
+    error_message = "the applied VM must hold no user-data in state"
+  }
+  assert {
+    condition = alltrue([for s in ["fake-root-user-name", "fake-root-password-for-tests", "MIIEfakeprivatekeymaterial", "fake-lab-access-key", "fake-lab-secret-value"] :
+      strcontains(local.user_data, s)
+    ])
+    error_message = "every secret must still reach the write-only user-data"
+  }
+  assert {
+    # The secret-free variant is the real one with stand-ins: same files, same paths.
+    condition = [for f in yamldecode(local.user_data_redacted).write_files : f.path] == [
+      for f in yamldecode(local.user_data).write_files : f.path if !startswith(f.path, "/etc/minio/policies/")
+    ]
+    error_message = "the secret-free user-data the version hashes must have the same files as the real one (less the users' policies)"
+  }
+}
+
 
 run "secret_files_are_not_world_readable" {
   command = plan
@@ -98,7 +239,7 @@ run "secret_files_are_not_world_readable" {
 
   assert {
     condition = {
-      for f in yamldecode(pve_vm.this.user_data).write_files : f.path => "${f.owner} ${f.permissions}"
+      for f in yamldecode(local.user_data).write_files : f.path => "${f.owner} ${f.permissions}"
       if contains(["/etc/default/minio", "/usr/local/sbin/minio-bootstrap", "/etc/minio/certs/private.key"], f.path)
       } == {
       "/etc/default/minio"              = "root:minio-user 0640"
@@ -108,14 +249,20 @@ run "secret_files_are_not_world_readable" {
     error_message = "the environment file, the bootstrap script and the TLS key must be readable only by their owners"
   }
   assert {
-    condition     = alltrue([for f in yamldecode(pve_vm.this.user_data).write_files : f.defer == true])
+    condition     = alltrue([for f in yamldecode(local.user_data).write_files : f.defer == true])
     error_message = "files must be written deferred, after minio-user exists"
   }
 }
 
 # Adding an environment (a bucket, a prefix) must update the VM in place: none of the
 # attributes that replace a pve_vm (vmid, node, template, a disk's storage) may depend on it.
+# (TLS on in both: terraform test before 1.17 cannot apply with tls_private_key, an ephemeral
+# variable, unset.)
 run "initial_apply" {
+  variables {
+    tls_certificate = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    tls_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
+  }
   override_resource {
     target = pve_vm.this
     values = { vmid = 130 }
@@ -124,6 +271,8 @@ run "initial_apply" {
 
 run "adding_an_environment_keeps_the_vm" {
   variables {
+    tls_certificate        = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+    tls_private_key        = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
     environments           = ["prod", "lab", "monitoring", "k8s"]
     bucket_per_environment = true
   }
@@ -137,8 +286,8 @@ run "adding_an_environment_keeps_the_vm" {
     error_message = "disk storages (replacing attributes) must not change when environments change"
   }
   assert {
-    condition     = strcontains(pve_vm.this.user_data, "mc version enable 'local/tfstate-k8s'")
-    error_message = "the new environment's bucket must reach the user-data (an in-place update)"
+    condition     = strcontains(local.user_data, "mc version enable 'local/tfstate-k8s'") && output.user_data_version != run.initial_apply.user_data_version
+    error_message = "the new environment's bucket must reach the user-data, with a new user_data_wo_version (an in-place rewrite of the snippet)"
   }
 }
 
@@ -160,7 +309,7 @@ run "tls_serves_certs_and_bootstrap_uses_https" {
   }
 
   assert {
-    condition     = strcontains(pve_vm.this.user_data, "--certs-dir /etc/minio/certs") && strcontains(pve_vm.this.user_data, "mc alias set local 'https://127.0.0.1:9000'") && strcontains(pve_vm.this.user_data, "/usr/local/bin/mc --insecure")
+    condition     = strcontains(local.user_data, "--certs-dir /etc/minio/certs") && strcontains(local.user_data, "mc alias set local 'https://127.0.0.1:9000'") && strcontains(local.user_data, "/usr/local/bin/mc --insecure")
     error_message = "with TLS, MinIO must load /etc/minio/certs and the bootstrap must speak https"
   }
 }
@@ -169,7 +318,7 @@ run "plain_http_never_skips_verification" {
   command = plan
 
   assert {
-    condition     = !strcontains(pve_vm.this.user_data, "mc --insecure") && !strcontains(pve_vm.this.user_data, "--certs-dir")
+    condition     = !strcontains(local.user_data, "mc --insecure") && !strcontains(local.user_data, "--certs-dir")
     error_message = "without TLS there are no certificates to load and nothing to skip"
   }
 }
@@ -179,11 +328,11 @@ run "noncurrent_versions_expire" {
   variables { noncurrent_version_expiration_days = 30 }
 
   assert {
-    condition     = jsondecode(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/etc/minio/lifecycle.json"])).Rules[0].NoncurrentVersionExpiration.NoncurrentDays == 30
+    condition     = jsondecode(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/etc/minio/lifecycle.json"])).Rules[0].NoncurrentVersionExpiration.NoncurrentDays == 30
     error_message = "the lifecycle rule must expire superseded versions after noncurrent_version_expiration_days"
   }
   assert {
-    condition     = strcontains(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "mc ilm import 'local/tfstate' <'/etc/minio/lifecycle.json'")
+    condition     = strcontains(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "mc ilm import 'local/tfstate' <'/etc/minio/lifecycle.json'")
     error_message = "the lifecycle must be imported for the bucket"
   }
 }
@@ -193,11 +342,11 @@ run "zero_days_keeps_every_version" {
   variables { noncurrent_version_expiration_days = 0 }
 
   assert {
-    condition     = !strcontains(pve_vm.this.user_data, "mc ilm") && !strcontains(pve_vm.this.user_data, "lifecycle.json")
+    condition     = !strcontains(local.user_data, "mc ilm") && !strcontains(local.user_data, "lifecycle.json")
     error_message = "with 0 days no lifecycle rule may be written or imported"
   }
   assert {
-    condition     = strcontains(pve_vm.this.user_data, "mc version enable 'local/tfstate'")
+    condition     = strcontains(local.user_data, "mc version enable 'local/tfstate'")
     error_message = "versioning stays on without a lifecycle"
   }
 }
@@ -212,11 +361,11 @@ run "environment_user_is_limited_to_its_prefix" {
   }
 
   assert {
-    condition     = tolist(flatten([for st in jsondecode(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/etc/minio/policies/tfstate-lab.json"])).Statement : st.Resource])) == tolist(["arn:aws:s3:::tfstate", "arn:aws:s3:::tfstate/lab/*"])
+    condition     = tolist(flatten([for st in jsondecode(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/etc/minio/policies/tfstate-lab.json"])).Statement : st.Resource])) == tolist(["arn:aws:s3:::tfstate", "arn:aws:s3:::tfstate/lab/*"])
     error_message = "the lab user's policy must cover the bucket listing and lab/* only"
   }
   assert {
-    condition     = strcontains(pve_vm.this.user_data, "mc admin policy attach local 'tfstate-prod' --user 'prod-state'") && !strcontains(pve_vm.this.user_data, "tfstate-monitoring")
+    condition     = strcontains(local.user_data, "mc admin policy attach local 'tfstate-prod' --user 'prod-state'") && !strcontains(local.user_data, "tfstate-monitoring")
     error_message = "policies are created and attached only for environments with credentials"
   }
 }
@@ -234,13 +383,13 @@ run "environment_user_can_list_and_read_versions" {
 
   assert {
     condition = alltrue([for a in ["s3:GetBucketVersioning", "s3:ListBucketVersions", "s3:ListBucket"] :
-      contains(one([for st in jsondecode(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/etc/minio/policies/tfstate-lab.json"])).Statement : st.Action if contains(st.Resource, "arn:aws:s3:::tfstate")]), a)
+      contains(one([for st in jsondecode(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/etc/minio/policies/tfstate-lab.json"])).Statement : st.Action if contains(st.Resource, "arn:aws:s3:::tfstate")]), a)
     ])
     error_message = "the lab user must be allowed GetBucketVersioning, ListBucketVersions and ListBucket on its bucket (pve-ops restore tfstate)"
   }
   assert {
     condition = alltrue([for a in ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject"] :
-      contains(one([for st in jsondecode(one([for f in yamldecode(pve_vm.this.user_data).write_files : f.content if f.path == "/etc/minio/policies/tfstate-lab.json"])).Statement : st.Action if contains(st.Resource, "arn:aws:s3:::tfstate/lab/*")]), a)
+      contains(one([for st in jsondecode(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/etc/minio/policies/tfstate-lab.json"])).Statement : st.Action if contains(st.Resource, "arn:aws:s3:::tfstate/lab/*")]), a)
     ])
     error_message = "the lab user must be allowed to read any version of, write and delete the objects under lab/"
   }
@@ -250,7 +399,7 @@ run "no_users_without_credentials" {
   command = plan
 
   assert {
-    condition     = !strcontains(pve_vm.this.user_data, "mc admin user add") && !strcontains(pve_vm.this.user_data, "/etc/minio/policies/")
+    condition     = !strcontains(local.user_data, "mc admin user add") && !strcontains(local.user_data, "/etc/minio/policies/")
     error_message = "without environment_credentials no MinIO users or policies are created"
   }
 }
@@ -263,7 +412,7 @@ run "binaries_are_pinned_and_checked" {
       "fetch 'https://dl.min.io/server/minio/release/linux-amd64/archive/minio.RELEASE.2025-04-22T22-12-26Z' '${var.minio_server_sha256}' /usr/local/bin/minio",
       "fetch 'https://dl.min.io/client/mc/release/linux-amd64/archive/mc.RELEASE.2025-04-16T18-13-26Z' '${var.minio_client_sha256}' /usr/local/bin/mc",
       "sha256sum -c --status",
-    ] : strcontains(pve_vm.this.user_data, want)])
+    ] : strcontains(local.user_data, want)])
     error_message = "both binaries must be downloaded from their pinned URLs and checked against their SHA-256"
   }
 }
@@ -272,7 +421,7 @@ run "state_only_on_the_mounted_data_disk" {
   command = plan
 
   assert {
-    condition     = strcontains(pve_vm.this.user_data, "if ! mountpoint -q '/var/lib/minio'; then") && strcontains(pve_vm.this.user_data, "RequiresMountsFor=/var/lib/minio")
+    condition     = strcontains(local.user_data, "if ! mountpoint -q '/var/lib/minio'; then") && strcontains(local.user_data, "RequiresMountsFor=/var/lib/minio")
     error_message = "MinIO must refuse to start when the data disk is not mounted"
   }
 }
@@ -281,7 +430,7 @@ run "no_password_login" {
   command = plan
 
   assert {
-    condition     = yamldecode(pve_vm.this.user_data).ssh_pwauth == false && alltrue([for u in yamldecode(pve_vm.this.user_data).users : u.lock_passwd == true])
+    condition     = yamldecode(local.user_data).ssh_pwauth == false && alltrue([for u in yamldecode(local.user_data).users : u.lock_passwd == true])
     error_message = "SSH password login must be off and every user's password locked"
   }
 }

@@ -208,6 +208,12 @@ run "credentials_secret_key_length" {
   expect_failures = [var.environment_credentials]
 }
 
+run "secrets_version_is_a_plain_token" {
+  command = plan
+  variables { secrets_version = "2 (rotated)" } # pragma: allowlist secret
+  expect_failures = [var.secrets_version]
+}
+
 run "full_featured_inputs_plan" {
   command = plan
   variables {
@@ -216,6 +222,7 @@ run "full_featured_inputs_plan" {
     vlan                   = 20
     endpoint_host          = "minio.lan"
     bucket_per_environment = true
+    secrets_version        = "2026-12-01.1"
     tls_certificate        = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
     tls_private_key        = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
     environment_credentials = {
@@ -231,5 +238,9 @@ run "full_featured_inputs_plan" {
   assert {
     condition     = pve_vm.this.vmid == 120 && pve_vm.this.network[0].vlan == 20
     error_message = "vmid and vlan must reach the VM"
+  }
+  assert {
+    condition     = startswith(pve_vm.this.user_data_wo_version, "2026-12-01.1:")
+    error_message = "secrets_version must lead user_data_wo_version"
   }
 }

@@ -1,6 +1,7 @@
 # What the module plans: the VM, its lifecycle tag, and the cloud-init user-data that carries
-# every config file. The provider is mocked (no API calls); user_data is known at plan time, so
-# the assertions decode it exactly as cloud-init will.
+# every config file. The provider is mocked (no API calls). The user-data goes to the write-only
+# user_data_wo, which reads as null, so the assertions decode local.user_data (ephemeral: an
+# assertion may read it, no output may) exactly as cloud-init will.
 
 mock_provider "pve" {
   mock_data "pve_template" {
@@ -113,28 +114,46 @@ run "environment_is_a_lifecycle_tag_that_never_expires" {
   }
 }
 
+run "user_data_is_write_only_with_a_secret_free_version" {
+  command = plan
+
+  assert {
+    # Write-only attributes read as null in a plan; user_data (kept in state) is not used.
+    condition     = pve_vm.this.user_data == null && pve_vm.this.user_data_wo == null
+    error_message = "The user-data must go to the write-only user_data_wo only, never to user_data (kept in state)."
+  }
+  assert {
+    condition     = pve_vm.this.user_data_wo_version == "1:${sha256(local.user_data_redacted)}" && output.user_data_version == pve_vm.this.user_data_wo_version
+    error_message = "user_data_wo_version must be secrets_version (default 1), a colon and the SHA-256 of the secret-free user-data."
+  }
+  assert {
+    condition     = !issensitive(pve_vm.this.user_data_wo_version)
+    error_message = "The version holds no secret: it must stay readable in plans."
+  }
+}
+
 run "user_data_is_a_cloud_config_with_the_stack" {
   command = plan
 
   assert {
-    condition     = startswith(pve_vm.this.user_data, "#cloud-config\n")
+    condition     = startswith(local.user_data, "#cloud-config\n")
     error_message = "user_data must start with #cloud-config."
   }
   assert {
     condition = alltrue([for p in ["prometheus", "prometheus-alertmanager", "prometheus-node-exporter", "qemu-guest-agent", "python3-venv"] :
-    contains(yamldecode(pve_vm.this.user_data).packages, p)])
+    contains(yamldecode(local.user_data).packages, p)])
     error_message = "A package of the stack is missing from user_data."
   }
   assert {
-    condition     = yamldecode(pve_vm.this.user_data).hostname == "monitoring" && yamldecode(pve_vm.this.user_data).users[0].name == "ubuntu"
+    condition     = yamldecode(local.user_data).hostname == "monitoring" && yamldecode(local.user_data).users[0].name == "ubuntu"
     error_message = "Hostname or login user are not set."
   }
   assert {
-    condition     = tolist(yamldecode(pve_vm.this.user_data).users[0].ssh_authorized_keys) == var.ssh_authorized_keys && yamldecode(pve_vm.this.user_data).users[0].lock_passwd == true
+    condition     = tolist(yamldecode(local.user_data).users[0].ssh_authorized_keys) == var.ssh_authorized_keys && yamldecode(local.user_data).users[0].lock_passwd == true
     error_message = "The login user must have the SSH keys and no password."
   }
   assert {
-    condition     = !can(yamldecode(pve_vm.this.user_data).ca_certs)
+    condition     = !can(yamldecode(local.user_data).ca_certs)
     error_message = "Without pve_ca_certificate no CA is installed."
   }
 }
@@ -143,17 +162,17 @@ run "prometheus_config_and_every_alert_file_are_deployed_verbatim" {
   command = plan
 
   assert {
-    condition     = base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/prometheus/prometheus.yml"]) == file("files/prometheus/prometheus.yml")
+    condition     = base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/prometheus/prometheus.yml"]) == file("files/prometheus/prometheus.yml")
     error_message = "/etc/prometheus/prometheus.yml is not files/prometheus/prometheus.yml."
   }
   assert {
     condition = alltrue([for name in fileset("files/prometheus/alerts", "*.yml") :
-      base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/prometheus/alerts/${name}"]) == file("files/prometheus/alerts/${name}")
+      base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/prometheus/alerts/${name}"]) == file("files/prometheus/alerts/${name}")
     ])
     error_message = "An alert file is missing from user_data or differs from files/prometheus/alerts."
   }
   assert {
-    condition     = length([for f in yamldecode(pve_vm.this.user_data).write_files : f if startswith(f.path, "/etc/prometheus/alerts/")]) == 7
+    condition     = length([for f in yamldecode(local.user_data).write_files : f if startswith(f.path, "/etc/prometheus/alerts/")]) == 7
     error_message = "Exactly the 7 alert group files must be deployed."
   }
 }
@@ -162,14 +181,14 @@ run "scrape_targets_are_rendered_as_file_sd" {
   command = plan
 
   assert {
-    condition = jsondecode(base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/prometheus/file_sd/node.json"])) == [
+    condition = jsondecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/prometheus/file_sd/node.json"])) == [
       { targets = ["localhost:9100"], labels = { instance = "monitoring", role = "monitoring" } },
       { targets = ["10.10.10.11:9100", "pve1.lan:9100"], labels = {} },
     ]
     error_message = "node.json must list the VM's own exporter (instance = VM name) and node_exporter_targets."
   }
   assert {
-    condition = jsondecode(base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/prometheus/file_sd/pve.json"])) == [
+    condition = jsondecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/prometheus/file_sd/pve.json"])) == [
       { targets = ["pve1.lan", "10.10.10.3:8006"], labels = {} },
     ]
     error_message = "pve.json must list pve_endpoints."
@@ -180,16 +199,16 @@ run "alertmanager_config_has_the_chat_and_reads_the_token_from_a_credential" {
   command = plan
 
   assert {
-    condition = alltrue([for r in yamldecode(base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/prometheus/alertmanager.yml"])).receivers :
+    condition = alltrue([for r in yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/prometheus/alertmanager.yml"])).receivers :
     r.telegram_configs[0].chat_id == -1001234567890 && r.telegram_configs[0].bot_token_file == "/run/credentials/prometheus-alertmanager.service/telegram_bot_token"])
     error_message = "Every receiver must send to telegram_chat_id with the token from the credential file."
   }
   assert {
-    condition     = !strcontains(base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/prometheus/alertmanager.yml"]), var.telegram_bot_token)
+    condition     = !strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/prometheus/alertmanager.yml"]), var.telegram_bot_token)
     error_message = "The bot token must never be inline in alertmanager.yml."
   }
   assert {
-    condition     = strcontains(base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/systemd/system/prometheus-alertmanager.service.d/pve-home.conf"]), "LoadCredential=telegram_bot_token:/etc/pve-home/telegram-bot-token")
+    condition     = strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/systemd/system/prometheus-alertmanager.service.d/pve-home.conf"]), "LoadCredential=telegram_bot_token:/etc/pve-home/telegram-bot-token")
     error_message = "The Alertmanager drop-in must load the credential alertmanager.yml reads."
   }
 }
@@ -198,21 +217,21 @@ run "secrets_are_root_only_files_with_the_exact_values" {
   command = plan
 
   assert {
-    condition     = base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/pve-home/telegram-bot-token"]) == var.telegram_bot_token
+    condition     = base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/pve-home/telegram-bot-token"]) == var.telegram_bot_token
     error_message = "The bot token file must hold exactly the token (no newline)."
   }
   assert {
-    condition     = base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/pve-home/grafana-admin-password"]) == var.grafana_admin_password
+    condition     = base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/pve-home/grafana-admin-password"]) == var.grafana_admin_password
     error_message = "The Grafana password file must hold exactly the password."
   }
   assert {
-    condition = yamldecode(base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/pve-home/pve-exporter.yml"])).default == {
+    condition = yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/pve-home/pve-exporter.yml"])).default == {
       user = "prometheus@pve", token_name = "monitoring", token_value = var.pve_exporter_token_value, verify_ssl = true
     }
     error_message = "The exporter config must hold the token and verify TLS by default."
   }
   assert {
-    condition     = alltrue([for f in yamldecode(pve_vm.this.user_data).write_files : f.permissions == (startswith(f.path, "/etc/pve-home/") ? "0600" : "0644")])
+    condition     = alltrue([for f in yamldecode(local.user_data).write_files : f.permissions == (startswith(f.path, "/etc/pve-home/") ? "0600" : "0644")])
     error_message = "Secrets must be 0600 and everything else 0644."
   }
 }
@@ -222,16 +241,16 @@ run "grafana_gets_the_provisioning_and_all_five_dashboards" {
 
   assert {
     condition = alltrue([for name in fileset("files/grafana/dashboards", "*.json") :
-      base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/grafana/dashboards/pve-home/${name}"]) == file("files/grafana/dashboards/${name}")
+      base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/dashboards/pve-home/${name}"]) == file("files/grafana/dashboards/${name}")
     ]) && length(fileset("files/grafana/dashboards", "*.json")) == 5
     error_message = "The five dashboards must be deployed verbatim."
   }
   assert {
-    condition     = yamldecode(base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/dashboards/pve-home.yaml"])).providers[0].options.path == "/etc/grafana/dashboards/pve-home"
+    condition     = yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/dashboards/pve-home.yaml"])).providers[0].options.path == "/etc/grafana/dashboards/pve-home"
     error_message = "The dashboard provider must read the directory the dashboards are written to."
   }
   assert {
-    condition = yamldecode(base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0] == merge(
+    condition = yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0] == merge(
       yamldecode(file("files/grafana/provisioning/datasources/prometheus.yaml")).datasources[0],
       { uid = "prometheus", url = "http://localhost:9090" }
     )
@@ -243,19 +262,19 @@ run "exporters_and_textfile_directory_are_configured" {
   command = plan
 
   assert {
-    condition     = base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/default/prometheus-node-exporter"]) == "ARGS=\"--collector.textfile.directory=/var/lib/node_exporter/textfile\"\n"
+    condition     = base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/default/prometheus-node-exporter"]) == "ARGS=\"--collector.textfile.directory=/var/lib/node_exporter/textfile\"\n"
     error_message = "The node exporter must read the textfile directory pve-ops writes to."
   }
   assert {
-    condition     = contains(yamldecode(pve_vm.this.user_data).runcmd, ["install", "-d", "-m", "0755", "/var/lib/node_exporter/textfile"])
+    condition     = contains(yamldecode(local.user_data).runcmd, ["install", "-d", "-m", "0755", "/var/lib/node_exporter/textfile"])
     error_message = "cloud-init must create the textfile directory."
   }
   assert {
-    condition     = contains(yamldecode(pve_vm.this.user_data).runcmd, ["/opt/pve-exporter/bin/pip", "install", "--no-cache-dir", "--quiet", "prometheus-pve-exporter==3.5.5"])
+    condition     = contains(yamldecode(local.user_data).runcmd, ["/opt/pve-exporter/bin/pip", "install", "--no-cache-dir", "--quiet", "prometheus-pve-exporter==3.5.5"])
     error_message = "The PVE exporter must be installed at the pinned version."
   }
   assert {
-    condition     = strcontains(base64decode({ for f in yamldecode(pve_vm.this.user_data).write_files : f.path => f.content }["/etc/default/prometheus"]), "--storage.tsdb.retention.time=30d --web.external-url=http://10.10.10.50:9090/")
+    condition     = strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/default/prometheus"]), "--storage.tsdb.retention.time=30d --web.external-url=http://10.10.10.50:9090/")
     error_message = "Prometheus must get the retention and its external URL."
   }
 }
@@ -278,7 +297,7 @@ run "outputs_are_the_address_and_urls_without_secrets" {
   }
   assert {
     condition = alltrue([for secret in [var.telegram_bot_token, var.grafana_admin_password, var.pve_exporter_token_value] :
-    !strcontains(jsonencode([output.vmid, output.ip, output.urls]), secret)])
+    !strcontains(jsonencode([output.vmid, output.ip, output.urls, output.user_data_version]), secret)])
     error_message = "No output may contain a secret."
   }
 }
@@ -292,7 +311,7 @@ run "pve_ca_certificate_is_trusted_when_given" {
   }
 
   assert {
-    condition     = yamldecode(pve_vm.this.user_data).ca_certs.trusted == [var.pve_ca_certificate]
+    condition     = yamldecode(local.user_data).ca_certs.trusted == [var.pve_ca_certificate]
     error_message = "The PVE CA must be added to the VM's trust store."
   }
 }

@@ -348,6 +348,16 @@ run "grafana_password_with_whitespace_is_rejected" {
   expect_failures = [var.grafana_admin_password]
 }
 
+run "secrets_version_is_a_plain_token" {
+  command = plan
+
+  variables {
+    secrets_version = "two words" # pragma: allowlist secret
+  }
+
+  expect_failures = [var.secrets_version]
+}
+
 run "prometheus_retention_must_be_days_weeks_or_years" {
   command = plan
 
