@@ -23,14 +23,22 @@ bash scripts/install-provider.sh release
 WORK="$REPO/.work"
 mkdir -p "$WORK"
 chmod 700 "$WORK"
-# A second run replaces the services of the first.
+# A second run replaces the services of the first, once they have let go of their ports
+# (SeaweedFS takes a few seconds to stop).
+old_pids=()
 for pidfile in "$WORK"/emulator.pid "$WORK"/s3.pid "$WORK"/sshd.pid; do
   if [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    old_pids+=("$(cat "$pidfile")")
     kill "$(cat "$pidfile")"
   fi
   rm -f "$pidfile"
 done
-sleep 0.5
+for pid in "${old_pids[@]}"; do
+  for _ in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+done
 
 wait_for_port() { # <port> <what>
   for _ in $(seq 100); do
@@ -129,6 +137,9 @@ api /cluster/resources | jq -r '.data[] | select(.type != "storage") | [.type, .
 
 echo
 echo "==> terraform apply environments/lab (state in s3://tfstate/lab/terraform.tfstate)"
+# A rebuilt provider keeps its version but not its checksum, which Terraform's lock file pins
+# even with -upgrade: the lock (gitignored here) is made anew from the provider just installed.
+rm -f environments/lab/.terraform.lock.hcl
 terraform -chdir=environments/lab init -input=false -reconfigure -backend-config="$WORK/lab-backend.hcl" >/dev/null
 terraform -chdir=environments/lab apply -input=false -auto-approve
 
