@@ -175,6 +175,31 @@ pub fn provider_block_with_ssh(emulator: &RunningEmulator, sshd: &Sshd, known_ho
         )
 }
 
+/// What a run of one of our command-line binaries (pve-ops) left: exit code and output.
+#[derive(Debug)]
+pub struct CliRun {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliRun {
+    /// Runs `command` with no standard input.
+    pub fn of(command: &mut std::process::Command) -> Self {
+        let out = command.stdin(std::process::Stdio::null()).output().expect("the command runs");
+        Self {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
+    }
+
+    /// stdout as JSON (`--json` output).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout, self.stderr))
+    }
+}
+
 /// A real OpenSSH sshd on loopback for the current user, with its own host key, a client key
 /// pair, and a known_hosts file that knows it. Killed on drop.
 pub struct Sshd {

@@ -3,31 +3,14 @@
 use std::process::Command;
 
 use pve_api::{GuestKind, Params, TaskWait};
-use pve_home_tests::{TOKEN, client, emulator, request_log, workspace_binary};
+use pve_home_tests::{CliRun as Run, TOKEN, client, emulator, request_log, workspace_binary};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 fn pve_ops(url: &str, args: &[&str]) -> Run {
-    let out = Command::new(workspace_binary("pve-ops"))
-        .args(args)
-        .env("PVE_ENDPOINT", url)
-        .env("PVE_API_TOKEN", TOKEN)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("pve-ops runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
+    Run::of(Command::new(workspace_binary("pve-ops")).args(args).env("PVE_ENDPOINT", url).env("PVE_API_TOKEN", TOKEN))
 }
 
 fn clone(rt: &tokio::runtime::Runtime, api: &pve_api::PveClient, vmid: u64, name: &str, tags: &str, start: bool) {

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use pve_home_tests::{PROVIDER_VERSION, S3Server, TOKEN, Terraform, emulator, workspace_binary};
+use pve_home_tests::{CliRun as Run, PROVIDER_VERSION, S3Server, TOKEN, Terraform, emulator, workspace_binary};
 use pve_ops::s3::aws_sdk_s3;
 use serde_json::Value;
 
@@ -45,33 +45,15 @@ provider "pve" {{
     text
 }
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", self.stdout, self.stderr))
-    }
-}
-
 fn pve_ops(s3: &S3Server, args: &[&str]) -> Run {
-    let out = Command::new(workspace_binary("pve-ops"))
-        .args(["restore", "tfstate"])
-        .args(args)
-        .envs(s3.env())
-        .env_remove("PVE_ENDPOINT")
-        .env_remove("PVE_API_TOKEN")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("pve-ops runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into(),
-        stderr: String::from_utf8_lossy(&out.stderr).into(),
-    }
+    Run::of(
+        Command::new(workspace_binary("pve-ops"))
+            .args(["restore", "tfstate"])
+            .args(args)
+            .envs(s3.env())
+            .env_remove("PVE_ENDPOINT")
+            .env_remove("PVE_API_TOKEN"),
+    )
 }
 
 fn state(client: &aws_sdk_s3::Client, rt: &tokio::runtime::Runtime, key: &str, version: Option<&str>) -> Vec<u8> {
