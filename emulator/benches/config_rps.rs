@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use pve_api::{ClientConfig, Credentials, GuestKind, PveClient, RetryPolicy};
 use pve_emulator::EmulatorConfig;
 
-const TOKEN: &str = "root@pam!terraform=00000000-0000-0000-0000-000000000000";
+const TOKEN: &str = pve_emulator::config::TEST_TOKEN;
 const RUN: Duration = Duration::from_secs(3);
 
 async fn measure(plain_http: bool, clients: usize) -> f64 {
@@ -16,6 +16,7 @@ async fn measure(plain_http: bool, clients: usize) -> f64 {
     let emulator = pve_emulator::serve(config).await.expect("emulator starts");
     let mut client_config = ClientConfig::new(&emulator.url, Credentials::api_token(TOKEN).expect("token"));
     client_config.insecure = true;
+    client_config.insecure_http = plain_http;
     client_config.retry = RetryPolicy::none();
     let api = PveClient::new(client_config).expect("client");
     api.guest_config(GuestKind::Qemu, "pve1", 9000).await.expect("warm-up request");

@@ -28,17 +28,19 @@ pub struct EmulatorConfig {
     pub nodes: usize,
 
     /// API tokens `USER@REALM!NAME=SECRET`, comma separated; append `:ro` for a read-only token.
-    #[arg(
-        long,
-        env = "PVE_EMULATOR_TOKENS",
-        value_delimiter = ',',
-        default_value = "root@pam!terraform=00000000-0000-0000-0000-000000000000"
-    )]
+    /// Prefer the environment variable: arguments are visible in the process list. With neither
+    /// tokens nor users, one token with a random secret is made and printed on stdout.
+    #[arg(long, env = "PVE_EMULATOR_TOKENS", value_delimiter = ',')]
     pub tokens: Vec<String>,
 
     /// Users for ticket (password) login, `USER@REALM:PASSWORD`, comma separated.
-    #[arg(long, env = "PVE_EMULATOR_USERS", value_delimiter = ',', default_value = "root@pam:emulator")]
+    #[arg(long, env = "PVE_EMULATOR_USERS", value_delimiter = ',')]
     pub users: Vec<String>,
+
+    /// How long an answer to a failed authentication is held back, in milliseconds (pveproxy
+    /// delays every 401 by 3 s), which slows down guessing.
+    #[arg(long, env = "PVE_EMULATOR_AUTH_FAILURE_DELAY_MS", default_value_t = 3000)]
+    pub auth_failure_delay_ms: u64,
 
     /// Keep the cluster in this JSON file: loaded at start, written after every change.
     #[arg(long, env = "PVE_EMULATOR_STATE_FILE")]
@@ -100,6 +102,11 @@ pub struct EmulatorConfig {
     pub log: String,
 }
 
+/// The token `for_tests` configures (`USER@REALM!NAME=SECRET`).
+pub const TEST_TOKEN: &str = "root@pam!terraform=00000000-0000-0000-0000-000000000000";
+/// The user `for_tests` configures (`USER@REALM:PASSWORD`).
+pub const TEST_USER: &str = "root@pam:emulator";
+
 impl EmulatorConfig {
     /// Defaults for in-process tests: free port, plain HTTP, fast tasks.
     pub fn for_tests() -> Self {
@@ -107,6 +114,10 @@ impl EmulatorConfig {
         config.listen = "127.0.0.1:0".parse().expect("static address");
         config.plain_http = true;
         config.task_ms = 50;
+        // Well-known credentials, for in-process tests only: the binary has no default secret.
+        config.tokens = vec![TEST_TOKEN.to_string()];
+        config.users = vec![TEST_USER.to_string()];
+        config.auth_failure_delay_ms = 100;
         config
     }
 }

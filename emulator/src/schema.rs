@@ -20,6 +20,8 @@ pub struct Schema {
     /// Index ranges of `name[n]` keys, from the schema's `reading.indexed_keys`.
     index_limits: HashMap<String, u32>,
     regex_cache: Mutex<HashMap<String, Option<Regex>>>,
+    /// Parameters whose values are secrets, by name: read from the schema (see `secret_parameters`).
+    secret_params: std::collections::HashSet<String>,
 }
 
 pub struct MethodSpec {
@@ -48,7 +50,7 @@ pub static SCHEMA: LazyLock<Schema> = LazyLock::new(|| Schema::parse(SCHEMA_JSON
 impl Schema {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let root: Value = serde_json::from_str(text)?;
-        let methods = root["methods"]
+        let methods: Vec<MethodSpec> = root["methods"]
             .as_object()
             .ok_or_else(|| anyhow::anyhow!("schema has no methods"))?
             .iter()
@@ -80,7 +82,14 @@ impl Schema {
                 }
             }
         }
-        Ok(Self { methods, named_formats, index_limits, regex_cache: Mutex::new(HashMap::new()) })
+        let secret_params = secret_parameters(&methods);
+        Ok(Self { methods, named_formats, index_limits, regex_cache: Mutex::new(HashMap::new()), secret_params })
+    }
+
+    /// Whether a parameter's value must never be logged: the schema marks it, or its name does
+    /// (which also covers methods the bundled schema lacks, answered 501).
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.secret_params.contains(name) || names_a_secret(name)
     }
 
     pub fn methods(&self) -> impl Iterator<Item = &MethodSpec> {
@@ -510,5 +519,47 @@ mod tests {
             ],
         );
         assert!(e.is_empty(), "{e:?}");
+    }
+}
+
+const SECRET_WORDS: &[&str] = &["password", "passwd", "secret", "token", "key", "keyring", "otp", "totp", "certkey", "cipassword"];
+/// Names made of those words that hold public or harmless values.
+const NOT_SECRET: &[&str] =
+    &["ssh-public-keys", "sshkeys", "master-pubkey", "tokenid", "tokens", "config-keys", "keys", "generate-password"];
+
+/// A parameter name made of words such as `password`, `key`, `token` or `secret` (`cipassword`,
+/// `client-key`, `eab-hmac-key`, `lock-token`, …), matched by words, so `keyboard` is not one.
+fn names_a_secret(name: &str) -> bool {
+    !NOT_SECRET.contains(&name) && name.split(['-', '_']).any(|word| SECRET_WORDS.contains(&word))
+}
+
+/// Every string parameter of any method whose name or format marks a secret.
+fn secret_parameters(methods: &[MethodSpec]) -> std::collections::HashSet<String> {
+    let mut secret = std::collections::HashSet::new();
+    for method in methods {
+        let Some(properties) = method.parameters["properties"].as_object() else { continue };
+        for (name, spec) in properties {
+            let is_string = spec["type"].as_str().is_none_or(|t| t == "string" || t == "array");
+            let format = spec["format"].as_str().unwrap_or("");
+            if is_string && !NOT_SECRET.contains(&name.as_str()) && (names_a_secret(name) || format.contains("password")) {
+                secret.insert(name.clone());
+            }
+        }
+    }
+    secret
+}
+
+#[cfg(test)]
+mod secret_tests {
+    #[test]
+    fn secrets_are_recognised_by_their_words() {
+        for name in
+            ["password", "cipassword", "key", "client-key", "eab-hmac-key", "token", "lock-token", "keyring", "otp", "encryption-key"]
+        {
+            assert!(super::SCHEMA.is_secret(name), "{name}");
+        }
+        for name in ["keyboard", "sshkeys", "ssh-public-keys", "tokenid", "description", "generate-password", "name"] {
+            assert!(!super::SCHEMA.is_secret(name), "{name}");
+        }
     }
 }

@@ -13,6 +13,7 @@ use http_body_util::BodyExt;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 use crate::api;
@@ -94,13 +95,7 @@ pub async fn serve(config: crate::config::EmulatorConfig) -> anyhow::Result<Runn
         })
         .collect::<anyhow::Result<_>>()?;
     let request_log = match &config.request_log {
-        Some(path) => Some(Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| anyhow::anyhow!("opening request log {}: {e}", path.display()))?,
-        )),
+        Some(path) => Some(Mutex::new(open_private_log(path).map_err(|e| anyhow::anyhow!("opening request log {}: {e}", path.display()))?)),
         None => None,
     };
     let listener = TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("binding {}: {e}", config.listen))?;
@@ -188,51 +183,60 @@ fn ticket_user(secret: &str, ticket: &str) -> Option<(String, String)> {
     let (userid, rest) = rest.split_once(':')?;
     let (stamp, signature) = rest.split_once("::")?;
     let issued = i64::from_str_radix(stamp, 16).ok()?;
-    (signature == sign(secret, &format!("{userid}:{stamp}")) && now() - issued < 7200).then(|| (userid.to_string(), stamp.to_string()))
+    let valid = bool::from(signature.as_bytes().ct_eq(sign(secret, &format!("{userid}:{stamp}")).as_bytes()));
+    (valid && now() - issued < 7200).then(|| (userid.to_string(), stamp.to_string()))
 }
 
 impl Server {
     async fn handle(self: Arc<Self>, req: Request<hyper::body::Incoming>) -> Result<Response<Body>, InjectedReset> {
         let started = Instant::now();
-        let method = req.method().as_str().to_string();
-        let path = req.uri().path().to_string();
-        let query = req.uri().query().unwrap_or("").to_string();
-        let headers = req.headers().clone();
-        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let (parts, body) = req.into_parts();
+        let method = parts.method.as_str().to_string();
+        let path = parts.uri.path().to_string();
+        let query = parts.uri.query().unwrap_or("").to_string();
+        let headers = parts.headers;
+        let no_params = BTreeMap::new();
 
         let config = &self.emulator.config;
         if config.latency_ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(config.latency_ms)).await;
         }
         if self.emulator.chance(config.reset_rate) {
-            self.log_request(&method, &path, &BTreeMap::new(), 0, started, "-");
+            self.log_request(&method, &path, &no_params, 0, started, "-");
             return Err(InjectedReset);
         }
-
+        let Some(api_path) = path.strip_prefix("/api2/json") else {
+            let error = PveError::status(501, format!("Method '{method} {path}' not implemented"));
+            return Ok(self.finish(&method, &path, &no_params, Err(error), started, "-").await);
+        };
+        let api_path = if api_path.is_empty() { "/" } else { api_path };
+        // As pveproxy: credentials come from the headers and are checked before any body is read,
+        // and a body larger than the limit is refused from its declared length, unread.
+        let identity = match self.authenticate(&method, api_path, &headers) {
+            Ok(identity) => identity,
+            Err(e) => return Ok(self.finish(&method, api_path, &no_params, Err(e), started, "-").await),
+        };
+        let user = identity.as_ref().map(|i| i.userid.clone()).unwrap_or_else(|| "-".into());
+        let too_large = || PveError::status(501, "for data too large");
+        let declared = headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > MAX_POST_BYTES as u64) {
+            return Ok(self.finish(&method, api_path, &no_params, Err(too_large()), started, &user).await);
+        }
+        let body = match http_body_util::Limited::new(body, MAX_POST_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                return Ok(self.finish(&method, api_path, &no_params, Err(too_large()), started, &user).await);
+            }
+            Err(_) => Bytes::new(),
+        };
         let params = match parse_params(&query, &headers, &body) {
             Ok(p) => p,
             Err(message) => {
-                return Ok(self.finish(&method, &path, &BTreeMap::new(), Err(PveError::status(400, message)), started, "-"));
+                return Ok(self.finish(&method, api_path, &no_params, Err(PveError::status(400, message)), started, &user).await);
             }
         };
-        let Some(api_path) = path.strip_prefix("/api2/json") else {
-            return Ok(self.finish(
-                &method,
-                &path,
-                &params,
-                Err(PveError::status(501, format!("Method '{method} {path}' not implemented"))),
-                started,
-                "-",
-            ));
-        };
-        let api_path = if api_path.is_empty() { "/" } else { api_path };
-        let identity = match self.authenticate(&method, api_path, &headers) {
-            Ok(identity) => identity,
-            Err(e) => return Ok(self.finish(&method, api_path, &params, Err(e), started, "-")),
-        };
-        let user = identity.as_ref().map(|i| i.userid.clone()).unwrap_or_else(|| "-".into());
         let result = self.dispatch(&method, api_path, params.clone(), identity).await;
-        Ok(self.finish(&method, api_path, &params, result, started, &user))
+        Ok(self.finish(&method, api_path, &params, result, started, &user).await)
     }
 
     fn authenticate(&self, method: &str, path: &str, headers: &hyper::HeaderMap) -> Result<Option<Identity>, PveError> {
@@ -244,12 +248,12 @@ impl Server {
             let token = auth.strip_prefix("PVEAPIToken=").ok_or_else(failed)?;
             // USER@REALM!TOKENID=SECRET (a space instead of '=' is accepted too)
             let (id, secret) = token.split_once('=').or_else(|| token.split_once(' ')).ok_or_else(failed)?;
-            return self
-                .tokens
-                .iter()
-                .find(|t| t.id == id && t.secret == secret)
-                .map(|t| Some(Identity { userid: t.id.clone(), read_only: t.read_only }))
-                .ok_or_else(failed);
+            // Every configured token is compared, in constant time, so timing tells nothing.
+            let matched = self.tokens.iter().fold(None, |found, t| {
+                let equal = bool::from(t.id.as_bytes().ct_eq(id.as_bytes()) & t.secret.as_bytes().ct_eq(secret.as_bytes()));
+                found.or(equal.then_some(t))
+            });
+            return matched.map(|t| Some(Identity { userid: t.id.clone(), read_only: t.read_only })).ok_or_else(failed);
         }
         let cookie = headers
             .get_all(hyper::header::COOKIE)
@@ -265,7 +269,7 @@ impl Server {
         if method != "GET" {
             let expected = format!("{stamp}:{}", sign(&self.emulator.ticket_secret, &format!("csrf:{userid}:{stamp}")));
             let given = headers.get("CSRFPreventionToken").and_then(|v| v.to_str().ok());
-            if given != Some(expected.as_str()) {
+            if !given.is_some_and(|given| bool::from(given.as_bytes().ct_eq(expected.as_bytes()))) {
                 return Err(PveError::status(401, "Permission denied - invalid csrf token"));
             }
         }
@@ -316,7 +320,7 @@ impl Server {
         result
     }
 
-    fn finish(
+    async fn finish(
         &self,
         method: &str,
         path: &str,
@@ -325,6 +329,15 @@ impl Server {
         started: Instant,
         user: &str,
     ) -> Response<Body> {
+        let unauthorized = matches!(&result, Err(e) if e.status == 401);
+        if unauthorized {
+            // pveproxy holds every 401 back (3 s from the request's start), which slows guessing.
+            let delay = std::time::Duration::from_millis(self.emulator.config.auth_failure_delay_ms);
+            tokio::time::sleep(delay.saturating_sub(started.elapsed())).await;
+        }
+        // A failed login's parameters are its guesses: never logged.
+        let no_params = BTreeMap::new();
+        let logged = if unauthorized { &no_params } else { params };
         let (status, response) = match result {
             Ok(mut data) => {
                 // Handlers return extra envelope fields (e.g. a task log's `total`) under "$envelope".
@@ -353,14 +366,14 @@ impl Server {
                 (error.status, response)
             }
         };
-        self.log_request(method, path, params, status, started, user);
+        self.log_request(method, path, logged, status, started, user);
         response
     }
 
     fn log_request(&self, method: &str, path: &str, params: &BTreeMap<String, String>, status: u16, started: Instant, user: &str) {
         let Some(log) = &self.request_log else { return };
         let params: BTreeMap<&str, &str> =
-            params.iter().map(|(k, v)| (k.as_str(), if is_secret_param(k) { "<redacted>" } else { v.as_str() })).collect();
+            params.iter().map(|(k, v)| (k.as_str(), if SCHEMA.is_secret(k) { "<redacted>" } else { v.as_str() })).collect();
         let line = json!({
             "ts": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "method": method, "path": path, "params": params, "status": status,
@@ -371,9 +384,23 @@ impl Server {
     }
 }
 
-/// Parameters whose values never reach the request log.
-pub fn is_secret_param(name: &str) -> bool {
-    matches!(name, "password" | "cipassword" | "new-password" | "otp" | "secret" | "encryption-key" | "keyring" | "master-pubkey")
+/// The request log, created 0600 (it names users, guests and paths), and made 0600 if it was not.
+fn open_private_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// pveproxy's `$limit_max_post` (pve-http-server `PVE/APIServer/AnyEvent.pm`): larger bodies are
+/// answered `501 for data too large` without being read.
+pub const MAX_POST_BYTES: usize = 512 * 1024;
+
+/// A random secret for a generated token, in the UUID shape PVE gives token secrets.
+pub fn random_secret() -> String {
+    let bits: u128 = rand::random();
+    let hex = format!("{bits:032x}");
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
 fn permission_message(permissions: &Value, params: &BTreeMap<String, String>) -> String {

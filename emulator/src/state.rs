@@ -151,8 +151,7 @@ impl Emulator {
             Ok(text) => text,
             Err(e) => return tracing::error!("cannot serialise state: {e}"),
         };
-        let tmp = path.with_extension("tmp");
-        if let Err(e) = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)) {
+        if let Err(e) = write_private(path, text.as_bytes()) {
             tracing::error!("cannot write state file {}: {e}", path.display());
         }
     }
@@ -254,4 +253,25 @@ impl Emulator {
     pub fn tasks(&self) -> Vec<TaskRecord> {
         self.tasks.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
+}
+
+/// Replaces `path` with `bytes` in one rename, readable by the owner only: the state holds guest
+/// configs (hashed passwords, keys). The temporary file has a random name and is created
+/// exclusively, so two writers never share it and nobody can plant it in advance.
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{:016x}.tmp", rand::random::<u64>()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }

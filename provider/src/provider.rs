@@ -294,7 +294,16 @@ impl ProviderDefinition for PveProvider {
                     .validate(Validator::regex(r"[^\s@:]+@[A-Za-z][A-Za-z0-9.\-_]+", "must look like USER@REALM, e.g. root@pam")),
                 Attribute::optional("password", Type::String, "Password for `username`. Env: `PVE_PASSWORD`.").sensitive(),
                 Attribute::optional("insecure", Type::Bool, "Skip TLS certificate verification. Off by default; prefer `ca_file`. Env: `PVE_INSECURE`."),
-                Attribute::optional("ca_file", Type::String, "PEM file with the CA that signed the cluster's certificate. Env: `PVE_CA_FILE`."),
+                Attribute::optional(
+                    "insecure_http",
+                    Type::Bool,
+                    "Allow a plain `http://` endpoint, which sends the credentials unencrypted. For test servers (such as the emulator with `--plain-http`) only. Env: `PVE_INSECURE_HTTP`.",
+                ),
+                Attribute::optional(
+                    "ca_file",
+                    Type::String,
+                    "PEM file with the CA that signed the cluster's certificate (e.g. `/etc/pve/pve-root-ca.pem`); only that CA is trusted then, not the system's. Env: `PVE_CA_FILE`.",
+                ),
                 Attribute::optional("min_tls", Type::String, "Lowest TLS version to accept: `1.2` (default) or `1.3`. Env: `PVE_MIN_TLS`.")
                     .validate(Validator::OneOf(&["1.2", "1.3"])),
                 Attribute::optional("timeout", Type::Number, "Per-request timeout in seconds (default 60). Env: `PVE_TIMEOUT`.")
@@ -321,6 +330,15 @@ impl ProviderDefinition for PveProvider {
         }
         if set("password") && !set("username") {
             diags.push(Diagnostic::error("Missing username", "password is set but username is not.").at(attr("username")));
+        }
+        if config.get("insecure_http").as_bool() == Some(true) {
+            diags.push(
+                Diagnostic::warning(
+                    "Plain HTTP allowed",
+                    "insecure_http = true lets the provider send its API token or password unencrypted to an http:// endpoint. Use it for test servers only.",
+                )
+                .at(attr("insecure_http")),
+            );
         }
         if config.get("insecure").as_bool() == Some(true) && set("ca_file") {
             diags.push(
@@ -371,8 +389,12 @@ impl ProviderDefinition for PveProvider {
             let uses_token = matches!(credentials, Credentials::ApiToken { .. });
             let mut client_config = ClientConfig::new(endpoint, credentials);
             client_config.insecure = setting("insecure", "PVE_INSECURE").is_some_and(|v| matches!(v.as_str(), "true" | "1"));
+            client_config.insecure_http = setting("insecure_http", "PVE_INSECURE_HTTP").is_some_and(|v| matches!(v.as_str(), "true" | "1"));
             client_config.ca_file = setting("ca_file", "PVE_CA_FILE").map(Into::into);
-            client_config.min_tls = if setting("min_tls", "PVE_MIN_TLS").as_deref() == Some("1.3") { MinTls::Tls13 } else { MinTls::Tls12 };
+            if let Some(min_tls) = setting("min_tls", "PVE_MIN_TLS") {
+                client_config.min_tls = MinTls::parse(&min_tls)
+                    .map_err(|e| Diagnostics::from(Diagnostic::error("Invalid min_tls", e.to_string()).at(attr("min_tls"))))?;
+            }
             if let Some(timeout) = setting("timeout", "PVE_TIMEOUT") {
                 let secs: f64 = timeout.parse().map_err(|_| {
                     Diagnostics::from(

@@ -143,6 +143,16 @@ impl PveClient {
     pub fn new(config: ClientConfig) -> Result<Self, ApiError> {
         install_crypto_provider();
         let base = normalize_endpoint(&config.endpoint)?;
+        if base.starts_with("http://") {
+            if !config.insecure_http {
+                return Err(ApiError::Config(format!(
+                    "endpoint '{}' is plain HTTP, which would send the API token or password in clear; use https://, \
+                     or opt in to plain HTTP explicitly (insecure_http / PVE_INSECURE_HTTP=1) for a test server",
+                    config.endpoint
+                )));
+            }
+            tracing::warn!(endpoint = %base, "plain HTTP to PVE: credentials travel unencrypted (insecure_http is set)");
+        }
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
@@ -164,7 +174,9 @@ impl PveClient {
             if certs.is_empty() {
                 return Err(ApiError::Config(format!("CA file {} holds no certificate", path.display())));
             }
-            builder = builder.tls_certs_merge(certs);
+            // Only this CA vouches for the cluster: a public CA's certificate for the node's name
+            // must not be accepted in its place.
+            builder = builder.tls_certs_only(certs);
         }
         let http = builder.build().map_err(|e| ApiError::Config(format!("cannot build HTTP client: {e}")))?;
         let auth = match config.credentials {

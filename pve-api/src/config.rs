@@ -33,6 +33,17 @@ pub enum MinTls {
     Tls13,
 }
 
+impl MinTls {
+    /// `1.2` or `1.3` (as `PVE_MIN_TLS` and the provider's `min_tls` take it).
+    pub fn parse(text: &str) -> Result<Self, ApiError> {
+        match text.trim() {
+            "1.2" => Ok(Self::Tls12),
+            "1.3" => Ok(Self::Tls13),
+            other => Err(ApiError::Config(format!("minimum TLS version '{other}' must be 1.2 or 1.3"))),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.
@@ -67,6 +78,8 @@ pub struct ClientConfig {
     pub credentials: Credentials,
     /// Skip TLS certificate verification. Off unless asked for.
     pub insecure: bool,
+    /// Accept an `http://` endpoint (credentials in clear). Off unless asked for: test servers only.
+    pub insecure_http: bool,
     /// PEM file with the CA that signed the cluster's certificate (PVE's own CA by default).
     pub ca_file: Option<PathBuf>,
     pub min_tls: MinTls,
@@ -81,6 +94,7 @@ impl ClientConfig {
             endpoint: endpoint.into(),
             credentials,
             insecure: false,
+            insecure_http: false,
             ca_file: None,
             min_tls: MinTls::Tls12,
             timeout: Duration::from_secs(60),
@@ -89,7 +103,7 @@ impl ClientConfig {
     }
 
     /// Reads `PVE_ENDPOINT`, `PVE_API_TOKEN` or `PVE_USERNAME` + `PVE_PASSWORD`, `PVE_INSECURE`,
-    /// `PVE_CA_FILE`, `PVE_TIMEOUT` (seconds).
+    /// `PVE_INSECURE_HTTP`, `PVE_CA_FILE`, `PVE_MIN_TLS` (`1.2` or `1.3`), `PVE_TIMEOUT` (seconds).
     pub fn from_env() -> Result<Self, ApiError> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let endpoint = var("PVE_ENDPOINT").ok_or_else(|| ApiError::Config("PVE_ENDPOINT is not set".into()))?;
@@ -101,8 +115,13 @@ impl ClientConfig {
             }
         };
         let mut config = Self::new(endpoint, credentials);
-        config.insecure = var("PVE_INSECURE").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        let flag = |name: &str| var(name).is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+        config.insecure = flag("PVE_INSECURE");
+        config.insecure_http = flag("PVE_INSECURE_HTTP");
         config.ca_file = var("PVE_CA_FILE").map(PathBuf::from);
+        if let Some(min_tls) = var("PVE_MIN_TLS") {
+            config.min_tls = MinTls::parse(&min_tls)?;
+        }
         if let Some(secs) = var("PVE_TIMEOUT") {
             let secs: u64 = secs.parse().map_err(|_| ApiError::Config(format!("PVE_TIMEOUT '{secs}' is not a number of seconds")))?;
             config.timeout = Duration::from_secs(secs);
@@ -125,6 +144,13 @@ mod tests {
         for bad in ["root@pam!tf", "root@pam=abc", "rootpam!tf=abc", "root@pam!tf="] {
             assert!(Credentials::api_token(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn min_tls_parses_the_two_versions() {
+        assert_eq!(MinTls::parse("1.2").unwrap(), MinTls::Tls12);
+        assert_eq!(MinTls::parse(" 1.3 ").unwrap(), MinTls::Tls13);
+        assert!(MinTls::parse("1.1").is_err());
     }
 
     #[test]

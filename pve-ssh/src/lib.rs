@@ -21,7 +21,7 @@ pub enum SshError {
     )]
     UnknownHost { target: String, fingerprint: String, known_hosts: String },
     #[error(
-        "HOST KEY OF {target} CHANGED ({fingerprint}, known_hosts line {line}): refusing to connect; someone may be intercepting the connection"
+        "HOST KEY OF {target} CHANGED ({fingerprint}, known_hosts line {line} holds another key): refusing to connect; someone may be intercepting the connection"
     )]
     HostKeyChanged { target: String, fingerprint: String, line: usize },
     #[error("{target}: authentication as {user} failed")]
@@ -72,6 +72,13 @@ struct HostKeyCheck {
     refusal: Arc<Mutex<Option<SshError>>>,
 }
 
+impl HostKeyCheck {
+    /// The known_hosts line of any key recorded for this host, whatever its type.
+    fn known_by_other_key(&self, host: &str, port: u16) -> Option<usize> {
+        russh::keys::known_hosts::known_host_keys_path(host, port, &self.known_hosts).ok()?.first().map(|(line, _)| *line)
+    }
+}
+
 impl client::Handler for HostKeyCheck {
     type Error = russh::Error;
 
@@ -85,29 +92,35 @@ impl client::Handler for HostKeyCheck {
             *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
             Ok(false)
         };
-        match russh::keys::check_known_hosts_path(host, port, key, &self.known_hosts) {
-            Ok(true) => Ok(true),
-            Ok(false) if self.mode == HostKeyMode::LearnUnknown => {
+        let checked = russh::keys::check_known_hosts_path(host, port, key, &self.known_hosts);
+        // A host already known by a key of another type is not unknown (russh answers "not
+        // found" for it): learning its new key would accept exactly the substitution that strict
+        // checking exists to catch.
+        let other_key = if matches!(checked, Ok(false)) { self.known_by_other_key(host, port) } else { None };
+        match (checked, other_key) {
+            (Ok(true), _) => Ok(true),
+            (Ok(false), Some(line)) => refuse(SshError::HostKeyChanged { target: self.target.to_string(), fingerprint, line }),
+            (Ok(false), None) if self.mode == HostKeyMode::LearnUnknown => {
                 russh::keys::known_hosts::learn_known_hosts_path(host, port, key, &self.known_hosts)
                     .map_err(|e| russh::Error::IO(std::io::Error::other(e.to_string())))?;
                 tracing::warn!(target = %self.target, %fingerprint, "recorded a new host key");
                 Ok(true)
             }
-            Ok(false) => refuse(SshError::UnknownHost {
+            (Ok(false), None) => refuse(SshError::UnknownHost {
                 target: self.target.to_string(),
                 fingerprint,
                 known_hosts: self.known_hosts.display().to_string(),
             }),
-            Err(russh::keys::Error::KeyChanged { line }) => {
+            (Err(russh::keys::Error::KeyChanged { line }), _) => {
                 refuse(SshError::HostKeyChanged { target: self.target.to_string(), fingerprint, line })
             }
             // A missing known_hosts file means no host is known.
-            Err(_) if self.mode == HostKeyMode::Strict => refuse(SshError::UnknownHost {
+            (Err(_), _) if self.mode == HostKeyMode::Strict => refuse(SshError::UnknownHost {
                 target: self.target.to_string(),
                 fingerprint,
                 known_hosts: self.known_hosts.display().to_string(),
             }),
-            Err(e) => Err(russh::Error::IO(std::io::Error::other(e.to_string()))),
+            (Err(e), _) => Err(russh::Error::IO(std::io::Error::other(e.to_string()))),
         }
     }
 }
@@ -176,43 +189,69 @@ impl SshSession {
         SftpSession::new(channel.into_stream()).await.map_err(|e| self.io("starting sftp", e))
     }
 
-    /// Streams `content` to `path` (written beside it, then renamed: readers never see half a file).
+    /// Streams `content` to `path`, readable by its owner only (0600). See `upload_with_mode`.
     pub async fn upload(&self, path: &str, content: impl AsyncRead + Unpin) -> Result<u64, SshError> {
-        self.upload_with_mode(path, content, None).await
+        self.upload_with_mode(path, content, 0o600).await
     }
 
-    /// As `upload`, and sets the file's permission bits (e.g. 0o755 for a hookscript).
-    pub async fn upload_with_mode(&self, path: &str, mut content: impl AsyncRead + Unpin, mode: Option<u32>) -> Result<u64, SshError> {
+    /// Streams `content` to `path` with permission bits `mode` (e.g. 0o755 for a hookscript).
+    ///
+    /// The bytes go to a temporary file beside the target, then one rename puts it in place, so
+    /// readers never see half a file. The temporary name is random and opened exclusively, so
+    /// parallel uploads of one path (two containers sharing a hookscript) never write into each
+    /// other's file. It is created with `mode` narrowed to the owner from its first byte (the
+    /// server's umask can only narrow it further), so a secret is never readable by others, not
+    /// even while it is being written; the final `mode` is set just before the rename.
+    pub async fn upload_with_mode(&self, path: &str, mut content: impl AsyncRead + Unpin, mode: u32) -> Result<u64, SshError> {
         let sftp = self.sftp().await?;
-        let partial = format!("{path}.partial");
+        let partial = format!("{path}.{:016x}.partial", rand::random::<u64>());
+        let private =
+            russh_sftp::protocol::FileAttributes { permissions: Some(mode & 0o700), ..russh_sftp::protocol::FileAttributes::empty() };
         let mut file = sftp
-            .open_with_flags(&partial, OpenFlags::CREATE | OpenFlags::TRUNCATE | OpenFlags::WRITE)
+            .open_with_flags_and_attributes(&partial, OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE, private)
             .await
             .map_err(|e| self.io(&format!("creating {partial}"), e))?;
-        let written = tokio::time::timeout(self.timeout, tokio::io::copy(&mut content, &mut file))
-            .await
-            .map_err(|_| self.io(&format!("writing {partial}"), "timed out"))?
-            .map_err(|e| self.io(&format!("writing {partial}"), e))?;
-        if let Some(mode) = mode {
-            let attributes =
-                russh_sftp::protocol::FileAttributes { permissions: Some(mode), ..russh_sftp::protocol::FileAttributes::empty() };
-            file.set_metadata(attributes).await.map_err(|e| self.io(&format!("setting the mode of {partial}"), e))?;
+        let written = match self.write_all(&mut file, &mut content, &partial).await {
+            Ok(written) => written,
+            Err(error) => {
+                let _ = sftp.remove_file(&partial).await;
+                return Err(error);
+            }
+        };
+        let final_mode = russh_sftp::protocol::FileAttributes { permissions: Some(mode), ..russh_sftp::protocol::FileAttributes::empty() };
+        if let Err(e) = sftp.set_metadata(&partial, final_mode).await {
+            let _ = sftp.remove_file(&partial).await;
+            return Err(self.io(&format!("setting the mode of {partial}"), e));
         }
-        let closing = format!("closing {partial}");
-        tokio::time::timeout(self.timeout, file.shutdown())
-            .await
-            .map_err(|_| self.io(&closing, "timed out"))?
-            .map_err(|e| self.io(&closing, e))?;
         // Replace the target in one step, so it is never missing (an authorized_keys that vanished
         // halfway would lock everyone out): `mv -f` is rename(2). SFTP's own rename refuses an
         // existing target, so it is only the fallback, for a new file on an SFTP-only account.
         if let Err(mv) = self.exec(&format!("mv -f -- {} {}", shell_quote(&partial), shell_quote(path))).await {
             let renaming = format!("renaming {partial} to {path}");
-            tokio::time::timeout(self.timeout, sftp.rename(&partial, path))
-                .await
-                .map_err(|_| self.io(&renaming, "timed out"))?
-                .map_err(|e| self.io(&renaming, format!("{e} (and {mv})")))?;
+            let renamed = tokio::time::timeout(self.timeout, sftp.rename(&partial, path)).await;
+            if !matches!(renamed, Ok(Ok(()))) {
+                let _ = sftp.remove_file(&partial).await;
+            }
+            renamed.map_err(|_| self.io(&renaming, "timed out"))?.map_err(|e| self.io(&renaming, format!("{e} (and {mv})")))?;
         }
+        Ok(written)
+    }
+
+    async fn write_all(
+        &self,
+        file: &mut russh_sftp::client::fs::File,
+        content: &mut (impl AsyncRead + Unpin),
+        partial: &str,
+    ) -> Result<u64, SshError> {
+        let written = tokio::time::timeout(self.timeout, tokio::io::copy(content, file))
+            .await
+            .map_err(|_| self.io(&format!("writing {partial}"), "timed out"))?
+            .map_err(|e| self.io(&format!("writing {partial}"), e))?;
+        let closing = format!("closing {partial}");
+        tokio::time::timeout(self.timeout, file.shutdown())
+            .await
+            .map_err(|_| self.io(&closing, "timed out"))?
+            .map_err(|e| self.io(&closing, e))?;
         Ok(written)
     }
 
@@ -244,6 +283,53 @@ impl SshSession {
             }
             Err(e) => Err(self.io(&format!("reading {path}"), e)),
         }
+    }
+
+    /// The SHA-256 (hex) of each of `paths` that exists, read over one SFTP session; no command
+    /// runs on the host, so it is safe for dry runs.
+    pub async fn sha256_files(&self, paths: &[String]) -> Result<std::collections::HashMap<String, String>, SshError> {
+        use sha2::Digest;
+        use tokio::io::AsyncReadExt;
+        let sftp = self.sftp().await?;
+        let mut found = std::collections::HashMap::new();
+        for path in paths {
+            let mut file = match sftp.open(path.as_str()).await {
+                Ok(file) => file,
+                Err(russh_sftp::client::error::Error::Status(status))
+                    if matches!(
+                        status.status_code,
+                        russh_sftp::protocol::StatusCode::NoSuchFile | russh_sftp::protocol::StatusCode::PermissionDenied
+                    ) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(self.io(&format!("opening {path}"), e)),
+            };
+            let mut hasher = sha2::Sha256::new();
+            let mut buffer = vec![0u8; 256 << 10];
+            loop {
+                let read = tokio::time::timeout(self.timeout, file.read(&mut buffer))
+                    .await
+                    .map_err(|_| self.io(&format!("reading {path}"), "timed out"))?
+                    .map_err(|e| self.io(&format!("reading {path}"), e))?;
+                if read == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..read]);
+            }
+            found.insert(path.clone(), hex::encode(hasher.finalize()));
+        }
+        Ok(found)
+    }
+
+    /// Which of `paths` exist (symbolic links count themselves, not their targets).
+    pub async fn exist(&self, paths: &[String]) -> Result<Vec<bool>, SshError> {
+        let sftp = self.sftp().await?;
+        let mut exist = Vec::with_capacity(paths.len());
+        for path in paths {
+            exist.push(sftp.symlink_metadata(path.as_str()).await.is_ok());
+        }
+        Ok(exist)
     }
 
     /// Runs a command; fails on a non-zero exit with its stderr.

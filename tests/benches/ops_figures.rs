@@ -16,7 +16,13 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn pve_ops(url: &str, args: &[&str]) -> Duration {
     let started = Instant::now();
-    let out = Command::new(workspace_binary("pve-ops")).args(args).env("PVE_ENDPOINT", url).env("PVE_API_TOKEN", TOKEN).output().unwrap();
+    let out = Command::new(workspace_binary("pve-ops"))
+        .args(args)
+        .env("PVE_ENDPOINT", url)
+        .env("PVE_INSECURE_HTTP", "1")
+        .env("PVE_API_TOKEN", TOKEN)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     started.elapsed()
 }

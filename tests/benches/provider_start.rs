@@ -21,13 +21,27 @@ fn main() {
     let size = std::fs::metadata(&provider).map(|m| m.len()).unwrap_or(0);
     println!("binary {}: {:.1} MiB", provider.display(), size as f64 / (1 << 20) as f64);
 
+    // A P-521 client certificate like the one go-plugin makes (the provider refuses to start
+    // without one, and parses it).
+    let certs = tempfile::tempdir().expect("temp dir");
+    let status = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-521", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .arg("-keyout")
+        .arg(certs.path().join("client.key"))
+        .arg("-out")
+        .arg(certs.path().join("client.crt"))
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl runs");
+    assert!(status.success());
+    let client_cert = std::fs::read_to_string(certs.path().join("client.crt")).expect("client certificate");
     let mut startups = Vec::new();
     for _ in 0..20 {
         let started = Instant::now();
         let mut child = Command::new(&provider)
             .env("TF_PLUGIN_MAGIC_COOKIE", "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2")
             .env("PLUGIN_PROTOCOL_VERSIONS", "6")
-            .env("PLUGIN_CLIENT_CERT", "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+            .env("PLUGIN_CLIENT_CERT", &client_cert)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -3,7 +3,7 @@
 use pve_api::{ClientConfig, Credentials, PveClient, RetryPolicy};
 use pve_emulator::{EmulatorConfig, RunningEmulator};
 
-pub const TOKEN: &str = "root@pam!terraform=00000000-0000-0000-0000-000000000000";
+pub const TOKEN: &str = pve_emulator::config::TEST_TOKEN;
 
 /// Starts an emulator on a free loopback port (plain HTTP, fast tasks) after `adjust`.
 pub async fn emulator(adjust: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulator {
@@ -15,6 +15,8 @@ pub async fn emulator(adjust: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulat
 pub fn client_with(emulator: &RunningEmulator, token: &str, retry: RetryPolicy) -> PveClient {
     let mut config = ClientConfig::new(&emulator.url, Credentials::api_token(token).expect("valid token"));
     config.retry = retry;
+    // The in-process emulator speaks plain HTTP unless a test asks for TLS.
+    config.insecure_http = emulator.url.starts_with("http://");
     PveClient::new(config).expect("client builds")
 }
 
@@ -157,8 +159,9 @@ impl Terraform {
 pub fn provider_block(emulator: &RunningEmulator) -> String {
     format!(
         "terraform {{\n  required_providers {{\n    pve = {{ source = \"pve-home/pve\", version = \"{PROVIDER_VERSION}\" }}\n  }}\n}}\n\n\
-         provider \"pve\" {{\n  endpoint  = \"{}\"\n  api_token = \"{TOKEN}\"\n}}\n",
-        emulator.url
+         provider \"pve\" {{\n  endpoint  = \"{}\"\n  api_token = \"{TOKEN}\"\n{}}}\n",
+        emulator.url,
+        if emulator.url.starts_with("http://") { "  insecure_http = true\n" } else { "" }
     )
 }
 

@@ -42,6 +42,7 @@ impl Environment {
         let sshd = Sshd::start();
         let mut tf = Terraform::new("")
             .env("PVE_ENDPOINT", &emu.url)
+            .env("PVE_INSECURE_HTTP", "1")
             .env("PVE_API_TOKEN", TOKEN)
             .env("PVE_SSH_USER", &sshd.user)
             .env("PVE_SSH_PORT", &sshd.port.to_string())

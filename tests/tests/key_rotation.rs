@@ -43,6 +43,7 @@ fn rotate(url: &str, fleet: &Fleet, extra: &[&str]) -> (i32, serde_json::Value, 
         .arg(format!("{}/{{host}}/authorized_keys", fleet.keys.path().display()))
         .args(extra)
         .env("PVE_ENDPOINT", url)
+        .env("PVE_INSECURE_HTTP", "1")
         .env("PVE_API_TOKEN", TOKEN)
         .stdin(std::process::Stdio::null())
         .output()
@@ -198,6 +199,7 @@ fn dhcp_guests_are_reached_at_the_address_their_agent_reports() {
         .arg("--authorized-keys")
         .arg(sshd.authorized_keys())
         .env("PVE_ENDPOINT", &emu.url)
+        .env("PVE_INSECURE_HTTP", "1")
         .env("PVE_API_TOKEN", TOKEN)
         .output()
         .unwrap();

@@ -10,7 +10,13 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn pve_ops(url: &str, args: &[&str]) -> Run {
-    Run::of(Command::new(workspace_binary("pve-ops")).args(args).env("PVE_ENDPOINT", url).env("PVE_API_TOKEN", TOKEN))
+    Run::of(
+        Command::new(workspace_binary("pve-ops"))
+            .args(args)
+            .env("PVE_ENDPOINT", url)
+            .env("PVE_INSECURE_HTTP", "1")
+            .env("PVE_API_TOKEN", TOKEN),
+    )
 }
 
 fn clone(rt: &tokio::runtime::Runtime, api: &pve_api::PveClient, vmid: u64, name: &str, tags: &str, start: bool) {
@@ -233,7 +239,7 @@ resource "pve_lifecycle_tag" "sandbox" {
 fn drift_checks_an_environment_with_real_terraform() {
     let rt = runtime();
     let emu = rt.block_on(emulator(|_| {}));
-    let tf = pve_home_tests::Terraform::new("").env("PVE_ENDPOINT", &emu.url).env("PVE_API_TOKEN", TOKEN);
+    let tf = pve_home_tests::Terraform::new("").env("PVE_ENDPOINT", &emu.url).env("PVE_INSECURE_HTTP", "1").env("PVE_API_TOKEN", TOKEN);
     let lab = tf.dir.path().join("lab");
     std::fs::create_dir_all(&lab).unwrap();
     // An environment of its own (connection from PVE_* like the real ones), so this test does
@@ -250,6 +256,7 @@ fn drift_checks_an_environment_with_real_terraform() {
             .arg("--metrics-dir")
             .arg(metrics.path())
             .env("PVE_ENDPOINT", &emu.url)
+            .env("PVE_INSECURE_HTTP", "1")
             .env("PVE_API_TOKEN", TOKEN)
             .env("TF_CLI_CONFIG_FILE", tf.cli_config())
             .env("CHECKPOINT_DISABLE", "1")
@@ -342,6 +349,7 @@ fn health_checks_guests_agents_endpoints_and_the_state_bucket() {
         .arg("--metrics-dir")
         .arg(metrics.path())
         .env("PVE_ENDPOINT", &emu.url)
+        .env("PVE_INSECURE_HTTP", "1")
         .env("PVE_API_TOKEN", TOKEN)
         .envs(s3.env())
         .output()
@@ -383,6 +391,8 @@ fn deploy_installs_over_ssh_and_a_second_run_changes_nothing() {
         ("environments/lab/main.tf", "# lab\n"),
         ("environments/lab/terraform.tfvars", "ci_password = \"not-a-real-one\"\n"),
         ("environments/lab/tests/plan.tftest.hcl", "# not deployed\n"),
+        ("environments/lab/terraform.tfvars.json", "{\"ci_password\": \"json-fake\"}\n"),
+        ("environments/lab/backend.s3.hcl", "secret_key = \"fake\"\n"),
         ("modules/vm/main.tf", "# vm\n"),
     ] {
         std::fs::create_dir_all(s.join(path).parent().unwrap()).unwrap();
@@ -416,12 +426,16 @@ fn deploy_installs_over_ssh_and_a_second_run_changes_nothing() {
     let (code, first, out) = deploy(&sshd.known_hosts, &[]);
     assert_eq!(code, 0, "{out}");
     let changed = first["changed"].as_array().unwrap().len();
-    assert_eq!(changed, 1 + 1 + 10 + 3, "binary, settings, 10 units, 3 environment/module files (tests/ left out): {first}");
+    assert_eq!(changed, 1 + 1 + 10 + 5, "binary, settings, 10 units, 5 environment/module files (tests/ left out): {first}");
     let r = root.path();
     let mode = |p: &str| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(r.join(p)).unwrap().permissions()) & 0o777;
     assert_eq!(std::fs::read(r.join("etc/pve-ops/pve-ops.env")).unwrap(), std::fs::read(&settings).unwrap());
     assert_eq!(mode("etc/pve-ops/pve-ops.env"), 0o600);
     assert_eq!(mode("opt/pve-home/environments/lab/terraform.tfvars"), 0o600, "tfvars may hold secrets");
+    // Secrets are not recognised by name: everything but Terraform sources is root-only.
+    assert_eq!(mode("opt/pve-home/environments/lab/terraform.tfvars.json"), 0o600);
+    assert_eq!(mode("opt/pve-home/environments/lab/backend.s3.hcl"), 0o600);
+    assert_eq!(mode("opt/pve-home/environments/lab/main.tf"), 0o644, "sources keep their local mode");
     assert_eq!(mode("usr/local/bin/pve-ops"), 0o755);
     assert_eq!(std::fs::read(r.join("usr/local/bin/pve-ops")).unwrap(), std::fs::read(workspace_binary("pve-ops")).unwrap());
     assert!(!r.join("opt/pve-home/environments/lab/tests").exists());
@@ -459,4 +473,109 @@ fn deploy_installs_over_ssh_and_a_second_run_changes_nothing() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not in"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn deploy_refuses_hostile_environment_names_before_any_remote_command() {
+    let sshd = pve_home_tests::Sshd::start();
+    let root = tempfile::tempdir().unwrap();
+    let source = tempfile::tempdir().unwrap();
+    let home = std::path::PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()));
+    let marker = format!("PWNED-{}", std::process::id());
+    let _ = std::fs::remove_file(home.join(&marker));
+    let hostile = format!("$(id>{marker})");
+    for dir in ["environments/lab", &format!("environments/{hostile}")] {
+        std::fs::create_dir_all(source.path().join(dir)).unwrap();
+        std::fs::write(source.path().join(dir).join("main.tf"), "# env\n").unwrap();
+    }
+    let deploy = |extra: &[&str]| {
+        Run::of(
+            Command::new(workspace_binary("pve-ops"))
+                .args(["deploy", "--host", "127.0.0.1", "--yes", "--port", &sshd.port.to_string(), "--user", &sshd.user])
+                .arg("--identity")
+                .arg(&sshd.client_key)
+                .arg("--known-hosts")
+                .arg(&sshd.known_hosts)
+                .arg("--source")
+                .arg(source.path())
+                .arg("--root")
+                .arg(root.path())
+                .args(extra),
+        )
+    };
+    let drift_env = format!("lab;id>{marker}");
+    for extra in [&["--dry-run"][..], &[][..], &["--drift-env", &drift_env][..]] {
+        let run = deploy(extra);
+        assert_ne!(run.code, 0, "{extra:?}: {}", run.stdout);
+        assert!(run.stderr.contains("is not valid"), "{extra:?}: {}", run.stderr);
+    }
+    assert!(!home.join(&marker).exists(), "no remote shell ran the name");
+    assert!(std::fs::read_dir(root.path()).unwrap().next().is_none(), "nothing was installed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_settings_pin_the_ca_refuse_plain_http_and_honour_min_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator_ca = dir.path().join("emulator-ca.pem");
+    let emu = emulator(|c| {
+        c.plain_http = false;
+        c.cert_out = Some(emulator_ca.clone());
+    })
+    .await;
+    // Another CA, unrelated to the emulator's certificate.
+    let other = pve_emulator::serve({
+        let mut c = pve_emulator::EmulatorConfig::for_tests();
+        c.plain_http = false;
+        c.cert_out = Some(dir.path().join("other-ca.pem"));
+        c
+    })
+    .await
+    .unwrap();
+    let other_ca = dir.path().join("other-ca.pem");
+    let url = emu.url.clone();
+    let run = move |env: &[(&str, &str)]| {
+        let mut command = Command::new(workspace_binary("pve-ops"));
+        command.args(["snapshot", "list", "9000"]).env("PVE_API_TOKEN", TOKEN).env("PVE_ENDPOINT", &url).env_remove("PVE_CA_FILE");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Run::of(&mut command)
+    };
+    let (emulator_ca_text, other_ca_text) = (emulator_ca.display().to_string(), other_ca.display().to_string());
+    let outcome = tokio::task::spawn_blocking(move || {
+        (
+            // The emulator's CA stands in for a public CA in the system's trust store.
+            run(&[("SSL_CERT_FILE", emulator_ca_text.as_str())]),
+            run(&[("SSL_CERT_FILE", emulator_ca_text.as_str()), ("PVE_CA_FILE", other_ca_text.as_str())]),
+            run(&[("PVE_CA_FILE", emulator_ca_text.as_str()), ("PVE_MIN_TLS", "1.3")]),
+            run(&[("PVE_CA_FILE", emulator_ca_text.as_str()), ("PVE_MIN_TLS", "1.1")]),
+        )
+    })
+    .await
+    .unwrap();
+    let (system_trust, pinned_elsewhere, tls13, bad_min_tls) = outcome;
+    assert_eq!(system_trust.code, 0, "the system's trust store is used without ca_file: {}", system_trust.stderr);
+    assert_ne!(pinned_elsewhere.code, 0, "with ca_file, only that CA vouches for the node: {}", pinned_elsewhere.stdout);
+    assert_eq!(tls13.code, 0, "{}", tls13.stderr);
+    assert_ne!(bad_min_tls.code, 0);
+    assert!(bad_min_tls.stderr.contains("must be 1.2 or 1.3"), "{}", bad_min_tls.stderr);
+    drop(other);
+
+    // Plain HTTP only with the explicit opt-in.
+    let plain = emulator(|_| {}).await;
+    let plain_url = plain.url.clone();
+    let refused = tokio::task::spawn_blocking(move || {
+        Run::of(
+            Command::new(workspace_binary("pve-ops"))
+                .args(["snapshot", "list", "9000"])
+                .env("PVE_API_TOKEN", TOKEN)
+                .env("PVE_ENDPOINT", &plain_url)
+                .env_remove("PVE_INSECURE_HTTP"),
+        )
+    })
+    .await
+    .unwrap();
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("is plain HTTP"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("00000000-0000"), "the token is not printed: {}", refused.stderr);
 }

@@ -221,6 +221,7 @@ async fn injected_faults_are_recovered_by_retries() {
     })
     .await;
     let mut config = ClientConfig::new(&emu.url, Credentials::api_token(TOKEN).unwrap());
+    config.insecure_http = true;
     config.retry =
         RetryPolicy { initial_backoff: Duration::from_millis(5), max_backoff: Duration::from_millis(50), ..RetryPolicy::default() };
     let api = PveClient::new(config).unwrap();
@@ -286,8 +287,9 @@ async fn authentication_and_privileges() {
     );
 
     let password = |p: &str| {
-        PveClient::new(ClientConfig::new(&emu.url, Credentials::Password { username: "admin@pve".into(), password: Secret::new(p) }))
-            .unwrap()
+        let mut config = ClientConfig::new(&emu.url, Credentials::Password { username: "admin@pve".into(), password: Secret::new(p) });
+        config.insecure_http = true;
+        PveClient::new(config).unwrap()
     };
     let ticket_client = password("correct horse");
     assert_eq!(ticket_client.nodes().await.unwrap().len(), 3);

@@ -32,8 +32,9 @@ fn config(endpoint: &str, emulator_url: &str, vms: &[&str]) -> String {
 }}
 
 provider "pve" {{
-  endpoint  = "{emulator_url}"
-  api_token = "{TOKEN}"
+  endpoint      = "{emulator_url}"
+  api_token     = "{TOKEN}"
+  insecure_http = true
 }}
 "#
     );
@@ -193,4 +194,34 @@ fn refuses_what_is_not_a_safe_restore() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
+}
+
+#[test]
+fn the_state_lock_is_released_only_while_it_is_ours() {
+    use pve_ops::commands::tfstate::{Released, StateLock};
+    let s3 = S3Server::start();
+    let (client, rt) = (s3.client(), runtime());
+    let key = "lab/terraform.tfstate";
+    let lock_key = format!("{key}.tflock");
+    let read_lock = |client: &aws_sdk_s3::Client| {
+        rt.block_on(async {
+            match client.get_object().bucket("tfstate").key(&lock_key).send().await {
+                Ok(o) => Some(o.body.collect().await.unwrap().into_bytes().to_vec()),
+                Err(_) => None,
+            }
+        })
+    };
+
+    // Ours, untouched: released.
+    let lock = rt.block_on(StateLock::take(&client, "tfstate", key, "lab", false)).unwrap();
+    assert!(read_lock(&client).is_some());
+    assert_eq!(rt.block_on(lock.release(&client)).unwrap(), Released::Removed);
+    assert_eq!(read_lock(&client), None);
+
+    // Broken and taken by another run meanwhile: left for its holder.
+    let lock = rt.block_on(StateLock::take(&client, "tfstate", key, "lab", false)).unwrap();
+    let theirs = br#"{"ID":"terraform-run","Operation":"OperationTypeApply"}"#.to_vec();
+    rt.block_on(client.put_object().bucket("tfstate").key(&lock_key).body(theirs.clone().into()).send()).unwrap();
+    assert_eq!(rt.block_on(lock.release(&client)).unwrap(), Released::LeftForItsHolder);
+    assert_eq!(read_lock(&client), Some(theirs), "the other run's lock is still there");
 }

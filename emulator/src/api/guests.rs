@@ -234,10 +234,13 @@ fn snippet(cluster: &Cluster, node: &str, param: &str, volid: &str) -> Result<Op
     if !def.content.iter().any(|c| c == "snippets") {
         return Err(PveError::server(format!("storage '{storage}' does not support snippets")));
     }
-    let file = match (&def.path, path.strip_prefix("snippets/")) {
-        (Some(dir), Some(name)) => Some(std::path::Path::new(dir).join("snippets").join(name)),
-        _ => None,
-    };
+    // pve-storage's Plugin::parse_volname takes a snippet only as `snippets/NAME`, one plain file
+    // name: `local:snippets//etc/shadow` must not reach the file system (nor tell whether it exists).
+    let name = path
+        .strip_prefix("snippets/")
+        .filter(|name| !name.is_empty() && !name.contains('/') && *name != "." && *name != "..")
+        .ok_or_else(|| PveError::server(format!("unable to parse directory volume name '{path}'")))?;
+    let file = def.path.as_ref().map(|dir| std::path::Path::new(dir).join("snippets").join(name));
     let exists = match &file {
         Some(file) => file.is_file(),
         None => cluster.find_volume(node, volid).is_some(),

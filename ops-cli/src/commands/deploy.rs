@@ -120,16 +120,42 @@ fn wanted(request: &Request) -> anyhow::Result<Vec<Wanted>> {
     tree(&request.source, "environments", &mut trees)?;
     tree(&request.source, "modules", &mut trees)?;
     for (path, relative) in trees {
-        // tfvars and backend settings may hold secrets: readable by root only.
-        let secret = relative.ends_with(".tfvars") || relative.ends_with("backend.hcl");
         files.push(Wanted {
             sha256: sha256_file(&path)?,
+            mode: tree_mode(&path, &relative)?,
             local: Source::File(path),
             remote: format!("{root}/opt/pve-home/{relative}"),
-            mode: if secret { 0o600 } else { 0o644 },
         });
     }
     Ok(files)
+}
+
+/// The mode a file of environments/ or modules/ gets on the host. Terraform sources (`*.tf`) keep
+/// their local mode; anything else (tfvars in any spelling, backend settings, saved plans,
+/// templates) may hold a secret, so it is readable by root only, executable where it is locally.
+fn tree_mode(path: &Path, relative: &str) -> anyhow::Result<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let local = std::fs::metadata(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?.permissions().mode() & 0o777;
+    Ok(if relative.ends_with(".tf") {
+        local
+    } else if local & 0o100 != 0 {
+        0o700
+    } else {
+        0o600
+    })
+}
+
+/// Environment names become systemd instance names and words of remote commands: only the
+/// characters a directory of environments/ is meant to have.
+fn check_environment(name: &str) -> anyhow::Result<()> {
+    let mut chars = name.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    anyhow::ensure!(
+        valid,
+        "environment name {name:?} is not valid: use lowercase letters, digits and '-', starting with a letter or digit"
+    );
+    Ok(())
 }
 
 fn timers(request: &Request) -> Vec<String> {
@@ -147,6 +173,9 @@ pub async fn run(ops: &Ops, mut request: Request) -> anyhow::Result<Exit> {
             entries.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().to_string()).collect();
         request.environments.sort();
     }
+    for environment in &request.environments {
+        check_environment(environment)?;
+    }
     let files = wanted(&request)?;
     let mode = if request.init_known_hosts { HostKeyMode::LearnUnknown } else { HostKeyMode::Strict };
     let options =
@@ -154,28 +183,18 @@ pub async fn run(ops: &Ops, mut request: Request) -> anyhow::Result<Exit> {
     let target = Target { host: request.host.clone(), port: request.port, user: request.user.clone() };
     let session = SshSession::connect(target, &options).await?;
 
-    // What is there already: one sha256sum over every path (missing files print nothing).
-    let paths: Vec<String> = files.iter().map(|f| quote(&f.remote)).collect();
-    let listing = session.exec(&format!("sha256sum -- {} 2>/dev/null; true", paths.join(" "))).await?;
-    let present: std::collections::HashMap<&str, &str> =
-        listing.lines().filter_map(|l| l.split_once("  ")).map(|(hash, path)| (path.trim(), hash.trim())).collect();
-    let changed: Vec<&Wanted> = files.iter().filter(|f| present.get(f.remote.as_str()) != Some(&f.sha256.as_str())).collect();
+    // What is there already, read over SFTP: no command runs on the host before the confirmation,
+    // so --dry-run only reads.
+    let remote: Vec<String> = files.iter().map(|f| f.remote.clone()).collect();
+    let present = session.sha256_files(&remote).await?;
+    let changed: Vec<&Wanted> = files.iter().filter(|f| present.get(&f.remote) != Some(&f.sha256)).collect();
     let timers = timers(&request);
-    let systemctl = if request.root.trim_end_matches('/').is_empty() {
-        "systemctl".to_string()
-    } else {
-        format!("systemctl --root={}", quote(&request.root))
-    };
-    // One line per timer, "<timer> <state>", whether or not systemd knows it yet.
-    let states = session
-        .exec(&format!(
-            "for t in {}; do printf '%s ' \"$t\"; {systemctl} is-enabled \"$t\" 2>/dev/null || echo missing; done",
-            timers.join(" ")
-        ))
-        .await?;
-    let enabled: Vec<&str> =
-        states.lines().filter_map(|l| l.split_once(' ')).filter(|(_, s)| s.trim() == "enabled").map(|(t, _)| t).collect();
-    let to_enable: Vec<&String> = timers.iter().filter(|t| !enabled.contains(&t.as_str())).collect();
+    let root = request.root.trim_end_matches('/');
+    let systemctl = if root.is_empty() { "systemctl".to_string() } else { format!("systemctl --root={}", quote(root)) };
+    // `systemctl enable` links each timer into timers.target.wants (their [Install] section).
+    let links: Vec<String> = timers.iter().map(|t| format!("{root}/etc/systemd/system/timers.target.wants/{t}")).collect();
+    let enabled = session.exist(&links).await?;
+    let to_enable: Vec<&String> = timers.iter().zip(&enabled).filter(|(_, on)| !**on).map(|(t, _)| t).collect();
 
     let names: Vec<&str> = changed.iter().map(|f| f.remote.as_str()).collect();
     if changed.is_empty() && to_enable.is_empty() {
@@ -215,19 +234,20 @@ pub async fn run(ops: &Ops, mut request: Request) -> anyhow::Result<Exit> {
             // Streamed from disk: the binary is tens of MB.
             Source::File(path) => {
                 let content = tokio::fs::File::open(path).await.map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-                session.upload_with_mode(&file.remote, content, Some(file.mode)).await?
+                session.upload_with_mode(&file.remote, content, file.mode).await?
             }
-            Source::Text(text) => session.upload_with_mode(&file.remote, text.as_bytes(), Some(file.mode)).await?,
+            Source::Text(text) => session.upload_with_mode(&file.remote, text.as_bytes(), file.mode).await?,
         };
         progress.inc(1);
     }
     progress.finish_and_clear();
     let units_changed = changed.iter().any(|f| f.remote.contains("/etc/systemd/system/"));
-    let enable = if systemctl == "systemctl" {
+    let quoted_timers: Vec<String> = timers.iter().map(|t| quote(t)).collect();
+    let enable = if root.is_empty() {
         // A running systemd reloads changed units and starts the timers now.
-        format!("{}systemctl enable --now {}", if units_changed { "systemctl daemon-reload && " } else { "" }, timers.join(" "))
+        format!("{}systemctl enable --now {}", if units_changed { "systemctl daemon-reload && " } else { "" }, quoted_timers.join(" "))
     } else {
-        format!("{systemctl} enable {}", timers.join(" "))
+        format!("{systemctl} enable {}", quoted_timers.join(" "))
     };
     session.exec(&enable).await?;
     report(
@@ -240,6 +260,16 @@ pub async fn run(ops: &Ops, mut request: Request) -> anyhow::Result<Exit> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn environment_names_are_checked() {
+        for good in ["lab", "prod", "k8s", "lab-2"] {
+            assert!(super::check_environment(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-lab", "Lab", "lab;id", "$(id>PWNED)", "a b", "lab/x", "lab.timer"] {
+            assert!(super::check_environment(bad).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn quotes_for_the_shell() {
         assert_eq!(super::quote("/opt/pve home/it's"), r"'/opt/pve home/it'\''s'");

@@ -135,7 +135,7 @@ async fn connect(target: &Target, options: &Options, retries: u32) -> Result<Ssh
 
 async fn write(session: &SshSession, path: &str, text: &str) -> Result<u64, SshError> {
     // sshd's StrictModes refuses an authorized_keys others can write.
-    session.upload_with_mode(path, std::io::Cursor::new(text.as_bytes().to_vec()), Some(0o600)).await
+    session.upload_with_mode(path, std::io::Cursor::new(text.as_bytes().to_vec()), 0o600).await
 }
 
 /// Logs in with `options` and proves a shell runs: a `command=` or `restrict` entry would let the

@@ -289,13 +289,31 @@ fn with_serial(bytes: &[u8], old: u64, new: u64) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Terraform's S3 lock object (`<key>.tflock`), created only if absent.
-struct StateLock {
+pub struct StateLock {
     bucket: String,
-    key: Option<String>,
+    /// The lock we hold: its key, the bytes we wrote, and their version when the bucket has them.
+    held: Option<HeldLock>,
+}
+
+struct HeldLock {
+    key: String,
+    body: Vec<u8>,
+    version_id: Option<String>,
+}
+
+/// What `StateLock::release` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Released {
+    /// Our lock object was removed.
+    Removed,
+    /// Nothing was held (--ignore-lock over someone else's lock).
+    NotHeld,
+    /// The lock object is no longer ours (someone broke it and took it): left in place.
+    LeftForItsHolder,
 }
 
 impl StateLock {
-    async fn take(client: &Client, bucket: &str, key: &str, env: &str, ignore_existing: bool) -> anyhow::Result<Self> {
+    pub async fn take(client: &Client, bucket: &str, key: &str, env: &str, ignore_existing: bool) -> anyhow::Result<Self> {
         let lock = format!("{key}.tflock");
         let info = json!({
             "ID": format!("pve-ops-{:016x}", rand::random::<u64>()),
@@ -305,20 +323,14 @@ impl StateLock {
             "Created": chrono::Utc::now().to_rfc3339(),
             "Path": format!("{bucket}/{key}"),
         });
-        let created = client
-            .put_object()
-            .bucket(bucket)
-            .key(&lock)
-            .if_none_match("*")
-            .body(ByteStream::from(serde_json::to_vec(&info)?))
-            .send()
-            .await;
+        let body = serde_json::to_vec(&info)?;
+        let created = client.put_object().bucket(bucket).key(&lock).if_none_match("*").body(ByteStream::from(body.clone())).send().await;
         match created {
-            Ok(_) => Ok(Self { bucket: bucket.to_string(), key: Some(lock) }),
+            Ok(put) => Ok(Self { bucket: bucket.to_string(), held: Some(HeldLock { key: lock, body, version_id: put.version_id }) }),
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
                 if ignore_existing {
                     tracing::warn!(%lock, "the state lock is held; going on without it (--ignore-lock)");
-                    return Ok(Self { bucket: bucket.to_string(), key: None });
+                    return Ok(Self { bucket: bucket.to_string(), held: None });
                 }
                 let holder = match client.get_object().bucket(bucket).key(&lock).send().await {
                     Ok(o) => o.body.collect().await.map(|b| String::from_utf8_lossy(&b.into_bytes()).into_owned()).unwrap_or_default(),
@@ -332,17 +344,30 @@ impl StateLock {
         }
     }
 
-    async fn release(self, client: &Client) -> anyhow::Result<()> {
-        if let Some(key) = &self.key {
-            client
-                .delete_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| error(&format!("cannot remove the state lock {key}"), e))?;
+    /// Removes the lock only while it is still ours: a lock someone else took after breaking ours
+    /// (`terraform force-unlock`, then their own run) is theirs, and stays. In a versioned bucket
+    /// only our own version is deleted, so even a lock replaced between the check and the delete
+    /// survives.
+    pub async fn release(self, client: &Client) -> anyhow::Result<Released> {
+        let Some(held) = &self.held else { return Ok(Released::NotHeld) };
+        let key = &held.key;
+        let current = match client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(object) => Some(
+                object.body.collect().await.map_err(|e| anyhow::anyhow!("cannot read the state lock {key}: {e}"))?.into_bytes().to_vec(),
+            ),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => None,
+            Err(e) => return Err(error(&format!("cannot read the state lock {key}"), e)),
+        };
+        if current.as_deref() != Some(held.body.as_slice()) {
+            tracing::warn!(%key, holder = %String::from_utf8_lossy(current.as_deref().unwrap_or_default()), "the state lock is no longer ours; left in place");
+            return Ok(Released::LeftForItsHolder);
         }
-        Ok(())
+        let mut delete = client.delete_object().bucket(&self.bucket).key(key);
+        if let Some(version) = &held.version_id {
+            delete = delete.version_id(version);
+        }
+        delete.send().await.map_err(|e| error(&format!("cannot remove the state lock {key}"), e))?;
+        Ok(Released::Removed)
     }
 }
 

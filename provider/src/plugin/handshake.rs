@@ -1,5 +1,6 @@
 //! The go-plugin side of Terraform's plugin launch: magic cookie, protocol version negotiation,
-//! a loopback listener, AutoMTLS with a generated certificate, the handshake line on stdout, and
+//! a loopback listener, AutoMTLS (a generated server certificate; only Terraform's own client
+//! certificate is accepted, see `mtls`), the handshake line on stdout, and
 //! the controller/stdio/broker/health services go-plugin expects. `--debug` serves without the
 //! handshake and prints `TF_REATTACH_PROVIDERS` instead.
 
@@ -12,9 +13,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_stream::Stream;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::mtls;
 use super::service::{PluginService, ProviderDefinition};
 use crate::proto::plugin as go_plugin;
 use crate::proto::tfplugin6::provider_server::ProviderServer;
@@ -100,6 +102,40 @@ fn server_certificate() -> anyhow::Result<(String, String, String)> {
     Ok((cert.pem(), key.serialize_pem(), der_base64))
 }
 
+/// Connections that completed the mutual TLS handshake. Each handshake runs on its own task, so a
+/// client that connects and stalls cannot hold up Terraform's connection.
+fn authenticated(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> impl Stream<Item = Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::io::Error>> {
+    let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!("plugin listener: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let (acceptor, sender) = (acceptor.clone(), sender.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = sender.send(Ok(stream)).await;
+                    }
+                    Ok(Err(e)) => tracing::warn!(%peer, "refused a plugin connection: {e}"),
+                    Err(_) => tracing::warn!(%peer, "refused a plugin connection: no TLS handshake within {HANDSHAKE_TIMEOUT:?}"),
+                }
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(receiver)
+}
+
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves the provider until Terraform asks it to stop.
 pub async fn serve<P: ProviderDefinition>(definition: P, mode: Mode) -> anyhow::Result<()> {
     if let Mode::Plugin = mode {
@@ -118,25 +154,27 @@ pub async fn serve<P: ProviderDefinition>(definition: P, mode: Mode) -> anyhow::
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter.set_service_status("plugin", tonic_health::ServingStatus::Serving).await;
 
-    let mut builder = Server::builder();
-    let mut certificate_field = String::new();
-    let client_cert = std::env::var("PLUGIN_CLIENT_CERT").ok().filter(|c| !c.trim().is_empty());
-    if let (Mode::Plugin, Some(_)) = (&mode, &client_cert) {
-        // Terraform's client certificate is P-521, which rustls with ring cannot verify; the
-        // connection is loopback-only and the server side is authenticated, so client
-        // authentication stays optional.
-        let (cert_pem, key_pem, der_base64) = server_certificate()?;
-        builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert_pem, key_pem)))?;
-        certificate_field = der_base64;
-    }
-    let router = builder
+    // Launched by Terraform: AutoMTLS with its pinned client certificate, or no start at all.
+    let tls = match &mode {
+        Mode::Plugin => {
+            let client_pem = std::env::var("PLUGIN_CLIENT_CERT").ok().filter(|c| !c.trim().is_empty());
+            let client = mtls::PinnedClientCert::from_pem(&client_pem.ok_or(mtls::MtlsError::NoClientCertificate)?)?;
+            let (cert_pem, key_pem, der_base64) = server_certificate()?;
+            Some((tokio_rustls::TlsAcceptor::from(Arc::new(mtls::server_config(&cert_pem, &key_pem, client)?)), der_base64))
+        }
+        Mode::Debug { .. } => None,
+    };
+    let certificate_field = tls.as_ref().map(|(_, der)| der.clone()).unwrap_or_default();
+    let service = match &mode {
+        Mode::Plugin => PluginService::new(definition),
+        Mode::Debug { .. } => PluginService::new(definition).reconfigurable(),
+    };
+    let router = Server::builder()
         .add_service(health_service)
         .add_service(go_plugin::grpc_controller_server::GrpcControllerServer::new(Controller { shutdown: shutdown.clone() }))
         .add_service(go_plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio))
         .add_service(go_plugin::grpc_broker_server::GrpcBrokerServer::new(Broker))
-        .add_service(
-            ProviderServer::new(PluginService::new(definition)).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20),
-        );
+        .add_service(ProviderServer::new(service).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20));
 
     match &mode {
         Mode::Plugin => {
@@ -155,13 +193,15 @@ pub async fn serve<P: ProviderDefinition>(definition: P, mode: Mode) -> anyhow::
         }
     }
     let stop = shutdown.clone();
-    router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
-            tokio::select! {
-                _ = stop.notified() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        })
-        .await?;
+    let stopped = async move {
+        tokio::select! {
+            _ = stop.notified() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
+    match tls {
+        Some((acceptor, _)) => router.serve_with_incoming_shutdown(authenticated(listener, acceptor), stopped).await?,
+        None => router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped).await?,
+    }
     Ok(())
 }

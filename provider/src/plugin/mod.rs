@@ -3,6 +3,7 @@
 
 pub mod diag;
 pub mod handshake;
+pub mod mtls;
 pub mod resource;
 pub mod schema;
 pub mod service;

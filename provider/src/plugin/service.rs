@@ -60,6 +60,11 @@ pub struct PluginService<P: ProviderDefinition> {
     resources: HashMap<&'static str, Arc<dyn Resource<P::Context>>>,
     functions: HashMap<&'static str, Arc<dyn Function>>,
     context: RwLock<Option<Arc<P::Context>>>,
+    /// Set by the first ConfigureProvider. Terraform configures a plugin process once; a second
+    /// configuration could only come from someone else pointing our credentials elsewhere.
+    configured_once: std::sync::atomic::AtomicBool,
+    /// `--debug` serves many Terraform runs from one process, each configuring it anew.
+    reconfigurable: bool,
 }
 
 impl<P: ProviderDefinition> PluginService<P> {
@@ -67,7 +72,21 @@ impl<P: ProviderDefinition> PluginService<P> {
         let data_sources = definition.data_sources().into_iter().map(|d| (d.type_name(), d)).collect();
         let resources = definition.resources().into_iter().map(|r| (r.type_name(), r)).collect();
         let functions = definition.functions().into_iter().map(|f| (f.name(), f)).collect();
-        Self { definition, data_sources, resources, functions, context: RwLock::new(None) }
+        Self {
+            definition,
+            data_sources,
+            resources,
+            functions,
+            context: RwLock::new(None),
+            configured_once: Default::default(),
+            reconfigurable: false,
+        }
+    }
+
+    /// Accepts a ConfigureProvider per Terraform run, for a provider started with `--debug`.
+    pub fn reconfigurable(mut self) -> Self {
+        self.reconfigurable = true;
+        self
     }
 
     fn resource(&self, name: &str) -> Result<&Arc<dyn Resource<P::Context>>, Diagnostics> {
@@ -320,6 +339,14 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         request: Request<pb::configure_provider::Request>,
     ) -> Result<Response<pb::configure_provider::Response>, Status> {
         let request = request.into_inner();
+        if self.configured_once.swap(true, std::sync::atomic::Ordering::SeqCst) && !self.reconfigurable {
+            tracing::warn!("refused a second ConfigureProvider");
+            let refused = Diagnostic::error(
+                "Provider already configured",
+                "This provider process accepts one ConfigureProvider call; Terraform starts a new process for every configuration.",
+            );
+            return Ok(Response::new(pb::configure_provider::Response { diagnostics: Diagnostics::from(refused).to_proto() }));
+        }
         let result = match decode(request.config.as_ref()) {
             Ok(config) => self.definition.configure(config, request.terraform_version).await,
             Err(diags) => Err(diags),

@@ -236,7 +236,7 @@ async fn write_hook(ctx: &Context, node: &str, state: &Value) -> Result<String, 
     let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
     let name = super::cloud_init::CT_SECURITY_HOOK;
     session
-        .upload_with_mode(&format!("{dir}/{name}"), super::cloud_init::ct_security_hook().as_bytes(), Some(0o755))
+        .upload_with_mode(&format!("{dir}/{name}"), super::cloud_init::ct_security_hook().as_bytes(), 0o755)
         .await
         .map_err(|e| Diagnostics::from(Diagnostic::error("Writing the hookscript failed", e.to_string())))?;
     Ok(format!("{storage}:snippets/{name}"))

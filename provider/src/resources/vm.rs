@@ -563,7 +563,7 @@ impl PveVm {
         let content = crate::resources::cloud_init::render(state);
         // Root-only: user-data may carry secrets, and PVE reads snippets as root.
         session
-            .upload_with_mode(&format!("{dir}/{name}"), content.as_bytes(), Some(0o600))
+            .upload_with_mode(&format!("{dir}/{name}"), content.as_bytes(), 0o600)
             .await
             .map_err(|e| Diagnostics::from(Diagnostic::error("Writing the cloud-init snippet failed", e.to_string())))?;
         Ok(format!("user={storage}:snippets/{name}"))
