@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use tonic::Request;
 
-use super::diag::{Diagnostic, Diagnostics};
-use super::resource::{CreateError, Resource};
-use super::schema::{Attribute, Block};
-use super::service::{DataSource, Function, PluginService, ProviderDefinition, decode, encode};
-use super::value::{Type, Value};
+use crate::plugin::diag::{Diagnostic, Diagnostics};
+use crate::plugin::resource::{CreateError, Resource};
+use crate::plugin::schema::{Attribute, Block};
+use crate::plugin::service::{DataSource, Function, PluginService, ProviderDefinition, decode, encode};
+use crate::plugin::value::{Type, Value};
 use crate::proto::tfplugin6 as pb;
 use pb::provider_server::Provider;
 
