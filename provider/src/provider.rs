@@ -11,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::data_sources;
 use crate::functions;
-use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
+use crate::plugin::diag::{Diagnostic, Diagnostics, api_error, attr};
 use crate::plugin::resource::Resource;
 use crate::plugin::schema::{Attribute, Block, Nesting, Validator};
 use crate::plugin::service::{DataSource, Function, ProviderDefinition};
@@ -426,10 +426,10 @@ impl ProviderDefinition for PveProvider {
                 Ok(version) => tracing::info!(version = %version.version, "connected to Proxmox VE"),
                 Err(error @ ApiError::Unauthorized { .. }) => {
                     let at = if uses_token { "api_token" } else { "password" };
-                    return Err(Diagnostic::error("Authentication failed", error.to_string()).at(attr(at)).into());
+                    return Err(api_error("Authentication failed", &error).at(attr(at)).into());
                 }
                 Err(error) => {
-                    return Err(Diagnostic::error("Cannot reach the Proxmox VE API", error.to_string()).at(attr("endpoint")).into());
+                    return Err(api_error("Cannot reach the Proxmox VE API", &error).at(attr("endpoint")).into());
                 }
             }
             Ok(Context::new(client, max_concurrent_per_node, SshSettings::from_config(config.get("ssh"))))

@@ -413,3 +413,27 @@ fn lxc_security_updates_through_a_hookscript() {
     let (code, out) = plan_code(&tf);
     assert_eq!(code, 0, "{out}");
 }
+
+/// A mount point added to an applied container keeps its `backup` flag, so the plan settles
+/// (the update path once dropped it: `backup = false -> true` on every plan).
+#[test]
+fn a_mount_point_added_later_keeps_its_backup_flag() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    let ct = |extra: &str| {
+        format!(
+            "{}\nresource \"pve_lxc\" \"app\" {{\n  node = \"pve1\"\n  hostname = \"app1\"\n  template_volume = \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\"\n  rootfs {{\n    storage = \"local-lvm\"\n    size = 4\n  }}\n{extra}  network {{}}\n}}\n",
+            provider_block(&emu)
+        )
+    };
+    let tf = Terraform::new(&ct(""));
+    tf.init();
+    apply(&tf);
+    tf.write("main.tf", &ct("  mount_point {\n    slot = \"mp0\"\n    storage = \"local-lvm\"\n    size = 2\n    path = \"/data\"\n    backup = true\n  }\n"));
+    apply(&tf);
+    let mp0 = rt.block_on(api.guest_config(GuestKind::Lxc, "pve1", 100)).unwrap().get_str("mp0").unwrap();
+    assert!(mp0.contains("backup=1"), "{mp0}");
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "the re-plan is clean:\n{out}");
+}

@@ -702,3 +702,31 @@ resource "pve_vm" "minio" {{
     let out = tf.run(&["plan", "-input=false", "-no-color"]);
     assert!(out.code == 1 && out.all().contains("user_data_wo needs a version"), "{}", out.all());
 }
+
+/// A disk, then a NIC, added to an applied VM: each apply settles and re-plans clean.
+#[test]
+fn a_disk_then_a_nic_added_later_plan_clean() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = client(&emu);
+    let vm = |extra: &str| {
+        format!(
+            "{}\nresource \"pve_vm\" \"app\" {{\n  node = \"pve1\"\n  name = \"app1\"\n  clone_vmid = 9000\n  disk {{\n    slot = \"scsi0\"\n    storage = \"local-lvm\"\n    size = 8\n  }}\n  network {{}}\n{extra}}}\n",
+            provider_block(&emu)
+        )
+    };
+    let tf = Terraform::new(&vm(""));
+    tf.init();
+    apply(&tf);
+    let disk = "  disk {\n    slot = \"scsi1\"\n    storage = \"local-lvm\"\n    size = 4\n    discard = true\n  }\n";
+    tf.write("main.tf", &vm(disk));
+    apply(&tf);
+    assert!(rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap().get_str("scsi1").is_some());
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "clean after adding a disk:\n{out}");
+    tf.write("main.tf", &vm(&format!("{disk}  network {{\n    bridge = \"vmbr1\"\n    firewall = true\n  }}\n")));
+    apply(&tf);
+    assert!(rt.block_on(api.guest_config(GuestKind::Qemu, "pve1", 100)).unwrap().get_str("net1").is_some_and(|n| n.contains("vmbr1")));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "clean after adding a NIC:\n{out}");
+}

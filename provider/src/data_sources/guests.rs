@@ -4,8 +4,8 @@ use futures::future::BoxFuture;
 use pve_api::ClusterResource;
 use regex::Regex;
 
-use super::failed;
 use crate::plugin::diag::Diagnostics;
+use crate::plugin::diag::api_failure;
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::service::DataSource;
 use crate::plugin::value::{Type, Value};
@@ -77,7 +77,7 @@ impl DataSource<Context> for PveGuests {
 
     fn read<'a>(&'a self, ctx: &'a Context, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
-            let resources = ctx.client.cluster_resources(Some("vm")).await.map_err(|e| failed("Listing guests", e))?;
+            let resources = ctx.client.cluster_resources(Some("vm")).await.map_err(|e| api_failure("Listing guests", e))?;
             let wanted_tags: Vec<String> =
                 config.get("tags").as_list().unwrap_or_default().iter().filter_map(Value::as_str).map(str::to_lowercase).collect();
             let name_regex = config

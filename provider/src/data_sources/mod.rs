@@ -9,7 +9,7 @@ mod version;
 
 use std::sync::Arc;
 
-use crate::plugin::diag::{Diagnostic, Diagnostics, api_error};
+use crate::plugin::diag::{Diagnostic, Diagnostics};
 use crate::plugin::service::DataSource;
 use crate::provider::Context;
 
@@ -23,11 +23,6 @@ pub fn all() -> Vec<Arc<dyn DataSource<Context>>> {
         Arc::new(template::PveTemplate),
         Arc::new(next_vmid::PveNextVmid),
     ]
-}
-
-/// An API error as the diagnostics of a failed read.
-fn failed(what: &str, error: pve_api::ApiError) -> Diagnostics {
-    Diagnostics::from(api_error(what, &error))
 }
 
 fn error_at(attribute: &str, summary: &str, detail: String) -> Diagnostics {

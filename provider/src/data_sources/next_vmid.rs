@@ -2,8 +2,8 @@
 
 use futures::future::BoxFuture;
 
-use super::failed;
 use crate::plugin::diag::Diagnostics;
+use crate::plugin::diag::api_failure;
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::service::DataSource;
 use crate::plugin::value::{Type, Value};
@@ -31,13 +31,13 @@ impl DataSource<Context> for PveNextVmid {
     fn read<'a>(&'a self, ctx: &'a Context, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
             let vmid = match config.get("min").as_i64() {
-                None => ctx.client.next_id(None).await.map_err(|e| failed("Asking for the next VMID", e))?,
+                None => ctx.client.next_id(None).await.map_err(|e| api_failure("Asking for the next VMID", e))?,
                 Some(min) => {
-                    let resources = ctx.client.cluster_resources(Some("vm")).await.map_err(|e| failed("Listing guests", e))?;
+                    let resources = ctx.client.cluster_resources(Some("vm")).await.map_err(|e| api_failure("Listing guests", e))?;
                     let used: std::collections::BTreeSet<u64> = resources.iter().filter_map(|r| r.vmid).collect();
                     let candidate = (min as u64..).find(|id| !used.contains(id)).unwrap_or(min as u64);
                     // PVE confirms the choice (400 if it was taken in the meantime).
-                    ctx.client.next_id(Some(candidate)).await.map_err(|e| failed("Checking the VMID", e))?
+                    ctx.client.next_id(Some(candidate)).await.map_err(|e| api_failure("Checking the VMID", e))?
                 }
             };
             Ok(Value::object([("min", config.get("min").clone()), ("vmid", vmid.into())]))

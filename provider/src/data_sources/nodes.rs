@@ -4,8 +4,9 @@ use futures::future::BoxFuture;
 use pve_api::{NodeInfo, Params, segment};
 use serde_json::Value as Json;
 
-use super::{error_at, failed};
+use super::error_at;
 use crate::plugin::diag::Diagnostics;
+use crate::plugin::diag::api_failure;
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::service::DataSource;
 use crate::plugin::value::{Type, Value};
@@ -51,7 +52,7 @@ impl DataSource<Context> for PveNodes {
 
     fn read<'a>(&'a self, ctx: &'a Context, _config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
-            let mut nodes = ctx.client.nodes().await.map_err(|e| failed("Listing nodes", e))?;
+            let mut nodes = ctx.client.nodes().await.map_err(|e| api_failure("Listing nodes", e))?;
             nodes.sort_by(|a, b| a.node.cmp(&b.node));
             Ok(Value::object([("nodes", Value::List(nodes.iter().map(node_value).collect()))]))
         })
@@ -83,7 +84,7 @@ impl DataSource<Context> for PveNode {
     fn read<'a>(&'a self, ctx: &'a Context, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
             let name = config.get("name").as_str().unwrap_or_default().to_string();
-            let nodes = ctx.client.nodes().await.map_err(|e| failed("Listing nodes", e))?;
+            let nodes = ctx.client.nodes().await.map_err(|e| api_failure("Listing nodes", e))?;
             let Some(node) = nodes.iter().find(|n| n.node == name) else {
                 let known: Vec<&str> = nodes.iter().map(|n| n.node.as_str()).collect();
                 return Err(error_at(
@@ -96,7 +97,7 @@ impl DataSource<Context> for PveNode {
                 .client
                 .get(&format!("/nodes/{}/network", segment(&name)), &Params::new().set("type", "any_bridge"))
                 .await
-                .map_err(|e| failed("Listing bridges", e))?;
+                .map_err(|e| api_failure("Listing bridges", e))?;
             let mut bridges: Vec<String> = network
                 .iter()
                 .filter(|i| i["type"] == "bridge" || i["type"] == "OVSBridge")

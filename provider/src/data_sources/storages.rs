@@ -2,8 +2,8 @@
 
 use futures::future::BoxFuture;
 
-use super::failed;
 use crate::plugin::diag::Diagnostics;
+use crate::plugin::diag::api_failure;
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::service::DataSource;
 use crate::plugin::value::{Type, Value};
@@ -51,7 +51,7 @@ impl DataSource<Context> for PveStorages {
             let node = match config.get("node").as_str() {
                 Some(node) => node.to_string(),
                 None => {
-                    let nodes = ctx.client.nodes().await.map_err(|e| failed("Listing nodes", e))?;
+                    let nodes = ctx.client.nodes().await.map_err(|e| api_failure("Listing nodes", e))?;
                     let mut online: Vec<String> =
                         nodes.into_iter().filter(|n| n.status.as_deref() == Some("online")).map(|n| n.node).collect();
                     online.sort();
@@ -65,7 +65,7 @@ impl DataSource<Context> for PveStorages {
                 .client
                 .node_storages(&node, config.get("content").as_str())
                 .await
-                .map_err(|e| failed(&format!("Listing storages on {node}"), e))?;
+                .map_err(|e| api_failure(&format!("Listing storages on {node}"), e))?;
             storages.sort_by(|a, b| a.storage.cmp(&b.storage));
             let rows = storages
                 .iter()

@@ -2,7 +2,8 @@
 
 use futures::future::BoxFuture;
 
-use super::{error_at, failed};
+use super::error_at;
+use crate::plugin::diag::api_failure;
 use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::service::DataSource;
@@ -45,7 +46,7 @@ impl DataSource<Context> for PveTemplate {
     fn read<'a>(&'a self, ctx: &'a Context, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
             let kind = config.get("type").as_str().unwrap_or("qemu").to_string();
-            let resources = ctx.client.cluster_resources(Some("vm")).await.map_err(|e| failed("Listing guests", e))?;
+            let resources = ctx.client.cluster_resources(Some("vm")).await.map_err(|e| api_failure("Listing guests", e))?;
             let name = config.get("name").as_str();
             let tag = config.get("tag").as_str().map(str::to_lowercase);
             let matches: Vec<_> = resources

@@ -2,8 +2,8 @@
 
 use futures::future::BoxFuture;
 
-use super::failed;
 use crate::plugin::diag::Diagnostics;
+use crate::plugin::diag::api_failure;
 use crate::plugin::schema::{Attribute, Block};
 use crate::plugin::service::DataSource;
 use crate::plugin::value::{Type, Value};
@@ -29,7 +29,7 @@ impl DataSource<Context> for PveVersion {
 
     fn read<'a>(&'a self, ctx: &'a Context, _config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
-            let version = ctx.client.version().await.map_err(|e| failed("Reading the version", e))?;
+            let version = ctx.client.version().await.map_err(|e| api_failure("Reading the version", e))?;
             Ok(Value::object([("version", version.version.into()), ("release", version.release.into()), ("repoid", version.repoid.into())]))
         })
     }

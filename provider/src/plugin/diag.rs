@@ -91,6 +91,14 @@ impl From<Diagnostic> for Diagnostics {
 }
 
 /// An API failure as a diagnostic; the summary says what we were doing.
+/// The one conversion of a PVE API error into a diagnostic: the summary says what was being done,
+/// the detail is PVE's own message (with the task log tail, when a task failed). Attach it to the
+/// attribute at fault with `.at(path)`.
 pub fn api_error(summary: impl Into<String>, error: &pve_api::ApiError) -> Diagnostic {
     Diagnostic::error(summary, error.to_string())
+}
+
+/// `api_error` as the diagnostics of a failed operation.
+pub fn api_failure(summary: &str, error: pve_api::ApiError) -> Diagnostics {
+    api_error(summary, &error).into()
 }

@@ -12,7 +12,7 @@ use pve_api::calendar::CalendarEvent;
 use pve_api::{ApiError, Params, PropertyString};
 use serde_json::Value as Json;
 
-use crate::plugin::diag::{Diagnostic, Diagnostics, Step, attr};
+use crate::plugin::diag::{Diagnostic, Diagnostics, Step, api_error, api_failure, attr};
 use crate::plugin::resource::{CreateError, Resource};
 use crate::plugin::schema::{Attribute, Block, Nesting, Validator};
 use crate::plugin::value::{Type, Value};
@@ -166,16 +166,12 @@ fn state_from(job: &BTreeMap<String, Json>) -> Value {
     Value::Map(s)
 }
 
-fn fail(summary: &str, error: ApiError) -> Diagnostics {
-    Diagnostic::error(summary, error.to_string()).into()
-}
-
 /// The job as PVE has it, or None if it is gone.
 async fn fetch(ctx: &Context, id: &str) -> Result<Option<Value>, Diagnostics> {
     match ctx.client.backup_job(id).await {
         Ok(job) => Ok(Some(state_from(&job))),
         Err(e) if e.message().contains("does not exist") => Ok(None),
-        Err(e) => Err(fail("Reading the backup job", e)),
+        Err(e) => Err(api_failure("Reading the backup job", e)),
     }
 }
 
@@ -348,7 +344,7 @@ impl Resource<Context> for PveBackupJob {
                     Err(e) if e.message().contains("does not exist") => {
                         diags.push(Diagnostic::error("Unknown storage", format!("storage '{storage}' does not exist")).at(attr("storage")))
                     }
-                    Err(e) => diags.push(Diagnostic::error("Checking the storage failed", e.to_string()).at(attr("storage"))),
+                    Err(e) => diags.push(api_error("Checking the storage failed", &e).at(attr("storage"))),
                 }
             }
             diags
@@ -361,7 +357,7 @@ impl Resource<Context> for PveBackupJob {
             // Without an ID PVE makes one up and does not say which: choose it here instead.
             let id = planned.get("id").as_str().map(str::to_string).unwrap_or_else(|| format!("backup-{:012x}", rand_suffix()));
             params.insert("id", &id);
-            ctx.client.create_backup_job(&params).await.map_err(|e| fail("Creating the backup job", e))?;
+            ctx.client.create_backup_job(&params).await.map_err(|e| api_failure("Creating the backup job", e))?;
             let actual = fetch(ctx, &id)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Backup job vanished", format!("job {id} was created but is gone"))))?;
@@ -388,7 +384,7 @@ impl Resource<Context> for PveBackupJob {
                 params.insert("delete", deletes.join(","));
             }
             if !params.is_empty() {
-                ctx.client.update_backup_job(&id, &params).await.map_err(|e| fail("Updating the backup job", e))?;
+                ctx.client.update_backup_job(&id, &params).await.map_err(|e| api_failure("Updating the backup job", e))?;
             }
             let actual = fetch(ctx, &id)
                 .await?
@@ -403,7 +399,7 @@ impl Resource<Context> for PveBackupJob {
             match ctx.client.delete_backup_job(id).await {
                 Ok(()) => Ok(()),
                 Err(e) if e.message().contains("does not exist") => Ok(()),
-                Err(e) => Err(fail("Deleting the backup job", e)),
+                Err(e) => Err(api_failure("Deleting the backup job", e)),
             }
         })
     }

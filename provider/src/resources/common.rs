@@ -1,8 +1,9 @@
 //! Helpers every guest resource shares: tag and address checks, the settle step after apply.
 
+use crate::plugin::diag::api_failure;
 use std::time::Duration;
 
-use pve_api::{ApiError, GuestConfig, GuestKind, Params};
+use pve_api::{GuestConfig, GuestKind, Params};
 use serde_json::Value as Json;
 
 use crate::plugin::schema::{Attribute, Block, Validator};
@@ -65,10 +66,6 @@ pub fn settle(planned: &Value, actual: &Value) -> Value {
 
 pub fn flag(value: &str) -> bool {
     matches!(value, "1" | "on" | "yes" | "true")
-}
-
-pub fn fail(summary: &str, error: ApiError) -> Diagnostics {
-    Diagnostic::error(summary, error.to_string()).into()
 }
 
 pub fn check_duration(value: &Value) -> Result<(), String> {
@@ -146,7 +143,7 @@ pub struct Located {
 
 /// Finds a guest of `kind`; a VMID now used by the other kind is an error, never adopted.
 pub async fn locate(ctx: &Context, vmid: u64, kind: GuestKind) -> Result<Option<Located>, Diagnostics> {
-    let resources = ctx.resources().await.map_err(|e| fail("Listing cluster resources", e))?;
+    let resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
     let Some(row) = resources.iter().find(|r| r.vmid == Some(vmid)) else { return Ok(None) };
     if row.guest_kind() != Some(kind) {
         let detail = format!("VMID {vmid} is a {} guest now; refusing to manage it as {kind}", row.resource_type);
@@ -172,7 +169,7 @@ pub async fn read_config(ctx: &Context, vmid: u64, kind: GuestKind) -> Result<Op
             Ok(config) => return Ok(Some((located, config))),
             Err(e) if e.is_not_found() && !fresh => continue,
             Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(fail("Reading the guest config", e)),
+            Err(e) => return Err(api_failure("Reading the guest config", e)),
         }
     }
     Ok(None)
@@ -189,7 +186,7 @@ pub async fn wait(ctx: &Context, upid: &pve_api::Upid, limit: Duration, what: &s
 
 /// Starts a guest, or shuts it down (stopping it if it does not go within 60 s).
 pub async fn set_power(ctx: &Context, kind: GuestKind, node: &str, vmid: u64, start: bool, limit: Duration) -> Result<(), Diagnostics> {
-    let status = ctx.client.guest_status(kind, node, vmid).await.map_err(|e| fail("Reading the guest status", e))?;
+    let status = ctx.client.guest_status(kind, node, vmid).await.map_err(|e| api_failure("Reading the guest status", e))?;
     if (status.status == "running") == start {
         return Ok(());
     }
@@ -198,7 +195,7 @@ pub async fn set_power(ctx: &Context, kind: GuestKind, node: &str, vmid: u64, st
     } else {
         ("shutdown", Params::new().set("timeout", 60).flag("forceStop", true), format!("Shutting the {} down", word(kind)))
     };
-    let upid = ctx.client.guest_action(kind, node, vmid, action, &params).await.map_err(|e| fail(&what, e))?;
+    let upid = ctx.client.guest_action(kind, node, vmid, action, &params).await.map_err(|e| api_failure(&what, e))?;
     wait(ctx, &upid, limit, &what).await
 }
 
@@ -208,10 +205,13 @@ pub async fn set_pool(ctx: &Context, vmid: u64, old: &Value, new: &Value) -> Res
         return Ok(());
     }
     if let Some(old) = old.as_str() {
-        ctx.client.update_pool(old, &Params::new().set("vms", vmid).flag("delete", true)).await.map_err(|e| fail("Leaving the pool", e))?;
+        ctx.client
+            .update_pool(old, &Params::new().set("vms", vmid).flag("delete", true))
+            .await
+            .map_err(|e| api_failure("Leaving the pool", e))?;
     }
     if let Some(new) = new.as_str() {
-        ctx.client.update_pool(new, &Params::new().set("vms", vmid)).await.map_err(|e| fail("Joining the pool", e))?;
+        ctx.client.update_pool(new, &Params::new().set("vms", vmid)).await.map_err(|e| api_failure("Joining the pool", e))?;
     }
     Ok(())
 }
@@ -236,7 +236,7 @@ pub async fn destroy(ctx: &Context, kind: GuestKind, prior: &Value) -> Result<()
     let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
     ctx.invalidate_resources().await;
     let Some(Located { node, running, .. }) = locate(ctx, vmid, kind).await? else { return Ok(()) };
-    let config = ctx.client.guest_config(kind, &node, vmid).await.map_err(|e| fail("Reading the guest config", e))?;
+    let config = ctx.client.guest_config(kind, &node, vmid).await.map_err(|e| api_failure("Reading the guest config", e))?;
     if config.flag("protection") {
         let detail = format!("{} {vmid} has protection enabled; set protection = false and apply before destroying it", word(kind));
         return Err(Diagnostic::error(format!("{} is protected", word(kind)), detail).at(attr("protection")).into());
@@ -246,7 +246,7 @@ pub async fn destroy(ctx: &Context, kind: GuestKind, prior: &Value) -> Result<()
         set_power(ctx, kind, &node, vmid, false, limit).await?;
     }
     let what = format!("Destroying the {}", word(kind));
-    let upid = ctx.client.delete_guest(kind, &node, vmid, true).await.map_err(|e| fail(&what, e))?;
+    let upid = ctx.client.delete_guest(kind, &node, vmid, true).await.map_err(|e| api_failure(&what, e))?;
     wait(ctx, &upid, limit, &what).await?;
     ctx.invalidate_resources().await;
     Ok(())

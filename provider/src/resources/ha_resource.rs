@@ -1,9 +1,10 @@
 //! `resource "pve_ha_resource"`: HA management of a guest (`/cluster/ha/resources`).
 
+use crate::plugin::diag::api_failure;
 use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
-use pve_api::{ApiError, Params};
+use pve_api::Params;
 use serde_json::Value as Json;
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
@@ -22,10 +23,6 @@ const OPTIONS: [(&str, &str, bool); 5] = [
     ("max_relocate", "max_relocate", true),
     ("comment", "comment", false),
 ];
-
-fn fail(summary: &str, error: ApiError) -> Diagnostics {
-    Diagnostic::error(summary, error.to_string()).into()
-}
 
 fn state_from(vmid: u64, row: &BTreeMap<String, Json>) -> Value {
     let mut s: BTreeMap<String, Value> = BTreeMap::new();
@@ -49,7 +46,7 @@ fn state_from(vmid: u64, row: &BTreeMap<String, Json>) -> Value {
 }
 
 async fn fetch(ctx: &Context, vmid: u64) -> Result<Option<Value>, Diagnostics> {
-    let rows = ctx.client.ha_resources().await.map_err(|e| fail("Listing HA resources", e))?;
+    let rows = ctx.client.ha_resources().await.map_err(|e| api_failure("Listing HA resources", e))?;
     Ok(rows
         .iter()
         .find(|r| r.get("sid").and_then(Json::as_str).is_some_and(|sid| sid.rsplit(':').next() == Some(&vmid.to_string())))
@@ -113,14 +110,14 @@ impl Resource<Context> for PveHaResource {
     fn create<'a>(&'a self, ctx: &'a Context, planned: Value, _config: Value) -> BoxFuture<'a, Result<Value, CreateError>> {
         Box::pin(async move {
             let vmid = planned.get("vmid").as_i64().unwrap_or_default() as u64;
-            let resources = ctx.resources().await.map_err(|e| fail("Listing cluster resources", e))?;
+            let resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
             let kind = resources.iter().find(|r| r.vmid == Some(vmid)).and_then(|r| r.guest_kind());
             let Some(kind) = kind else {
                 return Err(Diagnostic::error("Guest not found", format!("no VM or container with VMID {vmid}")).at(attr("vmid")).into());
             };
             let sid = format!("{}:{vmid}", if kind == pve_api::GuestKind::Qemu { "vm" } else { "ct" });
             let (params, _) = params(&planned, &Value::Null);
-            ctx.client.create_ha_resource(&params.set("sid", &sid)).await.map_err(|e| fail("Adding the HA resource", e))?;
+            ctx.client.create_ha_resource(&params.set("sid", &sid)).await.map_err(|e| api_failure("Adding the HA resource", e))?;
             ctx.invalidate_resources().await;
             Ok(fetch(ctx, vmid)
                 .await?
@@ -139,7 +136,7 @@ impl Resource<Context> for PveHaResource {
             if !deletes.is_empty() {
                 params.insert("delete", deletes.join(","));
             }
-            ctx.client.update_ha_resource(&sid, &params).await.map_err(|e| fail("Updating the HA resource", e))?;
+            ctx.client.update_ha_resource(&sid, &params).await.map_err(|e| api_failure("Updating the HA resource", e))?;
             let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
             fetch(ctx, vmid).await?.ok_or_else(|| Diagnostic::error("HA resource vanished", format!("{sid} is gone")).into())
         })
@@ -151,7 +148,7 @@ impl Resource<Context> for PveHaResource {
             match ctx.client.delete_ha_resource(sid).await {
                 Ok(()) => Ok(()),
                 Err(e) if e.message().contains("no such resource") => Ok(()),
-                Err(e) => Err(fail("Removing the HA resource", e)),
+                Err(e) => Err(api_failure("Removing the HA resource", e)),
             }
         })
     }

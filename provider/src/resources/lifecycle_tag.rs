@@ -6,10 +6,11 @@
 //! so a concurrent edit is never lost. `expiration_days` counts from the day the tag was created
 //! (`created_on`), so the date stays put across plans.
 
+use crate::plugin::diag::api_failure;
 use chrono::{Duration, NaiveDate, Utc};
 use futures::future::BoxFuture;
 use pve_api::tags::lifecycle::{self, ENVIRONMENT, EXPIRES, NO_EXPIRE};
-use pve_api::{ApiError, GuestKind, Params};
+use pve_api::{GuestKind, Params};
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -18,10 +19,6 @@ use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
 pub struct PveLifecycleTag;
-
-fn fail(summary: &str, error: ApiError) -> Diagnostics {
-    Diagnostic::error(summary, error.to_string()).into()
-}
 
 fn date(value: &Value) -> Option<NaiveDate> {
     value.as_str().and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
@@ -53,7 +50,7 @@ fn wanted_tags(state: &Value) -> Vec<String> {
 }
 
 async fn locate(ctx: &Context, vmid: u64) -> Result<Option<(String, GuestKind)>, Diagnostics> {
-    let resources = ctx.resources().await.map_err(|e| fail("Listing cluster resources", e))?;
+    let resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
     Ok(resources.iter().find(|r| r.vmid == Some(vmid)).and_then(|r| Some((r.node.clone()?, r.guest_kind()?))))
 }
 
@@ -64,7 +61,7 @@ async fn write_tags(ctx: &Context, vmid: u64, ours: &[String]) -> Result<(), Dia
         Diagnostics::from(Diagnostic::error("Guest not found", format!("no VM or container with VMID {vmid}")).at(attr("vmid")))
     })?;
     for attempt in 0..5 {
-        let config = ctx.client.guest_config(kind, &node, vmid).await.map_err(|e| fail("Reading the guest config", e))?;
+        let config = ctx.client.guest_config(kind, &node, vmid).await.map_err(|e| api_failure("Reading the guest config", e))?;
         let current: Vec<String> =
             config.get_str("tags").map(|t| pve_api::tags::split_tag_list(&t).map(str::to_string).collect()).unwrap_or_default();
         let mut tags: Vec<String> = current.iter().filter(|t| !lifecycle::is_lifecycle_tag(t)).cloned().collect();
@@ -74,7 +71,7 @@ async fn write_tags(ctx: &Context, vmid: u64, ours: &[String]) -> Result<(), Dia
         match ctx.client.update_config(kind, &node, vmid, &params.set("digest", &config.digest)).await {
             Ok(()) => return Ok(()),
             Err(e) if e.is_digest_mismatch() && attempt < 4 => continue,
-            Err(e) => return Err(fail("Writing the guest's tags", e)),
+            Err(e) => return Err(api_failure("Writing the guest's tags", e)),
         }
     }
     unreachable!("the loop returns on its last attempt")
@@ -96,7 +93,7 @@ async fn fetch(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>,
             }
             Err(e) if e.is_not_found() && !fresh => continue,
             Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(fail("Reading the guest config", e)),
+            Err(e) => return Err(api_failure("Reading the guest config", e)),
         }
     }
     let Some(config) = config else { return Ok(None) };

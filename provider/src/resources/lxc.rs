@@ -5,14 +5,15 @@
 //! else updates in place. Write-only inputs (`template_volume`, `clone_vmid`, `password`,
 //! `ssh_public_keys`) are read at creation only and never stored, so an import plans clean.
 
+use crate::plugin::diag::api_failure;
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
 use super::common::{
-    Located, check_ip, check_ipv4_config, check_tags, destroy, fail, flag, indexed, json_text, keep_lifecycle_tags, locate,
-    lowercase_sorted, read_config, set_pool, set_power, settle, text, timeout, timeouts_block, wait,
+    Located, check_ip, check_ipv4_config, check_tags, destroy, flag, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
+    read_config, set_pool, set_power, settle, text, timeout, timeouts_block, wait,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -298,7 +299,7 @@ async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Va
 /// Grows `key` (rootfs or mpN) to `size` GiB if it is smaller.
 async fn grow(ctx: &Context, node: &str, vmid: u64, key: &str, size: i64, limit: std::time::Duration) -> Result<(), Diagnostics> {
     if let Some(upid) =
-        ctx.client.resize_disk(LXC, node, vmid, key, &format!("{size}G"), None).await.map_err(|e| fail("Growing a volume", e))?
+        ctx.client.resize_disk(LXC, node, vmid, key, &format!("{size}G"), None).await.map_err(|e| api_failure("Growing a volume", e))?
     {
         wait(ctx, &upid, limit, "Growing a volume").await?;
     }
@@ -509,11 +510,11 @@ impl Resource<Context> for PveLxc {
             let node = planned.get("node").as_str().unwrap_or_default().to_string();
             let _slot = ctx.node_slot(&node).await;
             let vmid = match planned.get("vmid").as_i64() {
-                Some(vmid) if ctx.claim_vmid(vmid as u64).await.map_err(|e| fail("Checking the VMID", e))? => vmid as u64,
+                Some(vmid) if ctx.claim_vmid(vmid as u64).await.map_err(|e| api_failure("Checking the VMID", e))? => vmid as u64,
                 Some(vmid) => {
                     return Err(Diagnostic::error("VMID in use", format!("VMID {vmid} is already taken")).at(attr("vmid")).into());
                 }
-                None => ctx.allocate_vmid().await.map_err(|e| fail("Allocating a VMID", e))?,
+                None => ctx.allocate_vmid().await.map_err(|e| api_failure("Allocating a VMID", e))?,
             };
             let mut params = Params::new();
             let mut deletes = Vec::new();
@@ -556,7 +557,7 @@ impl Resource<Context> for PveLxc {
                     }
                     let upid = ctx.client.clone_guest(LXC, &source_node, source, vmid, &clone).await.map_err(|e| {
                         ctx.release_vmid(vmid);
-                        fail("Cloning the container", e)
+                        api_failure("Cloning the container", e)
                     })?;
                     ctx.invalidate_resources().await;
                     match wait(ctx, &upid, limit, "Cloning the container").await {
@@ -568,7 +569,7 @@ impl Resource<Context> for PveLxc {
                                 params.insert(mp.get("slot").as_str().unwrap_or("mp0"), new_mount_point(mp));
                             }
                             match ctx.client.update_config(LXC, &node, vmid, &params).await {
-                                Err(e) => Err(fail("Configuring the clone", e)),
+                                Err(e) => Err(api_failure("Configuring the clone", e)),
                                 Ok(()) => match planned.get("rootfs").get("size").as_i64() {
                                     Some(size) => grow(ctx, &node, vmid, "rootfs", size, limit).await,
                                     None => Ok(()),
@@ -593,16 +594,7 @@ impl Resource<Context> for PveLxc {
                         );
                     }
                     for mp in planned.get("mount_point").as_list().unwrap_or_default() {
-                        let mut p = PropertyString::new();
-                        p.set(
-                            "volume",
-                            format!("{}:{}", mp.get("storage").as_str().unwrap_or("local-lvm"), mp.get("size").as_i64().unwrap_or(1)),
-                        );
-                        p.set("mp", mp.get("path").as_str().unwrap_or("/mnt"));
-                        if mp.get("backup").as_bool() == Some(true) {
-                            p.set("backup", "1");
-                        }
-                        params.insert(mp.get("slot").as_str().unwrap_or("mp0"), p.to_string_with_default("volume"));
+                        params.insert(mp.get("slot").as_str().unwrap_or("mp0"), new_mount_point(mp));
                     }
                     if let Some(password) = config.get("password").as_str() {
                         params.insert("password", password);
@@ -615,7 +607,7 @@ impl Resource<Context> for PveLxc {
                     }
                     let upid = ctx.client.create_guest(LXC, &node, &params).await.map_err(|e| {
                         ctx.release_vmid(vmid);
-                        fail("Creating the container", e)
+                        api_failure("Creating the container", e)
                     })?;
                     ctx.invalidate_resources().await;
                     wait(ctx, &upid, limit, "Creating the container").await
@@ -628,7 +620,7 @@ impl Resource<Context> for PveLxc {
                 && let Some(pool) = planned.get("pool").as_str()
                 && let Err(e) = ctx.client.update_pool(pool, &Params::new().set("vms", vmid)).await
             {
-                return Err(partial(fail("Joining the pool", e)).await);
+                return Err(partial(api_failure("Joining the pool", e)).await);
             }
             if planned.get("started").as_bool() != Some(false)
                 && let Err(d) = set_power(ctx, LXC, &node, vmid, true, limit).await
@@ -659,7 +651,7 @@ impl Resource<Context> for PveLxc {
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Container not found", format!("CT {vmid} no longer exists"))))?;
             let _slot = ctx.node_slot(&node).await;
-            let current = ctx.client.guest_config(LXC, &node, vmid).await.map_err(|e| fail("Reading the container config", e))?;
+            let current = ctx.client.guest_config(LXC, &node, vmid).await.map_err(|e| api_failure("Reading the container config", e))?;
             let mut params = Params::new();
             let mut deletes = Vec::new();
             config_params(&planned, &prior, &mut params, &mut deletes);
@@ -697,15 +689,9 @@ impl Resource<Context> for PveLxc {
                             params.insert(&slot, p.to_string_with_default("volume"));
                         }
                     }
-                    None => {
-                        let mut p = PropertyString::new();
-                        p.set(
-                            "volume",
-                            format!("{}:{}", mp.get("storage").as_str().unwrap_or("local-lvm"), mp.get("size").as_i64().unwrap_or(1)),
-                        );
-                        p.set("mp", mp.get("path").as_str().unwrap_or("/mnt"));
-                        params.insert(&slot, p.to_string_with_default("volume"));
-                    }
+                    // The same string as at creation: a copy here once dropped `backup`, so the
+                    // plan never settled (`backup = false -> true` on every plan).
+                    None => params.insert(&slot, new_mount_point(mp)),
                 }
             }
             deletes.extend(old_mps.keys().filter(|s| !kept.contains(*s)).cloned());
@@ -716,7 +702,7 @@ impl Resource<Context> for PveLxc {
                 ctx.client
                     .update_config(LXC, &node, vmid, &params.set("digest", &current.digest))
                     .await
-                    .map_err(|e| fail("Updating the container config", e))?;
+                    .map_err(|e| api_failure("Updating the container config", e))?;
             }
             if let (Some(new), Some(old)) = (planned.get("rootfs").get("size").as_i64(), prior.get("rootfs").get("size").as_i64())
                 && new > old

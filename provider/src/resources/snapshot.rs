@@ -4,8 +4,9 @@
 //! changes in place. Rolling back is an explicit operator action (`pve-ops snapshot rollback`),
 //! never a side effect of a plan.
 
+use crate::plugin::diag::api_failure;
 use futures::future::BoxFuture;
-use pve_api::{ApiError, GuestKind, Params, TaskWait};
+use pve_api::{GuestKind, Params, TaskWait};
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -23,13 +24,9 @@ fn check_name(value: &Value) -> Result<(), String> {
     }
 }
 
-fn fail(summary: &str, error: ApiError) -> Diagnostics {
-    Diagnostic::error(summary, error.to_string()).into()
-}
-
 /// Where the guest is now: (node, kind).
 async fn locate(ctx: &Context, vmid: u64) -> Result<Option<(String, GuestKind)>, Diagnostics> {
-    let resources = ctx.resources().await.map_err(|e| fail("Listing cluster resources", e))?;
+    let resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
     Ok(resources.iter().find(|r| r.vmid == Some(vmid)).and_then(|r| Some((r.node.clone()?, r.guest_kind()?))))
 }
 
@@ -38,7 +35,7 @@ async fn fetch(ctx: &Context, vmid: u64, name: &str, prior: &Value) -> Result<Op
     let snapshots = match ctx.client.snapshots(kind, &node, vmid).await {
         Ok(s) => s,
         Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(fail("Listing snapshots", e)),
+        Err(e) => return Err(api_failure("Listing snapshots", e)),
     };
     let Some(snapshot) = snapshots.into_iter().find(|s| s.name == name) else { return Ok(None) };
     Ok(Some(Value::object([
@@ -121,7 +118,7 @@ impl Resource<Context> for PveSnapshot {
                     planned.get("include_ram").as_bool() == Some(true),
                 )
                 .await
-                .map_err(|e| fail("Creating the snapshot", e))?;
+                .map_err(|e| api_failure("Creating the snapshot", e))?;
             ctx.wait_task(&upid, TaskWait::default().timeout)
                 .await
                 .map_err(|e| Diagnostics::from(Diagnostic::error("Creating the snapshot", e)))?;
@@ -148,7 +145,7 @@ impl Resource<Context> for PveSnapshot {
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Guest not found", format!("VM {vmid} is gone"))))?;
             let path = format!("/nodes/{node}/{kind}/{vmid}/snapshot/{}/config", pve_api::segment(&name));
             let params = Params::new().set("description", planned.get("description").as_str().unwrap_or(""));
-            let _: serde_json::Value = ctx.client.put(&path, &params).await.map_err(|e| fail("Updating the snapshot", e))?;
+            let _: serde_json::Value = ctx.client.put(&path, &params).await.map_err(|e| api_failure("Updating the snapshot", e))?;
             let mut actual = fetch(ctx, vmid, &name, &planned)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Snapshot vanished", format!("{name} of {vmid} is gone"))))?;
@@ -171,7 +168,7 @@ impl Resource<Context> for PveSnapshot {
                     .map(|_| ())
                     .map_err(|e| Diagnostic::error("Deleting the snapshot", e).into()),
                 Err(e) if e.message().contains("does not exist") => Ok(()),
-                Err(e) => Err(fail("Deleting the snapshot", e)),
+                Err(e) => Err(api_failure("Deleting the snapshot", e)),
             }
         })
     }

@@ -12,6 +12,7 @@
 //! source for the copy), writes per node are bounded by `max_concurrent_per_node`, and VMIDs are
 //! reserved in-process and confirmed with PVE, so parallel creates never collide.
 
+use crate::plugin::diag::api_failure;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -27,8 +28,8 @@ use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
 use super::common::{
-    Located, check_ip, check_ipv4_config, check_tags, destroy, fail, flag, indexed, json_text, keep_lifecycle_tags, locate,
-    lowercase_sorted, read_config, set_pool, set_power, settle, text, timeout, timeouts_block, wait,
+    Located, check_ip, check_ipv4_config, check_tags, destroy, flag, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
+    read_config, set_pool, set_power, settle, text, timeout, timeouts_block, wait,
 };
 
 const QEMU: GuestKind = GuestKind::Qemu;
@@ -585,7 +586,7 @@ impl PveVm {
     /// Detached disks become `unusedN` in PVE; this destroys the ones holding `volumes` (and
     /// leaves alone any disk someone detached by hand to keep).
     async fn destroy_unused(ctx: &Context, node: &str, vmid: u64, volumes: &BTreeSet<String>) -> Result<(), Diagnostics> {
-        let after = ctx.client.guest_config(QEMU, node, vmid).await.map_err(|e| fail("Reading the VM config", e))?;
+        let after = ctx.client.guest_config(QEMU, node, vmid).await.map_err(|e| api_failure("Reading the VM config", e))?;
         let unused: Vec<String> = indexed(&after, "unused")
             .into_iter()
             .filter(|(_, v)| volumes.contains(&json_text(v)))
@@ -595,7 +596,7 @@ impl PveVm {
             ctx.client
                 .update_config(QEMU, node, vmid, &Params::new().set("delete", unused.join(",")))
                 .await
-                .map_err(|e| fail("Removing detached disks", e))?;
+                .map_err(|e| api_failure("Removing detached disks", e))?;
         }
         Ok(())
     }
@@ -606,7 +607,7 @@ impl PveVm {
             .client
             .get(&format!("/nodes/{node}/qemu/{vmid}/pending"), &Params::new())
             .await
-            .map_err(|e| fail("Reading pending changes", e))?;
+            .map_err(|e| api_failure("Reading pending changes", e))?;
         Ok(pending.iter().any(|p| p.get("pending").is_some() || p.get("delete").is_some()))
     }
 
@@ -641,8 +642,11 @@ impl PveVm {
                 }
                 if !full && let Some(storage) = disks.first().and_then(|d| d.get("storage").as_str()) {
                     // A linked clone stays on the template's storage.
-                    let source_config =
-                        ctx.client.guest_config(QEMU, &source_node, source).await.map_err(|e| fail("Reading the clone source", e))?;
+                    let source_config = ctx
+                        .client
+                        .guest_config(QEMU, &source_node, source)
+                        .await
+                        .map_err(|e| api_failure("Reading the clone source", e))?;
                     let source_storages: BTreeSet<String> = source_config
                         .values
                         .iter()
@@ -659,7 +663,8 @@ impl PveVm {
                 }
                 // One clone per source at a time: PVE holds the source's lock for the whole copy.
                 let _source = ctx.lock_source(source).await;
-                let upid = ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone).await.map_err(|e| fail("Cloning the VM", e))?;
+                let upid =
+                    ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone).await.map_err(|e| api_failure("Cloning the VM", e))?;
                 ctx.invalidate_resources().await;
                 let result = wait(ctx, &upid, limit, "Cloning the VM").await;
                 if let Err(diags) = result {
@@ -677,7 +682,7 @@ impl PveVm {
                 Err(e) => {
                     return Err(CreateError {
                         partial: Some(minimal_state(planned, vmid)),
-                        diagnostics: fail("Reading the cloned config", e),
+                        diagnostics: api_failure("Reading the cloned config", e),
                     });
                 }
             }
@@ -746,7 +751,7 @@ impl PveVm {
             }
             let digest = current.as_ref().map(|c| c.digest.clone()).unwrap_or_default();
             if let Err(e) = ctx.client.update_config(QEMU, &node, vmid, &params.set("digest", digest)).await {
-                return Err(partial(fail("Configuring the cloned VM", e)).await);
+                return Err(partial(api_failure("Configuring the cloned VM", e)).await);
             }
             if !detached.is_empty()
                 && let Err(d) = Self::destroy_unused(ctx, &node, vmid, &detached).await
@@ -761,7 +766,7 @@ impl PveVm {
                         }
                     }
                     Ok(None) => {}
-                    Err(e) => return Err(partial(fail("Growing a disk", e)).await),
+                    Err(e) => return Err(partial(api_failure("Growing a disk", e)).await),
                 }
             }
         } else {
@@ -772,7 +777,7 @@ impl PveVm {
                         .at(attr("vmid"))
                         .into()
                 } else {
-                    fail("Creating the VM", e)
+                    api_failure("Creating the VM", e)
                 }
             })?;
             ctx.invalidate_resources().await;
@@ -787,7 +792,7 @@ impl PveVm {
             match ctx.client.convert_to_template(QEMU, &node, vmid).await {
                 Ok(Some(upid)) => wait(ctx, &upid, limit, "Converting to a template").await,
                 Ok(None) => Ok(()),
-                Err(e) => Err(fail("Converting to a template", e)),
+                Err(e) => Err(api_failure("Converting to a template", e)),
             }
         } else if planned.get("started").as_bool() != Some(false) {
             set_power(ctx, QEMU, &node, vmid, true, limit).await
@@ -996,7 +1001,7 @@ impl Resource<Context> for PveVm {
                             );
                         }
                     }
-                    Err(e) => diags.push(fail("Listing cluster nodes", e).0.remove(0)),
+                    Err(e) => diags.push(api_failure("Listing cluster nodes", e).0.remove(0)),
                 }
             }
             diags
@@ -1011,7 +1016,7 @@ impl Resource<Context> for PveVm {
             let vmid = match planned.get("vmid").as_i64() {
                 Some(vmid) => {
                     let vmid = vmid as u64;
-                    if !ctx.claim_vmid(vmid).await.map_err(|e| fail("Checking the VMID", e))? {
+                    if !ctx.claim_vmid(vmid).await.map_err(|e| api_failure("Checking the VMID", e))? {
                         return Err(Diagnostic::error(
                             "VMID in use",
                             format!("VMID {vmid} is already taken; choose another or leave vmid unset"),
@@ -1021,7 +1026,7 @@ impl Resource<Context> for PveVm {
                     }
                     vmid
                 }
-                None => ctx.allocate_vmid().await.map_err(|e| fail("Allocating a VMID", e))?,
+                None => ctx.allocate_vmid().await.map_err(|e| api_failure("Allocating a VMID", e))?,
             };
             let cicustom = if crate::resources::cloud_init::wanted(&planned) {
                 match Self::write_snippet(ctx, &node, vmid, &with_write_only_user_data(&planned, &config)).await {
@@ -1072,7 +1077,7 @@ impl Resource<Context> for PveVm {
                 return Err(Diagnostic::error("VM not found", format!("VM {vmid} no longer exists; run terraform plan again")).into());
             };
             let _slot = ctx.node_slot(&node).await;
-            let current = ctx.client.guest_config(QEMU, &node, vmid).await.map_err(|e| fail("Reading the VM config", e))?;
+            let current = ctx.client.guest_config(QEMU, &node, vmid).await.map_err(|e| api_failure("Reading the VM config", e))?;
             let mut params = Params::new();
             let mut deletes = Vec::new();
             config_params(&planned, &prior, &mut params, &mut deletes);
@@ -1160,7 +1165,7 @@ impl Resource<Context> for PveVm {
                             format!("{e}; someone edited VM {vmid} since it was read: run terraform apply again"),
                         ))
                     } else {
-                        fail("Updating the VM config", e)
+                        api_failure("Updating the VM config", e)
                     }
                 })?;
             }
@@ -1169,7 +1174,7 @@ impl Resource<Context> for PveVm {
             }
             for (slot, size) in resizes {
                 if let Some(upid) =
-                    ctx.client.resize_disk(QEMU, &node, vmid, &slot, &size, None).await.map_err(|e| fail("Growing a disk", e))?
+                    ctx.client.resize_disk(QEMU, &node, vmid, &slot, &size, None).await.map_err(|e| api_failure("Growing a disk", e))?
                 {
                     wait(ctx, &upid, limit, "Growing a disk").await?;
                 }
@@ -1242,7 +1247,7 @@ impl Resource<Context> for PveVm {
 
     fn list<'a>(&'a self, ctx: &'a Context, config: Value, with_objects: bool) -> BoxFuture<'a, Result<Vec<(String, Value)>, Diagnostics>> {
         Box::pin(async move {
-            let resources = ctx.resources().await.map_err(|e| fail("Listing cluster resources", e))?;
+            let resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
             let tags: Vec<String> =
                 config.get("tags").as_list().unwrap_or_default().iter().filter_map(Value::as_str).map(str::to_lowercase).collect();
             let name_regex = config.get("name_regex").as_str().and_then(|p| regex::Regex::new(p).ok());
