@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod metrics;
+pub mod report;
 pub mod s3;
 
 use std::path::{Path, PathBuf};

@@ -6,8 +6,8 @@ use pve_api::{GuestKind, Params, PveClient, StorageVolume, TaskWait};
 use serde_json::json;
 
 use super::{Guest, confirm, guests};
-use crate::commands::snapshot::report;
 use crate::metrics::{self, Family};
+use crate::report::report;
 use crate::{Exit, Ops};
 
 fn wait() -> TaskWait {
@@ -154,9 +154,21 @@ async fn jobs(api: &PveClient, now: chrono::DateTime<chrono::Utc>) -> anyhow::Re
     Ok(found)
 }
 
+/// Check every guest a backup job covers has an archive within its job's interval (+2 h);
+/// writes metrics. Guests no job covers are listed as unscheduled.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    /// Allowed age for every scheduled guest instead of its job's interval (e.g. 26h, 8d).
+    #[arg(long, value_parser = crate::parse_age)]
+    pub max_age: Option<i64>,
+    /// Also check each newest archive is readable through the API.
+    #[arg(long)]
+    pub full: bool,
+}
+
 /// Judges each guest a backup job covers against that job's schedule (or `--max-age`);
 /// guests no job covers are reported as unscheduled, never as failures.
-pub async fn verify(ops: &Ops, max_age: Option<i64>, full: bool) -> anyhow::Result<Exit> {
+pub async fn verify(ops: &Ops, VerifyArgs { max_age, full }: VerifyArgs) -> anyhow::Result<Exit> {
     let api = ops.api()?;
     let clock = chrono::Utc::now();
     let now = clock.timestamp();
@@ -226,41 +238,53 @@ pub async fn verify(ops: &Ops, max_age: Option<i64>, full: bool) -> anyhow::Resu
     Ok(if bad == 0 { Exit::Ok } else { Exit::Partial })
 }
 
-pub struct RestoreRequest {
+/// Restore a VM or container from its newest archive (or --archive).
+#[derive(clap::Args)]
+pub struct RestoreArgs {
     pub vmid: u64,
+    /// Archive volume ID (default: the newest).
+    #[arg(long)]
     pub archive: Option<String>,
+    /// Node to restore on (default: where the guest is).
+    #[arg(long)]
     pub node: Option<String>,
+    /// Storage for the restored disks.
+    #[arg(long)]
     pub storage: Option<String>,
+    /// Restore as this VMID instead (new MACs).
+    #[arg(long = "as")]
     pub target: Option<u64>,
+    /// Replace an existing guest (backed up first).
+    #[arg(long)]
     pub force: bool,
 }
 
 /// Restores a guest from a vzdump archive. An existing target is only replaced with `--force`,
 /// and then it is backed up first, so nothing is lost.
-pub async fn restore(ops: &Ops, request: RestoreRequest) -> anyhow::Result<Exit> {
+pub async fn restore(ops: &Ops, args: RestoreArgs) -> anyhow::Result<Exit> {
     let all = guests(ops.api()?).await?;
-    let source = all.iter().find(|g| g.vmid == request.vmid);
-    let node = request
+    let source = all.iter().find(|g| g.vmid == args.vmid);
+    let node = args
         .node
         .clone()
         .or_else(|| source.map(|g| g.node.clone()))
-        .ok_or_else(|| anyhow::anyhow!("guest {} is gone; say which node to restore on with --node", request.vmid))?;
-    let found = archives(ops.api()?, &node, request.vmid).await?;
-    let (_, archive) = match &request.archive {
+        .ok_or_else(|| anyhow::anyhow!("guest {} is gone; say which node to restore on with --node", args.vmid))?;
+    let found = archives(ops.api()?, &node, args.vmid).await?;
+    let (_, archive) = match &args.archive {
         Some(volid) => found
             .into_iter()
             .find(|(_, v)| &v.volid == volid)
-            .ok_or_else(|| anyhow::anyhow!("archive {volid} not found for guest {}", request.vmid))?,
+            .ok_or_else(|| anyhow::anyhow!("archive {volid} not found for guest {}", args.vmid))?,
         None => {
-            found.into_iter().next().ok_or_else(|| anyhow::anyhow!("no backup archive of guest {} is visible from {node}", request.vmid))?
+            found.into_iter().next().ok_or_else(|| anyhow::anyhow!("no backup archive of guest {} is visible from {node}", args.vmid))?
         }
     };
     let kind =
         if archive.subtype.as_deref() == Some("lxc") || archive.volid.contains("vzdump-lxc-") { GuestKind::Lxc } else { GuestKind::Qemu };
-    let target = request.target.unwrap_or(request.vmid);
+    let target = args.target.unwrap_or(args.vmid);
     let existing = all.iter().find(|g| g.vmid == target);
     if let Some(existing) = existing {
-        if !request.force {
+        if !args.force {
             anyhow::bail!(
                 "guest {target} exists ({}, {}); pass --force to replace it (it is backed up first)",
                 existing.name,
@@ -273,9 +297,9 @@ pub async fn restore(ops: &Ops, request: RestoreRequest) -> anyhow::Result<Exit>
     }
     let plan = format!(
         "restore {} from {}{} as {target} on {node}{}",
-        request.vmid,
+        args.vmid,
         archive.volid,
-        request.storage.as_ref().map(|s| format!(" onto {s}")).unwrap_or_default(),
+        args.storage.as_ref().map(|s| format!(" onto {s}")).unwrap_or_default(),
         if existing.is_some() { ", backing up and replacing the existing guest" } else { "" }
     );
     if ops.dry_run {
@@ -300,8 +324,8 @@ pub async fn restore(ops: &Ops, request: RestoreRequest) -> anyhow::Result<Exit>
                 .map_err(|e| anyhow::anyhow!("safety backup of {target} failed, nothing was replaced: {e:#}"))?,
         );
     }
-    let unique = request.target.is_some_and(|t| t != request.vmid);
-    restore_archive(api, kind, &node, target, &archive.volid, request.storage.as_deref(), existing, unique).await?;
+    let unique = args.target.is_some_and(|t| t != args.vmid);
+    restore_archive(api, kind, &node, target, &archive.volid, args.storage.as_deref(), existing, unique).await?;
     let seconds = started.elapsed().as_secs_f64();
     report(
         ops,

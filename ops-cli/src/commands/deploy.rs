@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use pve_ssh::{HostKeyMode, Options, SshSession, Target};
+use pve_ssh::SshSession;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::confirm;
-use crate::commands::snapshot::report;
+use super::{SshArgs, confirm};
+use crate::report::report;
 use crate::{Exit, Ops};
 
 /// The units, as shipped in ops-cli/systemd/ (built into the binary so it deploys itself).
@@ -27,22 +27,29 @@ const UNITS: &[(&str, &str)] = &[
     ("pve-ops-verify-backups.timer", include_str!("../../systemd/pve-ops-verify-backups.timer")),
 ];
 
-pub struct Request {
+/// Install pve-ops, its settings, the environments and the systemd timers on the monitoring
+/// VM over SSH and enable the timers. Idempotent: only changed files are sent.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The monitoring VM's address.
+    #[arg(long)]
     pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub identity: PathBuf,
-    pub known_hosts: PathBuf,
-    pub init_known_hosts: bool,
-    /// KEY=VALUE settings (PVE_*, AWS_*) installed as /etc/pve-ops/pve-ops.env, mode 0600.
-    pub settings_file: Option<PathBuf>,
-    /// The checkout whose environments/ and modules/ go to /opt/pve-home.
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    /// KEY=VALUE settings (PVE_*, AWS_*, PVE_OPS_*) to install as /etc/pve-ops/pve-ops.env (mode 0600).
+    #[arg(long)]
+    pub settings: Option<PathBuf>,
+    /// Checkout whose environments/ and modules/ (with tfvars) go to /opt/pve-home.
+    #[arg(long, default_value = ".")]
     pub source: PathBuf,
-    /// Environments whose drift timer is enabled (default: every folder under environments/).
-    pub environments: Vec<String>,
-    /// Install below this directory instead of / (systemctl then works offline with --root).
+    /// Environments to enable the hourly drift check for (default: all under environments/).
+    #[arg(long = "drift-env")]
+    pub drift_env: Vec<String>,
+    /// Install below this directory instead of / (systemctl --root, for staging an image).
+    #[arg(long, default_value = "/")]
     pub root: String,
-    pub timeout: std::time::Duration,
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
 }
 
 /// One file to be in place on the host.
@@ -90,8 +97,8 @@ fn tree(source: &Path, dir: &str, out: &mut Vec<(PathBuf, String)>) -> anyhow::R
     Ok(())
 }
 
-fn wanted(request: &Request) -> anyhow::Result<Vec<Wanted>> {
-    let root = request.root.trim_end_matches('/');
+fn wanted(args: &Args) -> anyhow::Result<Vec<Wanted>> {
+    let root = args.root.trim_end_matches('/');
     let mut files = Vec::new();
     let binary = std::env::current_exe()?;
     files.push(Wanted {
@@ -100,7 +107,7 @@ fn wanted(request: &Request) -> anyhow::Result<Vec<Wanted>> {
         remote: format!("{root}/usr/local/bin/pve-ops"),
         mode: 0o755,
     });
-    if let Some(settings) = &request.settings_file {
+    if let Some(settings) = &args.settings {
         files.push(Wanted {
             sha256: sha256_file(settings)?,
             local: Source::File(settings.clone()),
@@ -117,8 +124,8 @@ fn wanted(request: &Request) -> anyhow::Result<Vec<Wanted>> {
         });
     }
     let mut trees = Vec::new();
-    tree(&request.source, "environments", &mut trees)?;
-    tree(&request.source, "modules", &mut trees)?;
+    tree(&args.source, "environments", &mut trees)?;
+    tree(&args.source, "modules", &mut trees)?;
     for (path, relative) in trees {
         files.push(Wanted {
             sha256: sha256_file(&path)?,
@@ -158,38 +165,36 @@ fn check_environment(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn timers(request: &Request) -> Vec<String> {
+fn timers(environments: &[String]) -> Vec<String> {
     let mut timers: Vec<String> =
         UNITS.iter().map(|(n, _)| *n).filter(|n| n.ends_with(".timer") && !n.contains('@')).map(String::from).collect();
-    timers.extend(request.environments.iter().map(|env| format!("pve-ops-drift@{env}.timer")));
+    timers.extend(environments.iter().map(|env| format!("pve-ops-drift@{env}.timer")));
     timers
 }
 
-pub async fn run(ops: &Ops, mut request: Request) -> anyhow::Result<Exit> {
-    if request.environments.is_empty() {
-        let dir = request.source.join("environments");
+pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
+    let mut environments = args.drift_env.clone();
+    if environments.is_empty() {
+        let dir = args.source.join("environments");
         let entries = std::fs::read_dir(&dir).map_err(|e| anyhow::anyhow!("cannot read {}: {e} (give --source)", dir.display()))?;
-        request.environments =
+        environments =
             entries.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.file_name().to_string_lossy().to_string()).collect();
-        request.environments.sort();
+        environments.sort();
     }
-    for environment in &request.environments {
+    for environment in &environments {
         check_environment(environment)?;
     }
-    let files = wanted(&request)?;
-    let mode = if request.init_known_hosts { HostKeyMode::LearnUnknown } else { HostKeyMode::Strict };
-    let options =
-        Options { private_key: request.identity.clone(), known_hosts: request.known_hosts.clone(), mode, timeout: request.timeout };
-    let target = Target { host: request.host.clone(), port: request.port, user: request.user.clone() };
-    let session = SshSession::connect(target, &options).await?;
+    let files = wanted(&args)?;
+    let options = args.ssh.options(std::time::Duration::from_secs(args.timeout));
+    let session = SshSession::connect(args.ssh.target(&args.host), &options).await?;
 
     // What is there already, read over SFTP: no command runs on the host before the confirmation,
     // so --dry-run only reads.
     let remote: Vec<String> = files.iter().map(|f| f.remote.clone()).collect();
     let present = session.sha256_files(&remote).await?;
     let changed: Vec<&Wanted> = files.iter().filter(|f| present.get(&f.remote) != Some(&f.sha256)).collect();
-    let timers = timers(&request);
-    let root = request.root.trim_end_matches('/');
+    let timers = timers(&environments);
+    let root = args.root.trim_end_matches('/');
     let systemctl = if root.is_empty() { "systemctl".to_string() } else { format!("systemctl --root={}", quote(root)) };
     // `systemctl enable` links each timer into timers.target.wants (their [Install] section).
     let links: Vec<String> = timers.iter().map(|t| format!("{root}/etc/systemd/system/timers.target.wants/{t}")).collect();
@@ -200,8 +205,8 @@ pub async fn run(ops: &Ops, mut request: Request) -> anyhow::Result<Exit> {
     if changed.is_empty() && to_enable.is_empty() {
         report(
             ops,
-            &format!("{}: nothing to change ({} files and {} timers already in place)", request.host, files.len(), timers.len()),
-            json!({ "host": request.host, "changed": [], "enabled": [], "unchanged": files.len() }),
+            &format!("{}: nothing to change ({} files and {} timers already in place)", args.host, files.len(), timers.len()),
+            json!({ "host": args.host, "changed": [], "enabled": [], "unchanged": files.len() }),
         );
         return Ok(Exit::Ok);
     }
@@ -212,14 +217,14 @@ pub async fn run(ops: &Ops, mut request: Request) -> anyhow::Result<Exit> {
                 "would update {} file(s) and enable {} timer(s) on {}: {}",
                 changed.len(),
                 to_enable.len(),
-                request.host,
+                args.host,
                 names.join(", ")
             ),
-            json!({ "dry_run": true, "host": request.host, "changed": names, "enabled": to_enable }),
+            json!({ "dry_run": true, "host": args.host, "changed": names, "enabled": to_enable }),
         );
         return Ok(Exit::Ok);
     }
-    if !confirm(&format!("Update {} file(s) and enable {} timer(s) on {}?", changed.len(), to_enable.len(), request.host), ops.yes)? {
+    if !confirm(&format!("Update {} file(s) and enable {} timer(s) on {}?", changed.len(), to_enable.len(), args.host), ops.yes)? {
         return Ok(Exit::Failure);
     }
     let mut dirs: Vec<String> = changed.iter().filter_map(|f| f.remote.rsplit_once('/').map(|(d, _)| quote(d))).collect();
@@ -252,8 +257,8 @@ pub async fn run(ops: &Ops, mut request: Request) -> anyhow::Result<Exit> {
     session.exec(&enable).await?;
     report(
         ops,
-        &format!("{}: updated {} file(s), {} timer(s) enabled: {}", request.host, changed.len(), timers.len(), names.join(", ")),
-        json!({ "host": request.host, "changed": names, "enabled": to_enable }),
+        &format!("{}: updated {} file(s), {} timer(s) enabled: {}", args.host, changed.len(), timers.len(), names.join(", ")),
+        json!({ "host": args.host, "changed": names, "enabled": to_enable }),
     );
     Ok(Exit::Ok)
 }

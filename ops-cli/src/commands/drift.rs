@@ -1,14 +1,26 @@
 //! `pve-ops drift --env E`: runs `terraform plan -detailed-exitcode` in an environment folder and
 //! records whether the real infrastructure drifted from the configuration.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::json;
 
-use crate::commands::snapshot::report;
 use crate::metrics::{self, Family};
+use crate::report::report;
 use crate::{Exit, Ops};
+
+/// Run `terraform plan` in an environment and record drift as metrics.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Environment name: a folder under --environments.
+    #[arg(long)]
+    pub env: String,
+    #[arg(long, env = "PVE_OPS_ENVIRONMENTS", default_value = "environments")]
+    pub environments: PathBuf,
+    #[arg(long, env = "PVE_OPS_TERRAFORM", default_value = "terraform")]
+    pub terraform: String,
+}
 
 /// Counts from Terraform's machine-readable plan output (`change_summary`).
 fn summary(json_lines: &str) -> (u64, u64, u64) {
@@ -28,7 +40,9 @@ fn summary(json_lines: &str) -> (u64, u64, u64) {
         .unwrap_or((0, 0, 0))
 }
 
-pub fn run(ops: &Ops, terraform: &str, dir: &Path, env: &str) -> anyhow::Result<Exit> {
+pub fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
+    let Args { env, environments, terraform } = &args;
+    let dir = environments.join(env);
     let output = Command::new(terraform)
         .arg(format!("-chdir={}", dir.display()))
         .args(["plan", "-detailed-exitcode", "-input=false", "-lock=false", "-no-color", "-json"])

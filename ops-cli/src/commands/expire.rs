@@ -9,8 +9,8 @@ use pve_api::{Params, TaskWait};
 use serde_json::json;
 
 use super::guests;
-use crate::commands::snapshot::report;
 use crate::metrics::{self, Family};
+use crate::report::report;
 use crate::{Exit, Ops};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -35,7 +35,16 @@ fn verdict(tags: &[String], today: NaiveDate) -> Verdict {
     }
 }
 
-pub async fn run(ops: &Ops, today: NaiveDate) -> anyhow::Result<Exit> {
+/// Stop (never delete) lab guests whose expires- tag date has passed.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Evaluate expiry as of this day (YYYY-MM-DD) instead of today.
+    #[arg(long)]
+    pub today: Option<NaiveDate>,
+}
+
+pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
+    let today = args.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let all = guests(ops.api()?).await?;
     let mut expired = Family::gauge("pve_lab_guest_expired", "1 when a lab guest's expires- date has passed (it is stopped), else 0.");
     let (mut stopped, mut failed, mut report_rows) = (0usize, 0usize, Vec::new());

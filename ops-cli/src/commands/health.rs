@@ -12,14 +12,26 @@ use crate::metrics::{self, Family};
 use crate::s3::S3Settings;
 use crate::{Exit, Ops};
 
-pub struct Request {
-    /// Only guests tagged environment-<env>.
+/// Check guests (running when they start on boot, guest agent answering), monitoring
+/// endpoints and the state bucket; writes pve_health.prom. Exit 3 when a check fails.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Only guests tagged environment-<ENV>.
+    #[arg(long)]
     pub env: Option<String>,
-    /// HTTP(S) URLs that must answer 2xx or 3xx (Prometheus, Grafana, Alertmanager, …).
-    pub endpoints: Vec<String>,
-    /// The state bucket to check (needs the S3 credentials), when given.
-    pub s3: Option<S3Settings>,
-    pub timeout: Duration,
+    /// A URL that must answer 2xx/3xx, e.g. http://monitoring.lan:9090/-/healthy (repeatable;
+    /// PVE_OPS_HEALTH_ENDPOINTS takes a comma-separated list).
+    #[arg(long, env = "PVE_OPS_HEALTH_ENDPOINTS", value_delimiter = ',')]
+    pub endpoint: Vec<String>,
+    /// Also check the Terraform state bucket (S3 endpoint URL; credentials from AWS_* settings).
+    #[arg(long, env = "PVE_OPS_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Bucket to check (default: PVE_OPS_S3_BUCKET, then tfstate).
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// Seconds to wait for each endpoint.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
 }
 
 /// One check's verdict.
@@ -127,13 +139,16 @@ async fn s3_check(settings: &S3Settings) -> Check {
     }
 }
 
-pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
+pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
+    // Only with an endpoint given, and with no backend.hcl to fall back on: --env here selects
+    // guests by tag, not an environment folder.
+    let s3 = args.s3_endpoint.clone().map(|e| S3Settings::resolve(Some(e), args.bucket.clone(), std::path::Path::new("")));
     let api = ops.api()?;
     let mut checks = Vec::new();
     let mut reboot = Family::gauge("pve_guest_reboot_required", "1 when a running guest has configuration changes waiting for a reboot.");
-    let in_scope = |g: &Guest| request.env.is_none() || pve_api::tags::lifecycle::environment(&g.tags) == request.env;
+    let in_scope = |g: &Guest| args.env.is_none() || pve_api::tags::lifecycle::environment(&g.tags) == args.env;
     let selected: Vec<Guest> = guests(api).await?.into_iter().filter(in_scope).collect();
-    let progress = indicatif::ProgressBar::new((selected.len() + request.endpoints.len()) as u64).with_message("health checks");
+    let progress = indicatif::ProgressBar::new((selected.len() + args.endpoint.len()) as u64).with_message("health checks");
     for guest in &selected {
         if let Err(e) = guest_checks(api, guest, &mut checks, &mut reboot).await {
             // A check of its own: the guest's samples above may already be recorded.
@@ -141,12 +156,12 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
         }
         progress.inc(1);
     }
-    let http = reqwest::Client::builder().timeout(request.timeout).build()?;
-    for url in &request.endpoints {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(args.timeout)).build()?;
+    for url in &args.endpoint {
         checks.push(endpoint_check(&http, url).await);
         progress.inc(1);
     }
-    if let Some(settings) = &request.s3 {
+    if let Some(settings) = &s3 {
         checks.push(s3_check(settings).await);
     }
     progress.finish_and_clear();

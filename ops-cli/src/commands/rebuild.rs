@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::backups::{archives, restore_archive, safety_backup};
 use super::{confirm, guests};
-use crate::commands::snapshot::report;
+use crate::report::report;
 use crate::{Exit, Ops};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -45,31 +45,51 @@ impl Service {
     }
 }
 
-pub struct Request {
+/// Disaster recovery for MinIO or the monitoring VM: back up what is left, recreate it with
+/// `terraform apply -replace`, restore its data from the newest archive, wait until it answers.
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(value_enum)]
     pub service: Service,
-    pub env_dir: PathBuf,
+    /// The environment holding both services (a folder under --environments).
+    #[arg(long, default_value = "monitoring")]
+    pub env: String,
+    #[arg(long, env = "PVE_OPS_ENVIRONMENTS", default_value = "environments")]
+    pub environments: PathBuf,
+    #[arg(long, env = "PVE_OPS_TERRAFORM", default_value = "terraform")]
     pub terraform: String,
-    /// Overrides the URL taken from the outputs.
+    /// URL that answers 2xx once the service is back (default: from the environment's outputs).
+    #[arg(long)]
     pub check_url: Option<String>,
-    pub check_timeout: Duration,
-    /// Storage for the safety backup (default: the storage of the newest archive, else `backup`).
+    /// Seconds to wait for it.
+    #[arg(long, default_value_t = 600)]
+    pub check_timeout: u64,
+    /// Storage for the backup taken first (default: where the newest archive is).
+    #[arg(long)]
     pub storage: Option<String>,
 }
 
-fn terraform(request: &Request, args: &[&str]) -> Command {
-    let mut command = Command::new(&request.terraform);
-    command.arg(format!("-chdir={}", request.env_dir.display())).args(args).env("TF_IN_AUTOMATION", "1").stdin(Stdio::null());
-    command
+/// Terraform in the environment's folder.
+struct Terraform<'a> {
+    program: &'a str,
+    dir: PathBuf,
 }
 
-fn outputs(request: &Request) -> anyhow::Result<serde_json::Value> {
-    let out = terraform(request, &["output", "-json", "-no-color"])
-        .output()
-        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", request.terraform))?;
-    if !out.status.success() {
-        anyhow::bail!("terraform output in {} failed: {}", request.env_dir.display(), String::from_utf8_lossy(&out.stderr).trim());
+impl Terraform<'_> {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(self.program);
+        command.arg(format!("-chdir={}", self.dir.display())).args(args).env("TF_IN_AUTOMATION", "1").stdin(Stdio::null());
+        command
     }
-    Ok(serde_json::from_slice(&out.stdout)?)
+
+    fn outputs(&self) -> anyhow::Result<serde_json::Value> {
+        let out =
+            self.command(&["output", "-json", "-no-color"]).output().map_err(|e| anyhow::anyhow!("cannot run {}: {e}", self.program))?;
+        if !out.status.success() {
+            anyhow::bail!("terraform output in {} failed: {}", self.dir.display(), String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(serde_json::from_slice(&out.stdout)?)
+    }
 }
 
 async fn wait_for(url: &str, timeout: Duration) -> anyhow::Result<f64> {
@@ -87,13 +107,15 @@ async fn wait_for(url: &str, timeout: Duration) -> anyhow::Result<f64> {
     anyhow::bail!("{url} did not answer within {:?} ({last})", timeout)
 }
 
-pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
-    let service = request.service;
-    let before = outputs(&request)?;
+pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
+    let service = args.service;
+    let terraform = Terraform { program: &args.terraform, dir: args.environments.join(&args.env) };
+    let check_timeout = Duration::from_secs(args.check_timeout);
+    let before = terraform.outputs()?;
     let vmid = before[service.name()]["value"]["vmid"].as_u64().ok_or_else(|| {
-        anyhow::anyhow!("the environment in {} has no {} VM in its state: apply it first", request.env_dir.display(), service.name())
+        anyhow::anyhow!("the environment in {} has no {} VM in its state: apply it first", terraform.dir.display(), service.name())
     })?;
-    let check_url = request.check_url.clone().or_else(|| service.health_url(&before));
+    let check_url = args.check_url.clone().or_else(|| service.health_url(&before));
     let api = ops.api()?;
     let all = guests(api).await?;
     let existing = all.iter().find(|g| g.vmid == vmid);
@@ -112,8 +134,7 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     if existing.is_none() && newest.is_none() {
         anyhow::bail!("guest {vmid} is gone and no archive of it is visible from {node}: a rebuild would come back without its data");
     }
-    let storage =
-        request.storage.clone().or_else(|| newest.as_ref().map(|(storage, _)| storage.clone())).unwrap_or_else(|| "backup".into());
+    let storage = args.storage.clone().or_else(|| newest.as_ref().map(|(storage, _)| storage.clone())).unwrap_or_else(|| "backup".into());
     let protected = match existing {
         Some(g) => api.guest_config(g.kind, &g.node, vmid).await?.flag("protection"),
         None => false,
@@ -121,13 +142,13 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     let steps = [
         existing.map(|g| format!("back up {vmid} ({}) to {storage}, so the newest data is kept", g.name)),
         protected.then(|| format!("lift the protection of {vmid} so Terraform can replace it (the new VM gets it back)")),
-        Some(format!("terraform apply -replace={} in {}", service.address(), request.env_dir.display())),
+        Some(format!("terraform apply -replace={} in {}", service.address(), terraform.dir.display())),
         Some(format!(
             "restore {} into {vmid} on {node} and start it",
             if existing.is_some() { "that backup".to_string() } else { newest.as_ref().map(|(_, v)| v.volid.clone()).unwrap_or_default() }
         )),
         Some("terraform apply again: the old VM's removal took it out of backup jobs and HA".to_string()),
-        check_url.as_ref().map(|u| format!("wait up to {:?} for {u} to answer", request.check_timeout)),
+        check_url.as_ref().map(|u| format!("wait up to {:?} for {u} to answer", check_timeout)),
     ];
     let steps: Vec<String> = steps.into_iter().flatten().collect();
     if ops.dry_run {
@@ -153,7 +174,8 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
         protect(false).await?;
     }
     // Terraform's own output goes to stderr, so --json stays parseable.
-    let status = terraform(&request, &["apply", "-input=false", "-no-color", "-auto-approve", &format!("-replace={}", service.address())])
+    let status = terraform
+        .command(&["apply", "-input=false", "-no-color", "-auto-approve", &format!("-replace={}", service.address())])
         .stdout(Stdio::from(std::io::stderr()))
         .status();
     if !status.as_ref().is_ok_and(|s| s.success()) {
@@ -164,10 +186,10 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
         anyhow::bail!(
             "terraform apply -replace={} failed ({}); the data is in {archive}",
             service.address(),
-            status.map(|s| s.to_string()).unwrap_or_else(|e| format!("cannot run {}: {e}", request.terraform))
+            status.map(|s| s.to_string()).unwrap_or_else(|e| format!("cannot run {}: {e}", terraform.program))
         );
     }
-    let after = outputs(&request)?;
+    let after = terraform.outputs()?;
     let new_vmid = after[service.name()]["value"]["vmid"].as_u64().unwrap_or(vmid);
     let rebuilt = guests(api).await?.into_iter().find(|g| g.vmid == new_vmid);
     let rebuilt =
@@ -179,15 +201,16 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     api.wait_task(&upid, TaskWait::with_timeout(Duration::from_secs(600))).await?;
     // Destroying the old VM took it out of backup jobs and HA (PVE's purge): one more apply puts
     // the new one back in, and leaves the environment with nothing to change.
-    let converged = terraform(&request, &["apply", "-input=false", "-no-color", "-auto-approve"])
+    let converged = terraform
+        .command(&["apply", "-input=false", "-no-color", "-auto-approve"])
         .stdout(Stdio::from(std::io::stderr()))
         .status()
-        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", request.terraform))?;
+        .map_err(|e| anyhow::anyhow!("cannot run {}: {e}", terraform.program))?;
     if !converged.success() {
         anyhow::bail!("{} was rebuilt and restored from {archive}, but the follow-up terraform apply failed ({converged})", service.name());
     }
     let answered = match &check_url {
-        Some(url) => Some(wait_for(url, request.check_timeout).await.map_err(|e| {
+        Some(url) => Some(wait_for(url, check_timeout).await.map_err(|e| {
             anyhow::anyhow!("{} was rebuilt and restored from {archive}, but the service does not answer: {e:#}", service.name())
         })?),
         None => None,

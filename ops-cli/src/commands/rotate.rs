@@ -11,32 +11,46 @@ use pve_api::{GuestKind, PropertyString};
 use pve_ssh::{HostKeyMode, Options, SshError, SshSession, Target};
 use serde_json::json;
 
-use super::{Guest, confirm, guests};
-use crate::commands::snapshot::report;
+use super::{Guest, SshArgs, confirm, guests};
 use crate::metrics::{self, Family};
+use crate::report::report;
 use crate::{Exit, Ops};
 
-pub struct Request {
-    /// Private key file of the new key (its public half goes to the hosts; it proves the login).
+/// Add a new SSH key on guests, prove it logs in, only then remove the old key (never a lockout).
+#[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("scope").required(true).multiple(true).args(["env", "all", "host"]))]
+pub struct Args {
+    /// Private key file of the new key: its public half is installed, and it proves the new login.
+    #[arg(long)]
     pub add_key: PathBuf,
-    /// Public key (file or `type base64` text) to take off once the new key works.
+    /// Public key to remove once the new one works: a .pub file or the 'ssh-ed25519 AAAA…' text.
+    #[arg(long)]
     pub remove_key: Option<String>,
-    /// The key that logs in today.
-    pub identity: PathBuf,
-    pub known_hosts: PathBuf,
-    pub init_known_hosts: bool,
-    pub user: String,
-    pub port: u16,
-    /// authorized_keys, relative to the user's home (as SFTP resolves it) or absolute; `{host}`
-    /// and `{user}` are replaced (for sshd's central `AuthorizedKeysFile /etc/ssh/keys/%u` style).
-    pub authorized_keys: String,
+    /// Guests tagged environment-<ENV> (running, with a static address in their config).
+    #[arg(long)]
     pub env: Option<String>,
+    /// Every running guest with a static address.
+    #[arg(long)]
     pub all: bool,
-    /// Hosts given directly, besides those found through the API.
-    pub hosts: Vec<String>,
+    /// A host to include by address (repeatable).
+    #[arg(long)]
+    pub host: Vec<String>,
+    #[command(flatten)]
+    pub ssh: SshArgs,
+    // Relative paths resolve against the home directory as SFTP does; `{host}` and `{user}` are
+    // replaced, for sshd's central `AuthorizedKeysFile /etc/ssh/keys/%u` style.
+    /// authorized_keys path, relative to the user's home or absolute.
+    #[arg(long, default_value = ".ssh/authorized_keys")]
+    pub authorized_keys: String,
+    /// Hosts worked on at once.
+    #[arg(long, default_value_t = 8)]
     pub parallel: usize,
+    /// Connection retries per login (exponential backoff from 200 ms).
+    #[arg(long, default_value_t = 3)]
     pub retries: u32,
-    pub timeout: Duration,
+    /// Seconds to wait for each connection or command.
+    #[arg(long, default_value_t = 10)]
+    pub timeout: u64,
 }
 
 /// The `type base64` part of a public key line (options and comment dropped), for comparison.
@@ -86,12 +100,12 @@ async fn agent_address(api: &pve_api::PveClient, guest: &Guest) -> Option<String
 }
 
 /// Hosts to rotate (label, address), deduplicated by address, and guests left out (label, why).
-async fn targets(ops: &Ops, request: &Request) -> anyhow::Result<(Vec<(String, String)>, Vec<(String, String)>)> {
-    let mut found: Vec<(String, String)> = request.hosts.iter().map(|h| (h.clone(), h.clone())).collect();
+async fn targets(ops: &Ops, args: &Args) -> anyhow::Result<(Vec<(String, String)>, Vec<(String, String)>)> {
+    let mut found: Vec<(String, String)> = args.host.iter().map(|h| (h.clone(), h.clone())).collect();
     let mut skipped = Vec::new();
-    if request.env.is_some() || request.all {
+    if args.env.is_some() || args.all {
         let api = ops.api()?;
-        let in_scope = |g: &Guest| request.env.is_none() || pve_api::tags::lifecycle::environment(&g.tags) == request.env;
+        let in_scope = |g: &Guest| args.env.is_none() || pve_api::tags::lifecycle::environment(&g.tags) == args.env;
         for guest in guests(api).await?.into_iter().filter(in_scope) {
             let label = format!("{} ({})", guest.name, guest.vmid);
             if !guest.running {
@@ -167,21 +181,20 @@ async fn put_back(sessions: &[&SshSession], path: &str, text: &str) -> Result<()
 }
 
 /// One host: add, verify, remove, verify. Returns what was done.
-async fn rotate_host(host: &str, request: &Request, new_line: &str, remove: Option<&str>) -> anyhow::Result<&'static str> {
-    let target = Target { host: host.to_string(), port: request.port, user: request.user.clone() };
-    let mode = if request.init_known_hosts { HostKeyMode::LearnUnknown } else { HostKeyMode::Strict };
-    let old = Options { private_key: request.identity.clone(), known_hosts: request.known_hosts.clone(), mode, timeout: request.timeout };
-    let new = Options { private_key: request.add_key.clone(), mode: HostKeyMode::Strict, ..old.clone() };
-    let path = &request.authorized_keys.replace("{host}", host).replace("{user}", &request.user);
+async fn rotate_host(host: &str, args: &Args, new_line: &str, remove: Option<&str>) -> anyhow::Result<&'static str> {
+    let target = args.ssh.target(host);
+    let old = args.ssh.options(Duration::from_secs(args.timeout));
+    let new = Options { private_key: args.add_key.clone(), mode: HostKeyMode::Strict, ..old.clone() };
+    let path = &args.authorized_keys.replace("{host}", host).replace("{user}", &args.ssh.user);
 
-    let session = connect(&target, &old, request.retries).await?;
+    let session = connect(&target, &old, args.retries).await?;
     let original = session.read_optional(path).await?.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
     let added = edit_authorized_keys(&original, Some(new_line), None);
     if added != original {
         write(&session, path, &added).await?;
     }
     // A fresh login with the new key, before anything is taken away.
-    let verified = match proves_login(&target, &new, request.retries).await {
+    let verified = match proves_login(&target, &new, args.retries).await {
         Ok(s) => s,
         Err(e) => {
             if added != original {
@@ -210,7 +223,7 @@ async fn rotate_host(host: &str, request: &Request, new_line: &str, remove: Opti
     }
     // From here on a failure must leave a key that logs in: put `added` (both keys) back.
     let outcome = match write(&verified, path, &removed).await {
-        Ok(_) => proves_login(&target, &new, request.retries).await.map(|_| ()),
+        Ok(_) => proves_login(&target, &new, args.retries).await.map(|_| ()),
         Err(e) => Err(e),
     };
     if let Err(e) = outcome {
@@ -225,9 +238,9 @@ async fn rotate_host(host: &str, request: &Request, new_line: &str, remove: Opti
     Ok("new key added and verified, old key removed")
 }
 
-pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
-    let new_line = pve_ssh::public_key_line(&request.add_key)?;
-    let remove = match &request.remove_key {
+pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
+    let new_line = pve_ssh::public_key_line(&args.add_key)?;
+    let remove = match &args.remove_key {
         Some(k) if std::path::Path::new(k).is_file() => {
             Some(std::fs::read_to_string(k).map_err(|e| anyhow::anyhow!("cannot read {k}: {e}"))?.trim().to_string())
         }
@@ -240,7 +253,7 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
             anyhow::bail!("--remove-key is the key being added: that would lock everyone out");
         }
     }
-    let (hosts, skipped) = targets(ops, &request).await?;
+    let (hosts, skipped) = targets(ops, &args).await?;
     if hosts.is_empty() && skipped.is_empty() {
         anyhow::bail!("no hosts: give --env, --all or --host (guests need a static address in their ipconfig/net config)");
     }
@@ -265,16 +278,15 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     }
     let started = Instant::now();
     let progress = indicatif::ProgressBar::new(hosts.len() as u64).with_message("rotating SSH keys");
-    let limit = Arc::new(tokio::sync::Semaphore::new(request.parallel.max(1)));
-    let request = Arc::new(request);
+    let limit = Arc::new(tokio::sync::Semaphore::new(args.parallel.max(1)));
+    let args = Arc::new(args);
     let (new_line, remove) = (Arc::new(new_line), Arc::new(remove));
     let mut tasks = tokio::task::JoinSet::new();
     for (name, address) in hosts {
-        let (limit, request, new_line, remove, progress) =
-            (limit.clone(), request.clone(), new_line.clone(), remove.clone(), progress.clone());
+        let (limit, args, new_line, remove, progress) = (limit.clone(), args.clone(), new_line.clone(), remove.clone(), progress.clone());
         tasks.spawn(async move {
             let _slot = limit.acquire_owned().await;
-            let outcome = rotate_host(&address, &request, &new_line, remove.as_deref()).await;
+            let outcome = rotate_host(&address, &args, &new_line, remove.as_deref()).await;
             progress.inc(1);
             (name, address, outcome)
         });

@@ -7,7 +7,53 @@ use serde_json::json;
 
 use super::{confirm, guest, guests};
 use crate::metrics::{self, Family};
+use crate::report::report;
 use crate::{Exit, Ops};
+
+/// Create, list, roll back, delete and clean up snapshots.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Action {
+    /// Take a snapshot (named pve-ops-<timestamp> unless --name).
+    Create {
+        vmid: u64,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Include a running VM's memory.
+        #[arg(long)]
+        ram: bool,
+    },
+    /// List a guest's snapshots.
+    List { vmid: u64 },
+    /// Roll a guest back to a snapshot (waits for the task).
+    Rollback {
+        vmid: u64,
+        #[arg(long)]
+        name: String,
+    },
+    /// Delete one snapshot.
+    Delete {
+        vmid: u64,
+        #[arg(long)]
+        name: String,
+    },
+    /// Delete this tool's snapshots older than --max-age, except those marked [keep].
+    Cleanup {
+        /// e.g. 7d, 12h.
+        #[arg(long, value_parser = crate::parse_age)]
+        max_age: i64,
+        /// One guest (default: all guests).
+        #[arg(long)]
+        vmid: Option<u64>,
+    },
+}
 
 /// Snapshots this tool makes start with this; `cleanup` deletes no other.
 pub const PREFIX: &str = "pve-ops-";
@@ -20,6 +66,16 @@ fn wait() -> TaskWait {
 
 pub fn default_name() -> String {
     format!("{PREFIX}{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"))
+}
+
+pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
+    match args.action {
+        Action::Create { vmid, name, description, ram } => create(ops, vmid, name, description, ram).await,
+        Action::List { vmid } => list(ops, vmid).await,
+        Action::Rollback { vmid, name } => rollback(ops, vmid, &name).await,
+        Action::Delete { vmid, name } => delete(ops, vmid, &name).await,
+        Action::Cleanup { max_age, vmid } => cleanup(ops, max_age, vmid).await,
+    }
 }
 
 pub async fn create(ops: &Ops, vmid: u64, name: Option<String>, description: Option<String>, ram: bool) -> anyhow::Result<Exit> {
@@ -164,12 +220,4 @@ pub async fn cleanup(ops: &Ops, max_age: i64, vmid: Option<u64>) -> anyhow::Resu
     } else {
         Exit::Partial
     })
-}
-
-pub fn report(ops: &Ops, text: &str, value: serde_json::Value) {
-    if ops.json {
-        println!("{value}");
-    } else {
-        println!("{text}");
-    }
 }

@@ -11,22 +11,45 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde_json::json;
 
 use super::confirm;
-use crate::commands::snapshot::report;
+use crate::report::report;
 use crate::s3::{S3Settings, error};
 use crate::{Exit, Ops};
 
 /// How many versions `--list` reads the serial and lineage of.
 const LIST_DETAILS: usize = 50;
 
-pub struct Request {
+/// List the versions of an environment's Terraform state in S3, or restore one
+/// (--version-id or --before); the current state is kept as a version first.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Environment name (a folder under --environments with backend.tf / backend.hcl).
+    #[arg(long)]
     pub env: String,
-    pub key: String,
-    pub settings: S3Settings,
+    /// Version to restore (see the listing).
+    #[arg(long, conflicts_with = "before")]
     pub version_id: Option<String>,
+    /// Restore the newest version written before this time (RFC 3339, 'YYYY-MM-DD HH:MM' UTC, or a day).
+    #[arg(long, value_parser = parse_time)]
     pub before: Option<chrono::DateTime<chrono::Utc>>,
-    /// Restore a state of another lineage.
+    /// Only list the versions (the default without --version-id or --before).
+    #[arg(long, conflicts_with_all = ["version_id", "before"])]
+    pub list: bool,
+    /// State object key (default: <env>/terraform.tfstate, as in the environments' backend.tf).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Bucket (default: PVE_OPS_S3_BUCKET, then backend.hcl, then tfstate).
+    #[arg(long)]
+    pub bucket: Option<String>,
+    /// S3 endpoint URL (default: PVE_OPS_S3_ENDPOINT / AWS_ENDPOINT_URL_S3, then backend.hcl).
+    #[arg(long)]
+    pub s3_endpoint: Option<String>,
+    #[arg(long, env = "PVE_OPS_ENVIRONMENTS", default_value = "environments")]
+    pub environments: std::path::PathBuf,
+    /// Restore a state of another lineage (a different Terraform state).
+    #[arg(long)]
     pub allow_other_lineage: bool,
-    /// Go on while the state lock is held (a stale lock left by a crashed run).
+    /// Go on while the state lock is held (only for a lock left by a crashed run).
+    #[arg(long)]
     pub ignore_lock: bool,
 }
 
@@ -138,10 +161,19 @@ fn timestamp(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default()
 }
 
-pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
-    let S3Settings { bucket, .. } = &request.settings;
-    let key = &request.key;
-    let client = request.settings.client()?;
+pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
+    let env = &args.env;
+    let backend_hcl = args.environments.join(env).join("backend.hcl");
+    let settings = S3Settings::resolve(args.s3_endpoint.clone(), args.bucket.clone(), &backend_hcl);
+    if settings.endpoint.is_none() && !backend_hcl.exists() {
+        anyhow::bail!(
+            "no S3 endpoint for {env}: {} does not exist; set PVE_OPS_S3_ENDPOINT or --s3-endpoint (for AWS itself: https://s3.<region>.amazonaws.com)",
+            backend_hcl.display()
+        );
+    }
+    let key = &args.key.clone().unwrap_or_else(|| format!("{env}/terraform.tfstate"));
+    let bucket = &settings.bucket;
+    let client = settings.client()?;
     let status = client
         .get_bucket_versioning()
         .bucket(bucket)
@@ -158,10 +190,10 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     if history.is_empty() {
         anyhow::bail!("s3://{bucket}/{key} has no versions: is {} the environment's state key?", key);
     }
-    if request.version_id.is_none() && request.before.is_none() {
-        return list(ops, &client, &request, &history).await;
+    if args.version_id.is_none() && args.before.is_none() {
+        return list(ops, &client, env, bucket, key, &history).await;
     }
-    let chosen = match (&request.version_id, request.before) {
+    let chosen = match (&args.version_id, args.before) {
         (Some(id), _) => history.iter().find(|v| &v.id == id).ok_or_else(|| anyhow::anyhow!("s3://{bucket}/{key} has no version {id}"))?,
         (None, Some(before)) => history
             .iter()
@@ -179,7 +211,7 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     if current.is_some_and(|v| v.id == chosen.id) {
         report(
             ops,
-            &format!("version {} is already the current state of {}; nothing to do", chosen.id, request.env),
+            &format!("version {} is already the current state of {}; nothing to do", chosen.id, env),
             json!({ "restored": false, "version_id": chosen.id }),
         );
         return Ok(Exit::Ok);
@@ -201,7 +233,7 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     }
     if let Some(state) = &reference
         && state.lineage != chosen_state.lineage
-        && !request.allow_other_lineage
+        && !args.allow_other_lineage
     {
         anyhow::bail!(
             "version {} belongs to another state (lineage {}, current {}); pass --allow-other-lineage to restore it anyway",
@@ -215,8 +247,8 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
     let body = with_serial(&chosen_bytes, chosen_state.serial, new_serial)?;
     let plan = format!(
         "restore {} state (s3://{bucket}/{key} at {}) to version {} ({}, serial {}, {} resources) over {} — the current state stays in the history and is written again first; the restored copy gets serial {new_serial}",
-        request.env,
-        request.settings.endpoint.as_deref().unwrap_or("AWS S3"),
+        env,
+        settings.endpoint.as_deref().unwrap_or("AWS S3"),
         chosen.id,
         timestamp(chosen.modified),
         chosen_state.serial,
@@ -231,7 +263,7 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
         return Ok(Exit::Failure);
     }
     // Hold Terraform's own lock (use_lockfile) while writing, so no apply starts in between.
-    let lock = StateLock::take(&client, bucket, key, &request.env, request.ignore_lock).await?;
+    let lock = StateLock::take(&client, bucket, key, env, args.ignore_lock).await?;
     let result = async {
         // Nothing may have changed since the versions were read.
         let latest_now = versions(&client, bucket, key).await?.into_iter().find(|v| v.latest).map(|v| v.id);
@@ -261,7 +293,7 @@ pub async fn run(ops: &Ops, request: Request) -> anyhow::Result<Exit> {
         ops,
         &format!(
             "{} state restored from version {} as version {new_version} (serial {new_serial}); the previous state is version {}",
-            request.env,
+            env,
             chosen.id,
             kept.as_deref().unwrap_or("-")
         ),
@@ -371,8 +403,7 @@ impl StateLock {
     }
 }
 
-async fn list(ops: &Ops, client: &Client, request: &Request, history: &[Version]) -> anyhow::Result<Exit> {
-    let (bucket, key) = (&request.settings.bucket, &request.key);
+async fn list(ops: &Ops, client: &Client, env: &str, bucket: &str, key: &str, history: &[Version]) -> anyhow::Result<Exit> {
     let mut rows = Vec::new();
     for (n, v) in history.iter().enumerate() {
         let state = if v.deleted || n >= LIST_DETAILS {
@@ -392,7 +423,7 @@ async fn list(ops: &Ops, client: &Client, request: &Request, history: &[Version]
         }));
     }
     if ops.json {
-        println!("{}", json!({ "env": request.env, "bucket": bucket, "key": key, "versions": rows }));
+        println!("{}", json!({ "env": env, "bucket": bucket, "key": key, "versions": rows }));
     } else {
         println!("s3://{bucket}/{key}");
         println!("{:<40} {:<21} {:>8} {:>7} {:>10}", "VERSION", "MODIFIED", "SIZE", "SERIAL", "RESOURCES");
