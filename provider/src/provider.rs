@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use pve_api::{ApiError, ClientConfig, ClusterResource, Credentials, MinTls, PveClient, Secret};
+use pve_api::{ApiError, ClientConfig, ClusterResource, Credentials, GuestConfig, MinTls, PveClient, Secret};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::data_sources;
@@ -32,11 +32,25 @@ pub struct Context {
     source_locks: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
     /// VMIDs handed out in this run, so concurrent creates never pick the same one.
     reserved_vmids: Mutex<BTreeSet<u64>>,
+    /// VMIDs in use when this process first allocated one. Stale by design: every candidate is
+    /// confirmed by PVE (`nextid?vmid=`) and ours are in `reserved_vmids`, so allocating needs no
+    /// whole-cluster listing per guest.
+    used_at_start: tokio::sync::Mutex<Option<Arc<BTreeSet<u64>>>>,
+    /// Clone sources by VMID: their node and disk storages, read once per process (a template
+    /// does not move or change its disks during an apply; a clone from a stale entry fails
+    /// with PVE's message and nothing is created).
+    clone_sources: tokio::sync::Mutex<HashMap<u64, Arc<CloneSource>>>,
     pub ssh: SshSettings,
     ssh_sessions: tokio::sync::Mutex<HashMap<String, Arc<pve_ssh::SshSession>>>,
     snippet_dirs: tokio::sync::Mutex<HashMap<String, String>>,
     /// Set when Terraform asks the provider to stop (Ctrl-C): task waits give up at once.
     stopping: tokio::sync::watch::Sender<bool>,
+}
+
+/// A guest that other guests are cloned from.
+pub struct CloneSource {
+    pub node: String,
+    pub config: GuestConfig,
 }
 
 /// How long a shared `/cluster/resources` answer stays fresh.
@@ -51,6 +65,8 @@ impl Context {
             node_slots: Mutex::new(HashMap::new()),
             source_locks: Mutex::new(HashMap::new()),
             reserved_vmids: Mutex::new(BTreeSet::new()),
+            used_at_start: tokio::sync::Mutex::new(None),
+            clone_sources: tokio::sync::Mutex::new(HashMap::new()),
             ssh,
             ssh_sessions: tokio::sync::Mutex::new(HashMap::new()),
             snippet_dirs: tokio::sync::Mutex::new(HashMap::new()),
@@ -131,6 +147,35 @@ impl Context {
         Ok(fresh)
     }
 
+    /// The listing, fetched anew unless the cached one was fetched at or after `since`: a guest
+    /// missing from an older listing may have been created after it.
+    pub async fn resources_since(&self, since: Instant) -> Result<Arc<Vec<ClusterResource>>, ApiError> {
+        let mut cached = self.resources.lock().await;
+        if let Some((at, resources)) = cached.as_ref()
+            && *at >= since
+        {
+            return Ok(resources.clone());
+        }
+        let fresh = Arc::new(self.client.cluster_resources(None).await?);
+        *cached = Some((Instant::now(), fresh.clone()));
+        Ok(fresh)
+    }
+
+    /// A clone source's node and disk storages, read once per process.
+    pub async fn clone_source(&self, vmid: u64, kind: pve_api::GuestKind) -> Result<Option<Arc<CloneSource>>, ApiError> {
+        let mut sources = self.clone_sources.lock().await;
+        if let Some(source) = sources.get(&vmid) {
+            return Ok(Some(source.clone()));
+        }
+        let resources = self.resources().await?;
+        let Some(row) = resources.iter().find(|r| r.vmid == Some(vmid) && r.guest_kind() == Some(kind)) else { return Ok(None) };
+        let node = row.node.clone().unwrap_or_default();
+        let config = self.client.guest_config(kind, &node, vmid).await?;
+        let source = Arc::new(CloneSource { node, config });
+        sources.insert(vmid, source.clone());
+        Ok(Some(source))
+    }
+
     /// After a change, the next read fetches anew.
     pub async fn invalidate_resources(&self) {
         *self.resources.lock().await = None;
@@ -156,8 +201,17 @@ impl Context {
 
     /// A VMID that no guest has and no other create of this run holds, confirmed by PVE.
     pub async fn allocate_vmid(&self) -> Result<u64, ApiError> {
-        self.invalidate_resources().await;
-        let used: BTreeSet<u64> = self.resources().await?.iter().filter_map(|r| r.vmid).collect();
+        let used = {
+            let mut snapshot = self.used_at_start.lock().await;
+            match snapshot.as_ref() {
+                Some(used) => used.clone(),
+                None => {
+                    let used: Arc<BTreeSet<u64>> = Arc::new(self.resources().await?.iter().filter_map(|r| r.vmid).collect());
+                    *snapshot = Some(used.clone());
+                    used
+                }
+            }
+        };
         loop {
             let candidate = {
                 let mut reserved = self.reserved_vmids.lock().unwrap_or_else(|e| e.into_inner());

@@ -141,19 +141,32 @@ pub struct Located {
     pub pool: Option<String>,
 }
 
+/// Finds a guest of either kind: where it is and what it is. A guest missing from the shared
+/// listing is looked for once more in a listing no older than this call: the shared one may
+/// predate the guest's creation or migration. The one "find a guest" of the provider.
+pub async fn find_guest(ctx: &Context, vmid: u64) -> Result<Option<(Located, GuestKind)>, Diagnostics> {
+    let asked = std::time::Instant::now();
+    let mut resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
+    if !resources.iter().any(|r| r.vmid == Some(vmid)) {
+        resources = ctx.resources_since(asked).await.map_err(|e| api_failure("Listing cluster resources", e))?;
+    }
+    let Some(row) = resources.iter().find(|r| r.vmid == Some(vmid)) else { return Ok(None) };
+    let Some(kind) = row.guest_kind() else { return Ok(None) };
+    let located =
+        Located { node: row.node.clone().unwrap_or_default(), running: row.status.as_deref() == Some("running"), pool: row.pool.clone() };
+    Ok(Some((located, kind)))
+}
+
 /// Finds a guest of `kind`; a VMID now used by the other kind is an error, never adopted.
 pub async fn locate(ctx: &Context, vmid: u64, kind: GuestKind) -> Result<Option<Located>, Diagnostics> {
-    let resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
-    let Some(row) = resources.iter().find(|r| r.vmid == Some(vmid)) else { return Ok(None) };
-    if row.guest_kind() != Some(kind) {
-        let detail = format!("VMID {vmid} is a {} guest now; refusing to manage it as {kind}", row.resource_type);
-        return Err(Diagnostic::error("VMID belongs to another guest", detail).into());
+    match find_guest(ctx, vmid).await? {
+        Some((located, found)) if found == kind => Ok(Some(located)),
+        Some((_, found)) => {
+            let detail = format!("VMID {vmid} is a {} guest now; refusing to manage it as {kind}", found.as_str());
+            Err(Diagnostic::error("VMID belongs to another guest", detail).into())
+        }
+        None => Ok(None),
     }
-    Ok(Some(Located {
-        node: row.node.clone().unwrap_or_default(),
-        running: row.status.as_deref() == Some("running"),
-        pool: row.pool.clone(),
-    }))
 }
 
 /// A guest's config. On "not found" it looks again with a fresh listing before concluding the
@@ -173,6 +186,16 @@ pub async fn read_config(ctx: &Context, vmid: u64, kind: GuestKind) -> Result<Op
         }
     }
     Ok(None)
+}
+
+/// The config of a guest this process just built where it built it: no listing needed.
+pub async fn read_config_at(ctx: &Context, vmid: u64, kind: GuestKind, at: Located) -> Result<Option<(Located, GuestConfig)>, Diagnostics> {
+    match ctx.client.guest_config(kind, &at.node, vmid).await {
+        Ok(config) => Ok(Some((at, config))),
+        // Moved already (HA): find it.
+        Err(e) if e.is_not_found() => read_config(ctx, vmid, kind).await,
+        Err(e) => Err(api_failure("Reading the guest config", e)),
+    }
 }
 
 fn word(kind: GuestKind) -> &'static str {

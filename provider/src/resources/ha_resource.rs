@@ -110,9 +110,7 @@ impl Resource<Context> for PveHaResource {
     fn create<'a>(&'a self, ctx: &'a Context, planned: Value, _config: Value) -> BoxFuture<'a, Result<Value, CreateError>> {
         Box::pin(async move {
             let vmid = planned.get("vmid").as_i64().unwrap_or_default() as u64;
-            let resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
-            let kind = resources.iter().find(|r| r.vmid == Some(vmid)).and_then(|r| r.guest_kind());
-            let Some(kind) = kind else {
+            let Some((_, kind)) = super::common::find_guest(ctx, vmid).await? else {
                 return Err(Diagnostic::error("Guest not found", format!("no VM or container with VMID {vmid}")).at(attr("vmid")).into());
             };
             let sid = format!("{}:{vmid}", if kind == pve_api::GuestKind::Qemu { "vm" } else { "ct" });

@@ -49,9 +49,9 @@ fn wanted_tags(state: &Value) -> Vec<String> {
     tags
 }
 
+/// Where the guest is now, and its kind.
 async fn locate(ctx: &Context, vmid: u64) -> Result<Option<(String, GuestKind)>, Diagnostics> {
-    let resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
-    Ok(resources.iter().find(|r| r.vmid == Some(vmid)).and_then(|r| Some((r.node.clone()?, r.guest_kind()?))))
+    Ok(super::common::find_guest(ctx, vmid).await?.map(|(at, kind)| (at.node, kind)))
 }
 
 /// Replaces the guest's lifecycle tags with `ours`, keeping every other tag; retried when someone

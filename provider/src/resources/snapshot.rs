@@ -25,9 +25,9 @@ fn check_name(value: &Value) -> Result<(), String> {
 }
 
 /// Where the guest is now: (node, kind).
+/// Where the guest is now, and its kind.
 async fn locate(ctx: &Context, vmid: u64) -> Result<Option<(String, GuestKind)>, Diagnostics> {
-    let resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
-    Ok(resources.iter().find(|r| r.vmid == Some(vmid)).and_then(|r| Some((r.node.clone()?, r.guest_kind()?))))
+    Ok(super::common::find_guest(ctx, vmid).await?.map(|(at, kind)| (at.node, kind)))
 }
 
 async fn fetch(ctx: &Context, vmid: u64, name: &str, prior: &Value) -> Result<Option<Value>, Diagnostics> {

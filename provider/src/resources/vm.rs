@@ -29,7 +29,7 @@ use crate::provider::Context;
 
 use super::common::{
     Located, check_ip, check_ipv4_config, check_tags, destroy, flag, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
-    read_config, set_pool, set_power, settle, text, timeout, timeouts_block, wait,
+    read_config, read_config_at, set_pool, set_power, settle, text, timeout, timeouts_block, wait,
 };
 
 const QEMU: GuestKind = GuestKind::Qemu;
@@ -539,7 +539,28 @@ fn config_params(planned: &Value, prior: &Value, params: &mut Params, deletes: &
 
 impl PveVm {
     async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
-        let Some((at, config)) = read_config(ctx, vmid, QEMU).await? else { return Ok(None) };
+        let found = read_config(ctx, vmid, QEMU).await?;
+        Self::state_of(ctx, vmid, prior, found).await
+    }
+
+    /// The state of a VM this process just built on `planned`'s node, read without a listing.
+    async fn read_built(ctx: &Context, vmid: u64, planned: &Value) -> Result<Option<Value>, Diagnostics> {
+        let at = Located {
+            node: planned.get("node").as_str().unwrap_or_default().to_string(),
+            running: planned.get("started").as_bool() != Some(false) && planned.get("template").as_bool() != Some(true),
+            pool: planned.get("pool").as_str().map(str::to_string),
+        };
+        let found = read_config_at(ctx, vmid, QEMU, at).await?;
+        Self::state_of(ctx, vmid, planned, found).await
+    }
+
+    async fn state_of(
+        ctx: &Context,
+        vmid: u64,
+        prior: &Value,
+        found: Option<(Located, GuestConfig)>,
+    ) -> Result<Option<Value>, Diagnostics> {
+        let Some((at, config)) = found else { return Ok(None) };
         let mut state = state_from_config(vmid, &at.node, at.running, at.pool, &config, prior);
         // Only a VM already known to wait for a reboot costs a second call: has it rebooted
         // (pending changes applied) since?
@@ -627,11 +648,13 @@ impl PveVm {
         let exists = match config.get("clone_vmid").as_i64() {
             Some(source) => {
                 let source = source as u64;
-                let Some(Located { node: source_node, .. }) = locate(ctx, source, QEMU).await? else {
+                let Some(source_guest) = ctx.clone_source(source, QEMU).await.map_err(|e| api_failure("Reading the clone source", e))?
+                else {
                     return Err(Diagnostic::error("Clone source not found", format!("no VM or template with VMID {source}"))
                         .at(attr("clone_vmid"))
                         .into());
                 };
+                let source_node = source_guest.node.clone();
                 let full = config.get("clone_full").as_bool().unwrap_or(true);
                 let mut clone = Params::new().set("name", planned.get("name").as_str().unwrap_or_default()).flag("full", full);
                 if node != source_node {
@@ -642,12 +665,8 @@ impl PveVm {
                 }
                 if !full && let Some(storage) = disks.first().and_then(|d| d.get("storage").as_str()) {
                     // A linked clone stays on the template's storage.
-                    let source_config = ctx
-                        .client
-                        .guest_config(QEMU, &source_node, source)
-                        .await
-                        .map_err(|e| api_failure("Reading the clone source", e))?;
-                    let source_storages: BTreeSet<String> = source_config
+                    let source_storages: BTreeSet<String> = source_guest
+                        .config
                         .values
                         .iter()
                         .filter_map(|(k, v)| disk_from_config(k, &json_text(v)))
@@ -665,7 +684,6 @@ impl PveVm {
                 let _source = ctx.lock_source(source).await;
                 let upid =
                     ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone).await.map_err(|e| api_failure("Cloning the VM", e))?;
-                ctx.invalidate_resources().await;
                 let result = wait(ctx, &upid, limit, "Cloning the VM").await;
                 if let Err(diags) = result {
                     // PVE removes a failed clone; if anything is left, report it instead of orphaning it.
@@ -780,7 +798,6 @@ impl PveVm {
                     api_failure("Creating the VM", e)
                 }
             })?;
-            ctx.invalidate_resources().await;
             if let Err(d) = wait(ctx, &upid, limit, "Creating the VM").await {
                 return Err(partial(d).await);
             }
@@ -1039,8 +1056,9 @@ impl Resource<Context> for PveVm {
             } else {
                 None
             };
+            // No listing is invalidated: a guest missing from the shared listing is looked up
+            // again in a fresh one (common::locate), so creates do not cost a listing each.
             let built = Self::build(ctx, vmid, &planned, &config, cicustom.as_deref(), limit).await;
-            ctx.invalidate_resources().await;
             if let Err(mut error) = built {
                 if error.partial.is_none() {
                     ctx.release_vmid(vmid);
@@ -1052,7 +1070,7 @@ impl Resource<Context> for PveVm {
                 error.partial = error.partial.map(|actual| settle(&planned, &actual));
                 return Err(error);
             }
-            let actual = match Self::read_state(ctx, vmid, &planned).await {
+            let actual = match Self::read_built(ctx, vmid, &planned).await {
                 Ok(Some(actual)) => actual,
                 Ok(None) => return Err(Diagnostic::error("VM vanished", format!("VM {vmid} was created but is gone")).into()),
                 // Built, but not readable right now: keep it in state rather than lose track of it.
