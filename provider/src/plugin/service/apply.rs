@@ -110,7 +110,7 @@ impl<P: ProviderDefinition> PluginService<P> {
                 keep_write_only(&resource.block, &planned, &mut new_state);
             }
             let identity = identity_data(resource, &new_state);
-            Ok::<_, Diagnostics>((encode(&new_state, &ty), identity))
+            Ok::<_, Diagnostics>((encode(&new_state, ty), identity))
         }
         .await;
         Ok(Response::new(match result {

@@ -30,7 +30,7 @@ impl<P: ProviderDefinition> PluginService<P> {
                     .map(|(display_name, state)| pb::list_resource::Event {
                         identity: identity_data(resource, &state),
                         display_name,
-                        resource_object: request.include_resource_object.then(|| encode(&state, &ty)),
+                        resource_object: request.include_resource_object.then(|| encode(&state, ty)),
                         diagnostic: Vec::new(),
                     })
                     .collect(),

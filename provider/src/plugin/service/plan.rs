@@ -23,14 +23,14 @@ impl<P: ProviderDefinition> PluginService<P> {
                 // Destroy: nothing to adjust.
                 return Ok((encode(&Value::Null, &schema.value_type()), Vec::new(), Diagnostics::default()));
             }
-            let (mut planned, mut replace) = crate::plugin::resource::plan(&schema, &prior, &proposed, &config);
+            let (mut planned, mut replace) = crate::plugin::resource::plan(schema, &prior, &proposed, &config);
             let mut diags = resource.modify_plan(context.as_deref(), &prior, &config, &mut planned, &mut replace).await;
             if diags.has_errors() {
                 return Err(diags);
             }
             if self.write_only.legacy() {
-                keep_write_only(&schema, &config, &mut planned);
-                let set: Vec<&str> = write_only_names(&schema).filter(|name| !config.get(name).is_null()).collect();
+                keep_write_only(schema, &config, &mut planned);
+                let set: Vec<&str> = write_only_names(schema).filter(|name| !config.get(name).is_null()).collect();
                 if !set.is_empty() {
                     // On the resource, not on an attribute: Terraform would quote the attribute's
                     // configuration line, secret included.
