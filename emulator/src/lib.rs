@@ -3,11 +3,15 @@
 //! per-node worker limits, seeded fault injection, persistence and a JSON request log.
 
 pub mod api;
+pub mod auth;
 pub mod config;
+pub mod error;
 pub mod model;
 pub mod schema;
 pub mod server;
 pub mod state;
+pub mod tasks;
+pub mod vzdump;
 
 pub use config::EmulatorConfig;
 pub use server::{RunningEmulator, serve};

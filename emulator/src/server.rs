@@ -12,13 +12,14 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
-use crate::api;
+use crate::api::{self, Answer};
+use crate::auth::{TokenDef, Users, csrf_token, parse_tokens, ticket_user};
+use crate::error::PveError;
 use crate::schema::SCHEMA;
-use crate::state::{Emulator, PveError, now};
+use crate::state::Emulator;
 
 /// Who made a request.
 #[derive(Debug, Clone)]
@@ -26,12 +27,6 @@ pub struct Identity {
     /// `root@pam` or `root@pam!terraform`.
     pub userid: String,
     pub read_only: bool,
-}
-
-struct TokenDef {
-    id: String,
-    secret: String,
-    read_only: bool,
 }
 
 pub struct Server {
@@ -63,37 +58,11 @@ impl Drop for RunningEmulator {
     }
 }
 
-fn parse_tokens(specs: &[String]) -> anyhow::Result<Vec<TokenDef>> {
-    specs
-        .iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(|spec| {
-            let (spec, read_only) = match spec.strip_suffix(":ro") {
-                Some(s) => (s, true),
-                None => (spec.as_str(), false),
-            };
-            let (id, secret) = spec.split_once('=').ok_or_else(|| anyhow::anyhow!("token '{spec}' must be USER@REALM!NAME=SECRET"))?;
-            anyhow::ensure!(id.contains('@') && id.contains('!'), "token id '{id}' must be USER@REALM!NAME");
-            Ok(TokenDef { id: id.to_string(), secret: secret.to_string(), read_only })
-        })
-        .collect()
-}
-
 /// Starts serving; returns once the listener is bound.
 pub async fn serve(config: crate::config::EmulatorConfig) -> anyhow::Result<RunningEmulator> {
     pve_api::install_crypto_provider();
     let tokens = parse_tokens(&config.tokens)?;
-    // Users are checked here so a typo fails at start, not at the first login.
-    let _users: BTreeMap<String, String> = config
-        .users
-        .iter()
-        .filter(|s| !s.trim().is_empty())
-        .map(|u| {
-            u.split_once(':')
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .ok_or_else(|| anyhow::anyhow!("user '{u}' must be USER@REALM:PASSWORD"))
-        })
-        .collect::<anyhow::Result<_>>()?;
+    let users = Users::parse(&config.users)?;
     let request_log = match &config.request_log {
         Some(path) => Some(Mutex::new(open_private_log(path).map_err(|e| anyhow::anyhow!("opening request log {}: {e}", path.display()))?)),
         None => None,
@@ -102,7 +71,7 @@ pub async fn serve(config: crate::config::EmulatorConfig) -> anyhow::Result<Runn
     let addr = listener.local_addr()?;
     let plain = config.plain_http;
     let cert_out = config.cert_out.clone();
-    let emulator = Emulator::new(config)?;
+    let emulator = Emulator::new(config, users)?;
     let server = Arc::new(Server { emulator: emulator.clone(), tokens, request_log });
 
     let (tls, certificate_pem) = if plain {
@@ -165,27 +134,6 @@ impl std::fmt::Display for InjectedReset {
 }
 
 impl std::error::Error for InjectedReset {}
-
-fn sign(secret: &str, text: &str) -> String {
-    hex::encode(Sha256::digest(format!("{secret}:{text}").as_bytes()))
-}
-
-/// PVE ticket: `PVE:USER:HEXTIME::SIGNATURE`, valid two hours.
-pub fn make_ticket(secret: &str, userid: &str) -> (String, String) {
-    let stamp = format!("{:08X}", now());
-    let ticket = format!("PVE:{userid}:{stamp}::{}", sign(secret, &format!("{userid}:{stamp}")));
-    let csrf = format!("{stamp}:{}", sign(secret, &format!("csrf:{userid}:{stamp}")));
-    (ticket, csrf)
-}
-
-fn ticket_user(secret: &str, ticket: &str) -> Option<(String, String)> {
-    let rest = ticket.strip_prefix("PVE:")?;
-    let (userid, rest) = rest.split_once(':')?;
-    let (stamp, signature) = rest.split_once("::")?;
-    let issued = i64::from_str_radix(stamp, 16).ok()?;
-    let valid = bool::from(signature.as_bytes().ct_eq(sign(secret, &format!("{userid}:{stamp}")).as_bytes()));
-    (valid && now() - issued < 7200).then(|| (userid.to_string(), stamp.to_string()))
-}
 
 impl Server {
     async fn handle(self: Arc<Self>, req: Request<hyper::body::Incoming>) -> Result<Response<Body>, InjectedReset> {
@@ -267,7 +215,7 @@ impl Server {
         let (userid, stamp) =
             ticket_user(&self.emulator.ticket_secret, &ticket).ok_or_else(|| PveError::status(401, "Authentication failed!"))?;
         if method != "GET" {
-            let expected = format!("{stamp}:{}", sign(&self.emulator.ticket_secret, &format!("csrf:{userid}:{stamp}")));
+            let expected = csrf_token(&self.emulator.ticket_secret, &userid, &stamp);
             let given = headers.get("CSRFPreventionToken").and_then(|v| v.to_str().ok());
             if !given.is_some_and(|given| bool::from(given.as_bytes().ct_eq(expected.as_bytes()))) {
                 return Err(PveError::status(401, "Permission denied - invalid csrf token"));
@@ -282,7 +230,7 @@ impl Server {
         path: &str,
         mut params: BTreeMap<String, String>,
         identity: Option<Identity>,
-    ) -> Result<Value, PveError> {
+    ) -> Result<Answer, PveError> {
         let not_implemented = || PveError::status(501, format!("Method '{method} {path}' not implemented"));
         let route = SCHEMA.route(method, path).ok_or_else(not_implemented)?;
         let key = route.spec.key();
@@ -325,7 +273,7 @@ impl Server {
         method: &str,
         path: &str,
         params: &BTreeMap<String, String>,
-        result: Result<Value, PveError>,
+        result: Result<Answer, PveError>,
         started: Instant,
         user: &str,
     ) -> Response<Body> {
@@ -339,17 +287,7 @@ impl Server {
         let no_params = BTreeMap::new();
         let logged = if unauthorized { &no_params } else { params };
         let (status, response) = match result {
-            Ok(mut data) => {
-                // Handlers return extra envelope fields (e.g. a task log's `total`) under "$envelope".
-                let envelope = match data.as_object_mut().and_then(|o| o.remove("$envelope")) {
-                    Some(Value::Object(mut extra)) => {
-                        extra.insert("data".into(), data.get("data").cloned().unwrap_or(Value::Null));
-                        Value::Object(extra)
-                    }
-                    _ => json!({ "data": data }),
-                };
-                (200, json_response(StatusCode::OK, None, &envelope))
-            }
+            Ok(answer) => (200, json_response(StatusCode::OK, None, &answer.into_body())),
             Err(error) => {
                 let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 let reason = error.message.lines().next().unwrap_or("").to_string();

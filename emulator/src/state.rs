@@ -1,86 +1,31 @@
-//! The running emulator: cluster state, tasks, config locks, API workers and fault injection.
+//! The running emulator: the cluster behind its lock, config locks, API workers, fault injection,
+//! persistence and the users who may log in. What the operations do to the cluster is in `model`,
+//! `tasks` and `vzdump`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use pve_api::{GuestKind, Upid};
+use pve_api::GuestKind;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
+use crate::auth::Users;
 use crate::config::EmulatorConfig;
+use crate::error::PveError;
 use crate::model::Cluster;
-use crate::schema::ParamErrors;
-
-/// An error as PVE's HTTP layer returns it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PveError {
-    pub status: u16,
-    pub message: String,
-    pub errors: Option<ParamErrors>,
-}
-
-impl PveError {
-    /// A handler error: HTTP 500 with the message as reason and in the body.
-    pub fn server(message: impl Into<String>) -> Self {
-        Self { status: 500, message: message.into(), errors: None }
-    }
-
-    pub fn params(errors: ParamErrors) -> Self {
-        Self { status: 400, message: "Parameter verification failed.".into(), errors: Some(errors) }
-    }
-
-    pub fn param(name: &str, message: impl Into<String>) -> Self {
-        Self::params([(name.to_string(), message.into())].into())
-    }
-
-    pub fn status(status: u16, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), errors: None }
-    }
-}
-
-pub type ApiResult = Result<Value, PveError>;
-
-#[derive(Debug, Clone)]
-pub struct TaskRecord {
-    pub upid: Upid,
-    pub running: bool,
-    pub exitstatus: Option<String>,
-    pub log: Vec<String>,
-    pub endtime: Option<i64>,
-}
-
-impl TaskRecord {
-    pub fn status_json(&self) -> Value {
-        let u = &self.upid;
-        let mut v = json!({
-            "upid": u.to_string(), "node": u.node, "pid": u.pid, "pstart": u.pstart, "starttime": u.starttime,
-            "type": u.task_type, "id": u.id, "user": u.user,
-            "status": if self.running { "running" } else { "stopped" },
-        });
-        if let Some(exit) = &self.exitstatus {
-            v["exitstatus"] = json!(exit);
-        }
-        v
-    }
-}
-
-/// What a task does when its time is up. It gets the cluster, its log, and whether an injected
-/// failure hits it (then it must undo its effects and return the error).
-pub type TaskWork = Box<dyn FnOnce(&mut Cluster, &mut Vec<String>, bool) -> Result<(), String> + Send>;
+use crate::tasks::Tasks;
 
 pub struct Emulator {
     pub config: EmulatorConfig,
     cluster: Mutex<Cluster>,
-    tasks: Mutex<BTreeMap<String, TaskRecord>>,
+    pub(crate) tasks: Tasks,
     flocks: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
     workers: HashMap<String, Arc<Semaphore>>,
     rng: Mutex<StdRng>,
-    /// Task PIDs; atomic so tasks can be started while a handler holds the cluster.
-    next_pid: AtomicU32,
+    /// Who may log in with a password (`/access/ticket`).
+    pub users: Users,
     pub ticket_secret: String,
     pub boot_time: i64,
 }
@@ -90,19 +35,14 @@ pub fn now() -> i64 {
 }
 
 impl Emulator {
-    pub fn new(config: EmulatorConfig) -> anyhow::Result<Arc<Self>> {
+    pub fn new(config: EmulatorConfig, users: Users) -> anyhow::Result<Arc<Self>> {
         let boot_time = now();
         let cluster = match &config.state_file {
             Some(path) if path.exists() => {
                 let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading state file {}: {e}", path.display()))?;
                 let mut cluster: Cluster =
                     serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("state file {} is not valid: {e}", path.display()))?;
-                // Tasks do not survive a restart; neither do the locks they held.
-                for guest in cluster.guests.values_mut() {
-                    if matches!(guest.config.get("lock").map(String::as_str), Some("clone" | "create" | "backup" | "migrate")) {
-                        guest.config.remove("lock");
-                    }
-                }
+                cluster.release_task_locks();
                 cluster
             }
             _ => Cluster::seeded(config.nodes, boot_time, config.data_dir.as_deref()),
@@ -123,11 +63,11 @@ impl Emulator {
         Ok(Arc::new(Self {
             config,
             cluster: Mutex::new(cluster),
-            tasks: Mutex::new(BTreeMap::new()),
+            tasks: Tasks::default(),
             flocks: Mutex::new(HashMap::new()),
             workers,
             rng: Mutex::new(rng),
-            next_pid: AtomicU32::new(0x1000),
+            users,
             ticket_secret,
             boot_time,
         }))
@@ -176,82 +116,6 @@ impl Emulator {
                 Err(PveError::server(format!("can't lock file '{file}' - got timeout")))
             }
         }
-    }
-
-    fn new_upid(&self, node: &str, task_type: &str, id: &str, user: &str) -> Upid {
-        let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
-        Upid {
-            node: node.to_string(),
-            pid,
-            pstart: (pid as u64) * 7 + 0x0100_0000,
-            starttime: now(),
-            task_type: task_type.to_string(),
-            id: id.to_string(),
-            user: user.to_string(),
-        }
-    }
-
-    /// Starts a task that runs for the configured time (longer when a slow task is drawn), then
-    /// applies `work`. The guards (config locks) are held until it ends.
-    // The task's UPID fields, its weight, its locks and its work: splitting them up reads worse.
-    #[allow(clippy::too_many_arguments)]
-    pub fn spawn_task(
-        self: &Arc<Self>,
-        node: &str,
-        task_type: &str,
-        id: &str,
-        user: &str,
-        weight: u64,
-        guards: Vec<OwnedMutexGuard<()>>,
-        work: TaskWork,
-    ) -> Upid {
-        let upid = self.new_upid(node, task_type, id, user);
-        let mut duration = self.config.task_ms.saturating_mul(weight.max(1));
-        if self.chance(self.config.slow_task_rate) {
-            duration = duration.saturating_mul(self.config.slow_task_factor);
-        }
-        let fail = self.chance(self.config.task_failure_rate);
-        let record = TaskRecord { upid: upid.clone(), running: true, exitstatus: None, log: Vec::new(), endtime: None };
-        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).insert(upid.to_string(), record);
-        let this = self.clone();
-        let key = upid.to_string();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(duration)).await;
-            let mut log = Vec::new();
-            let result = {
-                let mut cluster = this.cluster();
-                work(&mut cluster, &mut log, fail)
-            };
-            this.persist();
-            let warnings = log.iter().filter(|l| l.starts_with("WARN")).count();
-            let exitstatus = match result {
-                Ok(()) if warnings > 0 => format!("WARNINGS: {warnings}"),
-                Ok(()) => "OK".to_string(),
-                Err(message) => {
-                    log.push(format!("TASK ERROR: {message}"));
-                    message
-                }
-            };
-            if exitstatus == "OK" || exitstatus.starts_with("WARNINGS") {
-                log.push(format!("TASK {}", if warnings > 0 { format!("WARNINGS: {warnings}") } else { "OK".into() }));
-            }
-            if let Some(record) = this.tasks.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&key) {
-                record.running = false;
-                record.exitstatus = Some(exitstatus);
-                record.log = log;
-                record.endtime = Some(now());
-            }
-            drop(guards);
-        });
-        upid
-    }
-
-    pub fn task(&self, upid: &str) -> Option<TaskRecord> {
-        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).get(upid).cloned()
-    }
-
-    pub fn tasks(&self) -> Vec<TaskRecord> {
-        self.tasks.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
 }
 

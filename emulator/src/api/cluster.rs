@@ -1,13 +1,12 @@
-//! Cluster-wide endpoints: version, login, resources, nextid, nodes, pools, HA, backup jobs.
+//! Cluster-wide endpoints: version, login, resources, nextid, nodes, pools, HA resources.
 
-use pve_api::GuestKind;
-use pve_api::calendar::CalendarEvent;
 use serde_json::{Value, json};
 
-use super::ApiRequest;
-use crate::model::Config;
-use crate::server::make_ticket;
-use crate::state::{ApiResult, PveError, now};
+use super::{ApiRequest, ApiResult};
+use crate::auth::make_ticket;
+use crate::error::PveError;
+use crate::model::{Config, HA_OPTIONS, PoolUpdate};
+use crate::state::now;
 
 pub async fn version(_: ApiRequest) -> ApiResult {
     Ok(json!({ "version": "9.1.3", "release": "9.1", "repoid": "6d3ac3d6b4c6a1f2", "console": "html5" }))
@@ -19,12 +18,7 @@ pub async fn ticket(r: ApiRequest) -> ApiResult {
         (false, Some(realm)) => format!("{username}@{realm}"),
         _ => username.to_string(),
     };
-    let expected =
-        r.emulator.config.users.iter().find_map(|u| u.split_once(':').filter(|(id, _)| *id == userid).map(|(_, p)| p.to_string()));
-    let given = r.required("password")?;
-    // Constant time, and a comparison even for an unknown user, so timing tells nothing.
-    let matches = subtle::ConstantTimeEq::ct_eq(expected.as_deref().unwrap_or("").as_bytes(), given.as_bytes());
-    if expected.is_none() || !bool::from(matches) {
+    if !r.emulator.users.password_matches(&userid, r.required("password")?) {
         return Err(PveError::status(401, "authentication failure"));
     }
     let (ticket, csrf) = make_ticket(&r.emulator.ticket_secret, &userid);
@@ -177,7 +171,7 @@ pub async fn pools(r: ApiRequest) -> ApiResult {
 pub async fn pool(r: ApiRequest) -> ApiResult {
     let id = r.required("poolid")?;
     let cluster = r.emulator.cluster();
-    let pool = cluster.pools.get(id).ok_or_else(|| PveError::server(format!("pool '{id}' does not exist")))?;
+    let pool = cluster.pool(id)?;
     let mut members: Vec<Value> = pool
         .vms
         .iter()
@@ -190,75 +184,31 @@ pub async fn pool(r: ApiRequest) -> ApiResult {
 }
 
 pub async fn create_pool(r: ApiRequest) -> ApiResult {
-    let id = r.required("poolid")?.to_string();
-    let mut cluster = r.emulator.cluster();
-    if cluster.pools.contains_key(&id) {
-        return Err(PveError::server(format!("pool '{id}' already exists")));
-    }
-    cluster.pools.insert(id, crate::model::Pool { comment: r.param("comment").unwrap_or("").to_string(), ..Default::default() });
+    let id = r.required("poolid")?;
+    r.emulator.cluster().create_pool(id, r.param("comment").unwrap_or(""))?;
     Ok(Value::Null)
 }
 
 pub async fn update_pool(r: ApiRequest) -> ApiResult {
-    let id = r.required("poolid")?.to_string();
-    let mut cluster = r.emulator.cluster();
-    if !cluster.pools.contains_key(&id) {
-        return Err(PveError::server(format!("pool '{id}' does not exist")));
-    }
-    let remove = r.flag("delete");
-    let vms: Vec<u64> =
-        r.param("vms").map(|v| pve_api::tags::split_tag_list(v).filter_map(|x| x.parse().ok()).collect()).unwrap_or_default();
-    for vmid in &vms {
-        if !cluster.guests.contains_key(vmid) {
-            return Err(PveError::server(format!("no such VMID '{vmid}'")));
-        }
-        if !remove && !r.flag("allow-move") && cluster.pools.iter().any(|(pid, p)| *pid != id && p.vms.contains(vmid)) {
-            return Err(PveError::server(format!("VM {vmid} is already a pool member")));
-        }
-    }
-    if !remove {
-        for pool in cluster.pools.values_mut() {
-            pool.vms.retain(|v| !vms.contains(v));
-        }
-    }
-    let pool = cluster.pools.get_mut(&id).expect("checked above");
-    if let Some(comment) = r.param("comment") {
-        pool.comment = comment.to_string();
-    }
-    let storages: Vec<String> =
-        r.param("storage").map(|s| pve_api::tags::split_tag_list(s).map(str::to_string).collect()).unwrap_or_default();
-    if remove {
-        pool.vms.retain(|v| !vms.contains(v));
-        pool.storage.retain(|s| !storages.contains(s));
-    } else {
-        pool.vms.extend(vms);
-        pool.storage.extend(storages);
-        pool.vms.sort_unstable();
-        pool.vms.dedup();
-    }
+    let id = r.required("poolid")?;
+    let update = PoolUpdate {
+        comment: r.param("comment").map(str::to_string),
+        vms: r.list("vms").iter().filter_map(|x| x.parse().ok()).collect(),
+        storage: r.list("storage"),
+        remove: r.flag("delete"),
+        allow_move: r.flag("allow-move"),
+    };
+    r.emulator.cluster().update_pool(id, update)?;
     Ok(Value::Null)
 }
 
 pub async fn delete_pool(r: ApiRequest) -> ApiResult {
     let id = r.required("poolid")?;
-    let mut cluster = r.emulator.cluster();
-    let pool = cluster.pools.get(id).ok_or_else(|| PveError::server(format!("pool '{id}' does not exist")))?;
-    if !pool.vms.is_empty() || !pool.storage.is_empty() {
-        return Err(PveError::server("pool is not empty"));
-    }
-    cluster.pools.remove(id);
+    r.emulator.cluster().delete_pool(id)?;
     Ok(Value::Null)
 }
 
 // ---- HA resources ----
-
-/// `100` and `vm:100` both name a guest; PVE stores `vm:`/`ct:` by the guest's kind.
-fn ha_sid(r: &ApiRequest, raw: &str) -> Result<String, PveError> {
-    let vmid: u64 = raw.rsplit(':').next().and_then(|v| v.parse().ok()).ok_or_else(|| PveError::param("sid", "invalid HA resource ID"))?;
-    let cluster = r.emulator.cluster();
-    let guest = cluster.guests.get(&vmid).ok_or_else(|| PveError::server(format!("unable to find VM '{vmid}'")))?;
-    Ok(format!("{}:{vmid}", if guest.kind == GuestKind::Qemu { "vm" } else { "ct" }))
-}
 
 fn ha_row(sid: &str, options: &Config) -> Value {
     let mut row = json!({ "sid": sid, "type": sid.split(':').next().unwrap_or("vm"), "state": "started" });
@@ -272,7 +222,10 @@ fn ha_row(sid: &str, options: &Config) -> Value {
     row
 }
 
-const HA_OPTIONS: [&str; 6] = ["state", "group", "max_restart", "max_relocate", "comment", "failback"];
+/// The HA options the request sets.
+fn ha_options(r: &ApiRequest) -> Config {
+    HA_OPTIONS.iter().filter_map(|k| r.param(k).map(|v| (k.to_string(), v.to_string()))).collect()
+}
 
 pub async fn ha_resources(r: ApiRequest) -> ApiResult {
     let cluster = r.emulator.cluster();
@@ -280,149 +233,22 @@ pub async fn ha_resources(r: ApiRequest) -> ApiResult {
 }
 
 pub async fn ha_resource(r: ApiRequest) -> ApiResult {
-    let sid = ha_sid(&r, r.required("sid")?)?;
     let cluster = r.emulator.cluster();
-    let options = cluster.ha_resources.get(&sid).ok_or_else(|| PveError::server(format!("no such resource '{sid}'")))?;
+    let (sid, options) = cluster.ha_resource(r.required("sid")?)?;
     Ok(ha_row(&sid, options))
 }
 
 pub async fn create_ha_resource(r: ApiRequest) -> ApiResult {
-    let sid = ha_sid(&r, r.required("sid")?)?;
-    let mut cluster = r.emulator.cluster();
-    if cluster.ha_resources.contains_key(&sid) {
-        return Err(PveError::server(format!("resource ID '{sid}' already defined")));
-    }
-    let options: Config = HA_OPTIONS.iter().filter_map(|k| r.param(k).map(|v| (k.to_string(), v.to_string()))).collect();
-    cluster.ha_resources.insert(sid, options);
+    r.emulator.cluster().create_ha_resource(r.required("sid")?, ha_options(&r))?;
     Ok(Value::Null)
 }
 
 pub async fn update_ha_resource(r: ApiRequest) -> ApiResult {
-    let sid = ha_sid(&r, r.required("sid")?)?;
-    let mut cluster = r.emulator.cluster();
-    let options = cluster.ha_resources.get_mut(&sid).ok_or_else(|| PveError::server(format!("no such resource '{sid}'")))?;
-    for key in r.param("delete").map(|d| pve_api::tags::split_tag_list(d).map(str::to_string).collect::<Vec<_>>()).unwrap_or_default() {
-        options.remove(&key);
-    }
-    for key in HA_OPTIONS {
-        if let Some(v) = r.param(key) {
-            options.insert(key.to_string(), v.to_string());
-        }
-    }
+    r.emulator.cluster().update_ha_resource(r.required("sid")?, &r.list("delete"), ha_options(&r))?;
     Ok(Value::Null)
 }
 
 pub async fn delete_ha_resource(r: ApiRequest) -> ApiResult {
-    let sid = ha_sid(&r, r.required("sid")?)?;
-    let mut cluster = r.emulator.cluster();
-    cluster.ha_resources.remove(&sid).ok_or_else(|| PveError::server(format!("no such resource '{sid}'")))?;
-    Ok(Value::Null)
-}
-
-// ---- backup jobs (/cluster/backup) ----
-
-/// Options stored with a job: everything the request carried except routing and write-time flags.
-fn job_options(r: &ApiRequest) -> Config {
-    r.params.iter().filter(|(k, _)| !matches!(k.as_str(), "id" | "delete" | "digest")).map(|(k, v)| (k.clone(), v.clone())).collect()
-}
-
-fn check_job(options: &Config) -> Result<(), PveError> {
-    let chosen: Vec<&str> = ["vmid", "all", "pool"].into_iter().filter(|k| options.get(*k).is_some_and(|v| v != "0")).collect();
-    match chosen.as_slice() {
-        [] => {
-            return Err(PveError::server("one of 'vmid', 'all' or 'pool' is required"));
-        }
-        [first, second, ..] => {
-            return Err(PveError::param(second, format!("option conflicts with option '{first}'")));
-        }
-        _ => {}
-    }
-    if options.contains_key("exclude") && chosen != ["all"] {
-        return Err(PveError::param("exclude", "option only makes sense in combination with option 'all'"));
-    }
-    Ok(())
-}
-
-fn job_row(id: &str, options: &Config) -> Value {
-    let properties = crate::schema::SCHEMA
-        .methods()
-        .find(|m| m.key() == "POST /cluster/backup")
-        .and_then(|m| m.parameters["properties"].as_object().cloned());
-    let mut row = json!({ "id": id, "type": "vzdump", "enabled": 1 });
-    for (k, v) in options {
-        row[k] = crate::schema::typed_value(properties.as_ref(), k, v);
-    }
-    let enabled = options.get("enabled").is_none_or(|v| v == "1");
-    if enabled
-        && let Some(next) =
-            options.get("schedule").and_then(|s| s.parse::<CalendarEvent>().ok()).and_then(|e| e.next_after(chrono::Utc::now()))
-    {
-        row["next-run"] = json!(next.timestamp());
-    }
-    row
-}
-
-pub async fn backup_jobs(r: ApiRequest) -> ApiResult {
-    let jobs = r.emulator.cluster().backup_jobs.clone();
-    Ok(Value::Array(jobs.iter().map(|(id, o)| job_row(id, o)).collect()))
-}
-
-pub async fn backup_job(r: ApiRequest) -> ApiResult {
-    let id = r.required("id")?;
-    let job = r.emulator.cluster().backup_jobs.get(id).cloned().ok_or_else(|| PveError::server(format!("job '{id}' does not exist")))?;
-    Ok(job_row(id, &job))
-}
-
-fn check_storage(r: &ApiRequest, options: &Config) -> Result<(), PveError> {
-    if let Some(storage) = options.get("storage") {
-        let cluster = r.emulator.cluster();
-        let def = cluster.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?;
-        if !def.content.iter().any(|c| c == "backup") {
-            return Err(PveError::server(format!("storage '{storage}' does not support backup content")));
-        }
-    }
-    Ok(())
-}
-
-pub async fn create_backup_job(r: ApiRequest) -> ApiResult {
-    let id = match r.param("id") {
-        Some(id) => id.to_string(),
-        None => format!("backup-{:08x}-{:04x}", rand::random::<u32>(), rand::random::<u16>()),
-    };
-    let mut options = job_options(&r);
-    options.entry("schedule".into()).or_insert_with(|| "00:00".into());
-    check_job(&options)?;
-    check_storage(&r, &options)?;
-    let mut cluster = r.emulator.cluster();
-    if cluster.backup_jobs.contains_key(&id) {
-        return Err(PveError::server(format!("Job '{id}' already exists")));
-    }
-    cluster.backup_jobs.insert(id, options);
-    Ok(Value::Null)
-}
-
-pub async fn update_backup_job(r: ApiRequest) -> ApiResult {
-    let id = r.required("id")?.to_string();
-    let mut options =
-        r.emulator.cluster().backup_jobs.get(&id).cloned().ok_or_else(|| PveError::server(format!("job '{id}' does not exist")))?;
-    for key in r.param("delete").map(|d| pve_api::tags::split_tag_list(d).map(str::to_string).collect::<Vec<_>>()).unwrap_or_default() {
-        options.remove(&key);
-    }
-    // Choosing a new selection replaces the old one.
-    if ["vmid", "all", "pool"].iter().any(|k| r.param(k).is_some()) {
-        for key in ["vmid", "all", "pool"] {
-            options.remove(key);
-        }
-    }
-    options.extend(job_options(&r));
-    check_job(&options)?;
-    check_storage(&r, &options)?;
-    r.emulator.cluster().backup_jobs.insert(id, options);
-    Ok(Value::Null)
-}
-
-pub async fn delete_backup_job(r: ApiRequest) -> ApiResult {
-    let id = r.required("id")?;
-    r.emulator.cluster().backup_jobs.remove(id).ok_or_else(|| PveError::server(format!("job '{id}' does not exist")))?;
+    r.emulator.cluster().delete_ha_resource(r.required("sid")?)?;
     Ok(Value::Null)
 }

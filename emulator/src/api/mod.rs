@@ -1,10 +1,12 @@
 //! Endpoint handlers, one module per area. `handler` maps a schema key (`METHOD /template`) to
 //! its implementation; keys with no handler answer 501 as PVE does for unknown methods.
 
+mod backup;
 mod cluster;
 mod guests;
 mod snapshots;
 mod storage;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -12,9 +14,42 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use pve_api::GuestKind;
+use serde_json::{Map, Value};
 
+use crate::error::PveError;
 use crate::model::Guest;
-use crate::state::{ApiResult, Emulator, PveError};
+use crate::state::Emulator;
+
+/// What most handlers return: the answer's `data`.
+pub type ApiResult = Result<Value, PveError>;
+
+/// A handler's answer: `data`, and the few fields some endpoints put beside it (a task log's
+/// `total`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub data: Value,
+    pub extra: Map<String, Value>,
+}
+
+impl Answer {
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// The response body: `{"data": …}` and the extra fields.
+    pub fn into_body(self) -> Value {
+        let mut body = self.extra;
+        body.insert("data".into(), self.data);
+        Value::Object(body)
+    }
+}
+
+impl From<Value> for Answer {
+    fn from(data: Value) -> Self {
+        Self { data, extra: Map::new() }
+    }
+}
 
 /// A validated request: path and body parameters merged, as PVE's handlers see them.
 pub struct ApiRequest {
@@ -32,7 +67,7 @@ impl ApiRequest {
 
     /// A parameter the schema marks required (so validation guarantees it).
     pub fn required(&self, name: &str) -> Result<&str, PveError> {
-        self.param(name).ok_or_else(|| PveError::param(name, "property is missing and it is not optional"))
+        self.param(name).ok_or_else(|| PveError::missing(name))
     }
 
     pub fn flag(&self, name: &str) -> bool {
@@ -60,26 +95,23 @@ impl ApiRequest {
     pub fn guest(&self) -> Result<Guest, PveError> {
         let node = self.node()?;
         let vmid = self.u64("vmid")?;
-        let cluster = self.emulator.cluster();
-        match cluster.guests.get(&vmid) {
-            Some(g) if g.node == node && g.kind == self.kind() => Ok(g.clone()),
-            _ => Err(not_found(self.kind(), node, vmid)),
-        }
+        self.emulator.cluster().guest_at(node, self.kind(), vmid).cloned()
+    }
+
+    /// A list parameter (`a,b` or `a;b`), empty when not given.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.param(name).map(|d| pve_api::tags::split_tag_list(d).map(str::to_string).collect()).unwrap_or_default()
     }
 }
 
-pub fn not_found(kind: GuestKind, node: &str, vmid: u64) -> PveError {
-    let dir = if kind == GuestKind::Qemu { "qemu-server" } else { "lxc" };
-    PveError::server(format!("Configuration file 'nodes/{node}/{dir}/{vmid}.conf' does not exist"))
-}
-
-pub type HandlerFuture = Pin<Box<dyn Future<Output = ApiResult> + Send>>;
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Answer, PveError>> + Send>>;
 pub type Handler = fn(ApiRequest) -> HandlerFuture;
 
+/// Handlers return their `data` (`ApiResult`) or a whole `Answer`.
 macro_rules! routes {
     ($key:expr; $($route:literal => $f:path),* $(,)?) => {
         match $key {
-            $($route => Some(|r| Box::pin($f(r)) as HandlerFuture),)*
+            $($route => Some(|r| Box::pin(async move { $f(r).await.map(Answer::from) }) as HandlerFuture),)*
             _ => None,
         }
     };
@@ -92,12 +124,12 @@ pub fn handler(key: &str) -> Option<Handler> {
         "GET /cluster/status" => cluster::status,
         "GET /cluster/resources" => cluster::resources,
         "GET /cluster/nextid" => cluster::nextid,
-        "GET /cluster/tasks" => storage::cluster_tasks,
-        "GET /cluster/backup" => cluster::backup_jobs,
-        "POST /cluster/backup" => cluster::create_backup_job,
-        "GET /cluster/backup/{id}" => cluster::backup_job,
-        "PUT /cluster/backup/{id}" => cluster::update_backup_job,
-        "DELETE /cluster/backup/{id}" => cluster::delete_backup_job,
+        "GET /cluster/tasks" => tasks::cluster_tasks,
+        "GET /cluster/backup" => backup::jobs,
+        "POST /cluster/backup" => backup::create_job,
+        "GET /cluster/backup/{id}" => backup::job,
+        "PUT /cluster/backup/{id}" => backup::update_job,
+        "DELETE /cluster/backup/{id}" => backup::delete_job,
         "GET /cluster/ha/resources" => cluster::ha_resources,
         "POST /cluster/ha/resources" => cluster::create_ha_resource,
         "GET /cluster/ha/resources/{sid}" => cluster::ha_resource,
@@ -118,11 +150,11 @@ pub fn handler(key: &str) -> Option<Handler> {
         "GET /nodes/{node}/storage/{storage}/content" => storage::content,
         "GET /nodes/{node}/storage/{storage}/content/{volume}" => storage::volume,
         "DELETE /nodes/{node}/storage/{storage}/content/{volume}" => storage::delete_volume,
-        "POST /nodes/{node}/vzdump" => storage::vzdump,
-        "GET /nodes/{node}/tasks" => storage::node_tasks,
-        "GET /nodes/{node}/tasks/{upid}/status" => storage::task_status,
-        "GET /nodes/{node}/tasks/{upid}/log" => storage::task_log,
-        "DELETE /nodes/{node}/tasks/{upid}" => storage::stop_task,
+        "POST /nodes/{node}/vzdump" => backup::vzdump,
+        "GET /nodes/{node}/tasks" => tasks::node_tasks,
+        "GET /nodes/{node}/tasks/{upid}/status" => tasks::task_status,
+        "GET /nodes/{node}/tasks/{upid}/log" => tasks::task_log,
+        "DELETE /nodes/{node}/tasks/{upid}" => tasks::stop_task,
         "GET /nodes/{node}/qemu" => guests::list,
         "GET /nodes/{node}/lxc" => guests::list,
         "POST /nodes/{node}/qemu" => guests::create,
@@ -177,4 +209,17 @@ pub fn handler(key: &str) -> Option<Handler> {
 /// Every schema key this emulator implements (for `--help`-style listings and tests).
 pub fn implemented() -> Vec<String> {
     crate::schema::SCHEMA.methods().map(|m| m.key()).filter(|k| handler(k).is_some()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Answer;
+
+    #[test]
+    fn an_answer_puts_its_extra_fields_beside_data() {
+        assert_eq!(Answer::from(json!([1])).into_body().to_string(), r#"{"data":[1]}"#);
+        assert_eq!(Answer::from(json!([{ "n": 1 }])).with("total", 1).into_body().to_string(), r#"{"data":[{"n":1}],"total":1}"#);
+    }
 }

@@ -1,11 +1,24 @@
 //! The emulated cluster: nodes, storages and their volumes, guests with configs and snapshot trees,
 //! pools, HA resources and backup jobs. Serialisable, so a restarted emulator keeps its guests.
+//! The operations that change it, with PVE's checks and messages, are in the submodules (and in
+//! `crate::vzdump` for backups); handlers only parse requests and shape answers.
+
+mod cluster;
+mod guests;
+mod seed;
+mod snapshots;
+mod storage;
 
 use std::collections::BTreeMap;
 
 use pve_api::GuestKind;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
+
+pub use cluster::{HA_OPTIONS, PoolUpdate};
+pub use guests::{CloneRequest, ConfigUpdate, NewGuest, WriteCheck};
+
+use crate::error::PveError;
 
 /// Guest config values as PVE's config file holds them: text, in key order.
 pub type Config = BTreeMap<String, String>;
@@ -100,6 +113,17 @@ pub struct Pool {
     pub storage: Vec<String>,
 }
 
+/// "VM" or "CT", as PVE's messages name a guest.
+pub fn kind_word(kind: GuestKind) -> &'static str {
+    if kind == GuestKind::Qemu { "VM" } else { "CT" }
+}
+
+/// PVE's answer for a guest whose config file is not where the request looked.
+pub fn not_found(kind: GuestKind, node: &str, vmid: u64) -> PveError {
+    let dir = if kind == GuestKind::Qemu { "qemu-server" } else { "lxc" };
+    PveError::server(format!("Configuration file 'nodes/{node}/{dir}/{vmid}.conf' does not exist"))
+}
+
 /// Config keys that hold volumes.
 pub fn is_disk_key(kind: GuestKind, key: &str) -> bool {
     let prefix = key.trim_end_matches(|c: char| c.is_ascii_digit());
@@ -137,6 +161,30 @@ impl Guest {
 
     pub fn lock(&self) -> Option<&str> {
         self.config.get("lock").map(String::as_str)
+    }
+
+    /// PVE's error for a locked guest, if it is locked.
+    pub fn locked_error(&self) -> Option<PveError> {
+        self.lock().map(|lock| PveError::server(format!("{} is locked ({lock})", kind_word(self.kind))))
+    }
+
+    /// The config as it will be after a restart: pending changes applied.
+    pub fn config_with_pending(&self) -> Config {
+        let mut config = self.config.clone();
+        config.extend(self.pending.clone());
+        for key in &self.pending_delete {
+            config.remove(key);
+        }
+        config
+    }
+
+    /// Makes the pending changes current (a start, stop or reboot does).
+    pub fn apply_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        self.config.extend(pending);
+        for key in std::mem::take(&mut self.pending_delete) {
+            self.config.remove(&key);
+        }
     }
 
     /// PVE's digest: SHA-1 of the config file, snapshot sections included.
@@ -195,6 +243,24 @@ fn render_config(config: &Config) -> String {
 }
 
 impl Cluster {
+    /// The guest at `{node}/{kind}/{vmid}`, checked the way PVE does: the config file must exist on
+    /// that node under that kind.
+    pub fn guest_at(&self, node: &str, kind: GuestKind, vmid: u64) -> Result<&Guest, PveError> {
+        match self.guests.get(&vmid) {
+            Some(g) if g.node == node && g.kind == kind => Ok(g),
+            _ => Err(not_found(kind, node, vmid)),
+        }
+    }
+
+    /// After a restart: tasks do not survive it, and neither do the locks they held.
+    pub fn release_task_locks(&mut self) {
+        for guest in self.guests.values_mut() {
+            if matches!(guest.lock(), Some("clone" | "create" | "backup" | "migrate")) {
+                guest.config.remove("lock");
+            }
+        }
+    }
+
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
     }
@@ -253,137 +319,5 @@ impl Cluster {
 
     pub fn remove_volume(&mut self, volid: &str) {
         self.volumes.retain(|v| v.volid != volid);
-    }
-
-    /// A fresh cluster: `nodes` nodes named pve1.., local/local-lvm/local-zfs per node, shared
-    /// `backup` storage, bridges vmbr0/vmbr1, an Ubuntu 24.04 cloud-init template at VMID 9000 and
-    /// an LXC template volume on every node.
-    pub fn seeded(node_count: usize, now: i64, data_dir: Option<&std::path::Path>) -> Self {
-        let nodes = (1..=node_count.max(1))
-            .map(|i| Node {
-                name: format!("pve{i}"),
-                ip: format!("10.10.10.{}", i),
-                online: true,
-                cpus: 16,
-                memory: 64 << 30,
-                bridges: vec!["vmbr0".into(), "vmbr1".into()],
-            })
-            .collect::<Vec<_>>();
-        let dir_path = |name: &str| data_dir.map(|d| d.join(name).display().to_string());
-        let mut storages = BTreeMap::new();
-        storages.insert(
-            "local".into(),
-            StorageDef {
-                storage_type: "dir".into(),
-                content: ["iso", "vztmpl", "backup", "snippets", "import"].map(String::from).to_vec(),
-                shared: false,
-                total: 100 << 30,
-                path: dir_path("local"),
-            },
-        );
-        storages.insert(
-            "local-lvm".into(),
-            StorageDef {
-                storage_type: "lvmthin".into(),
-                content: vec!["images".into(), "rootdir".into()],
-                shared: false,
-                total: 1 << 40,
-                path: None,
-            },
-        );
-        storages.insert(
-            "local-zfs".into(),
-            StorageDef {
-                storage_type: "zfspool".into(),
-                content: vec!["images".into(), "rootdir".into()],
-                shared: false,
-                total: 1 << 40,
-                path: None,
-            },
-        );
-        storages.insert(
-            "backup".into(),
-            StorageDef {
-                storage_type: "nfs".into(),
-                content: vec!["backup".into()],
-                shared: true,
-                total: 4 << 40,
-                path: dir_path("backup"),
-            },
-        );
-        let mut cluster = Cluster {
-            name: "homelab".into(),
-            nodes,
-            storages,
-            volumes: Vec::new(),
-            guests: BTreeMap::new(),
-            pools: BTreeMap::new(),
-            ha_resources: BTreeMap::new(),
-            backup_jobs: BTreeMap::new(),
-            mac_counter: 0,
-        };
-        let node_names: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
-        for node in &node_names {
-            cluster.volumes.push(Volume {
-                storage: "local".into(),
-                node: Some(node.clone()),
-                volid: "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst".into(),
-                content: "vztmpl".into(),
-                format: "tzst".into(),
-                size: 141 << 20,
-                ctime: now,
-                ..Default::default()
-            });
-        }
-        let template_disk = "local-lvm:base-9000-disk-0";
-        cluster.volumes.push(Volume {
-            storage: "local-lvm".into(),
-            node: Some("pve1".into()),
-            volid: template_disk.into(),
-            content: "images".into(),
-            format: "raw".into(),
-            size: 3584 << 20,
-            ctime: now,
-            vmid: Some(9000),
-            ..Default::default()
-        });
-        cluster.volumes.push(Volume {
-            storage: "local-lvm".into(),
-            node: Some("pve1".into()),
-            volid: "local-lvm:vm-9000-cloudinit".into(),
-            content: "images".into(),
-            format: "raw".into(),
-            size: 4 << 20,
-            ctime: now,
-            vmid: Some(9000),
-            ..Default::default()
-        });
-        let mac = cluster.new_mac();
-        let config: Config = [
-            ("name", "ubuntu-2404-cloudinit".to_string()),
-            ("template", "1".into()),
-            ("cores", "2".into()),
-            ("sockets", "1".into()),
-            ("memory", "2048".into()),
-            ("ostype", "l26".into()),
-            ("scsihw", "virtio-scsi-pci".into()),
-            ("scsi0", format!("{template_disk},size=3584M")),
-            ("ide2", "local-lvm:vm-9000-cloudinit,media=cdrom".into()),
-            ("boot", "order=scsi0".into()),
-            ("net0", format!("virtio={mac},bridge=vmbr0")),
-            ("agent", "1".into()),
-            ("serial0", "socket".into()),
-            ("vga", "serial0".into()),
-            ("ipconfig0", "ip=dhcp".into()),
-            ("tags", "cloudinit;template;ubuntu".into()),
-            ("meta", format!("creation-qemu=9.2.0,ctime={now}")),
-            ("vmgenid", "5a4b8e0c-1111-4c2e-9a55-000000009000".into()),
-            ("smbios1", "uuid=9b3b2c1a-0000-4000-8000-000000009000".into()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        cluster.guests.insert(9000, Guest::new(9000, "pve1".into(), GuestKind::Qemu, config));
-        cluster
     }
 }

@@ -1,0 +1,982 @@
+//! QEMU and LXC guests: create/restore, config updates with digest and pending changes, clone,
+//! template conversion, resize, power actions and destroy. Each operation checks and changes the
+//! cluster at once, under the guest's config lock, and leaves the rest to a task.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use pve_api::{GuestKind, PropertyString, Upid};
+
+use super::{Cluster, Config, Guest, Volume, is_disk_key, kind_word, not_found};
+use crate::error::PveError;
+use crate::state::{Emulator, now};
+
+fn default_key(kind: GuestKind) -> &'static str {
+    if kind == GuestKind::Qemu { "file" } else { "volume" }
+}
+
+pub(super) fn task_prefix(kind: GuestKind) -> &'static str {
+    if kind == GuestKind::Qemu { "qm" } else { "vz" }
+}
+
+/// QEMU and LXC word a digest mismatch differently.
+fn digest_mismatch(kind: GuestKind) -> PveError {
+    PveError::server(match kind {
+        GuestKind::Qemu => "checksum mismatch (file change by other user?)",
+        GuestKind::Lxc => "detected modified configuration - file changed by other user? Try again.",
+    })
+}
+
+/// What a config change asks of the guest's config: `skiplock` and, if given, its `digest`.
+pub struct WriteCheck {
+    pub skiplock: bool,
+    pub digest: Option<String>,
+}
+
+impl WriteCheck {
+    /// A config change needs the guest unlocked (or `skiplock`) and, if given, a matching digest.
+    fn check(&self, guest: &Guest) -> Result<(), PveError> {
+        if !self.skiplock
+            && let Some(e) = guest.locked_error()
+        {
+            return Err(e);
+        }
+        match &self.digest {
+            Some(digest) if *digest != guest.digest() => Err(digest_mismatch(guest.kind)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Hashes a cloud-init password the way PVE stores it (never the clear text).
+fn hash_password(password: &str) -> String {
+    use sha2::Digest;
+    format!("$5${}", hex::encode(sha2::Sha256::digest(password.as_bytes())))
+}
+
+/// Turns request values into stored config values: tags normalised, passwords hashed.
+fn store_value(kind: GuestKind, key: &str, value: &str) -> Result<Option<String>, PveError> {
+    Ok(Some(match key {
+        "tags" => pve_api::tags::normalize_list(value).map_err(|e| PveError::param("tags", e.to_string()))?,
+        "cipassword" if kind == GuestKind::Qemu => hash_password(value),
+        "sshkeys" => value.to_string(),
+        _ => value.to_string(),
+    }))
+}
+
+const MODELS: [&str; 14] = [
+    "virtio",
+    "e1000",
+    "e1000e",
+    "vmxnet3",
+    "rtl8139",
+    "e1000-82540em",
+    "e1000-82544gc",
+    "e1000-82545em",
+    "i82551",
+    "i82557b",
+    "i82559er",
+    "ne2k_isa",
+    "ne2k_pci",
+    "pcnet",
+];
+
+/// Disk keys in the order PVE allocates them: a container's rootfs before its mount points.
+fn disk_keys(kind: GuestKind, config: &Config) -> Vec<String> {
+    let mut keys: Vec<String> = config.keys().filter(|k| is_disk_key(kind, k)).cloned().collect();
+    keys.sort_by_key(|k| {
+        (
+            k != "rootfs",
+            k.trim_end_matches(|c: char| c.is_ascii_digit()).to_string(),
+            k.trim_start_matches(|c: char| !c.is_ascii_digit()).parse::<u32>().unwrap_or(0),
+        )
+    });
+    keys
+}
+
+fn uuid_for(seed: u64) -> String {
+    let hex = format!("{:032x}", (seed as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835));
+    format!("{}-{}-4{}-8{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+}
+
+/// Keys a running guest takes at once; everything else waits in `pending` for a restart.
+fn hotpluggable(kind: GuestKind, key: &str) -> bool {
+    let prefix = key.trim_end_matches(|c: char| c.is_ascii_digit());
+    let always = matches!(
+        key,
+        "name"
+            | "hostname"
+            | "description"
+            | "tags"
+            | "onboot"
+            | "protection"
+            | "startup"
+            | "lock"
+            | "ciuser"
+            | "cipassword"
+            | "sshkeys"
+            | "nameserver"
+            | "searchdomain"
+            | "cicustom"
+            | "citype"
+            | "ciupgrade"
+            | "hookscript"
+    ) || prefix == "ipconfig"
+        || prefix == "unused";
+    match kind {
+        GuestKind::Qemu => always || is_disk_key(kind, key) || prefix == "net" || prefix == "usb",
+        GuestKind::Lxc => {
+            always || matches!(key, "memory" | "swap" | "cores" | "cpulimit" | "cpuunits") || prefix == "net" || prefix == "mp"
+        }
+    }
+}
+
+/// `POST /nodes/{node}/{qemu,lxc}`: a new guest, or one restored from a backup archive.
+pub struct NewGuest {
+    pub kind: GuestKind,
+    pub node: String,
+    pub vmid: u64,
+    /// The archive to restore (`archive` for a VM, `ostemplate` with `restore` for a CT).
+    pub restore_from: Option<String>,
+    /// A new container's template.
+    pub ostemplate: Option<String>,
+    /// Replace an existing guest when restoring.
+    pub force: bool,
+    /// New MACs for a restored guest.
+    pub unique: bool,
+    pub start: bool,
+    pub storage: Option<String>,
+    pub pool: Option<String>,
+    /// The config keys the request sets, as given.
+    pub settings: Config,
+}
+
+/// `PUT`/`POST .../config`.
+pub struct ConfigUpdate {
+    pub check: WriteCheck,
+    pub delete: Vec<String>,
+    pub revert: Vec<String>,
+    /// The config keys the request sets, as given.
+    pub settings: Config,
+    /// Every parameter the request named: an option can't be both set and deleted.
+    pub named: BTreeSet<String>,
+}
+
+/// `POST .../clone`.
+pub struct CloneRequest {
+    pub newid: u64,
+    pub target: Option<String>,
+    /// Full copy or linked clone; by default full unless the source is a template.
+    pub full: Option<bool>,
+    pub storage: Option<String>,
+    pub format: Option<String>,
+    pub pool: Option<String>,
+    pub name: Option<String>,
+    pub hostname: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Cluster {
+    /// Allocates `STORAGE:SIZE` disks, checks referenced volumes, and writes `size=` into each disk.
+    fn allocate_disks(
+        &mut self,
+        kind: GuestKind,
+        node: &str,
+        vmid: u64,
+        config: &mut Config,
+        keys: &[String],
+    ) -> Result<Vec<String>, PveError> {
+        let mut created = Vec::new();
+        for key in keys {
+            let Some(value) = config.get(key).cloned() else {
+                continue;
+            };
+            let mut disk = PropertyString::parse(&value, Some(default_key(kind)))
+                .map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
+            let file = disk.get(default_key(kind)).unwrap_or("").to_string();
+            if file == "none"
+                || file == "cdrom"
+                || file.starts_with('/')
+                || disk.get("media") == Some("cdrom") && !file.ends_with(":cloudinit")
+            {
+                continue;
+            }
+            let (storage, rest) = file.split_once(':').ok_or_else(|| PveError::param(key, "invalid format - missing storage"))?;
+            let def = self.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?.clone();
+            let content = if kind == GuestKind::Qemu { "images" } else { "rootdir" };
+            let new_size = if rest == "cloudinit" {
+                Some(4u64 << 20)
+            } else if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                let gib: f64 = rest.parse().map_err(|_| PveError::param(key, "invalid size"))?;
+                Some((gib * (1u64 << 30) as f64) as u64)
+            } else {
+                None
+            };
+            match new_size {
+                Some(size) => {
+                    if !def.content.iter().any(|c| c == content) {
+                        return Err(PveError::server(format!("storage '{storage}' does not support content-type '{content}'")));
+                    }
+                    let volid = if rest == "cloudinit" {
+                        format!("{storage}:vm-{vmid}-cloudinit")
+                    } else {
+                        self.new_disk_name(storage, vmid, "vm")
+                    };
+                    self.volumes.push(Volume {
+                        storage: storage.to_string(),
+                        node: (!def.shared).then(|| node.to_string()),
+                        volid: volid.clone(),
+                        content: content.into(),
+                        format: if def.storage_type == "dir" { "qcow2".into() } else { "raw".into() },
+                        size,
+                        ctime: now(),
+                        vmid: Some(vmid),
+                        ..Default::default()
+                    });
+                    created.push(volid.clone());
+                    disk.set(default_key(kind), volid);
+                    if rest == "cloudinit" {
+                        disk.set("media", "cdrom");
+                    } else {
+                        disk.set("size", pve_api::size::format_size(size));
+                    }
+                }
+                None => {
+                    let volume =
+                        self.find_volume(node, &file).ok_or_else(|| PveError::server(format!("volume '{file}' does not exist")))?;
+                    if volume.content == "images" || volume.content == "rootdir" {
+                        disk.set("size", pve_api::size::format_size(volume.size));
+                    }
+                }
+            }
+            config.insert(key.clone(), disk.to_string_with_default(default_key(kind)));
+        }
+        Ok(created)
+    }
+
+    /// Gives NICs without a MAC one, keeps the MAC of a NIC that already had one, checks bridges.
+    fn prepare_nics(&mut self, kind: GuestKind, node: &str, config: &mut Config, previous: &Config) -> Result<(), PveError> {
+        let bridges = self.node(node).map(|n| n.bridges.clone()).unwrap_or_default();
+        let keys: Vec<String> = config.keys().filter(|k| k.starts_with("net") && k[3..].parse::<u32>().is_ok()).cloned().collect();
+        for key in keys {
+            let value = config[&key].clone();
+            let mut nic = PropertyString::parse(&value, if kind == GuestKind::Qemu { Some("model") } else { None })
+                .map_err(|e| PveError::param(&key, format!("invalid format - {e}")))?;
+            if let Some(bridge) = nic.get("bridge")
+                && !bridges.iter().any(|b| b == bridge)
+            {
+                return Err(PveError::server(format!("bridge '{bridge}' does not exist")));
+            }
+            let old =
+                previous.get(&key).and_then(|v| PropertyString::parse(v, if kind == GuestKind::Qemu { Some("model") } else { None }).ok());
+            match kind {
+                GuestKind::Qemu => {
+                    // `virtio=MAC` and `model=virtio,macaddr=MAC` are the same NIC; PVE prints the first.
+                    let (model, mac) = match nic.get("model") {
+                        Some(model) => (model.to_string(), nic.get("macaddr").map(str::to_string)),
+                        None => {
+                            let model = nic.keys().find(|k| MODELS.contains(k)).map(str::to_string).ok_or_else(|| {
+                                PveError::param(&key, "invalid format - model: property is missing and it is not optional")
+                            })?;
+                            let mac = nic.get(&model).map(str::to_string);
+                            (model, mac)
+                        }
+                    };
+                    let old_mac = old.as_ref().and_then(|o| MODELS.iter().find_map(|m| o.get(m)).or(o.get("macaddr")).map(str::to_string));
+                    let mac = mac.or(old_mac).unwrap_or_else(|| self.new_mac()).to_uppercase();
+                    nic.remove("model");
+                    nic.remove("macaddr");
+                    nic.remove(&model);
+                    let mut out = PropertyString::new();
+                    out.set(model, mac);
+                    for (k, v) in nic.iter() {
+                        out.set(k, v);
+                    }
+                    config.insert(key, out.to_string());
+                }
+                GuestKind::Lxc => {
+                    if nic.get("name").is_none() {
+                        return Err(PveError::param(&key, "invalid format - name: property is missing and it is not optional"));
+                    }
+                    if nic.get("hwaddr").is_none() {
+                        let mac = old.as_ref().and_then(|o| o.get("hwaddr").map(str::to_string)).unwrap_or_else(|| self.new_mac());
+                        nic.set("hwaddr", mac);
+                    }
+                    config.insert(key, nic.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a create or restore and makes the guest, its disks allocated and its config locked
+    /// (`lock: create`) until the task ends.
+    pub fn create_guest(&mut self, new: &NewGuest) -> Result<(), PveError> {
+        let NewGuest { kind, vmid, .. } = *new;
+        let node = new.node.as_str();
+        let mut config: Config = Config::new();
+        if let Some(existing) = self.guests.get(&vmid) {
+            let overwritable = new.restore_from.is_some() && new.force && existing.node == node && existing.kind == kind;
+            if !overwritable {
+                return Err(PveError::server(format!(
+                    "unable to create {} {vmid} - {} {vmid} already exists on node '{}'",
+                    kind_word(kind),
+                    kind_word(kind),
+                    existing.node
+                )));
+            }
+            if existing.running {
+                return Err(PveError::server(format!("unable to restore {} {vmid} - {} is running", kind_word(kind), kind_word(kind))));
+            }
+            if let Some(e) = existing.locked_error() {
+                return Err(e);
+            }
+        }
+        if let Some(archive) = &new.restore_from {
+            let volume = self.find_volume(node, archive).ok_or_else(|| PveError::server(format!("volume '{archive}' does not exist")))?;
+            if volume.content != "backup" {
+                return Err(PveError::server(format!("volume '{archive}' is not a backup archive")));
+            }
+            if volume.archived_kind.is_some_and(|k| k != kind) {
+                return Err(PveError::server(format!("archive '{archive}' is not a {} backup", kind.as_str())));
+            }
+            config = volume.archived_config.clone().unwrap_or_default();
+            // Restored disks are allocated anew, on --storage if given.
+            for key in disk_keys(kind, &config) {
+                let Ok(disk) = PropertyString::parse(&config[&key], Some(default_key(kind))) else {
+                    continue;
+                };
+                let file = disk.get(default_key(kind)).unwrap_or("");
+                let storage = new.storage.clone().unwrap_or_else(|| file.split(':').next().unwrap_or("local-lvm").to_string());
+                let gib = disk.get("size").and_then(|s| pve_api::size::parse_size(s).ok()).unwrap_or(4 << 30) as f64 / (1u64 << 30) as f64;
+                let fresh = if file.ends_with("cloudinit") { format!("{storage}:cloudinit") } else { format!("{storage}:{gib}") };
+                let mut rebuilt = disk.clone();
+                rebuilt.set(default_key(kind), fresh);
+                rebuilt.remove("size");
+                config.insert(key, rebuilt.to_string_with_default(default_key(kind)));
+            }
+            // MACs stay unless `unique` asks for new ones.
+            if new.unique {
+                // New MACs: drop the archived ones, prepare_nics generates fresh ones.
+                for key in config.keys().filter(|k| k.starts_with("net")).cloned().collect::<Vec<_>>() {
+                    let Ok(mut nic) = PropertyString::parse(&config[&key], if kind == GuestKind::Qemu { Some("model") } else { None })
+                    else {
+                        continue;
+                    };
+                    let model = nic.keys().find(|k| MODELS.contains(k)).map(str::to_string);
+                    if let Some(model) = model {
+                        nic.remove(&model);
+                        nic.set("model", model);
+                    }
+                    nic.remove("macaddr");
+                    nic.remove("hwaddr");
+                    config.insert(key, nic.to_string());
+                }
+            }
+        } else if kind == GuestKind::Lxc {
+            let template = new.ostemplate.as_deref().ok_or_else(|| PveError::missing("ostemplate"))?;
+            let volume = self.find_volume(node, template).ok_or_else(|| PveError::server(format!("volume '{template}' does not exist")))?;
+            if volume.content != "vztmpl" && volume.content != "backup" {
+                return Err(PveError::server(format!("volume '{template}' is not a container template")));
+            }
+            config.insert("ostype".into(), "ubuntu".into());
+            config.insert("arch".into(), "amd64".into());
+        }
+        for (key, value) in &new.settings {
+            if let Some(stored) = store_value(kind, key, value)? {
+                config.insert(key.clone(), stored);
+            }
+        }
+        if kind == GuestKind::Lxc {
+            config.entry("rootfs".into()).or_insert_with(|| format!("{}:4", new.storage.as_deref().unwrap_or("local-lvm")));
+            config.entry("hostname".into()).or_insert_with(|| format!("CT{vmid}"));
+            // A container's password and SSH keys go into its filesystem, not its config.
+        } else {
+            config.entry("smbios1".into()).or_insert_with(|| format!("uuid={}", uuid_for(vmid)));
+            config.entry("vmgenid".into()).or_insert_with(|| uuid_for(vmid ^ 0xfeed));
+            config.entry("meta".into()).or_insert_with(|| format!("creation-qemu=9.2.0,ctime={}", now()));
+        }
+        if let Some(pool) = &new.pool
+            && !self.pools.contains_key(pool)
+        {
+            return Err(PveError::server(format!("pool '{pool}' does not exist")));
+        }
+        if let Some(cicustom) = config.get("cicustom") {
+            self.check_cicustom(node, cicustom)?;
+        }
+        if let Some(hookscript) = config.get("hookscript") {
+            self.check_hookscript(node, hookscript)?;
+        }
+        let previous = self.guests.get(&vmid).map(|g| g.config.clone()).unwrap_or_default();
+        self.prepare_nics(kind, node, &mut config, &previous)?;
+        if let Some(old) = self.guests.remove(&vmid) {
+            for (_, volid) in old.disks() {
+                self.remove_volume(&volid);
+            }
+        }
+        let keys = disk_keys(kind, &config);
+        if let Err(e) = self.allocate_disks(kind, node, vmid, &mut config, &keys) {
+            self.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
+            return Err(e);
+        }
+        config.insert("lock".into(), "create".into());
+        if let Some(pool) = &new.pool
+            && let Some(p) = self.pools.get_mut(pool)
+        {
+            p.vms.push(vmid);
+        }
+        self.guests.insert(vmid, Guest::new(vmid, node.to_string(), kind, config));
+        Ok(())
+    }
+
+    /// The end of a create task: the guest unlocked (and started if asked), or removed on failure.
+    fn finish_create(&mut self, kind: GuestKind, vmid: u64, start: bool, log: &mut Vec<String>, fail: bool) -> Result<(), String> {
+        if fail {
+            self.forget_guest(vmid);
+            return Err(format!("unable to create {} {vmid} - injected task failure", kind_word(kind)));
+        }
+        let guest = self.guests.get_mut(&vmid).ok_or("guest vanished during create")?;
+        guest.config.remove("lock");
+        log.push(format!("{} {vmid} created", kind_word(kind)));
+        if start {
+            guest.running = true;
+            guest.started_at = Some(now());
+            log.push(format!("starting {} {vmid}", kind_word(kind)));
+        }
+        Ok(())
+    }
+
+    /// Applies a config change: deletions and reverts, new values (held in `pending` while a
+    /// running guest can't take them), new disks allocated, NICs given MACs.
+    pub fn update_config(&mut self, kind: GuestKind, node: &str, vmid: u64, update: &ConfigUpdate) -> Result<(), PveError> {
+        let guest = self.guests.get(&vmid).filter(|g| g.node == node).ok_or_else(|| not_found(kind, node, vmid))?.clone();
+        update.check.check(&guest)?;
+        let mut config = guest.config.clone();
+        let mut pending = guest.pending.clone();
+        let mut pending_delete = guest.pending_delete.clone();
+        for key in &update.revert {
+            pending.remove(key);
+            pending_delete.retain(|k| k != key);
+        }
+        for key in &update.delete {
+            if update.named.contains(key) {
+                return Err(PveError::param(key, "you can't modify and delete the same option at the same time"));
+            }
+            if kind == GuestKind::Lxc && key == "rootfs" {
+                return Err(PveError::param("delete", "unable to delete required option 'rootfs'"));
+            }
+            if guest.running && !hotpluggable(kind, key) {
+                if !pending_delete.contains(key) {
+                    pending_delete.push(key.clone());
+                }
+                continue;
+            }
+            let Some(old) = config.remove(key) else {
+                continue;
+            };
+            if is_disk_key(kind, key) {
+                // A detached disk becomes `unusedN`, as in PVE; deleting `unusedN` destroys it.
+                let volid =
+                    PropertyString::parse(&old, Some(default_key(kind))).ok().and_then(|p| p.get(default_key(kind)).map(str::to_string));
+                match volid {
+                    Some(volid) if !volid.ends_with("cloudinit") && volid.contains(':') => {
+                        let slot = (0..).find(|n| !config.contains_key(&format!("unused{n}"))).unwrap_or(0);
+                        config.insert(format!("unused{slot}"), volid);
+                    }
+                    Some(volid) => self.remove_volume(&volid),
+                    None => {}
+                }
+            } else if key.starts_with("unused") {
+                self.remove_volume(&old);
+            }
+        }
+        let mut changed: Vec<String> = Vec::new();
+        let mut updates = Config::new();
+        for (key, value) in &update.settings {
+            if let Some(stored) = store_value(kind, key, value)? {
+                updates.insert(key.clone(), stored);
+                changed.push(key.clone());
+            }
+        }
+        // Existing disks keep their volume and size: size changes go through resize.
+        let mut new_disks = Vec::new();
+        for key in changed.iter().filter(|k| is_disk_key(kind, k)) {
+            let new = PropertyString::parse(&updates[key], Some(default_key(kind)))
+                .map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
+            let new_file = new.get(default_key(kind)).unwrap_or("").to_string();
+            match config.get(key).and_then(|old| PropertyString::parse(old, Some(default_key(kind))).ok()) {
+                Some(old) if old.get(default_key(kind)) == Some(new_file.as_str()) => {
+                    let mut merged = new.clone();
+                    if let Some(size) = old.get("size") {
+                        merged.set("size", size);
+                    }
+                    updates.insert(key.clone(), merged.to_string_with_default(default_key(kind)));
+                }
+                _ => new_disks.push(key.clone()),
+            }
+        }
+        if let Some(cicustom) = updates.get("cicustom") {
+            self.check_cicustom(node, cicustom)?;
+        }
+        if let Some(hookscript) = updates.get("hookscript") {
+            self.check_hookscript(node, hookscript)?;
+        }
+        let mut staged = config.clone();
+        staged.extend(updates.clone());
+        self.allocate_disks(kind, node, vmid, &mut staged, &new_disks)?;
+        for key in &new_disks {
+            updates.insert(key.clone(), staged[key].clone());
+        }
+        let mut nic_view: Config = updates.iter().filter(|(k, _)| k.starts_with("net")).map(|(k, v)| (k.clone(), v.clone())).collect();
+        self.prepare_nics(kind, node, &mut nic_view, &config)?;
+        updates.extend(nic_view);
+        for (key, value) in updates {
+            if guest.running && !hotpluggable(kind, &key) {
+                pending.insert(key, value);
+            } else {
+                pending.remove(&key);
+                config.insert(key, value);
+            }
+        }
+        let entry = self.guests.get_mut(&vmid).expect("present under lock");
+        entry.config = config;
+        entry.pending = pending;
+        entry.pending_delete = pending_delete;
+        Ok(())
+    }
+
+    /// Checks a destroy and locks the guest (`lock: destroyed`) until the task removes it.
+    fn begin_destroy(&mut self, kind: GuestKind, node: &str, vmid: u64, skiplock: bool, purge: bool) -> Result<(), PveError> {
+        let guest = self.guests.get(&vmid).ok_or_else(|| not_found(kind, node, vmid))?;
+        if !skiplock && let Some(e) = guest.locked_error() {
+            return Err(e);
+        }
+        if guest.config.get("protection").is_some_and(|p| p == "1") {
+            return Err(PveError::server(format!("can't remove {} {vmid} - protection mode enabled", kind_word(kind))));
+        }
+        if guest.running {
+            return Err(PveError::server(format!("{} {vmid} is running - destroy failed", kind_word(kind))));
+        }
+        if !purge && self.ha_resources.keys().any(|sid| sid.ends_with(&format!(":{vmid}"))) {
+            return Err(PveError::server(format!(
+                "unable to remove {} {vmid} - used in HA resources and purge parameter not set.",
+                kind_word(kind)
+            )));
+        }
+        let base = format!("base-{vmid}-disk");
+        if let Some(user) =
+            self.guests.values().find(|g| g.vmid != vmid && g.config.values().any(|v| v.contains(&format!("{base}-")) && v.contains('/')))
+        {
+            return Err(PveError::server(format!(
+                "base volume of {} {vmid} is still in use by linked clone {}",
+                kind_word(kind),
+                user.vmid
+            )));
+        }
+        if let Some(g) = self.guests.get_mut(&vmid) {
+            g.config.insert("lock".into(), "destroyed".into());
+        }
+        Ok(())
+    }
+
+    /// The end of a destroy task: the guest, its disks and pool membership gone; with `purge` also
+    /// its HA resource and its place in backup jobs. Backups stay.
+    fn finish_destroy(&mut self, kind: GuestKind, vmid: u64, purge: bool, log: &mut Vec<String>, fail: bool) -> Result<(), String> {
+        if fail {
+            if let Some(g) = self.guests.get_mut(&vmid) {
+                g.config.remove("lock");
+            }
+            return Err("injected task failure".into());
+        }
+        if let Some(guest) = self.guests.remove(&vmid) {
+            for (_, volid) in guest.disks() {
+                log.push(format!("Removing image: {volid}"));
+                self.remove_volume(&volid);
+            }
+        }
+        self.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
+        for pool in self.pools.values_mut() {
+            pool.vms.retain(|v| *v != vmid);
+        }
+        if purge {
+            self.ha_resources.retain(|sid, _| !sid.ends_with(&format!(":{vmid}")));
+            for job in self.backup_jobs.values_mut() {
+                if let Some(list) = job.get("vmid").cloned() {
+                    let kept: Vec<&str> = list.split(',').filter(|v| *v != vmid.to_string()).collect();
+                    job.insert("vmid".into(), kept.join(","));
+                }
+            }
+            log.push(format!("purging {} {vmid} from related configurations", kind_word(kind)));
+        }
+        Ok(())
+    }
+
+    /// Checks a clone and makes the new guest (`lock: clone` until the task ends): its config
+    /// copied with new identity and MACs, its disks copies or (linked) based on the template's.
+    fn clone_guest(&mut self, source: &Guest, target: &str, full: bool, request: &CloneRequest) -> Result<(), PveError> {
+        let (kind, vmid, node, newid) = (source.kind, source.vmid, source.node.as_str(), request.newid);
+        if self.node(target).is_none() {
+            return Err(PveError::server(format!("no such cluster node '{target}'")));
+        }
+        let source = self.guests.get(&vmid).ok_or_else(|| not_found(kind, node, vmid))?.clone();
+        if let Some(e) = source.locked_error() {
+            return Err(e);
+        }
+        if self.guests.contains_key(&newid) {
+            return Err(PveError::server(format!("unable to create {} {newid}: config file already exists", kind_word(kind))));
+        }
+        let storage_override = request.storage.clone();
+        if let Some(s) = &storage_override
+            && self.storage(s).is_none()
+        {
+            return Err(PveError::server(format!("storage '{s}' does not exist")));
+        }
+        let all_shared = source.disks().iter().all(|(_, volid)| {
+            let storage = storage_override.clone().unwrap_or_else(|| volid.split(':').next().unwrap_or("").to_string());
+            self.storage(&storage).is_some_and(|s| s.shared)
+        });
+        if target != node && !all_shared {
+            return Err(PveError::server(format!(
+                "can't clone {} to node '{target}' ({} uses local storage)",
+                kind_word(kind),
+                kind_word(kind)
+            )));
+        }
+        if let Some(pool) = &request.pool
+            && !self.pools.contains_key(pool)
+        {
+            return Err(PveError::server(format!("pool '{pool}' does not exist")));
+        }
+        let mut config = source.config.clone();
+        for key in ["template", "lock", "parent"] {
+            config.remove(key);
+        }
+        config.retain(|k, _| !k.starts_with("unused"));
+        match kind {
+            GuestKind::Qemu => {
+                config
+                    .insert("name".into(), request.name.clone().unwrap_or_else(|| format!("Copy-of-VM-{}", source.name().unwrap_or("vm"))));
+                config.insert("smbios1".into(), format!("uuid={}", uuid_for(newid)));
+                config.insert("vmgenid".into(), uuid_for(newid ^ 0xfeed));
+            }
+            GuestKind::Lxc => {
+                if let Some(hostname) = &request.hostname {
+                    config.insert("hostname".into(), hostname.clone());
+                }
+            }
+        }
+        if let Some(description) = &request.description {
+            config.insert("description".into(), description.clone());
+        }
+        // New MACs for every NIC.
+        for key in config.keys().filter(|k| k.starts_with("net")).cloned().collect::<Vec<_>>() {
+            let mut nic =
+                PropertyString::parse(&config[&key], if kind == GuestKind::Qemu { Some("model") } else { None }).unwrap_or_default();
+            let mac = self.new_mac();
+            match kind {
+                GuestKind::Qemu => {
+                    let model = nic.keys().find(|k| MODELS.contains(k)).map(str::to_string);
+                    if let Some(model) = model {
+                        nic.set(model, mac);
+                    }
+                }
+                GuestKind::Lxc => {
+                    nic.set("hwaddr", mac);
+                }
+            }
+            config.insert(key, nic.to_string());
+        }
+        // Disks: linked clones reference the base volume; full clones get copies.
+        for (key, volid) in source.disks() {
+            let mut disk = PropertyString::parse(&config[&key], Some(default_key(kind))).unwrap_or_default();
+            let storage = volid.split(':').next().unwrap_or("local-lvm").to_string();
+            let size = self.find_volume(node, &volid).map(|v| v.size).unwrap_or(4 << 20);
+            let (new_storage, new_volid) = if volid.ends_with("-cloudinit") {
+                (storage.clone(), format!("{storage}:vm-{newid}-cloudinit"))
+            } else if full {
+                let s = storage_override.clone().unwrap_or(storage.clone());
+                let name = self.new_disk_name(&s, newid, "vm");
+                (s, name)
+            } else {
+                let base = volid.split(':').nth(1).unwrap_or("");
+                let name = self.new_disk_name(&storage, newid, "vm");
+                (storage.clone(), format!("{storage}:{base}/{}", name.split(':').nth(1).unwrap_or("")))
+            };
+            let def = self.storage(&new_storage).cloned();
+            self.volumes.push(Volume {
+                storage: new_storage.clone(),
+                node: if def.as_ref().is_some_and(|d| d.shared) { None } else { Some(target.to_string()) },
+                volid: new_volid.clone(),
+                content: if kind == GuestKind::Qemu { "images".into() } else { "rootdir".into() },
+                format: request.format.clone().unwrap_or_else(|| "raw".into()),
+                size,
+                ctime: now(),
+                vmid: Some(newid),
+                linked_base: (!full && !volid.ends_with("-cloudinit")).then(|| volid.clone()),
+                ..Default::default()
+            });
+            disk.set(default_key(kind), new_volid);
+            config.insert(key, disk.to_string_with_default(default_key(kind)));
+        }
+        config.insert("lock".into(), "clone".into());
+        if let Some(pool) = &request.pool
+            && let Some(p) = self.pools.get_mut(pool)
+        {
+            p.vms.push(newid);
+        }
+        self.guests.insert(newid, Guest::new(newid, target.to_string(), kind, config));
+        Ok(())
+    }
+
+    /// The end of a clone task: the new guest unlocked, or removed when the copy fails (as PVE does).
+    fn finish_clone(&mut self, vmid: u64, newid: u64, full: bool, log: &mut Vec<String>, fail: bool) -> Result<(), String> {
+        log.push(format!("create {} clone of drive(s) from {vmid} to {newid}", if full { "full" } else { "linked" }));
+        if fail {
+            self.forget_guest(newid);
+            return Err(format!("clone failed: injected task failure (VM {newid} removed)"));
+        }
+        let guest = self.guests.get_mut(&newid).ok_or("clone target vanished")?;
+        guest.config.remove("lock");
+        Ok(())
+    }
+
+    /// Turns a stopped guest into a template: its own disks become `base-` volumes.
+    fn make_template(&mut self, kind: GuestKind, node: &str, vmid: u64) -> Result<(), PveError> {
+        let guest = self.guests.get(&vmid).ok_or_else(|| not_found(kind, node, vmid))?.clone();
+        if let Some(e) = guest.locked_error() {
+            return Err(e);
+        }
+        if guest.running {
+            return Err(PveError::server(format!("you can't convert a {} to template if it is running", kind_word(kind))));
+        }
+        if guest.is_template() {
+            return Err(PveError::server(format!("{} {vmid} is already a template", kind_word(kind))));
+        }
+        let mut config = guest.config.clone();
+        for (key, volid) in guest.disks() {
+            if volid.ends_with("-cloudinit") || volid.contains('/') {
+                continue;
+            }
+            let renamed = volid.replace(&format!(":vm-{vmid}-"), &format!(":base-{vmid}-"));
+            for volume in self.volumes.iter_mut().filter(|v| v.volid == volid) {
+                volume.volid = renamed.clone();
+            }
+            config.insert(key.clone(), config[&key].replace(&volid, &renamed));
+        }
+        config.insert("template".into(), "1".into());
+        self.guests.get_mut(&vmid).expect("present").config = config;
+        Ok(())
+    }
+
+    /// Grows a disk to `size` (`+SIZE` for relative); shrinking is refused.
+    fn resize_disk(
+        &mut self,
+        kind: GuestKind,
+        node: &str,
+        vmid: u64,
+        check: &WriteCheck,
+        disk_key: &str,
+        size: &str,
+    ) -> Result<(), PveError> {
+        let guest = self.guests.get(&vmid).ok_or_else(|| not_found(kind, node, vmid))?.clone();
+        check.check(&guest)?;
+        let value = guest.config.get(disk_key).ok_or_else(|| PveError::server(format!("disk '{disk_key}' does not exist")))?;
+        let mut disk = PropertyString::parse(value, Some(default_key(kind))).map_err(|e| PveError::server(e.to_string()))?;
+        let volid = disk.get(default_key(kind)).unwrap_or("").to_string();
+        if disk.get("media") == Some("cdrom") {
+            return Err(PveError::server("you can't resize a cdrom"));
+        }
+        let current = self
+            .find_volume(node, &volid)
+            .map(|v| v.size)
+            .or_else(|| disk.get("size").and_then(|s| pve_api::size::parse_size(s).ok()))
+            .unwrap_or(0);
+        let (relative, number) = match size.strip_prefix('+') {
+            Some(rest) => (true, rest),
+            None => (false, size),
+        };
+        let amount = pve_api::size::parse_size(number).map_err(|_| PveError::param("size", "value does not match the regex pattern"))?;
+        let new_size = if relative { current + amount } else { amount };
+        if new_size < current {
+            return Err(PveError::server("shrinking disks is not supported"));
+        }
+        disk.set("size", pve_api::size::format_size(new_size));
+        for volume in self.volumes.iter_mut().filter(|v| v.volid == volid) {
+            volume.size = new_size;
+        }
+        self.guests.get_mut(&vmid).expect("present").config.insert(disk_key.to_string(), disk.to_string_with_default(default_key(kind)));
+        Ok(())
+    }
+
+    /// The end of a power task (`start`, `stop`, `shutdown`, `reboot`, `reset`, `suspend`,
+    /// `resume`). PVE accepts these with a UPID and fails inside the task.
+    fn finish_power(&mut self, kind: GuestKind, vmid: u64, action: &str, log: &mut Vec<String>, fail: bool) -> Result<(), String> {
+        if fail {
+            return Err(format!("{action} failed: injected task failure"));
+        }
+        let guest = self.guests.get_mut(&vmid).ok_or("guest vanished")?;
+        let word = kind_word(kind);
+        match action {
+            "start" if guest.is_template() => return Err(format!("you can't start a {} if it's a template", word.to_lowercase())),
+            "start" if guest.running => return Err(format!("{word} {vmid} already running")),
+            "stop" | "shutdown" | "reboot" | "reset" | "suspend" if !guest.running => return Err(format!("{word} {vmid} not running")),
+            _ => {}
+        }
+        match action {
+            "start" | "resume" => {
+                guest.apply_pending();
+                guest.running = true;
+                guest.started_at.get_or_insert(now());
+            }
+            "stop" | "shutdown" => {
+                guest.running = false;
+                guest.started_at = None;
+                guest.apply_pending();
+            }
+            "reboot" | "reset" => {
+                guest.apply_pending();
+                guest.started_at = Some(now());
+            }
+            _ => {}
+        }
+        log.push(format!("{action} {vmid}: OK"));
+        Ok(())
+    }
+}
+
+/// The guest operations as requests run them: the guest's config lock waited for, the change
+/// made, and the task that finishes it started. `guest` is the guest as the request found it.
+impl Emulator {
+    pub fn create_guest(self: &Arc<Self>, new: NewGuest, user: &str) -> Result<Upid, PveError> {
+        self.cluster().create_guest(&new)?;
+        // From here on the config's `lock: create` keeps others out, as in PVE.
+        let NewGuest { kind, vmid, start, .. } = new;
+        let restoring = new.restore_from.is_some();
+        let task_type = match (kind, restoring) {
+            (GuestKind::Qemu, false) => "qmcreate",
+            (GuestKind::Qemu, true) => "qmrestore",
+            (GuestKind::Lxc, false) => "vzcreate",
+            (GuestKind::Lxc, true) => "vzrestore",
+        };
+        Ok(self.spawn_task(
+            &new.node,
+            task_type,
+            &vmid.to_string(),
+            user,
+            if restoring { 3 } else { 1 },
+            Vec::new(),
+            Box::new(move |cluster, log, fail| cluster.finish_create(kind, vmid, start, log, fail)),
+        ))
+    }
+
+    /// A config change; `asynchronous` (POST) runs it as a `qmconfig` task, as PVE does.
+    pub async fn update_config(
+        self: &Arc<Self>,
+        guest: &Guest,
+        update: ConfigUpdate,
+        user: &str,
+        asynchronous: bool,
+    ) -> Result<Option<Upid>, PveError> {
+        let _guard = self.flock(guest.kind, guest.vmid).await?;
+        self.cluster().update_config(guest.kind, &guest.node, guest.vmid, &update)?;
+        Ok(asynchronous.then(|| self.spawn_noop_task(&guest.node, "qmconfig", &guest.vmid.to_string(), user)))
+    }
+
+    pub async fn destroy_guest(self: &Arc<Self>, guest: &Guest, skiplock: bool, purge: bool, user: &str) -> Result<Upid, PveError> {
+        let (kind, vmid) = (guest.kind, guest.vmid);
+        let guard = self.flock(kind, vmid).await?;
+        self.cluster().begin_destroy(kind, &guest.node, vmid, skiplock, purge)?;
+        Ok(self.spawn_task(
+            &guest.node,
+            &format!("{}destroy", task_prefix(kind)),
+            &vmid.to_string(),
+            user,
+            1,
+            vec![guard],
+            Box::new(move |cluster, log, fail| cluster.finish_destroy(kind, vmid, purge, log, fail)),
+        ))
+    }
+
+    pub async fn clone_guest(self: &Arc<Self>, source: &Guest, request: CloneRequest, user: &str) -> Result<Upid, PveError> {
+        let (kind, vmid, newid) = (source.kind, source.vmid, request.newid);
+        let node = source.node.clone();
+        let target = request.target.clone().unwrap_or_else(|| node.clone());
+        let full = request.full.unwrap_or(!source.is_template());
+        if !full && !source.is_template() {
+            let (key, volid) = source.disks().into_iter().next().unwrap_or_default();
+            return Err(PveError::server(format!("Linked clone feature is not supported for '{volid}' ({key})")));
+        }
+        if request.storage.is_some() && !full {
+            return Err(PveError::param("storage", "parameter 'storage' not allowed for linked clones"));
+        }
+        if request.format.is_some() && !full {
+            return Err(PveError::param("format", "parameter 'format' not allowed for linked clones"));
+        }
+        // Wait for the source's config lock the way PVE does (10 s, then "got timeout").
+        let source_guard = self.flock(kind, vmid).await?;
+        self.cluster().clone_guest(source, &target, full, &request)?;
+        Ok(self.spawn_task(
+            &node,
+            &format!("{}clone", task_prefix(kind)),
+            &vmid.to_string(),
+            user,
+            if full { 3 } else { 1 },
+            // The source stays flock'ed for the copy; the new guest carries `lock: clone`.
+            vec![source_guard],
+            Box::new(move |cluster, log, fail| cluster.finish_clone(vmid, newid, full, log, fail)),
+        ))
+    }
+
+    /// Template conversion; a VM's runs as a `qmtemplate` task, a container's at once.
+    pub async fn make_template(self: &Arc<Self>, guest: &Guest, user: &str) -> Result<Option<Upid>, PveError> {
+        let (kind, vmid) = (guest.kind, guest.vmid);
+        let _guard = self.flock(kind, vmid).await?;
+        self.cluster().make_template(kind, &guest.node, vmid)?;
+        Ok((kind == GuestKind::Qemu).then(|| self.spawn_noop_task(&guest.node, "qmtemplate", &vmid.to_string(), user)))
+    }
+
+    pub async fn resize_disk(
+        self: &Arc<Self>,
+        guest: &Guest,
+        check: WriteCheck,
+        disk: &str,
+        size: &str,
+        user: &str,
+    ) -> Result<Upid, PveError> {
+        let (kind, vmid) = (guest.kind, guest.vmid);
+        let guard = self.flock(kind, vmid).await?;
+        self.cluster().resize_disk(kind, &guest.node, vmid, &check, disk, size)?;
+        Ok(self.spawn_task(
+            &guest.node,
+            &format!("{}resize", task_prefix(kind)),
+            &vmid.to_string(),
+            user,
+            1,
+            vec![guard],
+            Box::new(|_, _, _| Ok(())),
+        ))
+    }
+
+    /// A power action (the last part of `status/{action}`), checked and applied by its task.
+    pub async fn power(self: &Arc<Self>, guest: &Guest, action: String, skiplock: bool, user: &str) -> Result<Upid, PveError> {
+        let (kind, vmid) = (guest.kind, guest.vmid);
+        let guard = self.flock(kind, vmid).await?;
+        {
+            let cluster = self.cluster();
+            let guest = cluster.guests.get(&vmid).ok_or_else(|| not_found(kind, &guest.node, vmid))?;
+            if !skiplock && let Some(e) = guest.locked_error() {
+                return Err(e);
+            }
+        }
+        let task_type = format!("{}{action}", task_prefix(kind));
+        Ok(self.spawn_task(
+            &guest.node,
+            &task_type,
+            &vmid.to_string(),
+            user,
+            1,
+            vec![guard],
+            Box::new(move |cluster, log, fail| cluster.finish_power(kind, vmid, &action, log, fail)),
+        ))
+    }
+}
