@@ -1,6 +1,9 @@
+//! The resources, one folder each: `schema.rs` reads like the docs page, `model.rs` maps PVE's
+//! config to state and back (unit-tested), `steps.rs` holds what talks to PVE, and `mod.rs` the
+//! `Resource` implementation. What VMs and containers share lives once, in `guest/`.
+
 pub mod backup_job;
-pub mod cloud_init;
-pub mod common;
+pub mod guest;
 pub mod ha_resource;
 pub mod lifecycle_tag;
 pub mod lxc;

@@ -51,7 +51,7 @@ fn wanted_tags(state: &Value) -> Vec<String> {
 
 /// Where the guest is now, and its kind.
 async fn locate(ctx: &Context, vmid: u64) -> Result<Option<(String, GuestKind)>, Diagnostics> {
-    Ok(super::common::find_guest(ctx, vmid).await?.map(|(at, kind)| (at.node, kind)))
+    Ok(super::guest::find_guest(ctx, vmid).await?.map(|(at, kind)| (at.node, kind)))
 }
 
 /// Replaces the guest's lifecycle tags with `ours`, keeping every other tag; retried when someone

@@ -1,19 +1,21 @@
-//! Helpers every guest resource shares: tag and address checks, the settle step after apply.
+//! The guest core: what `pve_vm` and `pve_lxc` share because PVE treats VMs and containers the
+//! same way. Finding a guest (one `find_guest` for every resource), power state, pools, destroy
+//! with its HA and backup-job cleanup, tags and lifecycle-tag keeping, validators, timeouts, the
+//! settle step after apply, and cloud-init rendering (`cloud_init`).
 
-use crate::plugin::diag::api_failure;
+pub mod cloud_init;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use pve_api::{GuestConfig, GuestKind, Params};
 use serde_json::Value as Json;
 
+use crate::plugin::diag::{Diagnostic, Diagnostics, api_failure, attr};
 use crate::plugin::schema::{Attribute, Block, Validator};
-use crate::plugin::value::Type;
+use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
-
-use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
-use crate::plugin::value::Value;
-use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr};
 
 pub fn lowercase_sorted(value: &Value) -> Value {
     let set: BTreeSet<String> = value.as_list().unwrap_or_default().iter().filter_map(Value::as_str).map(str::to_lowercase).collect();

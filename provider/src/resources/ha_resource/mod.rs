@@ -110,7 +110,7 @@ impl Resource<Context> for PveHaResource {
     fn create<'a>(&'a self, ctx: &'a Context, planned: Value, _config: Value) -> BoxFuture<'a, Result<Value, CreateError>> {
         Box::pin(async move {
             let vmid = planned.get("vmid").as_i64().unwrap_or_default() as u64;
-            let Some((_, kind)) = super::common::find_guest(ctx, vmid).await? else {
+            let Some((_, kind)) = super::guest::find_guest(ctx, vmid).await? else {
                 return Err(Diagnostic::error("Guest not found", format!("no VM or container with VMID {vmid}")).at(attr("vmid")).into());
             };
             let sid = format!("{}:{vmid}", if kind == pve_api::GuestKind::Qemu { "vm" } else { "ct" });

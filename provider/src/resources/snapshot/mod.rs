@@ -27,7 +27,7 @@ fn check_name(value: &Value) -> Result<(), String> {
 /// Where the guest is now: (node, kind).
 /// Where the guest is now, and its kind.
 async fn locate(ctx: &Context, vmid: u64) -> Result<Option<(String, GuestKind)>, Diagnostics> {
-    Ok(super::common::find_guest(ctx, vmid).await?.map(|(at, kind)| (at.node, kind)))
+    Ok(super::guest::find_guest(ctx, vmid).await?.map(|(at, kind)| (at.node, kind)))
 }
 
 async fn fetch(ctx: &Context, vmid: u64, name: &str, prior: &Value) -> Result<Option<Value>, Diagnostics> {

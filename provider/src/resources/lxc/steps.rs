@@ -1,0 +1,41 @@
+//! The steps that talk to PVE and the nodes: reading a container back, growing volumes, and the
+//! security-updates hookscript written over SSH.
+
+use super::*;
+
+/// Writes the security-update hookscript to the node; returns the `hookscript` volume.
+pub(super) async fn write_hook(ctx: &Context, node: &str, state: &Value) -> Result<String, Diagnostics> {
+    let storage = state.get("snippet_storage").as_str().unwrap_or("local");
+    let dir = ctx
+        .snippet_dir(storage)
+        .await
+        .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr("snippet_storage"))))?;
+    let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
+    let name = crate::resources::guest::cloud_init::CT_SECURITY_HOOK;
+    session
+        .upload_with_mode(&format!("{dir}/{name}"), crate::resources::guest::cloud_init::ct_security_hook().as_bytes(), 0o755)
+        .await
+        .map_err(|e| Diagnostics::from(Diagnostic::error("Writing the hookscript failed", e.to_string())))?;
+    Ok(format!("{storage}:snippets/{name}"))
+}
+
+pub(super) async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
+    Ok(read_config(ctx, vmid, LXC).await?.map(|(at, config)| state_from_config(vmid, &at.node, at.running, at.pool, &config, prior)))
+}
+
+/// Grows `key` (rootfs or mpN) to `size` GiB if it is smaller.
+pub(super) async fn grow(
+    ctx: &Context,
+    node: &str,
+    vmid: u64,
+    key: &str,
+    size: i64,
+    limit: std::time::Duration,
+) -> Result<(), Diagnostics> {
+    if let Some(upid) =
+        ctx.client.resize_disk(LXC, node, vmid, key, &format!("{size}G"), None).await.map_err(|e| api_failure("Growing a volume", e))?
+    {
+        wait(ctx, &upid, limit, "Growing a volume").await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,406 @@
+//! Between PVE and Terraform: a VM config read into state, and the config parameters a plan
+//! writes. Pure functions, unit-tested here.
+
+use super::*;
+
+/// Keys this resource manages in the PVE config; others (set by hand) are left alone.
+pub(super) const SCALAR_KEYS: &[(&str, &str)] = &[
+    ("name", "name"),
+    ("description", "description"),
+    ("cores", "cores"),
+    ("sockets", "sockets"),
+    ("cpu_type", "cpu"),
+    ("memory", "memory"),
+    ("balloon", "balloon"),
+    ("bios", "bios"),
+    ("machine", "machine"),
+    ("scsihw", "scsihw"),
+    ("os_type", "ostype"),
+    ("startup", "startup"),
+    ("ci_user", "ciuser"),
+    ("ci_search_domain", "searchdomain"),
+    ("ci_custom", "cicustom"),
+];
+
+pub(super) const BOOL_KEYS: &[(&str, &str)] = &[("on_boot", "onboot"), ("protection", "protection")];
+
+pub(super) fn is_disk_slot(key: &str) -> bool {
+    ["scsi", "virtio", "sata", "ide"]
+        .iter()
+        .any(|p| key.strip_prefix(p).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())))
+}
+
+/// A disk's state from its config entry; None for CD-ROMs, cloud-init drives and non-disk keys.
+pub(super) fn disk_from_config(slot: &str, value: &str) -> Option<Value> {
+    if !is_disk_slot(slot) {
+        return None;
+    }
+    let disk = PropertyString::parse(value, Some("file")).ok()?;
+    let file = disk.get("file")?;
+    if disk.get("media") == Some("cdrom") || file == "none" {
+        return None;
+    }
+    let storage = file.split(':').next()?.to_string();
+    let size = disk.get("size").and_then(|s| pve_api::size::parse_size(s).ok()).unwrap_or(0);
+    Some(Value::object([
+        ("slot", slot.into()),
+        ("storage", storage.into()),
+        ("size", ((size as f64 / (1u64 << 30) as f64).ceil() as i64).into()),
+        ("format", disk.get("format").map(str::to_string).into()),
+        ("iothread", disk.get("iothread").is_some_and(flag).into()),
+        ("discard", (disk.get("discard") == Some("on")).into()),
+        ("ssd", disk.get("ssd").is_some_and(flag).into()),
+        ("cache", disk.get("cache").map(str::to_string).into()),
+        ("backup", disk.get("backup").is_none_or(flag).into()),
+    ]))
+}
+
+/// Sets `key` to `value`, or removes it.
+pub(super) fn put(into: &mut PropertyString, key: &str, value: Option<&str>) {
+    match value {
+        Some(value) => {
+            into.set(key, value);
+        }
+        None => {
+            into.remove(key);
+        }
+    }
+}
+
+/// Options of a disk string besides its volume and size.
+pub(super) fn disk_options(disk: &Value, into: &mut PropertyString) {
+    let on = |key: &str| disk.get(key).as_bool() == Some(true);
+    put(into, "iothread", on("iothread").then_some("1"));
+    put(into, "ssd", on("ssd").then_some("1"));
+    put(into, "discard", on("discard").then_some("on"));
+    put(into, "backup", (disk.get("backup").as_bool() == Some(false)).then_some("0"));
+    put(into, "cache", disk.get("cache").as_str());
+    if let Some(format) = disk.get("format").as_str() {
+        into.set("format", format);
+    }
+}
+
+/// The volume ID of a drive string (`local-lvm:vm-100-disk-1,size=8G` → `local-lvm:vm-100-disk-1`).
+pub(super) fn volume_of(drive: &str) -> String {
+    PropertyString::parse(drive, Some("file")).ok().and_then(|p| p.get("file").map(str::to_string)).unwrap_or_default()
+}
+
+pub(super) fn new_disk_string(disk: &Value) -> String {
+    let mut p = PropertyString::new();
+    p.set("file", format!("{}:{}", disk.get("storage").as_str().unwrap_or("local-lvm"), disk.get("size").as_i64().unwrap_or(1)));
+    disk_options(disk, &mut p);
+    p.to_string_with_default("file")
+}
+
+pub(super) fn nic_from_config(value: &str) -> Option<Value> {
+    let nic = PropertyString::parse(value, Some("model")).ok()?;
+    let (model, mac) = match nic.get("model") {
+        Some(model) => (model.to_string(), nic.get("macaddr").map(str::to_string)),
+        None => {
+            let model = nic.keys().find(|k| NIC_MODELS.contains(k) || k.starts_with("e1000") || k.starts_with("i8255"))?.to_string();
+            let mac = nic.get(&model).map(str::to_string);
+            (model, mac)
+        }
+    };
+    Some(Value::object([
+        ("model", model.into()),
+        ("bridge", nic.get("bridge").map(str::to_string).into()),
+        ("vlan", nic.get("tag").and_then(|t| t.parse::<i64>().ok()).into()),
+        ("firewall", nic.get("firewall").is_some_and(flag).into()),
+        ("mac", mac.into()),
+        ("mtu", nic.get("mtu").and_then(|t| t.parse::<i64>().ok()).into()),
+    ]))
+}
+
+pub(super) fn nic_string(nic: &Value) -> String {
+    let mut p = PropertyString::new();
+    let model = nic.get("model").as_str().unwrap_or("virtio");
+    match nic.get("mac").as_str() {
+        Some(mac) => p.set(model, mac),
+        None => p.set("model", model),
+    };
+    p.set("bridge", nic.get("bridge").as_str().unwrap_or("vmbr0"));
+    if let Some(vlan) = nic.get("vlan").as_i64() {
+        p.set("tag", vlan.to_string());
+    }
+    if nic.get("firewall").as_bool() == Some(true) {
+        p.set("firewall", "1");
+    }
+    if let Some(mtu) = nic.get("mtu").as_i64() {
+        p.set("mtu", mtu.to_string());
+    }
+    if nic.get("mac").is_null() { p.to_string_with_default("model") } else { p.to_string() }
+}
+
+pub(super) fn ipconfig_from_config(value: &str) -> Value {
+    let p = PropertyString::parse(value, None).unwrap_or_default();
+    Value::object([("ipv4", p.get("ip").map(str::to_string).into()), ("gateway", p.get("gw").map(str::to_string).into())])
+}
+
+pub(super) fn ipconfig_string(ip: &Value) -> String {
+    let mut p = PropertyString::new();
+    if let Some(v4) = ip.get("ipv4").as_str() {
+        p.set("ip", v4);
+    }
+    if let Some(gw) = ip.get("gateway").as_str() {
+        p.set("gw", gw);
+    }
+    p.to_string()
+}
+
+/// PVE keeps `sshkeys` URL-encoded, one key per line.
+pub(super) fn encode_ssh_keys(keys: &[Value]) -> String {
+    pve_api::segment(&keys.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"))
+}
+
+pub(super) fn decode_ssh_keys(text: &str) -> Vec<Value> {
+    // Form encoding may use '+' for spaces.
+    pve_api::percent_decode(&text.replace('+', " ")).lines().filter(|l| !l.trim().is_empty()).map(|l| Value::from(l.to_string())).collect()
+}
+
+/// The state PVE's config describes. `prior` supplies what the config cannot (the configured
+/// node, timeouts, disk order, the user's spelling of tags).
+pub(super) fn state_from_config(
+    vmid: u64,
+    current_node: &str,
+    running: bool,
+    pool: Option<String>,
+    config: &GuestConfig,
+    prior: &Value,
+) -> Value {
+    let mut s: BTreeMap<String, Value> = BTreeMap::new();
+    s.insert("id".into(), vmid.to_string().into());
+    s.insert("vmid".into(), vmid.into());
+    let node = prior.get("node").as_str().unwrap_or(current_node).to_string();
+    s.insert("node".into(), node.into());
+    s.insert("current_node".into(), current_node.into());
+    for (attribute, key) in SCALAR_KEYS {
+        let value = text(config, key);
+        let value = match *attribute {
+            "cores" | "sockets" | "balloon" => value.and_then(|v| v.parse::<i64>().ok()).map(Value::from).unwrap_or(Value::Null),
+            "memory" => value
+                .and_then(|v| v.trim_start_matches("current=").split(',').next().and_then(|m| m.parse::<i64>().ok()))
+                .map(Value::from)
+                .unwrap_or(Value::Null),
+            _ => value.map(Value::from).unwrap_or(Value::Null),
+        };
+        s.insert(attribute.to_string(), value);
+    }
+    let defaults: [(&str, Value); 6] = [
+        ("cores", 1i64.into()),
+        ("sockets", 1i64.into()),
+        ("memory", 512i64.into()),
+        ("bios", "seabios".into()),
+        ("scsihw", "lsi".into()),
+        ("os_type", "other".into()),
+    ];
+    for (attribute, default) in defaults {
+        if s.get(attribute).is_none_or(Value::is_null) {
+            s.insert(attribute.into(), default);
+        }
+    }
+    if s.get("cpu_type").is_none_or(Value::is_null) {
+        s.insert("cpu_type".into(), "kvm64".into());
+    }
+    for (attribute, key) in BOOL_KEYS {
+        s.insert(attribute.to_string(), text(config, key).is_some_and(|v| flag(&v)).into());
+    }
+    s.insert("template".into(), config.flag("template").into());
+    s.insert("started".into(), running.into());
+    s.insert("agent".into(), text(config, "agent").is_some_and(|a| a.split(',').any(|p| p == "1" || p == "enabled=1")).into());
+    s.insert("serial_console".into(), (text(config, "vga").as_deref() == Some("serial0")).into());
+    s.insert("pool".into(), pool.into());
+    // Tags: PVE's form, unless it equals the prior spelling once normalised.
+    // Lifecycle tags belong to pve_lifecycle_tag, not to this resource.
+    let tags: Vec<Value> = text(config, "tags")
+        .map(|t| pve_api::tags::split_tag_list(&t).filter(|t| !pve_api::tags::lifecycle::is_lifecycle_tag(t)).map(Value::from).collect())
+        .unwrap_or_default();
+    let tags = if tags.is_empty() { Value::Null } else { Value::List(tags) };
+    let prior_tags = prior.get("tags");
+    s.insert(
+        "tags".into(),
+        if !prior_tags.is_null() && lowercase_sorted(prior_tags) == lowercase_sorted(&tags) { prior_tags.clone() } else { tags },
+    );
+    // Disks in the prior order, then any others by slot.
+    let mut disks: Vec<Value> = Vec::new();
+    let mut found: BTreeMap<String, Value> =
+        config.values.iter().filter_map(|(k, v)| disk_from_config(k, &json_text(v)).map(|d| (k.clone(), d))).collect();
+    for prior_disk in prior.get("disk").as_list().unwrap_or_default() {
+        if let Some(mut disk) = prior_disk.get("slot").as_str().and_then(|slot| found.remove(slot)) {
+            // PVE drops `format` from the drive string once it has allocated the volume.
+            if let Value::Map(d) = &mut disk
+                && d.get("format").is_none_or(Value::is_null)
+            {
+                d.insert("format".into(), prior_disk.get("format").clone());
+            }
+            disks.push(disk);
+        }
+    }
+    disks.extend(found.into_values());
+    s.insert("disk".into(), Value::List(disks));
+    let nets: Vec<Value> = indexed(config, "net").into_iter().filter_map(|(_, v)| nic_from_config(&json_text(v))).collect();
+    s.insert("network".into(), Value::List(nets));
+    let ips: Vec<Value> = indexed(config, "ipconfig").into_iter().map(|(_, v)| ipconfig_from_config(&json_text(v))).collect();
+    s.insert("ip_config".into(), Value::List(ips));
+    s.insert("ci_ssh_keys".into(), text(config, "sshkeys").map(|k| Value::List(decode_ssh_keys(&k))).unwrap_or(Value::Null));
+    s.insert(
+        "ci_dns_servers".into(),
+        text(config, "nameserver")
+            .map(|n| Value::List(n.split_whitespace().map(|x| Value::from(x.to_string())).collect()))
+            .unwrap_or(Value::Null),
+    );
+    // Our own generated snippet is not the user's ci_custom; the inputs it was built from are
+    // not in PVE's config, so they carry over from the prior state.
+    let generated = format!("snippets/{}", crate::resources::guest::cloud_init::snippet_name(vmid));
+    if s.get("ci_custom").and_then(Value::as_str).is_some_and(|c| c.starts_with("user=") && c.ends_with(&generated) && !c.contains(',')) {
+        s.insert("ci_custom".into(), Value::Null);
+    }
+    for key in ["user_data", "user_data_wo_version", "install_docker", "install_node_exporter", "security_updates", "snippet_storage"] {
+        s.insert(key.into(), prior.get(key).clone());
+    }
+    if let Some(cicustom) = text(config, "cicustom").filter(|c| c.ends_with(&generated))
+        && prior.get("snippet_storage").is_null()
+    {
+        // Imported: the snippet's storage is in the reference.
+        let storage = cicustom.trim_start_matches("user=").split(':').next().unwrap_or("local").to_string();
+        s.insert("snippet_storage".into(), storage.into());
+    }
+    for key in ["install_docker", "install_node_exporter", "security_updates"] {
+        if s.get(key).is_none_or(Value::is_null) {
+            s.insert(key.into(), false.into());
+        }
+    }
+    if s.get("snippet_storage").is_none_or(Value::is_null) {
+        s.insert("snippet_storage".into(), "local".into());
+    }
+    s.insert("timeouts".into(), prior.get("timeouts").clone());
+    s.insert("reboot_required".into(), (running && prior.get("reboot_required").as_bool() == Some(true)).into());
+    Value::Map(s)
+}
+
+/// The planned state with the write-only user-data from the configuration, to render the snippet
+/// from (it never goes into state).
+pub(super) fn with_write_only_user_data(planned: &Value, config: &Value) -> Value {
+    match (planned, config.get("user_data_wo").as_str()) {
+        (Value::Map(map), Some(user_data)) => {
+            let mut map = map.clone();
+            map.insert("user_data".into(), user_data.into());
+            Value::Map(map)
+        }
+        _ => planned.clone(),
+    }
+}
+
+/// What is certain about a guest that exists but could not be read back: the plan, with the VMID.
+pub(super) fn minimal_state(planned: &Value, vmid: u64) -> Value {
+    let known = Value::object([
+        ("id", vmid.to_string().into()),
+        ("vmid", vmid.into()),
+        ("current_node", planned.get("node").clone()),
+        ("reboot_required", false.into()),
+    ]);
+    settle(planned, &known)
+}
+
+/// Config parameters for everything but disks, from a planned state. On create (`prior` null)
+/// every unset key is deleted too, so nothing a clone inherited from its template lingers.
+pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params, deletes: &mut Vec<String>) {
+    let creating = prior.is_null();
+    let changed = |name: &str| creating || planned.get(name) != prior.get(name);
+    let had = |name: &str| creating || !prior.get(name).is_null();
+    for (attribute, key) in SCALAR_KEYS {
+        if !changed(attribute) {
+            continue;
+        }
+        match planned.get(attribute) {
+            Value::Null if had(attribute) => deletes.push(key.to_string()),
+            Value::Number(n) => params.insert(*key, (*n as i64).to_string()),
+            Value::String(s) => params.insert(*key, s),
+            _ => {}
+        }
+    }
+    for (attribute, key) in BOOL_KEYS {
+        if changed(attribute) {
+            params.insert(*key, if planned.get(attribute).as_bool() == Some(true) { "1" } else { "0" });
+        }
+    }
+    if changed("agent") {
+        params.insert("agent", if planned.get("agent").as_bool() == Some(false) { "0" } else { "1" });
+    }
+    if changed("serial_console") {
+        if planned.get("serial_console").as_bool() == Some(true) {
+            params.insert("serial0", "socket");
+            params.insert("vga", "serial0");
+        } else {
+            deletes.push("vga".into());
+        }
+    }
+    let joined = |name: &str, sep: &str| {
+        planned.get(name).as_list().filter(|l| !l.is_empty()).map(|l| l.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(sep))
+    };
+    for (attribute, key, value) in [
+        ("tags", "tags", joined("tags", ";")),
+        ("ci_ssh_keys", "sshkeys", planned.get("ci_ssh_keys").as_list().filter(|l| !l.is_empty()).map(encode_ssh_keys)),
+        ("ci_dns_servers", "nameserver", joined("ci_dns_servers", " ")),
+    ] {
+        if !changed(attribute) {
+            continue;
+        }
+        match value {
+            Some(value) => params.insert(key, value),
+            None if had(attribute) => deletes.push(key.to_string()),
+            None => {}
+        }
+    }
+    let list = |v: &Value, name: &str| v.get(name).as_list().unwrap_or_default().to_vec();
+    let (new_nets, old_nets) = (list(planned, "network"), list(prior, "network"));
+    for (i, nic) in new_nets.iter().enumerate() {
+        if old_nets.get(i) != Some(nic) {
+            params.insert(format!("net{i}"), nic_string(nic));
+        }
+    }
+    deletes.extend((new_nets.len()..old_nets.len()).map(|i| format!("net{i}")));
+    let (new_ips, old_ips) = (list(planned, "ip_config"), list(prior, "ip_config"));
+    for (i, ip) in new_ips.iter().enumerate() {
+        if old_ips.get(i) != Some(ip) {
+            params.insert(format!("ipconfig{i}"), ipconfig_string(ip));
+        }
+    }
+    deletes.extend((new_ips.len()..old_ips.len()).map(|i| format!("ipconfig{i}")));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        use crate::resources::guest::parse_duration;
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("10").is_err() && parse_duration("5x").is_err() && parse_duration("").is_err());
+    }
+
+    #[test]
+    fn ssh_keys_round_trip_through_pves_encoding() {
+        let keys = vec![Value::from("ssh-ed25519 AAAAC3Nza user@host"), Value::from("ssh-rsa AAAAB3 other")];
+        assert_eq!(decode_ssh_keys(&encode_ssh_keys(&keys)), keys);
+    }
+
+    #[test]
+    fn nic_strings_round_trip() {
+        let nic = nic_from_config("virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=10,firewall=1").unwrap();
+        assert_eq!(nic.get("mac"), &Value::from("BC:24:11:00:00:01"));
+        assert_eq!(nic.get("vlan").as_i64(), Some(10));
+        assert_eq!(nic_string(&nic), "virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=10,firewall=1");
+    }
+
+    #[test]
+    fn disks_parse_from_config() {
+        let disk = disk_from_config("scsi0", "local-lvm:vm-101-disk-0,iothread=1,discard=on,size=50G").unwrap();
+        assert_eq!(disk.get("storage"), &Value::from("local-lvm"));
+        assert_eq!(disk.get("size").as_i64(), Some(50));
+        assert_eq!(disk.get("discard").as_bool(), Some(true));
+        assert!(disk_from_config("ide2", "local-lvm:vm-101-cloudinit,media=cdrom").is_none());
+    }
+}

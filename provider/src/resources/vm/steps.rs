@@ -1,0 +1,290 @@
+//! The steps that talk to PVE: reading a VM back, writing its cloud-init snippet, and building
+//! it (clone or create, configure, grow disks, pool, power).
+
+use super::*;
+
+impl PveVm {
+    pub(super) async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
+        let found = read_config(ctx, vmid, QEMU).await?;
+        Self::state_of(ctx, vmid, prior, found).await
+    }
+
+    /// The state of a VM this process just built on `planned`'s node, read without a listing.
+    pub(super) async fn read_built(ctx: &Context, vmid: u64, planned: &Value) -> Result<Option<Value>, Diagnostics> {
+        let at = Located {
+            node: planned.get("node").as_str().unwrap_or_default().to_string(),
+            running: planned.get("started").as_bool() != Some(false) && planned.get("template").as_bool() != Some(true),
+            pool: planned.get("pool").as_str().map(str::to_string),
+        };
+        let found = read_config_at(ctx, vmid, QEMU, at).await?;
+        Self::state_of(ctx, vmid, planned, found).await
+    }
+
+    pub(super) async fn state_of(
+        ctx: &Context,
+        vmid: u64,
+        prior: &Value,
+        found: Option<(Located, GuestConfig)>,
+    ) -> Result<Option<Value>, Diagnostics> {
+        let Some((at, config)) = found else { return Ok(None) };
+        let mut state = state_from_config(vmid, &at.node, at.running, at.pool, &config, prior);
+        // Only a VM already known to wait for a reboot costs a second call: has it rebooted
+        // (pending changes applied) since?
+        if state.get("reboot_required").as_bool() == Some(true) {
+            let waiting = Self::has_pending(ctx, &at.node, vmid).await?;
+            if let Value::Map(s) = &mut state {
+                s.insert("reboot_required".into(), waiting.into());
+            }
+        }
+        Ok(Some(state))
+    }
+
+    /// Writes the VM's user-data snippet to `node` over SFTP; returns the `cicustom` value.
+    pub(super) async fn write_snippet(ctx: &Context, node: &str, vmid: u64, state: &Value) -> Result<String, Diagnostics> {
+        let storage = state.get("snippet_storage").as_str().unwrap_or("local");
+        let dir = ctx
+            .snippet_dir(storage)
+            .await
+            .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr("snippet_storage"))))?;
+        let name = crate::resources::guest::cloud_init::snippet_name(vmid);
+        let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
+        let content = crate::resources::guest::cloud_init::render(state);
+        // Root-only: user-data may carry secrets, and PVE reads snippets as root.
+        session
+            .upload_with_mode(&format!("{dir}/{name}"), content.as_bytes(), 0o600)
+            .await
+            .map_err(|e| Diagnostics::from(Diagnostic::error("Writing the cloud-init snippet failed", e.to_string())))?;
+        Ok(format!("user={storage}:snippets/{name}"))
+    }
+
+    pub(super) async fn remove_snippet(ctx: &Context, node: &str, vmid: u64, state: &Value) {
+        let storage = state.get("snippet_storage").as_str().unwrap_or("local");
+        let removed = async {
+            let dir = ctx.snippet_dir(storage).await?;
+            let session = ctx.ssh(node).await.map_err(|e| e.to_string())?;
+            session.remove(&format!("{dir}/{}", crate::resources::guest::cloud_init::snippet_name(vmid))).await.map_err(|e| e.to_string())
+        }
+        .await;
+        if let Err(e) = removed {
+            tracing::warn!(vmid, "could not remove the cloud-init snippet: {e}");
+        }
+    }
+
+    /// Detached disks become `unusedN` in PVE; this destroys the ones holding `volumes` (and
+    /// leaves alone any disk someone detached by hand to keep).
+    pub(super) async fn destroy_unused(ctx: &Context, node: &str, vmid: u64, volumes: &BTreeSet<String>) -> Result<(), Diagnostics> {
+        let after = ctx.client.guest_config(QEMU, node, vmid).await.map_err(|e| api_failure("Reading the VM config", e))?;
+        let unused: Vec<String> = indexed(&after, "unused")
+            .into_iter()
+            .filter(|(_, v)| volumes.contains(&json_text(v)))
+            .map(|(n, _)| format!("unused{n}"))
+            .collect();
+        if !unused.is_empty() {
+            ctx.client
+                .update_config(QEMU, node, vmid, &Params::new().set("delete", unused.join(",")))
+                .await
+                .map_err(|e| api_failure("Removing detached disks", e))?;
+        }
+        Ok(())
+    }
+
+    /// Whether changes wait for the VM's next restart.
+    pub(super) async fn has_pending(ctx: &Context, node: &str, vmid: u64) -> Result<bool, Diagnostics> {
+        let pending: Vec<Json> = ctx
+            .client
+            .get(&format!("/nodes/{node}/qemu/{vmid}/pending"), &Params::new())
+            .await
+            .map_err(|e| api_failure("Reading pending changes", e))?;
+        Ok(pending.iter().any(|p| p.get("pending").is_some() || p.get("delete").is_some()))
+    }
+
+    /// Clones, configures, grows disks, converts or starts: everything after the VMID is chosen.
+    pub(super) async fn build(
+        ctx: &Context,
+        vmid: u64,
+        planned: &Value,
+        config: &Value,
+        cicustom: Option<&str>,
+        limit: Duration,
+    ) -> Result<(), CreateError> {
+        let node = planned.get("node").as_str().unwrap_or_default().to_string();
+        let disks = planned.get("disk").as_list().unwrap_or_default().to_vec();
+        let mut params = Params::new();
+        let mut deletes = Vec::new();
+        let exists = match config.get("clone_vmid").as_i64() {
+            Some(source) => {
+                let source = source as u64;
+                let Some(source_guest) = ctx.clone_source(source, QEMU).await.map_err(|e| api_failure("Reading the clone source", e))?
+                else {
+                    return Err(Diagnostic::error("Clone source not found", format!("no VM or template with VMID {source}"))
+                        .at(attr("clone_vmid"))
+                        .into());
+                };
+                let source_node = source_guest.node.clone();
+                let full = config.get("clone_full").as_bool().unwrap_or(true);
+                let mut clone = Params::new().set("name", planned.get("name").as_str().unwrap_or_default()).flag("full", full);
+                if node != source_node {
+                    clone.insert("target", &node);
+                }
+                if full && let Some(storage) = disks.first().and_then(|d| d.get("storage").as_str()) {
+                    clone.insert("storage", storage);
+                }
+                if !full && let Some(storage) = disks.first().and_then(|d| d.get("storage").as_str()) {
+                    // A linked clone stays on the template's storage.
+                    let source_storages: BTreeSet<String> = source_guest
+                        .config
+                        .values
+                        .iter()
+                        .filter_map(|(k, v)| disk_from_config(k, &json_text(v)))
+                        .filter_map(|d| d.get("storage").as_str().map(str::to_string))
+                        .collect();
+                    if !source_storages.contains(storage) {
+                        let detail = format!(
+                            "a linked clone stays on its template's storage ({}); use that storage or clone_full = true",
+                            source_storages.into_iter().collect::<Vec<_>>().join(", ")
+                        );
+                        return Err(Diagnostic::error("Linked clone on another storage", detail).at(attr("disk")).into());
+                    }
+                }
+                // One clone per source at a time: PVE holds the source's lock for the whole copy.
+                let _source = ctx.lock_source(source).await;
+                let upid =
+                    ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone).await.map_err(|e| api_failure("Cloning the VM", e))?;
+                let result = wait(ctx, &upid, limit, "Cloning the VM").await;
+                if let Err(diags) = result {
+                    // PVE removes a failed clone; if anything is left, report it instead of orphaning it.
+                    return Err(CreateError { partial: Self::read_state(ctx, vmid, planned).await.ok().flatten(), diagnostics: diags });
+                }
+                true
+            }
+            None => false,
+        };
+        let current = if exists {
+            match ctx.client.guest_config(QEMU, &node, vmid).await {
+                Ok(config) => Some(config),
+                // The clone exists: report it (tainted) rather than forget it.
+                Err(e) => {
+                    return Err(CreateError {
+                        partial: Some(minimal_state(planned, vmid)),
+                        diagnostics: api_failure("Reading the cloned config", e),
+                    });
+                }
+            }
+        } else {
+            None
+        };
+        config_params(planned, &Value::Null, &mut params, &mut deletes);
+        if let Some(password) = config.get("ci_password").as_str() {
+            params.insert("cipassword", password);
+        }
+        if let Some(cicustom) = cicustom {
+            params.insert("cicustom", cicustom);
+            deletes.retain(|k| k != "cicustom");
+        }
+        let mut resizes = Vec::new();
+        for disk in &disks {
+            let slot = disk.get("slot").as_str().unwrap_or_default();
+            let size = disk.get("size").as_i64().unwrap_or(1);
+            match current.as_ref().and_then(|c| text(c, slot)) {
+                Some(existing) => {
+                    let mut p = PropertyString::parse(&existing, Some("file")).unwrap_or_default();
+                    let have = p.get("size").and_then(|s| pve_api::size::parse_size(s).ok()).unwrap_or(0);
+                    let want = (size as u64) << 30;
+                    if want < have {
+                        let detail =
+                            format!("{slot} of the clone source is {} GiB; a clone's disk cannot be smaller than its source's", have >> 30);
+                        return Err(CreateError {
+                            partial: Self::read_state(ctx, vmid, planned).await.ok().flatten(),
+                            diagnostics: Diagnostic::error("Disk smaller than the template's", detail).into(),
+                        });
+                    }
+                    if want > have {
+                        resizes.push((slot.to_string(), format!("{size}G")));
+                    }
+                    disk_options(disk, &mut p);
+                    p.remove("size");
+                    params.insert(slot, p.to_string_with_default("file"));
+                }
+                None => params.insert(slot, new_disk_string(disk)),
+            }
+        }
+        let mut detached = BTreeSet::new();
+        if let Some(current) = &current {
+            // What the template has beyond the configuration goes: NICs, addressing, disks.
+            for (prefix, block) in [("net", "network"), ("ipconfig", "ip_config")] {
+                let count = planned.get(block).as_list().map(<[Value]>::len).unwrap_or(0);
+                deletes.extend(
+                    indexed(current, prefix).into_iter().filter(|(n, _)| *n as usize >= count).map(|(n, _)| format!("{prefix}{n}")),
+                );
+            }
+            let planned_slots: BTreeSet<&str> = disks.iter().filter_map(|d| d.get("slot").as_str()).collect();
+            for (key, value) in &current.values {
+                if disk_from_config(key, &json_text(value)).is_some() && !planned_slots.contains(key.as_str()) {
+                    deletes.push(key.clone());
+                    detached.insert(volume_of(&json_text(value)));
+                }
+            }
+        }
+        let partial = |diags: Diagnostics| async move {
+            let known = Self::read_state(ctx, vmid, planned).await.ok().flatten().unwrap_or_else(|| minimal_state(planned, vmid));
+            CreateError { partial: Some(known), diagnostics: diags }
+        };
+        if exists {
+            if !deletes.is_empty() {
+                params.insert("delete", deletes.join(","));
+            }
+            let digest = current.as_ref().map(|c| c.digest.clone()).unwrap_or_default();
+            if let Err(e) = ctx.client.update_config(QEMU, &node, vmid, &params.set("digest", digest)).await {
+                return Err(partial(api_failure("Configuring the cloned VM", e)).await);
+            }
+            if !detached.is_empty()
+                && let Err(d) = Self::destroy_unused(ctx, &node, vmid, &detached).await
+            {
+                return Err(partial(d).await);
+            }
+            for (slot, size) in resizes {
+                match ctx.client.resize_disk(QEMU, &node, vmid, &slot, &size, None).await {
+                    Ok(Some(upid)) => {
+                        if let Err(d) = wait(ctx, &upid, limit, "Growing a disk").await {
+                            return Err(partial(d).await);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(partial(api_failure("Growing a disk", e)).await),
+                }
+            }
+        } else {
+            let params = params.set("vmid", vmid);
+            let upid = ctx.client.create_guest(QEMU, &node, &params).await.map_err(|e| {
+                if e.is_already_exists() {
+                    Diagnostic::error("VMID taken", format!("{e} (another client created it first; nothing of it was adopted)"))
+                        .at(attr("vmid"))
+                        .into()
+                } else {
+                    api_failure("Creating the VM", e)
+                }
+            })?;
+            if let Err(d) = wait(ctx, &upid, limit, "Creating the VM").await {
+                return Err(partial(d).await);
+            }
+        }
+        if let Err(d) = set_pool(ctx, vmid, &Value::Null, planned.get("pool")).await {
+            return Err(partial(d).await);
+        }
+        let result = if planned.get("template").as_bool() == Some(true) {
+            match ctx.client.convert_to_template(QEMU, &node, vmid).await {
+                Ok(Some(upid)) => wait(ctx, &upid, limit, "Converting to a template").await,
+                Ok(None) => Ok(()),
+                Err(e) => Err(api_failure("Converting to a template", e)),
+            }
+        } else if planned.get("started").as_bool() != Some(false) {
+            set_power(ctx, QEMU, &node, vmid, true, limit).await
+        } else {
+            Ok(())
+        };
+        if let Err(d) = result {
+            return Err(partial(d).await);
+        }
+        Ok(())
+    }
+}
