@@ -22,6 +22,7 @@ use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
 mod model;
+pub(crate) mod names;
 mod schema;
 mod steps;
 use model::*;
@@ -42,25 +43,25 @@ impl Resource<Context> for PveLxc {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::default();
-        let (template, clone) = (config.get("template_volume"), config.get("clone_vmid"));
+        let (template, clone) = (config.get(names::TEMPLATE_VOLUME), config.get(names::CLONE_VMID));
         if template.is_set() && clone.is_set() {
-            diags.push(Diagnostic::error("Conflicting sources", "set template_volume or clone_vmid, not both").at(attr("clone_vmid")));
+            diags.push(Diagnostic::error("Conflicting sources", "set template_volume or clone_vmid, not both").at(attr(names::CLONE_VMID)));
         }
-        if config.get("rootfs").is_null() && clone.is_null() && !template.is_unknown() {
+        if config.get(names::ROOTFS).is_null() && clone.is_null() && !template.is_unknown() {
             diags.push(
                 Diagnostic::error("Missing rootfs", "a container built from a template needs a rootfs block (storage and size)")
-                    .at(attr("rootfs")),
+                    .at(attr(names::ROOTFS)),
             );
         }
         let mut slots = BTreeSet::new();
-        for (i, mp) in config.get("mount_point").as_list().unwrap_or_default().iter().enumerate() {
-            if let Some(slot) = mp.get("slot").as_str()
+        for (i, mp) in config.get(names::MOUNT_POINT).as_list().unwrap_or_default().iter().enumerate() {
+            if let Some(slot) = mp.get(names::SLOT).as_str()
                 && !slots.insert(slot.to_string())
             {
                 diags.push(Diagnostic::error("Duplicate mount point", format!("{slot} is used twice")).at(vec![
-                    Step::Attr("mount_point".into()),
+                    Step::Attr(names::MOUNT_POINT.into()),
                     Step::Index(i as i64),
-                    Step::Attr("slot".into()),
+                    Step::Attr(names::SLOT.into()),
                 ]));
             }
         }
@@ -79,16 +80,16 @@ impl Resource<Context> for PveLxc {
             let mut diags = Diagnostics::default();
             if !prior.is_null() {
                 let mut check = |path: Path, new: &Value, old: &Value| {
-                    if new.get("storage") != old.get("storage") {
+                    if new.get(names::STORAGE) != old.get(names::STORAGE) {
                         let mut p = path.clone();
-                        p.push(Step::Attr("storage".into()));
+                        p.push(Step::Attr(names::STORAGE.into()));
                         replace.push(p);
                     }
-                    if let (Some(n), Some(o)) = (new.get("size").as_i64(), old.get("size").as_i64())
+                    if let (Some(n), Some(o)) = (new.get(names::SIZE).as_i64(), old.get(names::SIZE).as_i64())
                         && n < o
                     {
                         let mut p = path;
-                        p.push(Step::Attr("size".into()));
+                        p.push(Step::Attr(names::SIZE.into()));
                         diags.push(
                             Diagnostic::error(
                                 "Volumes cannot shrink",
@@ -98,36 +99,36 @@ impl Resource<Context> for PveLxc {
                         );
                     }
                 };
-                if !planned.get("rootfs").is_null() && !prior.get("rootfs").is_null() {
-                    check(attr("rootfs"), planned.get("rootfs"), prior.get("rootfs"));
+                if !planned.get(names::ROOTFS).is_null() && !prior.get(names::ROOTFS).is_null() {
+                    check(attr(names::ROOTFS), planned.get(names::ROOTFS), prior.get(names::ROOTFS));
                 }
                 let old: BTreeMap<String, Value> = prior
-                    .get("mount_point")
+                    .get(names::MOUNT_POINT)
                     .as_list()
                     .unwrap_or_default()
                     .iter()
-                    .filter_map(|m| Some((m.get("slot").as_str()?.to_string(), m.clone())))
+                    .filter_map(|m| Some((m.get(names::SLOT).as_str()?.to_string(), m.clone())))
                     .collect();
-                for (i, mp) in planned.get("mount_point").as_list().unwrap_or_default().iter().enumerate() {
-                    if let Some(before) = mp.get("slot").as_str().and_then(|s| old.get(s)) {
-                        check(vec![Step::Attr("mount_point".into()), Step::Index(i as i64)], mp, before);
+                for (i, mp) in planned.get(names::MOUNT_POINT).as_list().unwrap_or_default().iter().enumerate() {
+                    if let Some(before) = mp.get(names::SLOT).as_str().and_then(|s| old.get(s)) {
+                        check(vec![Step::Attr(names::MOUNT_POINT.into()), Step::Index(i as i64)], mp, before);
                     }
                 }
             }
-            if let (Some(ctx), Some(node)) = (ctx, planned.get("node").as_str())
-                && prior.get("node").as_str() != Some(node)
+            if let (Some(ctx), Some(node)) = (ctx, planned.get(names::NODE).as_str())
+                && prior.get(names::NODE).as_str() != Some(node)
                 && let Ok(resources) = ctx.resources().await
             {
                 let nodes: Vec<&str> = resources.iter().filter(|r| r.resource_type == "node").filter_map(|r| r.node.as_deref()).collect();
                 if !nodes.contains(&node) {
                     diags.push(
                         Diagnostic::error("Unknown node", format!("node '{node}' is not in the cluster; nodes are: {}", nodes.join(", ")))
-                            .at(attr("node")),
+                            .at(attr(names::NODE)),
                     );
                 }
             }
             if let Some(ctx) = ctx
-                && planned.get("security_updates").as_bool() == Some(true)
+                && planned.get(names::SECURITY_UPDATES).as_bool() == Some(true)
                 && !ctx.ssh.configured
             {
                 diags.push(
@@ -135,12 +136,13 @@ impl Resource<Context> for PveLxc {
                         "SSH needed for security_updates",
                         "the hookscript is written to the node over SSH: configure the provider's ssh block (or PVE_SSH_* variables).",
                     )
-                    .at(attr("security_updates")),
+                    .at(attr(names::SECURITY_UPDATES)),
                 );
             }
-            if config.get("template_volume").is_null() && config.get("clone_vmid").is_null() && prior.is_null() {
+            if config.get(names::TEMPLATE_VOLUME).is_null() && config.get(names::CLONE_VMID).is_null() && prior.is_null() {
                 diags.push(
-                    Diagnostic::error("Missing source", "set template_volume (an OS template) or clone_vmid").at(attr("template_volume")),
+                    Diagnostic::error("Missing source", "set template_volume (an OS template) or clone_vmid")
+                        .at(attr(names::TEMPLATE_VOLUME)),
                 );
             }
             diags
@@ -150,19 +152,19 @@ impl Resource<Context> for PveLxc {
     fn create<'a>(&'a self, ctx: &'a Context, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, CreateError>> {
         Box::pin(async move {
             let limit = timeout(&planned, "create", 30);
-            let node = planned.get("node").as_str().unwrap_or_default().to_string();
+            let node = planned.get(names::NODE).as_str().unwrap_or_default().to_string();
             let _slot = ctx.node_slot(&node).await;
-            let vmid = match planned.get("vmid").as_i64() {
+            let vmid = match planned.get(names::VMID).as_i64() {
                 Some(vmid) if ctx.claim_vmid(vmid as u64).await.map_err(|e| api_failure("Checking the VMID", e))? => vmid as u64,
                 Some(vmid) => {
-                    return Err(Diagnostic::error("VMID in use", format!("VMID {vmid} is already taken")).at(attr("vmid")).into());
+                    return Err(Diagnostic::error("VMID in use", format!("VMID {vmid} is already taken")).at(attr(names::VMID)).into());
                 }
                 None => ctx.allocate_vmid().await.map_err(|e| api_failure("Allocating a VMID", e))?,
             };
             let mut params = Params::new();
             let mut deletes = Vec::new();
             config_params(&planned, &Value::Null, &mut params, &mut deletes);
-            if planned.get("security_updates").as_bool() == Some(true) {
+            if planned.get(names::SECURITY_UPDATES).as_bool() == Some(true) {
                 match write_hook(ctx, &node, &planned).await {
                     Ok(hook) => params.insert("hookscript", hook),
                     Err(diags) => {
@@ -181,21 +183,22 @@ impl Resource<Context> for PveLxc {
                 };
                 CreateError { partial: known, diagnostics: diags }
             };
-            let built = match config.get("clone_vmid").as_i64() {
+            let built = match config.get(names::CLONE_VMID).as_i64() {
                 Some(source) => {
                     let source = source as u64;
                     let Some(Located { node: source_node, .. }) = locate(ctx, source, LXC).await? else {
                         ctx.release_vmid(vmid);
                         return Err(Diagnostic::error("Clone source not found", format!("no container with VMID {source}"))
-                            .at(attr("clone_vmid"))
+                            .at(attr(names::CLONE_VMID))
                             .into());
                     };
                     let _source = ctx.lock_source(source).await;
-                    let mut clone = Params::new().set("hostname", planned.get("hostname").as_str().unwrap_or_default()).flag("full", true);
+                    let mut clone =
+                        Params::new().set("hostname", planned.get(names::HOSTNAME).as_str().unwrap_or_default()).flag("full", true);
                     if node != source_node {
                         clone.insert("target", &node);
                     }
-                    if let Some(storage) = planned.get("rootfs").get("storage").as_str() {
+                    if let Some(storage) = planned.get(names::ROOTFS).get("storage").as_str() {
                         clone.insert("storage", storage);
                     }
                     let upid = ctx.client.clone_guest(LXC, &source_node, source, vmid, &clone).await.map_err(|e| {
@@ -208,12 +211,12 @@ impl Resource<Context> for PveLxc {
                         Err(diags) => Err(diags),
                         Ok(()) => {
                             // Mount points of the configuration are added, the rootfs grown.
-                            for mp in planned.get("mount_point").as_list().unwrap_or_default() {
-                                params.insert(mp.get("slot").as_str().unwrap_or("mp0"), new_mount_point(mp));
+                            for mp in planned.get(names::MOUNT_POINT).as_list().unwrap_or_default() {
+                                params.insert(mp.get(names::SLOT).as_str().unwrap_or("mp0"), new_mount_point(mp));
                             }
                             match ctx.client.update_config(LXC, &node, vmid, &params).await {
                                 Err(e) => Err(api_failure("Configuring the clone", e)),
-                                Ok(()) => match planned.get("rootfs").get("size").as_i64() {
+                                Ok(()) => match planned.get(names::ROOTFS).get("size").as_i64() {
                                     Some(size) => grow(ctx, &node, vmid, "rootfs", size, limit).await,
                                     None => Ok(()),
                                 },
@@ -223,29 +226,29 @@ impl Resource<Context> for PveLxc {
                 }
                 None => {
                     params.insert("vmid", vmid);
-                    params.insert("ostemplate", config.get("template_volume").as_str().unwrap_or_default());
-                    params.insert("unprivileged", if planned.get("unprivileged").as_bool() == Some(false) { "0" } else { "1" });
-                    let rootfs = planned.get("rootfs");
+                    params.insert("ostemplate", config.get(names::TEMPLATE_VOLUME).as_str().unwrap_or_default());
+                    params.insert("unprivileged", if planned.get(names::UNPRIVILEGED).as_bool() == Some(false) { "0" } else { "1" });
+                    let rootfs = planned.get(names::ROOTFS);
                     if !rootfs.is_null() {
                         params.insert(
                             "rootfs",
                             format!(
                                 "{}:{}",
-                                rootfs.get("storage").as_str().unwrap_or("local-lvm"),
-                                rootfs.get("size").as_i64().unwrap_or(8)
+                                rootfs.get(names::STORAGE).as_str().unwrap_or("local-lvm"),
+                                rootfs.get(names::SIZE).as_i64().unwrap_or(8)
                             ),
                         );
                     }
-                    for mp in planned.get("mount_point").as_list().unwrap_or_default() {
-                        params.insert(mp.get("slot").as_str().unwrap_or("mp0"), new_mount_point(mp));
+                    for mp in planned.get(names::MOUNT_POINT).as_list().unwrap_or_default() {
+                        params.insert(mp.get(names::SLOT).as_str().unwrap_or("mp0"), new_mount_point(mp));
                     }
-                    if let Some(password) = config.get("password").as_str() {
+                    if let Some(password) = config.get(names::PASSWORD).as_str() {
                         params.insert("password", password);
                     }
-                    if let Some(keys) = config.get("ssh_public_keys").as_list().filter(|k| !k.is_empty()) {
+                    if let Some(keys) = config.get(names::SSH_PUBLIC_KEYS).as_list().filter(|k| !k.is_empty()) {
                         params.insert("ssh-public-keys", keys.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("\n"));
                     }
-                    if let Some(pool) = planned.get("pool").as_str() {
+                    if let Some(pool) = planned.get(names::POOL).as_str() {
                         params.insert("pool", pool);
                     }
                     let upid = ctx.client.create_guest(LXC, &node, &params).await.map_err(|e| {
@@ -259,13 +262,13 @@ impl Resource<Context> for PveLxc {
             if let Err(diags) = built {
                 return Err(partial(diags).await);
             }
-            if !config.get("clone_vmid").is_null()
-                && let Some(pool) = planned.get("pool").as_str()
+            if !config.get(names::CLONE_VMID).is_null()
+                && let Some(pool) = planned.get(names::POOL).as_str()
                 && let Err(e) = ctx.client.update_pool(pool, &Params::new().set("vms", vmid)).await
             {
                 return Err(partial(api_failure("Joining the pool", e)).await);
             }
-            if planned.get("started").as_bool() != Some(false)
+            if planned.get(names::STARTED).as_bool() != Some(false)
                 && let Err(d) = set_power(ctx, LXC, &node, vmid, true, limit).await
             {
                 return Err(partial(d).await);
@@ -281,7 +284,7 @@ impl Resource<Context> for PveLxc {
 
     fn read<'a>(&'a self, ctx: &'a Context, state: Value) -> BoxFuture<'a, Result<Option<Value>, Diagnostics>> {
         Box::pin(async move {
-            let Some(vmid) = state.get("vmid").as_i64() else { return Ok(None) };
+            let Some(vmid) = state.get(names::VMID).as_i64() else { return Ok(None) };
             read_state(ctx, vmid as u64, &state).await
         })
     }
@@ -289,7 +292,7 @@ impl Resource<Context> for PveLxc {
     fn update<'a>(&'a self, ctx: &'a Context, prior: Value, planned: Value, _config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
             let limit = timeout(&planned, "update", 30);
-            let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
+            let vmid = prior.get(names::VMID).as_i64().unwrap_or_default() as u64;
             let Located { node, .. } = locate(ctx, vmid, LXC)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Container not found", format!("CT {vmid} no longer exists"))))?;
@@ -300,34 +303,34 @@ impl Resource<Context> for PveLxc {
             config_params(&planned, &prior, &mut params, &mut deletes);
             keep_lifecycle_tags(&current, &mut params, &mut deletes);
             let (had_hook, wants_hook) =
-                (prior.get("security_updates").as_bool() == Some(true), planned.get("security_updates").as_bool() == Some(true));
-            if wants_hook && (!had_hook || planned.get("snippet_storage") != prior.get("snippet_storage")) {
+                (prior.get(names::SECURITY_UPDATES).as_bool() == Some(true), planned.get(names::SECURITY_UPDATES).as_bool() == Some(true));
+            if wants_hook && (!had_hook || planned.get(names::SNIPPET_STORAGE) != prior.get(names::SNIPPET_STORAGE)) {
                 params.insert("hookscript", write_hook(ctx, &node, &planned).await?);
             } else if had_hook && !wants_hook {
                 deletes.push("hookscript".into());
             }
             let old_mps: BTreeMap<String, Value> = prior
-                .get("mount_point")
+                .get(names::MOUNT_POINT)
                 .as_list()
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|m| Some((m.get("slot").as_str()?.to_string(), m.clone())))
+                .filter_map(|m| Some((m.get(names::SLOT).as_str()?.to_string(), m.clone())))
                 .collect();
             let mut grows = Vec::new();
             let mut kept = BTreeSet::new();
-            for mp in planned.get("mount_point").as_list().unwrap_or_default() {
-                let slot = mp.get("slot").as_str().unwrap_or_default().to_string();
+            for mp in planned.get(names::MOUNT_POINT).as_list().unwrap_or_default() {
+                let slot = mp.get(names::SLOT).as_str().unwrap_or_default().to_string();
                 kept.insert(slot.clone());
                 match old_mps.get(&slot) {
                     Some(before) => {
-                        if mp.get("size").as_i64() > before.get("size").as_i64() {
-                            grows.push((slot.clone(), mp.get("size").as_i64().unwrap_or(1)));
+                        if mp.get(names::SIZE).as_i64() > before.get(names::SIZE).as_i64() {
+                            grows.push((slot.clone(), mp.get(names::SIZE).as_i64().unwrap_or(1)));
                         }
-                        if mp.get("path") != before.get("path") || mp.get("backup") != before.get("backup") {
+                        if mp.get(names::PATH) != before.get(names::PATH) || mp.get(names::BACKUP) != before.get(names::BACKUP) {
                             let mut p =
                                 text(&current, &slot).and_then(|v| PropertyString::parse(&v, Some("volume")).ok()).unwrap_or_default();
-                            p.set("mp", mp.get("path").as_str().unwrap_or("/mnt"));
-                            p.set("backup", if mp.get("backup").as_bool() == Some(true) { "1" } else { "0" });
+                            p.set("mp", mp.get(names::PATH).as_str().unwrap_or("/mnt"));
+                            p.set("backup", if mp.get(names::BACKUP).as_bool() == Some(true) { "1" } else { "0" });
                             p.remove("size");
                             params.insert(&slot, p.to_string_with_default("volume"));
                         }
@@ -347,7 +350,7 @@ impl Resource<Context> for PveLxc {
                     .await
                     .map_err(|e| api_failure("Updating the container config", e))?;
             }
-            if let (Some(new), Some(old)) = (planned.get("rootfs").get("size").as_i64(), prior.get("rootfs").get("size").as_i64())
+            if let (Some(new), Some(old)) = (planned.get(names::ROOTFS).get("size").as_i64(), prior.get(names::ROOTFS).get("size").as_i64())
                 && new > old
             {
                 grow(ctx, &node, vmid, "rootfs", new, limit).await?;
@@ -355,9 +358,9 @@ impl Resource<Context> for PveLxc {
             for (slot, size) in grows {
                 grow(ctx, &node, vmid, &slot, size, limit).await?;
             }
-            set_pool(ctx, vmid, prior.get("pool"), planned.get("pool")).await?;
-            if planned.get("started") != prior.get("started") {
-                set_power(ctx, LXC, &node, vmid, planned.get("started").as_bool() == Some(true), limit).await?;
+            set_pool(ctx, vmid, prior.get(names::POOL), planned.get(names::POOL)).await?;
+            if planned.get(names::STARTED) != prior.get(names::STARTED) {
+                set_power(ctx, LXC, &node, vmid, planned.get(names::STARTED).as_bool() == Some(true), limit).await?;
             }
             ctx.invalidate_resources().await;
             let actual = read_state(ctx, vmid, &planned)

@@ -12,21 +12,21 @@ pub(super) fn volume_from_config(value: &str) -> Option<(String, i64, PropertySt
 
 pub(super) fn nic_string(index: usize, nic: &Value) -> String {
     let mut p = PropertyString::new();
-    p.set("name", nic.get("name").as_str().map(str::to_string).unwrap_or_else(|| format!("eth{index}")));
-    p.set("bridge", nic.get("bridge").as_str().unwrap_or("vmbr0"));
-    if let Some(mac) = nic.get("mac").as_str() {
+    p.set("name", nic.get(names::NAME).as_str().map(str::to_string).unwrap_or_else(|| format!("eth{index}")));
+    p.set("bridge", nic.get(names::BRIDGE).as_str().unwrap_or("vmbr0"));
+    if let Some(mac) = nic.get(names::MAC).as_str() {
         p.set("hwaddr", mac);
     }
-    if let Some(ip) = nic.get("ipv4").as_str() {
+    if let Some(ip) = nic.get(names::IPV4).as_str() {
         p.set("ip", ip);
     }
-    if let Some(gw) = nic.get("gateway").as_str() {
+    if let Some(gw) = nic.get(names::GATEWAY).as_str() {
         p.set("gw", gw);
     }
-    if let Some(vlan) = nic.get("vlan").as_i64() {
+    if let Some(vlan) = nic.get(names::VLAN).as_i64() {
         p.set("tag", vlan.to_string());
     }
-    if nic.get("firewall").as_bool() == Some(true) {
+    if nic.get(names::FIREWALL).as_bool() == Some(true) {
         p.set("firewall", "1");
     }
     p.to_string()
@@ -34,15 +34,22 @@ pub(super) fn nic_string(index: usize, nic: &Value) -> String {
 
 /// What is certain about a container that exists but could not be read back.
 pub(super) fn minimal_state(planned: &Value, vmid: u64) -> Value {
-    settle(planned, &Value::object([("id", vmid.to_string().into()), ("vmid", vmid.into()), ("current_node", planned.get("node").clone())]))
+    settle(
+        planned,
+        &Value::object([
+            (names::ID, vmid.to_string().into()),
+            (names::VMID, vmid.into()),
+            (names::CURRENT_NODE, planned.get(names::NODE).clone()),
+        ]),
+    )
 }
 
 /// A mount point to allocate: `STORAGE:SIZE,mp=PATH[,backup=1]`.
 pub(super) fn new_mount_point(mp: &Value) -> String {
     let mut p = PropertyString::new();
-    p.set("volume", format!("{}:{}", mp.get("storage").as_str().unwrap_or("local-lvm"), mp.get("size").as_i64().unwrap_or(1)));
-    p.set("mp", mp.get("path").as_str().unwrap_or("/mnt"));
-    if mp.get("backup").as_bool() == Some(true) {
+    p.set("volume", format!("{}:{}", mp.get(names::STORAGE).as_str().unwrap_or("local-lvm"), mp.get(names::SIZE).as_i64().unwrap_or(1)));
+    p.set("mp", mp.get(names::PATH).as_str().unwrap_or("/mnt"));
+    if mp.get(names::BACKUP).as_bool() == Some(true) {
         p.set("backup", "1");
     }
     p.to_string_with_default("volume")
@@ -56,22 +63,22 @@ pub(super) fn features_string(state: &Value) -> Option<String> {
 
 /// Scalar config keys: attribute, PVE key.
 pub(super) const SCALARS: [(&str, &str); 8] = [
-    ("hostname", "hostname"),
-    ("description", "description"),
-    ("cores", "cores"),
-    ("memory", "memory"),
-    ("swap", "swap"),
-    ("dns_search_domain", "searchdomain"),
-    ("startup", "startup"),
-    ("os_type", "ostype"),
+    (names::HOSTNAME, "hostname"),
+    (names::DESCRIPTION, "description"),
+    (names::CORES, "cores"),
+    (names::MEMORY, "memory"),
+    (names::SWAP, "swap"),
+    (names::DNS_SEARCH_DOMAIN, "searchdomain"),
+    (names::STARTUP, "startup"),
+    (names::OS_TYPE, "ostype"),
 ];
 
 pub(super) fn state_from_config(vmid: u64, node: &str, running: bool, pool: Option<String>, config: &GuestConfig, prior: &Value) -> Value {
     let mut s: BTreeMap<String, Value> = BTreeMap::new();
-    s.insert("id".into(), vmid.to_string().into());
-    s.insert("vmid".into(), vmid.into());
-    s.insert("node".into(), prior.get("node").as_str().unwrap_or(node).to_string().into());
-    s.insert("current_node".into(), node.into());
+    s.insert(names::ID.into(), vmid.to_string().into());
+    s.insert(names::VMID.into(), vmid.into());
+    s.insert(names::NODE.into(), prior.get(names::NODE).as_str().unwrap_or(node).to_string().into());
+    s.insert(names::CURRENT_NODE.into(), node.into());
     for (attribute, key) in SCALARS {
         let value = text(config, key);
         s.insert(
@@ -82,25 +89,25 @@ pub(super) fn state_from_config(vmid: u64, node: &str, running: bool, pool: Opti
             },
         );
     }
-    for (attribute, default) in [("memory", 512i64), ("swap", 512)] {
+    for (attribute, default) in [("memory", 512i64), (names::SWAP, 512)] {
         if s.get(attribute).is_none_or(Value::is_null) {
             s.insert(attribute.into(), default.into());
         }
     }
-    s.insert("on_boot".into(), text(config, "onboot").is_some_and(|v| flag(&v)).into());
-    s.insert("protection".into(), text(config, "protection").is_some_and(|v| flag(&v)).into());
-    s.insert("unprivileged".into(), text(config, "unprivileged").is_some_and(|v| flag(&v)).into());
+    s.insert(names::ON_BOOT.into(), text(config, "onboot").is_some_and(|v| flag(&v)).into());
+    s.insert(names::PROTECTION.into(), text(config, "protection").is_some_and(|v| flag(&v)).into());
+    s.insert(names::UNPRIVILEGED.into(), text(config, "unprivileged").is_some_and(|v| flag(&v)).into());
     let features = text(config, "features").and_then(|f| PropertyString::parse(&f, None).ok()).unwrap_or_default();
     for feature in ["nesting", "keyctl", "fuse"] {
         s.insert(feature.into(), features.get(feature).is_some_and(flag).into());
     }
-    s.insert("started".into(), running.into());
-    s.insert("pool".into(), pool.into());
+    s.insert(names::STARTED.into(), running.into());
+    s.insert(names::POOL.into(), pool.into());
     let tags: Vec<Value> = text(config, "tags")
         .map(|t| pve_api::tags::split_tag_list(&t).filter(|t| !pve_api::tags::lifecycle::is_lifecycle_tag(t)).map(Value::from).collect())
         .unwrap_or_default();
     let tags = if tags.is_empty() { Value::Null } else { Value::List(tags) };
-    let prior_tags = prior.get("tags");
+    let prior_tags = prior.get(names::TAGS);
     s.insert(
         "tags".into(),
         if !prior_tags.is_null() && lowercase_sorted(prior_tags) == lowercase_sorted(&tags) { prior_tags.clone() } else { tags },
@@ -113,8 +120,8 @@ pub(super) fn state_from_config(vmid: u64, node: &str, running: bool, pool: Opti
     );
     let rootfs = text(config, "rootfs")
         .and_then(|r| volume_from_config(&r))
-        .map(|(storage, size, _)| Value::object([("storage", storage.into()), ("size", size.into())]));
-    s.insert("rootfs".into(), rootfs.unwrap_or(Value::Null));
+        .map(|(storage, size, _)| Value::object([(names::STORAGE, storage.into()), (names::SIZE, size.into())]));
+    s.insert(names::ROOTFS.into(), rootfs.unwrap_or(Value::Null));
     let mount_points: Vec<Value> = indexed(config, "mp")
         .into_iter()
         .filter_map(|(n, v)| {
@@ -128,13 +135,17 @@ pub(super) fn state_from_config(vmid: u64, node: &str, running: bool, pool: Opti
             ]))
         })
         .collect();
-    s.insert("mount_point".into(), Value::List(mount_points));
+    s.insert(names::MOUNT_POINT.into(), Value::List(mount_points));
     let nets: Vec<Value> = indexed(config, "net")
         .into_iter()
         .filter_map(|(n, v)| {
             let p = PropertyString::parse(&json_text(v), None).ok()?;
-            let prior_name =
-                prior.get("network").as_list().and_then(|l| l.get(n as usize)).map(|nic| nic.get("name").clone()).unwrap_or(Value::Null);
+            let prior_name = prior
+                .get(names::NETWORK)
+                .as_list()
+                .and_then(|l| l.get(n as usize))
+                .map(|nic| nic.get(names::NAME).clone())
+                .unwrap_or(Value::Null);
             // The default name stays unset in state, as in the configuration.
             let name = match (p.get("name"), prior_name.is_null()) {
                 (Some(name), true) if name == format!("eth{n}") => Value::Null,
@@ -151,14 +162,16 @@ pub(super) fn state_from_config(vmid: u64, node: &str, running: bool, pool: Opti
             ]))
         })
         .collect();
-    s.insert("network".into(), Value::List(nets));
+    s.insert(names::NETWORK.into(), Value::List(nets));
     let hook = text(config, "hookscript");
     let ours = hook.as_deref().filter(|h| h.ends_with(&format!(":snippets/{}", crate::resources::guest::cloud_init::CT_SECURITY_HOOK)));
-    s.insert("security_updates".into(), ours.is_some().into());
-    let storage =
-        ours.and_then(|h| h.split(':').next()).map(str::to_string).or_else(|| prior.get("snippet_storage").as_str().map(str::to_string));
-    s.insert("snippet_storage".into(), storage.unwrap_or_else(|| "local".into()).into());
-    s.insert("timeouts".into(), prior.get("timeouts").clone());
+    s.insert(names::SECURITY_UPDATES.into(), ours.is_some().into());
+    let storage = ours
+        .and_then(|h| h.split(':').next())
+        .map(str::to_string)
+        .or_else(|| prior.get(names::SNIPPET_STORAGE).as_str().map(str::to_string));
+    s.insert(names::SNIPPET_STORAGE.into(), storage.unwrap_or_else(|| "local".into()).into());
+    s.insert(names::TIMEOUTS.into(), prior.get(names::TIMEOUTS).clone());
     Value::Map(s)
 }
 
@@ -177,7 +190,7 @@ pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params,
             _ => {}
         }
     }
-    for (attribute, key) in [("on_boot", "onboot"), ("protection", "protection")] {
+    for (attribute, key) in [("on_boot", "onboot"), (names::PROTECTION, "protection")] {
         if changed(attribute) {
             params.insert(key, if planned.get(attribute).as_bool() == Some(true) { "1" } else { "0" });
         }
@@ -192,7 +205,7 @@ pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params,
     let join = |name: &str, sep: &str| {
         planned.get(name).as_list().filter(|l| !l.is_empty()).map(|l| l.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(sep))
     };
-    for (attribute, key, value) in [("tags", "tags", join("tags", ";")), ("dns_servers", "nameserver", join("dns_servers", " "))] {
+    for (attribute, key, value) in [("tags", "tags", join("tags", ";")), (names::DNS_SERVERS, "nameserver", join("dns_servers", " "))] {
         if changed(attribute) {
             match value {
                 Some(value) => params.insert(key, value),
@@ -201,8 +214,8 @@ pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params,
             }
         }
     }
-    let nets = planned.get("network").as_list().unwrap_or_default();
-    let old = prior.get("network").as_list().unwrap_or_default();
+    let nets = planned.get(names::NETWORK).as_list().unwrap_or_default();
+    let old = prior.get(names::NETWORK).as_list().unwrap_or_default();
     for (i, nic) in nets.iter().enumerate() {
         if creating || old.get(i) != Some(nic) {
             params.insert(format!("net{i}"), nic_string(i, nic));

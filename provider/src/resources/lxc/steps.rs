@@ -5,11 +5,11 @@ use super::*;
 
 /// Writes the security-update hookscript to the node; returns the `hookscript` volume.
 pub(super) async fn write_hook(ctx: &Context, node: &str, state: &Value) -> Result<String, Diagnostics> {
-    let storage = state.get("snippet_storage").as_str().unwrap_or("local");
+    let storage = state.get(names::SNIPPET_STORAGE).as_str().unwrap_or("local");
     let dir = ctx
         .snippet_dir(storage)
         .await
-        .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr("snippet_storage"))))?;
+        .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr(names::SNIPPET_STORAGE))))?;
     let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
     let name = crate::resources::guest::cloud_init::CT_SECURITY_HOOK;
     session

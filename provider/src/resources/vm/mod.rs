@@ -33,6 +33,7 @@ use super::guest::{
 };
 
 mod model;
+pub(crate) mod names;
 mod schema;
 mod steps;
 use model::*;
@@ -54,61 +55,61 @@ impl Resource<Context> for PveVm {
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::default();
         let mut slots = BTreeSet::new();
-        for (i, disk) in config.get("disk").as_list().unwrap_or_default().iter().enumerate() {
-            let at = |field: &str| vec![Step::Attr("disk".into()), Step::Index(i as i64), Step::Attr(field.into())];
-            let bus = disk.get("slot").as_str().unwrap_or("").trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
+        for (i, disk) in config.get(names::DISK).as_list().unwrap_or_default().iter().enumerate() {
+            let at = |field: &str| vec![Step::Attr(names::DISK.into()), Step::Index(i as i64), Step::Attr(field.into())];
+            let bus = disk.get(names::SLOT).as_str().unwrap_or("").trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
             // PVE's drive formats: ssd emulation is not offered on virtio, iothreads only on scsi/virtio.
-            if disk.get("ssd").as_bool() == Some(true) && bus == "virtio" {
+            if disk.get(names::SSD).as_bool() == Some(true) && bus == "virtio" {
                 diags.push(
                     Diagnostic::error("No SSD emulation on virtio", "ssd is available on scsi, sata and ide disks, not virtio")
                         .at(at("ssd")),
                 );
             }
-            if disk.get("iothread").as_bool() == Some(true) && (bus == "sata" || bus == "ide") {
+            if disk.get(names::IOTHREAD).as_bool() == Some(true) && (bus == "sata" || bus == "ide") {
                 diags.push(
                     Diagnostic::error("No iothread on this bus", "iothread is available on scsi and virtio disks").at(at("iothread")),
                 );
             }
-            if let Some(slot) = disk.get("slot").as_str()
+            if let Some(slot) = disk.get(names::SLOT).as_str()
                 && !slots.insert(slot.to_string())
             {
                 diags.push(Diagnostic::error("Duplicate disk slot", format!("{slot} is used by more than one disk")).at(vec![
-                    Step::Attr("disk".into()),
+                    Step::Attr(names::DISK.into()),
                     Step::Index(i as i64),
-                    Step::Attr("slot".into()),
+                    Step::Attr(names::SLOT.into()),
                 ]));
             }
         }
-        if !config.get("clone_vmid").is_null() {
+        if !config.get(names::CLONE_VMID).is_null() {
             let storages: BTreeSet<&str> =
-                config.get("disk").as_list().unwrap_or_default().iter().filter_map(|d| d.get("storage").as_str()).collect();
+                config.get(names::DISK).as_list().unwrap_or_default().iter().filter_map(|d| d.get(names::STORAGE).as_str()).collect();
             if storages.len() > 1 {
                 diags.push(
                     Diagnostic::error(
                         "One storage per clone",
                         "PVE clones every disk onto one storage; give all disk blocks the same storage, or build the VM from scratch",
                     )
-                    .at(attr("disk")),
+                    .at(attr(names::DISK)),
                 );
             }
         }
-        for (i, ip) in config.get("ip_config").as_list().unwrap_or_default().iter().enumerate() {
-            if ip.get("ipv4").as_str() == Some("dhcp") && !ip.get("gateway").is_null() {
+        for (i, ip) in config.get(names::IP_CONFIG).as_list().unwrap_or_default().iter().enumerate() {
+            if ip.get(names::IPV4).as_str() == Some("dhcp") && !ip.get(names::GATEWAY).is_null() {
                 diags.push(Diagnostic::error("Gateway with DHCP", "a gateway only applies to a static address").at(vec![
-                    Step::Attr("ip_config".into()),
+                    Step::Attr(names::IP_CONFIG.into()),
                     Step::Index(i as i64),
-                    Step::Attr("gateway".into()),
+                    Step::Attr(names::GATEWAY.into()),
                 ]));
             }
         }
         let builtins =
             ["install_docker", "install_node_exporter", "security_updates"].iter().any(|k| config.get(k).as_bool() == Some(true));
-        let (wo, wo_version) = (config.get("user_data_wo"), config.get("user_data_wo_version"));
-        if wo.is_set() && config.get("user_data").is_set() {
-            diags.push(Diagnostic::error("Conflicting user-data", "set user_data or user_data_wo, not both").at(attr("user_data_wo")));
+        let (wo, wo_version) = (config.get(names::USER_DATA_WO), config.get(names::USER_DATA_WO_VERSION));
+        if wo.is_set() && config.get(names::USER_DATA).is_set() {
+            diags.push(Diagnostic::error("Conflicting user-data", "set user_data or user_data_wo, not both").at(attr(names::USER_DATA_WO)));
         }
         if wo.is_set() && builtins {
-            diags.push(Diagnostic::error("Conflicting user-data", "user_data_wo is used verbatim; install_docker, install_node_exporter and security_updates build user-data of their own. Use one or the other.").at(attr("user_data_wo")));
+            diags.push(Diagnostic::error("Conflicting user-data", "user_data_wo is used verbatim; install_docker, install_node_exporter and security_updates build user-data of their own. Use one or the other.").at(attr(names::USER_DATA_WO)));
         }
         if wo.is_set() && wo_version.is_null() {
             diags.push(
@@ -116,33 +117,34 @@ impl Resource<Context> for PveVm {
                     "user_data_wo needs a version",
                     "set user_data_wo_version too: write-only values are not compared, so its change is what rewrites the snippet",
                 )
-                .at(attr("user_data_wo_version")),
+                .at(attr(names::USER_DATA_WO_VERSION)),
             );
         }
-        if config.get("user_data").is_set() && builtins {
-            diags.push(Diagnostic::error("Conflicting user-data", "user_data is used verbatim; install_docker, install_node_exporter and security_updates build user-data of their own. Use one or the other.").at(attr("user_data")));
+        if config.get(names::USER_DATA).is_set() && builtins {
+            diags.push(Diagnostic::error("Conflicting user-data", "user_data is used verbatim; install_docker, install_node_exporter and security_updates build user-data of their own. Use one or the other.").at(attr(names::USER_DATA)));
         }
-        if crate::resources::guest::cloud_init::wanted(config) && !config.get("ci_custom").is_null() {
+        if crate::resources::guest::cloud_init::wanted(config) && !config.get(names::CI_CUSTOM).is_null() {
             diags.push(
                 Diagnostic::error(
                     "Conflicting user-data",
                     "ci_custom names its own snippets; it cannot be combined with user_data or the install_* options.",
                 )
-                .at(attr("ci_custom")),
+                .at(attr(names::CI_CUSTOM)),
             );
         }
-        if crate::resources::guest::cloud_init::wanted(config) && !config.get("ci_password").is_null() {
+        if crate::resources::guest::cloud_init::wanted(config) && !config.get(names::CI_PASSWORD).is_null() {
             diags.push(
                 Diagnostic::error(
                     "Password with generated user-data",
                     "PVE ignores ci_password when user-data comes from a snippet; log in with ci_ssh_keys instead.",
                 )
-                .at(attr("ci_password")),
+                .at(attr(names::CI_PASSWORD)),
             );
         }
-        if config.get("template").as_bool() == Some(true) && config.get("started").as_bool() == Some(true) {
+        if config.get(names::TEMPLATE).as_bool() == Some(true) && config.get(names::STARTED).as_bool() == Some(true) {
             diags.push(
-                Diagnostic::error("Templates do not run", "set started = false (or leave it unset) for a template").at(attr("started")),
+                Diagnostic::error("Templates do not run", "set started = false (or leave it unset) for a template")
+                    .at(attr(names::STARTED)),
             );
         }
         diags
@@ -159,24 +161,24 @@ impl Resource<Context> for PveVm {
         Box::pin(async move {
             let mut diags = Diagnostics::default();
             if let Value::Map(p) = planned {
-                if config.get("template").as_bool() == Some(true) && config.get("started").is_null() {
-                    p.insert("started".into(), false.into());
+                if config.get(names::TEMPLATE).as_bool() == Some(true) && config.get(names::STARTED).is_null() {
+                    p.insert(names::STARTED.into(), false.into());
                 }
                 if prior.is_null() {
-                    p.insert("reboot_required".into(), false.into());
+                    p.insert(names::REBOOT_REQUIRED.into(), false.into());
                 }
             }
             let prior_disks: BTreeMap<String, Value> = prior
-                .get("disk")
+                .get(names::DISK)
                 .as_list()
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|d| Some((d.get("slot").as_str()?.to_string(), d.clone())))
+                .filter_map(|d| Some((d.get(names::SLOT).as_str()?.to_string(), d.clone())))
                 .collect();
-            for (i, disk) in planned.get("disk").as_list().unwrap_or_default().iter().enumerate() {
-                let Some(before) = disk.get("slot").as_str().and_then(|s| prior_disks.get(s)) else { continue };
-                let path = |field: &str| vec![Step::Attr("disk".into()), Step::Index(i as i64), Step::Attr(field.into())];
-                if let (Some(new), Some(old)) = (disk.get("size").as_i64(), before.get("size").as_i64())
+            for (i, disk) in planned.get(names::DISK).as_list().unwrap_or_default().iter().enumerate() {
+                let Some(before) = disk.get(names::SLOT).as_str().and_then(|s| prior_disks.get(s)) else { continue };
+                let path = |field: &str| vec![Step::Attr(names::DISK.into()), Step::Index(i as i64), Step::Attr(field.into())];
+                if let (Some(new), Some(old)) = (disk.get(names::SIZE).as_i64(), before.get(names::SIZE).as_i64())
                     && new < old
                 {
                     diags.push(
@@ -184,23 +186,23 @@ impl Resource<Context> for PveVm {
                             "Disks cannot shrink",
                             format!(
                                 "{} is {old} GiB; it can grow but not shrink to {new} GiB",
-                                disk.get("slot").as_str().unwrap_or("disk")
+                                disk.get(names::SLOT).as_str().unwrap_or("disk")
                             ),
                         )
                         .at(path("size")),
                     );
                 }
-                if disk.get("storage") != before.get("storage") {
+                if disk.get(names::STORAGE) != before.get(names::STORAGE) {
                     replace.push(path("storage"));
                 }
             }
             if !prior.is_null() {
                 let hardware = ["cores", "sockets", "cpu_type", "memory", "bios", "machine", "scsihw"];
-                if prior.get("started").as_bool() == Some(true)
+                if prior.get(names::STARTED).as_bool() == Some(true)
                     && hardware.iter().any(|k| planned.get(k) != prior.get(k))
                     && let Value::Map(p) = planned
                 {
-                    p.insert("reboot_required".into(), Value::Unknown);
+                    p.insert(names::REBOOT_REQUIRED.into(), Value::Unknown);
                 }
             }
             if let Some(ctx) = ctx
@@ -209,11 +211,11 @@ impl Resource<Context> for PveVm {
             {
                 diags.push(
                     Diagnostic::error("SSH needed for user-data", "user_data and the install_* options are written to the node as a snippet over SSH: configure the provider's ssh block (or PVE_SSH_* variables).")
-                        .at(attr("user_data")),
+                        .at(attr(names::USER_DATA)),
                 );
             }
-            if let (Some(ctx), Some(node)) = (ctx, planned.get("node").as_str())
-                && prior.get("node").as_str() != Some(node)
+            if let (Some(ctx), Some(node)) = (ctx, planned.get(names::NODE).as_str())
+                && prior.get(names::NODE).as_str() != Some(node)
             {
                 match ctx.resources().await {
                     Ok(resources) => {
@@ -225,7 +227,7 @@ impl Resource<Context> for PveVm {
                                     "Unknown node",
                                     format!("node '{node}' is not in the cluster; nodes are: {}", nodes.join(", ")),
                                 )
-                                .at(attr("node")),
+                                .at(attr(names::NODE)),
                             );
                         }
                     }
@@ -239,9 +241,9 @@ impl Resource<Context> for PveVm {
     fn create<'a>(&'a self, ctx: &'a Context, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, CreateError>> {
         Box::pin(async move {
             let limit = timeout(&planned, "create", 30);
-            let node = planned.get("node").as_str().unwrap_or_default().to_string();
+            let node = planned.get(names::NODE).as_str().unwrap_or_default().to_string();
             let _slot = ctx.node_slot(&node).await;
-            let vmid = match planned.get("vmid").as_i64() {
+            let vmid = match planned.get(names::VMID).as_i64() {
                 Some(vmid) => {
                     let vmid = vmid as u64;
                     if !ctx.claim_vmid(vmid).await.map_err(|e| api_failure("Checking the VMID", e))? {
@@ -249,7 +251,7 @@ impl Resource<Context> for PveVm {
                             "VMID in use",
                             format!("VMID {vmid} is already taken; choose another or leave vmid unset"),
                         )
-                        .at(attr("vmid"))
+                        .at(attr(names::VMID))
                         .into());
                     }
                     vmid
@@ -293,7 +295,7 @@ impl Resource<Context> for PveVm {
 
     fn read<'a>(&'a self, ctx: &'a Context, state: Value) -> BoxFuture<'a, Result<Option<Value>, Diagnostics>> {
         Box::pin(async move {
-            let Some(vmid) = state.get("vmid").as_i64() else { return Ok(None) };
+            let Some(vmid) = state.get(names::VMID).as_i64() else { return Ok(None) };
             Self::read_state(ctx, vmid as u64, &state).await
         })
     }
@@ -301,7 +303,7 @@ impl Resource<Context> for PveVm {
     fn update<'a>(&'a self, ctx: &'a Context, prior: Value, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
             let limit = timeout(&planned, "update", 30);
-            let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
+            let vmid = prior.get(names::VMID).as_i64().unwrap_or_default() as u64;
             let Some(Located { node, .. }) = locate(ctx, vmid, QEMU).await? else {
                 return Err(Diagnostic::error("VM not found", format!("VM {vmid} no longer exists; run terraform plan again")).into());
             };
@@ -310,7 +312,7 @@ impl Resource<Context> for PveVm {
             let mut params = Params::new();
             let mut deletes = Vec::new();
             config_params(&planned, &prior, &mut params, &mut deletes);
-            if let Some(password) = config.get("ci_password").as_str() {
+            if let Some(password) = config.get(names::CI_PASSWORD).as_str() {
                 params.insert("cipassword", password);
             }
             keep_lifecycle_tags(&current, &mut params, &mut deletes);
@@ -329,37 +331,37 @@ impl Resource<Context> for PveVm {
             ];
             if wants_snippet && (!had_snippet || snippet_inputs.iter().any(|k| planned.get(k) != prior.get(k))) {
                 // Rewritten in place: the VM reads it at its next boot, nothing is replaced.
-                if planned.get("user_data_wo_version").is_set() && config.get("user_data_wo").is_null() {
+                if planned.get(names::USER_DATA_WO_VERSION).is_set() && config.get(names::USER_DATA_WO).is_null() {
                     return Err(Diagnostic::error(
                         "user_data_wo missing",
                         "user_data_wo_version changed but user_data_wo is not set: the snippet would lose its content",
                     )
-                    .at(attr("user_data_wo"))
+                    .at(attr(names::USER_DATA_WO))
                     .into());
                 }
                 let cicustom = Self::write_snippet(ctx, &node, vmid, &with_write_only_user_data(&planned, &config)).await?;
-                if !had_snippet || planned.get("snippet_storage") != prior.get("snippet_storage") {
+                if !had_snippet || planned.get(names::SNIPPET_STORAGE) != prior.get(names::SNIPPET_STORAGE) {
                     params.insert("cicustom", cicustom);
                 }
-            } else if had_snippet && !wants_snippet && planned.get("ci_custom").is_null() {
+            } else if had_snippet && !wants_snippet && planned.get(names::CI_CUSTOM).is_null() {
                 deletes.push("cicustom".into());
             }
             let prior_disks: BTreeMap<String, Value> = prior
-                .get("disk")
+                .get(names::DISK)
                 .as_list()
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|d| Some((d.get("slot").as_str()?.to_string(), d.clone())))
+                .filter_map(|d| Some((d.get(names::SLOT).as_str()?.to_string(), d.clone())))
                 .collect();
             let mut resizes = Vec::new();
             let mut kept = BTreeSet::new();
-            for disk in planned.get("disk").as_list().unwrap_or_default() {
-                let slot = disk.get("slot").as_str().unwrap_or_default().to_string();
+            for disk in planned.get(names::DISK).as_list().unwrap_or_default() {
+                let slot = disk.get(names::SLOT).as_str().unwrap_or_default().to_string();
                 kept.insert(slot.clone());
                 match (prior_disks.get(&slot), text(&current, &slot)) {
                     (Some(before), Some(existing)) => {
-                        if disk.get("size").as_i64() > before.get("size").as_i64() {
-                            resizes.push((slot.clone(), format!("{}G", disk.get("size").as_i64().unwrap_or(1))));
+                        if disk.get(names::SIZE).as_i64() > before.get(names::SIZE).as_i64() {
+                            resizes.push((slot.clone(), format!("{}G", disk.get(names::SIZE).as_i64().unwrap_or(1))));
                         }
                         let mut with_size = before.clone();
                         if let (Value::Map(w), Value::Map(d)) = (&mut with_size, disk) {
@@ -411,17 +413,17 @@ impl Resource<Context> for PveVm {
             if had_snippet && !wants_snippet {
                 Self::remove_snippet(ctx, &node, vmid, &prior).await;
             }
-            set_pool(ctx, vmid, prior.get("pool"), planned.get("pool")).await?;
-            if planned.get("started") != prior.get("started") && planned.get("template").as_bool() != Some(true) {
-                set_power(ctx, QEMU, &node, vmid, planned.get("started").as_bool() == Some(true), limit).await?;
+            set_pool(ctx, vmid, prior.get(names::POOL), planned.get(names::POOL)).await?;
+            if planned.get(names::STARTED) != prior.get(names::STARTED) && planned.get(names::TEMPLATE).as_bool() != Some(true) {
+                set_power(ctx, QEMU, &node, vmid, planned.get(names::STARTED).as_bool() == Some(true), limit).await?;
             }
-            let reboot_required = planned.get("started").as_bool() == Some(true) && Self::has_pending(ctx, &node, vmid).await?;
+            let reboot_required = planned.get(names::STARTED).as_bool() == Some(true) && Self::has_pending(ctx, &node, vmid).await?;
             ctx.invalidate_resources().await;
             let mut actual = Self::read_state(ctx, vmid, &planned)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("VM vanished", format!("VM {vmid} is gone"))))?;
             if let Value::Map(a) = &mut actual {
-                a.insert("reboot_required".into(), reboot_required.into());
+                a.insert(names::REBOOT_REQUIRED.into(), reboot_required.into());
             }
             Ok(settle(&planned, &actual))
         })
@@ -431,8 +433,8 @@ impl Resource<Context> for PveVm {
         Box::pin(async move {
             destroy(ctx, QEMU, &prior).await?;
             if crate::resources::guest::cloud_init::wanted(&prior) {
-                let node = prior.get("current_node").as_str().or(prior.get("node").as_str()).unwrap_or_default().to_string();
-                let vmid = prior.get("vmid").as_i64().unwrap_or_default() as u64;
+                let node = prior.get(names::CURRENT_NODE).as_str().or(prior.get(names::NODE).as_str()).unwrap_or_default().to_string();
+                let vmid = prior.get(names::VMID).as_i64().unwrap_or_default() as u64;
                 Self::remove_snippet(ctx, &node, vmid, &prior).await;
             }
             Ok(())
@@ -447,12 +449,12 @@ impl Resource<Context> for PveVm {
     }
 
     fn identity(&self, state: &Value) -> Option<Value> {
-        Some(Value::object([("vmid", state.get("vmid").clone()), ("node", state.get("node").clone())]))
+        Some(Value::object([(names::VMID, state.get(names::VMID).clone()), (names::NODE, state.get(names::NODE).clone())]))
     }
 
     fn import_id(&self, identity: &Value) -> Option<String> {
-        let vmid = identity.get("vmid").as_i64()?;
-        Some(match identity.get("node").as_str() {
+        let vmid = identity.get(names::VMID).as_i64()?;
+        Some(match identity.get(names::NODE).as_str() {
             Some(node) => format!("{node}/{vmid}"),
             None => vmid.to_string(),
         })
@@ -462,8 +464,8 @@ impl Resource<Context> for PveVm {
         Some(Block::new(
             "Finds VMs for `terraform query`; every filter is optional.",
             vec![
-                Attribute::optional("node", Type::String, "Only VMs on this node."),
-                Attribute::optional("tags", Type::set(Type::String), "Only VMs carrying all of these tags."),
+                Attribute::optional(names::NODE, Type::String, "Only VMs on this node."),
+                Attribute::optional(names::TAGS, Type::set(Type::String), "Only VMs carrying all of these tags."),
                 Attribute::optional("name_regex", Type::String, "Only VMs whose name matches.").validate(Validator::custom(|v: &Value| {
                     match v.as_str() {
                         Some(p) => regex::Regex::new(p).map(|_| ()).map_err(|e| format!("is not a valid regular expression: {e}")),
@@ -478,26 +480,26 @@ impl Resource<Context> for PveVm {
         Box::pin(async move {
             let resources = ctx.resources().await.map_err(|e| api_failure("Listing cluster resources", e))?;
             let tags: Vec<String> =
-                config.get("tags").as_list().unwrap_or_default().iter().filter_map(Value::as_str).map(str::to_lowercase).collect();
+                config.get(names::TAGS).as_list().unwrap_or_default().iter().filter_map(Value::as_str).map(str::to_lowercase).collect();
             let name_regex = config.get("name_regex").as_str().and_then(|p| regex::Regex::new(p).ok());
             let mut found = Vec::new();
             for row in resources.iter().filter(|r| r.resource_type == "qemu" && !r.template) {
                 let (Some(vmid), Some(node)) = (row.vmid, row.node.as_deref()) else { continue };
                 let name = row.name.clone().unwrap_or_default();
-                let matches = config.get("node").as_str().is_none_or(|n| n == node)
+                let matches = config.get(names::NODE).as_str().is_none_or(|n| n == node)
                     && tags.iter().all(|t| row.tag_list().contains(t))
                     && name_regex.as_ref().is_none_or(|re| re.is_match(&name));
                 if !matches {
                     continue;
                 }
                 let state = if with_objects {
-                    let prior = Value::object([("node", node.into())]);
+                    let prior = Value::object([(names::NODE, node.into())]);
                     match Self::read_state(ctx, vmid, &prior).await? {
                         Some(state) => state,
                         None => continue,
                     }
                 } else {
-                    Value::object([("vmid", vmid.into()), ("node", node.into()), ("name", name.clone().into())])
+                    Value::object([(names::VMID, vmid.into()), (names::NODE, node.into()), (names::NAME, name.clone().into())])
                 };
                 found.push((format!("{name} ({node}/{vmid})"), state));
             }
@@ -515,11 +517,11 @@ impl Resource<Context> for PveVm {
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("VM not found", format!("no VM with VMID {vmid}"))))?;
             if let Some(node) = id.split('/').next().filter(|n| id.contains('/') && *n != "qemu")
-                && state.get("current_node").as_str() != Some(node)
+                && state.get(names::CURRENT_NODE).as_str() != Some(node)
             {
                 return Err(Diagnostic::error(
                     "VM is on another node",
-                    format!("VM {vmid} is on {}, not {node}", state.get("current_node").as_str().unwrap_or("?")),
+                    format!("VM {vmid} is on {}, not {node}", state.get(names::CURRENT_NODE).as_str().unwrap_or("?")),
                 )
                 .into());
             }

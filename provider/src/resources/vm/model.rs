@@ -5,24 +5,24 @@ use super::*;
 
 /// Keys this resource manages in the PVE config; others (set by hand) are left alone.
 pub(super) const SCALAR_KEYS: &[(&str, &str)] = &[
-    ("name", "name"),
-    ("description", "description"),
-    ("cores", "cores"),
-    ("sockets", "sockets"),
-    ("cpu_type", "cpu"),
-    ("memory", "memory"),
-    ("balloon", "balloon"),
-    ("bios", "bios"),
-    ("machine", "machine"),
-    ("scsihw", "scsihw"),
-    ("os_type", "ostype"),
-    ("startup", "startup"),
-    ("ci_user", "ciuser"),
-    ("ci_search_domain", "searchdomain"),
-    ("ci_custom", "cicustom"),
+    (names::NAME, "name"),
+    (names::DESCRIPTION, "description"),
+    (names::CORES, "cores"),
+    (names::SOCKETS, "sockets"),
+    (names::CPU_TYPE, "cpu"),
+    (names::MEMORY, "memory"),
+    (names::BALLOON, "balloon"),
+    (names::BIOS, "bios"),
+    (names::MACHINE, "machine"),
+    (names::SCSIHW, "scsihw"),
+    (names::OS_TYPE, "ostype"),
+    (names::STARTUP, "startup"),
+    (names::CI_USER, "ciuser"),
+    (names::CI_SEARCH_DOMAIN, "searchdomain"),
+    (names::CI_CUSTOM, "cicustom"),
 ];
 
-pub(super) const BOOL_KEYS: &[(&str, &str)] = &[("on_boot", "onboot"), ("protection", "protection")];
+pub(super) const BOOL_KEYS: &[(&str, &str)] = &[("on_boot", "onboot"), (names::PROTECTION, "protection")];
 
 pub(super) fn is_disk_slot(key: &str) -> bool {
     ["scsi", "virtio", "sata", "ide"]
@@ -41,17 +41,17 @@ pub(super) fn disk_from_config(slot: &str, value: &str) -> Option<Value> {
         return None;
     }
     let storage = file.split(':').next()?.to_string();
-    let size = disk.get("size").and_then(|s| pve_api::size::parse_size(s).ok()).unwrap_or(0);
+    let size = disk.get(names::SIZE).and_then(|s| pve_api::size::parse_size(s).ok()).unwrap_or(0);
     Some(Value::object([
         ("slot", slot.into()),
         ("storage", storage.into()),
         ("size", ((size as f64 / (1u64 << 30) as f64).ceil() as i64).into()),
-        ("format", disk.get("format").map(str::to_string).into()),
-        ("iothread", disk.get("iothread").is_some_and(flag).into()),
-        ("discard", (disk.get("discard") == Some("on")).into()),
-        ("ssd", disk.get("ssd").is_some_and(flag).into()),
-        ("cache", disk.get("cache").map(str::to_string).into()),
-        ("backup", disk.get("backup").is_none_or(flag).into()),
+        ("format", disk.get(names::FORMAT).map(str::to_string).into()),
+        ("iothread", disk.get(names::IOTHREAD).is_some_and(flag).into()),
+        ("discard", (disk.get(names::DISCARD) == Some("on")).into()),
+        ("ssd", disk.get(names::SSD).is_some_and(flag).into()),
+        ("cache", disk.get(names::CACHE).map(str::to_string).into()),
+        ("backup", disk.get(names::BACKUP).is_none_or(flag).into()),
     ]))
 }
 
@@ -73,9 +73,9 @@ pub(super) fn disk_options(disk: &Value, into: &mut PropertyString) {
     put(into, "iothread", on("iothread").then_some("1"));
     put(into, "ssd", on("ssd").then_some("1"));
     put(into, "discard", on("discard").then_some("on"));
-    put(into, "backup", (disk.get("backup").as_bool() == Some(false)).then_some("0"));
-    put(into, "cache", disk.get("cache").as_str());
-    if let Some(format) = disk.get("format").as_str() {
+    put(into, "backup", (disk.get(names::BACKUP).as_bool() == Some(false)).then_some("0"));
+    put(into, "cache", disk.get(names::CACHE).as_str());
+    if let Some(format) = disk.get(names::FORMAT).as_str() {
         into.set("format", format);
     }
 }
@@ -87,14 +87,14 @@ pub(super) fn volume_of(drive: &str) -> String {
 
 pub(super) fn new_disk_string(disk: &Value) -> String {
     let mut p = PropertyString::new();
-    p.set("file", format!("{}:{}", disk.get("storage").as_str().unwrap_or("local-lvm"), disk.get("size").as_i64().unwrap_or(1)));
+    p.set("file", format!("{}:{}", disk.get(names::STORAGE).as_str().unwrap_or("local-lvm"), disk.get(names::SIZE).as_i64().unwrap_or(1)));
     disk_options(disk, &mut p);
     p.to_string_with_default("file")
 }
 
 pub(super) fn nic_from_config(value: &str) -> Option<Value> {
     let nic = PropertyString::parse(value, Some("model")).ok()?;
-    let (model, mac) = match nic.get("model") {
+    let (model, mac) = match nic.get(names::MODEL) {
         Some(model) => (model.to_string(), nic.get("macaddr").map(str::to_string)),
         None => {
             let model = nic.keys().find(|k| NIC_MODELS.contains(k) || k.starts_with("e1000") || k.starts_with("i8255"))?.to_string();
@@ -104,45 +104,45 @@ pub(super) fn nic_from_config(value: &str) -> Option<Value> {
     };
     Some(Value::object([
         ("model", model.into()),
-        ("bridge", nic.get("bridge").map(str::to_string).into()),
+        ("bridge", nic.get(names::BRIDGE).map(str::to_string).into()),
         ("vlan", nic.get("tag").and_then(|t| t.parse::<i64>().ok()).into()),
-        ("firewall", nic.get("firewall").is_some_and(flag).into()),
+        ("firewall", nic.get(names::FIREWALL).is_some_and(flag).into()),
         ("mac", mac.into()),
-        ("mtu", nic.get("mtu").and_then(|t| t.parse::<i64>().ok()).into()),
+        ("mtu", nic.get(names::MTU).and_then(|t| t.parse::<i64>().ok()).into()),
     ]))
 }
 
 pub(super) fn nic_string(nic: &Value) -> String {
     let mut p = PropertyString::new();
-    let model = nic.get("model").as_str().unwrap_or("virtio");
-    match nic.get("mac").as_str() {
+    let model = nic.get(names::MODEL).as_str().unwrap_or("virtio");
+    match nic.get(names::MAC).as_str() {
         Some(mac) => p.set(model, mac),
         None => p.set("model", model),
     };
-    p.set("bridge", nic.get("bridge").as_str().unwrap_or("vmbr0"));
-    if let Some(vlan) = nic.get("vlan").as_i64() {
+    p.set("bridge", nic.get(names::BRIDGE).as_str().unwrap_or("vmbr0"));
+    if let Some(vlan) = nic.get(names::VLAN).as_i64() {
         p.set("tag", vlan.to_string());
     }
-    if nic.get("firewall").as_bool() == Some(true) {
+    if nic.get(names::FIREWALL).as_bool() == Some(true) {
         p.set("firewall", "1");
     }
-    if let Some(mtu) = nic.get("mtu").as_i64() {
+    if let Some(mtu) = nic.get(names::MTU).as_i64() {
         p.set("mtu", mtu.to_string());
     }
-    if nic.get("mac").is_null() { p.to_string_with_default("model") } else { p.to_string() }
+    if nic.get(names::MAC).is_null() { p.to_string_with_default("model") } else { p.to_string() }
 }
 
 pub(super) fn ipconfig_from_config(value: &str) -> Value {
     let p = PropertyString::parse(value, None).unwrap_or_default();
-    Value::object([("ipv4", p.get("ip").map(str::to_string).into()), ("gateway", p.get("gw").map(str::to_string).into())])
+    Value::object([(names::IPV4, p.get("ip").map(str::to_string).into()), (names::GATEWAY, p.get("gw").map(str::to_string).into())])
 }
 
 pub(super) fn ipconfig_string(ip: &Value) -> String {
     let mut p = PropertyString::new();
-    if let Some(v4) = ip.get("ipv4").as_str() {
+    if let Some(v4) = ip.get(names::IPV4).as_str() {
         p.set("ip", v4);
     }
-    if let Some(gw) = ip.get("gateway").as_str() {
+    if let Some(gw) = ip.get(names::GATEWAY).as_str() {
         p.set("gw", gw);
     }
     p.to_string()
@@ -169,11 +169,11 @@ pub(super) fn state_from_config(
     prior: &Value,
 ) -> Value {
     let mut s: BTreeMap<String, Value> = BTreeMap::new();
-    s.insert("id".into(), vmid.to_string().into());
-    s.insert("vmid".into(), vmid.into());
-    let node = prior.get("node").as_str().unwrap_or(current_node).to_string();
-    s.insert("node".into(), node.into());
-    s.insert("current_node".into(), current_node.into());
+    s.insert(names::ID.into(), vmid.to_string().into());
+    s.insert(names::VMID.into(), vmid.into());
+    let node = prior.get(names::NODE).as_str().unwrap_or(current_node).to_string();
+    s.insert(names::NODE.into(), node.into());
+    s.insert(names::CURRENT_NODE.into(), current_node.into());
     for (attribute, key) in SCALAR_KEYS {
         let value = text(config, key);
         let value = match *attribute {
@@ -190,33 +190,33 @@ pub(super) fn state_from_config(
         ("cores", 1i64.into()),
         ("sockets", 1i64.into()),
         ("memory", 512i64.into()),
-        ("bios", "seabios".into()),
-        ("scsihw", "lsi".into()),
-        ("os_type", "other".into()),
+        (names::BIOS, "seabios".into()),
+        (names::SCSIHW, "lsi".into()),
+        (names::OS_TYPE, "other".into()),
     ];
     for (attribute, default) in defaults {
         if s.get(attribute).is_none_or(Value::is_null) {
             s.insert(attribute.into(), default);
         }
     }
-    if s.get("cpu_type").is_none_or(Value::is_null) {
-        s.insert("cpu_type".into(), "kvm64".into());
+    if s.get(names::CPU_TYPE).is_none_or(Value::is_null) {
+        s.insert(names::CPU_TYPE.into(), "kvm64".into());
     }
     for (attribute, key) in BOOL_KEYS {
         s.insert(attribute.to_string(), text(config, key).is_some_and(|v| flag(&v)).into());
     }
-    s.insert("template".into(), config.flag("template").into());
-    s.insert("started".into(), running.into());
-    s.insert("agent".into(), text(config, "agent").is_some_and(|a| a.split(',').any(|p| p == "1" || p == "enabled=1")).into());
-    s.insert("serial_console".into(), (text(config, "vga").as_deref() == Some("serial0")).into());
-    s.insert("pool".into(), pool.into());
+    s.insert(names::TEMPLATE.into(), config.flag("template").into());
+    s.insert(names::STARTED.into(), running.into());
+    s.insert(names::AGENT.into(), text(config, "agent").is_some_and(|a| a.split(',').any(|p| p == "1" || p == "enabled=1")).into());
+    s.insert(names::SERIAL_CONSOLE.into(), (text(config, "vga").as_deref() == Some("serial0")).into());
+    s.insert(names::POOL.into(), pool.into());
     // Tags: PVE's form, unless it equals the prior spelling once normalised.
     // Lifecycle tags belong to pve_lifecycle_tag, not to this resource.
     let tags: Vec<Value> = text(config, "tags")
         .map(|t| pve_api::tags::split_tag_list(&t).filter(|t| !pve_api::tags::lifecycle::is_lifecycle_tag(t)).map(Value::from).collect())
         .unwrap_or_default();
     let tags = if tags.is_empty() { Value::Null } else { Value::List(tags) };
-    let prior_tags = prior.get("tags");
+    let prior_tags = prior.get(names::TAGS);
     s.insert(
         "tags".into(),
         if !prior_tags.is_null() && lowercase_sorted(prior_tags) == lowercase_sorted(&tags) { prior_tags.clone() } else { tags },
@@ -225,24 +225,24 @@ pub(super) fn state_from_config(
     let mut disks: Vec<Value> = Vec::new();
     let mut found: BTreeMap<String, Value> =
         config.values.iter().filter_map(|(k, v)| disk_from_config(k, &json_text(v)).map(|d| (k.clone(), d))).collect();
-    for prior_disk in prior.get("disk").as_list().unwrap_or_default() {
-        if let Some(mut disk) = prior_disk.get("slot").as_str().and_then(|slot| found.remove(slot)) {
+    for prior_disk in prior.get(names::DISK).as_list().unwrap_or_default() {
+        if let Some(mut disk) = prior_disk.get(names::SLOT).as_str().and_then(|slot| found.remove(slot)) {
             // PVE drops `format` from the drive string once it has allocated the volume.
             if let Value::Map(d) = &mut disk
-                && d.get("format").is_none_or(Value::is_null)
+                && d.get(names::FORMAT).is_none_or(Value::is_null)
             {
-                d.insert("format".into(), prior_disk.get("format").clone());
+                d.insert(names::FORMAT.into(), prior_disk.get(names::FORMAT).clone());
             }
             disks.push(disk);
         }
     }
     disks.extend(found.into_values());
-    s.insert("disk".into(), Value::List(disks));
+    s.insert(names::DISK.into(), Value::List(disks));
     let nets: Vec<Value> = indexed(config, "net").into_iter().filter_map(|(_, v)| nic_from_config(&json_text(v))).collect();
-    s.insert("network".into(), Value::List(nets));
+    s.insert(names::NETWORK.into(), Value::List(nets));
     let ips: Vec<Value> = indexed(config, "ipconfig").into_iter().map(|(_, v)| ipconfig_from_config(&json_text(v))).collect();
-    s.insert("ip_config".into(), Value::List(ips));
-    s.insert("ci_ssh_keys".into(), text(config, "sshkeys").map(|k| Value::List(decode_ssh_keys(&k))).unwrap_or(Value::Null));
+    s.insert(names::IP_CONFIG.into(), Value::List(ips));
+    s.insert(names::CI_SSH_KEYS.into(), text(config, "sshkeys").map(|k| Value::List(decode_ssh_keys(&k))).unwrap_or(Value::Null));
     s.insert(
         "ci_dns_servers".into(),
         text(config, "nameserver")
@@ -252,39 +252,42 @@ pub(super) fn state_from_config(
     // Our own generated snippet is not the user's ci_custom; the inputs it was built from are
     // not in PVE's config, so they carry over from the prior state.
     let generated = format!("snippets/{}", crate::resources::guest::cloud_init::snippet_name(vmid));
-    if s.get("ci_custom").and_then(Value::as_str).is_some_and(|c| c.starts_with("user=") && c.ends_with(&generated) && !c.contains(',')) {
-        s.insert("ci_custom".into(), Value::Null);
+    if s.get(names::CI_CUSTOM)
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.starts_with("user=") && c.ends_with(&generated) && !c.contains(','))
+    {
+        s.insert(names::CI_CUSTOM.into(), Value::Null);
     }
     for key in ["user_data", "user_data_wo_version", "install_docker", "install_node_exporter", "security_updates", "snippet_storage"] {
         s.insert(key.into(), prior.get(key).clone());
     }
     if let Some(cicustom) = text(config, "cicustom").filter(|c| c.ends_with(&generated))
-        && prior.get("snippet_storage").is_null()
+        && prior.get(names::SNIPPET_STORAGE).is_null()
     {
         // Imported: the snippet's storage is in the reference.
         let storage = cicustom.trim_start_matches("user=").split(':').next().unwrap_or("local").to_string();
-        s.insert("snippet_storage".into(), storage.into());
+        s.insert(names::SNIPPET_STORAGE.into(), storage.into());
     }
     for key in ["install_docker", "install_node_exporter", "security_updates"] {
         if s.get(key).is_none_or(Value::is_null) {
             s.insert(key.into(), false.into());
         }
     }
-    if s.get("snippet_storage").is_none_or(Value::is_null) {
-        s.insert("snippet_storage".into(), "local".into());
+    if s.get(names::SNIPPET_STORAGE).is_none_or(Value::is_null) {
+        s.insert(names::SNIPPET_STORAGE.into(), "local".into());
     }
-    s.insert("timeouts".into(), prior.get("timeouts").clone());
-    s.insert("reboot_required".into(), (running && prior.get("reboot_required").as_bool() == Some(true)).into());
+    s.insert(names::TIMEOUTS.into(), prior.get(names::TIMEOUTS).clone());
+    s.insert(names::REBOOT_REQUIRED.into(), (running && prior.get(names::REBOOT_REQUIRED).as_bool() == Some(true)).into());
     Value::Map(s)
 }
 
 /// The planned state with the write-only user-data from the configuration, to render the snippet
 /// from (it never goes into state).
 pub(super) fn with_write_only_user_data(planned: &Value, config: &Value) -> Value {
-    match (planned, config.get("user_data_wo").as_str()) {
+    match (planned, config.get(names::USER_DATA_WO).as_str()) {
         (Value::Map(map), Some(user_data)) => {
             let mut map = map.clone();
-            map.insert("user_data".into(), user_data.into());
+            map.insert(names::USER_DATA.into(), user_data.into());
             Value::Map(map)
         }
         _ => planned.clone(),
@@ -296,7 +299,7 @@ pub(super) fn minimal_state(planned: &Value, vmid: u64) -> Value {
     let known = Value::object([
         ("id", vmid.to_string().into()),
         ("vmid", vmid.into()),
-        ("current_node", planned.get("node").clone()),
+        ("current_node", planned.get(names::NODE).clone()),
         ("reboot_required", false.into()),
     ]);
     settle(planned, &known)
@@ -325,10 +328,10 @@ pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params,
         }
     }
     if changed("agent") {
-        params.insert("agent", if planned.get("agent").as_bool() == Some(false) { "0" } else { "1" });
+        params.insert("agent", if planned.get(names::AGENT).as_bool() == Some(false) { "0" } else { "1" });
     }
     if changed("serial_console") {
-        if planned.get("serial_console").as_bool() == Some(true) {
+        if planned.get(names::SERIAL_CONSOLE).as_bool() == Some(true) {
             params.insert("serial0", "socket");
             params.insert("vga", "serial0");
         } else {
@@ -339,9 +342,9 @@ pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params,
         planned.get(name).as_list().filter(|l| !l.is_empty()).map(|l| l.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(sep))
     };
     for (attribute, key, value) in [
-        ("tags", "tags", joined("tags", ";")),
-        ("ci_ssh_keys", "sshkeys", planned.get("ci_ssh_keys").as_list().filter(|l| !l.is_empty()).map(encode_ssh_keys)),
-        ("ci_dns_servers", "nameserver", joined("ci_dns_servers", " ")),
+        (names::TAGS, "tags", joined("tags", ";")),
+        (names::CI_SSH_KEYS, "sshkeys", planned.get(names::CI_SSH_KEYS).as_list().filter(|l| !l.is_empty()).map(encode_ssh_keys)),
+        (names::CI_DNS_SERVERS, "nameserver", joined("ci_dns_servers", " ")),
     ] {
         if !changed(attribute) {
             continue;
@@ -390,17 +393,17 @@ mod tests {
     #[test]
     fn nic_strings_round_trip() {
         let nic = nic_from_config("virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=10,firewall=1").unwrap();
-        assert_eq!(nic.get("mac"), &Value::from("BC:24:11:00:00:01"));
-        assert_eq!(nic.get("vlan").as_i64(), Some(10));
+        assert_eq!(nic.get(names::MAC), &Value::from("BC:24:11:00:00:01"));
+        assert_eq!(nic.get(names::VLAN).as_i64(), Some(10));
         assert_eq!(nic_string(&nic), "virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=10,firewall=1");
     }
 
     #[test]
     fn disks_parse_from_config() {
         let disk = disk_from_config("scsi0", "local-lvm:vm-101-disk-0,iothread=1,discard=on,size=50G").unwrap();
-        assert_eq!(disk.get("storage"), &Value::from("local-lvm"));
-        assert_eq!(disk.get("size").as_i64(), Some(50));
-        assert_eq!(disk.get("discard").as_bool(), Some(true));
+        assert_eq!(disk.get(names::STORAGE), &Value::from("local-lvm"));
+        assert_eq!(disk.get(names::SIZE).as_i64(), Some(50));
+        assert_eq!(disk.get(names::DISCARD).as_bool(), Some(true));
         assert!(disk_from_config("ide2", "local-lvm:vm-101-cloudinit,media=cdrom").is_none());
     }
 }

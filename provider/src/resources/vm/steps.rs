@@ -12,9 +12,9 @@ impl PveVm {
     /// The state of a VM this process just built on `planned`'s node, read without a listing.
     pub(super) async fn read_built(ctx: &Context, vmid: u64, planned: &Value) -> Result<Option<Value>, Diagnostics> {
         let at = Located {
-            node: planned.get("node").as_str().unwrap_or_default().to_string(),
-            running: planned.get("started").as_bool() != Some(false) && planned.get("template").as_bool() != Some(true),
-            pool: planned.get("pool").as_str().map(str::to_string),
+            node: planned.get(names::NODE).as_str().unwrap_or_default().to_string(),
+            running: planned.get(names::STARTED).as_bool() != Some(false) && planned.get(names::TEMPLATE).as_bool() != Some(true),
+            pool: planned.get(names::POOL).as_str().map(str::to_string),
         };
         let found = read_config_at(ctx, vmid, QEMU, at).await?;
         Self::state_of(ctx, vmid, planned, found).await
@@ -30,10 +30,10 @@ impl PveVm {
         let mut state = state_from_config(vmid, &at.node, at.running, at.pool, &config, prior);
         // Only a VM already known to wait for a reboot costs a second call: has it rebooted
         // (pending changes applied) since?
-        if state.get("reboot_required").as_bool() == Some(true) {
+        if state.get(names::REBOOT_REQUIRED).as_bool() == Some(true) {
             let waiting = Self::has_pending(ctx, &at.node, vmid).await?;
             if let Value::Map(s) = &mut state {
-                s.insert("reboot_required".into(), waiting.into());
+                s.insert(names::REBOOT_REQUIRED.into(), waiting.into());
             }
         }
         Ok(Some(state))
@@ -41,11 +41,11 @@ impl PveVm {
 
     /// Writes the VM's user-data snippet to `node` over SFTP; returns the `cicustom` value.
     pub(super) async fn write_snippet(ctx: &Context, node: &str, vmid: u64, state: &Value) -> Result<String, Diagnostics> {
-        let storage = state.get("snippet_storage").as_str().unwrap_or("local");
+        let storage = state.get(names::SNIPPET_STORAGE).as_str().unwrap_or("local");
         let dir = ctx
             .snippet_dir(storage)
             .await
-            .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr("snippet_storage"))))?;
+            .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr(names::SNIPPET_STORAGE))))?;
         let name = crate::resources::guest::cloud_init::snippet_name(vmid);
         let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
         let content = crate::resources::guest::cloud_init::render(state);
@@ -58,7 +58,7 @@ impl PveVm {
     }
 
     pub(super) async fn remove_snippet(ctx: &Context, node: &str, vmid: u64, state: &Value) {
-        let storage = state.get("snippet_storage").as_str().unwrap_or("local");
+        let storage = state.get(names::SNIPPET_STORAGE).as_str().unwrap_or("local");
         let removed = async {
             let dir = ctx.snippet_dir(storage).await?;
             let session = ctx.ssh(node).await.map_err(|e| e.to_string())?;
@@ -107,43 +107,43 @@ impl PveVm {
         cicustom: Option<&str>,
         limit: Duration,
     ) -> Result<(), CreateError> {
-        let node = planned.get("node").as_str().unwrap_or_default().to_string();
-        let disks = planned.get("disk").as_list().unwrap_or_default().to_vec();
+        let node = planned.get(names::NODE).as_str().unwrap_or_default().to_string();
+        let disks = planned.get(names::DISK).as_list().unwrap_or_default().to_vec();
         let mut params = Params::new();
         let mut deletes = Vec::new();
-        let exists = match config.get("clone_vmid").as_i64() {
+        let exists = match config.get(names::CLONE_VMID).as_i64() {
             Some(source) => {
                 let source = source as u64;
                 let Some(source_guest) = ctx.clone_source(source, QEMU).await.map_err(|e| api_failure("Reading the clone source", e))?
                 else {
                     return Err(Diagnostic::error("Clone source not found", format!("no VM or template with VMID {source}"))
-                        .at(attr("clone_vmid"))
+                        .at(attr(names::CLONE_VMID))
                         .into());
                 };
                 let source_node = source_guest.node.clone();
-                let full = config.get("clone_full").as_bool().unwrap_or(true);
-                let mut clone = Params::new().set("name", planned.get("name").as_str().unwrap_or_default()).flag("full", full);
+                let full = config.get(names::CLONE_FULL).as_bool().unwrap_or(true);
+                let mut clone = Params::new().set("name", planned.get(names::NAME).as_str().unwrap_or_default()).flag("full", full);
                 if node != source_node {
                     clone.insert("target", &node);
                 }
-                if full && let Some(storage) = disks.first().and_then(|d| d.get("storage").as_str()) {
+                if full && let Some(storage) = disks.first().and_then(|d| d.get(names::STORAGE).as_str()) {
                     clone.insert("storage", storage);
                 }
-                if !full && let Some(storage) = disks.first().and_then(|d| d.get("storage").as_str()) {
+                if !full && let Some(storage) = disks.first().and_then(|d| d.get(names::STORAGE).as_str()) {
                     // A linked clone stays on the template's storage.
                     let source_storages: BTreeSet<String> = source_guest
                         .config
                         .values
                         .iter()
                         .filter_map(|(k, v)| disk_from_config(k, &json_text(v)))
-                        .filter_map(|d| d.get("storage").as_str().map(str::to_string))
+                        .filter_map(|d| d.get(names::STORAGE).as_str().map(str::to_string))
                         .collect();
                     if !source_storages.contains(storage) {
                         let detail = format!(
                             "a linked clone stays on its template's storage ({}); use that storage or clone_full = true",
                             source_storages.into_iter().collect::<Vec<_>>().join(", ")
                         );
-                        return Err(Diagnostic::error("Linked clone on another storage", detail).at(attr("disk")).into());
+                        return Err(Diagnostic::error("Linked clone on another storage", detail).at(attr(names::DISK)).into());
                     }
                 }
                 // One clone per source at a time: PVE holds the source's lock for the whole copy.
@@ -174,7 +174,7 @@ impl PveVm {
             None
         };
         config_params(planned, &Value::Null, &mut params, &mut deletes);
-        if let Some(password) = config.get("ci_password").as_str() {
+        if let Some(password) = config.get(names::CI_PASSWORD).as_str() {
             params.insert("cipassword", password);
         }
         if let Some(cicustom) = cicustom {
@@ -183,8 +183,8 @@ impl PveVm {
         }
         let mut resizes = Vec::new();
         for disk in &disks {
-            let slot = disk.get("slot").as_str().unwrap_or_default();
-            let size = disk.get("size").as_i64().unwrap_or(1);
+            let slot = disk.get(names::SLOT).as_str().unwrap_or_default();
+            let size = disk.get(names::SIZE).as_i64().unwrap_or(1);
             match current.as_ref().and_then(|c| text(c, slot)) {
                 Some(existing) => {
                     let mut p = PropertyString::parse(&existing, Some("file")).unwrap_or_default();
@@ -217,7 +217,7 @@ impl PveVm {
                     indexed(current, prefix).into_iter().filter(|(n, _)| *n as usize >= count).map(|(n, _)| format!("{prefix}{n}")),
                 );
             }
-            let planned_slots: BTreeSet<&str> = disks.iter().filter_map(|d| d.get("slot").as_str()).collect();
+            let planned_slots: BTreeSet<&str> = disks.iter().filter_map(|d| d.get(names::SLOT).as_str()).collect();
             for (key, value) in &current.values {
                 if disk_from_config(key, &json_text(value)).is_some() && !planned_slots.contains(key.as_str()) {
                     deletes.push(key.clone());
@@ -258,7 +258,7 @@ impl PveVm {
             let upid = ctx.client.create_guest(QEMU, &node, &params).await.map_err(|e| {
                 if e.is_already_exists() {
                     Diagnostic::error("VMID taken", format!("{e} (another client created it first; nothing of it was adopted)"))
-                        .at(attr("vmid"))
+                        .at(attr(names::VMID))
                         .into()
                 } else {
                     api_failure("Creating the VM", e)
@@ -268,16 +268,16 @@ impl PveVm {
                 return Err(partial(d).await);
             }
         }
-        if let Err(d) = set_pool(ctx, vmid, &Value::Null, planned.get("pool")).await {
+        if let Err(d) = set_pool(ctx, vmid, &Value::Null, planned.get(names::POOL)).await {
             return Err(partial(d).await);
         }
-        let result = if planned.get("template").as_bool() == Some(true) {
+        let result = if planned.get(names::TEMPLATE).as_bool() == Some(true) {
             match ctx.client.convert_to_template(QEMU, &node, vmid).await {
                 Ok(Some(upid)) => wait(ctx, &upid, limit, "Converting to a template").await,
                 Ok(None) => Ok(()),
                 Err(e) => Err(api_failure("Converting to a template", e)),
             }
-        } else if planned.get("started").as_bool() != Some(false) {
+        } else if planned.get(names::STARTED).as_bool() != Some(false) {
             set_power(ctx, QEMU, &node, vmid, true, limit).await
         } else {
             Ok(())

@@ -1,0 +1,47 @@
+//! Every attribute and block name of `pve_lxc`, declared once: the schema and the model use these
+//! constants, so a misspelt name does not compile.
+
+pub(crate) const BACKUP: &str = "backup";
+pub(crate) const BRIDGE: &str = "bridge";
+pub(crate) const CLONE_VMID: &str = "clone_vmid";
+pub(crate) const CORES: &str = "cores";
+pub(crate) const CURRENT_NODE: &str = "current_node";
+pub(crate) const DESCRIPTION: &str = "description";
+pub(crate) const DNS_SEARCH_DOMAIN: &str = "dns_search_domain";
+pub(crate) const DNS_SERVERS: &str = "dns_servers";
+pub(crate) const FIREWALL: &str = "firewall";
+pub(crate) const FUSE: &str = "fuse";
+pub(crate) const GATEWAY: &str = "gateway";
+pub(crate) const HOSTNAME: &str = "hostname";
+pub(crate) const ID: &str = "id";
+pub(crate) const IPV4: &str = "ipv4";
+pub(crate) const KEYCTL: &str = "keyctl";
+pub(crate) const MAC: &str = "mac";
+pub(crate) const MEMORY: &str = "memory";
+pub(crate) const MOUNT_POINT: &str = "mount_point";
+pub(crate) const NAME: &str = "name";
+pub(crate) const NESTING: &str = "nesting";
+pub(crate) const NETWORK: &str = "network";
+pub(crate) const NODE: &str = "node";
+pub(crate) const ON_BOOT: &str = "on_boot";
+pub(crate) const OS_TYPE: &str = "os_type";
+pub(crate) const PASSWORD: &str = "password";
+pub(crate) const PATH: &str = "path";
+pub(crate) const POOL: &str = "pool";
+pub(crate) const PROTECTION: &str = "protection";
+pub(crate) const ROOTFS: &str = "rootfs";
+pub(crate) const SECURITY_UPDATES: &str = "security_updates";
+pub(crate) const SIZE: &str = "size";
+pub(crate) const SLOT: &str = "slot";
+pub(crate) const SNIPPET_STORAGE: &str = "snippet_storage";
+pub(crate) const SSH_PUBLIC_KEYS: &str = "ssh_public_keys";
+pub(crate) const STARTED: &str = "started";
+pub(crate) const STARTUP: &str = "startup";
+pub(crate) const STORAGE: &str = "storage";
+pub(crate) const SWAP: &str = "swap";
+pub(crate) const TAGS: &str = "tags";
+pub(crate) const TEMPLATE_VOLUME: &str = "template_volume";
+pub(crate) const TIMEOUTS: &str = "timeouts";
+pub(crate) const UNPRIVILEGED: &str = "unprivileged";
+pub(crate) const VLAN: &str = "vlan";
+pub(crate) const VMID: &str = "vmid";
