@@ -22,9 +22,21 @@ pub enum Validator {
     Custom(CheckFn),
 }
 
+const STORAGE_ID: &str = r"[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]";
+
 impl Validator {
     pub fn regex(pattern: &str, explanation: &'static str) -> Self {
         Self::Regex(Regex::new(&format!("^(?:{pattern})$")).expect("validator regex is valid"), explanation)
+    }
+
+    /// A PVE storage ID (`local-lvm`, `nfs.backup`), as pve-storage's `pve-storage-id` format.
+    pub fn storage_id() -> Self {
+        Self::regex(STORAGE_ID, "is not a storage ID")
+    }
+
+    /// A volume ID on a storage (`STORAGE:PATH`), e.g. `local:vztmpl/NAME`.
+    pub fn volume_id(example: &'static str) -> Self {
+        Self::regex(&format!("{STORAGE_ID}:.+"), example)
     }
 
     pub fn custom(check: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static) -> Self {

@@ -235,7 +235,7 @@ impl Resource<Context> for PveBackupJob {
                 .validate(Validator::custom(check_schedule)),
                 Attribute::computed("next_run", Type::Number, "Next run as a Unix timestamp (for an enabled job)."),
                 Attribute::required("storage", Type::String, "Backup storage (must hold `backup` content).")
-                    .validate(Validator::regex(r"[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]", "is not a storage ID")),
+                    .validate(Validator::storage_id()),
                 Attribute::optional_computed("mode", Type::String, "`snapshot` (default), `suspend` or `stop`.")
                     .validate(Validator::OneOf(&["snapshot", "suspend", "stop"]))
                     .default("snapshot"),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use pve_api::{GuestConfig, GuestKind, Params};
 use serde_json::Value as Json;
 
-use crate::plugin::diag::{Diagnostic, Diagnostics, api_failure, attr};
+use crate::plugin::diag::{Diagnostic, Diagnostics, api_error, api_failure, attr};
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
@@ -275,4 +275,74 @@ pub async fn destroy(ctx: &Context, kind: GuestKind, prior: &Value) -> Result<()
     wait(ctx, &upid, limit, &what).await?;
     ctx.invalidate_resources().await;
     Ok(())
+}
+
+/// Plan-time check that a guest's (new) `node` is in the cluster. A failed listing is reported,
+/// never skipped: a plan that cannot check must not pass silently.
+pub async fn check_node(ctx: Option<&Context>, planned: &Value, prior: &Value) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let (Some(ctx), Some(node)) = (ctx, planned.get("node").as_str()) else { return diags };
+    if prior.get("node").as_str() == Some(node) {
+        return diags;
+    }
+    match ctx.resources().await {
+        Ok(resources) => {
+            let nodes: Vec<&str> = resources.iter().filter(|r| r.resource_type == "node").filter_map(|r| r.node.as_deref()).collect();
+            if !nodes.contains(&node) {
+                diags.push(
+                    Diagnostic::error("Unknown node", format!("node '{node}' is not in the cluster; nodes are: {}", nodes.join(", ")))
+                        .at(attr("node")),
+                );
+            }
+        }
+        Err(e) => diags.push(api_error("Listing cluster nodes", &e).at(attr("node"))),
+    }
+    diags
+}
+
+/// A config update refused because the guest changed since it was read says so plainly.
+pub fn config_update_failure(kind: GuestKind, vmid: u64, error: pve_api::ApiError) -> Diagnostics {
+    if error.is_digest_mismatch() {
+        Diagnostic::error(
+            format!("{} changed concurrently", word(kind)),
+            format!("{error}; someone edited {} {vmid} since it was read: run terraform apply again", word(kind)),
+        )
+        .into()
+    } else {
+        api_failure(&format!("Updating the {} config", if kind == GuestKind::Qemu { "VM" } else { "container" }), error)
+    }
+}
+
+/// A size in bytes as whole GiB, rounded up (how PVE's `size=` values are shown in state).
+pub fn gib_ceil(bytes: u64) -> i64 {
+    bytes.div_ceil(1 << 30) as i64
+}
+
+/// The DNS servers of a guest config (`nameserver`, space-separated), as a list.
+pub fn nameservers(config: &GuestConfig) -> Value {
+    text(config, "nameserver").map(|servers| Value::List(servers.split_whitespace().map(Value::from).collect())).unwrap_or(Value::Null)
+}
+
+/// Writes `content` as `name` into `storage`'s snippets directory on `node` over SFTP, with
+/// `mode`; returns the volume ID (`STORAGE:snippets/NAME`). Shared by user-data snippets and
+/// hookscripts.
+pub async fn upload_snippet(
+    ctx: &Context,
+    node: &str,
+    storage: &str,
+    name: &str,
+    content: &[u8],
+    mode: u32,
+    what: &str,
+) -> Result<String, Diagnostics> {
+    let dir = ctx
+        .snippet_dir(storage)
+        .await
+        .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr("snippet_storage"))))?;
+    let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
+    session
+        .upload_with_mode(&format!("{dir}/{name}"), content, mode)
+        .await
+        .map_err(|e| Diagnostics::from(Diagnostic::error(format!("Writing the {what} failed"), e.to_string())))?;
+    Ok(format!("{storage}:snippets/{name}"))
 }

@@ -12,8 +12,9 @@ use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
 use super::guest::{
-    Located, check_ip, check_ipv4_config, check_tags, destroy, flag, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
-    read_config, set_pool, set_power, settle, text, timeout, timeouts_block, wait,
+    Located, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, flag, gib_ceil, indexed, json_text,
+    keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, set_pool, set_power, settle, text, timeout, timeouts_block,
+    upload_snippet, wait,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -115,18 +116,7 @@ impl Resource<Context> for PveLxc {
                     }
                 }
             }
-            if let (Some(ctx), Some(node)) = (ctx, planned.get(names::NODE).as_str())
-                && prior.get(names::NODE).as_str() != Some(node)
-                && let Ok(resources) = ctx.resources().await
-            {
-                let nodes: Vec<&str> = resources.iter().filter(|r| r.resource_type == "node").filter_map(|r| r.node.as_deref()).collect();
-                if !nodes.contains(&node) {
-                    diags.push(
-                        Diagnostic::error("Unknown node", format!("node '{node}' is not in the cluster; nodes are: {}", nodes.join(", ")))
-                            .at(attr(names::NODE)),
-                    );
-                }
-            }
+            diags.extend(check_node(ctx, planned, prior).await);
             if let Some(ctx) = ctx
                 && planned.get(names::SECURITY_UPDATES).as_bool() == Some(true)
                 && !ctx.ssh.configured
@@ -348,7 +338,7 @@ impl Resource<Context> for PveLxc {
                 ctx.client
                     .update_config(LXC, &node, vmid, &params.set("digest", &current.digest))
                     .await
-                    .map_err(|e| api_failure("Updating the container config", e))?;
+                    .map_err(|e| config_update_failure(LXC, vmid, e))?;
             }
             if let (Some(new), Some(old)) = (planned.get(names::ROOTFS).get("size").as_i64(), prior.get(names::ROOTFS).get("size").as_i64())
                 && new > old

@@ -7,7 +7,7 @@ pub(super) fn volume_from_config(value: &str) -> Option<(String, i64, PropertySt
     let p = PropertyString::parse(value, Some("volume")).ok()?;
     let storage = p.get("volume")?.split(':').next()?.to_string();
     let size = p.get("size").and_then(|s| pve_api::size::parse_size(s).ok()).unwrap_or(0);
-    Some((storage, (size as f64 / (1u64 << 30) as f64).ceil() as i64, p))
+    Some((storage, gib_ceil(size), p))
 }
 
 pub(super) fn nic_string(index: usize, nic: &Value) -> String {
@@ -112,12 +112,7 @@ pub(super) fn state_from_config(vmid: u64, node: &str, running: bool, pool: Opti
         "tags".into(),
         if !prior_tags.is_null() && lowercase_sorted(prior_tags) == lowercase_sorted(&tags) { prior_tags.clone() } else { tags },
     );
-    s.insert(
-        "dns_servers".into(),
-        text(config, "nameserver")
-            .map(|n| Value::List(n.split_whitespace().map(|x| Value::from(x.to_string())).collect()))
-            .unwrap_or(Value::Null),
-    );
+    s.insert(names::DNS_SERVERS.into(), nameservers(config));
     let rootfs = text(config, "rootfs")
         .and_then(|r| volume_from_config(&r))
         .map(|(storage, size, _)| Value::object([(names::STORAGE, storage.into()), (names::SIZE, size.into())]));
@@ -222,4 +217,38 @@ pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params,
         }
     }
     deletes.extend((nets.len()..old.len()).map(|i| format!("net{i}")));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volumes_read_as_storage_and_whole_gib() {
+        let (storage, size, p) = volume_from_config("local-lvm:vm-100-disk-1,mp=/data,backup=1,size=10G").unwrap();
+        assert_eq!((storage.as_str(), size, p.get("mp")), ("local-lvm", 10, Some("/data")));
+        // 1.5 GiB shows as 2: the state never claims less than PVE allocated.
+        assert_eq!(volume_from_config("local:100/vm-100-disk-0.raw,size=1536M").unwrap().1, 2);
+    }
+
+    #[test]
+    fn a_new_mount_point_carries_its_backup_flag() {
+        let mp = |backup: bool| {
+            Value::object([
+                (names::STORAGE, "local-lvm".into()),
+                (names::SIZE, 5i64.into()),
+                (names::PATH, "/logs".into()),
+                (names::BACKUP, backup.into()),
+            ])
+        };
+        assert_eq!(new_mount_point(&mp(true)), "local-lvm:5,mp=/logs,backup=1");
+        assert_eq!(new_mount_point(&mp(false)), "local-lvm:5,mp=/logs");
+    }
+
+    #[test]
+    fn features_list_only_what_is_on() {
+        let state = Value::object([(names::NESTING, true.into()), (names::KEYCTL, false.into()), (names::FUSE, true.into())]);
+        assert_eq!(features_string(&state).as_deref(), Some("nesting=1,fuse=1"));
+        assert_eq!(features_string(&Value::object([])), None);
+    }
 }

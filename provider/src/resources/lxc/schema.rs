@@ -6,7 +6,7 @@ use super::*;
 pub(super) fn volume_block(with_path: bool) -> Block {
     let mut attributes = vec![
         Attribute::required(names::STORAGE, Type::String, "Storage for the volume; changing it replaces the container.")
-            .validate(Validator::regex(r"[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]", "is not a storage ID")),
+            .validate(Validator::storage_id()),
         Attribute::required(names::SIZE, Type::Number, "Size in GiB; grows in place, never shrinks.").validate(Validator::Range(1, 131072)),
     ];
     if with_path {
@@ -74,7 +74,7 @@ pub(super) fn schema() -> Block {
                 Type::String,
                 "OS template volume, e.g. `local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst`. Used at creation only.",
             )
-            .validate(Validator::regex(r"[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]:.+", "is not a volume ID like local:vztmpl/NAME"))
+            .validate(Validator::volume_id("is not a volume ID like local:vztmpl/NAME"))
             .write_only(),
             Attribute::optional(names::CLONE_VMID, Type::Number, "Container to clone instead of a template. Used at creation only.")
                 .validate(Validator::Range(100, 999_999_999))

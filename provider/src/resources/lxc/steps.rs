@@ -3,20 +3,12 @@
 
 use super::*;
 
-/// Writes the security-update hookscript to the node; returns the `hookscript` volume.
+/// Writes the security-update hookscript to the node (executable: PVE runs it); returns the
+/// `hookscript` volume.
 pub(super) async fn write_hook(ctx: &Context, node: &str, state: &Value) -> Result<String, Diagnostics> {
     let storage = state.get(names::SNIPPET_STORAGE).as_str().unwrap_or("local");
-    let dir = ctx
-        .snippet_dir(storage)
-        .await
-        .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr(names::SNIPPET_STORAGE))))?;
-    let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
-    let name = crate::resources::guest::cloud_init::CT_SECURITY_HOOK;
-    session
-        .upload_with_mode(&format!("{dir}/{name}"), crate::resources::guest::cloud_init::ct_security_hook().as_bytes(), 0o755)
-        .await
-        .map_err(|e| Diagnostics::from(Diagnostic::error("Writing the hookscript failed", e.to_string())))?;
-    Ok(format!("{storage}:snippets/{name}"))
+    let hook = crate::resources::guest::cloud_init::ct_security_hook();
+    upload_snippet(ctx, node, storage, crate::resources::guest::cloud_init::CT_SECURITY_HOOK, hook.as_bytes(), 0o755, "hookscript").await
 }
 
 pub(super) async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {

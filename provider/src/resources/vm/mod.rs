@@ -28,8 +28,9 @@ use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
 use super::guest::{
-    Located, check_ip, check_ipv4_config, check_tags, destroy, flag, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
-    read_config, read_config_at, set_pool, set_power, settle, text, timeout, timeouts_block, wait,
+    Located, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, flag, gib_ceil, indexed, json_text,
+    keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, read_config_at, set_pool, set_power, settle, text, timeout,
+    timeouts_block, upload_snippet, wait,
 };
 
 mod model;
@@ -214,26 +215,7 @@ impl Resource<Context> for PveVm {
                         .at(attr(names::USER_DATA)),
                 );
             }
-            if let (Some(ctx), Some(node)) = (ctx, planned.get(names::NODE).as_str())
-                && prior.get(names::NODE).as_str() != Some(node)
-            {
-                match ctx.resources().await {
-                    Ok(resources) => {
-                        let nodes: Vec<&str> =
-                            resources.iter().filter(|r| r.resource_type == "node").filter_map(|r| r.node.as_deref()).collect();
-                        if !nodes.contains(&node) {
-                            diags.push(
-                                Diagnostic::error(
-                                    "Unknown node",
-                                    format!("node '{node}' is not in the cluster; nodes are: {}", nodes.join(", ")),
-                                )
-                                .at(attr(names::NODE)),
-                            );
-                        }
-                    }
-                    Err(e) => diags.push(api_failure("Listing cluster nodes", e).0.remove(0)),
-                }
-            }
+            diags.extend(check_node(ctx, planned, prior).await);
             diags
         })
     }
@@ -389,16 +371,10 @@ impl Resource<Context> for PveVm {
             }
             let has_changes = params.iter().count() > 0;
             if has_changes {
-                ctx.client.update_config(QEMU, &node, vmid, &params.set("digest", &current.digest)).await.map_err(|e| {
-                    if e.is_digest_mismatch() {
-                        Diagnostics::from(Diagnostic::error(
-                            "VM changed concurrently",
-                            format!("{e}; someone edited VM {vmid} since it was read: run terraform apply again"),
-                        ))
-                    } else {
-                        api_failure("Updating the VM config", e)
-                    }
-                })?;
+                ctx.client
+                    .update_config(QEMU, &node, vmid, &params.set("digest", &current.digest))
+                    .await
+                    .map_err(|e| config_update_failure(QEMU, vmid, e))?;
             }
             if !removed_volumes.is_empty() {
                 Self::destroy_unused(ctx, &node, vmid, &removed_volumes).await?;

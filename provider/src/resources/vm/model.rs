@@ -45,7 +45,7 @@ pub(super) fn disk_from_config(slot: &str, value: &str) -> Option<Value> {
     Some(Value::object([
         ("slot", slot.into()),
         ("storage", storage.into()),
-        ("size", ((size as f64 / (1u64 << 30) as f64).ceil() as i64).into()),
+        ("size", gib_ceil(size).into()),
         ("format", disk.get(names::FORMAT).map(str::to_string).into()),
         ("iothread", disk.get(names::IOTHREAD).is_some_and(flag).into()),
         ("discard", (disk.get(names::DISCARD) == Some("on")).into()),
@@ -243,12 +243,7 @@ pub(super) fn state_from_config(
     let ips: Vec<Value> = indexed(config, "ipconfig").into_iter().map(|(_, v)| ipconfig_from_config(&json_text(v))).collect();
     s.insert(names::IP_CONFIG.into(), Value::List(ips));
     s.insert(names::CI_SSH_KEYS.into(), text(config, "sshkeys").map(|k| Value::List(decode_ssh_keys(&k))).unwrap_or(Value::Null));
-    s.insert(
-        "ci_dns_servers".into(),
-        text(config, "nameserver")
-            .map(|n| Value::List(n.split_whitespace().map(|x| Value::from(x.to_string())).collect()))
-            .unwrap_or(Value::Null),
-    );
+    s.insert(names::CI_DNS_SERVERS.into(), nameservers(config));
     // Our own generated snippet is not the user's ci_custom; the inputs it was built from are
     // not in PVE's config, so they carry over from the prior state.
     let generated = format!("snippets/{}", crate::resources::guest::cloud_init::snippet_name(vmid));

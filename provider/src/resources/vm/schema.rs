@@ -15,8 +15,7 @@ pub(super) fn disk_block() -> Block {
                 r"(scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|ide[0-3])",
                 "is not a disk slot such as scsi0 or virtio1",
             )),
-            Attribute::required(names::STORAGE, Type::String, "Storage for the disk, e.g. `local-lvm`.")
-                .validate(Validator::regex(r"[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]", "is not a storage ID")),
+            Attribute::required(names::STORAGE, Type::String, "Storage for the disk, e.g. `local-lvm`.").validate(Validator::storage_id()),
             Attribute::required(names::SIZE, Type::Number, "Size in GiB; grown in place, never shrunk.")
                 .validate(Validator::Range(1, 131072)),
             Attribute::optional(names::FORMAT, Type::String, "Image format on file storages: `raw`, `qcow2` or `vmdk`.")
@@ -140,7 +139,7 @@ impl PveVm {
             Attribute::optional_computed(names::INSTALL_NODE_EXPORTER, Type::Bool, "Install and start the Prometheus node exporter through cloud-init. Default false.").default(false),
             Attribute::optional_computed(names::SECURITY_UPDATES, Type::Bool, "Enable unattended-upgrades for security updates only, never rebooting by itself. Default false.").default(false),
             Attribute::optional_computed(names::SNIPPET_STORAGE, Type::String, "Storage (with `snippets` content) the user-data snippet is written to. Default `local`.")
-                .validate(Validator::regex(r"[a-zA-Z][a-zA-Z0-9\-_.]*[a-zA-Z0-9]", "is not a storage ID"))
+                .validate(Validator::storage_id())
                 .default("local"),
             Attribute::computed(names::REBOOT_REQUIRED, Type::Bool, "True when changes wait for a reboot (PVE could not hotplug them).").use_state_for_unknown(),
         ]

@@ -42,19 +42,11 @@ impl PveVm {
     /// Writes the VM's user-data snippet to `node` over SFTP; returns the `cicustom` value.
     pub(super) async fn write_snippet(ctx: &Context, node: &str, vmid: u64, state: &Value) -> Result<String, Diagnostics> {
         let storage = state.get(names::SNIPPET_STORAGE).as_str().unwrap_or("local");
-        let dir = ctx
-            .snippet_dir(storage)
-            .await
-            .map_err(|e| Diagnostics::from(Diagnostic::error("Snippet storage unusable", e).at(attr(names::SNIPPET_STORAGE))))?;
         let name = crate::resources::guest::cloud_init::snippet_name(vmid);
-        let session = ctx.ssh(node).await.map_err(|e| Diagnostics::from(Diagnostic::error("SSH to the node failed", e.to_string())))?;
         let content = crate::resources::guest::cloud_init::render(state);
         // Root-only: user-data may carry secrets, and PVE reads snippets as root.
-        session
-            .upload_with_mode(&format!("{dir}/{name}"), content.as_bytes(), 0o600)
-            .await
-            .map_err(|e| Diagnostics::from(Diagnostic::error("Writing the cloud-init snippet failed", e.to_string())))?;
-        Ok(format!("user={storage}:snippets/{name}"))
+        let volume = upload_snippet(ctx, node, storage, &name, content.as_bytes(), 0o600, "cloud-init snippet").await?;
+        Ok(format!("user={volume}"))
     }
 
     pub(super) async fn remove_snippet(ctx: &Context, node: &str, vmid: u64, state: &Value) {
