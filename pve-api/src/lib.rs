@@ -18,7 +18,9 @@ pub mod task;
 pub mod upid;
 
 pub use api::{
-    ClusterResource, GuestConfig, GuestKind, GuestLocation, GuestStatus, NodeInfo, SnapshotInfo, StorageInfo, StorageVolume, Version,
+    AgentInterface, AgentIpAddress, BackupJob, ClusterResource, GuestConfig, GuestKind, GuestLocation, GuestStatus, HaResource,
+    NetworkInterface, NodeInfo, PendingChange, Pool, PoolMember, SnapshotInfo, StorageConfig, StorageInfo, StorageVolume, Version,
+    VolumeAttributes, find_guest,
 };
 pub use client::{Params, PveClient, Retry, install_crypto_provider, percent_decode, segment};
 pub use config::{ClientConfig, Credentials, MinTls, RetryPolicy};

@@ -397,3 +397,109 @@ async fn backup_job_rules_and_request_log_redaction() {
     assert!(!text.contains("hunter2"), "passwords never reach the request log");
     assert!(text.contains("\"password\":\"<redacted>\""));
 }
+
+/// The typed calls against the emulator's answers: HA resources, backup jobs, pools, storage
+/// definitions, bridges, pending changes, snapshot descriptions, volume attributes, the guest
+/// agent and find_guest.
+#[tokio::test]
+async fn typed_answers_of_the_cluster_objects() {
+    let emu = emulator(|_| {}).await;
+    let api = client(&emu);
+    let upid = api.clone_guest(QEMU, "pve1", 9000, 180, &Params::new().set("name", "typed")).await.unwrap();
+    api.wait_task(&upid, wait()).await.unwrap();
+    api.update_config(QEMU, "pve1", 180, &Params::new().set("agent", "1").set("tags", "env-lab")).await.unwrap();
+
+    api.create_pool("lab", Some("lab guests")).await.unwrap();
+    api.update_pool("lab", &Params::new().set("vms", 180)).await.unwrap();
+    let pools = api.list_pools().await.unwrap();
+    assert_eq!((pools[0].poolid.as_str(), pools[0].comment.as_deref()), ("lab", Some("lab guests")));
+    let pool = api.read_pool("lab").await.unwrap();
+    assert_eq!(pool.poolid, "lab", "filled in from the request");
+    assert_eq!(pool.vmids(), vec![180]);
+    assert_eq!(pool.members[0].guest_kind(), Some(QEMU));
+
+    api.create_ha_resource(&Params::new().set("sid", "vm:180").set("state", "stopped").set("max_restart", 2)).await.unwrap();
+    let ha = api.list_ha_resources().await.unwrap();
+    assert_eq!(ha.len(), 1);
+    assert_eq!((ha[0].sid.as_str(), ha[0].vmid(), ha[0].state.as_deref()), ("vm:180", Some(180), Some("stopped")));
+    assert_eq!((ha[0].max_restart, ha[0].max_relocate), (Some(2), None));
+    let one = api.read_ha_resource("180").await.unwrap();
+    assert_eq!(one.sid, "vm:180", "a bare VMID names the resource");
+    assert_eq!(one.digest.as_ref().map(String::len), Some(40));
+
+    api.create_backup_job(
+        &Params::new()
+            .set("id", "lab-nightly")
+            .set("pool", "lab")
+            .set("schedule", "01:00")
+            .set("storage", "backup")
+            .set("compress", "zstd")
+            .set("prune-backups", "keep-daily=7,keep-weekly=4")
+            .set("notes-template", "{{guestname}}"),
+    )
+    .await
+    .unwrap();
+    api.create_backup_job(&Params::new().set("id", "paused").set("vmid", "180").set("schedule", "sun 03:00").flag("enabled", false))
+        .await
+        .unwrap();
+    let jobs = api.list_backup_jobs().await.unwrap();
+    let nightly = jobs.iter().find(|j| j.id == "lab-nightly").unwrap();
+    assert!(nightly.is_enabled());
+    assert_eq!(
+        (nightly.pool.as_deref(), nightly.storage.as_deref(), nightly.compress.as_deref()),
+        (Some("lab"), Some("backup"), Some("zstd"))
+    );
+    assert_eq!(nightly.prune_backups.as_deref(), Some("keep-daily=7,keep-weekly=4"));
+    assert_eq!(nightly.notes_template.as_deref(), Some("{{guestname}}"));
+    assert!(nightly.next_run.unwrap() as i64 > chrono_now());
+    let paused = api.read_backup_job("paused").await.unwrap();
+    assert!(!paused.is_enabled());
+    assert_eq!((paused.vmids(), paused.next_run), (vec![180], None));
+    assert!(api.read_backup_job("nope").await.unwrap_err().message().contains("does not exist"));
+
+    let local = api.storage_config("local").await.unwrap();
+    assert!(local.supports("snippets") && local.path.is_some());
+    let thin = api.storage_config("local-lvm").await.unwrap();
+    assert!(!thin.supports("backup") && thin.path.is_none());
+    assert_eq!(thin.extra["vgname"], "pve");
+    assert!(api.storage_config("nope").await.unwrap_err().message().contains("does not exist"));
+
+    let bridges: Vec<String> = api.node_bridges("pve1").await.unwrap().into_iter().map(|i| i.iface).collect();
+    assert_eq!(bridges, vec!["vmbr0", "vmbr1"]);
+    assert_eq!(api.node_network("pve1", None).await.unwrap()[0].cidr.as_deref(), Some("10.10.10.1/24"));
+
+    assert!(!api.guest_pending(QEMU, "pve1", 180).await.unwrap().iter().any(pve_api::PendingChange::is_pending));
+    let upid = api.guest_action(QEMU, "pve1", 180, "start", &Params::new()).await.unwrap();
+    api.wait_task(&upid, wait()).await.unwrap();
+    api.update_config(QEMU, "pve1", 180, &Params::new().set("cores", 4)).await.unwrap();
+    let pending = api.guest_pending(QEMU, "pve1", 180).await.unwrap();
+    let cores = pending.iter().find(|p| p.key == "cores").unwrap();
+    assert!(cores.is_pending() && cores.pending.as_deref() == Some("4"), "{cores:?}");
+
+    api.agent_ping("pve1", 180).await.unwrap();
+    let nics = api.agent_network_interfaces("pve1", 180).await.unwrap();
+    assert_eq!(nics[0].name, "lo");
+    assert!(nics.iter().any(|n| n.name == "eth0" && n.ip_addresses.iter().any(|a| a.ip_address_type == "ipv4")));
+    assert!(api.agent_ping("pve1", 9000).await.is_err(), "a stopped template has no agent to answer");
+
+    let located = api.locate_guest(180).await.unwrap().unwrap();
+    assert_eq!((located.node.as_str(), located.name.as_str(), located.running), ("pve1", "typed", true));
+    assert_eq!((located.pool.as_deref(), located.tags.clone(), located.template), (Some("lab"), vec!["env-lab".to_string()], false));
+    let listing = api.cluster_resources(None).await.unwrap();
+    assert_eq!(pve_api::find_guest(&listing, 180), Some(located), "a full listing reads the same");
+    assert!(pve_api::find_guest(&listing, 9000).unwrap().template);
+
+    let upid = api.create_snapshot(QEMU, "pve1", 180, "before", Some("first words"), false).await.unwrap();
+    api.wait_task(&upid, wait()).await.unwrap();
+    api.set_snapshot_description(QEMU, "pve1", 180, "before", "second words").await.unwrap();
+    let snapshots = api.snapshots(QEMU, "pve1", 180).await.unwrap();
+    assert_eq!(snapshots.iter().find(|s| s.name == "before").unwrap().description.as_deref(), Some("second words"));
+
+    let upid = api.vzdump("pve1", &Params::new().set("vmid", 180).set("storage", "backup").set("compress", "zstd")).await.unwrap();
+    api.wait_task(&upid, wait()).await.unwrap();
+    let archive = api.storage_content("pve1", "backup", Some("backup"), Some(180)).await.unwrap().remove(0);
+    let attributes = api.volume_attributes("pve1", "backup", &archive.volid).await.unwrap();
+    assert_eq!(attributes.size, archive.size);
+    assert!(attributes.path.is_some());
+    assert!(api.volume_attributes("pve1", "backup", "backup:backup/vzdump-qemu-180-missing.vma.zst").await.is_err());
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use pve_api::{GuestKind, Params, PveClient, StorageVolume, TaskWait};
 use serde_json::json;
 
-use super::{Guest, confirm, guests};
+use super::{Guest, confirm, guest_in, guests};
 use crate::metrics::{self, Family};
 use crate::report::report;
 use crate::{Exit, Ops};
@@ -112,43 +112,25 @@ impl Job {
     }
 }
 
-fn id_list(value: Option<&serde_json::Value>) -> Vec<u64> {
-    let text = match value {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    };
-    text.split(',').filter_map(|v| v.trim().parse().ok()).collect()
-}
-
 async fn jobs(api: &PveClient, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Vec<Job>> {
     let mut found = Vec::new();
-    for job in api.backup_jobs().await? {
-        let text = |k: &str| job.get(k).and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_u64().map(|n| n.to_string())));
-        if text("enabled").as_deref() == Some("0") {
+    for job in api.list_backup_jobs().await? {
+        if !job.is_enabled() {
             continue;
         }
-        let Some(gap) = text("schedule").and_then(|s| longest_gap(&s, now)) else { continue };
-        let pool_members = match text("pool") {
-            Some(pool) => api
-                .pool(&pool)
-                .await?
-                .get("members")
-                .and_then(|m| m.as_array().cloned())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|m| m.get("vmid").and_then(|v| v.as_u64()))
-                .collect(),
+        let Some(gap) = job.schedule.as_deref().and_then(|s| longest_gap(s, now)) else { continue };
+        let pool_members = match &job.pool {
+            Some(pool) => api.read_pool(pool).await?.vmids(),
             None => Vec::new(),
         };
         found.push(Job {
-            id: text("id").unwrap_or_default(),
-            vmids: id_list(job.get("vmid")),
-            all: text("all").as_deref() == Some("1"),
-            exclude: id_list(job.get("exclude")),
+            vmids: job.vmids(),
+            all: job.all == Some(true),
+            exclude: job.excluded(),
             pool_members,
-            node: text("node"),
+            node: job.node,
             allowed: gap + SLACK_SECONDS,
+            id: job.id,
         });
     }
     Ok(found)
@@ -198,15 +180,7 @@ pub async fn verify(ops: &Ops, VerifyArgs { max_age, full }: VerifyArgs) -> anyh
             (_, None) => "unscheduled",
             (None, Some(_)) => "missing",
             (Some((storage, volume)), Some(allowed)) => {
-                let readable = !full || {
-                    let path = format!(
-                        "/nodes/{}/storage/{}/content/{}",
-                        pve_api::segment(&guest.node),
-                        pve_api::segment(storage),
-                        pve_api::segment(&volume.volid)
-                    );
-                    api.get::<serde_json::Value>(&path, &Params::new()).await.is_ok()
-                };
+                let readable = !full || api.volume_attributes(&guest.node, storage, &volume.volid).await.is_ok();
                 match (now - volume.ctime.unwrap_or(0) as i64 <= allowed, readable) {
                     (true, true) => "ok",
                     (false, _) => "stale",
@@ -262,12 +236,12 @@ pub struct RestoreArgs {
 /// Restores a guest from a vzdump archive. An existing target is only replaced with `--force`,
 /// and then it is backed up first, so nothing is lost.
 pub async fn restore(ops: &Ops, args: RestoreArgs) -> anyhow::Result<Exit> {
-    let all = guests(ops.api()?).await?;
-    let source = all.iter().find(|g| g.vmid == args.vmid);
+    let rows = ops.api()?.cluster_resources(Some("vm")).await?;
+    let source = guest_in(&rows, args.vmid);
     let node = args
         .node
         .clone()
-        .or_else(|| source.map(|g| g.node.clone()))
+        .or_else(|| source.map(|g| g.node))
         .ok_or_else(|| anyhow::anyhow!("guest {} is gone; say which node to restore on with --node", args.vmid))?;
     let found = archives(ops.api()?, &node, args.vmid).await?;
     let (_, archive) = match &args.archive {
@@ -282,7 +256,8 @@ pub async fn restore(ops: &Ops, args: RestoreArgs) -> anyhow::Result<Exit> {
     let kind =
         if archive.subtype.as_deref() == Some("lxc") || archive.volid.contains("vzdump-lxc-") { GuestKind::Lxc } else { GuestKind::Qemu };
     let target = args.target.unwrap_or(args.vmid);
-    let existing = all.iter().find(|g| g.vmid == target);
+    let existing = guest_in(&rows, target);
+    let existing = existing.as_ref();
     if let Some(existing) = existing {
         if !args.force {
             anyhow::bail!(

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pve_api::{GuestKind, Params, PveClient};
+use pve_api::{GuestKind, PendingChange, PveClient};
 use serde_json::json;
 
 use super::{Guest, guests};
@@ -48,9 +48,7 @@ fn agent_enabled(config: &pve_api::api::GuestConfig) -> bool {
 
 /// Changes waiting for a reboot: entries of /pending with a `pending` value or a `delete` mark.
 async fn reboot_required(api: &PveClient, guest: &Guest) -> anyhow::Result<bool> {
-    let path = format!("/nodes/{}/{}/{}/pending", pve_api::segment(&guest.node), guest.kind, guest.vmid);
-    let entries: Vec<serde_json::Value> = api.get(&path, &Params::new()).await?;
-    Ok(entries.iter().any(|e| e.get("pending").is_some() || e.get("delete").is_some()))
+    Ok(api.guest_pending(guest.kind, &guest.node, guest.vmid).await?.iter().any(PendingChange::is_pending))
 }
 
 async fn guest_checks(api: &PveClient, guest: &Guest, checks: &mut Vec<Check>, reboot: &mut Family) -> anyhow::Result<()> {
@@ -67,10 +65,9 @@ async fn guest_checks(api: &PveClient, guest: &Guest, checks: &mut Vec<Check>, r
         });
     }
     if guest.running && guest.kind == GuestKind::Qemu && agent_enabled(&config) {
-        let path = format!("/nodes/{}/qemu/{}/agent/ping", pve_api::segment(&guest.node), guest.vmid);
-        // PVE answers a silent agent with a 500 after its own ping timeout: asking again only
-        // makes the check slower, so no retries.
-        let answer = api.post::<serde_json::Value>(&path, &Params::new(), pve_api::Retry::OnlyIfNotApplied).await;
+        // PVE answers a silent agent with a 500 after its own ping timeout; agent_ping does not
+        // ask again, which would only make the check slower.
+        let answer = api.agent_ping(&guest.node, guest.vmid).await;
         checks.push(Check {
             check: "agent",
             target: target.clone(),

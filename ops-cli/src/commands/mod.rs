@@ -11,39 +11,26 @@ pub mod tfstate;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pve_api::{ClusterResource, GuestKind, PveClient};
+use pve_api::{ClusterResource, GuestLocation, PveClient};
 use pve_ssh::{HostKeyMode, Options, Target};
 
-/// A guest found in /cluster/resources.
-pub struct Guest {
-    pub vmid: u64,
-    pub node: String,
-    pub kind: GuestKind,
-    pub name: String,
-    pub running: bool,
-    pub tags: Vec<String>,
-}
+/// A guest found in /cluster/resources, read the way the provider reads it (pve-api's
+/// `find_guest`): node, kind, name, running, tags.
+pub use pve_api::GuestLocation as Guest;
 
+/// Every guest but templates: pve-ops never acts on a template.
 pub async fn guests(client: &PveClient) -> anyhow::Result<Vec<Guest>> {
     let rows: Vec<ClusterResource> = client.cluster_resources(Some("vm")).await?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| !r.template)
-        .filter_map(|r| {
-            Some(Guest {
-                vmid: r.vmid?,
-                kind: r.guest_kind()?,
-                node: r.node.clone()?,
-                name: r.name.clone().unwrap_or_default(),
-                running: r.status.as_deref() == Some("running"),
-                tags: r.tag_list(),
-            })
-        })
-        .collect())
+    Ok(rows.iter().filter_map(GuestLocation::from_resource).filter(|g| !g.template).collect())
+}
+
+/// The guest with `vmid` in a listing, unless it is a template.
+pub fn guest_in(rows: &[ClusterResource], vmid: u64) -> Option<Guest> {
+    pve_api::find_guest(rows, vmid).filter(|g| !g.template)
 }
 
 pub async fn guest(client: &PveClient, vmid: u64) -> anyhow::Result<Guest> {
-    guests(client).await?.into_iter().find(|g| g.vmid == vmid).ok_or_else(|| anyhow::anyhow!("no VM or container with VMID {vmid}"))
+    guest_in(&client.cluster_resources(Some("vm")).await?, vmid).ok_or_else(|| anyhow::anyhow!("no VM or container with VMID {vmid}"))
 }
 
 /// Asks on the terminal; without a terminal (or with --yes) the answer must come from --yes.

@@ -11,7 +11,7 @@ use pve_api::{GuestKind, Params, TaskWait};
 use serde_json::json;
 
 use super::backups::{archives, restore_archive, safety_backup};
-use super::{confirm, guests};
+use super::{confirm, guest_in};
 use crate::report::report;
 use crate::{Exit, Ops};
 
@@ -117,8 +117,8 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     })?;
     let check_url = args.check_url.clone().or_else(|| service.health_url(&before));
     let api = ops.api()?;
-    let all = guests(api).await?;
-    let existing = all.iter().find(|g| g.vmid == vmid);
+    let found = guest_in(&api.cluster_resources(Some("vm")).await?, vmid);
+    let existing = found.as_ref();
     let node = match existing {
         Some(g) => g.node.clone(),
         // Gone: any online node sees the shared backup storage the archives are on.
@@ -191,7 +191,7 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     }
     let after = terraform.outputs()?;
     let new_vmid = after[service.name()]["value"]["vmid"].as_u64().unwrap_or(vmid);
-    let rebuilt = guests(api).await?.into_iter().find(|g| g.vmid == new_vmid);
+    let rebuilt = guest_in(&api.cluster_resources(Some("vm")).await?, new_vmid);
     let rebuilt =
         rebuilt.ok_or_else(|| anyhow::anyhow!("terraform reported VM {new_vmid}, but PVE does not have it; the data is in {archive}"))?;
     restore_archive(api, GuestKind::Qemu, &rebuilt.node, new_vmid, &archive, None, Some(&rebuilt), false)

@@ -88,15 +88,14 @@ fn guest_address(kind: GuestKind, config: &pve_api::api::GuestConfig) -> Option<
 
 /// The first IPv4 address other than loopback that the guest agent reports (DHCP guests).
 async fn agent_address(api: &pve_api::PveClient, guest: &Guest) -> Option<String> {
-    let path = format!("/nodes/{}/qemu/{}/agent/network-get-interfaces", pve_api::segment(&guest.node), guest.vmid);
-    // No retries: a silent agent answers 500 after PVE's own timeout.
-    let envelope = api.call_envelope(reqwest::Method::GET, &path, &pve_api::Params::new(), pve_api::Retry::OnlyIfNotApplied).await.ok()?;
-    envelope["data"]["result"]
-        .as_array()?
-        .iter()
-        .filter(|i| i["name"] != "lo")
-        .flat_map(|i| i["ip-addresses"].as_array().cloned().unwrap_or_default())
-        .find_map(|a| (a["ip-address-type"] == "ipv4").then(|| a["ip-address"].as_str().map(str::to_string)).flatten())
+    // A silent agent answers 500 after PVE's own timeout; the call does not ask again.
+    let interfaces = api.agent_network_interfaces(&guest.node, guest.vmid).await.ok()?;
+    interfaces
+        .into_iter()
+        .filter(|i| i.name != "lo")
+        .flat_map(|i| i.ip_addresses)
+        .find(|a| a.ip_address_type == "ipv4" && !a.ip_address.is_empty())
+        .map(|a| a.ip_address)
 }
 
 /// Hosts to rotate (label, address), deduplicated by address, and guests left out (label, why).
