@@ -118,16 +118,13 @@ impl Context {
         if let Some(dir) = dirs.get(storage) {
             return Ok(dir.clone());
         }
-        let config: serde_json::Value = self
-            .client
-            .get(&format!("/storage/{}", pve_api::segment(storage)), &pve_api::Params::new())
-            .await
-            .map_err(|e| e.to_string())?;
-        if !config["content"].as_str().unwrap_or("").split(',').any(|c| c == "snippets") {
-            return Err(format!("storage '{storage}' does not hold snippets (content: {})", config["content"].as_str().unwrap_or("")));
+        let config = self.client.storage_config(storage).await.map_err(|e| e.to_string())?;
+        if !config.supports("snippets") {
+            return Err(format!("storage '{storage}' does not hold snippets (content: {})", config.content.as_deref().unwrap_or("")));
         }
-        let path = config["path"]
-            .as_str()
+        let path = config
+            .path
+            .as_deref()
             .ok_or_else(|| format!("storage '{storage}' has no directory path; snippets need a directory storage"))?;
         let dir = format!("{}/snippets", path.trim_end_matches('/'));
         dirs.insert(storage.to_string(), dir.clone());

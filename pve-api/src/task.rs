@@ -82,11 +82,14 @@ impl PveClient {
             .unwrap_or_default())
     }
 
-    /// Polls a task until it stops: every `first_poll` at first (most tasks end within a second),
+    /// Polls a task until it stops: after `first_poll`, then every `first_poll` (most tasks end within a second),
     /// then at a quarter of the elapsed time, at most every `max_poll`. A failed task's error
     /// carries the tail of its log.
     pub async fn wait_task(&self, upid: &Upid, wait: TaskWait) -> Result<TaskOutcome, ApiError> {
         let started = Instant::now();
+        // A task has hardly ever ended the moment it was created: the first look comes after
+        // `first_poll`, not at once, which saves a status request per task.
+        tokio::time::sleep(wait.first_poll.min(wait.timeout)).await;
         let mut delay = wait.first_poll;
         loop {
             let status = self.task_status(upid).await?;

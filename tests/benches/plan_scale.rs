@@ -37,11 +37,14 @@ resource "pve_vm" "vm" {{
     )
 }
 
+/// The last sample of one process: command name, CPU seconds, peak RSS in KiB.
+type Sample = (String, f64, u64);
+
 /// CPU seconds (user + system) and peak RSS (KiB) of every process whose command name starts
 /// with one of `names`, sampled until stopped; the last sample of each process is kept.
 struct CpuWatch {
     stop: Arc<AtomicBool>,
-    seen: Arc<Mutex<HashMap<u32, (String, f64, u64)>>>,
+    seen: Arc<Mutex<HashMap<u32, Sample>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -53,7 +56,7 @@ fn clock_ticks() -> f64 {
 impl CpuWatch {
     fn start(names: &'static [&'static str]) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let seen: Arc<Mutex<HashMap<u32, (String, f64, u64)>>> = Arc::default();
+        let seen: Arc<Mutex<HashMap<u32, Sample>>> = Arc::default();
         let thread = {
             let (stop, seen) = (stop.clone(), seen.clone());
             std::thread::spawn(move || {

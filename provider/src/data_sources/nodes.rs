@@ -1,8 +1,7 @@
 //! `data "pve_nodes"` (every node) and `data "pve_node"` (one node by name).
 
 use futures::future::BoxFuture;
-use pve_api::{NodeInfo, Params, segment};
-use serde_json::Value as Json;
+use pve_api::NodeInfo;
 
 use super::error_at;
 use crate::plugin::diag::Diagnostics;
@@ -93,15 +92,13 @@ impl DataSource<Context> for PveNode {
                     format!("node '{name}' is not in the cluster; nodes are: {}", known.join(", ")),
                 ));
             };
-            let network: Vec<Json> = ctx
+            let mut bridges: Vec<String> = ctx
                 .client
-                .get(&format!("/nodes/{}/network", segment(&name)), &Params::new().set("type", "any_bridge"))
+                .node_bridges(&name)
                 .await
-                .map_err(|e| api_failure("Listing bridges", e))?;
-            let mut bridges: Vec<String> = network
-                .iter()
-                .filter(|i| i["type"] == "bridge" || i["type"] == "OVSBridge")
-                .filter_map(|i| i["iface"].as_str().map(str::to_string))
+                .map_err(|e| api_failure("Listing bridges", e))?
+                .into_iter()
+                .map(|bridge| bridge.iface)
                 .collect();
             bridges.sort();
             let mut value = node_value(node);

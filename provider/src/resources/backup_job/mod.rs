@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
 use pve_api::calendar::CalendarEvent;
-use pve_api::{ApiError, Params, PropertyString};
+use pve_api::{Params, PropertyString};
 use serde_json::Value as Json;
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, Step, api_error, api_failure, attr};
@@ -330,14 +330,12 @@ impl Resource<Context> for PveBackupJob {
             if let (Some(ctx), Some(storage)) = (ctx, planned.get("storage").as_str())
                 && prior.get("storage").as_str() != Some(storage)
             {
-                let found: Result<Json, ApiError> =
-                    ctx.client.get(&format!("/storage/{}", pve_api::segment(storage)), &Params::new()).await;
-                match found {
-                    Ok(config) if config["content"].as_str().unwrap_or("").split(',').any(|c| c == "backup") => {}
+                match ctx.client.storage_config(storage).await {
+                    Ok(config) if config.supports("backup") => {}
                     Ok(config) => diags.push(
                         Diagnostic::error(
                             "Storage cannot hold backups",
-                            format!("storage '{storage}' holds {}, not backup", config["content"].as_str().unwrap_or("nothing")),
+                            format!("storage '{storage}' holds {}, not backup", config.content.as_deref().unwrap_or("nothing")),
                         )
                         .at(attr("storage")),
                     ),

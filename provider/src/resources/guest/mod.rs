@@ -152,11 +152,8 @@ pub async fn find_guest(ctx: &Context, vmid: u64) -> Result<Option<(Located, Gue
     if !resources.iter().any(|r| r.vmid == Some(vmid)) {
         resources = ctx.resources_since(asked).await.map_err(|e| api_failure("Listing cluster resources", e))?;
     }
-    let Some(row) = resources.iter().find(|r| r.vmid == Some(vmid)) else { return Ok(None) };
-    let Some(kind) = row.guest_kind() else { return Ok(None) };
-    let located =
-        Located { node: row.node.clone().unwrap_or_default(), running: row.status.as_deref() == Some("running"), pool: row.pool.clone() };
-    Ok(Some((located, kind)))
+    // pve-api's find_guest is the lookup pve-ops uses too; this adds the shared, cached listing.
+    Ok(pve_api::find_guest(&resources, vmid).map(|at| (Located { node: at.node, running: at.running, pool: at.pool }, at.kind)))
 }
 
 /// Finds a guest of `kind`; a VMID now used by the other kind is an error, never adopted.

@@ -6,7 +6,7 @@
 
 use crate::plugin::diag::api_failure;
 use futures::future::BoxFuture;
-use pve_api::{GuestKind, Params, TaskWait};
+use pve_api::{GuestKind, TaskWait};
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -143,9 +143,11 @@ impl Resource<Context> for PveSnapshot {
             let (node, kind) = locate(ctx, vmid)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Guest not found", format!("VM {vmid} is gone"))))?;
-            let path = format!("/nodes/{node}/{kind}/{vmid}/snapshot/{}/config", pve_api::segment(&name));
-            let params = Params::new().set("description", planned.get("description").as_str().unwrap_or(""));
-            let _: serde_json::Value = ctx.client.put(&path, &params).await.map_err(|e| api_failure("Updating the snapshot", e))?;
+            let description = planned.get("description").as_str().unwrap_or("");
+            ctx.client
+                .set_snapshot_description(kind, &node, vmid, &name, description)
+                .await
+                .map_err(|e| api_failure("Updating the snapshot", e))?;
             let mut actual = fetch(ctx, vmid, &name, &planned)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Snapshot vanished", format!("{name} of {vmid} is gone"))))?;

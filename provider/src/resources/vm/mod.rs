@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
-use serde_json::Value as Json;
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, IdentityAttribute, Resource};

@@ -82,12 +82,8 @@ impl PveVm {
 
     /// Whether changes wait for the VM's next restart.
     pub(super) async fn has_pending(ctx: &Context, node: &str, vmid: u64) -> Result<bool, Diagnostics> {
-        let pending: Vec<Json> = ctx
-            .client
-            .get(&format!("/nodes/{node}/qemu/{vmid}/pending"), &Params::new())
-            .await
-            .map_err(|e| api_failure("Reading pending changes", e))?;
-        Ok(pending.iter().any(|p| p.get("pending").is_some() || p.get("delete").is_some()))
+        let pending = ctx.client.guest_pending(QEMU, node, vmid).await.map_err(|e| api_failure("Reading pending changes", e))?;
+        Ok(pending.iter().any(|change| change.is_pending()))
     }
 
     /// Clones, configures, grows disks, converts or starts: everything after the VMID is chosen.
