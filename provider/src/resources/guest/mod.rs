@@ -343,3 +343,13 @@ pub async fn upload_snippet(
         .map_err(|e| Diagnostics::from(Diagnostic::error(format!("Writing the {what} failed"), e.to_string())))?;
     Ok(format!("{storage}:snippets/{name}"))
 }
+
+/// A guest's tags for state: PVE's form, unless it equals the prior spelling once normalised
+/// (PVE lowercases and sorts). Lifecycle tags belong to `pve_lifecycle_tag` and are left out.
+pub fn guest_tags(config: &GuestConfig, prior: &Value) -> Value {
+    let tags: Vec<Value> = text(config, "tags")
+        .map(|t| pve_api::tags::split_tag_list(&t).filter(|t| !pve_api::tags::lifecycle::is_lifecycle_tag(t)).map(Value::from).collect())
+        .unwrap_or_default();
+    let tags = if tags.is_empty() { Value::Null } else { Value::List(tags) };
+    if !prior.is_null() && lowercase_sorted(prior) == lowercase_sorted(&tags) { prior.clone() } else { tags }
+}

@@ -12,9 +12,9 @@ use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
 use super::guest::{
-    Located, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, flag, gib_ceil, indexed, json_text,
-    keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, set_pool, set_power, settle, text, timeout, timeouts_block,
-    upload_snippet, wait,
+    Located, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, flag, gib_ceil, guest_tags, indexed,
+    json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, set_pool, set_power, settle, text, timeout,
+    timeouts_block, upload_snippet, wait,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};

@@ -103,15 +103,7 @@ pub(super) fn state_from_config(vmid: u64, node: &str, running: bool, pool: Opti
     }
     s.insert(names::STARTED.into(), running.into());
     s.insert(names::POOL.into(), pool.into());
-    let tags: Vec<Value> = text(config, "tags")
-        .map(|t| pve_api::tags::split_tag_list(&t).filter(|t| !pve_api::tags::lifecycle::is_lifecycle_tag(t)).map(Value::from).collect())
-        .unwrap_or_default();
-    let tags = if tags.is_empty() { Value::Null } else { Value::List(tags) };
-    let prior_tags = prior.get(names::TAGS);
-    s.insert(
-        "tags".into(),
-        if !prior_tags.is_null() && lowercase_sorted(prior_tags) == lowercase_sorted(&tags) { prior_tags.clone() } else { tags },
-    );
+    s.insert(names::TAGS.into(), guest_tags(config, prior.get(names::TAGS)));
     s.insert(names::DNS_SERVERS.into(), nameservers(config));
     let rootfs = text(config, "rootfs")
         .and_then(|r| volume_from_config(&r))

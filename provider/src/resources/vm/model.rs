@@ -210,17 +210,7 @@ pub(super) fn state_from_config(
     s.insert(names::AGENT.into(), text(config, "agent").is_some_and(|a| a.split(',').any(|p| p == "1" || p == "enabled=1")).into());
     s.insert(names::SERIAL_CONSOLE.into(), (text(config, "vga").as_deref() == Some("serial0")).into());
     s.insert(names::POOL.into(), pool.into());
-    // Tags: PVE's form, unless it equals the prior spelling once normalised.
-    // Lifecycle tags belong to pve_lifecycle_tag, not to this resource.
-    let tags: Vec<Value> = text(config, "tags")
-        .map(|t| pve_api::tags::split_tag_list(&t).filter(|t| !pve_api::tags::lifecycle::is_lifecycle_tag(t)).map(Value::from).collect())
-        .unwrap_or_default();
-    let tags = if tags.is_empty() { Value::Null } else { Value::List(tags) };
-    let prior_tags = prior.get(names::TAGS);
-    s.insert(
-        "tags".into(),
-        if !prior_tags.is_null() && lowercase_sorted(prior_tags) == lowercase_sorted(&tags) { prior_tags.clone() } else { tags },
-    );
+    s.insert(names::TAGS.into(), guest_tags(config, prior.get(names::TAGS)));
     // Disks in the prior order, then any others by slot.
     let mut disks: Vec<Value> = Vec::new();
     let mut found: BTreeMap<String, Value> =
