@@ -14,10 +14,10 @@ fn ha_resources_decode_with_pve_defaults_left_unset() {
     let rows: Vec<HaResource> = decode(json!([
         // The emulator: integers typed per schema.
         { "sid": "vm:100", "type": "vm", "state": "started", "max_restart": 2, "max_relocate": 1, "group": "prefer-pve1",
-          "comment": "database", "digest": "3b8e6c1d2f0a4e5b9c7d8e1f2a3b4c5d6e7f8a9b" },
+          "comment": "database", "digest": "digest-of-vm-100" },
         // PVE: integers and booleans as strings, and a key this version of pve-api does not know.
         { "sid": "ct:200", "type": "ct", "state": "stopped", "max_restart": "0", "failback": "0", "node-affinity": "rule-1",
-          "digest": "0f1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6" },
+          "digest": "digest-of-ct-200" },
         { "sid": "vm:300" },
     ]));
     assert_eq!(rows[0].sid, "vm:100");
