@@ -82,7 +82,9 @@ async fn a_host_known_by_another_key_type_is_not_learnt() {
 
 #[tokio::test]
 async fn parallel_uploads_of_one_path_all_succeed() {
-    let sshd = Sshd::start();
+    // Ten writers connect at once (as ten provider processes or containers would); sshd's default
+    // MaxStartups (10:30:100) would drop some handshakes, which is not what this test is about.
+    let sshd = Sshd::start_on("127.0.0.1", 0, "MaxStartups 50\n");
     let path = sshd.dir.path().join("hook.sh").display().to_string();
     let uploads = (0..10).map(|i| {
         let (sshd_target, options, path) = (target(&sshd), options(&sshd, sshd.known_hosts.clone(), HostKeyMode::Strict), path.clone());
