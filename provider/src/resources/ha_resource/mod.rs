@@ -1,11 +1,9 @@
 //! `resource "pve_ha_resource"`: HA management of a guest (`/cluster/ha/resources`).
 
 use crate::plugin::diag::api_failure;
-use std::collections::BTreeMap;
 
 use futures::future::BoxFuture;
 use pve_api::Params;
-use serde_json::Value as Json;
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -15,7 +13,7 @@ use crate::provider::Context;
 
 pub struct PveHaResource;
 
-/// Attribute, PVE key, numeric.
+/// Attribute, PVE key, numeric (what a plan writes).
 const OPTIONS: [(&str, &str, bool); 5] = [
     ("state", "state", false),
     ("group", "group", false),
@@ -24,33 +22,23 @@ const OPTIONS: [(&str, &str, bool); 5] = [
     ("comment", "comment", false),
 ];
 
-fn state_from(vmid: u64, row: &BTreeMap<String, Json>) -> Value {
-    let mut s: BTreeMap<String, Value> = BTreeMap::new();
-    s.insert("vmid".into(), vmid.into());
-    s.insert("sid".into(), row.get("sid").and_then(Json::as_str).map(str::to_string).into());
-    for (attribute, key, numeric) in OPTIONS {
-        let value = match row.get(key) {
-            Some(Json::Number(n)) if numeric => Value::from(n.as_i64().unwrap_or_default()),
-            Some(Json::String(t)) if numeric => t.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
-            Some(Json::String(t)) => t.clone().into(),
-            _ => Value::Null,
-        };
-        s.insert(attribute.into(), value);
-    }
-    for (attribute, default) in [("state", Value::from("started")), ("max_restart", 1i64.into()), ("max_relocate", 1i64.into())] {
-        if s.get(attribute).is_none_or(Value::is_null) {
-            s.insert(attribute.into(), default);
-        }
-    }
-    Value::Map(s)
+/// The state of an HA resource as PVE has it; unset options read as PVE's defaults.
+fn state_from(vmid: u64, row: &pve_api::HaResource) -> Value {
+    let text = |v: &Option<String>| v.clone().map(Value::from).unwrap_or(Value::Null);
+    Value::object([
+        ("vmid", vmid.into()),
+        ("sid", row.sid.clone().into()),
+        ("state", row.state.clone().unwrap_or_else(|| "started".into()).into()),
+        ("group", text(&row.group)),
+        ("max_restart", (row.max_restart.unwrap_or(1) as i64).into()),
+        ("max_relocate", (row.max_relocate.unwrap_or(1) as i64).into()),
+        ("comment", text(&row.comment)),
+    ])
 }
 
 async fn fetch(ctx: &Context, vmid: u64) -> Result<Option<Value>, Diagnostics> {
-    let rows = ctx.client.ha_resources().await.map_err(|e| api_failure("Listing HA resources", e))?;
-    Ok(rows
-        .iter()
-        .find(|r| r.get("sid").and_then(Json::as_str).is_some_and(|sid| sid.rsplit(':').next() == Some(&vmid.to_string())))
-        .map(|row| state_from(vmid, row)))
+    let rows = ctx.client.list_ha_resources().await.map_err(|e| api_failure("Listing HA resources", e))?;
+    Ok(rows.iter().find(|r| r.vmid() == Some(vmid)).map(|row| state_from(vmid, row)))
 }
 
 fn params(planned: &Value, prior: &Value) -> (Params, Vec<String>) {
