@@ -353,3 +353,9 @@ pub fn guest_tags(config: &GuestConfig, prior: &Value) -> Value {
     let tags = if tags.is_empty() { Value::Null } else { Value::List(tags) };
     if !prior.is_null() && lowercase_sorted(prior) == lowercase_sorted(&tags) { prior.clone() } else { tags }
 }
+
+/// A list of disk or mount-point blocks by their `slot` (`scsi0`, `mp1`): volumes are matched
+/// by slot, never by position, so adding or reordering blocks changes only what changed.
+pub fn by_slot(blocks: &Value) -> std::collections::BTreeMap<String, Value> {
+    blocks.as_list().unwrap_or_default().iter().filter_map(|b| Some((b.get("slot").as_str()?.to_string(), b.clone()))).collect()
+}

@@ -12,9 +12,9 @@ use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
 use super::guest::{
-    Located, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, flag, gib_ceil, guest_tags, indexed,
-    json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, set_pool, set_power, settle, text, timeout,
-    timeouts_block, upload_snippet, wait,
+    Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, flag, gib_ceil, guest_tags,
+    indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, set_pool, set_power, settle, text,
+    timeout, timeouts_block, upload_snippet, wait,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -103,13 +103,7 @@ impl Resource<Context> for PveLxc {
                 if !planned.get(names::ROOTFS).is_null() && !prior.get(names::ROOTFS).is_null() {
                     check(attr(names::ROOTFS), planned.get(names::ROOTFS), prior.get(names::ROOTFS));
                 }
-                let old: BTreeMap<String, Value> = prior
-                    .get(names::MOUNT_POINT)
-                    .as_list()
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|m| Some((m.get(names::SLOT).as_str()?.to_string(), m.clone())))
-                    .collect();
+                let old = by_slot(prior.get(names::MOUNT_POINT));
                 for (i, mp) in planned.get(names::MOUNT_POINT).as_list().unwrap_or_default().iter().enumerate() {
                     if let Some(before) = mp.get(names::SLOT).as_str().and_then(|s| old.get(s)) {
                         check(vec![Step::Attr(names::MOUNT_POINT.into()), Step::Index(i as i64)], mp, before);
@@ -299,13 +293,7 @@ impl Resource<Context> for PveLxc {
             } else if had_hook && !wants_hook {
                 deletes.push("hookscript".into());
             }
-            let old_mps: BTreeMap<String, Value> = prior
-                .get(names::MOUNT_POINT)
-                .as_list()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|m| Some((m.get(names::SLOT).as_str()?.to_string(), m.clone())))
-                .collect();
+            let old_mps = by_slot(prior.get(names::MOUNT_POINT));
             let mut grows = Vec::new();
             let mut kept = BTreeSet::new();
             for mp in planned.get(names::MOUNT_POINT).as_list().unwrap_or_default() {

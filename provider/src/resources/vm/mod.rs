@@ -27,9 +27,9 @@ use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
 use super::guest::{
-    Located, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, flag, gib_ceil, guest_tags, indexed,
-    json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, read_config_at, set_pool, set_power, settle, text,
-    timeout, timeouts_block, upload_snippet, wait,
+    Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, flag, gib_ceil, guest_tags,
+    indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, read_config_at, set_pool, set_power,
+    settle, text, timeout, timeouts_block, upload_snippet, wait,
 };
 
 mod model;
@@ -168,13 +168,7 @@ impl Resource<Context> for PveVm {
                     p.insert(names::REBOOT_REQUIRED.into(), false.into());
                 }
             }
-            let prior_disks: BTreeMap<String, Value> = prior
-                .get(names::DISK)
-                .as_list()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|d| Some((d.get(names::SLOT).as_str()?.to_string(), d.clone())))
-                .collect();
+            let prior_disks = by_slot(prior.get(names::DISK));
             for (i, disk) in planned.get(names::DISK).as_list().unwrap_or_default().iter().enumerate() {
                 let Some(before) = disk.get(names::SLOT).as_str().and_then(|s| prior_disks.get(s)) else { continue };
                 let path = |field: &str| vec![Step::Attr(names::DISK.into()), Step::Index(i as i64), Step::Attr(field.into())];
@@ -327,13 +321,7 @@ impl Resource<Context> for PveVm {
             } else if had_snippet && !wants_snippet && planned.get(names::CI_CUSTOM).is_null() {
                 deletes.push("cicustom".into());
             }
-            let prior_disks: BTreeMap<String, Value> = prior
-                .get(names::DISK)
-                .as_list()
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|d| Some((d.get(names::SLOT).as_str()?.to_string(), d.clone())))
-                .collect();
+            let prior_disks = by_slot(prior.get(names::DISK));
             let mut resizes = Vec::new();
             let mut kept = BTreeSet::new();
             for disk in planned.get(names::DISK).as_list().unwrap_or_default() {
