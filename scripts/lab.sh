@@ -101,13 +101,19 @@ mkdir -p "$SSH_DIR" /run/sshd
 chmod 700 "$SSH_DIR"
 [[ -f "$SSH_DIR/host_key" ]] || ssh-keygen -q -t ed25519 -N "" -C pve-home-lab-node -f "$SSH_DIR/host_key"
 [[ -f "$SSH_DIR/client_key" ]] || ssh-keygen -q -t ed25519 -N "" -C pve-home-lab -f "$SSH_DIR/client_key"
-cp "$SSH_DIR/client_key.pub" "$SSH_DIR/authorized_keys"
+# sshd (StrictModes) refuses an authorized_keys file under a group- or world-writable directory,
+# such as a checkout in /tmp: the file lives in a private directory under root's home instead,
+# one per checkout.
+KEYS_DIR="$HOME/.cache/pve-home-lab/$(printf '%s' "$REPO" | sha256sum | cut -c1-16)"
+mkdir -p "$KEYS_DIR"
+chmod 700 "$HOME/.cache/pve-home-lab" "$KEYS_DIR"
+install -m 600 "$SSH_DIR/client_key.pub" "$KEYS_DIR/authorized_keys"
 cat >"$SSH_DIR/sshd_config" <<EOF
 Port 2222
 ListenAddress 127.0.0.1
 HostKey $SSH_DIR/host_key
 PidFile $SSH_DIR/sshd.pid
-AuthorizedKeysFile $SSH_DIR/authorized_keys
+AuthorizedKeysFile $KEYS_DIR/authorized_keys
 UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
