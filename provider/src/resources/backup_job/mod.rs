@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use futures::future::BoxFuture;
 use pve_api::calendar::CalendarEvent;
 use pve_api::{Params, PropertyString};
-use serde_json::Value as Json;
 
 use crate::plugin::diag::{Diagnostic, Diagnostics, Step, api_error, api_failure, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -123,38 +122,45 @@ fn params_for(planned: &Value, prior: &Value) -> (Params, Vec<String>) {
     (params, deletes)
 }
 
-fn state_from(job: &BTreeMap<String, Json>) -> Value {
-    let text = |key: &str| job.get(key).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
-    let ids = |key: &str| {
-        text(key).map(|l| Value::List(pve_api::tags::split_tag_list(&l).filter_map(|v| v.parse::<i64>().ok()).map(Value::from).collect()))
+/// The job's state from PVE's typed answer; unset options read as PVE's defaults.
+fn state_from(job: &pve_api::BackupJob) -> Value {
+    let text = |v: &Option<String>| v.clone().map(Value::from).unwrap_or(Value::Null);
+    let ids = |raw: &Option<String>, ids: Vec<u64>| match raw {
+        Some(_) => Value::List(ids.into_iter().map(|id| Value::from(id as i64)).collect()),
+        None => Value::Null,
     };
     let mut s: BTreeMap<String, Value> = BTreeMap::new();
-    s.insert("id".into(), text("id").into());
-    for (attribute, key) in OPTIONS {
-        s.insert(attribute.into(), text(key).into());
+    s.insert("id".into(), job.id.clone().into());
+    for (attribute, value) in [
+        ("storage", &job.storage),
+        ("mode", &job.mode),
+        ("compress", &job.compress),
+        ("node", &job.node),
+        ("comment", &job.comment),
+        ("notes_template", &job.notes_template),
+    ] {
+        s.insert(attribute.into(), text(value));
     }
-    s.insert("schedule".into(), text("schedule").into());
-    s.insert("enabled".into(), text("enabled").is_none_or(|v| v == "1").into());
+    s.insert("schedule".into(), text(&job.schedule));
+    s.insert("enabled".into(), job.is_enabled().into());
     // Unset and `false` mean the same to PVE; state says `true` or nothing (settle keeps a false).
-    s.insert("all".into(), if text("all").is_some_and(|v| v == "1") { Value::Bool(true) } else { Value::Null });
-    s.insert("vmids".into(), ids("vmid").unwrap_or(Value::Null));
-    s.insert("pool".into(), text("pool").into());
-    s.insert("exclude".into(), ids("exclude").unwrap_or(Value::Null));
+    s.insert("all".into(), if job.all == Some(true) { Value::Bool(true) } else { Value::Null });
+    s.insert("vmids".into(), ids(&job.vmid, job.vmids()));
+    s.insert("pool".into(), text(&job.pool));
+    s.insert("exclude".into(), ids(&job.exclude, job.excluded()));
     s.insert(
         "mail_to".into(),
-        text("mailto")
-            .map(|m| Value::List(pve_api::tags::split_tag_list(&m).map(|x| Value::from(x.to_string())).collect()))
-            .unwrap_or(Value::Null),
+        job.mailto.as_deref().map(|m| Value::List(pve_api::tags::split_tag_list(m).map(Value::from).collect())).unwrap_or(Value::Null),
     );
-    s.insert("mail_notification".into(), text("mailnotification").into());
-    s.insert("next_run".into(), job.get("next-run").and_then(Json::as_i64).into());
+    s.insert("mail_notification".into(), text(&job.mailnotification));
+    s.insert("next_run".into(), job.next_run.map(|t| Value::from(t as i64)).unwrap_or(Value::Null));
     if s.get("mode").is_none_or(Value::is_null) {
         s.insert("mode".into(), "snapshot".into());
     }
     if s.get("compress").is_none_or(Value::is_null) {
         s.insert("compress".into(), "0".into());
     }
-    let retention = text("prune-backups").and_then(|p| PropertyString::parse(&p, None).ok()).map(|p| {
+    let retention = job.prune_backups.as_deref().and_then(|p| PropertyString::parse(p, None).ok()).map(|p| {
         let mut r: BTreeMap<String, Value> = RETENTION
             .iter()
             .map(|(attribute, key)| (attribute.to_string(), p.get(key).and_then(|n| n.parse::<i64>().ok()).into()))
@@ -168,7 +174,7 @@ fn state_from(job: &BTreeMap<String, Json>) -> Value {
 
 /// The job as PVE has it, or None if it is gone.
 async fn fetch(ctx: &Context, id: &str) -> Result<Option<Value>, Diagnostics> {
-    match ctx.client.backup_job(id).await {
+    match ctx.client.read_backup_job(id).await {
         Ok(job) => Ok(Some(state_from(&job))),
         Err(e) if e.message().contains("does not exist") => Ok(None),
         Err(e) => Err(api_failure("Reading the backup job", e)),
