@@ -133,23 +133,21 @@ impl Context {
 
     /// The cluster's guests, nodes and storages; concurrent callers share one request.
     pub async fn resources(&self) -> Result<Arc<Vec<ClusterResource>>, ApiError> {
-        let mut cached = self.resources.lock().await;
-        if let Some((at, resources)) = cached.as_ref()
-            && at.elapsed() < RESOURCES_TTL
-        {
-            return Ok(resources.clone());
-        }
-        let fresh = Arc::new(self.client.cluster_resources(None).await?);
-        *cached = Some((Instant::now(), fresh.clone()));
-        Ok(fresh)
+        self.listing_unless_cached(|at| at.elapsed() < RESOURCES_TTL).await
     }
 
     /// The listing, fetched anew unless the cached one was fetched at or after `since`: a guest
     /// missing from an older listing may have been created after it.
     pub async fn resources_since(&self, since: Instant) -> Result<Arc<Vec<ClusterResource>>, ApiError> {
+        self.listing_unless_cached(|at| at >= since).await
+    }
+
+    /// The cached listing if `still_good` says so of when it was fetched, else a fresh one (which
+    /// becomes the cache). Concurrent callers wait for one request.
+    async fn listing_unless_cached(&self, still_good: impl Fn(Instant) -> bool) -> Result<Arc<Vec<ClusterResource>>, ApiError> {
         let mut cached = self.resources.lock().await;
         if let Some((at, resources)) = cached.as_ref()
-            && *at >= since
+            && still_good(*at)
         {
             return Ok(resources.clone());
         }

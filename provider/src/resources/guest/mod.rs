@@ -359,3 +359,48 @@ pub fn guest_tags(config: &GuestConfig, prior: &Value) -> Value {
 pub fn by_slot(blocks: &Value) -> std::collections::BTreeMap<String, Value> {
     blocks.as_list().unwrap_or_default().iter().filter_map(|b| Some((b.get("slot").as_str()?.to_string(), b.clone()))).collect()
 }
+
+/// A plan-time error on every block of `block` (a list of disks or mount points) whose `slot` an
+/// earlier block already took: two volumes cannot share `scsi0` or `mp1`.
+pub fn duplicate_slots(config: &Value, block: &str, summary: &str, used_again: &str) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let mut slots = BTreeSet::new();
+    for (i, item) in config.get(block).as_list().unwrap_or_default().iter().enumerate() {
+        if let Some(slot) = item.get("slot").as_str()
+            && !slots.insert(slot.to_string())
+        {
+            let at = vec![
+                crate::plugin::diag::Step::Attr(block.into()),
+                crate::plugin::diag::Step::Index(i as i64),
+                crate::plugin::diag::Step::Attr("slot".into()),
+            ];
+            diags.push(Diagnostic::error(summary, format!("{slot} {used_again}")).at(at));
+        }
+    }
+    diags
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_used_again_is_refused_where_it_is_used_again() {
+        let disk = |slot: &str| Value::object([("slot", slot.into())]);
+        let config = Value::object([("disk", Value::List(vec![disk("scsi0"), disk("scsi1"), disk("scsi0")]))]);
+        let diags = duplicate_slots(&config, "disk", "Duplicate disk slot", "is used by more than one disk");
+        let proto = diags.to_proto();
+        assert_eq!(proto.len(), 1, "{proto:?}");
+        assert_eq!(proto[0].detail, "scsi0 is used by more than one disk");
+        assert!(format!("{:?}", proto[0].attribute).contains("ElementKeyInt(2)"), "{:?}", proto[0].attribute);
+        assert!(duplicate_slots(&Value::object([]), "disk", "x", "y").to_proto().is_empty());
+    }
+
+    #[test]
+    fn blocks_are_matched_by_slot() {
+        let mp = |slot: &str, size: i64| Value::object([("slot", slot.into()), ("size", size.into())]);
+        let slots = by_slot(&Value::List(vec![mp("mp1", 5), mp("mp0", 10)]));
+        assert_eq!(slots.keys().collect::<Vec<_>>(), ["mp0", "mp1"]);
+        assert_eq!(slots["mp0"].get("size").as_i64(), Some(10));
+    }
+}

@@ -12,9 +12,9 @@ use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
 use super::guest::{
-    Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, flag, gib_ceil, guest_tags,
-    indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, set_pool, set_power, settle, text,
-    timeout, timeouts_block, upload_snippet, wait,
+    Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, duplicate_slots, flag, gib_ceil,
+    guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, set_pool, set_power, settle,
+    text, timeout, timeouts_block, upload_snippet, wait,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -54,18 +54,7 @@ impl Resource<Context> for PveLxc {
                     .at(attr(names::ROOTFS)),
             );
         }
-        let mut slots = BTreeSet::new();
-        for (i, mp) in config.get(names::MOUNT_POINT).as_list().unwrap_or_default().iter().enumerate() {
-            if let Some(slot) = mp.get(names::SLOT).as_str()
-                && !slots.insert(slot.to_string())
-            {
-                diags.push(Diagnostic::error("Duplicate mount point", format!("{slot} is used twice")).at(vec![
-                    Step::Attr(names::MOUNT_POINT.into()),
-                    Step::Index(i as i64),
-                    Step::Attr(names::SLOT.into()),
-                ]));
-            }
-        }
+        diags.extend(duplicate_slots(config, names::MOUNT_POINT, "Duplicate mount point", "is used twice"));
         diags
     }
 

@@ -27,9 +27,9 @@ use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
 use super::guest::{
-    Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, flag, gib_ceil, guest_tags,
-    indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, read_config_at, set_pool, set_power,
-    settle, text, timeout, timeouts_block, upload_snippet, wait,
+    Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, duplicate_slots, flag, gib_ceil,
+    guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, read_config_at, set_pool,
+    set_power, settle, text, timeout, timeouts_block, upload_snippet, wait,
 };
 
 mod model;
@@ -54,7 +54,6 @@ impl Resource<Context> for PveVm {
 
     fn validate(&self, config: &Value) -> Diagnostics {
         let mut diags = Diagnostics::default();
-        let mut slots = BTreeSet::new();
         for (i, disk) in config.get(names::DISK).as_list().unwrap_or_default().iter().enumerate() {
             let at = |field: &str| vec![Step::Attr(names::DISK.into()), Step::Index(i as i64), Step::Attr(field.into())];
             let bus = disk.get(names::SLOT).as_str().unwrap_or("").trim_end_matches(|c: char| c.is_ascii_digit()).to_string();
@@ -70,16 +69,8 @@ impl Resource<Context> for PveVm {
                     Diagnostic::error("No iothread on this bus", "iothread is available on scsi and virtio disks").at(at("iothread")),
                 );
             }
-            if let Some(slot) = disk.get(names::SLOT).as_str()
-                && !slots.insert(slot.to_string())
-            {
-                diags.push(Diagnostic::error("Duplicate disk slot", format!("{slot} is used by more than one disk")).at(vec![
-                    Step::Attr(names::DISK.into()),
-                    Step::Index(i as i64),
-                    Step::Attr(names::SLOT.into()),
-                ]));
-            }
         }
+        diags.extend(duplicate_slots(config, names::DISK, "Duplicate disk slot", "is used by more than one disk"));
         if !config.get(names::CLONE_VMID).is_null() {
             let storages: BTreeSet<&str> =
                 config.get(names::DISK).as_list().unwrap_or_default().iter().filter_map(|d| d.get(names::STORAGE).as_str()).collect();
