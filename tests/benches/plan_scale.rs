@@ -14,28 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pve_home_tests::{Terraform, emulator, provider_block, request_log};
-
-fn vms(count: usize) -> String {
-    format!(
-        r#"
-resource "pve_vm" "vm" {{
-  count      = {count}
-  node       = "pve1"
-  name       = "vm-${{count.index}}"
-  clone_vmid = 9000
-  clone_full = false
-  started    = false
-  disk {{
-    slot    = "scsi0"
-    storage = "local-lvm"
-    size    = 4
-  }}
-  network {{}}
-}}
-"#
-    )
-}
+use pve_home_tests::{Terraform, cloned_vms, emulator, provider_block, request_log};
 
 /// The last sample of one process: command name, CPU seconds, peak RSS in KiB.
 type Sample = (String, f64, u64);
@@ -132,7 +111,7 @@ fn main() {
         c.state_file = Some(state.clone());
         c.request_log = Some(log.clone());
     }));
-    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), vms(count)));
+    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), cloned_vms(count, false)));
     tf.init();
     let started = Instant::now();
     let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
@@ -166,7 +145,7 @@ fn main() {
         c.latency_ms = 20;
         c.state_file = Some(state.clone());
     }));
-    tf.write("main.tf", &format!("{}{}", provider_block(&emu), vms(count)));
+    tf.write("main.tf", &format!("{}{}", provider_block(&emu), cloned_vms(count, false)));
     let full = measured_plan(&tf, &[]);
     let no_refresh = measured_plan(&tf, &["-refresh=false"]);
     // Startup, schema and configuration cost, measured on a configuration with no resources.

@@ -4,28 +4,7 @@
 
 use std::time::Instant;
 
-use pve_home_tests::{Terraform, emulator, provider_block, request_log};
-
-fn vms(count: usize, full: bool) -> String {
-    format!(
-        r#"
-resource "pve_vm" "vm" {{
-  count      = {count}
-  node       = "pve1"
-  name       = "vm-${{count.index}}"
-  clone_vmid = 9000
-  clone_full = {full}
-  started    = false
-  disk {{
-    slot    = "scsi0"
-    storage = "local-lvm"
-    size    = 4
-  }}
-  network {{}}
-}}
-"#
-    )
-}
+use pve_home_tests::{Terraform, cloned_vms, emulator, provider_block, request_log};
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
@@ -36,7 +15,7 @@ fn main() {
         c.task_ms = 5;
         c.request_log = Some(path.clone());
     }));
-    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), vms(100, false)));
+    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), cloned_vms(100, false)));
     tf.init();
     let started = Instant::now();
     let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
@@ -58,7 +37,7 @@ fn main() {
 
     let task_ms = 200u64;
     let emu = runtime.block_on(emulator(|c| c.task_ms = task_ms));
-    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), vms(20, true)));
+    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), cloned_vms(20, true)));
     tf.init();
     let started = Instant::now();
     let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve", "-parallelism=10"]);

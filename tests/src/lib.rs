@@ -180,6 +180,29 @@ pub fn provider_block(emulator: &RunningEmulator) -> String {
     )
 }
 
+/// `count` clones of the emulator's template 9000 on pve1, left stopped, with a 4 GiB disk (the
+/// template has 3.5 GiB, so each clone's disk grows): the fleet the scale benches apply.
+pub fn cloned_vms(count: usize, full: bool) -> String {
+    format!(
+        r#"
+resource "pve_vm" "vm" {{
+  count      = {count}
+  node       = "pve1"
+  name       = "vm-${{count.index}}"
+  clone_vmid = 9000
+  clone_full = {full}
+  started    = false
+  disk {{
+    slot    = "scsi0"
+    storage = "local-lvm"
+    size    = 4
+  }}
+  network {{}}
+}}
+"#
+    )
+}
+
 /// `provider_block` with an `ssh` block reaching node pve1 through `sshd`, checking host keys
 /// against `known_hosts`.
 pub fn provider_block_with_ssh(emulator: &RunningEmulator, sshd: &Sshd, known_hosts: &std::path::Path) -> String {
