@@ -81,14 +81,14 @@ impl Context {
 
     /// Waits for a PVE task, unless Terraform is stopping the provider; then the error says the
     /// task goes on in PVE, and resources report what they created as tainted.
-    pub async fn wait_task(&self, upid: &pve_api::Upid, limit: Duration) -> Result<pve_api::TaskOutcome, String> {
+    pub async fn wait_task(&self, upid: &pve_api::Upid, limit: Duration) -> Result<pve_api::TaskOutcome, TaskWaitError> {
         let mut stopping = self.stopping.subscribe();
         if *stopping.borrow() {
-            return Err(format!("stopped by Terraform; task {upid} may still be running in PVE"));
+            return Err(TaskWaitError::Stopped(upid.clone()));
         }
         tokio::select! {
-            outcome = self.client.wait_task(upid, pve_api::TaskWait::with_timeout(limit)) => outcome.map_err(|e| e.to_string()),
-            _ = stopping.wait_for(|stop| *stop) => Err(format!("stopped by Terraform; task {upid} may still be running in PVE")),
+            outcome = self.client.wait_task(upid, pve_api::TaskWait::with_timeout(limit)) => outcome.map_err(TaskWaitError::Api),
+            _ = stopping.wait_for(|stop| *stop) => Err(TaskWaitError::Stopped(upid.clone())),
         }
     }
 
@@ -507,5 +507,29 @@ impl ProviderDefinition for PveProvider {
 
     fn stop(&self, context: &Context) {
         context.stop();
+    }
+}
+
+/// Why waiting for a task ended without its success.
+#[derive(Debug)]
+pub enum TaskWaitError {
+    /// Terraform is stopping the provider; the task goes on in PVE.
+    Stopped(pve_api::Upid),
+    /// The task failed, timed out, or could not be read.
+    Api(ApiError),
+}
+
+impl std::fmt::Display for TaskWaitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stopped(upid) => write!(f, "stopped by Terraform; task {upid} may still be running in PVE"),
+            Self::Api(error) => error.fmt(f),
+        }
+    }
+}
+
+impl From<TaskWaitError> for String {
+    fn from(error: TaskWaitError) -> Self {
+        error.to_string()
     }
 }

@@ -107,6 +107,25 @@ impl ApiError {
         }
     }
 
+    /// A request PVE may or may not have acted on: the answer was lost (a dropped connection, a
+    /// proxy hop that failed, a bare 500). Only a look at what PVE holds tells which.
+    pub fn is_ambiguous(&self) -> bool {
+        match self {
+            Self::RetriesExhausted { last, .. } => last.is_ambiguous(),
+            _ => self.is_transient() && !self.certainly_not_applied(),
+        }
+    }
+
+    /// A task that failed for a reason that passes, after PVE undid what it began: a lock it
+    /// could not get in time (a guest's config lock, a storage lock, a cluster-filesystem lock),
+    /// or another node that did not answer the proxy. Sending the request again is the cure.
+    pub fn is_transient_task_failure(&self) -> bool {
+        let Self::TaskFailed { exitstatus, .. } = self else { return false };
+        (exitstatus.contains("can't lock file") && exitstatus.contains("got timeout"))
+            || exitstatus.contains("got lock request timeout")
+            || exitstatus.contains("596")
+    }
+
     /// Certain that the server did not act on the request, so even a create may be sent again.
     pub fn certainly_not_applied(&self) -> bool {
         match self {

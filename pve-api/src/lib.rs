@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod marker;
 pub mod propstr;
 pub mod secret;
 pub mod size;

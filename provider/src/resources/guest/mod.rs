@@ -4,6 +4,9 @@
 //! settle step after apply, and cloud-init rendering (`cloud_init`).
 
 pub mod cloud_init;
+mod requests;
+
+pub use requests::{Creation, CreationFailed, set_power};
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -206,21 +209,6 @@ pub async fn wait(ctx: &Context, upid: &pve_api::Upid, limit: Duration, what: &s
     ctx.wait_task(upid, limit).await.map(|_| ()).map_err(|e| Diagnostic::error(what, e).into())
 }
 
-/// Starts a guest, or shuts it down (stopping it if it does not go within 60 s).
-pub async fn set_power(ctx: &Context, kind: GuestKind, node: &str, vmid: u64, start: bool, limit: Duration) -> Result<(), Diagnostics> {
-    let status = ctx.client.guest_status(kind, node, vmid).await.map_err(|e| api_failure("Reading the guest status", e))?;
-    if (status.status == "running") == start {
-        return Ok(());
-    }
-    let (action, params, what) = if start {
-        ("start", Params::new(), format!("Starting the {}", word(kind)))
-    } else {
-        ("shutdown", Params::new().set("timeout", 60).flag("forceStop", true), format!("Shutting the {} down", word(kind)))
-    };
-    let upid = ctx.client.guest_action(kind, node, vmid, action, &params).await.map_err(|e| api_failure(&what, e))?;
-    wait(ctx, &upid, limit, &what).await
-}
-
 /// Moves a guest from pool `old` to pool `new` (either may be null).
 pub async fn set_pool(ctx: &Context, vmid: u64, old: &Value, new: &Value) -> Result<(), Diagnostics> {
     if old == new {
@@ -402,5 +390,19 @@ mod slot_tests {
         let slots = by_slot(&Value::List(vec![mp("mp1", 5), mp("mp0", 10)]));
         assert_eq!(slots.keys().collect::<Vec<_>>(), ["mp0", "mp1"]);
         assert_eq!(slots["mp0"].get("size").as_i64(), Some(10));
+    }
+}
+
+/// The `description` attribute: the guest's notes without the provider's mark
+/// ([`pve_api::marker`]), so the mark is never a diff.
+pub fn description_state(config: &GuestConfig) -> Value {
+    text(config, "description").and_then(|d| pve_api::marker::without_mark(&d)).map(Value::from).unwrap_or(Value::Null)
+}
+
+/// The `description` parameter, always with the mark: on create, and whenever it changes (an
+/// emptied description keeps the mark alone).
+pub fn description_param(planned: &Value, prior: &Value, params: &mut Params) {
+    if prior.is_null() || planned.get("description") != prior.get("description") {
+        params.insert("description", pve_api::marker::with_mark(planned.get("description").as_str()));
     }
 }

@@ -12,9 +12,9 @@ use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
 use super::guest::{
-    Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, duplicate_slots, flag, gib_ceil,
-    guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, set_pool, set_power, settle,
-    text, timeout, timeouts_block, upload_snippet, wait,
+    Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure,
+    description_param, description_state, destroy, duplicate_slots, flag, gib_ceil, guest_tags, indexed, json_text, keep_lifecycle_tags,
+    locate, lowercase_sorted, nameservers, read_config, set_pool, set_power, settle, text, timeout, timeouts_block, upload_snippet, wait,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -174,26 +174,28 @@ impl Resource<Context> for PveLxc {
                     if let Some(storage) = planned.get(names::ROOTFS).get("storage").as_str() {
                         clone.insert("storage", storage);
                     }
-                    let upid = ctx.client.clone_guest(LXC, &source_node, source, vmid, &clone).await.map_err(|e| {
-                        ctx.release_vmid(vmid);
-                        api_failure("Cloning the container", e)
-                    })?;
+                    // The mark goes with the clone request itself (see pve_api::marker).
+                    clone.insert("description", pve_api::marker::with_mark(planned.get(names::DESCRIPTION).as_str()));
+                    let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default();
+                    let creation = Creation { kind: LXC, vmid, name: hostname, what: "Cloning the container" };
+                    let cloned =
+                        creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(LXC, &source_node, source, vmid, &clone))).await;
                     ctx.invalidate_resources().await;
-                    match wait(ctx, &upid, limit, "Cloning the container").await {
-                        // What the clone left (if anything) is reported, not forgotten.
-                        Err(diags) => Err(diags),
+                    match cloned {
+                        Err(failed) => Err(failed),
                         Ok(()) => {
                             // Mount points of the configuration are added, the rootfs grown.
                             for mp in planned.get(names::MOUNT_POINT).as_list().unwrap_or_default() {
                                 params.insert(mp.get(names::SLOT).as_str().unwrap_or("mp0"), new_mount_point(mp));
                             }
-                            match ctx.client.update_config(LXC, &node, vmid, &params).await {
+                            let configured = match ctx.client.update_config(LXC, &node, vmid, &params).await {
                                 Err(e) => Err(api_failure("Configuring the clone", e)),
                                 Ok(()) => match planned.get(names::ROOTFS).get("size").as_i64() {
                                     Some(size) => grow(ctx, &node, vmid, "rootfs", size, limit).await,
                                     None => Ok(()),
                                 },
-                            }
+                            };
+                            configured.map_err(|diagnostics| CreationFailed { diagnostics, may_have_made: true })
                         }
                     }
                 }
@@ -224,16 +226,21 @@ impl Resource<Context> for PveLxc {
                     if let Some(pool) = planned.get(names::POOL).as_str() {
                         params.insert("pool", pool);
                     }
-                    let upid = ctx.client.create_guest(LXC, &node, &params).await.map_err(|e| {
-                        ctx.release_vmid(vmid);
-                        api_failure("Creating the container", e)
-                    })?;
+                    let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default();
+                    let creation = Creation { kind: LXC, vmid, name: hostname, what: "Creating the container" };
+                    let created = creation.run(ctx, limit, || Box::pin(ctx.client.create_guest(LXC, &node, &params))).await;
                     ctx.invalidate_resources().await;
-                    wait(ctx, &upid, limit, "Creating the container").await
+                    created
                 }
             };
-            if let Err(diags) = built {
-                return Err(partial(diags).await);
+            match built {
+                Ok(()) => {}
+                // What PVE kept of a create or clone (if anything) is reported, not forgotten.
+                Err(CreationFailed { diagnostics, may_have_made: true }) => return Err(partial(diagnostics).await),
+                Err(CreationFailed { diagnostics, may_have_made: false }) => {
+                    ctx.release_vmid(vmid);
+                    return Err(diagnostics.into());
+                }
             }
             if !config.get(names::CLONE_VMID).is_null()
                 && let Some(pool) = planned.get(names::POOL).as_str()

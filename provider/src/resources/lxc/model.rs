@@ -62,9 +62,8 @@ pub(super) fn features_string(state: &Value) -> Option<String> {
 }
 
 /// Scalar config keys: attribute, PVE key.
-pub(super) const SCALARS: [(&str, &str); 8] = [
+pub(super) const SCALARS: [(&str, &str); 7] = [
     (names::HOSTNAME, "hostname"),
-    (names::DESCRIPTION, "description"),
     (names::CORES, "cores"),
     (names::MEMORY, "memory"),
     (names::SWAP, "swap"),
@@ -89,6 +88,7 @@ pub(super) fn state_from_config(vmid: u64, node: &str, running: bool, pool: Opti
             },
         );
     }
+    s.insert(names::DESCRIPTION.into(), description_state(config));
     for (attribute, default) in [("memory", 512i64), (names::SWAP, 512)] {
         if s.get(attribute).is_none_or(Value::is_null) {
             s.insert(attribute.into(), default.into());
@@ -166,6 +166,7 @@ pub(super) fn state_from_config(vmid: u64, node: &str, running: bool, pool: Opti
 pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params, deletes: &mut Vec<String>) {
     let creating = prior.is_null();
     let changed = |name: &str| creating || planned.get(name) != prior.get(name);
+    description_param(planned, prior, params);
     for (attribute, key) in SCALARS {
         if !changed(attribute) {
             continue;

@@ -27,9 +27,10 @@ use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
 use super::guest::{
-    Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure, destroy, duplicate_slots, flag, gib_ceil,
-    guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, nameservers, read_config, read_config_at, set_pool,
-    set_power, settle, text, timeout, timeouts_block, upload_snippet, wait,
+    Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure,
+    description_param, description_state, destroy, duplicate_slots, flag, gib_ceil, guest_tags, indexed, json_text, keep_lifecycle_tags,
+    locate, lowercase_sorted, nameservers, read_config, read_config_at, set_pool, set_power, settle, text, timeout, timeouts_block,
+    upload_snippet, wait,
 };
 
 mod model;

@@ -6,7 +6,6 @@ use super::*;
 /// Keys this resource manages in the PVE config; others (set by hand) are left alone.
 pub(super) const SCALAR_KEYS: &[(&str, &str)] = &[
     (names::NAME, "name"),
-    (names::DESCRIPTION, "description"),
     (names::CORES, "cores"),
     (names::SOCKETS, "sockets"),
     (names::CPU_TYPE, "cpu"),
@@ -186,6 +185,7 @@ pub(super) fn state_from_config(
         };
         s.insert(attribute.to_string(), value);
     }
+    s.insert(names::DESCRIPTION.into(), description_state(config));
     let defaults: [(&str, Value); 6] = [
         ("cores", 1i64.into()),
         ("sockets", 1i64.into()),
@@ -296,6 +296,7 @@ pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params,
     let creating = prior.is_null();
     let changed = |name: &str| creating || planned.get(name) != prior.get(name);
     let had = |name: &str| creating || !prior.get(name).is_null();
+    description_param(planned, prior, params);
     for (attribute, key) in SCALAR_KEYS {
         if !changed(attribute) {
             continue;

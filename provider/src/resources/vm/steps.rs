@@ -86,6 +86,13 @@ impl PveVm {
         Ok(pending.iter().any(|change| change.is_pending()))
     }
 
+    /// A create or clone that failed: what PVE kept of it (a failed task removes what it began)
+    /// is reported in state, tainted, instead of being orphaned.
+    async fn unbuilt(ctx: &Context, vmid: u64, planned: &Value, failed: CreationFailed) -> CreateError {
+        let partial = if failed.may_have_made { Self::read_state(ctx, vmid, planned).await.ok().flatten() } else { None };
+        CreateError { partial, diagnostics: failed.diagnostics }
+    }
+
     /// Clones, configures, grows disks, converts or starts: everything after the VMID is chosen.
     pub(super) async fn build(
         ctx: &Context,
@@ -136,12 +143,13 @@ impl PveVm {
                 }
                 // One clone per source at a time: PVE holds the source's lock for the whole copy.
                 let _source = ctx.lock_source(source).await;
-                let upid =
-                    ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone).await.map_err(|e| api_failure("Cloning the VM", e))?;
-                let result = wait(ctx, &upid, limit, "Cloning the VM").await;
-                if let Err(diags) = result {
-                    // PVE removes a failed clone; if anything is left, report it instead of orphaning it.
-                    return Err(CreateError { partial: Self::read_state(ctx, vmid, planned).await.ok().flatten(), diagnostics: diags });
+                // The mark goes with the clone request itself (see pve_api::marker).
+                clone.insert("description", pve_api::marker::with_mark(planned.get(names::DESCRIPTION).as_str()));
+                let creation =
+                    Creation { kind: QEMU, vmid, name: planned.get(names::NAME).as_str().unwrap_or_default(), what: "Cloning the VM" };
+                let result = creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone))).await;
+                if let Err(failed) = result {
+                    return Err(Self::unbuilt(ctx, vmid, planned, failed).await);
                 }
                 true
             }
@@ -243,17 +251,10 @@ impl PveVm {
             }
         } else {
             let params = params.set("vmid", vmid);
-            let upid = ctx.client.create_guest(QEMU, &node, &params).await.map_err(|e| {
-                if e.is_already_exists() {
-                    Diagnostic::error("VMID taken", format!("{e} (another client created it first; nothing of it was adopted)"))
-                        .at(attr(names::VMID))
-                        .into()
-                } else {
-                    api_failure("Creating the VM", e)
-                }
-            })?;
-            if let Err(d) = wait(ctx, &upid, limit, "Creating the VM").await {
-                return Err(partial(d).await);
+            let creation =
+                Creation { kind: QEMU, vmid, name: planned.get(names::NAME).as_str().unwrap_or_default(), what: "Creating the VM" };
+            if let Err(failed) = creation.run(ctx, limit, || Box::pin(ctx.client.create_guest(QEMU, &node, &params))).await {
+                return Err(Self::unbuilt(ctx, vmid, planned, failed).await);
             }
         }
         if let Err(d) = set_pool(ctx, vmid, &Value::Null, planned.get(names::POOL)).await {
