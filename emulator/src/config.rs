@@ -82,9 +82,21 @@ pub struct EmulatorConfig {
     #[arg(long, env = "PVE_EMULATOR_RESET_RATE", default_value_t = 0.0)]
     pub reset_rate: f64,
 
-    /// Fraction of tasks that end in an error.
+    /// Fraction of tasks that fail for a transient reason, as busy clusters see it: a lock the
+    /// task could not get within PVE's 10 s (`can't lock file '…' - got timeout`). The task undoes
+    /// what it began, so sending the request again is the cure.
     #[arg(long, env = "PVE_EMULATOR_TASK_FAILURE_RATE", default_value_t = 0.0)]
     pub task_failure_rate: f64,
+
+    /// Fraction of tasks that fail for good (`… injected task failure`): nothing a retry fixes.
+    #[arg(long, env = "PVE_EMULATOR_PERMANENT_TASK_FAILURE_RATE", default_value_t = 0.0)]
+    pub permanent_task_failure_rate: f64,
+
+    /// Of the injected HTTP faults (500, 596, reset) on writes, the fraction that strike after
+    /// the request was carried out: the answer is lost, not the request. Clients must look at
+    /// what PVE holds before they send it again.
+    #[arg(long, env = "PVE_EMULATOR_LOST_ANSWER_RATE", default_value_t = 0.5)]
+    pub lost_answer_rate: f64,
 
     /// Fraction of tasks that run `slow_task_factor` times longer.
     #[arg(long, env = "PVE_EMULATOR_SLOW_TASK_RATE", default_value_t = 0.0)]

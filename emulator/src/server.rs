@@ -149,7 +149,11 @@ impl Server {
         if config.latency_ms > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(config.latency_ms)).await;
         }
-        if self.emulator.chance(config.reset_rate) {
+        // A write's dropped connection strikes before or after it is carried out (lost_answer_rate).
+        let writes = method != "GET";
+        let reset = self.emulator.chance(config.reset_rate);
+        let reset_after = reset && writes && self.emulator.chance(config.lost_answer_rate);
+        if reset && !reset_after {
             self.log_request(&method, &path, &no_params, 0, started, "-");
             return Err(InjectedReset);
         }
@@ -184,6 +188,10 @@ impl Server {
             }
         };
         let result = self.dispatch(&method, api_path, params.clone(), identity).await;
+        if reset_after {
+            self.log_request(&method, api_path, &params, 0, started, &user);
+            return Err(InjectedReset);
+        }
         Ok(self.finish(&method, api_path, &params, result, started, &user).await)
     }
 
@@ -246,11 +254,18 @@ impl Server {
             return Err(PveError::status(403, permission_message(&route.spec.permissions, &params)));
         }
         let config = &self.emulator.config;
-        if self.emulator.chance(config.proxy_error_rate) {
-            return Err(PveError::status(596, "Broken pipe"));
-        }
-        if self.emulator.chance(config.error_rate) {
-            return Err(PveError::server("injected fault: internal server error"));
+        let fault = if self.emulator.chance(config.proxy_error_rate) {
+            Some(PveError::status(596, "Broken pipe"))
+        } else if self.emulator.chance(config.error_rate) {
+            Some(PveError::server("injected fault: internal server error"))
+        } else {
+            None
+        };
+        let mutating = method != "GET";
+        // A fault on a write strikes before it is carried out, or after (the answer is lost).
+        let answer_lost = fault.is_some() && mutating && self.emulator.chance(config.lost_answer_rate);
+        if let Some(fault) = fault.as_ref().filter(|_| !answer_lost) {
+            return Err(fault.clone());
         }
         let node = params.get("node").cloned().unwrap_or_else(|| "pve1".into());
         let _worker = self.emulator.worker(&node).await;
@@ -260,12 +275,14 @@ impl Server {
             params,
             user: identity.map(|i| i.userid).unwrap_or_else(|| "root@pam".into()),
         };
-        let mutating = method != "GET";
         let result = handler(request).await;
         if mutating && result.is_ok() {
             self.emulator.persist();
         }
-        result
+        match fault {
+            Some(fault) => Err(fault),
+            None => result,
+        }
     }
 
     async fn finish(

@@ -132,6 +132,17 @@ fn newest_first(tasks: &mut [TaskRecord]) {
     tasks.sort_by(|a, b| b.upid.starttime.cmp(&a.upid.starttime).then(b.upid.pid.cmp(&a.upid.pid)));
 }
 
+/// PVE's answer when a task cannot get a lock within 10 s: the guest's config lock for guest
+/// tasks (PVE::AbstractConfig::lock_config), the storage lock otherwise (PVE::Storage::lock_storage_config).
+fn lock_timeout(upid: &Upid) -> String {
+    let file = match &upid.task_type[..2.min(upid.task_type.len())] {
+        "qm" => format!("/var/lock/qemu-server/lock-{}.conf", upid.id),
+        "vz" => format!("/run/lock/lxc/pve-config-{}.lock", upid.id),
+        _ => "/var/lock/pve-manager/pve-storage-local".to_string(),
+    };
+    format!("can't lock file '{file}' - got timeout")
+}
+
 impl Emulator {
     /// Starts a task that runs for the configured time (longer when a slow task is drawn), then
     /// applies `work`. The guards (config locks) are held until it ends.
@@ -152,11 +163,14 @@ impl Emulator {
         if self.chance(self.config.slow_task_rate) {
             duration = duration.saturating_mul(self.config.slow_task_factor);
         }
-        let fail = self.chance(self.config.task_failure_rate);
+        let transient = self.chance(self.config.task_failure_rate);
+        let permanent = self.chance(self.config.permanent_task_failure_rate);
+        let fail = transient || permanent;
         let record = TaskRecord { upid: upid.clone(), running: true, exitstatus: None, log: Vec::new(), endtime: None };
         self.tasks.records().insert(upid.to_string(), record);
         let this = self.clone();
         let key = upid.to_string();
+        let failure = lock_timeout(&upid);
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(duration)).await;
             let mut log = Vec::new();
@@ -170,6 +184,7 @@ impl Emulator {
                 Ok(()) if warnings > 0 => format!("WARNINGS: {warnings}"),
                 Ok(()) => "OK".to_string(),
                 Err(message) => {
+                    let message = if transient && !permanent { failure } else { message };
                     log.push(format!("TASK ERROR: {message}"));
                     message
                 }

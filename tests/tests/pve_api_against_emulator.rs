@@ -258,7 +258,7 @@ async fn creates_are_not_resent_after_ambiguous_failures() {
 
 #[tokio::test]
 async fn task_failures_carry_the_log_tail_and_undo_the_clone() {
-    let emu = emulator(|c| c.task_failure_rate = 1.0).await;
+    let emu = emulator(|c| c.permanent_task_failure_rate = 1.0).await;
     let api = client(&emu);
     let upid = api.clone_guest(QEMU, "pve1", 9000, 160, &Params::new()).await.unwrap();
     let err = api.wait_task(&upid, wait()).await.unwrap_err();

@@ -462,7 +462,7 @@ resource "pve_vm" "app" {{
 fn failed_creates_leave_no_orphans() {
     let rt = runtime();
     let emu = rt.block_on(emulator(|c| {
-        c.task_failure_rate = 0.3;
+        c.permanent_task_failure_rate = 0.3;
         c.seed = 11;
     }));
     let config = format!(

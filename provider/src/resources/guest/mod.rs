@@ -6,7 +6,7 @@
 pub mod cloud_init;
 mod requests;
 
-pub use requests::{Creation, CreationFailed, set_power};
+pub use requests::{Creation, CreationFailed, set_power, until_done};
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -256,10 +256,58 @@ pub async fn destroy(ctx: &Context, kind: GuestKind, prior: &Value) -> Result<()
         set_power(ctx, kind, &node, vmid, false, limit).await?;
     }
     let what = format!("Destroying the {}", word(kind));
-    let upid = ctx.client.delete_guest(kind, &node, vmid, true).await.map_err(|e| api_failure(&what, e))?;
-    wait(ctx, &upid, limit, &what).await?;
+    let node = node.as_str();
+    until_done(
+        ctx,
+        &what,
+        limit,
+        || Box::pin(async move { ctx.client.delete_guest(kind, node, vmid, true).await.map(Some) }),
+        || {
+            Box::pin(async move {
+                match ctx.client.guest_config(kind, node, vmid).await {
+                    Ok(_) => Ok(false),
+                    Err(e) if e.is_not_found() => Ok(true),
+                    Err(e) => Err(api_failure("Reading the guest config", e)),
+                }
+            })
+        },
+    )
+    .await?;
     ctx.invalidate_resources().await;
     Ok(())
+}
+
+/// Grows the disk or volume `slot` to `size` GiB (an absolute size, so sending it again is
+/// harmless); done once PVE's config shows at least that size.
+pub async fn grow(
+    ctx: &Context,
+    kind: GuestKind,
+    node: &str,
+    vmid: u64,
+    slot: &str,
+    size: i64,
+    limit: Duration,
+) -> Result<(), Diagnostics> {
+    let wanted = format!("{size}G");
+    let what = if kind == GuestKind::Qemu { "Growing a disk" } else { "Growing a volume" };
+    let wanted_bytes = (size.max(0) as u64) << 30;
+    until_done(
+        ctx,
+        what,
+        limit,
+        || Box::pin(ctx.client.resize_disk(kind, node, vmid, slot, &wanted, None)),
+        || {
+            Box::pin(async move {
+                let config = ctx.client.guest_config(kind, node, vmid).await.map_err(|e| api_failure("Reading the guest config", e))?;
+                let have = text(&config, slot)
+                    .and_then(|drive| pve_api::PropertyString::parse(&drive, Some("file")).ok()?.get("size").map(str::to_string))
+                    .and_then(|size| pve_api::size::parse_size(&size).ok())
+                    .unwrap_or(0);
+                Ok(have >= wanted_bytes)
+            })
+        },
+    )
+    .await
 }
 
 /// Plan-time check that a guest's (new) `node` is in the cluster. A failed listing is reported,
@@ -283,6 +331,78 @@ pub async fn check_node(ctx: Option<&Context>, planned: &Value, prior: &Value) -
         Err(e) => diags.push(api_error("Listing cluster nodes", &e).at(attr("node"))),
     }
     diags
+}
+
+/// Writes a config update guarded by its `digest`. When the answer was lost and the client's
+/// resend met the digest the first write had already changed (or the answer is lost for good),
+/// the config is read back: every value already in place (pending ones included, as PVE's config
+/// read shows them) means the write took effect. Anything else is reported, never written over.
+pub async fn update_config(ctx: &Context, kind: GuestKind, node: &str, vmid: u64, params: &Params) -> Result<(), Diagnostics> {
+    let error = match ctx.client.update_config(kind, node, vmid, params).await {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    if !(error.is_digest_mismatch() || error.is_ambiguous()) {
+        return Err(config_update_failure(kind, vmid, error));
+    }
+    let unapplied = match ctx.client.guest_config(kind, node, vmid).await {
+        Ok(now) => first_unapplied(&now, params),
+        Err(_) => return Err(config_update_failure(kind, vmid, error)),
+    };
+    let Some(unapplied) = unapplied else {
+        tracing::info!(vmid, reason = %error, "the config update had taken effect: its answer was lost");
+        return Ok(());
+    };
+    if error.is_digest_mismatch() {
+        let detail = format!(
+            "{error}; someone edited {} {vmid} since it was read (this apply wrote {unapplied}): run terraform apply again",
+            word(kind)
+        );
+        return Err(Diagnostic::error(format!("{} changed concurrently", word(kind)), detail).into());
+    }
+    Err(config_update_failure(kind, vmid, error))
+}
+
+/// The first key of `params` that `config` does not hold as written (None: all are in place):
+/// each value as sent (a new disk `STORAGE:SIZE` as any volume on that storage; property strings
+/// in any order), each `delete`d key gone. Values PVE keeps only in another form (`cipassword`)
+/// are not compared.
+pub fn first_unapplied(config: &GuestConfig, params: &Params) -> Option<String> {
+    let same = |key: &str, sent: &str| {
+        let Some(have) = text(config, key) else { return false };
+        if have.trim_end() == sent.trim_end() {
+            return true;
+        }
+        if let Some((storage, size)) = sent.split(',').next().and_then(|first| first.split_once(':'))
+            && size.chars().all(|c| c.is_ascii_digit())
+        {
+            return have.starts_with(&format!("{storage}:"));
+        }
+        // The same options in another order, give or take what PVE adds itself: a NIC's MAC
+        // (`model=virtio` is stored as `virtio=MAC`, an LXC NIC gains `hwaddr` and `type`) and a
+        // volume's `size`.
+        let (Ok(have), Ok(sent)) =
+            (pve_api::PropertyString::parse(&have, Some("file")), pve_api::PropertyString::parse(sent, Some("file")))
+        else {
+            return false;
+        };
+        let generated = |k: &str| matches!(k, "hwaddr" | "type" | "size" | "macaddr");
+        let model = sent.get("model");
+        let sent_ok = sent.keys().all(|k| match k {
+            "model" => model.is_some_and(|m| have.get(m).is_some()),
+            _ => have.get(k) == sent.get(k),
+        });
+        let have_ok = have.keys().all(|k| generated(k) || sent.get(k).is_some() || (model == Some(k) && sent.get(k).is_none()));
+        sent_ok && have_ok
+    };
+    params
+        .iter()
+        .find(|(key, value)| match *key {
+            "digest" | "cipassword" | "password" => false,
+            "delete" => value.split(',').any(|gone| text(config, gone.trim()).is_some()),
+            _ => !same(key, value),
+        })
+        .map(|(key, value)| format!("{key}={value} (PVE has {})", text(config, key).unwrap_or_default()))
 }
 
 /// A config update refused because the guest changed since it was read says so plainly.

@@ -153,45 +153,67 @@ impl Creation<'_> {
     }
 }
 
-/// Starts a guest, or shuts it down (stopping it if it does not go within 60 s). Idempotent: the
-/// guest already in that state is success, whatever the answer to the action was.
-pub async fn set_power(ctx: &Context, kind: GuestKind, node: &str, vmid: u64, start: bool, limit: Duration) -> Result<(), Diagnostics> {
+/// An action that may be sent again without harm (a power change, an absolute resize, a template
+/// conversion, a destroy), with `done` telling whether it has taken effect: resent after a lost
+/// answer, a transient task failure or a lock held by a task that ends, until `done` says so or
+/// the time is up. Success is the effect, whatever the answers were: a start refused because the
+/// guest already runs is a start that succeeded.
+pub async fn until_done<'f>(
+    ctx: &Context,
+    what: &str,
+    limit: Duration,
+    send: impl Fn() -> BoxFuture<'f, Result<Option<Upid>, ApiError>>,
+    done: impl Fn() -> BoxFuture<'f, Result<bool, Diagnostics>>,
+) -> Result<(), Diagnostics> {
     let deadline = Instant::now() + limit;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        if done().await? {
+            return Ok(());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let may_retry = attempt < MAX_ATTEMPTS && left > pause(attempt);
+        let error = match send().await {
+            Ok(None) => return Ok(()),
+            Ok(Some(upid)) => match ctx.wait_task(&upid, left).await {
+                Ok(_) => return Ok(()),
+                Err(TaskWaitError::Api(error)) => error,
+                Err(stopped) => return Err(Diagnostic::error(what, stopped).into()),
+            },
+            Err(error) => error,
+        };
+        if done().await? {
+            tracing::info!(reason = %error, "{what}: it has taken effect: done");
+            return Ok(());
+        }
+        if !(may_retry && (error.is_ambiguous() || error.is_transient_task_failure() || error.is_guest_locked())) {
+            return Err(api_failure(what, error));
+        }
+        tracing::info!(attempt, reason = %error, "{what}: sending it again");
+        tokio::time::sleep(pause(attempt)).await;
+    }
+}
+
+/// Starts a guest, or shuts it down (stopping it if it does not go within 60 s); idempotent.
+pub async fn set_power(ctx: &Context, kind: GuestKind, node: &str, vmid: u64, start: bool, limit: Duration) -> Result<(), Diagnostics> {
     let (action, params, what) = if start {
         ("start", Params::new(), format!("Starting the {}", word(kind)))
     } else {
         ("shutdown", Params::new().set("timeout", 60).flag("forceStop", true), format!("Shutting the {} down", word(kind)))
     };
-    let there = || async {
-        let status = ctx.client.guest_status(kind, node, vmid).await.map_err(|e| api_failure("Reading the guest status", e))?;
-        Ok::<bool, Diagnostics>((status.status == "running") == start)
-    };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        if there().await? {
-            return Ok(());
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        let may_retry = attempt < MAX_ATTEMPTS && left > pause(attempt);
-        let error = match ctx.client.guest_action(kind, node, vmid, action, &params).await {
-            Ok(upid) => match ctx.wait_task(&upid, left).await {
-                Ok(_) => return Ok(()),
-                Err(TaskWaitError::Api(error)) => error,
-                Err(stopped) => return Err(Diagnostic::error(&what, stopped).into()),
-            },
-            Err(error) => error,
-        };
-        // "already running", a lost answer, a task that lost a race for a lock: what counts is
-        // the state the guest is in now.
-        if there().await? {
-            tracing::info!(vmid, reason = %error, "{what}: the {} is in the wanted state: done", word(kind));
-            return Ok(());
-        }
-        if !(may_retry && (error.is_ambiguous() || error.is_transient_task_failure() || error.is_guest_locked())) {
-            return Err(api_failure(&what, error));
-        }
-        tracing::info!(vmid, attempt, reason = %error, "{what}: sending it again");
-        tokio::time::sleep(pause(attempt)).await;
-    }
+    let params = &params;
+    until_done(
+        ctx,
+        &what,
+        limit,
+        || Box::pin(async move { ctx.client.guest_action(kind, node, vmid, action, params).await.map(Some) }),
+        || {
+            Box::pin(async move {
+                let status = ctx.client.guest_status(kind, node, vmid).await.map_err(|e| api_failure("Reading the guest status", e))?;
+                Ok((status.status == "running") == start)
+            })
+        },
+    )
+    .await
 }

@@ -12,9 +12,9 @@ use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
 use super::guest::{
-    Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure,
-    description_param, description_state, destroy, duplicate_slots, flag, gib_ceil, guest_tags, indexed, json_text, keep_lifecycle_tags,
-    locate, lowercase_sorted, nameservers, read_config, set_pool, set_power, settle, text, timeout, timeouts_block, upload_snippet, wait,
+    Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
+    destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
+    nameservers, read_config, set_pool, set_power, settle, text, timeout, timeouts_block, update_config, upload_snippet,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -188,10 +188,10 @@ impl Resource<Context> for PveLxc {
                             for mp in planned.get(names::MOUNT_POINT).as_list().unwrap_or_default() {
                                 params.insert(mp.get(names::SLOT).as_str().unwrap_or("mp0"), new_mount_point(mp));
                             }
-                            let configured = match ctx.client.update_config(LXC, &node, vmid, &params).await {
-                                Err(e) => Err(api_failure("Configuring the clone", e)),
+                            let configured = match update_config(ctx, LXC, &node, vmid, &params).await {
+                                Err(d) => Err(d),
                                 Ok(()) => match planned.get(names::ROOTFS).get("size").as_i64() {
-                                    Some(size) => grow(ctx, &node, vmid, "rootfs", size, limit).await,
+                                    Some(size) => grow(ctx, LXC, &node, vmid, "rootfs", size, limit).await,
                                     None => Ok(()),
                                 },
                             };
@@ -319,18 +319,15 @@ impl Resource<Context> for PveLxc {
                 params.insert("delete", deletes.join(","));
             }
             if !params.is_empty() {
-                ctx.client
-                    .update_config(LXC, &node, vmid, &params.set("digest", &current.digest))
-                    .await
-                    .map_err(|e| config_update_failure(LXC, vmid, e))?;
+                update_config(ctx, LXC, &node, vmid, &params.set("digest", &current.digest)).await?;
             }
             if let (Some(new), Some(old)) = (planned.get(names::ROOTFS).get("size").as_i64(), prior.get(names::ROOTFS).get("size").as_i64())
                 && new > old
             {
-                grow(ctx, &node, vmid, "rootfs", new, limit).await?;
+                grow(ctx, LXC, &node, vmid, "rootfs", new, limit).await?;
             }
             for (slot, size) in grows {
-                grow(ctx, &node, vmid, &slot, size, limit).await?;
+                grow(ctx, LXC, &node, vmid, &slot, size, limit).await?;
             }
             set_pool(ctx, vmid, prior.get(names::POOL), planned.get(names::POOL)).await?;
             if planned.get(names::STARTED) != prior.get(names::STARTED) {

@@ -14,20 +14,3 @@ pub(super) async fn write_hook(ctx: &Context, node: &str, state: &Value) -> Resu
 pub(super) async fn read_state(ctx: &Context, vmid: u64, prior: &Value) -> Result<Option<Value>, Diagnostics> {
     Ok(read_config(ctx, vmid, LXC).await?.map(|(at, config)| state_from_config(vmid, &at.node, at.running, at.pool, &config, prior)))
 }
-
-/// Grows `key` (rootfs or mpN) to `size` GiB if it is smaller.
-pub(super) async fn grow(
-    ctx: &Context,
-    node: &str,
-    vmid: u64,
-    key: &str,
-    size: i64,
-    limit: std::time::Duration,
-) -> Result<(), Diagnostics> {
-    if let Some(upid) =
-        ctx.client.resize_disk(LXC, node, vmid, key, &format!("{size}G"), None).await.map_err(|e| api_failure("Growing a volume", e))?
-    {
-        wait(ctx, &upid, limit, "Growing a volume").await?;
-    }
-    Ok(())
-}

@@ -27,10 +27,10 @@ use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
 use super::guest::{
-    Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, config_update_failure,
-    description_param, description_state, destroy, duplicate_slots, flag, gib_ceil, guest_tags, indexed, json_text, keep_lifecycle_tags,
-    locate, lowercase_sorted, nameservers, read_config, read_config_at, set_pool, set_power, settle, text, timeout, timeouts_block,
-    upload_snippet, wait,
+    Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
+    destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
+    nameservers, read_config, read_config_at, set_pool, set_power, settle, text, timeout, timeouts_block, until_done, update_config,
+    upload_snippet,
 };
 
 mod model;
@@ -322,7 +322,7 @@ impl Resource<Context> for PveVm {
                 match (prior_disks.get(&slot), text(&current, &slot)) {
                     (Some(before), Some(existing)) => {
                         if disk.get(names::SIZE).as_i64() > before.get(names::SIZE).as_i64() {
-                            resizes.push((slot.clone(), format!("{}G", disk.get(names::SIZE).as_i64().unwrap_or(1))));
+                            resizes.push((slot.clone(), disk.get(names::SIZE).as_i64().unwrap_or(1)));
                         }
                         let mut with_size = before.clone();
                         if let (Value::Map(w), Value::Map(d)) = (&mut with_size, disk) {
@@ -350,20 +350,13 @@ impl Resource<Context> for PveVm {
             }
             let has_changes = params.iter().count() > 0;
             if has_changes {
-                ctx.client
-                    .update_config(QEMU, &node, vmid, &params.set("digest", &current.digest))
-                    .await
-                    .map_err(|e| config_update_failure(QEMU, vmid, e))?;
+                update_config(ctx, QEMU, &node, vmid, &params.set("digest", &current.digest)).await?;
             }
             if !removed_volumes.is_empty() {
                 Self::destroy_unused(ctx, &node, vmid, &removed_volumes).await?;
             }
             for (slot, size) in resizes {
-                if let Some(upid) =
-                    ctx.client.resize_disk(QEMU, &node, vmid, &slot, &size, None).await.map_err(|e| api_failure("Growing a disk", e))?
-                {
-                    wait(ctx, &upid, limit, "Growing a disk").await?;
-                }
+                grow(ctx, QEMU, &node, vmid, &slot, size, limit).await?;
             }
             if had_snippet && !wants_snippet {
                 Self::remove_snippet(ctx, &node, vmid, &prior).await;

@@ -195,7 +195,7 @@ impl PveVm {
                         });
                     }
                     if want > have {
-                        resizes.push((slot.to_string(), format!("{size}G")));
+                        resizes.push((slot.to_string(), size));
                     }
                     disk_options(disk, &mut p);
                     p.remove("size");
@@ -230,8 +230,8 @@ impl PveVm {
                 params.insert("delete", deletes.join(","));
             }
             let digest = current.as_ref().map(|c| c.digest.clone()).unwrap_or_default();
-            if let Err(e) = ctx.client.update_config(QEMU, &node, vmid, &params.set("digest", digest)).await {
-                return Err(partial(api_failure("Configuring the cloned VM", e)).await);
+            if let Err(d) = update_config(ctx, QEMU, &node, vmid, &params.set("digest", digest)).await {
+                return Err(partial(d).await);
             }
             if !detached.is_empty()
                 && let Err(d) = Self::destroy_unused(ctx, &node, vmid, &detached).await
@@ -239,14 +239,8 @@ impl PveVm {
                 return Err(partial(d).await);
             }
             for (slot, size) in resizes {
-                match ctx.client.resize_disk(QEMU, &node, vmid, &slot, &size, None).await {
-                    Ok(Some(upid)) => {
-                        if let Err(d) = wait(ctx, &upid, limit, "Growing a disk").await {
-                            return Err(partial(d).await);
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => return Err(partial(api_failure("Growing a disk", e)).await),
+                if let Err(d) = grow(ctx, QEMU, &node, vmid, &slot, size, limit).await {
+                    return Err(partial(d).await);
                 }
             }
         } else {
@@ -261,11 +255,21 @@ impl PveVm {
             return Err(partial(d).await);
         }
         let result = if planned.get(names::TEMPLATE).as_bool() == Some(true) {
-            match ctx.client.convert_to_template(QEMU, &node, vmid).await {
-                Ok(Some(upid)) => wait(ctx, &upid, limit, "Converting to a template").await,
-                Ok(None) => Ok(()),
-                Err(e) => Err(api_failure("Converting to a template", e)),
-            }
+            let node = node.as_str();
+            until_done(
+                ctx,
+                "Converting to a template",
+                limit,
+                || Box::pin(ctx.client.convert_to_template(QEMU, node, vmid)),
+                || {
+                    Box::pin(async move {
+                        let config =
+                            ctx.client.guest_config(QEMU, node, vmid).await.map_err(|e| api_failure("Reading the VM config", e))?;
+                        Ok(config.flag("template"))
+                    })
+                },
+            )
+            .await
         } else if planned.get(names::STARTED).as_bool() != Some(false) {
             set_power(ctx, QEMU, &node, vmid, true, limit).await
         } else {
