@@ -459,6 +459,48 @@ resource "pve_vm" "app" {{
 }
 
 #[test]
+fn import_of_a_vm_with_generated_user_data_plans_clean() {
+    let rt = runtime();
+    let sshd = pve_home_tests::Sshd::start();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_path_buf();
+    let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
+    let vm = r#"
+resource "pve_vm" "docker" {
+  node                  = "pve1"
+  name                  = "docker1"
+  clone_vmid            = 9000
+  ci_user               = "ops"
+  ci_ssh_keys           = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e ops@laptop"]
+  install_docker        = true
+  install_node_exporter = true
+  security_updates      = true
+  disk {
+    slot    = "scsi0"
+    storage = "local-lvm"
+    size    = 8
+  }
+  network {}
+}
+"#;
+    let provider = pve_home_tests::provider_block_with_ssh(&emu, &sshd, &sshd.known_hosts);
+    let made = Terraform::new(&format!("{provider}{vm}"));
+    made.init();
+    apply(&made);
+    let vmid = made.run(&["state", "show", "-no-color", "pve_vm.docker"]).stdout.lines().find_map(|l| {
+        l.trim().strip_prefix("vmid").map(|v| v.trim().trim_start_matches('=').trim().to_string())
+    });
+    let vmid = vmid.expect("vmid in state");
+
+    // Another working directory adopts the same VM with an import block.
+    let adopted = Terraform::new(&format!("{provider}{vm}\nimport {{\n  to = pve_vm.docker\n  id = \"pve1/{vmid}\"\n}}\n"));
+    adopted.init();
+    let out = adopted.run(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("1 to import, 0 to add, 0 to change, 0 to destroy"), "the import plans clean:\n{}", out.stdout);
+}
+
+#[test]
 fn failed_creates_leave_no_orphans() {
     let rt = runtime();
     let emu = rt.block_on(emulator(|c| {

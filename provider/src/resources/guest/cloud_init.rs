@@ -10,6 +10,20 @@ pub fn snippet_name(vmid: u64) -> String {
     format!("pve-home-{vmid}-user.yaml")
 }
 
+/// The options that build user-data of the provider's own.
+pub const BUILT_INS: [&str; 3] = ["install_docker", "install_node_exporter", "security_updates"];
+
+/// The comment line in a generated snippet that names the options it was built from.
+const OPTIONS_HEADER: &str = "# terraform-provider-pve options:";
+
+/// The built-in options a generated snippet was rendered from, read from its header; None for
+/// user-data the provider did not build (custom `user_data`, or written before the header).
+pub fn options_of(snippet: &str) -> Option<Vec<(&'static str, bool)>> {
+    let line = snippet.lines().take(3).find_map(|l| l.strip_prefix(OPTIONS_HEADER))?;
+    let set: Vec<(&str, &str)> = line.split_whitespace().filter_map(|kv| kv.split_once('=')).collect();
+    Some(BUILT_INS.iter().map(|k| (*k, set.iter().any(|(name, value)| name == k && *value == "true"))).collect())
+}
+
 /// A YAML double-quoted scalar (JSON string syntax is valid YAML).
 fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
@@ -19,7 +33,7 @@ fn quoted(text: &str) -> String {
 pub fn wanted(state: &Value) -> bool {
     !state.get("user_data").is_null()
         || !state.get("user_data_wo_version").is_null()
-        || ["install_docker", "install_node_exporter", "security_updates"].iter().any(|k| state.get(k).as_bool() == Some(true))
+        || BUILT_INS.iter().any(|k| state.get(k).as_bool() == Some(true))
 }
 
 /// The user-data for a VM: `user_data` verbatim, or a #cloud-config built from the options.
@@ -34,6 +48,9 @@ pub fn render(state: &Value) -> String {
         groups.push("docker");
     }
     let mut out = String::from("#cloud-config\n# Written by terraform-provider-pve; changes here are overwritten.\n");
+    // What it was built from, so an import can tell (options_of).
+    let options: Vec<String> = BUILT_INS.iter().map(|k| format!("{k}={}", on(k))).collect();
+    out.push_str(&format!("{OPTIONS_HEADER} {}\n", options.join(" ")));
     out.push_str(&format!("hostname: {}\n", quoted(state.get("name").as_str().unwrap_or("vm"))));
     out.push_str("users:\n");
     out.push_str(&format!(
@@ -108,6 +125,10 @@ mod tests {
         assert!(text.contains("archive=${distro_codename}-security") && text.contains("Automatic-Reboot \"false\""));
         assert!(wanted(&state));
         assert!(!wanted(&Value::object([("name", "x".into())])));
+        assert_eq!(options_of(&text), Some(vec![("install_docker", true), ("install_node_exporter", true), ("security_updates", true)]));
+        let plain = render(&Value::object([("name", "x".into()), ("install_node_exporter", true.into())]));
+        assert_eq!(options_of(&plain), Some(vec![("install_docker", false), ("install_node_exporter", true), ("security_updates", false)]));
+        assert_eq!(options_of("#cloud-config\nruncmd: [echo hi]\n"), None, "user-data of someone else's");
     }
 
     #[test]

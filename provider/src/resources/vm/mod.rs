@@ -464,6 +464,7 @@ impl Resource<Context> for PveVm {
             let state = Self::read_state(ctx, vmid, &Value::Null)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("VM not found", format!("no VM with VMID {vmid}"))))?;
+            let state = Self::with_snippet_options(ctx, vmid, state).await;
             if let Some(node) = id.split('/').next().filter(|n| id.contains('/') && *n != "qemu")
                 && state.get(names::CURRENT_NODE).as_str() != Some(node)
             {

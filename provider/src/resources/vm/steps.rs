@@ -49,6 +49,42 @@ impl PveVm {
         Ok(format!("user={volume}"))
     }
 
+    /// An imported VM whose user-data is the provider's own snippet gets the options it was built
+    /// from (the snippet's header, read over SFTP), so its import plans clean. Without SSH, or
+    /// for a snippet of another origin, the state stays as read.
+    pub(super) async fn with_snippet_options(ctx: &Context, vmid: u64, mut state: Value) -> Value {
+        let node = state.get(names::CURRENT_NODE).as_str().unwrap_or_default().to_string();
+        let storage = state.get(names::SNIPPET_STORAGE).as_str().unwrap_or("local").to_string();
+        let snippet = crate::resources::guest::cloud_init::snippet_name(vmid);
+        let uses_ours = match ctx.client.guest_config(QEMU, &node, vmid).await {
+            Ok(config) => text(&config, "cicustom").is_some_and(|c| c.starts_with("user=") && c.ends_with(&format!("snippets/{snippet}"))),
+            Err(_) => false,
+        };
+        if !ctx.ssh.configured || !uses_ours {
+            return state;
+        }
+        let read = async {
+            let dir = ctx.snippet_dir(&storage).await?;
+            let session = ctx.ssh(&node).await.map_err(|e| e.to_string())?;
+            let path = format!("{dir}/{snippet}");
+            session.read_optional(&path).await.map_err(|e| e.to_string())
+        };
+        match read.await {
+            Ok(Some(bytes)) => {
+                if let (Some(options), Value::Map(s)) =
+                    (crate::resources::guest::cloud_init::options_of(&String::from_utf8_lossy(&bytes)), &mut state)
+                {
+                    for (option, on) in options {
+                        s.insert(option.into(), on.into());
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(vmid, "could not read the VM's cloud-init snippet: {e}"),
+        }
+        state
+    }
+
     pub(super) async fn remove_snippet(ctx: &Context, node: &str, vmid: u64, state: &Value) {
         let storage = state.get(names::SNIPPET_STORAGE).as_str().unwrap_or("local");
         let removed = async {
