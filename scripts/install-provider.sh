@@ -4,6 +4,7 @@
 # mirror, so `terraform init` works offline. Works the same for the emulator and real clusters.
 #
 #   bash scripts/install-provider.sh [release|debug]
+#   PVE_HOME_BIN_DIR=DIR bash scripts/install-provider.sh   # a provider built beforehand
 #   export TF_CLI_CONFIG_FILE="$PWD/.work/terraformrc"
 set -euo pipefail
 
@@ -14,13 +15,18 @@ MIRROR="$REPO/.work/mirror"
 TARGET="$MIRROR/registry.terraform.io/pve-home/pve/$VERSION/linux_amd64"
 
 cd "$REPO"
-if [[ "$PROFILE" == "release" ]]; then
-  cargo build --release --locked -p terraform-provider-pve
-else
-  cargo build --locked -p terraform-provider-pve
+# PVE_HOME_BIN_DIR: install the provider already built there instead of building it.
+BIN_DIR="${PVE_HOME_BIN_DIR:-}"
+if [[ -z "$BIN_DIR" ]]; then
+  if [[ "$PROFILE" == "release" ]]; then
+    cargo build --release --locked -p terraform-provider-pve
+  else
+    cargo build --locked -p terraform-provider-pve
+  fi
+  BIN_DIR="${CARGO_TARGET_DIR:-target}/$PROFILE"
 fi
 mkdir -p "$TARGET"
-install -m 0755 "target/$PROFILE/terraform-provider-pve" "$TARGET/terraform-provider-pve_v$VERSION"
+install -m 0755 "$BIN_DIR/terraform-provider-pve" "$TARGET/terraform-provider-pve_v$VERSION"
 bash scripts/write-cli-config.sh "$MIRROR" "$REPO/.work/terraformrc"
 echo "installed pve-home/pve $VERSION into $MIRROR"
 echo "export TF_CLI_CONFIG_FILE=$REPO/.work/terraformrc"

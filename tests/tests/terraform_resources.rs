@@ -414,6 +414,43 @@ fn lxc_security_updates_through_a_hookscript() {
     assert_eq!(code, 0, "{out}");
 }
 
+/// Ten containers with security updates, created at once on one node, all upload the one shared
+/// hookscript: every upload goes through its own temporary name, so none trips over another.
+#[test]
+fn ten_containers_share_one_hookscript_created_at_once() {
+    let rt = runtime();
+    let sshd = pve_home_tests::Sshd::start();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_path_buf();
+    let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
+    let provider = pve_home_tests::provider_block_with_ssh(&emu, &sshd, &sshd.known_hosts);
+    let tf = Terraform::new(&format!(
+        "{provider}\nresource \"pve_lxc\" \"web\" {{\n  count = 10\n  node = \"pve1\"\n  hostname = \"web${{count.index}}\"\n  template_volume = \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\"\n  security_updates = true\n  rootfs {{\n    storage = \"local-lvm\"\n    size = 4\n  }}\n  network {{}}\n}}\n"
+    ));
+    tf.init();
+    let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve", "-parallelism=10"]);
+    assert_eq!(out.code, 0, "the first apply succeeds:\n{}", out.all());
+    let api = client(&emu);
+    let hooked = rt
+        .block_on(api.cluster_resources(Some("vm")))
+        .unwrap()
+        .iter()
+        .filter(|g| g.resource_type == "lxc")
+        .filter(|g| {
+            rt.block_on(api.guest_config(GuestKind::Lxc, "pve1", g.vmid.unwrap())).unwrap().get_str("hookscript").as_deref()
+                == Some("local:snippets/pve-home-ct-security-updates.sh")
+        })
+        .count();
+    assert_eq!(hooked, 10, "every container runs the hookscript");
+    let leftovers: Vec<_> = std::fs::read_dir(data_dir.join("local/snippets"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n != "pve-home-ct-security-updates.sh")
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary upload is left behind: {leftovers:?}");
+}
+
 /// A mount point added to an applied container keeps its `backup` flag, so the plan settles
 /// (the update path once dropped it: `backup = false -> true` on every plan).
 #[test]

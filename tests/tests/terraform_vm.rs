@@ -487,9 +487,11 @@ resource "pve_vm" "docker" {
     let made = Terraform::new(&format!("{provider}{vm}"));
     made.init();
     apply(&made);
-    let vmid = made.run(&["state", "show", "-no-color", "pve_vm.docker"]).stdout.lines().find_map(|l| {
-        l.trim().strip_prefix("vmid").map(|v| v.trim().trim_start_matches('=').trim().to_string())
-    });
+    let vmid = made
+        .run(&["state", "show", "-no-color", "pve_vm.docker"])
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("vmid").map(|v| v.trim().trim_start_matches('=').trim().to_string()));
     let vmid = vmid.expect("vmid in state");
 
     // Another working directory adopts the same VM with an import block.
