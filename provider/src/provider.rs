@@ -497,6 +497,7 @@ impl ProviderDefinition for PveProvider {
             Arc::new(backup_job::PveBackupJob),
             Arc::new(snapshot::PveSnapshot),
             Arc::new(ha_resource::PveHaResource),
+            Arc::new(ha_rule::PveHaRule),
             Arc::new(lifecycle_tag::PveLifecycleTag),
         ]
     }

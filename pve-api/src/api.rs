@@ -336,6 +336,34 @@ impl HaResource {
     }
 }
 
+/// One HA rule (PVE 9): a row of `/cluster/ha/rules` or `/cluster/ha/rules/{rule}`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+pub struct HaRule {
+    pub rule: String,
+    /// `node-affinity` or `resource-affinity`.
+    #[serde(rename = "type")]
+    pub rule_type: String,
+    /// Comma-separated SIDs (`vm:100,ct:200`).
+    #[serde(default)]
+    pub resources: String,
+    /// node-affinity: comma-separated `node[:priority]`.
+    #[serde(default)]
+    pub nodes: Option<String>,
+    #[serde(default, deserialize_with = "flexible_opt_bool")]
+    pub strict: Option<bool>,
+    /// resource-affinity: `positive` or `negative`.
+    #[serde(default)]
+    pub affinity: Option<String>,
+    #[serde(default, deserialize_with = "flexible_opt_bool")]
+    pub disable: Option<bool>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub digest: Option<String>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
 /// One scheduled vzdump job: a row of `/cluster/backup` or `/cluster/backup/{id}`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 pub struct BackupJob {
@@ -956,6 +984,25 @@ impl PveClient {
 
     pub async fn delete_ha_resource(&self, sid: &str) -> Result<(), ApiError> {
         let _: Value = self.delete(&format!("/cluster/ha/resources/{}", segment(sid)), &Params::new()).await?;
+        Ok(())
+    }
+
+    pub async fn list_ha_rules(&self) -> Result<Vec<HaRule>, ApiError> {
+        self.get("/cluster/ha/rules", &Params::new()).await
+    }
+
+    pub async fn create_ha_rule(&self, params: &Params) -> Result<(), ApiError> {
+        let _: Value = self.post("/cluster/ha/rules", params, Retry::OnlyIfNotApplied).await?;
+        Ok(())
+    }
+
+    pub async fn update_ha_rule(&self, rule: &str, params: &Params) -> Result<(), ApiError> {
+        let _: Value = self.put(&format!("/cluster/ha/rules/{}", segment(rule)), params).await?;
+        Ok(())
+    }
+
+    pub async fn delete_ha_rule(&self, rule: &str) -> Result<(), ApiError> {
+        let _: Value = self.delete(&format!("/cluster/ha/rules/{}", segment(rule)), &Params::new()).await?;
         Ok(())
     }
 

@@ -19,7 +19,7 @@ pub mod task;
 pub mod upid;
 
 pub use api::{
-    AgentInterface, AgentIpAddress, BackupJob, ClusterResource, GuestConfig, GuestKind, GuestLocation, GuestStatus, HaResource,
+    AgentInterface, AgentIpAddress, BackupJob, ClusterResource, GuestConfig, GuestKind, GuestLocation, GuestStatus, HaResource, HaRule,
     NetworkInterface, NodeInfo, PendingChange, Pool, PoolMember, SnapshotInfo, StorageConfig, StorageInfo, StorageVolume, Version,
     VolumeAttributes, find_guest,
 };

@@ -5,6 +5,7 @@
 pub mod backup_job;
 pub mod guest;
 pub mod ha_resource;
+pub mod ha_rule;
 pub mod lifecycle_tag;
 pub mod lxc;
 pub mod snapshot;
