@@ -410,6 +410,12 @@ pub struct BackupJob {
     /// `always` or `failure`.
     #[serde(default)]
     pub mailnotification: Option<String>,
+    /// `auto` (PVE's default), `legacy-sendmail` or `notification-system` (PVE 8.1+).
+    #[serde(rename = "notification-mode", default)]
+    pub notification_mode: Option<String>,
+    /// Run a job whose time passed while the node was down, once it is back.
+    #[serde(rename = "repeat-missed", default, deserialize_with = "flexible_opt_bool")]
+    pub repeat_missed: Option<bool>,
     /// Unix time of the next run; PVE only sends it for enabled jobs.
     #[serde(rename = "next-run", default, deserialize_with = "flexible_u64")]
     pub next_run: Option<u64>,
@@ -985,6 +991,11 @@ impl PveClient {
     pub async fn delete_ha_resource(&self, sid: &str) -> Result<(), ApiError> {
         let _: Value = self.delete(&format!("/cluster/ha/resources/{}", segment(sid)), &Params::new()).await?;
         Ok(())
+    }
+
+    /// PVE 8's HA groups; PVE 9 refuses this once the groups are migrated to rules.
+    pub async fn list_ha_groups(&self) -> Result<Vec<BTreeMap<String, Value>>, ApiError> {
+        self.get("/cluster/ha/groups", &Params::new()).await
     }
 
     pub async fn list_ha_rules(&self) -> Result<Vec<HaRule>, ApiError> {

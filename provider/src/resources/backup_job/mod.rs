@@ -105,6 +105,18 @@ fn params_for(planned: &Value, prior: &Value) -> (Params, Vec<String>) {
         prior.get("mail_notification"),
         planned.get("mail_notification"),
     );
+    put(
+        "notification-mode",
+        planned.get("notification_mode").as_str().map(str::to_string),
+        prior.get("notification_mode"),
+        planned.get("notification_mode"),
+    );
+    put(
+        "repeat-missed",
+        planned.get("repeat_missed").as_bool().map(|b| if b { "1" } else { "0" }.to_string()),
+        prior.get("repeat_missed"),
+        planned.get("repeat_missed"),
+    );
     let retention = planned.get("retention");
     let prune = (!retention.is_null()).then(|| {
         let mut p = PropertyString::new();
@@ -153,6 +165,8 @@ fn state_from(job: &pve_api::BackupJob) -> Value {
         job.mailto.as_deref().map(|m| Value::List(pve_api::tags::split_tag_list(m).map(Value::from).collect())).unwrap_or(Value::Null),
     );
     s.insert("mail_notification".into(), text(&job.mailnotification));
+    s.insert("notification_mode".into(), job.notification_mode.clone().unwrap_or_else(|| "auto".into()).into());
+    s.insert("repeat_missed".into(), (job.repeat_missed == Some(true)).into());
     s.insert("next_run".into(), job.next_run.map(|t| Value::from(t as i64)).unwrap_or(Value::Null));
     if s.get("mode").is_none_or(Value::is_null) {
         s.insert("mode".into(), "snapshot".into());
@@ -264,8 +278,25 @@ impl Resource<Context> for PveBackupJob {
                     "Notes for each backup, with `{{guestname}}`, `{{vmid}}`, `{{node}}`, `{{cluster}}`.",
                 ),
                 Attribute::optional("mail_to", Type::list(Type::String), "Addresses or users to mail."),
-                Attribute::optional("mail_notification", Type::String, "`always` or `failure`.")
-                    .validate(Validator::OneOf(&["always", "failure"])),
+                Attribute::optional(
+                    "mail_notification",
+                    Type::String,
+                    "`always` or `failure`. Legacy: it applies with `notification_mode = \"legacy-sendmail\"` (or `auto` with `mail_to`).",
+                )
+                .validate(Validator::OneOf(&["always", "failure"])),
+                Attribute::optional_computed(
+                    "notification_mode",
+                    Type::String,
+                    "`auto` (default: PVE's notification system, or sendmail when `mail_to` is set), `notification-system` or `legacy-sendmail`.",
+                )
+                .validate(Validator::OneOf(&["auto", "legacy-sendmail", "notification-system"]))
+                .default("auto"),
+                Attribute::optional_computed(
+                    "repeat_missed",
+                    Type::Bool,
+                    "Run once a run was missed (the node was off at its time), as soon as it can. Default false.",
+                )
+                .default(false),
             ],
         )
         .with_block("retention", Nesting::Single, retention_block())

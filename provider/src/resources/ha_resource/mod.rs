@@ -14,12 +14,13 @@ use crate::provider::Context;
 pub struct PveHaResource;
 
 /// Attribute, PVE key, numeric (what a plan writes).
-const OPTIONS: [(&str, &str, bool); 5] = [
+const OPTIONS: [(&str, &str, bool); 6] = [
     ("state", "state", false),
     ("group", "group", false),
     ("max_restart", "max_restart", true),
     ("max_relocate", "max_relocate", true),
     ("comment", "comment", false),
+    ("failback", "failback", false),
 ];
 
 /// The state of an HA resource as PVE has it; unset options read as PVE's defaults.
@@ -33,6 +34,7 @@ fn state_from(vmid: u64, row: &pve_api::HaResource) -> Value {
         ("max_restart", (row.max_restart.unwrap_or(1) as i64).into()),
         ("max_relocate", (row.max_relocate.unwrap_or(1) as i64).into()),
         ("comment", text(&row.comment)),
+        ("failback", row.failback.unwrap_or(true).into()),
     ])
 }
 
@@ -52,6 +54,7 @@ fn params(planned: &Value, prior: &Value) -> (Params, Vec<String>) {
         match after {
             Value::String(s) => params.insert(key, s),
             Value::Number(n) => params.insert(key, (*n as i64).to_string()),
+            Value::Bool(b) => params.insert(key, u8::from(*b)),
             Value::Null if !before.is_null() => deletes.push(key.to_string()),
             _ => {}
         }
@@ -79,7 +82,17 @@ impl Resource<Context> for PveHaResource {
                 )
                 .validate(Validator::OneOf(&["started", "stopped", "ignored", "disabled"]))
                 .default("started"),
-                Attribute::optional("group", Type::String, "HA group (node affinity)."),
+                Attribute::optional(
+                    "group",
+                    Type::String,
+                    "HA group: PVE 8's node affinity. PVE 9 migrates groups to rules and then refuses it: use `pve_ha_rule`.",
+                ),
+                Attribute::optional_computed(
+                    "failback",
+                    Type::Bool,
+                    "Move back to the preferred node (of a node-affinity rule) when it returns. Default true.",
+                )
+                .default(true),
                 Attribute::optional_computed(
                     "max_restart",
                     Type::Number,
@@ -93,6 +106,43 @@ impl Resource<Context> for PveHaResource {
                 Attribute::optional("comment", Type::String, "Description."),
             ],
         )
+    }
+
+    fn modify_plan<'a>(
+        &'a self,
+        ctx: Option<&'a Context>,
+        prior: &'a Value,
+        _config: &'a Value,
+        planned: &'a mut Value,
+        _replace: &'a mut Vec<crate::plugin::diag::Path>,
+    ) -> BoxFuture<'a, Diagnostics> {
+        Box::pin(async move {
+            let mut diags = Diagnostics::default();
+            let (Some(ctx), Some(group)) = (ctx, planned.get("group").as_str()) else { return diags };
+            if prior.get("group").as_str() == Some(group) {
+                return diags;
+            }
+            // PVE 9 refuses groups once it has migrated them to rules; PVE 8 needs the group to exist.
+            match ctx.client.list_ha_groups().await {
+                Ok(groups) if groups.iter().any(|g| g.get("group").and_then(|v| v.as_str()) == Some(group)) => {}
+                Ok(groups) => {
+                    let names: Vec<&str> = groups.iter().filter_map(|g| g.get("group").and_then(|v| v.as_str())).collect();
+                    let detail = format!(
+                        "HA group '{group}' does not exist; groups are: {}",
+                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                    );
+                    diags.push(Diagnostic::error("Unknown HA group", detail).at(attr("group")));
+                }
+                Err(e) => {
+                    let detail = format!(
+                        "{}; on PVE 9 put the guest under a pve_ha_rule (node-affinity) instead of a group",
+                        e.message().trim_end()
+                    );
+                    diags.push(Diagnostic::error("HA groups are not available", detail).at(attr("group")));
+                }
+            }
+            diags
+        })
     }
 
     fn create<'a>(&'a self, ctx: &'a Context, planned: Value, _config: Value) -> BoxFuture<'a, Result<Value, CreateError>> {
