@@ -427,7 +427,7 @@ fn print_text(orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], args
     }
     for env in envs {
         if let Some(error) = &env.plan_error {
-            println!("\n# {}: the plan failed, its orphans are left unmatched: {error}", env.name);
+            println!("\n# {}: the plan failed, so no orphan is matched to what it would create: {error}", env.name);
         }
         if env.imports.is_empty() {
             continue;
@@ -441,9 +441,8 @@ fn print_text(orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], args
             format!("paste into a .tf file in {} (or use --write-imports)", env.dir.display())
         };
         println!("\n# {} ({}): {how}, then run terraform apply there", env.name, env.dir.display());
-        for (address, id) in &env.imports {
-            print!("{}", import_block(address, id));
-        }
+        let blocks: Vec<String> = env.imports.iter().map(|(address, id)| import_block(address, id)).collect();
+        print!("{}", blocks.join("\n"));
     }
     for (orphan, verdict) in orphans.iter().zip(verdicts) {
         if let Verdict::Unmatched { reason } = verdict {
@@ -454,7 +453,11 @@ fn print_text(orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], args
                 orphan.name,
                 orphan.node
             );
-            println!("# Destroy it if nothing needs it, or import it under an address you choose (with a resource block for it):");
+            let destroy = if orphan.kind == GuestKind::Qemu { "qm" } else { "pct" };
+            println!(
+                "# Destroy it if nothing needs it ({destroy} destroy {} on {}), or import it under an address you choose (with a resource block for it):",
+                orphan.vmid, orphan.node
+            );
             print!("{}", commented(&import_block(placeholder(orphan.kind), &orphan.import_id())));
         }
     }
