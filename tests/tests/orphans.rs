@@ -166,6 +166,15 @@ fn guests_left_by_a_killed_apply_are_found_matched_and_imported() {
     }
     let written = std::fs::read_to_string(lab.join("orphans-imports.tf")).unwrap();
     assert_eq!(written.matches("import {").count(), expected.len(), "{written}");
+    // Run again before the apply: the plan now imports them through that file, which is written
+    // again as it was (no orphan loses its address to its own pending import).
+    let again = orphans(&["--write-imports", "--json"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let again = again.json();
+    let rows = again["orphans"].as_array().unwrap();
+    assert_eq!(rows.iter().map(|o| o["vmid"].as_u64().unwrap()).collect::<BTreeSet<_>>(), expected, "{again}");
+    assert!(rows.iter().all(|o| o["import_in_configuration"] == true && o["address"].is_string()), "{again}");
+    assert_eq!(std::fs::read_to_string(lab.join("orphans-imports.tf")).unwrap(), written);
     let prom = std::fs::read_to_string(metrics.path().join("pve_orphans.prom")).unwrap();
     assert!(prom.contains(&format!("pve_orphan_guests {}\n", expected.len())) && prom.contains("pve_orphans_check_failed 0"), "{prom}");
 

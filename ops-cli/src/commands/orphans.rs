@@ -26,7 +26,8 @@ const IMPORTS_HEADER: &str = "# Written by pve-ops orphans:";
 /// List guests that carry the provider's mark but are in no environment's Terraform state, with
 /// import blocks that adopt them where the configuration plans to create them. Exit 0 (orphans
 /// are a finding, in the metrics), 1 when a state or PVE cannot be read, 3 when an
-/// environment's plan failed (its orphans are listed unmatched).
+/// environment's plan failed (its orphans are listed unmatched) or its imports file was not
+/// pve-ops's to replace.
 #[derive(clap::Args)]
 pub struct Args {
     /// Environment to read (a folder under --environments; repeatable). Default: every folder
@@ -181,8 +182,13 @@ pub fn assign(orphans: &[Orphan], planned: &[Planned], failed: &[String]) -> Vec
     verdicts.into_iter().map(|v| v.expect("every orphan judged")).collect()
 }
 
-/// The environments to read: the named ones, or every initialised folder under `root`.
-fn environments(root: &Path, named: &[String]) -> anyhow::Result<Vec<(String, PathBuf)>> {
+/// An environment's name and folder.
+type Environment = (String, PathBuf);
+
+/// The environments to read: the named ones, or every initialised folder under `root`; and the
+/// folders with Terraform files that are not initialised (not read: their guests would look
+/// orphaned).
+fn environments(root: &Path, named: &[String]) -> anyhow::Result<(Vec<Environment>, Vec<String>)> {
     if !named.is_empty() {
         let mut found = Vec::new();
         for env in named {
@@ -195,26 +201,32 @@ fn environments(root: &Path, named: &[String]) -> anyhow::Result<Vec<(String, Pa
             }
             found.push((env.clone(), dir));
         }
-        return Ok(found);
+        return Ok((found, Vec::new()));
     }
     let entries = std::fs::read_dir(root).map_err(|e| anyhow::anyhow!("cannot read the environments folder {}: {e}", root.display()))?;
-    let mut found = Vec::new();
+    let (mut found, mut skipped) = (Vec::new(), Vec::new());
     for entry in entries {
         let dir = entry.map_err(|e| anyhow::anyhow!("cannot read the environments folder {}: {e}", root.display()))?.path();
-        if dir.join(".terraform").is_dir()
-            && let Some(name) = dir.file_name().and_then(|n| n.to_str())
-        {
-            found.push((name.to_string(), dir.clone()));
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+        if dir.join(".terraform").is_dir() {
+            found.push((name, dir));
+        } else if has_terraform_files(&dir) {
+            skipped.push(name);
         }
     }
     found.sort();
+    skipped.sort();
     if found.is_empty() {
         anyhow::bail!(
             "no environment under {} has been initialised (terraform init): without their states every marked guest would look orphaned; init them or pass --env",
             root.display()
         );
     }
-    Ok(found)
+    Ok((found, skipped))
+}
+
+fn has_terraform_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).into_iter().flatten().flatten().any(|e| e.file_name().to_str().is_some_and(|n| n.ends_with(".tf")))
 }
 
 /// Every marked guest in PVE (templates too: the provider makes those as well).
@@ -279,13 +291,15 @@ struct EnvReport {
     imports: Vec<(String, String)>,
     file: Option<PathBuf>,
     written: bool,
+    /// Why --write-imports left the file alone.
+    not_written: Option<String>,
 }
 
 pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     let result = check(ops, &args).await;
     if let Some(dir) = &ops.metrics_dir {
         let mut families = Vec::new();
-        if let Ok((orphans, ..)) = &result {
+        if let Ok(Found { orphans, .. }) = &result {
             families.push(
                 Family::gauge("pve_orphan_guests", "Guests carrying terraform-provider-pve's mark that no environment's state holds.")
                     .sample(vec![], orphans.len() as f64),
@@ -301,12 +315,14 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
         );
         metrics::write(dir, "pve_orphans", &families)?;
     }
-    let (orphans, verdicts, mut envs) = result?;
+    let Found { orphans, verdicts, mut envs, skipped } = result?;
     for env in envs.iter_mut().filter(|e| !e.imports.is_empty()) {
         let path = env.dir.join(IMPORTS_FILE);
         if args.write_imports && !ops.dry_run {
             if path.exists() && our_imports(&path).is_none() {
-                anyhow::bail!("{} exists and was not written by pve-ops orphans: not overwritten", path.display());
+                env.not_written = Some(format!("{} exists and was not written by pve-ops orphans: left as it is", path.display()));
+                env.file = Some(path);
+                continue;
             }
             let blocks: String = env.imports.iter().map(|(address, id)| format!("\n{}", import_block(address, id))).collect();
             let text = format!(
@@ -317,19 +333,26 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
         }
         env.file = Some(path);
     }
-    let failed_plans = envs.iter().any(|e| e.plan_error.is_some());
+    let partial = envs.iter().any(|e| e.plan_error.is_some() || e.not_written.is_some());
     if ops.json {
-        print_json(ops, &orphans, &verdicts, &envs, &args);
+        print_json(ops, &orphans, &verdicts, &envs, &skipped, &args);
     } else {
-        print_text(&orphans, &verdicts, &envs, &args);
+        print_text(&orphans, &verdicts, &envs, &skipped, &args);
     }
-    Ok(if failed_plans { Exit::Partial } else { Exit::Ok })
+    Ok(if partial { Exit::Partial } else { Exit::Ok })
 }
 
-type Found = (Vec<Orphan>, Vec<Verdict>, Vec<EnvReport>);
+/// What a check found.
+struct Found {
+    orphans: Vec<Orphan>,
+    verdicts: Vec<Verdict>,
+    envs: Vec<EnvReport>,
+    /// Environment folders not read because they are not initialised.
+    skipped: Vec<String>,
+}
 
 async fn check(ops: &Ops, args: &Args) -> anyhow::Result<Found> {
-    let envs = environments(&args.environments, &args.envs)?;
+    let (envs, skipped) = environments(&args.environments, &args.envs)?;
     let api = ops.api()?;
     // PVE first, then the states: a guest an apply creates in between is then not seen at all,
     // rather than seen without its state.
@@ -350,6 +373,7 @@ async fn check(ops: &Ops, args: &Args) -> anyhow::Result<Found> {
                     imports: Vec::new(),
                     file: None,
                     written: false,
+                    not_written: None,
                 });
                 in_state.extend(vmids);
             }
@@ -375,7 +399,7 @@ async fn check(ops: &Ops, args: &Args) -> anyhow::Result<Found> {
                     env.planned = true;
                 }
                 Err(e) => {
-                    tracing::warn!(env = %env.name, "plan failed: {e:#}");
+                    tracing::debug!(env = %env.name, "plan failed: {e:#}");
                     env.plan_error = Some(format!("{e:#}"));
                     failed.push(env.name.clone());
                 }
@@ -392,19 +416,21 @@ async fn check(ops: &Ops, args: &Args) -> anyhow::Result<Found> {
             env.imports.push((address.clone(), orphan.import_id()));
         }
     }
-    Ok((orphans, verdicts, reports))
-}
-
-fn kind_name(kind: GuestKind) -> &'static str {
-    kind.as_str()
+    Ok(Found { orphans, verdicts, envs: reports, skipped })
 }
 
 fn placeholder(kind: GuestKind) -> &'static str {
     if kind == GuestKind::Qemu { "pve_vm.CHOOSE_A_NAME" } else { "pve_lxc.CHOOSE_A_NAME" }
 }
 
-fn print_text(orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], args: &Args) {
+fn print_text(orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], skipped: &[String], args: &Args) {
     let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
+    if !skipped.is_empty() {
+        println!(
+            "not read (not terraform init-ed): {}; guests in their states would show here as orphans: init them, or name the environments with --env",
+            skipped.join(", ")
+        );
+    }
     if orphans.is_empty() {
         println!("no orphan guests: every guest with the provider's mark is in a state ({})", names.join(", "));
         return;
@@ -423,7 +449,7 @@ fn print_text(orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], args
             Verdict::Unmatched { reason } => format!("none: {reason}"),
         };
         let lock = orphan.lock.as_ref().map(|l| format!(" [locked: {l}, a task is still at work on it]")).unwrap_or_default();
-        println!("{:<8} {:<5} {:<10} {:<30} {matched}{lock}", orphan.vmid, kind_name(orphan.kind), orphan.node, orphan.name);
+        println!("{:<8} {:<5} {:<10} {:<30} {matched}{lock}", orphan.vmid, orphan.kind.as_str(), orphan.node, orphan.name);
     }
     for env in envs {
         if let Some(error) = &env.plan_error {
@@ -433,7 +459,9 @@ fn print_text(orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], args
             continue;
         }
         let file = env.file.as_ref().map(|f| f.display().to_string()).unwrap_or_default();
-        let how = if env.written {
+        let how = if let Some(why) = &env.not_written {
+            format!("not written ({why}): paste them into a .tf file there")
+        } else if env.written {
             format!("written to {file}")
         } else if args.write_imports {
             format!("would be written to {file} (dry run)")
@@ -446,13 +474,7 @@ fn print_text(orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], args
     }
     for (orphan, verdict) in orphans.iter().zip(verdicts) {
         if let Verdict::Unmatched { reason } = verdict {
-            println!(
-                "\n# VMID {} ({} {:?} on {}) is not matched: {reason}.",
-                orphan.vmid,
-                kind_name(orphan.kind),
-                orphan.name,
-                orphan.node
-            );
+            println!("\n# VMID {} ({} {:?} on {}) is not matched: {reason}.", orphan.vmid, orphan.kind.as_str(), orphan.name, orphan.node);
             let destroy = if orphan.kind == GuestKind::Qemu { "qm" } else { "pct" };
             println!(
                 "# Destroy it if nothing needs it ({destroy} destroy {} on {}), or import it under an address you choose (with a resource block for it):",
@@ -463,7 +485,7 @@ fn print_text(orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], args
     }
 }
 
-fn print_json(ops: &Ops, orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], args: &Args) {
+fn print_json(ops: &Ops, orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvReport], skipped: &[String], args: &Args) {
     let rows: Vec<Value> = orphans
         .iter()
         .zip(verdicts)
@@ -473,7 +495,7 @@ fn print_json(ops: &Ops, orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvRe
                 Verdict::Unmatched { reason } => (None, None, false, Some(reason)),
             };
             json!({
-                "vmid": o.vmid, "kind": kind_name(o.kind), "node": o.node, "name": o.name, "lock": o.lock,
+                "vmid": o.vmid, "kind": o.kind.as_str(), "node": o.node, "name": o.name, "lock": o.lock,
                 "import_id": o.import_id(), "env": env, "address": address, "import_in_configuration": already, "reason": reason,
             })
         })
@@ -485,14 +507,17 @@ fn print_json(ops: &Ops, orphans: &[Orphan], verdicts: &[Verdict], envs: &[EnvRe
                 "env": e.name, "dir": e.dir, "guests_in_state": e.guests_in_state, "planned": e.planned, "plan_error": e.plan_error,
                 "imports": e.imports.iter().map(|(address, id)| json!({ "to": address, "id": id })).collect::<Vec<_>>(),
                 "imports_text": e.imports.iter().map(|(address, id)| import_block(address, id)).collect::<Vec<_>>().join("\n"),
-                "imports_file": e.file, "written": e.written,
+                "imports_file": e.file, "written": e.written, "not_written": e.not_written,
             })
         })
         .collect();
     report(
         ops,
         "",
-        json!({ "count": orphans.len(), "orphans": rows, "environments": envs, "dry_run": ops.dry_run, "write_imports": args.write_imports }),
+        json!({
+            "count": orphans.len(), "orphans": rows, "environments": envs, "not_initialised": skipped,
+            "dry_run": ops.dry_run, "write_imports": args.write_imports,
+        }),
     );
 }
 
@@ -618,8 +643,12 @@ mod tests {
                 std::fs::create_dir_all(root.path().join(env).join(".terraform")).unwrap();
             }
         }
-        let names: Vec<String> = environments(root.path(), &[]).unwrap().into_iter().map(|(n, _)| n).collect();
+        std::fs::write(root.path().join("scratch/main.tf"), "# not initialised\n").unwrap();
+        std::fs::create_dir_all(root.path().join("notes")).unwrap();
+        let (found, skipped) = environments(root.path(), &[]).unwrap();
+        let names: Vec<String> = found.into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["lab", "prod"]);
+        assert_eq!(skipped, ["scratch"], "a folder with Terraform files but no .terraform is named, not read");
         let error = environments(root.path(), &["scratch".to_string()]).unwrap_err().to_string();
         assert!(error.contains("has not been initialised"), "{error}");
         let empty = tempfile::tempdir().unwrap();
