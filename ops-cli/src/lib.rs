@@ -6,6 +6,7 @@ pub mod commands;
 pub mod metrics;
 pub mod report;
 pub mod s3;
+pub mod terraform;
 
 use std::path::{Path, PathBuf};
 

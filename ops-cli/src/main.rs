@@ -2,13 +2,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use pve_ops::commands::{backups, deploy, drift, expire, health, rebuild, rotate, snapshot, tfstate};
+use pve_ops::commands::{backups, deploy, drift, expire, health, orphans, rebuild, rotate, snapshot, tfstate};
 use pve_ops::{Exit, Ops};
 
 /// Operator CLI for pve-home: restores (guests, Terraform state), backup checks, snapshots, lab
-/// expiry, SSH key rotation, drift and health checks, deploy and rebuild. Credentials come from
-/// PVE_* / AWS_* environment variables or --config FILE (KEY=VALUE lines) — never from the
-/// command line. Every mutating command has --dry-run and asks first unless --yes.
+/// expiry, SSH key rotation, drift, orphan and health checks, deploy and rebuild. Credentials
+/// come from PVE_* / AWS_* environment variables or --config FILE (KEY=VALUE lines) — never from
+/// the command line. Every mutating command has --dry-run and asks first unless --yes.
 ///
 /// Exit codes: 0 ok, 1 failure, 2 usage error, 3 partial (some targets failed or were skipped).
 #[derive(Parser)]
@@ -45,6 +45,7 @@ enum Command {
     },
     VerifyBackups(backups::VerifyArgs),
     Drift(drift::Args),
+    Orphans(orphans::Args),
     RotateSshKeys(rotate::Args),
     Health(health::Args),
     Deploy(deploy::Args),
@@ -66,6 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Restore { what: RestoreWhat::Tfstate(args) } => tfstate::run(&ops, args).await,
         Command::VerifyBackups(args) => backups::verify(&ops, args).await,
         Command::Drift(args) => drift::run(&ops, args),
+        Command::Orphans(args) => orphans::run(&ops, args).await,
         Command::RotateSshKeys(args) => rotate::run(&ops, args).await,
         Command::Health(args) => health::run(&ops, args).await,
         Command::Deploy(args) => deploy::run(&ops, args).await,

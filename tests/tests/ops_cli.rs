@@ -426,7 +426,7 @@ fn deploy_installs_over_ssh_and_a_second_run_changes_nothing() {
     let (code, first, out) = deploy(&sshd.known_hosts, &[]);
     assert_eq!(code, 0, "{out}");
     let changed = first["changed"].as_array().unwrap().len();
-    assert_eq!(changed, 1 + 1 + 10 + 5, "binary, settings, 10 units, 5 environment/module files (tests/ left out): {first}");
+    assert_eq!(changed, 1 + 1 + 12 + 5, "binary, settings, 12 units, 5 environment/module files (tests/ left out): {first}");
     let r = root.path();
     let mode = |p: &str| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(r.join(p)).unwrap().permissions()) & 0o777;
     assert_eq!(std::fs::read(r.join("etc/pve-ops/pve-ops.env")).unwrap(), std::fs::read(&settings).unwrap());
@@ -439,7 +439,14 @@ fn deploy_installs_over_ssh_and_a_second_run_changes_nothing() {
     assert_eq!(mode("usr/local/bin/pve-ops"), 0o755);
     assert_eq!(std::fs::read(r.join("usr/local/bin/pve-ops")).unwrap(), std::fs::read(workspace_binary("pve-ops")).unwrap());
     assert!(!r.join("opt/pve-home/environments/lab/tests").exists());
-    for timer in ["pve-ops-expire-lab", "pve-ops-health", "pve-ops-snapshot-cleanup", "pve-ops-verify-backups", "pve-ops-drift@lab"] {
+    for timer in [
+        "pve-ops-expire-lab",
+        "pve-ops-health",
+        "pve-ops-orphans",
+        "pve-ops-snapshot-cleanup",
+        "pve-ops-verify-backups",
+        "pve-ops-drift@lab",
+    ] {
         let link = r.join(format!("etc/systemd/system/timers.target.wants/{timer}.timer"));
         assert!(link.symlink_metadata().is_ok(), "systemctl enabled {timer}.timer");
     }

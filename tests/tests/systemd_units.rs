@@ -23,7 +23,7 @@ fn units_verify() {
         std::fs::write(dir.path().join(&name), text).unwrap();
         units.push(dir.path().join(name));
     }
-    assert_eq!(units.len(), 10);
+    assert_eq!(units.len(), 12);
     let out = std::process::Command::new(analyze).arg("verify").args(&units).env("SYSTEMD_LOG_LEVEL", "warning").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Lines about the machine (no running systemd in a container, missing EnvironmentFile) are not about the units.

@@ -225,3 +225,107 @@ fn the_state_lock_is_released_only_while_it_is_ours() {
     assert_eq!(rt.block_on(lock.release(&client)).unwrap(), Released::LeftForItsHolder);
     assert_eq!(read_lock(&client), Some(theirs), "the other run's lock is still there");
 }
+
+/// `restore tfstate` with the emulator's credentials, so it can check what PVE still has.
+fn pve_ops_checked(s3: &S3Server, emulator_url: &str, args: &[&str]) -> Run {
+    Run::of(
+        Command::new(workspace_binary("pve-ops"))
+            .args(["restore", "tfstate"])
+            .args(args)
+            .envs(s3.env())
+            .env("PVE_ENDPOINT", emulator_url)
+            .env("PVE_INSECURE_HTTP", "1")
+            .env("PVE_API_TOKEN", TOKEN),
+    )
+}
+
+const DB_BACKUP_JOB: &str = r#"
+resource "pve_backup_job" "db" {
+  id       = "db-nightly"
+  schedule = "02:00"
+  storage  = "backup"
+  vmids    = [pve_vm.db.vmid]
+}
+"#;
+
+#[test]
+fn a_restore_names_what_it_forgets_and_its_import_blocks_adopt_them() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let s3 = S3Server::start();
+    let mut tf = Terraform::new(&config(&s3.endpoint, &emu.url, &["web"]));
+    for (key, value) in s3.env() {
+        tf = tf.env(key, &value);
+    }
+    tf.init();
+    let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    // The second apply adds a VM and its backup job.
+    let both = format!("{}{DB_BACKUP_JOB}", config(&s3.endpoint, &emu.url, &["web", "db"]));
+    tf.write("main.tf", &both);
+    let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let db_vmid = tf.run(&["state", "show", "-no-color", "pve_vm.db"]);
+    let db_vmid: u64 =
+        db_vmid.stdout.lines().find_map(|l| l.trim().strip_prefix("vmid")?.trim().strip_prefix('=')?.trim().parse().ok()).unwrap();
+
+    let versions = pve_ops(&s3, &["--env", "lab", "--json"]).json()["versions"].as_array().unwrap().clone();
+    let first = versions.iter().find(|v| v["resources"] == 1).expect("the one-VM state").clone();
+    let first_id = first["version_id"].as_str().unwrap();
+    let forgotten = |report: &Value| -> Vec<(String, Value, Value)> {
+        let mut rows: Vec<(String, Value, Value)> = report["forgotten"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no forgotten list: {report}"))
+            .iter()
+            .map(|f| (f["address"].as_str().unwrap().to_string(), f["exists"].clone(), f["import_id"].clone()))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    let expected = vec![
+        ("pve_backup_job.db".to_string(), Value::Bool(true), Value::from("db-nightly")),
+        ("pve_vm.db".to_string(), Value::Bool(true), Value::from(format!("pve1/{db_vmid}"))),
+    ];
+
+    // Before anything is written: the dry run names them, checked with PVE…
+    let dry = pve_ops_checked(&s3, &emu.url, &["--env", "lab", "--version-id", first_id, "--dry-run", "--json"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(forgotten(&dry.json()), expected, "{}", dry.stdout);
+    let text = pve_ops_checked(&s3, &emu.url, &["--env", "lab", "--version-id", first_id, "--dry-run"]);
+    assert!(text.stdout.contains("The restored state forgets 2 resource(s)"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains(&format!("  pve_vm.db (VMID {db_vmid} is in PVE on pve1)"))
+            && text.stdout.contains(&format!("import {{\n  to = pve_vm.db\n  id = \"pve1/{db_vmid}\"\n}}\n")),
+        "{}",
+        text.stdout
+    );
+    // …and, without PVE credentials, says it could not check and still gives the blocks.
+    let unchecked = pve_ops(&s3, &["--env", "lab", "--version-id", first_id, "--dry-run", "--json"]).json();
+    assert!(unchecked["pve_check_error"].as_str().is_some_and(|e| e.contains("PVE_ENDPOINT is not set")), "{unchecked}");
+    for f in unchecked["forgotten"].as_array().unwrap() {
+        assert_eq!(f["exists"], Value::Null, "{f}");
+        assert!(f["note"].as_str().unwrap().contains("could not check with PVE"), "{f}");
+        assert!(f["import"].as_str().is_some_and(|b| b.starts_with("import {")), "{f}");
+    }
+    let count = pve_ops(&s3, &["--env", "lab", "--json"]).json()["versions"].as_array().unwrap().len();
+    assert_eq!(count, versions.len(), "dry runs write nothing");
+
+    let restored = pve_ops_checked(&s3, &emu.url, &["--env", "lab", "--version-id", first_id, "--yes", "--json"]);
+    assert_eq!(restored.code, 0, "{}", restored.stderr);
+    let report = restored.json();
+    assert_eq!(forgotten(&report), expected, "{report}");
+    let listed = tf.run(&["state", "list", "-no-color"]);
+    assert_eq!(listed.stdout.trim(), "pve_vm.web", "{}", listed.all());
+
+    // The blocks, written next to the configuration (which still has both), adopt them again.
+    tf.write("imports.tf", report["imports"].as_str().unwrap());
+    let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("Apply complete! Resources: 2 imported, 0 added, 0 changed, 0 destroyed"), "{}", out.stdout);
+    let plan = tf.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "the re-adopted VM and job plan clean: {}", plan.all());
+    let api = pve_home_tests::client(&emu);
+    let guests: Vec<u64> =
+        rt.block_on(api.cluster_resources(Some("vm"))).unwrap().iter().filter(|r| !r.template).filter_map(|r| r.vmid).collect();
+    assert_eq!(guests.len(), 2, "no duplicate of db was made: {guests:?}");
+}

@@ -1,8 +1,8 @@
 # The alert rules and their promtool unit tests, parsed by Terraform (tests/fixtures/rules):
-# 28 alerts in 7 groups, each with severity, summary, description and for, and each with a
+# 30 alerts in 8 groups, each with severity, summary, description and for, and each with a
 # firing and a silent test case. promtool itself runs them in tests/check-files.sh.
 
-run "seven_groups_with_28_alerts" {
+run "eight_groups_with_30_alerts" {
   command = plan
 
   module {
@@ -11,13 +11,13 @@ run "seven_groups_with_28_alerts" {
 
   assert {
     condition = output.alerts_per_group == {
-      node = 9, proxmox = 5, prometheus = 3, backup = 3, drift = 3, health = 2, lifecycle = 3
+      node = 9, proxmox = 5, prometheus = 3, backup = 3, drift = 3, orphans = 2, health = 2, lifecycle = 3
     }
-    error_message = "Alerts per group differ from node 9, proxmox 5, prometheus 3, backup 3, drift 3, health 2, lifecycle 3."
+    error_message = "Alerts per group differ from node 9, proxmox 5, prometheus 3, backup 3, drift 3, orphans 2, health 2, lifecycle 3."
   }
   assert {
-    condition     = length(output.alert_names) == 28 && length(distinct(output.alert_names)) == 28
-    error_message = "There must be 28 alerts with distinct names."
+    condition     = length(output.alert_names) == 30 && length(distinct(output.alert_names)) == 30
+    error_message = "There must be 30 alerts with distinct names."
   }
   assert {
     condition     = alltrue([for f, groups in output.group_files : groups == [f]])

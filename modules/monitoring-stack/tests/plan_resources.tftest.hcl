@@ -172,8 +172,8 @@ run "prometheus_config_and_every_alert_file_are_deployed_verbatim" {
     error_message = "An alert file is missing from user_data or differs from files/prometheus/alerts."
   }
   assert {
-    condition     = length([for f in yamldecode(local.user_data).write_files : f if startswith(f.path, "/etc/prometheus/alerts/")]) == 7
-    error_message = "Exactly the 7 alert group files must be deployed."
+    condition     = length([for f in yamldecode(local.user_data).write_files : f if startswith(f.path, "/etc/prometheus/alerts/")]) == 8
+    error_message = "Exactly the 8 alert group files must be deployed."
   }
 }
 

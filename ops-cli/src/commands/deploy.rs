@@ -21,6 +21,8 @@ const UNITS: &[(&str, &str)] = &[
     ("pve-ops-expire-lab.timer", include_str!("../../systemd/pve-ops-expire-lab.timer")),
     ("pve-ops-health.service", include_str!("../../systemd/pve-ops-health.service")),
     ("pve-ops-health.timer", include_str!("../../systemd/pve-ops-health.timer")),
+    ("pve-ops-orphans.service", include_str!("../../systemd/pve-ops-orphans.service")),
+    ("pve-ops-orphans.timer", include_str!("../../systemd/pve-ops-orphans.timer")),
     ("pve-ops-snapshot-cleanup.service", include_str!("../../systemd/pve-ops-snapshot-cleanup.service")),
     ("pve-ops-snapshot-cleanup.timer", include_str!("../../systemd/pve-ops-snapshot-cleanup.timer")),
     ("pve-ops-verify-backups.service", include_str!("../../systemd/pve-ops-verify-backups.service")),

@@ -3,6 +3,7 @@ pub mod deploy;
 pub mod drift;
 pub mod expire;
 pub mod health;
+pub mod orphans;
 pub mod rebuild;
 pub mod rotate;
 pub mod snapshot;

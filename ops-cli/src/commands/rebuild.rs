@@ -4,7 +4,7 @@
 //! its disks from the newest archive, starts it, and waits until the service answers.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pve_api::{GuestKind, Params, TaskWait};
@@ -13,6 +13,7 @@ use serde_json::json;
 use super::backups::{archives, restore_archive, safety_backup};
 use super::{confirm, guest_in};
 use crate::report::report;
+use crate::terraform::Terraform;
 use crate::{Exit, Ops};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -67,29 +68,6 @@ pub struct Args {
     /// Storage for the backup taken first (default: where the newest archive is).
     #[arg(long)]
     pub storage: Option<String>,
-}
-
-/// Terraform in the environment's folder.
-struct Terraform<'a> {
-    program: &'a str,
-    dir: PathBuf,
-}
-
-impl Terraform<'_> {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(self.program);
-        command.arg(format!("-chdir={}", self.dir.display())).args(args).env("TF_IN_AUTOMATION", "1").stdin(Stdio::null());
-        command
-    }
-
-    fn outputs(&self) -> anyhow::Result<serde_json::Value> {
-        let out =
-            self.command(&["output", "-json", "-no-color"]).output().map_err(|e| anyhow::anyhow!("cannot run {}: {e}", self.program))?;
-        if !out.status.success() {
-            anyhow::bail!("terraform output in {} failed: {}", self.dir.display(), String::from_utf8_lossy(&out.stderr).trim());
-        }
-        Ok(serde_json::from_slice(&out.stdout)?)
-    }
 }
 
 async fn wait_for(url: &str, timeout: Duration) -> anyhow::Result<f64> {

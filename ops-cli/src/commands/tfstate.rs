@@ -5,14 +5,21 @@
 //! state again (so the state just before the restore is the version right below it, and a fresh
 //! one that noncurrent-version expiry rules do not reach soon), then the chosen state with its
 //! serial raised above the current one, so Terraform treats it as the newest of its lineage.
+//!
+//! Before anything is written (dry run too) it says what the restored state forgets: resources
+//! of the current state at addresses the chosen version lacks, checked with PVE where it can
+//! (guests by VMID, backup jobs by ID), with `import` blocks that re-adopt them there.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::json;
 
+use std::collections::BTreeSet;
+
 use super::confirm;
 use crate::report::report;
 use crate::s3::{S3Settings, error};
+use crate::terraform::{Instance, guest_vmid, import_block, import_id, state_instances};
 use crate::{Exit, Ops};
 
 /// How many versions `--list` reads the serial and lineage of.
@@ -205,7 +212,7 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
         anyhow::bail!("version {} of s3://{bucket}/{key} is a delete marker, not a state", chosen.id);
     }
     let chosen_bytes = get(&client, bucket, key, &chosen.id).await?;
-    let (_, chosen_state) = parse_state(&chosen_bytes)
+    let (chosen_value, chosen_state) = parse_state(&chosen_bytes)
         .map_err(|e| anyhow::anyhow!("version {} of s3://{bucket}/{key} is {e}; refusing to restore it", chosen.id))?;
     let current = history.iter().find(|v| v.latest && !v.deleted);
     if current.is_some_and(|v| v.id == chosen.id) {
@@ -255,9 +262,29 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
         chosen_state.resources,
         current.map_or("no current state (deleted)".to_string(), |v| format!("current version {} (serial {floor})", v.id)),
     );
+    // What the restored state forgets: resources the current state has, at addresses the chosen
+    // version does not. Shown before anything is written, dry run or not.
+    let current_value = current_bytes.as_deref().and_then(|b| parse_state(b).ok()).map(|(v, _)| v);
+    let (forgotten, unchecked) = match &current_value {
+        Some(current) => check_forgotten(ops, forgotten_instances(current, &chosen_value), &chosen_value).await,
+        None => (Vec::new(), None),
+    };
+    let forgotten_text = forgotten_text(env, &forgotten, unchecked.as_deref());
+    let forgotten_json: Vec<serde_json::Value> = forgotten.iter().map(Forgotten::to_json).collect();
+    let imports = forgotten.iter().filter_map(Forgotten::block).collect::<Vec<_>>().join("\n");
     if ops.dry_run {
-        report(ops, &format!("would {plan}"), json!({ "dry_run": true, "version_id": chosen.id, "serial": new_serial }));
+        report(
+            ops,
+            &format!("would {plan}{forgotten_text}"),
+            json!({
+                "dry_run": true, "version_id": chosen.id, "serial": new_serial,
+                "forgotten": forgotten_json, "imports": imports, "pve_check_error": unchecked,
+            }),
+        );
         return Ok(Exit::Ok);
+    }
+    if !ops.json && !forgotten_text.is_empty() {
+        println!("{}", forgotten_text.trim_start());
     }
     if !confirm(&format!("{}{}?", plan[..1].to_uppercase(), &plan[1..]), ops.yes)? {
         return Ok(Exit::Failure);
@@ -297,9 +324,144 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
             chosen.id,
             kept.as_deref().unwrap_or("-")
         ),
-        json!({ "restored": true, "from_version_id": chosen.id, "version_id": new_version, "serial": new_serial, "previous_version_id": kept }),
+        json!({
+            "restored": true, "from_version_id": chosen.id, "version_id": new_version, "serial": new_serial, "previous_version_id": kept,
+            "forgotten": forgotten_json, "imports": imports, "pve_check_error": unchecked,
+        }),
     );
     Ok(Exit::Ok)
+}
+
+/// Managed resource instances of `current` whose address `restored` does not have (deposed
+/// objects aside: Terraform was about to destroy them).
+pub fn forgotten_instances(current: &serde_json::Value, restored: &serde_json::Value) -> Vec<Instance> {
+    let kept: BTreeSet<String> = state_instances(restored).into_iter().filter(|i| i.managed).map(|i| i.address).collect();
+    let mut seen = BTreeSet::new();
+    state_instances(current)
+        .into_iter()
+        .filter(|i| i.managed && !i.deposed && !kept.contains(&i.address) && seen.insert(i.address.clone()))
+        .collect()
+}
+
+/// A resource the restored state forgets, and what PVE says about it.
+#[derive(Debug, Clone)]
+pub struct Forgotten {
+    pub instance: Instance,
+    /// The ID its import takes (None for other providers' types).
+    pub import_id: Option<String>,
+    /// Whether PVE still has it; None when not checked or not checkable.
+    pub exists: Option<bool>,
+    pub note: String,
+}
+
+impl Forgotten {
+    /// Its import block, unless PVE no longer has it or the ID is unknown.
+    fn block(&self) -> Option<String> {
+        match (&self.import_id, self.exists) {
+            (Some(id), Some(true) | None) => Some(import_block(&self.instance.address, id)),
+            _ => None,
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "address": self.instance.address, "type": self.instance.resource_type, "import_id": self.import_id,
+            "exists": self.exists, "note": self.note, "import": self.block(),
+        })
+    }
+}
+
+/// Asks PVE whether each forgotten guest (by VMID) and backup job (by ID) still exists; other
+/// types are listed unchecked. Without PVE credentials nothing is checked, and it says so. A
+/// guest the restored state holds at another address gets no import block (one guest, one
+/// address). Also returns why PVE could not be asked, if it could not.
+async fn check_forgotten(ops: &Ops, instances: Vec<Instance>, restored: &serde_json::Value) -> (Vec<Forgotten>, Option<String>) {
+    if instances.is_empty() {
+        return (Vec::new(), None);
+    }
+    let restored_guests: std::collections::BTreeMap<u64, String> = state_instances(restored)
+        .into_iter()
+        .filter_map(|i| guest_vmid(&i.resource_type, &i.attributes).map(|(_, vmid)| (vmid, i.address)))
+        .collect();
+    let (api, rows) = match ops.api() {
+        Ok(api) => match api.cluster_resources(Some("vm")).await {
+            Ok(rows) => (Some(api), Ok(rows)),
+            Err(e) => (None, Err(e.to_string())),
+        },
+        Err(e) => (None, Err(format!("{e:#}"))),
+    };
+    let unchecked = "could not check with PVE".to_string();
+    let mut found = Vec::new();
+    for instance in instances {
+        let mut import_id = import_id(&instance.resource_type, &instance.attributes);
+        let (exists, note) = if let Some((kind, vmid)) = guest_vmid(&instance.resource_type, &instance.attributes) {
+            match &rows {
+                Ok(rows) => match pve_api::find_guest(rows, vmid) {
+                    Some(guest) if guest.kind != kind => {
+                        (Some(false), format!("VMID {vmid} is now a {} in PVE, another guest", guest.kind.as_str()))
+                    }
+                    Some(guest) => {
+                        let name_key = if kind == pve_api::GuestKind::Qemu { "name" } else { "hostname" };
+                        let was = instance.attributes[name_key].as_str().unwrap_or_default();
+                        let renamed = if guest.name == was { String::new() } else { format!(", now named {:?} (was {was:?})", guest.name) };
+                        // Where it is now: pve_vm's import checks the node.
+                        import_id = Some(format!("{}/{vmid}", guest.node));
+                        (Some(true), format!("VMID {vmid} is in PVE on {}{renamed}", guest.node))
+                    }
+                    None => (Some(false), format!("VMID {vmid} is gone from PVE: nothing to re-adopt")),
+                },
+                Err(_) => (None, unchecked.clone()),
+            }
+        } else if instance.resource_type == "pve_backup_job"
+            && let Some(id) = &import_id
+        {
+            match api {
+                Some(api) => match api.read_backup_job(id).await {
+                    Ok(_) => (Some(true), format!("backup job {id} is in PVE")),
+                    Err(e) if e.is_not_found() => (Some(false), format!("backup job {id} is gone from PVE: nothing to re-adopt")),
+                    Err(e) => (None, format!("could not check with PVE: {e}")),
+                },
+                None => (None, unchecked.clone()),
+            }
+        } else if import_id.is_some() {
+            (None, "not checked with PVE".to_string())
+        } else {
+            let id = instance.attributes["id"].as_str().map(|id| format!(" (its id was {id:?})")).unwrap_or_default();
+            (None, format!("not the pve provider's: its import ID is its own provider's{id}"))
+        };
+        let elsewhere = guest_vmid(&instance.resource_type, &instance.attributes).and_then(|(_, vmid)| restored_guests.get(&vmid));
+        let (import_id, note) = match elsewhere {
+            Some(address) => (None, format!("{note}; the restored state holds this guest as {address}")),
+            None => (import_id, note),
+        };
+        found.push(Forgotten { instance, import_id, exists, note });
+    }
+    (found, rows.err())
+}
+
+/// The list of forgotten resources and their import blocks, as text (empty when none).
+fn forgotten_text(env: &str, forgotten: &[Forgotten], unchecked: Option<&str>) -> String {
+    if forgotten.is_empty() {
+        return String::new();
+    }
+    let mut text = format!(
+        "\n\nThe restored state forgets {} resource(s) the current state has: Terraform would create them again, next to what PVE still runs.\n",
+        forgotten.len()
+    );
+    for f in forgotten {
+        text.push_str(&format!("  {} ({})\n", f.instance.address, f.note));
+    }
+    if let Some(why) = unchecked {
+        text.push_str(&format!("PVE was not asked whether they still exist: {why}\n"));
+    }
+    let blocks: Vec<String> = forgotten.iter().filter_map(Forgotten::block).collect();
+    if !blocks.is_empty() {
+        text.push_str(&format!(
+            "Import blocks that re-adopt them at the same addresses (paste into a .tf file of {env}, then terraform apply):\n{}",
+            blocks.join("\n")
+        ));
+    }
+    text.trim_end().to_string()
 }
 
 /// The state's bytes with only the top-level serial changed (Terraform writes it before
@@ -481,6 +643,32 @@ mod tests {
         assert!(parse_state(br#"{"version":3,"serial":1,"lineage":"a","resources":[]}"#).unwrap_err().contains("format version 3"));
         assert!(parse_state(br#"{"version":4,"lineage":"a","resources":[]}"#).unwrap_err().contains("no serial"));
         assert!(parse_state(br#"{"version":4,"serial":1,"lineage":"","resources":[]}"#).unwrap_err().contains("no lineage"));
+    }
+
+    #[test]
+    fn finds_what_a_restored_state_forgets_by_full_address() {
+        let vm = |module: Option<&str>, name: &str, index: Option<u64>, vmid: u64| {
+            json!({ "module": module, "mode": "managed", "type": "pve_vm", "name": name,
+                    "instances": [{ "index_key": index, "attributes": { "vmid": vmid, "node": "pve1" } }] })
+        };
+        let current = json!({ "version": 4, "resources": [
+            vm(None, "web", None, 100),
+            vm(None, "db", None, 101),
+            vm(Some("module.k8s"), "node", Some(0), 102),
+            vm(Some("module.k8s"), "node", Some(1), 103),
+            { "mode": "data", "type": "pve_nodes", "name": "all", "instances": [{ "attributes": {} }] },
+            { "mode": "managed", "type": "pve_vm", "name": "swap", "instances": [
+                { "attributes": { "vmid": 104 } }, { "deposed": "d1", "attributes": { "vmid": 90 } }] }
+        ]});
+        // The restored version had web, the first k8s node, and `db` inside a module (another address).
+        let restored = json!({ "version": 4, "resources": [
+            vm(None, "web", None, 100),
+            vm(Some("module.k8s"), "node", Some(0), 102),
+            vm(Some("module.old"), "db", None, 101)
+        ]});
+        let addresses: Vec<String> = forgotten_instances(&current, &restored).into_iter().map(|i| i.address).collect();
+        assert_eq!(addresses, ["pve_vm.db", "module.k8s.pve_vm.node[1]", "pve_vm.swap"], "data sources and deposed objects aside");
+        assert!(forgotten_instances(&restored, &restored).is_empty());
     }
 
     #[test]
