@@ -24,6 +24,9 @@ async fn main() {
     init_logging();
     let mode =
         if args.iter().any(|a| a == "--debug") { Mode::Debug { provider_address: PROVIDER_ADDRESS.to_string() } } else { Mode::Plugin };
+    if matches!(mode, Mode::Plugin) {
+        tokio::spawn(exit_with_terraform());
+    }
     if let Err(error) = serve(PveProvider, mode).await {
         eprintln!("{error}");
         std::process::exit(1);
@@ -45,4 +48,20 @@ fn init_logging() {
         .with_ansi(false)
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .init();
+}
+
+/// Terraform killed with SIGKILL never tells its plugins to stop, and a provider left behind
+/// would sit on its sockets and SSH sessions for good: once the process that started this one is
+/// gone (the provider is re-parented), it exits. What it sent PVE goes on there; `pve-ops
+/// orphans` finds the guests no state holds.
+async fn exit_with_terraform() {
+    let parent = std::os::unix::process::parent_id();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        // No log line: the stderr pipe Terraform read may be full with nobody left to read it,
+        // and a write would block the exit.
+        if std::os::unix::process::parent_id() != parent {
+            std::process::exit(1);
+        }
+    }
 }

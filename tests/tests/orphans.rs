@@ -106,8 +106,20 @@ fn guests_left_by_a_killed_apply_are_found_matched_and_imported() {
     assert!(!providers.is_empty(), "terraform runs its provider as a child process");
     apply.kill().unwrap(); // SIGKILL
     assert!(!apply.wait().unwrap().success());
-    // The provider outlives it: Terraform's end drops its open calls (it sends PVE nothing more),
-    // but nothing tells the process to exit, and it would idle on forever. Gone with it.
+    // Nothing tells the provider Terraform died; it sees itself re-parented and exits.
+    let gone = |pid: &u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| stat.rsplit(')').next().is_some_and(|s| s.trim_start().starts_with('Z')))
+    };
+    let waited = Instant::now();
+    while !providers.iter().all(gone) && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        providers.iter().all(gone),
+        "the provider exits once Terraform is gone: {:?}",
+        providers.iter().map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default()).collect::<Vec<_>>()
+    );
     kill(&providers);
     // Reaped: their IDs may be reused from now on.
     processes.0.clear();

@@ -488,6 +488,20 @@ pub fn duplicate_slots(config: &Value, block: &str, summary: &str, used_again: &
     diags
 }
 
+/// The `description` attribute: the guest's notes without the provider's mark
+/// ([`pve_api::marker`]), so the mark is never a diff.
+pub fn description_state(config: &GuestConfig) -> Value {
+    text(config, "description").and_then(|d| pve_api::marker::without_mark(&d)).map(Value::from).unwrap_or(Value::Null)
+}
+
+/// The `description` parameter, always with the mark: on create, and whenever it changes (an
+/// emptied description keeps the mark alone).
+pub fn description_param(planned: &Value, prior: &Value, params: &mut Params) {
+    if prior.is_null() || planned.get("description") != prior.get("description") {
+        params.insert("description", pve_api::marker::with_mark(planned.get("description").as_str()));
+    }
+}
+
 #[cfg(test)]
 mod slot_tests {
     use super::*;
@@ -510,19 +524,5 @@ mod slot_tests {
         let slots = by_slot(&Value::List(vec![mp("mp1", 5), mp("mp0", 10)]));
         assert_eq!(slots.keys().collect::<Vec<_>>(), ["mp0", "mp1"]);
         assert_eq!(slots["mp0"].get("size").as_i64(), Some(10));
-    }
-}
-
-/// The `description` attribute: the guest's notes without the provider's mark
-/// ([`pve_api::marker`]), so the mark is never a diff.
-pub fn description_state(config: &GuestConfig) -> Value {
-    text(config, "description").and_then(|d| pve_api::marker::without_mark(&d)).map(Value::from).unwrap_or(Value::Null)
-}
-
-/// The `description` parameter, always with the mark: on create, and whenever it changes (an
-/// emptied description keeps the mark alone).
-pub fn description_param(planned: &Value, prior: &Value, params: &mut Params) {
-    if prior.is_null() || planned.get("description") != prior.get("description") {
-        params.insert("description", pve_api::marker::with_mark(planned.get("description").as_str()));
     }
 }
