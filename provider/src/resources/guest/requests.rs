@@ -23,6 +23,10 @@ use crate::provider::{Context, TaskWaitError};
 /// How many times one create, clone or power action is sent at most.
 const MAX_ATTEMPTS: u32 = 6;
 
+/// A create or clone that met the same answer this many times in a row, with nothing at its
+/// VMID each time, takes it as PVE's refusal.
+const SAME_ANSWER_IS_FINAL: u32 = 3;
+
 /// The wait before sending again: a lock held by someone else is let go, a node comes back.
 fn pause(attempt: u32) -> Duration {
     Duration::from_millis(250u64.saturating_mul(1 << attempt.min(5)))
@@ -66,7 +70,8 @@ impl Creation<'_> {
     ) -> Result<(), CreationFailed> {
         let deadline = Instant::now() + limit;
         let failed = |diagnostics: Diagnostics, may_have_made: bool| CreationFailed { diagnostics, may_have_made };
-        let mut previous: Option<String> = None;
+        // The last answer that found nothing at the VMID, and how many times in a row it came.
+        let mut previous: Option<(String, u32)> = None;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -95,13 +100,17 @@ impl Creation<'_> {
                     }
                     Found::Other(found) => return Err(failed(self.failure(&error, &found), false)),
                     Found::Nothing => {
-                        // PVE answers a request it refuses with a 500 too: the same answer twice
-                        // is PVE's answer, not a lost one.
+                        // PVE answers a request it refuses with a 500 too: the same answer three
+                        // times in a row is PVE's answer, not a lost one.
                         let message = error.message();
-                        if !may_retry || previous.as_deref() == Some(message.as_str()) {
+                        let repeated = match &previous {
+                            Some((last, times)) if *last == message => times + 1,
+                            _ => 1,
+                        };
+                        if !may_retry || repeated >= SAME_ANSWER_IS_FINAL {
                             return Err(failed(api_failure(self.what, error), false));
                         }
-                        previous = Some(message);
+                        previous = Some((message, repeated));
                         tracing::info!(vmid = self.vmid, attempt, reason = %error, "{}: the answer was lost and PVE holds no guest {}; sending it again", self.what, self.vmid);
                     }
                 },
