@@ -1,11 +1,14 @@
 //! `resource "pve_ha_resource"`: HA management of a guest (`/cluster/ha/resources`).
+//!
+//! Refused at plan time: a `vmid` no guest has and no `pve_vm` or `pve_lxc` of the plan creates.
+//! A VMID unknown at plan time is checked at apply, before the HA resource is added.
 
 use crate::plugin::diag::api_failure;
 
 use futures::future::BoxFuture;
 use pve_api::Params;
 
-use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
+use crate::plugin::diag::{Diagnostic, Diagnostics, Path, attr};
 use crate::plugin::resource::{CreateError, Resource};
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::value::{Type, Value};
@@ -93,6 +96,46 @@ impl Resource<Context> for PveHaResource {
                 Attribute::optional("comment", Type::String, "Description."),
             ],
         )
+    }
+
+    fn modify_plan<'a>(
+        &'a self,
+        ctx: Option<&'a Context>,
+        prior: &'a Value,
+        _config: &'a Value,
+        planned: &'a mut Value,
+        _replace: &'a mut Vec<Path>,
+    ) -> BoxFuture<'a, Diagnostics> {
+        Box::pin(async move {
+            let (Some(ctx), Some(vmid)) = (ctx, planned.get("vmid").as_i64()) else { return Diagnostics::default() };
+            if prior.get("vmid").as_i64() == Some(vmid) {
+                return Diagnostics::default();
+            }
+            let vmid = vmid.max(0) as u64;
+            // A guest this plan creates with that VMID does not exist yet: Terraform plans (and
+            // applies) it first when the HA resource refers to it, and create checks it again.
+            if ctx.planned_guest(vmid).is_some() {
+                return Diagnostics::default();
+            }
+            match super::guest::find_guest(ctx, vmid).await {
+                Ok(Some(_)) => Diagnostics::default(),
+                Ok(None) => Diagnostic::error(
+                    "Guest not found",
+                    format!(
+                        "no VM or container with VMID {vmid}, and no pve_vm or pve_lxc planned so far creates one; if a resource of \
+                         this configuration creates it, refer to it (vmid = pve_vm.NAME.vmid) so that Terraform plans and creates it first"
+                    ),
+                )
+                .at(attr("vmid"))
+                .into(),
+                Err(mut diags) => {
+                    for d in &mut diags.0 {
+                        d.path.get_or_insert_with(|| attr("vmid"));
+                    }
+                    diags
+                }
+            }
+        })
     }
 
     fn create<'a>(&'a self, ctx: &'a Context, planned: Value, _config: Value) -> BoxFuture<'a, Result<Value, CreateError>> {
