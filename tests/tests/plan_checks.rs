@@ -299,6 +299,47 @@ resource "pve_vm" "b" {{
     assert_eq!(guests.iter().filter(|g| g.vmid == Some(320)).count(), 1, "one of the two was created, the other refused");
 }
 
+/// Values unknown at plan time pass the plan and are checked at apply, before anything is written.
+#[test]
+fn values_known_only_at_apply_are_checked_before_any_write() {
+    let lab = Lab::new();
+    // `substr(id, 0, 0)` is "" once terraform_data exists, and unknown until then.
+    lab.tf.write(
+        "main.tf",
+        &format!(
+            r#"{}
+resource "terraform_data" "later" {{}}
+resource "pve_vm" "vm" {{
+  node    = "pve1"
+  name    = "later"
+  started = false
+  disk {{
+    slot    = "scsi0"
+    storage = "nas${{substr(terraform_data.later.id, 0, 0)}}"
+    size    = 4
+  }}
+  network {{
+    bridge = "vmbr0${{substr(terraform_data.later.id, 0, 0)}}"
+  }}
+}}
+resource "pve_ha_resource" "ghost" {{
+  vmid = 4242 + 0 * length(terraform_data.later.id)
+}}
+"#,
+            provider_block(&lab.emu)
+        ),
+    );
+    let out = lab.tf.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    assert_eq!(out.code, 2, "unknown values pass the plan:\n{}", out.all());
+    let out = lab.tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    let all = out.all();
+    assert!(all.contains("Error: Unknown storage") && all.contains("storage 'nas' does not exist on node pve1"), "{all}");
+    assert!(all.contains("Error: Guest not found") && all.contains("no VM or container with VMID 4242"), "{all}");
+    let writes = writes(&lab.requests());
+    assert!(writes.is_empty(), "nothing was written: {writes:?}");
+}
+
 #[test]
 fn ha_for_a_guest_that_does_not_exist_is_refused_at_plan() {
     let lab = Lab::new();

@@ -160,6 +160,14 @@ pub async fn check(ctx: &Context, wants: &Wants) -> Diagnostics {
     diags
 }
 
+/// [`check`] in create and update, for what was unknown at plan time (and is known now): an
+/// error stops the operation before its first write.
+pub async fn check_before_writing(ctx: &Context, wants: Option<Wants>) -> Result<(), Diagnostics> {
+    let Some(wants) = wants else { return Ok(()) };
+    let diags = check(ctx, &wants).await;
+    if diags.has_errors() { Err(diags) } else { Ok(()) }
+}
+
 /// The storages of `node`, or the listing's failure reported at `at`.
 async fn storages_of(ctx: &Context, node: &str, at: &Path, diags: &mut Diagnostics) -> Option<std::sync::Arc<Vec<StorageInfo>>> {
     match ctx.node_storages(node).await {

@@ -145,12 +145,7 @@ impl Resource<Context> for PveLxc {
         Box::pin(async move {
             let limit = timeout(&planned, "create", 30);
             // What was unknown at plan time is known now: checked before the first write.
-            if let Some(wants) = cluster_wants(&Value::Null, &config, &planned, true) {
-                let diags = checks::check(ctx, &wants).await;
-                if diags.has_errors() {
-                    return Err(diags.into());
-                }
-            }
+            checks::check_before_writing(ctx, cluster_wants(&Value::Null, &config, &planned, true)).await?;
             if let Some(vmid) = planned.get(names::VMID).as_i64() {
                 // Another resource of this run that sets the same VMID is named, not just "taken".
                 let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default().to_string();
@@ -304,12 +299,7 @@ impl Resource<Context> for PveLxc {
     fn update<'a>(&'a self, ctx: &'a Context, prior: Value, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
             let limit = timeout(&planned, "update", 30);
-            if let Some(wants) = cluster_wants(&prior, &config, &planned, false) {
-                let diags = checks::check(ctx, &wants).await;
-                if diags.has_errors() {
-                    return Err(diags);
-                }
-            }
+            checks::check_before_writing(ctx, cluster_wants(&prior, &config, &planned, false)).await?;
             let vmid = prior.get(names::VMID).as_i64().unwrap_or_default() as u64;
             let Located { node, .. } = locate(ctx, vmid, LXC)
                 .await?

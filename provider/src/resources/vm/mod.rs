@@ -226,12 +226,7 @@ impl Resource<Context> for PveVm {
         Box::pin(async move {
             let limit = timeout(&planned, "create", 30);
             // What was unknown at plan time is known now: checked before the first write.
-            if let Some(wants) = cluster_wants(&Value::Null, &config, &planned, true) {
-                let diags = checks::check(ctx, &wants).await;
-                if diags.has_errors() {
-                    return Err(diags.into());
-                }
-            }
+            checks::check_before_writing(ctx, cluster_wants(&Value::Null, &config, &planned, true)).await?;
             let node = planned.get(names::NODE).as_str().unwrap_or_default().to_string();
             let _slot = ctx.node_slot(&node).await;
             let vmid = match planned.get(names::VMID).as_i64() {
@@ -300,12 +295,7 @@ impl Resource<Context> for PveVm {
     fn update<'a>(&'a self, ctx: &'a Context, prior: Value, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
             let limit = timeout(&planned, "update", 30);
-            if let Some(wants) = cluster_wants(&prior, &config, &planned, false) {
-                let diags = checks::check(ctx, &wants).await;
-                if diags.has_errors() {
-                    return Err(diags);
-                }
-            }
+            checks::check_before_writing(ctx, cluster_wants(&prior, &config, &planned, false)).await?;
             let vmid = prior.get(names::VMID).as_i64().unwrap_or_default() as u64;
             let Some(Located { node, .. }) = locate(ctx, vmid, QEMU).await? else {
                 return Err(Diagnostic::error("VM not found", format!("VM {vmid} no longer exists; run terraform plan again")).into());
