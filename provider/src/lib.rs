@@ -4,6 +4,7 @@
 pub mod data_sources;
 pub mod docs;
 pub mod functions;
+pub mod memo;
 pub mod plugin;
 pub mod provider;
 pub mod resources;

@@ -6,11 +6,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
-use pve_api::{ApiError, ClientConfig, ClusterResource, Credentials, GuestConfig, MinTls, PveClient, Secret};
+use pve_api::{
+    ApiError, ClientConfig, ClusterResource, Credentials, GuestConfig, MinTls, NetworkInterface, PveClient, Secret, StorageInfo,
+    StorageVolume,
+};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::data_sources;
 use crate::functions;
+use crate::memo::Memo;
 use crate::plugin::diag::{Diagnostic, Diagnostics, api_error, attr};
 use crate::plugin::resource::Resource;
 use crate::plugin::schema::{Attribute, Block, Nesting, Validator};
@@ -40,6 +44,14 @@ pub struct Context {
     /// does not move or change its disks during an apply; a clone from a stale entry fails
     /// with PVE's message and nothing is created).
     clone_sources: tokio::sync::Mutex<HashMap<u64, Arc<CloneSource>>>,
+    /// What the plan checks read (resources::guest::checks), once per process: each node's
+    /// storages and bridges, and the templates on a node's storage.
+    node_storages: Memo<String, Vec<StorageInfo>>,
+    node_bridges: Memo<String, Vec<NetworkInterface>>,
+    storage_templates: Memo<(String, String), Vec<StorageVolume>>,
+    /// The VMIDs the plans of this process set, and who set each: two resources creating one
+    /// VMID are refused at plan time, and an allocated VMID never takes one of them.
+    planned_vmids: Mutex<HashMap<u64, PlannedVmid>>,
     pub ssh: SshSettings,
     ssh_sessions: tokio::sync::Mutex<HashMap<String, Arc<pve_ssh::SshSession>>>,
     snippet_dirs: tokio::sync::Mutex<HashMap<String, String>>,
@@ -51,6 +63,28 @@ pub struct Context {
 pub struct CloneSource {
     pub node: String,
     pub config: GuestConfig,
+}
+
+/// A resource that sets a VMID in its plan, as far as the provider can tell resources apart:
+/// Terraform does not tell providers resource addresses, so by type and guest name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimant {
+    /// `pve_vm` or `pve_lxc`.
+    pub resource_type: &'static str,
+    /// The VM's `name` or the container's `hostname`.
+    pub name: String,
+}
+
+impl std::fmt::Display for Claimant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} '{}'", self.resource_type, self.name)
+    }
+}
+
+struct PlannedVmid {
+    claimant: Claimant,
+    /// The claimant's prior state has this VMID: it manages the guest there (update, replace).
+    existing: bool,
 }
 
 /// How long a shared `/cluster/resources` answer stays fresh.
@@ -67,6 +101,10 @@ impl Context {
             reserved_vmids: Mutex::new(BTreeSet::new()),
             used_at_start: tokio::sync::Mutex::new(None),
             clone_sources: tokio::sync::Mutex::new(HashMap::new()),
+            node_storages: Memo::default(),
+            node_bridges: Memo::default(),
+            storage_templates: Memo::default(),
+            planned_vmids: Mutex::new(HashMap::new()),
             ssh,
             ssh_sessions: tokio::sync::Mutex::new(HashMap::new()),
             snippet_dirs: tokio::sync::Mutex::new(HashMap::new()),
@@ -156,19 +194,71 @@ impl Context {
         Ok(fresh)
     }
 
-    /// A clone source's node and disk storages, read once per process.
+    /// A clone source's node and disk storages, read once per process. A source missing from the
+    /// shared listing is looked for once more in a listing no older than this call: the shared
+    /// one may predate the source's creation (a template made earlier in the same apply).
     pub async fn clone_source(&self, vmid: u64, kind: pve_api::GuestKind) -> Result<Option<Arc<CloneSource>>, ApiError> {
+        let asked = Instant::now();
         let mut sources = self.clone_sources.lock().await;
         if let Some(source) = sources.get(&vmid) {
             return Ok(Some(source.clone()));
         }
-        let resources = self.resources().await?;
-        let Some(row) = resources.iter().find(|r| r.vmid == Some(vmid) && r.guest_kind() == Some(kind)) else { return Ok(None) };
+        let is_source = |r: &ClusterResource| r.vmid == Some(vmid) && r.guest_kind() == Some(kind);
+        let mut resources = self.resources().await?;
+        if !resources.iter().any(is_source) {
+            resources = self.resources_since(asked).await?;
+        }
+        let Some(row) = resources.iter().find(|r| is_source(r)) else { return Ok(None) };
         let node = row.node.clone().unwrap_or_default();
         let config = self.client.guest_config(kind, &node, vmid).await?;
         let source = Arc::new(CloneSource { node, config });
         sources.insert(vmid, source.clone());
         Ok(Some(source))
+    }
+
+    /// The storages `node` sees, with their content types and whether they are enabled, active
+    /// and shared (`GET /nodes/{node}/storage`), read once per process.
+    pub async fn node_storages(&self, node: &str) -> Result<Arc<Vec<StorageInfo>>, ApiError> {
+        self.node_storages.get_or_fetch(&node.to_string(), || self.client.node_storages(node, None)).await
+    }
+
+    /// What a NIC on `node` can attach to: its Linux and Open vSwitch bridges and, with SDN, the
+    /// vnets of its zones (`type=any_bridge` lists all three), read once per process.
+    pub async fn node_bridges(&self, node: &str) -> Result<Arc<Vec<NetworkInterface>>, ApiError> {
+        self.node_bridges.get_or_fetch(&node.to_string(), || self.client.node_network(node, Some("any_bridge"))).await
+    }
+
+    /// The container templates on `storage` as `node` sees it, read once per process.
+    pub async fn storage_templates(&self, node: &str, storage: &str) -> Result<Arc<Vec<StorageVolume>>, ApiError> {
+        let key = (node.to_string(), storage.to_string());
+        self.storage_templates.get_or_fetch(&key, || self.client.storage_content(node, storage, Some("vztmpl"), None)).await
+    }
+
+    /// Records that `claimant` plans VMID `vmid`; `existing` when its prior state has that VMID.
+    /// Err names the other resource when two create one VMID (a resource planned again, as
+    /// Terraform does, is no second claimant). Ok(true) when the VMID is the claimant's own
+    /// guest, which a replacement's create (planned with no prior state) may reuse.
+    pub fn claim_planned_vmid(&self, vmid: u64, claimant: Claimant, existing: bool) -> Result<bool, Claimant> {
+        let mut planned = self.planned_vmids.lock().unwrap_or_else(|e| e.into_inner());
+        match planned.get_mut(&vmid) {
+            None => {
+                planned.insert(vmid, PlannedVmid { claimant, existing });
+                Ok(existing)
+            }
+            Some(held) if held.claimant == claimant => {
+                held.existing |= existing;
+                Ok(held.existing)
+            }
+            // Two resources already managing one guest are not this plan's doing: only a new
+            // guest is refused (and one that collides with a managed guest names its manager).
+            Some(_) if existing => Ok(true),
+            Some(held) => Err(held.claimant.clone()),
+        }
+    }
+
+    /// The resource of this plan that sets `vmid`, if one does.
+    pub fn planned_guest(&self, vmid: u64) -> Option<Claimant> {
+        self.planned_vmids.lock().unwrap_or_else(|e| e.into_inner()).get(&vmid).map(|p| p.claimant.clone())
     }
 
     /// After a change, the next read fetches anew.
@@ -210,7 +300,12 @@ impl Context {
         loop {
             let candidate = {
                 let mut reserved = self.reserved_vmids.lock().unwrap_or_else(|e| e.into_inner());
-                let candidate = (100u64..).find(|id| !used.contains(id) && !reserved.contains(id)).expect("a free VMID exists");
+                // VMIDs other resources of this run set themselves are theirs, even before their create.
+                let planned = self.planned_vmids.lock().unwrap_or_else(|e| e.into_inner());
+                let candidate = (100u64..)
+                    .find(|id| !used.contains(id) && !reserved.contains(id) && !planned.contains_key(id))
+                    .expect("a free VMID exists");
+                drop(planned);
                 reserved.insert(candidate);
                 candidate
             };
@@ -532,5 +627,43 @@ impl std::fmt::Display for TaskWaitError {
 impl From<TaskWaitError> for String {
     fn from(error: TaskWaitError) -> Self {
         error.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Context {
+        let credentials = Credentials::api_token("root@pam!t=00000000-0000-0000-0000-000000000000").unwrap();
+        let client = PveClient::new(ClientConfig::new("https://127.0.0.1:1", credentials)).unwrap();
+        Context::new(client, 3, SshSettings::from_config(&Value::Null))
+    }
+
+    fn claimant(resource_type: &'static str, name: &str) -> Claimant {
+        Claimant { resource_type, name: name.into() }
+    }
+
+    #[test]
+    fn one_vmid_is_created_by_one_resource_only() {
+        let ctx = context();
+        let (web, dns) = (claimant("pve_vm", "web1"), claimant("pve_lxc", "dns1"));
+        assert_eq!(ctx.claim_planned_vmid(300, web.clone(), false), Ok(false));
+        assert_eq!(ctx.claim_planned_vmid(300, web.clone(), false), Ok(false), "planned again: the same claimant");
+        assert_eq!(ctx.claim_planned_vmid(300, dns.clone(), false), Err(web.clone()));
+        assert_eq!(ctx.claim_planned_vmid(300, dns.clone(), true), Ok(true), "a managed guest is never refused");
+        assert_eq!(ctx.planned_guest(300), Some(web.clone()));
+        assert_eq!(ctx.planned_guest(301), None);
+        assert_eq!(web.to_string(), "pve_vm 'web1'");
+    }
+
+    #[test]
+    fn a_replacement_reuses_its_own_vmid() {
+        let ctx = context();
+        let db = claimant("pve_vm", "db1");
+        // Terraform plans a replacement twice: with the prior state, then its create without it.
+        assert_eq!(ctx.claim_planned_vmid(110, db.clone(), true), Ok(true));
+        assert_eq!(ctx.claim_planned_vmid(110, db.clone(), false), Ok(true));
+        assert_eq!(ctx.claim_planned_vmid(110, claimant("pve_vm", "other"), false), Err(db));
     }
 }

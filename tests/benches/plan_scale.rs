@@ -5,7 +5,9 @@
 //!   the same plan with `-refresh=false`;
 //! - the provider's CPU time per PlanResourceChange and per ReadResource, and Terraform core's
 //!   CPU time beside them, read from /proc/<pid>/stat of each process while the plan runs;
-//! - the provider's peak RSS during the plan.
+//! - the provider's peak RSS during the plan;
+//! - the wall time and the requests of a plan that creates the N VMs afresh (what the plan-time
+//!   checks cost: they read the cluster for new guests only).
 //!
 //! Prints figures; asserts nothing about them. Build first: `cargo build --release --bins`.
 
@@ -167,4 +169,34 @@ fn main() {
         full.provider_rss_kib as f64 / 1024.0,
         no_refresh.provider_rss_kib as f64 / 1024.0
     );
+    drop(emu);
+
+    // 3. A plan that creates the N VMs anew (another working directory, no state), at 20 ms.
+    let plan_log = dir.path().join("plan-requests.jsonl");
+    let emu = runtime.block_on(emulator(|c| {
+        c.latency_ms = 20;
+        c.state_file = Some(state.clone());
+        c.request_log = Some(plan_log.clone());
+    }));
+    let fresh = Terraform::new(&format!("{}{}", provider_block(&emu), cloned_vms(count, false)));
+    fresh.init();
+    let started = Instant::now();
+    let out = fresh.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    let wall = started.elapsed().as_secs_f64();
+    assert_eq!(out.code, 2, "the plan creates {count} VMs:\n{}", out.all());
+    let asked = request_log(&plan_log);
+    let mut by_endpoint: BTreeMap<String, usize> = BTreeMap::new();
+    for request in &asked {
+        *by_endpoint
+            .entry(format!("{} {}", request["method"].as_str().unwrap_or("?"), request["path"].as_str().unwrap_or("")))
+            .or_default() += 1;
+    }
+    println!(
+        "plan of {count} new VMs at 20 ms/request: {wall:.2} s wall, {} requests ({:.3} per VM)",
+        asked.len(),
+        asked.len() as f64 / count as f64
+    );
+    for (endpoint, n) in &by_endpoint {
+        println!("  {n:>6}  {endpoint}");
+    }
 }

@@ -86,6 +86,24 @@ async fn linked_clone_of_template_and_protection() {
 
     let cross_node = api.clone_guest(QEMU, "pve1", 9000, 102, &Params::new().set("target", "pve2")).await.unwrap_err();
     assert!(cross_node.message().contains("uses local storage"), "{cross_node}");
+    // As qemu-server: a target storage must be shared, and the source's volumes are judged by
+    // their own storage, whatever the target storage.
+    let to_local = Params::new().set("target", "pve2").flag("full", true).set("storage", "local-lvm");
+    let refused = api.clone_guest(QEMU, "pve1", 9000, 102, &to_local).await.unwrap_err();
+    assert_eq!(refused.message().trim(), "can't clone to non-shared storage 'local-lvm'");
+    emu.emulator.cluster().storages.insert(
+        "ceph".into(),
+        pve_emulator::model::StorageDef {
+            storage_type: "rbd".into(),
+            content: vec!["images".into()],
+            shared: true,
+            total: 1 << 40,
+            path: None,
+        },
+    );
+    let to_shared = Params::new().set("target", "pve2").flag("full", true).set("storage", "ceph");
+    let refused = api.clone_guest(QEMU, "pve1", 9000, 102, &to_shared).await.unwrap_err();
+    assert_eq!(refused.message().trim(), "can't clone VM to node 'pve2' (VM uses local storage)");
 
     api.update_config(QEMU, "pve1", 101, &Params::new().flag("protection", true)).await.unwrap();
     let refused = api.delete_guest(QEMU, "pve1", 101, true).await.unwrap_err();

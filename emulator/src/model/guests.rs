@@ -631,16 +631,30 @@ impl Cluster {
         {
             return Err(PveError::server(format!("storage '{s}' does not exist")));
         }
-        let all_shared = source.disks().iter().all(|(_, volid)| {
-            let storage = storage_override.clone().unwrap_or_else(|| volid.split(':').next().unwrap_or("").to_string());
-            self.storage(&storage).is_some_and(|s| s.shared)
-        });
-        if target != node && !all_shared {
-            return Err(PveError::server(format!(
-                "can't clone {} to node '{target}' ({} uses local storage)",
-                kind_word(kind),
-                kind_word(kind)
-            )));
+        // To another node only from and to shared storage. As qemu-server and pve-container: a
+        // target `storage` must be shared itself (checked first); qemu-server then judges each
+        // source volume by its own storage, pve-container by the target storage when one is given.
+        if target != node {
+            if let Some(s) = &storage_override
+                && !self.storage(s).is_some_and(|def| def.shared)
+            {
+                return Err(PveError::server(format!("can't clone to non-shared storage '{s}'")));
+            }
+            let all_shared = source.disks().iter().all(|(_, volid)| {
+                let own = volid.split(':').next().unwrap_or("").to_string();
+                let storage = match kind {
+                    GuestKind::Qemu => own,
+                    GuestKind::Lxc => storage_override.clone().unwrap_or(own),
+                };
+                self.storage(&storage).is_some_and(|s| s.shared)
+            });
+            if !all_shared {
+                return Err(PveError::server(format!(
+                    "can't clone {} to node '{target}' ({} uses local storage)",
+                    kind_word(kind),
+                    kind_word(kind)
+                )));
+            }
         }
         if let Some(pool) = &request.pool
             && !self.pools.contains_key(pool)

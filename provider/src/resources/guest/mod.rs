@@ -1,8 +1,10 @@
 //! The guest core: what `pve_vm` and `pve_lxc` share because PVE treats VMs and containers the
 //! same way. Finding a guest (one `find_guest` for every resource), power state, pools, destroy
 //! with its HA and backup-job cleanup, tags and lifecycle-tag keeping, validators, timeouts, the
-//! settle step after apply, and cloud-init rendering (`cloud_init`).
+//! settle step after apply, cloud-init rendering (`cloud_init`), and the plan-time checks
+//! against the cluster (`checks`).
 
+pub mod checks;
 pub mod cloud_init;
 mod requests;
 

@@ -1,11 +1,14 @@
 //! `resource "pve_ha_resource"`: HA management of a guest (`/cluster/ha/resources`).
+//!
+//! Refused at plan time: a `vmid` no guest has and no `pve_vm` or `pve_lxc` of the plan creates.
+//! A VMID unknown at plan time is checked at apply, before the HA resource is added.
 
 use crate::plugin::diag::api_failure;
 
 use futures::future::BoxFuture;
 use pve_api::Params;
 
-use crate::plugin::diag::{Diagnostic, Diagnostics, attr};
+use crate::plugin::diag::{Diagnostic, Diagnostics, Path, attr};
 use crate::plugin::resource::{CreateError, Resource};
 use crate::plugin::schema::{Attribute, Block, Validator};
 use crate::plugin::value::{Type, Value};
@@ -62,6 +65,64 @@ fn params(planned: &Value, prior: &Value) -> (Params, Vec<String>) {
     (params, deletes)
 }
 
+/// The guest must exist, or be created by this plan.
+async fn check_guest(ctx: &Context, prior: &Value, planned: &Value) -> Diagnostics {
+    let Some(vmid) = planned.get("vmid").as_i64() else { return Diagnostics::default() };
+    if prior.get("vmid").as_i64() == Some(vmid) {
+        return Diagnostics::default();
+    }
+    let vmid = vmid.max(0) as u64;
+    // A guest this plan creates with that VMID does not exist yet: Terraform plans (and
+    // applies) it first when the HA resource refers to it, and create checks it again.
+    if ctx.planned_guest(vmid).is_some() {
+        return Diagnostics::default();
+    }
+    match super::guest::find_guest(ctx, vmid).await {
+        Ok(Some(_)) => Diagnostics::default(),
+        Ok(None) => Diagnostic::error(
+            "Guest not found",
+            format!(
+                "no VM or container with VMID {vmid}, and no pve_vm or pve_lxc planned so far creates one; if a resource of \
+                 this configuration creates it, refer to it (vmid = pve_vm.NAME.vmid) so that Terraform plans and creates it first"
+            ),
+        )
+        .at(attr("vmid"))
+        .into(),
+        Err(mut diags) => {
+            for d in &mut diags.0 {
+                d.path.get_or_insert_with(|| attr("vmid"));
+            }
+            diags
+        }
+    }
+}
+
+/// PVE 9 refuses groups once it has migrated them to rules; PVE 8 needs the group to exist.
+async fn check_group(ctx: &Context, prior: &Value, planned: &Value) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    let Some(group) = planned.get("group").as_str() else { return diags };
+    if prior.get("group").as_str() == Some(group) {
+        return diags;
+    }
+    match ctx.client.list_ha_groups().await {
+        Ok(groups) if groups.iter().any(|g| g.get("group").and_then(|v| v.as_str()) == Some(group)) => {}
+        Ok(groups) => {
+            let names: Vec<&str> = groups.iter().filter_map(|g| g.get("group").and_then(|v| v.as_str())).collect();
+            let detail = format!(
+                "HA group '{group}' does not exist; groups are: {}",
+                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+            );
+            diags.push(Diagnostic::error("Unknown HA group", detail).at(attr("group")));
+        }
+        Err(e) => {
+            let detail =
+                format!("{}; on PVE 9 put the guest under a pve_ha_rule (node-affinity) instead of a group", e.message().trim_end());
+            diags.push(Diagnostic::error("HA groups are not available", detail).at(attr("group")));
+        }
+    }
+    diags
+}
+
 impl Resource<Context> for PveHaResource {
     fn type_name(&self) -> &'static str {
         "pve_ha_resource"
@@ -114,33 +175,12 @@ impl Resource<Context> for PveHaResource {
         prior: &'a Value,
         _config: &'a Value,
         planned: &'a mut Value,
-        _replace: &'a mut Vec<crate::plugin::diag::Path>,
+        _replace: &'a mut Vec<Path>,
     ) -> BoxFuture<'a, Diagnostics> {
         Box::pin(async move {
-            let mut diags = Diagnostics::default();
-            let (Some(ctx), Some(group)) = (ctx, planned.get("group").as_str()) else { return diags };
-            if prior.get("group").as_str() == Some(group) {
-                return diags;
-            }
-            // PVE 9 refuses groups once it has migrated them to rules; PVE 8 needs the group to exist.
-            match ctx.client.list_ha_groups().await {
-                Ok(groups) if groups.iter().any(|g| g.get("group").and_then(|v| v.as_str()) == Some(group)) => {}
-                Ok(groups) => {
-                    let names: Vec<&str> = groups.iter().filter_map(|g| g.get("group").and_then(|v| v.as_str())).collect();
-                    let detail = format!(
-                        "HA group '{group}' does not exist; groups are: {}",
-                        if names.is_empty() { "none".to_string() } else { names.join(", ") }
-                    );
-                    diags.push(Diagnostic::error("Unknown HA group", detail).at(attr("group")));
-                }
-                Err(e) => {
-                    let detail = format!(
-                        "{}; on PVE 9 put the guest under a pve_ha_rule (node-affinity) instead of a group",
-                        e.message().trim_end()
-                    );
-                    diags.push(Diagnostic::error("HA groups are not available", detail).at(attr("group")));
-                }
-            }
+            let Some(ctx) = ctx else { return Diagnostics::default() };
+            let mut diags = check_guest(ctx, prior, planned).await;
+            diags.extend(check_group(ctx, prior, planned).await);
             diags
         })
     }

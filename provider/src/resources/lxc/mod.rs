@@ -4,6 +4,14 @@
 //! `rootfs` and mount points grow in place and never shrink (refused at plan time); everything
 //! else updates in place. Write-only inputs (`template_volume`, `clone_vmid`, `password`,
 //! `ssh_public_keys`) are read at creation only and never stored, so an import plans clean.
+//!
+//! Refused at plan time, with no writes (`guest::checks`; only what is new or changed, values
+//! unknown at plan time in create and update before the first write): an unknown node, a rootfs
+//! or mount point `storage` the node lacks or that holds no `rootdir`, a `snippet_storage`
+//! without `snippets` for the security-updates hookscript, a `template_volume` that is not on
+//! its storage on the node, a `clone_vmid` that is no container, a clone to another node from or
+//! to local storage, a `vmid` another guest has or another resource of the plan sets, a
+//! `bridge` the node lacks, and more `cores` than the node has.
 
 use crate::plugin::diag::api_failure;
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
+use super::guest::checks::{self, CloneWant, NicWant, ROOTDIR, SNIPPETS, TemplateWant, VcpuWant, VolumeWant, Wants};
 use super::guest::{
     Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
     destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
@@ -100,6 +109,16 @@ impl Resource<Context> for PveLxc {
                 }
             }
             diags.extend(check_node(ctx, planned, prior).await);
+            if let Some(ctx) = ctx {
+                let vmid = |state: &Value| state.get(names::VMID).as_i64().map(|v| v.max(0) as u64);
+                let (name, at) = (planned.get(names::HOSTNAME).as_str(), attr(names::VMID));
+                diags.extend(checks::check_planned_vmid(ctx, "pve_lxc", name, vmid(planned), vmid(prior), &at).await);
+                // A replacement is a new container: asked for everything, like a create.
+                let creating = prior.is_null() || !replace.is_empty();
+                if let Some(wants) = cluster_wants(prior, config, planned, creating) {
+                    diags.extend(checks::check(ctx, &wants).await);
+                }
+            }
             if let Some(ctx) = ctx
                 && planned.get(names::SECURITY_UPDATES).as_bool() == Some(true)
                 && !ctx.ssh.configured
@@ -125,6 +144,14 @@ impl Resource<Context> for PveLxc {
     fn create<'a>(&'a self, ctx: &'a Context, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, CreateError>> {
         Box::pin(async move {
             let limit = timeout(&planned, "create", 30);
+            // What was unknown at plan time is known now: checked before the first write.
+            checks::check_before_writing(ctx, cluster_wants(&Value::Null, &config, &planned, true)).await?;
+            if let Some(vmid) = planned.get(names::VMID).as_i64() {
+                // Another resource of this run that sets the same VMID is named, not just "taken".
+                let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default().to_string();
+                let me = crate::provider::Claimant { resource_type: "pve_lxc", name: hostname };
+                checks::claim_vmid_in_plan(ctx, vmid as u64, me, false, &attr(names::VMID))?;
+            }
             let node = planned.get(names::NODE).as_str().unwrap_or_default().to_string();
             let _slot = ctx.node_slot(&node).await;
             let vmid = match planned.get(names::VMID).as_i64() {
@@ -269,9 +296,10 @@ impl Resource<Context> for PveLxc {
         })
     }
 
-    fn update<'a>(&'a self, ctx: &'a Context, prior: Value, planned: Value, _config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
+    fn update<'a>(&'a self, ctx: &'a Context, prior: Value, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
             let limit = timeout(&planned, "update", 30);
+            checks::check_before_writing(ctx, cluster_wants(&prior, &config, &planned, false)).await?;
             let vmid = prior.get(names::VMID).as_i64().unwrap_or_default() as u64;
             let Located { node, .. } = locate(ctx, vmid, LXC)
                 .await?

@@ -212,9 +212,129 @@ pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params,
     deletes.extend((nets.len()..old.len()).map(|i| format!("net{i}")));
 }
 
+/// What the plan asks of the cluster (see `guest::checks`). Creating (or replacing): the root
+/// filesystem and every mount point, NIC and the hookscript's storage, the cores, and the
+/// template or clone source. Updating: only what is new or changed, on the node the container is
+/// on now. Values not known yet are left out (checked again in create and update); None while
+/// the node is unknown.
+pub(super) fn cluster_wants(prior: &Value, config: &Value, planned: &Value, creating: bool) -> Option<Wants> {
+    let node = match planned.get(names::CURRENT_NODE).as_str() {
+        Some(current) if !creating => current,
+        _ => planned.get(names::NODE).as_str()?,
+    };
+    let mut wants = Wants::new(LXC, node, attr(names::NODE));
+    let at = |block: &str, i: usize, field: &str| vec![Step::Attr(block.into()), Step::Index(i as i64), Step::Attr(field.into())];
+    let rootfs = planned.get(names::ROOTFS).get(names::STORAGE);
+    if let Some(storage) = rootfs.as_str()
+        && (creating || rootfs != prior.get(names::ROOTFS).get(names::STORAGE))
+    {
+        let at = vec![Step::Attr(names::ROOTFS.into()), Step::Attr(names::STORAGE.into())];
+        wants.volumes.push(VolumeWant { at, storage: storage.into(), content: ROOTDIR });
+    }
+    let prior_mps = by_slot(prior.get(names::MOUNT_POINT));
+    for (i, mp) in planned.get(names::MOUNT_POINT).as_list().unwrap_or_default().iter().enumerate() {
+        let Some(storage) = mp.get(names::STORAGE).as_str() else { continue };
+        let before = mp.get(names::SLOT).as_str().and_then(|slot| prior_mps.get(slot));
+        if creating || before.is_none_or(|b| b.get(names::STORAGE) != mp.get(names::STORAGE)) {
+            wants.volumes.push(VolumeWant { at: at(names::MOUNT_POINT, i, names::STORAGE), storage: storage.into(), content: ROOTDIR });
+        }
+    }
+    let hook = |state: &Value| state.get(names::SECURITY_UPDATES).as_bool() == Some(true);
+    if hook(planned)
+        && (creating || !hook(prior) || planned.get(names::SNIPPET_STORAGE) != prior.get(names::SNIPPET_STORAGE))
+        && let Some(storage) = planned.get(names::SNIPPET_STORAGE).as_str()
+    {
+        wants.volumes.push(VolumeWant { at: attr(names::SNIPPET_STORAGE), storage: storage.into(), content: SNIPPETS });
+    }
+    let prior_nics = prior.get(names::NETWORK).as_list().unwrap_or_default();
+    for (i, nic) in planned.get(names::NETWORK).as_list().unwrap_or_default().iter().enumerate() {
+        let Some(bridge) = nic.get(names::BRIDGE).as_str() else { continue };
+        if creating || prior_nics.get(i).is_none_or(|p| p.get(names::BRIDGE) != nic.get(names::BRIDGE)) {
+            wants.nics.push(NicWant { at: at(names::NETWORK, i, names::BRIDGE), bridge: bridge.into() });
+        }
+    }
+    if let Some(cores) = planned.get(names::CORES).as_i64()
+        && (creating || planned.get(names::CORES) != prior.get(names::CORES))
+    {
+        wants.vcpus = Some(VcpuWant { at: attr(names::CORES), count: cores.max(0) as u64, made_of: format!("cores = {cores}") });
+    }
+    // Template and clone source come from the configuration: both are write-only.
+    if creating {
+        if let Some(volume) = config.get(names::TEMPLATE_VOLUME).as_str() {
+            wants.template = Some(TemplateWant { at: attr(names::TEMPLATE_VOLUME), volume: volume.into() });
+        }
+        if let Some(source) = config.get(names::CLONE_VMID).as_i64() {
+            // The clone request names the rootfs storage, when there is one (see create).
+            wants.clone = Some(CloneWant {
+                at: attr(names::CLONE_VMID),
+                vmid: source.max(0) as u64,
+                storage: rootfs.as_str().map(str::to_string),
+                storage_unknown: rootfs.is_unknown() || planned.get(names::ROOTFS).is_unknown(),
+                linked: None,
+            });
+        }
+    }
+    Some(wants)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ct(rootfs: &str, mount_points: &[(&str, &str)], cores: i64) -> Value {
+        let mps = mount_points
+            .iter()
+            .map(|(slot, storage)| Value::object([(names::SLOT, (*slot).into()), (names::STORAGE, (*storage).into())]))
+            .collect();
+        Value::object([
+            (names::NODE, "pve2".into()),
+            (names::CURRENT_NODE, "pve2".into()),
+            (names::CORES, cores.into()),
+            (names::SNIPPET_STORAGE, "local".into()),
+            (names::ROOTFS, Value::object([(names::STORAGE, rootfs.into())])),
+            (names::MOUNT_POINT, Value::List(mps)),
+            (names::NETWORK, Value::List(vec![Value::object([(names::BRIDGE, "vmbr0".into())])])),
+        ])
+    }
+
+    #[test]
+    fn a_create_asks_for_its_volumes_template_and_cores() {
+        let planned = ct("local-lvm", &[("mp0", "ceph")], 2);
+        let config = Value::object([(names::TEMPLATE_VOLUME, "local:vztmpl/debian.tar.zst".into())]);
+        let wants = cluster_wants(&Value::Null, &config, &planned, true).unwrap();
+        let asked: Vec<(&str, &str)> = wants.volumes.iter().map(|v| (v.storage.as_str(), v.content)).collect();
+        assert_eq!(asked, [("local-lvm", "rootdir"), ("ceph", "rootdir")]);
+        assert_eq!(wants.volumes[0].at, vec![Step::Attr("rootfs".into()), Step::Attr("storage".into())]);
+        assert_eq!(wants.template.as_ref().map(|t| t.volume.as_str()), Some("local:vztmpl/debian.tar.zst"));
+        assert_eq!(wants.vcpus.as_ref().map(|v| v.made_of.as_str()), Some("cores = 2"));
+        assert!(wants.clone.is_none());
+    }
+
+    #[test]
+    fn an_update_asks_for_new_mount_points_and_the_hookscript_storage_only() {
+        let prior = ct("local-lvm", &[("mp0", "ceph")], 2);
+        let mut planned = ct("local-lvm", &[("mp0", "ceph"), ("mp1", "local-zfs")], 2);
+        if let Value::Map(p) = &mut planned {
+            p.insert(names::SECURITY_UPDATES.into(), true.into());
+        }
+        let config = Value::object([(names::CLONE_VMID, 300i64.into())]);
+        let wants = cluster_wants(&prior, &config, &planned, false).unwrap();
+        let asked: Vec<(&str, &str)> = wants.volumes.iter().map(|v| (v.storage.as_str(), v.content)).collect();
+        assert_eq!(asked, [("local-zfs", "rootdir"), ("local", "snippets")]);
+        assert!(wants.nics.is_empty() && wants.vcpus.is_none() && wants.clone.is_none() && wants.template.is_none());
+        assert!(cluster_wants(&prior, &config, &prior, false).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_clone_names_its_rootfs_storage() {
+        let config = Value::object([(names::CLONE_VMID, 300i64.into())]);
+        let wants = cluster_wants(&Value::Null, &config, &ct("ceph", &[], 1), true).unwrap();
+        let clone = wants.clone.unwrap();
+        assert_eq!((clone.vmid, clone.storage.as_deref(), clone.storage_unknown), (300, Some("ceph"), false));
+        let without_rootfs = Value::object([(names::NODE, "pve2".into())]);
+        let clone = cluster_wants(&Value::Null, &config, &without_rootfs, true).unwrap().clone.unwrap();
+        assert_eq!((clone.storage, clone.storage_unknown), (None, false), "no rootfs: every volume stays on the source's storage");
+    }
 
     #[test]
     fn volumes_read_as_storage_and_whole_gib() {

@@ -6,7 +6,13 @@
 //!   pending changes; `reboot_required` then says so.
 //! - Never a diff: tag order or case (PVE sorts and lowercases), write-only inputs (`clone_vmid`,
 //!   `clone_full`, `ci_password`), a VM that HA moved to another node (`current_node` follows it).
-//! - Refused at plan time: shrinking a disk, an unknown node, and every malformed value.
+//! - Refused at plan time, with no writes (`guest::checks`; only what is new or changed, values
+//!   unknown at plan time in create and update before the first write): shrinking a disk, an
+//!   unknown node, a disk `storage` the node lacks or that holds no `images`, a `snippet_storage`
+//!   without `snippets` when a snippet is written, a `clone_vmid` that is no VM or template, a
+//!   linked clone on another storage than its template's, a clone to another node from or to
+//!   local storage, a `vmid` another guest has or another resource of the plan sets, a `bridge`
+//!   the node lacks, more vCPUs (`cores` × `sockets`) than the node has, and every malformed value.
 //!
 //! Concurrency: clones of one template run one at a time inside the provider (PVE locks the
 //! source for the copy), writes per node are bounded by `max_concurrent_per_node`, and VMIDs are
@@ -26,6 +32,7 @@ use crate::plugin::schema::{Attribute, Block, Nesting, Validator};
 use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
+use super::guest::checks::{self, CloneWant, IMAGES, NicWant, SNIPPETS, VcpuWant, VolumeWant, Wants};
 use super::guest::{
     Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
     destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
@@ -201,6 +208,16 @@ impl Resource<Context> for PveVm {
                 );
             }
             diags.extend(check_node(ctx, planned, prior).await);
+            if let Some(ctx) = ctx {
+                let vmid = |state: &Value| state.get(names::VMID).as_i64().map(|v| v.max(0) as u64);
+                let (name, at) = (planned.get(names::NAME).as_str(), attr(names::VMID));
+                diags.extend(checks::check_planned_vmid(ctx, "pve_vm", name, vmid(planned), vmid(prior), &at).await);
+                // A replacement is a new VM: asked for everything, like a create.
+                let creating = prior.is_null() || !replace.is_empty();
+                if let Some(wants) = cluster_wants(prior, config, planned, creating) {
+                    diags.extend(checks::check(ctx, &wants).await);
+                }
+            }
             diags
         })
     }
@@ -208,11 +225,19 @@ impl Resource<Context> for PveVm {
     fn create<'a>(&'a self, ctx: &'a Context, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, CreateError>> {
         Box::pin(async move {
             let limit = timeout(&planned, "create", 30);
+            // What was unknown at plan time is known now: checked before the first write.
+            checks::check_before_writing(ctx, cluster_wants(&Value::Null, &config, &planned, true)).await?;
             let node = planned.get(names::NODE).as_str().unwrap_or_default().to_string();
             let _slot = ctx.node_slot(&node).await;
             let vmid = match planned.get(names::VMID).as_i64() {
                 Some(vmid) => {
                     let vmid = vmid as u64;
+                    // Another resource of this run that sets the same VMID is named, not just "taken".
+                    let me = crate::provider::Claimant {
+                        resource_type: "pve_vm",
+                        name: planned.get(names::NAME).as_str().unwrap_or_default().into(),
+                    };
+                    checks::claim_vmid_in_plan(ctx, vmid, me, false, &attr(names::VMID))?;
                     if !ctx.claim_vmid(vmid).await.map_err(|e| api_failure("Checking the VMID", e))? {
                         return Err(Diagnostic::error(
                             "VMID in use",
@@ -270,6 +295,7 @@ impl Resource<Context> for PveVm {
     fn update<'a>(&'a self, ctx: &'a Context, prior: Value, planned: Value, config: Value) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
             let limit = timeout(&planned, "update", 30);
+            checks::check_before_writing(ctx, cluster_wants(&prior, &config, &planned, false)).await?;
             let vmid = prior.get(names::VMID).as_i64().unwrap_or_default() as u64;
             let Some(Located { node, .. }) = locate(ctx, vmid, QEMU).await? else {
                 return Err(Diagnostic::error("VM not found", format!("VM {vmid} no longer exists; run terraform plan again")).into());

@@ -358,9 +358,148 @@ pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params,
     deletes.extend((new_ips.len()..old_ips.len()).map(|i| format!("ipconfig{i}")));
 }
 
+/// The node a plan's checks look at: where the VM will be when it is created (or replaced), and
+/// where it is now (`current_node`, which HA may have moved it to) when it is updated.
+fn checked_node(planned: &Value, creating: bool) -> Option<&str> {
+    match planned.get(names::CURRENT_NODE).as_str() {
+        Some(current) if !creating => Some(current),
+        _ => planned.get(names::NODE).as_str(),
+    }
+}
+
+/// What the plan asks of the cluster (see `guest::checks`). Creating (or replacing): every disk,
+/// NIC and the snippet storage, the vCPUs and the clone. Updating: only what is new or changed,
+/// so an update that keeps node and storages asks nothing. Values not known yet are left out
+/// (checked again in create and update); None while the node is unknown.
+pub(super) fn cluster_wants(prior: &Value, config: &Value, planned: &Value, creating: bool) -> Option<Wants> {
+    let node = checked_node(planned, creating)?;
+    let mut wants = Wants::new(QEMU, node, attr(names::NODE));
+    let at = |block: &str, i: usize, field: &str| vec![Step::Attr(block.into()), Step::Index(i as i64), Step::Attr(field.into())];
+    let disks = planned.get(names::DISK).as_list().unwrap_or_default();
+    let prior_disks = by_slot(prior.get(names::DISK));
+    for (i, disk) in disks.iter().enumerate() {
+        let Some(storage) = disk.get(names::STORAGE).as_str() else { continue };
+        let before = disk.get(names::SLOT).as_str().and_then(|slot| prior_disks.get(slot));
+        if creating || before.is_none_or(|b| b.get(names::STORAGE) != disk.get(names::STORAGE)) {
+            wants.volumes.push(VolumeWant { at: at(names::DISK, i, names::STORAGE), storage: storage.into(), content: IMAGES });
+        }
+    }
+    let snippet_storage_is_new = creating
+        || !crate::resources::guest::cloud_init::wanted(prior)
+        || planned.get(names::SNIPPET_STORAGE) != prior.get(names::SNIPPET_STORAGE);
+    if crate::resources::guest::cloud_init::wanted(planned)
+        && snippet_storage_is_new
+        && let Some(storage) = planned.get(names::SNIPPET_STORAGE).as_str()
+    {
+        wants.volumes.push(VolumeWant { at: attr(names::SNIPPET_STORAGE), storage: storage.into(), content: SNIPPETS });
+    }
+    let prior_nics = prior.get(names::NETWORK).as_list().unwrap_or_default();
+    for (i, nic) in planned.get(names::NETWORK).as_list().unwrap_or_default().iter().enumerate() {
+        let Some(bridge) = nic.get(names::BRIDGE).as_str() else { continue };
+        if creating || prior_nics.get(i).is_none_or(|p| p.get(names::BRIDGE) != nic.get(names::BRIDGE)) {
+            wants.nics.push(NicWant { at: at(names::NETWORK, i, names::BRIDGE), bridge: bridge.into() });
+        }
+    }
+    if let (Some(cores), Some(sockets)) = (planned.get(names::CORES).as_i64(), planned.get(names::SOCKETS).as_i64())
+        && (creating || planned.get(names::CORES) != prior.get(names::CORES) || planned.get(names::SOCKETS) != prior.get(names::SOCKETS))
+    {
+        let count = cores.max(0).saturating_mul(sockets.max(0));
+        wants.vcpus = Some(VcpuWant {
+            at: attr(names::CORES),
+            count: count as u64,
+            made_of: format!("cores × sockets = {cores} × {sockets} = {count} vCPUs"),
+        });
+    }
+    // The clone source is read from the configuration: clone_vmid is write-only.
+    if creating && let Some(source) = config.get(names::CLONE_VMID).as_i64() {
+        let full = match config.get(names::CLONE_FULL) {
+            Value::Unknown => None,
+            value => Some(value.as_bool().unwrap_or(true)),
+        };
+        // What build() sends: a full clone goes to the first disk's storage, a linked one stays.
+        let first = disks.first().map(|d| d.get(names::STORAGE));
+        wants.clone = Some(CloneWant {
+            at: attr(names::CLONE_VMID),
+            vmid: source.max(0) as u64,
+            storage: first.and_then(Value::as_str).filter(|_| full == Some(true)).map(str::to_string),
+            storage_unknown: full.is_none() || first.is_some_and(Value::is_unknown),
+            linked: first
+                .and_then(Value::as_str)
+                .filter(|_| full == Some(false))
+                .map(|storage| (at(names::DISK, 0, names::STORAGE), storage.to_string())),
+        });
+    }
+    Some(wants)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn disk(slot: &str, storage: &str) -> Value {
+        Value::object([(names::SLOT, slot.into()), (names::STORAGE, storage.into()), (names::SIZE, 4i64.into())])
+    }
+
+    fn vm(disks: Vec<Value>, bridges: &[&str], cores: i64) -> Value {
+        let nics = bridges.iter().map(|b| Value::object([(names::BRIDGE, (*b).into())])).collect();
+        Value::object([
+            (names::NODE, "pve1".into()),
+            (names::CURRENT_NODE, "pve2".into()),
+            (names::CORES, cores.into()),
+            (names::SOCKETS, 1i64.into()),
+            (names::SNIPPET_STORAGE, "local".into()),
+            (names::DISK, Value::List(disks)),
+            (names::NETWORK, Value::List(nics)),
+        ])
+    }
+
+    #[test]
+    fn a_create_asks_for_everything_and_an_unchanged_update_for_nothing() {
+        let planned = vm(vec![disk("scsi0", "local-lvm"), disk("scsi1", "local-zfs")], &["vmbr0"], 2);
+        let config = Value::object([(names::CLONE_VMID, 9000i64.into())]);
+        let create = cluster_wants(&Value::Null, &config, &planned, true).unwrap();
+        assert_eq!(create.node, "pve1");
+        assert_eq!(create.volumes.iter().map(|v| v.storage.as_str()).collect::<Vec<_>>(), ["local-lvm", "local-zfs"]);
+        assert_eq!(create.nics.len(), 1);
+        assert_eq!(create.vcpus.as_ref().map(|v| v.count), Some(2));
+        let clone = create.clone.as_ref().unwrap();
+        assert_eq!((clone.vmid, clone.storage.as_deref(), clone.linked.is_some()), (9000, Some("local-lvm"), false));
+
+        let update = cluster_wants(&planned, &config, &planned, false).unwrap();
+        assert!(update.is_empty(), "an update that keeps node, storages and bridges asks nothing");
+        assert_eq!(update.node, "pve2", "an update looks where the VM is now");
+    }
+
+    #[test]
+    fn an_update_asks_only_for_what_is_new() {
+        let prior = vm(vec![disk("scsi0", "local-lvm")], &["vmbr0"], 2);
+        let mut planned = vm(vec![disk("scsi0", "local-lvm"), disk("scsi1", "ceph")], &["vmbr0", "vmbr1"], 4);
+        if let Value::Map(p) = &mut planned {
+            p.insert(names::INSTALL_DOCKER.into(), true.into());
+        }
+        let wants = cluster_wants(&prior, &Value::Null, &planned, false).unwrap();
+        let asked: Vec<(&str, &str)> = wants.volumes.iter().map(|v| (v.storage.as_str(), v.content)).collect();
+        assert_eq!(asked, [("ceph", "images"), ("local", "snippets")]);
+        assert_eq!(wants.volumes[0].at, vec![Step::Attr("disk".into()), Step::Index(1), Step::Attr("storage".into())]);
+        assert_eq!(wants.nics.iter().map(|n| n.bridge.as_str()).collect::<Vec<_>>(), ["vmbr1"]);
+        assert_eq!(wants.vcpus.as_ref().map(|v| v.made_of.as_str()), Some("cores × sockets = 4 × 1 = 4 vCPUs"));
+        assert!(wants.clone.is_none(), "the clone source matters at creation only");
+    }
+
+    #[test]
+    fn unknown_values_are_left_for_apply() {
+        let mut planned = vm(vec![Value::object([(names::SLOT, "scsi0".into()), (names::STORAGE, Value::Unknown)])], &[], 2);
+        if let Value::Map(p) = &mut planned {
+            p.insert(names::CORES.into(), Value::Unknown);
+        }
+        let config = Value::object([(names::CLONE_VMID, 9000i64.into()), (names::CLONE_FULL, false.into())]);
+        let wants = cluster_wants(&Value::Null, &config, &planned, true).unwrap();
+        assert!(wants.volumes.is_empty() && wants.vcpus.is_none());
+        let clone = wants.clone.unwrap();
+        assert!(clone.storage.is_none() && clone.linked.is_none() && clone.storage_unknown);
+        let unknown_node = Value::object([(names::NODE, Value::Unknown)]);
+        assert!(cluster_wants(&Value::Null, &config, &unknown_node, true).is_none());
+    }
 
     #[test]
     fn durations() {
