@@ -75,7 +75,7 @@ fn backup_jobs_decode_every_selection_form() {
     let retention = crate::propstr::PropertyString::parse(prod.prune_backups.as_deref().unwrap(), None).unwrap();
     assert_eq!((retention.get("keep-daily"), retention.get("keep-last")), (Some("7"), Some("3")), "an object becomes the text form");
     assert_eq!(prod.extra["fleecing"], "enabled=1,storage=local-lvm");
-    assert_eq!(prod.extra["repeat-missed"], 1);
+    assert_eq!(prod.repeat_missed, Some(true), "PVE's 1 is a bool");
 
     let pool = &jobs[2];
     assert!(!pool.is_enabled());
