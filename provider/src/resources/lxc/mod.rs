@@ -190,7 +190,6 @@ impl Resource<Context> for PveLxc {
                             .at(attr(names::CLONE_VMID))
                             .into());
                     };
-                    let _source = ctx.lock_source(source).await;
                     let mut clone =
                         Params::new().set("hostname", planned.get(names::HOSTNAME).as_str().unwrap_or_default()).flag("full", true);
                     let storage = planned.get(names::ROOTFS).get("storage").as_str();
@@ -223,8 +222,11 @@ impl Resource<Context> for PveLxc {
                     clone.insert("description", pve_api::marker::with_mark(planned.get(names::DESCRIPTION).as_str()));
                     let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default();
                     let creation = Creation { kind: LXC, vmid, name: hostname, what: "Cloning the container" };
-                    let mut cloned =
-                        creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(LXC, &source_node, source, vmid, &clone))).await;
+                    let mut cloned = {
+                        let allocating_on = if clone.get("target").is_some() { node.as_str() } else { source_node.as_str() };
+                        let _allocating = ctx.storage_slot(allocating_on, clone.get("storage").unwrap_or("local-lvm")).await;
+                        creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(LXC, &source_node, source, vmid, &clone))).await
+                    };
                     if cloned.is_ok()
                         && let Some(target) = &migrate_to
                         && let Err(diagnostics) = migrate(ctx, LXC, &source_node, vmid, target, storage, limit).await
@@ -280,6 +282,8 @@ impl Resource<Context> for PveLxc {
                     }
                     let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default();
                     let creation = Creation { kind: LXC, vmid, name: hostname, what: "Creating the container" };
+                    let storage = planned.get(names::ROOTFS).get(names::STORAGE).as_str().unwrap_or("local-lvm");
+                    let _allocating = ctx.storage_slot(&node, storage).await;
                     let created = creation.run(ctx, limit, || Box::pin(ctx.client.create_guest(LXC, &node, &params))).await;
                     ctx.invalidate_resources().await;
                     created

@@ -16,8 +16,9 @@
 //!   local storage, a `vmid` another guest has or another resource of the plan sets, a `bridge`
 //!   the node lacks, more vCPUs (`cores` × `sockets`) than the node has, and every malformed value.
 //!
-//! Concurrency: clones of one template run one at a time inside the provider (PVE locks the
-//! source for the copy), writes per node are bounded by `max_concurrent_per_node`, and VMIDs are
+//! Concurrency: clones of one template run side by side (PVE takes a shared lock on a stopped
+//! source); allocations per storage are bounded by `max_allocations_per_storage` (PVE serialises
+//! them behind the storage lock), writes per node by `max_concurrent_per_node`, and VMIDs are
 //! reserved in-process and confirmed with PVE, so parallel creates never collide.
 
 use crate::plugin::diag::api_failure;

@@ -201,13 +201,19 @@ impl PveVm {
                         return Err(Diagnostic::error("Linked clone on another storage", detail).at(attr(names::DISK)).into());
                     }
                 }
-                // One clone per source at a time: PVE holds the source's lock for the whole copy.
-                let _source = ctx.lock_source(source).await;
                 // The mark goes with the clone request itself (see pve_api::marker).
                 clone.insert("description", pve_api::marker::with_mark(planned.get(names::DESCRIPTION).as_str()));
                 let creation =
                     Creation { kind: QEMU, vmid, name: planned.get(names::NAME).as_str().unwrap_or_default(), what: "Cloning the VM" };
-                let result = creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone))).await;
+                let result = {
+                    // Where the clone's volumes are allocated: beside the source unless PVE clones straight to `node`.
+                    let allocating_on = if clone.get("target").is_some() { node.as_str() } else { source_node.as_str() };
+                    let template_storage = crate::resources::guest::checks::volume_storages(QEMU, &source_guest.config, false);
+                    let storage =
+                        clone.get("storage").or(template_storage.iter().next().map(String::as_str)).unwrap_or("local-lvm").to_string();
+                    let _allocating = ctx.storage_slot(allocating_on, &storage).await;
+                    creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone))).await
+                };
                 if let Err(failed) = result {
                     return Err(Self::unbuilt(ctx, vmid, planned, failed).await);
                 }
@@ -313,6 +319,8 @@ impl PveVm {
             let params = params.set("vmid", vmid);
             let creation =
                 Creation { kind: QEMU, vmid, name: planned.get(names::NAME).as_str().unwrap_or_default(), what: "Creating the VM" };
+            let storage = disks.first().and_then(|d| d.get(names::STORAGE).as_str()).unwrap_or("local-lvm");
+            let _allocating = ctx.storage_slot(&node, storage).await;
             if let Err(failed) = creation.run(ctx, limit, || Box::pin(ctx.client.create_guest(QEMU, &node, &params))).await {
                 return Err(Self::unbuilt(ctx, vmid, planned, failed).await);
             }
