@@ -171,6 +171,12 @@ impl Cluster {
             let mut archived = guest.config_with_pending();
             archived.remove("lock");
             archived.remove("parent");
+            // The archive holds the disks' data too: a restore brings it back.
+            let archived_data = guest
+                .disks()
+                .into_iter()
+                .filter_map(|(key, disk)| Some((key, self.find_volume(&guest.node, &disk)?.data.clone()?)))
+                .collect();
             self.volumes.push(Volume {
                 storage: storage.clone(),
                 node: (!shared).then(|| guest.node.clone()),
@@ -184,7 +190,8 @@ impl Cluster {
                 subtype: Some(guest.kind.as_str().into()),
                 archived_config: Some(archived),
                 archived_kind: Some(guest.kind),
-                linked_base: None,
+                archived_data,
+                ..Default::default()
             });
             log.push(format!("INFO: creating vzdump archive '{}'", volid));
             log.push(format!("INFO: Finished Backup of VM {vmid}"));
