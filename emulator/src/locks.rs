@@ -113,7 +113,8 @@ impl LockTable {
     /// The lock in `mode` if nobody holds it in a conflicting mode.
     pub fn try_acquire(&self, name: &str, mode: LockMode) -> Option<LockGuard> {
         let lock = self.lock(name);
-        lock.try_take(mode).then_some(LockGuard { lock, mode })
+        // Not `then_some`: a guard made for nothing would release the holder's lock when dropped.
+        if lock.try_take(mode) { Some(LockGuard { lock, mode }) } else { None }
     }
 
     /// Waits up to `timeout` for the lock in `mode`.
@@ -176,6 +177,14 @@ mod tests {
         assert!(matches!(table.acquire("9000", LockMode::Shared, short).await, Acquired::TimedOut));
         drop(exclusive);
         assert!(!table.is_held("9000"));
+    }
+
+    #[test]
+    fn a_failed_try_leaves_the_holder_alone() {
+        let table = LockTable::default();
+        let _held = table.try_acquire("local-lvm", LockMode::Exclusive).unwrap();
+        assert!(table.try_acquire("local-lvm", LockMode::Exclusive).is_none());
+        assert!(table.try_acquire("local-lvm", LockMode::Exclusive).is_none(), "the failed try did not release the lock");
     }
 
     #[tokio::test]

@@ -27,7 +27,7 @@ pub struct Emulator {
     /// pve-storage's storage locks: `NODE/STORAGE` for local storage, `STORAGE` for shared.
     pub(crate) storage_locks: LockTable,
     /// Copies running on each storage, which share its bandwidth.
-    pub(crate) transfers: crate::storage_io::Transfers,
+    pub transfers: crate::storage_io::Transfers,
     /// Wakes the HA manager early (a rule, resource or guest changed).
     pub(crate) ha_wakeup: Arc<Notify>,
     workers: HashMap<String, Arc<Semaphore>>,

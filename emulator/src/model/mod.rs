@@ -20,6 +20,7 @@ use sha1::{Digest, Sha1};
 
 pub use cluster::PoolUpdate;
 pub use guests::{CloneRequest, ConfigUpdate, NewGuest, WriteCheck};
+pub use ha::RuleRow;
 pub use ha::{HA_OPTIONS, HaAction, HaDisarm, HaManager, HaRule, HaService};
 pub use migrate::MigrateRequest;
 pub use moves::{DiskMove, VolumeReassign};
