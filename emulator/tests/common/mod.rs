@@ -1,7 +1,7 @@
 //! What the emulator's own integration suites share: an in-process emulator, a pve-api client
 //! for it, and a few raw calls pve-api has no typed method for.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::time::{Duration, Instant};
 
