@@ -5,6 +5,9 @@
 
 mod cluster;
 mod guests;
+mod ha;
+mod migrate;
+mod moves;
 mod seed;
 mod snapshots;
 mod storage;
@@ -15,8 +18,13 @@ use pve_api::GuestKind;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
-pub use cluster::{HA_OPTIONS, PoolUpdate};
+pub use cluster::PoolUpdate;
 pub use guests::{CloneRequest, ConfigUpdate, NewGuest, WriteCheck};
+pub use ha::RuleRow;
+pub use ha::{HA_OPTIONS, HaAction, HaDisarm, HaManager, HaRule, HaService};
+pub use migrate::MigrateRequest;
+pub use moves::{DiskMove, VolumeReassign};
+pub use storage::{CopyMode, DiskCopy};
 
 use crate::error::PveError;
 
@@ -35,6 +43,15 @@ pub struct Cluster {
     pub ha_resources: BTreeMap<String, Config>,
     pub backup_jobs: BTreeMap<String, Config>,
     pub mac_counter: u32,
+    /// `/etc/pve/ha/rules.cfg`.
+    #[serde(default)]
+    pub ha_rules: BTreeMap<String, HaRule>,
+    /// `/etc/pve/ha/groups.cfg` (kept with `--ha-groups` only).
+    #[serde(default)]
+    pub ha_groups: BTreeMap<String, Config>,
+    /// The HA manager's status (`manager_status`).
+    #[serde(default)]
+    pub ha_manager: HaManager,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,6 +72,9 @@ pub struct StorageDef {
     pub total: u64,
     /// Directory-backed storages keep files here (snippets written over SFTP land in it).
     pub path: Option<String>,
+    /// The nodes the storage is available on (storage.cfg `nodes`); all when unset.
+    #[serde(default)]
+    pub nodes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -79,6 +99,13 @@ pub struct Volume {
     /// For linked clones: the template volume this one is based on.
     #[serde(default)]
     pub linked_base: Option<String>,
+    /// What the volume holds, as a marker: made with the volume, carried by every copy (full and
+    /// linked clones, disk moves, migrations, backups and restores), so tests can follow data.
+    #[serde(default)]
+    pub data: Option<String>,
+    /// For backup archives: the data markers of the guest's disks, by config key.
+    #[serde(default)]
+    pub archived_data: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -320,4 +347,24 @@ impl Cluster {
     pub fn remove_volume(&mut self, volid: &str) {
         self.volumes.retain(|v| v.volid != volid);
     }
+
+    /// Removes the volume `volid` as `node` sees it: a local volume of the same name on another
+    /// node (a migration's source or target) stays.
+    pub fn remove_volume_on(&mut self, node: &str, volid: &str) {
+        self.volumes.retain(|v| v.volid != volid || v.node.as_deref().is_some_and(|n| n != node));
+    }
+
+    /// Whether `storage` can be used from `node` (pve-storage `storage_check_node`).
+    pub fn storage_on_node(&self, storage: &str, node: &str) -> Result<&StorageDef, PveError> {
+        let def = self.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?;
+        if def.nodes.as_ref().is_some_and(|nodes| !nodes.iter().any(|n| n == node)) {
+            return Err(PveError::server(format!("storage '{storage}' is not available on node '{node}'")));
+        }
+        Ok(def)
+    }
+}
+
+/// A fresh data marker for a new volume: what it holds, carried along by copies.
+pub fn new_data_marker(volid: &str) -> String {
+    format!("{volid}#{:016x}", rand::random::<u64>())
 }

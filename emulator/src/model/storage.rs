@@ -7,6 +7,34 @@ use pve_api::{PropertyString, Upid};
 use super::{Cluster, Volume, kind_word};
 use crate::error::PveError;
 use crate::state::Emulator;
+use crate::tasks::TaskCtx;
+
+/// How a disk reaches its new volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyMode {
+    /// A new volume, then a copy of every byte at the storages' bandwidth.
+    Full,
+    /// A copy-on-write volume on the base's storage (`vdisk_clone`): no data moves.
+    Linked,
+}
+
+/// One disk of a clone, move or migration: from `source` (on `source_node`) to `target` (on
+/// `target_node`).
+#[derive(Debug, Clone)]
+pub struct DiskCopy {
+    /// The config key (`scsi0`, `rootfs`, `unused1`), for the log.
+    pub key: String,
+    pub source: String,
+    pub source_node: String,
+    pub target: String,
+    pub target_node: String,
+    pub size: u64,
+    pub mode: CopyMode,
+}
+
+fn storage_of(volid: &str) -> &str {
+    volid.split(':').next().unwrap_or("")
+}
 
 impl Cluster {
     /// Removes a volume unless its guest's config still uses it; returns what was removed.
@@ -71,6 +99,40 @@ impl Cluster {
 }
 
 impl Emulator {
+    /// Makes one disk's new volume inside a task, as qemu-server's `clone_disk` does: the
+    /// allocation (or linked clone) under the target storage's lock, then, for a full copy, the
+    /// data at the bandwidth the source and target storages have left. Fails with PVE's storage
+    /// lock message.
+    pub async fn copy_disk(&self, copy: &DiskCopy, ctx: &TaskCtx) -> Result<(), String> {
+        let log = |line: String| ctx.log(line);
+        let target_storage = storage_of(&copy.target);
+        match copy.mode {
+            CopyMode::Linked => {
+                ctx.log(format!("create linked clone of drive {} ({})", copy.key, copy.source));
+                self.storage_lock(&copy.target_node, target_storage, &log).await?;
+            }
+            CopyMode::Full => {
+                ctx.log(format!("create full clone of drive {} ({})", copy.key, copy.source));
+                self.storage_lock(&copy.target_node, target_storage, &log).await?;
+                ctx.log(format!("allocated target volume '{}'", copy.target));
+                let channels = [
+                    self.storage_channel(&copy.source_node, storage_of(&copy.source)),
+                    self.storage_channel(&copy.target_node, target_storage),
+                ];
+                self.transfer(copy.size, &channels, &log).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Frees a volume the way `vdisk_free` does, under its storage's lock; the volume stays when
+    /// the lock is not had in time.
+    pub async fn free_volume(&self, node: &str, volid: &str, log: &(dyn Fn(String) + Sync)) -> Result<(), String> {
+        self.storage_lock(node, storage_of(volid), log).await?;
+        self.cluster().remove_volume_on(node, volid);
+        Ok(())
+    }
+
     /// Deletes a volume; a backup archive's deletion is an `imgdel` task, as in PVE.
     pub fn delete_volume(self: &Arc<Self>, node: &str, volid: &str, user: &str) -> Result<Option<Upid>, PveError> {
         let removed = self.cluster().delete_volume(node, volid)?;
