@@ -470,6 +470,7 @@ fn a_valid_configuration_plans_and_applies_without_false_refusals() {
             shared: true,
             total: 1 << 40,
             path: None,
+            nodes: None,
         },
     );
     // A template on shared storage, on pve1.
