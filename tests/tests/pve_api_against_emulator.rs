@@ -99,6 +99,7 @@ async fn linked_clone_of_template_and_protection() {
             shared: true,
             total: 1 << 40,
             path: None,
+            nodes: None,
         },
     );
     let to_shared = Params::new().set("target", "pve2").flag("full", true).set("storage", "ceph");
