@@ -19,7 +19,8 @@ use std::time::Instant;
 use pve_api::{ApiError, ClusterResource, GuestConfig, GuestKind, NetworkInterface, PropertyString, StorageInfo};
 
 use super::json_text;
-use crate::plugin::diag::{Diagnostic, Diagnostics, Path, api_error};
+use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, api_error};
+use crate::plugin::value::Value;
 use crate::provider::{Claimant, CloneSource, Context};
 
 /// The content type a VM disk needs on its storage.
@@ -66,6 +67,22 @@ pub struct CloneWant {
     pub storage_unknown: bool,
     /// A linked VM clone's disk storage, which must be the template's (PVE cannot move it).
     pub linked: Option<(Path, String)>,
+}
+
+/// The bridges of a guest's `network` blocks that are new (all of them on create) or changed.
+pub fn bridge_wants(prior: &Value, planned: &Value, creating: bool) -> Vec<NicWant> {
+    let prior_nics = prior.get("network").as_list().unwrap_or_default();
+    let planned_nics = planned.get("network").as_list().unwrap_or_default();
+    planned_nics
+        .iter()
+        .enumerate()
+        .filter_map(|(i, nic)| {
+            let bridge = nic.get("bridge").as_str()?;
+            let changed = creating || prior_nics.get(i).is_none_or(|p| p.get("bridge") != nic.get("bridge"));
+            let at = vec![Step::Attr("network".into()), Step::Index(i as i64), Step::Attr("bridge".into())];
+            changed.then(|| NicWant { at, bridge: bridge.into() })
+        })
+        .collect()
 }
 
 /// An OS template volume (`STORAGE:vztmpl/NAME`) a container is created from.

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
-use super::guest::checks::{self, CloneWant, NicWant, ROOTDIR, SNIPPETS, TemplateWant, VcpuWant, VolumeWant, Wants};
+use super::guest::checks::{self, CloneWant, ROOTDIR, SNIPPETS, TemplateWant, VcpuWant, VolumeWant, Wants, bridge_wants};
 use super::guest::{
     Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
     destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, migrate,

@@ -35,7 +35,7 @@ use crate::plugin::schema::{Attribute, Block, Nesting, Validator};
 use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
-use super::guest::checks::{self, CloneWant, IMAGES, NicWant, SNIPPETS, VcpuWant, VolumeWant, Wants};
+use super::guest::checks::{self, CloneWant, IMAGES, SNIPPETS, VcpuWant, VolumeWant, Wants, bridge_wants};
 use super::guest::{
     Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
     destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, migrate,
