@@ -134,6 +134,6 @@ fn full_volid(storage: &str, volume: &str) -> String {
 pub async fn delete_volume(r: ApiRequest) -> ApiResult {
     let (node, storage) = storage_def(&r)?;
     let volume = full_volid(&storage, r.required("volume")?);
-    let upid = r.emulator.delete_volume(&node, &volume, &r.user)?;
+    let upid = r.emulator.delete_volume(&node, &volume, &r.user).await?;
     Ok(upid.map_or(Value::Null, |upid| json!(upid.to_string())))
 }

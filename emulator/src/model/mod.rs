@@ -282,7 +282,7 @@ impl Cluster {
     /// After a restart: tasks do not survive it, and neither do the locks they held.
     pub fn release_task_locks(&mut self) {
         for guest in self.guests.values_mut() {
-            if matches!(guest.lock(), Some("clone" | "create" | "backup" | "migrate")) {
+            if matches!(guest.lock(), Some("clone" | "create" | "backup" | "migrate" | "disk")) {
                 guest.config.remove("lock");
             }
         }

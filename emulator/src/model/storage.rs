@@ -49,7 +49,7 @@ impl Cluster {
                 owner.vmid
             )));
         }
-        self.remove_volume(volid);
+        self.remove_volume_on(node, volid);
         Ok(volume)
     }
 
@@ -133,8 +133,12 @@ impl Emulator {
         Ok(())
     }
 
-    /// Deletes a volume; a backup archive's deletion is an `imgdel` task, as in PVE.
-    pub fn delete_volume(self: &Arc<Self>, node: &str, volid: &str, user: &str) -> Result<Option<Upid>, PveError> {
+    /// Deletes a volume under its storage's lock (`vdisk_free`); a backup archive's deletion is
+    /// an `imgdel` task, as in PVE.
+    pub async fn delete_volume(self: &Arc<Self>, node: &str, volid: &str, user: &str) -> Result<Option<Upid>, PveError> {
+        // Checked first, so a missing volume is not worth a lock.
+        self.cluster().find_volume(node, volid).ok_or_else(|| PveError::server(format!("volume '{volid}' does not exist")))?;
+        self.storage_lock(node, storage_of(volid), &|_| {}).await.map_err(PveError::server)?;
         let removed = self.cluster().delete_volume(node, volid)?;
         Ok((removed.content == "backup").then(|| self.spawn_noop_task(node, "imgdel", volid, user)))
     }
