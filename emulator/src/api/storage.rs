@@ -14,6 +14,8 @@ pub async fn storages(r: ApiRequest) -> ApiResult {
         cluster
             .storages
             .iter()
+            // A storage restricted to some nodes (`nodes` in storage.cfg) is not listed elsewhere.
+            .filter(|(_, s)| s.nodes.as_ref().is_none_or(|nodes| nodes.contains(&node)))
             .filter(|(id, s)| r.param("content").is_none_or(|c| c.split(',').all(|c| s.content.iter().any(|x| x == c))) && r.param("storage").is_none_or(|want| want == *id))
             .map(|(id, s)| {
                 let used = cluster.used_bytes(&node, id);
@@ -35,6 +37,9 @@ fn storage_config_row(id: &str, def: &crate::model::StorageDef) -> Value {
         }
         "zfspool" => row["pool"] = json!("rpool/data"),
         _ => {}
+    }
+    if let Some(nodes) = &def.nodes {
+        row["nodes"] = json!(nodes.join(","));
     }
     // Directory storages report where their files live (snippets are written there over SSH).
     if let Some(path) = &def.path {

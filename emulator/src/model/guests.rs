@@ -235,7 +235,7 @@ impl Cluster {
                 continue;
             }
             let (storage, rest) = file.split_once(':').ok_or_else(|| PveError::param(key, "invalid format - missing storage"))?;
-            let def = self.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?.clone();
+            let def = self.storage_on_node(storage, node)?.clone();
             let content = if kind == GuestKind::Qemu { "images" } else { "rootdir" };
             let new_size = if rest == "cloudinit" {
                 Some(4u64 << 20)
