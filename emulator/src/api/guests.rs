@@ -200,9 +200,9 @@ pub async fn current_status(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
     let cluster = r.emulator.cluster();
     // `ha`: whether HA manages the guest and the state it asks for (`PVE::HA::Config::get_service_status`).
-    let ha = cluster.ha_resources.iter().find(|(sid, _)| sid.ends_with(&format!(":{}", guest.vmid)));
+    let ha = cluster.ha_sid_of(guest.vmid).and_then(|sid| cluster.ha_resources.get(sid));
     let ha_json = match ha {
-        Some((_, options)) => json!({ "managed": 1, "state": options.get("state").map(String::as_str).unwrap_or("started") }),
+        Some(options) => json!({ "managed": 1, "state": options.get("state").map(String::as_str).unwrap_or("started") }),
         None => json!({ "managed": 0 }),
     };
     let mut status = json!({

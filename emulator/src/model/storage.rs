@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use pve_api::{PropertyString, Upid};
 
-use super::{Cluster, Volume, kind_word};
+use super::{Cluster, Volume, kind_word, storage_of};
 use crate::error::PveError;
 use crate::state::Emulator;
 use crate::tasks::TaskCtx;
@@ -30,10 +30,6 @@ pub struct DiskCopy {
     pub target_node: String,
     pub size: u64,
     pub mode: CopyMode,
-}
-
-fn storage_of(volid: &str) -> &str {
-    volid.split(':').next().unwrap_or("")
 }
 
 impl Cluster {
@@ -115,11 +111,7 @@ impl Emulator {
                 ctx.log(format!("create full clone of drive {} ({})", copy.key, copy.source));
                 self.storage_lock(&copy.target_node, target_storage, &log).await?;
                 ctx.log(format!("allocated target volume '{}'", copy.target));
-                let channels = [
-                    self.storage_channel(&copy.source_node, storage_of(&copy.source)),
-                    self.storage_channel(&copy.target_node, target_storage),
-                ];
-                self.transfer(copy.size, &channels, &log).await;
+                self.transfer_volume(&copy.source_node, &copy.source, &copy.target_node, target_storage, copy.size, &log).await;
             }
         }
         Ok(())
