@@ -119,6 +119,22 @@ impl Emulator {
         Ok(())
     }
 
+    /// Copies a volume's `bytes` from `source` (a volume ID, seen from `source_node`) to
+    /// `target_storage` on `target_node`, sharing both storages' bandwidth.
+    pub async fn transfer_volume(
+        &self,
+        source_node: &str,
+        source: &str,
+        target_node: &str,
+        target_storage: &str,
+        bytes: u64,
+        progress: &(dyn Fn(String) + Sync),
+    ) {
+        let channels =
+            [self.storage_channel(source_node, crate::model::storage_of(source)), self.storage_channel(target_node, target_storage)];
+        self.transfer(bytes, &channels, progress).await;
+    }
+
     /// Copies `bytes` between storage channels at the storages' bandwidth, shared with the other
     /// copies on the same channels (the slowest channel decides). `progress` gets PVE's
     /// `transferred … of … (…%)` lines.
@@ -139,12 +155,11 @@ impl Emulator {
         let mut reported = 0u64;
         let mut last = Instant::now();
         while done < bytes as f64 {
+            // The share of the moment, taken again each tick as other copies start and end.
             let rate = bandwidth / self.transfers.sharing(&channels) as f64;
             let left = Duration::from_secs_f64(((bytes as f64 - done) / rate).max(0.0005));
             tokio::time::sleep(left.min(tick)).await;
             let now = Instant::now();
-            // The rate of the moment: other copies may have started or ended meanwhile.
-            let rate = bandwidth / self.transfers.sharing(&channels) as f64;
             done += rate * now.duration_since(last).as_secs_f64();
             last = now;
             let percent = ((done / bytes as f64) * 100.0).min(100.0);

@@ -86,7 +86,7 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
     }
     if filter.is_none_or(|f| f == "vm") {
         for guest in cluster.guests.values() {
-            let ha = cluster.ha_resources.keys().find(|sid| sid.ends_with(&format!(":{}", guest.vmid)));
+            let ha = cluster.ha_sid_of(guest.vmid);
             let mut row = json!({
                 "id": format!("{}/{}", guest.kind, guest.vmid), "type": guest.kind.as_str(), "vmid": guest.vmid, "node": guest.node,
                 "name": guest.name().unwrap_or(""), "status": if guest.running { "running" } else { "stopped" },

@@ -199,12 +199,17 @@ pub async fn resize(r: ApiRequest) -> ApiResult {
 pub async fn current_status(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
     let cluster = r.emulator.cluster();
-    let managed = cluster.ha_resources.keys().any(|sid| sid.ends_with(&format!(":{}", guest.vmid)));
+    // `ha`: whether HA manages the guest and the state it asks for (`PVE::HA::Config::get_service_status`).
+    let ha = cluster.ha_sid_of(guest.vmid).and_then(|sid| cluster.ha_resources.get(sid));
+    let ha_json = match ha {
+        Some(options) => json!({ "managed": 1, "state": options.get("state").map(String::as_str).unwrap_or("started") }),
+        None => json!({ "managed": 0 }),
+    };
     let mut status = json!({
         "vmid": guest.vmid, "name": guest.name().unwrap_or(""), "status": if guest.running { "running" } else { "stopped" },
         "cpus": guest.cpus(), "maxmem": guest.max_mem(), "mem": if guest.running { guest.max_mem() / 3 } else { 0 }, "maxdisk": guest.max_disk(),
         "disk": 0, "cpu": 0, "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0,
-        "uptime": guest.started_at.map(|s| now() - s).unwrap_or(0), "ha": { "managed": u8::from(managed) },
+        "uptime": guest.started_at.map(|s| now() - s).unwrap_or(0), "ha": ha_json,
     });
     if guest.kind == GuestKind::Qemu {
         status["qmpstatus"] = json!(if guest.running { "running" } else { "stopped" });

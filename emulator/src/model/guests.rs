@@ -7,14 +7,13 @@ use std::sync::Arc;
 
 use pve_api::{GuestKind, PropertyString, Upid};
 
-use super::{Cluster, Config, CopyMode, DiskCopy, Guest, Volume, is_disk_key, kind_word, new_data_marker, not_found};
+use super::{
+    Cluster, Config, CopyMode, DiskCopy, Guest, Volume, is_disk_key, kind_word, new_data_marker, next_unused_key, not_found, storage_of,
+    volume_key,
+};
 use crate::error::PveError;
 use crate::locks::LockMode;
 use crate::state::{Emulator, now};
-
-fn default_key(kind: GuestKind) -> &'static str {
-    if kind == GuestKind::Qemu { "file" } else { "volume" }
-}
 
 pub(super) fn task_prefix(kind: GuestKind) -> &'static str {
     if kind == GuestKind::Qemu { "qm" } else { "vz" }
@@ -86,7 +85,7 @@ const MODELS: [&str; 14] = [
 /// from (deleted `unusedN` and cloud-init drives), in order, each once.
 fn storages_touched(kind: GuestKind, update: &ConfigUpdate, current: &Config) -> Vec<String> {
     let volume_of =
-        |value: &str| PropertyString::parse(value, Some(default_key(kind))).ok().and_then(|d| d.get(default_key(kind)).map(str::to_string));
+        |value: &str| PropertyString::parse(value, Some(volume_key(kind))).ok().and_then(|d| d.get(volume_key(kind)).map(str::to_string));
     let mut storages = Vec::new();
     for (key, value) in &update.settings {
         if !is_disk_key(kind, key) {
@@ -224,9 +223,9 @@ impl Cluster {
             let Some(value) = config.get(key).cloned() else {
                 continue;
             };
-            let mut disk = PropertyString::parse(&value, Some(default_key(kind)))
-                .map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
-            let file = disk.get(default_key(kind)).unwrap_or("").to_string();
+            let mut disk =
+                PropertyString::parse(&value, Some(volume_key(kind))).map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
+            let file = disk.get(volume_key(kind)).unwrap_or("").to_string();
             if file == "none"
                 || file == "cdrom"
                 || file.starts_with('/')
@@ -235,7 +234,7 @@ impl Cluster {
                 continue;
             }
             let (storage, rest) = file.split_once(':').ok_or_else(|| PveError::param(key, "invalid format - missing storage"))?;
-            let def = self.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?.clone();
+            let def = self.storage_on_node(storage, node)?.clone();
             let content = if kind == GuestKind::Qemu { "images" } else { "rootdir" };
             let new_size = if rest == "cloudinit" {
                 Some(4u64 << 20)
@@ -260,7 +259,7 @@ impl Cluster {
                         node: (!def.shared).then(|| node.to_string()),
                         volid: volid.clone(),
                         content: content.into(),
-                        format: if def.storage_type == "dir" { "qcow2".into() } else { "raw".into() },
+                        format: def.volume_format(None),
                         size,
                         ctime: now(),
                         vmid: Some(vmid),
@@ -268,7 +267,7 @@ impl Cluster {
                         ..Default::default()
                     });
                     created.push(volid.clone());
-                    disk.set(default_key(kind), volid);
+                    disk.set(volume_key(kind), volid);
                     if rest == "cloudinit" {
                         disk.set("media", "cdrom");
                     } else {
@@ -283,7 +282,7 @@ impl Cluster {
                     }
                 }
             }
-            config.insert(key.clone(), disk.to_string_with_default(default_key(kind)));
+            config.insert(key.clone(), disk.to_string_with_default(volume_key(kind)));
         }
         Ok(created)
     }
@@ -379,17 +378,17 @@ impl Cluster {
             restored_data = volume.archived_data.clone();
             // Restored disks are allocated anew, on --storage if given.
             for key in disk_keys(kind, &config) {
-                let Ok(disk) = PropertyString::parse(&config[&key], Some(default_key(kind))) else {
+                let Ok(disk) = PropertyString::parse(&config[&key], Some(volume_key(kind))) else {
                     continue;
                 };
-                let file = disk.get(default_key(kind)).unwrap_or("");
+                let file = disk.get(volume_key(kind)).unwrap_or("");
                 let storage = new.storage.clone().unwrap_or_else(|| file.split(':').next().unwrap_or("local-lvm").to_string());
                 let gib = disk.get("size").and_then(|s| pve_api::size::parse_size(s).ok()).unwrap_or(4 << 30) as f64 / (1u64 << 30) as f64;
                 let fresh = if file.ends_with("cloudinit") { format!("{storage}:cloudinit") } else { format!("{storage}:{gib}") };
                 let mut rebuilt = disk.clone();
-                rebuilt.set(default_key(kind), fresh);
+                rebuilt.set(volume_key(kind), fresh);
                 rebuilt.remove("size");
-                config.insert(key, rebuilt.to_string_with_default(default_key(kind)));
+                config.insert(key, rebuilt.to_string_with_default(volume_key(kind)));
             }
             // MACs stay unless `unique` asks for new ones.
             if new.unique {
@@ -462,8 +461,8 @@ impl Cluster {
         for (key, data) in restored_data {
             let Some(volid) = config
                 .get(&key)
-                .and_then(|v| PropertyString::parse(v, Some(default_key(kind))).ok())
-                .and_then(|d| d.get(default_key(kind)).map(str::to_string))
+                .and_then(|v| PropertyString::parse(v, Some(volume_key(kind))).ok())
+                .and_then(|d| d.get(volume_key(kind)).map(str::to_string))
             else {
                 continue;
             };
@@ -529,26 +528,25 @@ impl Cluster {
             if is_disk_key(kind, key) {
                 // A detached disk becomes `unusedN`, as in PVE, unless `force` destroys it
                 // (qemu-server `vmconfig_delete_or_detach_drive`); CD-ROMs are only detached.
-                let drive = PropertyString::parse(&old, Some(default_key(kind))).ok();
-                let volid = drive.as_ref().and_then(|p| p.get(default_key(kind)).map(str::to_string));
+                let drive = PropertyString::parse(&old, Some(volume_key(kind))).ok();
+                let volid = drive.as_ref().and_then(|p| p.get(volume_key(kind)).map(str::to_string));
                 let cdrom = drive.as_ref().is_some_and(|d| d.get("media") == Some("cdrom"));
                 match volid {
                     Some(volid) if volid.ends_with("cloudinit") => self.remove_volume_on(node, &volid),
                     Some(_) if cdrom => {}
                     Some(volid) if volid.contains(':') && update.force => {
-                        if guest.snapshots.values().any(|s| s.config.values().any(|v| v.contains(&volid))) {
+                        if guest.snapshots_use(&volid) {
                             return Err(PveError::server(format!("unable to delete '{volid}' - volume is still in use (snapshot?)")));
                         }
                         self.remove_volume_on(node, &volid);
                     }
                     Some(volid) if volid.contains(':') => {
-                        let slot = (0..).find(|n| !config.contains_key(&format!("unused{n}"))).unwrap_or(0);
-                        config.insert(format!("unused{slot}"), volid);
+                        config.insert(next_unused_key(&config), volid);
                     }
                     _ => {}
                 }
             } else if key.starts_with("unused") {
-                if guest.snapshots.values().any(|s| s.config.values().any(|v| v.contains(&old))) {
+                if guest.snapshots_use(&old) {
                     return Err(PveError::server(format!("unable to delete '{old}' - volume is still in use (snapshot?)")));
                 }
                 self.remove_volume_on(node, &old);
@@ -565,16 +563,16 @@ impl Cluster {
         // Existing disks keep their volume and size: size changes go through resize.
         let mut new_disks = Vec::new();
         for key in changed.iter().filter(|k| is_disk_key(kind, k)) {
-            let new = PropertyString::parse(&updates[key], Some(default_key(kind)))
+            let new = PropertyString::parse(&updates[key], Some(volume_key(kind)))
                 .map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
-            let new_file = new.get(default_key(kind)).unwrap_or("").to_string();
-            match config.get(key).and_then(|old| PropertyString::parse(old, Some(default_key(kind))).ok()) {
-                Some(old) if old.get(default_key(kind)) == Some(new_file.as_str()) => {
+            let new_file = new.get(volume_key(kind)).unwrap_or("").to_string();
+            match config.get(key).and_then(|old| PropertyString::parse(old, Some(volume_key(kind))).ok()) {
+                Some(old) if old.get(volume_key(kind)) == Some(new_file.as_str()) => {
                     let mut merged = new.clone();
                     if let Some(size) = old.get("size") {
                         merged.set("size", size);
                     }
-                    updates.insert(key.clone(), merged.to_string_with_default(default_key(kind)));
+                    updates.insert(key.clone(), merged.to_string_with_default(volume_key(kind)));
                 }
                 _ => new_disks.push(key.clone()),
             }
@@ -621,7 +619,7 @@ impl Cluster {
         if guest.running {
             return Err(PveError::server(format!("{} {vmid} is running - destroy failed", kind_word(kind))));
         }
-        if !purge && self.ha_resources.keys().any(|sid| sid.ends_with(&format!(":{vmid}"))) {
+        if !purge && self.ha_sid_of(vmid).is_some() {
             return Err(PveError::server(format!(
                 "unable to remove {} {vmid} - used in HA resources and purge parameter not set.",
                 kind_word(kind)
@@ -693,7 +691,7 @@ impl Cluster {
                 return Err(PveError::server(format!("can't clone to non-shared storage '{s}'")));
             }
             let all_shared = source.disks().iter().all(|(_, volid)| {
-                let own = volid.split(':').next().unwrap_or("").to_string();
+                let own = storage_of(volid).to_string();
                 let storage = match kind {
                     GuestKind::Qemu => own,
                     GuestKind::Lxc => storage_override.clone().unwrap_or(own),
@@ -755,7 +753,7 @@ impl Cluster {
         // Disks: linked clones reference the base volume; full clones get copies.
         let mut plan = Vec::new();
         for (key, volid) in source.disks() {
-            let mut disk = PropertyString::parse(&config[&key], Some(default_key(kind))).unwrap_or_default();
+            let mut disk = PropertyString::parse(&config[&key], Some(volume_key(kind))).unwrap_or_default();
             let storage = volid.split(':').next().unwrap_or("local-lvm").to_string();
             let (size, data) = self.find_volume(node, &volid).map(|v| (v.size, v.data.clone())).unwrap_or((4 << 20, None));
             let cloudinit = volid.ends_with("-cloudinit");
@@ -795,8 +793,8 @@ impl Cluster {
                 // The cloud-init drive is always a (small) copy.
                 mode: if full || cloudinit { CopyMode::Full } else { CopyMode::Linked },
             });
-            disk.set(default_key(kind), new_volid);
-            config.insert(key, disk.to_string_with_default(default_key(kind)));
+            disk.set(volume_key(kind), new_volid);
+            config.insert(key, disk.to_string_with_default(volume_key(kind)));
         }
         config.insert("lock".into(), "clone".into());
         if let Some(pool) = &request.pool
@@ -843,8 +841,8 @@ impl Cluster {
         }
         if let Some(guest) = self.guests.get_mut(&vmid) {
             for value in guest.config.values_mut() {
-                let parsed = PropertyString::parse(value, Some(default_key(guest.kind))).ok();
-                if parsed.as_ref().and_then(|p| p.get(default_key(guest.kind))) == Some(volid) {
+                let parsed = PropertyString::parse(value, Some(volume_key(guest.kind))).ok();
+                if parsed.as_ref().and_then(|p| p.get(volume_key(guest.kind))) == Some(volid) {
                     *value = value.replacen(volid, &renamed, 1);
                 }
             }
@@ -864,8 +862,8 @@ impl Cluster {
         let guest = self.guests.get(&vmid).ok_or_else(|| not_found(kind, node, vmid))?.clone();
         check.check(&guest)?;
         let value = guest.config.get(disk_key).ok_or_else(|| PveError::server(format!("disk '{disk_key}' does not exist")))?;
-        let mut disk = PropertyString::parse(value, Some(default_key(kind))).map_err(|e| PveError::server(e.to_string()))?;
-        let volid = disk.get(default_key(kind)).unwrap_or("").to_string();
+        let mut disk = PropertyString::parse(value, Some(volume_key(kind))).map_err(|e| PveError::server(e.to_string()))?;
+        let volid = disk.get(volume_key(kind)).unwrap_or("").to_string();
         if disk.get("media") == Some("cdrom") {
             return Err(PveError::server("you can't resize a cdrom"));
         }
@@ -887,7 +885,7 @@ impl Cluster {
         for volume in self.volumes.iter_mut().filter(|v| v.volid == volid) {
             volume.size = new_size;
         }
-        self.guests.get_mut(&vmid).expect("present").config.insert(disk_key.to_string(), disk.to_string_with_default(default_key(kind)));
+        self.guests.get_mut(&vmid).expect("present").config.insert(disk_key.to_string(), disk.to_string_with_default(volume_key(kind)));
         Ok(())
     }
 
@@ -955,7 +953,7 @@ impl Emulator {
                     // lock it cannot get undoes the create (qemu-server `create_vm`,
                     // pve-container `create_vm`).
                     for volid in &created {
-                        let storage = volid.split(':').next().unwrap_or("");
+                        let storage = storage_of(volid);
                         if let Err(message) = ctx.emulator.storage_lock(&node, storage, &|l| ctx.log(l)).await {
                             ctx.cluster().forget_guest(vmid);
                             let word = kind_word(kind);
@@ -1111,7 +1109,7 @@ impl Emulator {
         let disks = self.cluster().begin_template(kind, &guest.node, vmid)?;
         if kind == GuestKind::Lxc {
             for volid in &disks {
-                self.storage_lock(&node, volid.split(':').next().unwrap_or(""), &|_| {}).await.map_err(PveError::server)?;
+                self.storage_lock(&node, storage_of(volid), &|_| {}).await.map_err(PveError::server)?;
                 self.cluster().rename_to_base(&node, vmid, volid);
             }
             return Ok(None);
@@ -1126,7 +1124,7 @@ impl Emulator {
             Box::new(move |ctx| {
                 Box::pin(async move {
                     for volid in &disks {
-                        let storage = volid.split(':').next().unwrap_or("");
+                        let storage = storage_of(volid);
                         ctx.emulator.storage_lock(&node, storage, &|l| ctx.log(l)).await?;
                         ctx.cluster().rename_to_base(&node, vmid, volid);
                     }

@@ -21,7 +21,7 @@ use std::time::Instant;
 use pve_api::{GuestKind, PropertyString, Upid};
 use serde_json::{Value, json};
 
-use super::{Cluster, Guest, Volume, kind_word, not_found};
+use super::{Cluster, Guest, Volume, kind_word, not_found, storage_of, volume_key};
 use crate::error::PveError;
 use crate::state::Emulator;
 use crate::tasks::TaskCtx;
@@ -105,10 +105,6 @@ struct LocalVolume {
     size: u64,
 }
 
-fn storage_of(volid: &str) -> &str {
-    volid.split(':').next().unwrap_or("")
-}
-
 /// `HH:MM:SS` as `PVE::AbstractMigrate::migrate` prints a migration's duration.
 fn duration_text(started: Instant) -> String {
     let secs = started.elapsed().as_secs();
@@ -124,7 +120,7 @@ fn stamp(level: &str, message: &str) -> String {
 impl Cluster {
     /// Volumes of every kind of drive a config holds: (key, volid, is cdrom).
     fn config_volumes(guest: &Guest) -> Vec<(String, String, bool)> {
-        let key = if guest.kind == GuestKind::Qemu { "file" } else { "volume" };
+        let key = volume_key(guest.kind);
         guest
             .config
             .iter()
@@ -455,24 +451,18 @@ impl Emulator {
                 {
                     let mut cluster = ctx.cluster();
                     let old = cluster.find_volume(&source, &volume.volid).cloned().unwrap_or_default();
-                    let shared = cluster.storage(&volume.target_storage).is_some_and(|s| s.shared);
-                    let format = cluster
-                        .storage(&volume.target_storage)
-                        .map(|s| if s.storage_type == "dir" { "qcow2" } else { "raw" })
-                        .unwrap_or("raw");
+                    let def = cluster.storage(&volume.target_storage).cloned().unwrap_or_default();
                     cluster.volumes.push(Volume {
                         storage: volume.target_storage.clone(),
-                        node: (!shared).then(|| target.clone()),
+                        node: (!def.shared).then(|| target.clone()),
                         volid: new_volid.clone(),
-                        format: format.into(),
+                        format: def.volume_format(None),
                         ctime: crate::state::now(),
                         linked_base: None,
                         ..old
                     });
                 }
-                let channels =
-                    [self.storage_channel(&source, storage_of(&volume.volid)), self.storage_channel(&target, &volume.target_storage)];
-                self.transfer(volume.size, &channels, &|l| log("info", l)).await;
+                self.transfer_volume(&source, &volume.volid, &target, &volume.target_storage, volume.size, &|l| log("info", l)).await;
                 Ok::<(), String>(())
             }
             .await;

@@ -64,7 +64,7 @@ pub struct Node {
     pub bridges: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StorageDef {
     pub storage_type: String,
     pub content: Vec<String>,
@@ -140,6 +140,18 @@ pub struct Pool {
     pub storage: Vec<String>,
 }
 
+impl StorageDef {
+    /// The format a new volume gets: files on directory storages are qcow2 (and take the
+    /// `wanted` format), block storages only hold raw volumes (pve-storage `get_formats`).
+    pub fn volume_format(&self, wanted: Option<&str>) -> String {
+        match (self.storage_type.as_str(), wanted) {
+            ("dir" | "nfs", Some(format)) => format.to_string(),
+            ("dir" | "nfs", None) => "qcow2".into(),
+            _ => "raw".into(),
+        }
+    }
+}
+
 /// "VM" or "CT", as PVE's messages name a guest.
 pub fn kind_word(kind: GuestKind) -> &'static str {
     if kind == GuestKind::Qemu { "VM" } else { "CT" }
@@ -149,6 +161,21 @@ pub fn kind_word(kind: GuestKind) -> &'static str {
 pub fn not_found(kind: GuestKind, node: &str, vmid: u64) -> PveError {
     let dir = if kind == GuestKind::Qemu { "qemu-server" } else { "lxc" };
     PveError::server(format!("Configuration file 'nodes/{node}/{dir}/{vmid}.conf' does not exist"))
+}
+
+/// The storage a volume ID names (`local-lvm:vm-100-disk-0` → `local-lvm`).
+pub fn storage_of(volid: &str) -> &str {
+    volid.split(':').next().unwrap_or("")
+}
+
+/// The key a drive's property string gives its volume without `key=`.
+pub fn volume_key(kind: GuestKind) -> &'static str {
+    if kind == GuestKind::Qemu { "file" } else { "volume" }
+}
+
+/// The first free `unusedN` key of a config.
+pub fn next_unused_key(config: &Config) -> String {
+    (0..).map(|n| format!("unused{n}")).find(|k| !config.contains_key(k)).expect("a free unusedN exists")
 }
 
 /// Config keys that hold volumes.
@@ -184,6 +211,11 @@ impl Guest {
 
     pub fn is_template(&self) -> bool {
         self.config.get("template").is_some_and(|v| v == "1")
+    }
+
+    /// Whether a snapshot still refers to the volume (PVE's `is_volume_in_use` for snapshots).
+    pub fn snapshots_use(&self, volid: &str) -> bool {
+        self.snapshots.values().any(|s| s.config.values().any(|v| v.contains(volid)))
     }
 
     pub fn lock(&self) -> Option<&str> {
@@ -279,10 +311,15 @@ impl Cluster {
         }
     }
 
+    /// The HA resource ID (`vm:100`, `ct:100`) configured for a guest, if any.
+    pub fn ha_sid_of(&self, vmid: u64) -> Option<&String> {
+        self.ha_resources.keys().find(|sid| Cluster::ha_guest_vmid(sid) == Some(vmid))
+    }
+
     /// After a restart: tasks do not survive it, and neither do the locks they held.
     pub fn release_task_locks(&mut self) {
         for guest in self.guests.values_mut() {
-            if matches!(guest.lock(), Some("clone" | "create" | "backup" | "migrate")) {
+            if matches!(guest.lock(), Some("clone" | "create" | "backup" | "migrate" | "disk")) {
                 guest.config.remove("lock");
             }
         }

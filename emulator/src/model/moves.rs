@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use pve_api::{GuestKind, PropertyString, Upid};
 
-use super::{Cluster, CopyMode, DiskCopy, Guest, Volume, not_found};
+use super::{Cluster, CopyMode, DiskCopy, Guest, Volume, next_unused_key, not_found, storage_of, volume_key};
 use crate::error::PveError;
 use crate::state::Emulator;
 
@@ -42,17 +42,8 @@ pub struct VolumeReassign {
     pub target_digest: Option<String>,
 }
 
-fn volume_key(kind: GuestKind) -> &'static str {
-    if kind == GuestKind::Qemu { "file" } else { "volume" }
-}
-
 fn modified() -> PveError {
     PveError::server("detected modified configuration - file changed by other user? Try again.")
-}
-
-/// The next free `unusedN` key.
-fn unused_slot(config: &super::Config) -> String {
-    (0..).map(|n| format!("unused{n}")).find(|k| !config.contains_key(k)).expect("a free slot exists")
 }
 
 impl Cluster {
@@ -97,7 +88,7 @@ impl Cluster {
         }
         let volume = self.find_volume(&guest.node, &volid).cloned();
         let old_format = volume.as_ref().map(|v| v.format.clone());
-        let old_storage = volid.split(':').next().unwrap_or("");
+        let old_storage = storage_of(&volid);
         if kind == GuestKind::Qemu
             && old_storage == request.storage
             && (request.format.is_none() || old_format.is_none() || old_format == request.format)
@@ -131,11 +122,7 @@ impl Cluster {
         } else {
             self.new_disk_name(&request.storage, guest.vmid, "vm")
         };
-        let format = match (&request.format, target_def.storage_type.as_str()) {
-            (Some(format), "dir" | "nfs") => format.clone(),
-            (None, "dir" | "nfs") => "qcow2".into(),
-            _ => "raw".into(),
-        };
+        let format = target_def.volume_format(request.format.as_deref());
         let old = self.find_volume(&guest.node, volid).cloned().unwrap_or_default();
         self.volumes.push(Volume {
             storage: request.storage.clone(),
@@ -185,7 +172,7 @@ impl Cluster {
         if delete || old.ends_with("-cloudinit") {
             return Ok(Some(old.to_string()));
         }
-        let slot = unused_slot(&guest.config);
+        let slot = next_unused_key(&guest.config);
         log(format!("adding source volume '{old}' as '{slot}' to config"));
         guest.config.insert(slot, old.to_string());
         Ok(None)
@@ -263,7 +250,7 @@ impl Cluster {
                 if kind == GuestKind::Qemu { "VM" } else { "container" }
             )));
         }
-        if source.snapshots.values().any(|s| s.config.values().any(|v| v.contains(&volid))) {
+        if source.snapshots_use(&volid) {
             return Err(PveError::server(if kind == GuestKind::Qemu {
                 "Can't move disk used by a snapshot to another VM"
             } else {
@@ -293,7 +280,7 @@ impl Cluster {
     ) -> Result<String, String> {
         let (node, storage) = {
             let source = self.guests.get(&vmid).ok_or("guest vanished")?;
-            (source.node.clone(), volid.split(':').next().unwrap_or("").to_string())
+            (source.node.clone(), storage_of(volid).to_string())
         };
         let new_volid = self.new_disk_name(&storage, request.target_vmid, "vm");
         for volume in self.volumes.iter_mut().filter(|v| v.volid == volid && v.node.as_deref().is_none_or(|n| n == node)) {
@@ -365,7 +352,7 @@ impl Emulator {
                             g.config.remove("lock");
                         }
                     };
-                    let source_storage = copy.source.split(':').next().unwrap_or("").to_string();
+                    let source_storage = storage_of(&copy.source).to_string();
                     log(format!(
                         "copying volume '{}' from current storage '{source_storage}' to target storage '{}'",
                         copy.source, request.storage
@@ -406,7 +393,7 @@ impl Emulator {
                             if kind == GuestKind::Lxc
                                 && let Some(g) = ctx.cluster().guests.get_mut(&vmid)
                             {
-                                let slot = unused_slot(&g.config);
+                                let slot = next_unused_key(&g.config);
                                 g.config.insert(slot, old.clone());
                             }
                         }
@@ -448,7 +435,7 @@ impl Emulator {
                     } else {
                         log(format!("moving volume '{}' from container '{vmid}' to '{}'", request.disk, request.target_vmid));
                     }
-                    ctx.emulator.storage_lock(&node, volid.split(':').next().unwrap_or(""), &log).await?;
+                    ctx.emulator.storage_lock(&node, storage_of(&volid), &log).await?;
                     ctx.take_time().await;
                     if ctx.fail {
                         return Err("injected task failure".into());

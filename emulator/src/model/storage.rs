@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use pve_api::{PropertyString, Upid};
 
-use super::{Cluster, Volume, kind_word};
+use super::{Cluster, Volume, kind_word, storage_of};
 use crate::error::PveError;
 use crate::state::Emulator;
 use crate::tasks::TaskCtx;
@@ -32,10 +32,6 @@ pub struct DiskCopy {
     pub mode: CopyMode,
 }
 
-fn storage_of(volid: &str) -> &str {
-    volid.split(':').next().unwrap_or("")
-}
-
 impl Cluster {
     /// Removes a volume unless its guest's config still uses it; returns what was removed.
     pub fn delete_volume(&mut self, node: &str, volid: &str) -> Result<Volume, PveError> {
@@ -49,7 +45,7 @@ impl Cluster {
                 owner.vmid
             )));
         }
-        self.remove_volume(volid);
+        self.remove_volume_on(node, volid);
         Ok(volume)
     }
 
@@ -115,11 +111,7 @@ impl Emulator {
                 ctx.log(format!("create full clone of drive {} ({})", copy.key, copy.source));
                 self.storage_lock(&copy.target_node, target_storage, &log).await?;
                 ctx.log(format!("allocated target volume '{}'", copy.target));
-                let channels = [
-                    self.storage_channel(&copy.source_node, storage_of(&copy.source)),
-                    self.storage_channel(&copy.target_node, target_storage),
-                ];
-                self.transfer(copy.size, &channels, &log).await;
+                self.transfer_volume(&copy.source_node, &copy.source, &copy.target_node, target_storage, copy.size, &log).await;
             }
         }
         Ok(())
@@ -133,8 +125,12 @@ impl Emulator {
         Ok(())
     }
 
-    /// Deletes a volume; a backup archive's deletion is an `imgdel` task, as in PVE.
-    pub fn delete_volume(self: &Arc<Self>, node: &str, volid: &str, user: &str) -> Result<Option<Upid>, PveError> {
+    /// Deletes a volume under its storage's lock (`vdisk_free`); a backup archive's deletion is
+    /// an `imgdel` task, as in PVE.
+    pub async fn delete_volume(self: &Arc<Self>, node: &str, volid: &str, user: &str) -> Result<Option<Upid>, PveError> {
+        // Checked first, so a missing volume is not worth a lock.
+        self.cluster().find_volume(node, volid).ok_or_else(|| PveError::server(format!("volume '{volid}' does not exist")))?;
+        self.storage_lock(node, storage_of(volid), &|_| {}).await.map_err(PveError::server)?;
         let removed = self.cluster().delete_volume(node, volid)?;
         Ok((removed.content == "backup").then(|| self.spawn_noop_task(node, "imgdel", volid, user)))
     }
