@@ -62,6 +62,28 @@ pub struct EmulatorConfig {
     #[arg(long, env = "PVE_EMULATOR_LOCK_TIMEOUT_MS", default_value_t = 10_000)]
     pub lock_timeout_ms: u64,
 
+    /// How long one volume operation (allocate, linked clone, free, rename) holds pve-storage's
+    /// storage lock, in milliseconds: a node-local file lock for local storage, a cluster-wide
+    /// pmxcfs lock for shared storage. Others wait for it up to the lock timeout.
+    #[arg(long, env = "PVE_EMULATOR_STORAGE_LOCK_MS", default_value_t = 10)]
+    pub storage_lock_ms: u64,
+
+    /// Bandwidth of each storage (per node for local storage) in MiB/s, shared by the copies
+    /// running on it at once (full clones, disk moves, migrations). 0: copies take no time.
+    #[arg(long, env = "PVE_EMULATOR_STORAGE_MBPS", default_value_t = 50_000)]
+    pub storage_mbps: u64,
+
+    /// Keep HA groups usable, as before PVE 9 migrated them to HA rules (PVE 8 behaviour). By
+    /// default the cluster's groups are migrated: the group endpoints and a resource's `group`
+    /// are refused, as PVE 9 refuses them.
+    #[arg(long, env = "PVE_EMULATOR_HA_GROUPS")]
+    pub ha_groups: bool,
+
+    /// How often the HA manager (CRM and LRMs) acts, in milliseconds; changes to HA resources,
+    /// rules and nodes also wake it at once. PVE's loop runs every 10 s.
+    #[arg(long, env = "PVE_EMULATOR_HA_INTERVAL_MS", default_value_t = 1000)]
+    pub ha_interval_ms: u64,
+
     /// API workers per node; requests beyond this wait for a free worker (PVE: 3).
     #[arg(long, env = "PVE_EMULATOR_WORKERS", default_value_t = 3)]
     pub workers: usize,
@@ -126,6 +148,7 @@ impl EmulatorConfig {
         config.listen = "127.0.0.1:0".parse().expect("static address");
         config.plain_http = true;
         config.task_ms = 50;
+        config.ha_interval_ms = 100;
         // Well-known credentials, for in-process tests only: the binary has no default secret.
         config.tokens = vec![TEST_TOKEN.to_string()];
         config.users = vec![TEST_USER.to_string()];

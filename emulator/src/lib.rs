@@ -6,10 +6,12 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod locks;
 pub mod model;
 pub mod schema;
 pub mod server;
 pub mod state;
+pub mod storage_io;
 pub mod tasks;
 pub mod vzdump;
 

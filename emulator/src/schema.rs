@@ -1,5 +1,5 @@
 //! Request validation against the official PVE 9.1.3 API schema (a copy of
-//! `shared/pve-api/pve-9.1.3-api.json` bundled in `schema/`), with PVE's own error messages.
+//! `shared/pve-api/pve-9.1.3-api-full.json`, all 649 methods, bundled in `schema/`), with PVE's own error messages.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;

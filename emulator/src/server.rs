@@ -72,6 +72,7 @@ pub async fn serve(config: crate::config::EmulatorConfig) -> anyhow::Result<Runn
     let plain = config.plain_http;
     let cert_out = config.cert_out.clone();
     let emulator = Emulator::new(config, users)?;
+    emulator.start_ha_manager();
     let server = Arc::new(Server { emulator: emulator.clone(), tokens, request_log });
 
     let (tls, certificate_pem) = if plain {

@@ -9,11 +9,12 @@ use std::time::Duration;
 use pve_api::GuestKind;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::auth::Users;
 use crate::config::EmulatorConfig;
 use crate::error::PveError;
+use crate::locks::{Acquired, LockGuard, LockMode, LockTable};
 use crate::model::Cluster;
 use crate::tasks::Tasks;
 
@@ -21,7 +22,14 @@ pub struct Emulator {
     pub config: EmulatorConfig,
     cluster: Mutex<Cluster>,
     pub(crate) tasks: Tasks,
-    flocks: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+    /// Guests' config lock files, by VMID.
+    flocks: LockTable,
+    /// pve-storage's storage locks: `NODE/STORAGE` for local storage, `STORAGE` for shared.
+    pub(crate) storage_locks: LockTable,
+    /// Copies running on each storage, which share its bandwidth.
+    pub transfers: crate::storage_io::Transfers,
+    /// Wakes the HA manager early (a rule, resource or guest changed).
+    pub(crate) ha_wakeup: Arc<Notify>,
     workers: HashMap<String, Arc<Semaphore>>,
     rng: Mutex<StdRng>,
     /// Who may log in with a password (`/access/ticket`).
@@ -64,7 +72,10 @@ impl Emulator {
             config,
             cluster: Mutex::new(cluster),
             tasks: Tasks::default(),
-            flocks: Mutex::new(HashMap::new()),
+            flocks: LockTable::default(),
+            storage_locks: LockTable::default(),
+            transfers: Default::default(),
+            ha_wakeup: Arc::new(Notify::new()),
             workers,
             rng: Mutex::new(rng),
             users,
@@ -102,20 +113,29 @@ impl Emulator {
         semaphore.acquire_owned().await.ok()
     }
 
-    /// The guest's config file lock, waited for as PVE does (10 s by default), then "got timeout".
-    pub async fn flock(&self, kind: GuestKind, vmid: u64) -> Result<OwnedMutexGuard<()>, PveError> {
-        let lock = self.flocks.lock().unwrap_or_else(|e| e.into_inner()).entry(vmid).or_default().clone();
+    /// The guest's config file lock, exclusive, waited for as PVE does (10 s by default), then
+    /// "got timeout" (pve-guest-common `PVE::AbstractConfig::lock_config`).
+    pub async fn flock(&self, kind: GuestKind, vmid: u64) -> Result<LockGuard, PveError> {
+        self.flock_mode(kind, vmid, LockMode::Exclusive).await
+    }
+
+    /// The guest's config file lock in `mode`: a clone reads a stopped source under a shared lock
+    /// (`lock_config_shared`), so clones of one template run side by side, while everything that
+    /// changes the guest takes it exclusively and waits for them.
+    pub async fn flock_mode(&self, kind: GuestKind, vmid: u64, mode: LockMode) -> Result<LockGuard, PveError> {
         let timeout = Duration::from_millis(self.config.lock_timeout_ms);
-        match tokio::time::timeout(timeout, lock.lock_owned()).await {
-            Ok(guard) => Ok(guard),
-            Err(_) => {
-                let file = match kind {
-                    GuestKind::Qemu => format!("/var/lock/qemu-server/lock-{vmid}.conf"),
-                    GuestKind::Lxc => format!("/run/lock/lxc/pve-config-{vmid}.lock"),
-                };
-                Err(PveError::server(format!("can't lock file '{file}' - got timeout")))
-            }
+        match self.flocks.acquire(&vmid.to_string(), mode, timeout).await {
+            Acquired::AtOnce(guard) | Acquired::AfterWaiting(guard) => Ok(guard),
+            Acquired::TimedOut => Err(PveError::server(format!("can't lock file '{}' - got timeout", config_lock_file(kind, vmid)))),
         }
+    }
+}
+
+/// The file PVE flocks for a guest's config (`PVE::QemuConfig` / `PVE::LXC::Config` `config_file_lock`).
+pub fn config_lock_file(kind: GuestKind, vmid: u64) -> String {
+    match kind {
+        GuestKind::Qemu => format!("/var/lock/qemu-server/lock-{vmid}.conf"),
+        GuestKind::Lxc => format!("/run/lock/lxc/pve-config-{vmid}.lock"),
     }
 }
 

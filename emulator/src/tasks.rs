@@ -2,17 +2,18 @@
 //! injected slowness and failures), then an exit status and a log; and the queries on them.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use pve_api::Upid;
-use serde_json::{Value, json};
-use tokio::sync::OwnedMutexGuard;
-
 use crate::error::PveError;
+use crate::locks::LockGuard;
 use crate::model::Cluster;
 use crate::state::{Emulator, now};
+use pve_api::Upid;
+use serde_json::{Value, json};
 
 #[derive(Debug, Clone)]
 pub struct TaskRecord {
@@ -66,6 +67,42 @@ impl TaskRecord {
 /// What a task does when its time is up. It gets the cluster, its log, and whether an injected
 /// failure hits it (then it must undo its effects and return the error).
 pub type TaskWork = Box<dyn FnOnce(&mut Cluster, &mut Vec<String>, bool) -> Result<(), String> + Send>;
+
+/// The future of a task that works in steps (waits for storage locks, copies at the storage's
+/// bandwidth, then changes the cluster).
+pub type TaskFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// What a stepwise task does, given its context.
+pub type AsyncTaskWork = Box<dyn FnOnce(TaskCtx) -> TaskFuture + Send>;
+
+/// What a running task can reach: the emulator, its own log (visible while it runs, as PVE's
+/// task logs are), its share of time and whether an injected failure hits it.
+#[derive(Clone)]
+pub struct TaskCtx {
+    pub emulator: Arc<Emulator>,
+    pub upid: Upid,
+    /// An injected failure: the task must undo what it began and return an error.
+    pub fail: bool,
+    /// The task's own time (task_ms × weight, longer for an injected slow task).
+    pub duration: Duration,
+}
+
+impl TaskCtx {
+    pub fn log(&self, line: impl Into<String>) {
+        if let Some(record) = self.emulator.tasks.records().get_mut(&self.upid.to_string()) {
+            record.log.push(line.into());
+        }
+    }
+
+    pub fn cluster(&self) -> MutexGuard<'_, Cluster> {
+        self.emulator.cluster()
+    }
+
+    /// Spends the task's own time.
+    pub async fn take_time(&self) {
+        tokio::time::sleep(self.duration).await;
+    }
+}
 
 /// Every task since the start, by UPID.
 pub struct Tasks {
@@ -155,8 +192,45 @@ impl Emulator {
         id: &str,
         user: &str,
         weight: u64,
-        guards: Vec<OwnedMutexGuard<()>>,
+        guards: Vec<LockGuard>,
         work: TaskWork,
+    ) -> Upid {
+        self.spawn_task_steps(
+            node,
+            task_type,
+            id,
+            user,
+            weight,
+            guards,
+            Box::new(move |ctx: TaskCtx| {
+                Box::pin(async move {
+                    ctx.take_time().await;
+                    let mut log = Vec::new();
+                    let result = {
+                        let mut cluster = ctx.cluster();
+                        work(&mut cluster, &mut log, ctx.fail)
+                    };
+                    for line in log {
+                        ctx.log(line);
+                    }
+                    result
+                })
+            }),
+        )
+    }
+
+    /// Starts a task that works in steps (`work` decides when to spend the task's own time). The
+    /// guards (config locks) are held until it ends; the log fills while it runs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn spawn_task_steps(
+        self: &Arc<Self>,
+        node: &str,
+        task_type: &str,
+        id: &str,
+        user: &str,
+        weight: u64,
+        guards: Vec<LockGuard>,
+        work: AsyncTaskWork,
     ) -> Upid {
         let upid = self.tasks.new_upid(node, task_type, id, user);
         let mut duration = self.config.task_ms.saturating_mul(weight.max(1));
@@ -168,37 +242,35 @@ impl Emulator {
         let fail = transient || permanent;
         let record = TaskRecord { upid: upid.clone(), running: true, exitstatus: None, log: Vec::new(), endtime: None };
         self.tasks.records().insert(upid.to_string(), record);
-        let this = self.clone();
+        let ctx = TaskCtx { emulator: self.clone(), upid: upid.clone(), fail, duration: Duration::from_millis(duration) };
         let key = upid.to_string();
         let failure = lock_timeout(&upid);
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(duration)).await;
-            let mut log = Vec::new();
-            let result = {
-                let mut cluster = this.cluster();
-                work(&mut cluster, &mut log, fail)
-            };
+            let this = ctx.emulator.clone();
+            let result = work(ctx).await;
             this.persist();
-            let warnings = log.iter().filter(|l| l.starts_with("WARN")).count();
-            let exitstatus = match result {
-                Ok(()) if warnings > 0 => format!("WARNINGS: {warnings}"),
-                Ok(()) => "OK".to_string(),
-                Err(message) => {
-                    let message = if transient && !permanent { failure } else { message };
-                    log.push(format!("TASK ERROR: {message}"));
-                    message
+            let mut records = this.tasks.records();
+            if let Some(record) = records.get_mut(&key) {
+                let warnings = record.log.iter().filter(|l| l.starts_with("WARN")).count();
+                let exitstatus = match result {
+                    Ok(()) if warnings > 0 => format!("WARNINGS: {warnings}"),
+                    Ok(()) => "OK".to_string(),
+                    Err(message) => {
+                        let message = if transient && !permanent { failure } else { message };
+                        record.log.push(format!("TASK ERROR: {message}"));
+                        message
+                    }
+                };
+                if exitstatus == "OK" || exitstatus.starts_with("WARNINGS") {
+                    record.log.push(format!("TASK {exitstatus}"));
                 }
-            };
-            if exitstatus == "OK" || exitstatus.starts_with("WARNINGS") {
-                log.push(format!("TASK {}", if warnings > 0 { format!("WARNINGS: {warnings}") } else { "OK".into() }));
-            }
-            if let Some(record) = this.tasks.records().get_mut(&key) {
                 record.running = false;
                 record.exitstatus = Some(exitstatus);
-                record.log = log;
                 record.endtime = Some(now());
             }
+            drop(records);
             drop(guards);
+            this.ha_kick();
         });
         upid
     }

@@ -31,7 +31,29 @@ pub struct Vzdump {
 }
 
 /// The job options a scheduled vzdump run takes from its job.
-const JOB_KEYS: [&str; 10] = ["all", "vmid", "pool", "exclude", "storage", "mode", "compress", "notes-template", "prune-backups", "mailto"];
+const JOB_KEYS: [&str; 12] = [
+    "all",
+    "vmid",
+    "pool",
+    "exclude",
+    "storage",
+    "mode",
+    "compress",
+    "notes-template",
+    "prune-backups",
+    "mailto",
+    "mailnotification",
+    "notification-mode",
+];
+
+/// Whether vzdump knows the option (its parameters in the schema, pve-guest-common
+/// `PVE::VZDump::Common::option_exists`).
+fn is_vzdump_option(key: &str) -> bool {
+    crate::schema::SCHEMA
+        .methods()
+        .find(|m| m.key() == "POST /nodes/{node}/vzdump")
+        .is_some_and(|m| m.parameters["properties"].get(key).is_some() && key != "node")
+}
 
 impl Vzdump {
     /// vzdump's parameters; a job's options (when run as `job-id`) fill in those not given.
@@ -171,6 +193,12 @@ impl Cluster {
             let mut archived = guest.config_with_pending();
             archived.remove("lock");
             archived.remove("parent");
+            // The archive holds the disks' data too: a restore brings it back.
+            let archived_data = guest
+                .disks()
+                .into_iter()
+                .filter_map(|(key, disk)| Some((key, self.find_volume(&guest.node, &disk)?.data.clone()?)))
+                .collect();
             self.volumes.push(Volume {
                 storage: storage.clone(),
                 node: (!shared).then(|| guest.node.clone()),
@@ -184,7 +212,8 @@ impl Cluster {
                 subtype: Some(guest.kind.as_str().into()),
                 archived_config: Some(archived),
                 archived_kind: Some(guest.kind),
-                linked_base: None,
+                archived_data,
+                ..Default::default()
             });
             log.push(format!("INFO: creating vzdump archive '{}'", volid));
             log.push(format!("INFO: Finished Backup of VM {vmid}"));
@@ -249,8 +278,16 @@ impl Cluster {
     /// Removes the `delete`d options, then sets the given ones; a new selection (vmid, all or
     /// pool) replaces the old one.
     pub fn update_backup_job(&mut self, id: &str, delete: &[String], options: Config) -> Result<(), PveError> {
+        if options.is_empty() && delete.is_empty() {
+            return Err(PveError::server("no options specified"));
+        }
         let mut updated = self.backup_job(id)?.clone();
         for key in delete {
+            // pve-manager `PVE::API2::Backup` `update_job`: a job's own `comment` and
+            // `repeat-missed`, or any vzdump option (`notification-mode`, `mailnotification`, …).
+            if !(matches!(key.as_str(), "comment" | "repeat-missed") || is_vzdump_option(key)) {
+                return Err(PveError::param("delete", format!("unknown option '{key}'")));
+            }
             updated.remove(key);
         }
         if ["vmid", "all", "pool"].iter().any(|k| options.contains_key(*k)) {

@@ -67,6 +67,14 @@ module "vms" {
   on_boot       = true
 
   vms = local.vms
+
+  # HA for the control planes, kept on different nodes by a negative resource-affinity rule
+  # (PVE 9), so that losing a node never costs etcd its quorum.
+  ha = var.control_plane_count >= 2 ? {
+    vms        = toset(keys(local.control_planes))
+    keep_apart = true
+    rule       = "${var.cluster_name}-control-planes-apart"
+  } : null
 }
 
 # etcd and the cluster's PKI live on the control planes; workers are cattle and rebuilt instead.

@@ -171,13 +171,13 @@ variable "worker_vmid_start" {
 }
 
 variable "template_name" {
-  description = "Cloud-init template to clone, looked up by name. Cloning to other nodes needs the template on shared storage; otherwise set template_vmids."
+  description = "Cloud-init template to clone, looked up by name. One template serves every node: where it is on local storage, the provider clones on its node and migrates the VM (template_vmids saves that copy)."
   type        = string
   default     = "ubuntu-2404-cloudinit"
 }
 
 variable "template_vmids" {
-  description = "Per-node template VMIDs (node => VMID) for clusters without shared storage, where PVE can only clone a template on its own node."
+  description = "Per-node template VMIDs (node => VMID), optional: a template on each node clones there directly instead of cloning on the template's node and migrating."
   type        = map(number)
   default     = {}
 

@@ -121,3 +121,29 @@ resource "pve_lifecycle_tag" "this" {
   expiration_days = local.vms[each.key].expiration_days
   no_expire       = each.value.no_expire
 }
+
+# HA (PVE 9): the VMs named in var.ha.vms (every VM when unset) are HA-managed, and with
+# keep_apart a negative resource-affinity rule keeps any two of them off the same node, so one
+# node's failure takes at most one (what a cluster's control planes need).
+locals {
+  ha_vms = var.ha == null ? toset([]) : (var.ha.vms != null ? var.ha.vms : toset(keys(var.vms)))
+}
+
+resource "pve_ha_resource" "this" {
+  for_each = local.ha_vms
+
+  vmid         = pve_vm.this[each.key].vmid
+  max_restart  = var.ha.max_restart
+  max_relocate = var.ha.max_relocate
+  comment      = "${var.environment}: ${each.key} (managed by Terraform)"
+}
+
+resource "pve_ha_rule" "apart" {
+  count = var.ha != null && try(var.ha.keep_apart, false) ? 1 : 0
+
+  rule      = coalesce(var.ha.rule, "${var.environment}-${join("-", sort(local.ha_vms))}-apart")
+  type      = "resource-affinity"
+  affinity  = "negative"
+  resources = [for name in sort(local.ha_vms) : pve_ha_resource.this[name].sid]
+  comment   = "${var.environment}: keep ${join(", ", sort(local.ha_vms))} on different nodes (managed by Terraform)"
+}

@@ -54,3 +54,13 @@ output "template_vmid" {
   description = "VMID of the template the VMs were cloned from (module-wide; a VM's own template_vmid overrides it)."
   value       = local.template_vmid
 }
+
+output "ha_resources" {
+  description = "The HA-managed VMs by name, with their HA resource ID (`vm:VMID`)."
+  value       = { for name, ha in pve_ha_resource.this : name => ha.sid }
+}
+
+output "ha_rule" {
+  description = "ID of the negative resource-affinity rule that keeps the HA VMs apart (null without ha.keep_apart)."
+  value       = one(pve_ha_rule.apart[*].rule)
+}

@@ -469,3 +469,35 @@ variable "snippet_storage" {
   type        = string
   default     = null
 }
+
+variable "ha" {
+  description = "HA for some or all VMs (null: none). `vms`: which (default: every VM of `vms`); `keep_apart`: a negative resource-affinity rule (PVE 9) keeps any two of them off one node; `rule`: that rule's ID (default: ENVIRONMENT-NAMES-apart)."
+  type = object({
+    vms          = optional(set(string))
+    keep_apart   = optional(bool, false)
+    rule         = optional(string)
+    max_restart  = optional(number, 1)
+    max_relocate = optional(number, 1)
+  })
+  default = null
+
+  validation {
+    condition     = var.ha == null || try(var.ha.vms, null) == null || length(setsubtract(var.ha.vms, keys(var.vms))) == 0
+    error_message = "Every name in ha.vms must be a VM of vms."
+  }
+
+  validation {
+    condition     = var.ha == null || !try(var.ha.keep_apart, false) || length(try(var.ha.vms, null) != null ? var.ha.vms : toset(keys(var.vms))) >= 2
+    error_message = "ha.keep_apart keeps two or more VMs apart: name at least two in ha.vms."
+  }
+
+  validation {
+    condition     = var.ha == null || try(var.ha.rule, null) == null || can(regex("^[a-zA-Z][a-zA-Z0-9_-]+$", var.ha.rule))
+    error_message = "ha.rule is a rule ID: a letter, then letters, digits, - or _."
+  }
+
+  validation {
+    condition     = var.ha == null || (try(var.ha.max_restart, 1) >= 0 && try(var.ha.max_restart, 1) <= 10 && try(var.ha.max_relocate, 1) >= 0 && try(var.ha.max_relocate, 1) <= 10)
+    error_message = "ha.max_restart and ha.max_relocate are 0 to 10."
+  }
+}

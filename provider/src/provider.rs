@@ -32,8 +32,11 @@ pub struct Context {
     /// One `/cluster/resources` answer shared by every read of a refresh.
     resources: tokio::sync::Mutex<Option<(Instant, Arc<Vec<ClusterResource>>)>>,
     node_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
-    /// Clones of one source run one at a time: PVE holds the source's config lock for the copy.
-    source_locks: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
+    /// At most this many creates and clones allocating on one storage at a time.
+    pub max_allocations_per_storage: usize,
+    /// One semaphore per storage (`STORAGE` when shared, `NODE/STORAGE` when local): PVE takes
+    /// the storage's lock for every allocation, and waits for it only 10 s.
+    storage_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
     /// VMIDs handed out in this run, so concurrent creates never pick the same one.
     reserved_vmids: Mutex<BTreeSet<u64>>,
     /// VMIDs in use when this process first allocated one. Stale by design: every candidate is
@@ -91,13 +94,14 @@ struct PlannedVmid {
 const RESOURCES_TTL: Duration = Duration::from_secs(10);
 
 impl Context {
-    pub fn new(client: PveClient, max_concurrent_per_node: usize, ssh: SshSettings) -> Self {
+    pub fn new(client: PveClient, max_concurrent_per_node: usize, max_allocations_per_storage: usize, ssh: SshSettings) -> Self {
         Self {
             client,
             max_concurrent_per_node,
+            max_allocations_per_storage,
             resources: tokio::sync::Mutex::new(None),
             node_slots: Mutex::new(HashMap::new()),
-            source_locks: Mutex::new(HashMap::new()),
+            storage_slots: Mutex::new(HashMap::new()),
             reserved_vmids: Mutex::new(BTreeSet::new()),
             used_at_start: tokio::sync::Mutex::new(None),
             clone_sources: tokio::sync::Mutex::new(HashMap::new()),
@@ -278,10 +282,22 @@ impl Context {
         semaphore.acquire_owned().await.expect("semaphores are never closed")
     }
 
-    /// Held while cloning from `source`.
-    pub async fn lock_source(&self, source: u64) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self.source_locks.lock().unwrap_or_else(|e| e.into_inner()).entry(source).or_default().clone();
-        lock.lock_owned().await
+    /// A slot for one create or clone allocating on `storage` from `node`. PVE serialises
+    /// allocations on a storage (its storage lock: per node for local storage, cluster-wide for
+    /// shared) and gives up after 10 s; bounding them here keeps the queue short enough that
+    /// they do not time out. Clones of one template are not serialised: PVE takes a shared lock
+    /// on a stopped source and runs them side by side.
+    pub async fn storage_slot(&self, node: &str, storage: &str) -> OwnedSemaphorePermit {
+        let shared = self.node_storages(node).await.is_ok_and(|s| s.iter().any(|s| s.storage == storage && s.shared));
+        let key = if shared { storage.to_string() } else { format!("{node}/{storage}") };
+        let semaphore = self
+            .storage_slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.max_allocations_per_storage)))
+            .clone();
+        semaphore.acquire_owned().await.expect("semaphores are never closed")
     }
 
     /// A VMID that no guest has and no other create of this run holds, confirmed by PVE.
@@ -458,6 +474,12 @@ impl ProviderDefinition for PveProvider {
                     "Most concurrent write operations sent to one node (default 3, PVE's API worker count). Env: `PVE_MAX_CONCURRENT_PER_NODE`.",
                 )
                 .validate(Validator::Range(1, 32)),
+                Attribute::optional(
+                    "max_allocations_per_storage",
+                    Type::Number,
+                    "Most creates and clones allocating on one storage at once (default 4): PVE serialises allocations per storage and waits 10 s for its lock. Env: `PVE_MAX_ALLOCATIONS_PER_STORAGE`.",
+                )
+                .validate(Validator::Range(1, 64)),
             ],
         )
         .with_block("ssh", Nesting::Single, ssh_block())
@@ -561,6 +583,15 @@ impl ProviderDefinition for PveProvider {
                 })?,
                 None => 3,
             };
+            let max_allocations_per_storage = match setting("max_allocations_per_storage", "PVE_MAX_ALLOCATIONS_PER_STORAGE") {
+                Some(n) => n.parse::<f64>().ok().filter(|n| (1.0..=64.0).contains(n)).map(|n| n as usize).ok_or_else(|| {
+                    Diagnostics::from(
+                        Diagnostic::error("Invalid max_allocations_per_storage", format!("'{n}' is not a number from 1 to 64"))
+                            .at(attr("max_allocations_per_storage")),
+                    )
+                })?,
+                None => 4,
+            };
             let client = PveClient::new(client_config).map_err(|e| {
                 let at = if e.to_string().contains("CA file") { "ca_file" } else { "endpoint" };
                 Diagnostics::from(Diagnostic::error("Invalid provider configuration", e.to_string()).at(attr(at)))
@@ -576,7 +607,8 @@ impl ProviderDefinition for PveProvider {
                     return Err(api_error("Cannot reach the Proxmox VE API", &error).at(attr("endpoint")).into());
                 }
             }
-            Ok(Context::new(client, max_concurrent_per_node, SshSettings::from_config(config.get("ssh"))))
+            let ssh = SshSettings::from_config(config.get("ssh"));
+            Ok(Context::new(client, max_concurrent_per_node, max_allocations_per_storage, ssh))
         })
     }
 
@@ -637,7 +669,7 @@ mod tests {
     fn context() -> Context {
         let credentials = Credentials::api_token("root@pam!t=00000000-0000-0000-0000-000000000000").unwrap();
         let client = PveClient::new(ClientConfig::new("https://127.0.0.1:1", credentials)).unwrap();
-        Context::new(client, 3, SshSettings::from_config(&Value::Null))
+        Context::new(client, 3, 4, SshSettings::from_config(&Value::Null))
     }
 
     fn claimant(resource_type: &'static str, name: &str) -> Claimant {

@@ -784,6 +784,41 @@ impl PveClient {
         upid_from(value, &format!("POST {path}"))
     }
 
+    /// Offline migration of a stopped guest to `target`; its local volumes go to `storage` there
+    /// (qemu `targetstorage`, pve-container `target-storage`), or to the same storage ID.
+    pub async fn migrate_guest(
+        &self,
+        kind: GuestKind,
+        node: &str,
+        vmid: u64,
+        target: &str,
+        storage: Option<&str>,
+    ) -> Result<Upid, ApiError> {
+        let path = format!("{}/migrate", guest_path(kind, node, vmid));
+        let storage_key = if kind == GuestKind::Qemu { "targetstorage" } else { "target-storage" };
+        let params = Params::new().set("target", target).opt(storage_key, storage);
+        let value = self.post(&path, &params, Retry::OnlyIfNotApplied).await?;
+        upid_from(value, &format!("POST {path}"))
+    }
+
+    /// Moves a VM disk (`move_disk`) or a container volume (`move_volume`) to `storage`; with
+    /// `delete` the old volume is freed (else it stays as `unusedN`).
+    pub async fn move_volume(
+        &self,
+        kind: GuestKind,
+        node: &str,
+        vmid: u64,
+        slot: &str,
+        storage: &str,
+        delete: bool,
+    ) -> Result<Upid, ApiError> {
+        let (action, slot_key) = if kind == GuestKind::Qemu { ("move_disk", "disk") } else { ("move_volume", "volume") };
+        let path = format!("{}/{action}", guest_path(kind, node, vmid));
+        let params = Params::new().set(slot_key, slot).set("storage", storage).flag("delete", delete);
+        let value = self.post(&path, &params, Retry::OnlyIfNotApplied).await?;
+        upid_from(value, &format!("POST {path}"))
+    }
+
     /// Synchronous config update (PUT). Pass `digest` to detect concurrent edits.
     pub async fn update_config(&self, kind: GuestKind, node: &str, vmid: u64, params: &Params) -> Result<(), ApiError> {
         let _: Value = self.put(&format!("{}/config", guest_path(kind, node, vmid)), params).await?;

@@ -71,7 +71,11 @@ impl ApiError {
     /// PVE's 10 s config flock expired: the request was never applied and may be sent again.
     pub fn is_lock_timeout(&self) -> bool {
         match self {
-            Self::Server { message, .. } => message.contains("can't lock file") && message.contains("got timeout"),
+            // PVE's file locks (`can't lock file '…' - got timeout`) and pmxcfs's cluster-wide
+            // ones (`cfs-lock 'storage-…' error: got lock request timeout`).
+            Self::Server { message, .. } => {
+                (message.contains("can't lock file") && message.contains("got timeout")) || message.contains("got lock request timeout")
+            }
             Self::RetriesExhausted { last, .. } => last.is_lock_timeout(),
             _ => false,
         }

@@ -15,6 +15,8 @@ use pve_home_tests::{Terraform, client, emulator, fault_mix, guest_vmids, mixed_
 
 struct Run {
     ok: bool,
+    /// The first error's summary and detail, for a run that failed.
+    error: Option<String>,
     consistent: bool,
     wall: Duration,
     requests: usize,
@@ -49,7 +51,12 @@ fn run(rt: &tokio::runtime::Runtime, scale: f64, seed: u64) -> Run {
     let failed_tasks = emu.emulator.tasks().iter().filter(|t| t.exitstatus.as_deref().is_some_and(|e| e.contains("got timeout"))).count();
     faults.insert("task lock timeout", failed_tasks);
     let consistent = rt.block_on(guest_vmids(&client(&emu))) == state_vmids(&tf);
-    Run { ok: out.code == 0, consistent, wall, requests: requests.len(), faults }
+    let error = (out.code != 0).then(|| {
+        let all = out.all();
+        let start = all.find("Error: ").unwrap_or(0);
+        all[start..].lines().filter(|l| !l.trim().is_empty()).take(6).collect::<Vec<_>>().join(" | ")
+    });
+    Run { ok: out.code == 0, error, consistent, wall, requests: requests.len(), faults }
 }
 
 fn main() {
@@ -74,6 +81,11 @@ fn main() {
         }
         let resent: usize = runs.iter().map(|r| r.requests.saturating_sub(baseline.requests)).sum();
         println!("{label}: first apply succeeded {succeeded}/{} seeds; PVE != state in {inconsistent}", runs.len());
+        for (seed, run) in seeds.iter().zip(&runs) {
+            if let Some(error) = &run.error {
+                println!("  seed {seed} failed: {error}");
+            }
+        }
         println!("  extra wall time over fault-free (median): {median:.1} s");
         println!("  requests beyond the fault-free run: {:.1} per run", resent as f64 / runs.len() as f64);
         for (kind, count) in faults {

@@ -271,6 +271,34 @@ pub fn state_vmids(tf: &Terraform) -> std::collections::BTreeSet<u64> {
         .unwrap_or_default()
 }
 
+/// An emulator that keeps its storages' files under a temporary directory, with an sshd standing
+/// in for node pve1: what the provider uploads over SFTP (snippets, hookscripts) lands where the
+/// emulator reads it.
+pub struct SshLab {
+    pub emu: RunningEmulator,
+    pub sshd: Sshd,
+    pub data: tempfile::TempDir,
+}
+
+impl SshLab {
+    pub async fn start() -> Self {
+        let sshd = Sshd::start();
+        let data = tempfile::tempdir().expect("temp dir");
+        let data_dir = data.path().to_path_buf();
+        let emu = emulator(|c| c.data_dir = Some(data_dir)).await;
+        Self { emu, sshd, data }
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
+    /// The provider block, reaching pve1 through the sshd with its host key known.
+    pub fn provider(&self) -> String {
+        provider_block_with_ssh(&self.emu, &self.sshd, &self.sshd.known_hosts)
+    }
+}
+
 /// `provider_block` with an `ssh` block reaching node pve1 through `sshd`, checking host keys
 /// against `known_hosts`.
 pub fn provider_block_with_ssh(emulator: &RunningEmulator, sshd: &Sshd, known_hosts: &std::path::Path) -> String {

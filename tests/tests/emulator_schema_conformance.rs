@@ -52,7 +52,7 @@ async fn unknown_parameters_are_rejected_everywhere() {
 async fn unimplemented_endpoints_answer_501() {
     let emu = emulator(|_| {}).await;
     let api = client_with(&emu, TOKEN, RetryPolicy::none());
-    for path in ["/nodes/pve1/qemu/9000/agent/fsfreeze-status", "/cluster/ha/rules", "/no/such/path"] {
+    for path in ["/nodes/pve1/qemu/9000/agent/fsfreeze-status", "/cluster/ceph/status", "/no/such/path"] {
         let method = if path.ends_with("fsfreeze-status") { Method::POST } else { Method::GET };
         let err = api.call_envelope(method.clone(), path, &Params::new(), Retry::Idempotent).await.unwrap_err();
         assert!(
@@ -64,7 +64,7 @@ async fn unimplemented_endpoints_answer_501() {
 
 #[test]
 fn bundled_schema_is_the_shared_one() {
-    let shared = repo_root().join("../shared/pve-api/pve-9.1.3-api.json");
+    let shared = repo_root().join("../shared/pve-api/pve-9.1.3-api-full.json");
     let bundled = repo_root().join("emulator/schema/pve-api.json");
     match std::fs::read(&shared) {
         Ok(shared) => {

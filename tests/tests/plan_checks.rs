@@ -432,59 +432,31 @@ resource "pve_lxc" "big" {{
 }
 
 #[test]
-fn clones_from_local_storage_to_another_node_are_refused_at_plan() {
+fn linked_clones_to_another_node_from_local_storage_are_refused_at_plan() {
     let lab = Lab::new();
-    // A container on pve1's local-lvm to clone.
-    let api = client(&lab.emu);
-    let params = Params::new()
-        .set("vmid", 250)
-        .set("hostname", "base")
-        .set("ostemplate", TEMPLATE_VOLUME)
-        .set("rootfs", "local-lvm:4")
-        .set("net0", "name=eth0,bridge=vmbr0");
-    let upid = lab.rt.block_on(api.create_guest(GuestKind::Lxc, "pve1", &params)).unwrap();
-    lab.rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
     let diags = lab.refused(
         r#"
 resource "pve_vm" "far" {
   node       = "pve3"
   name       = "far"
   clone_vmid = 9000
+  clone_full = false
   disk {
     slot    = "scsi0"
     storage = "local-lvm"
     size    = 4
   }
 }
-resource "pve_lxc" "far" {
-  node       = "pve2"
-  hostname   = "far"
-  clone_vmid = 250
-}
 "#,
     );
     assert_refusal(
         &diags,
         "pve_vm.far",
-        "Clone to another node needs shared storage",
-        "template 9000 is on pve1 and its volumes are on local storage (local-lvm)",
-        "node       = \"pve3\"",
+        "Linked clone on another node",
+        "a linked clone stays on its template's node (pve1) and storage, and the template's volumes are local: set clone_full = true",
+        "storage = \"local-lvm\"",
     );
-    assert_refusal(
-        &diags,
-        "pve_vm.far",
-        "Clone to another node needs shared storage",
-        "\"can't clone VM to node 'pve3' (VM uses local storage)\"; \"can't clone to non-shared storage 'local-lvm'\"). Clone a template that is on pve3 (keep a template on each node), or keep the source and the clone on shared storage.",
-        "\"pve3\"",
-    );
-    assert_refusal(
-        &diags,
-        "pve_lxc.far",
-        "Clone to another node needs shared storage",
-        "container 250 is on pve1 and its volumes are on local storage (local-lvm)",
-        "node       = \"pve2\"",
-    );
-    assert_eq!(diags.len(), 2, "{diags:#?}");
+    assert_eq!(diags.len(), 1, "{diags:#?}");
 }
 
 #[test]
@@ -498,6 +470,7 @@ fn a_valid_configuration_plans_and_applies_without_false_refusals() {
             shared: true,
             total: 1 << 40,
             path: None,
+            nodes: None,
         },
     );
     // A template on shared storage, on pve1.

@@ -99,6 +99,7 @@ async fn linked_clone_of_template_and_protection() {
             shared: true,
             total: 1 << 40,
             path: None,
+            nodes: None,
         },
     );
     let to_shared = Params::new().set("target", "pve2").flag("full", true).set("storage", "ceph");
@@ -120,34 +121,39 @@ async fn linked_clone_of_template_and_protection() {
 
 #[tokio::test]
 async fn lock_contention_times_out_like_pve_and_retries_recover() {
-    // Each full clone holds the source's lock for ~1.2 s; the lock wait gives up after 300 ms.
+    // A full clone holds the new VMID's config lock for ~1.2 s; the lock wait gives up after 300 ms.
     let emu = emulator(|c| {
         c.task_ms = 400;
         c.lock_timeout_ms = 300;
     })
     .await;
     let no_retry = client_with(&emu, TOKEN, RetryPolicy::none());
-    let first = no_retry.clone_guest(QEMU, "pve1", 9000, 201, &Params::new().flag("full", true)).await.unwrap();
-    let second = no_retry.clone_guest(QEMU, "pve1", 9000, 202, &Params::new().flag("full", true)).await.unwrap_err();
-    assert!(second.is_lock_timeout(), "{second}");
-    assert_eq!(second.message(), "can't lock file '/var/lock/qemu-server/lock-9000.conf' - got timeout");
+    let clone = no_retry.clone_guest(QEMU, "pve1", 9000, 201, &Params::new().flag("full", true)).await.unwrap();
+    let busy = no_retry.update_config(QEMU, "pve1", 201, &Params::new().set("cores", 4)).await.unwrap_err();
+    assert!(busy.is_lock_timeout(), "{busy}");
+    assert_eq!(busy.message(), "can't lock file '/var/lock/qemu-server/lock-201.conf' - got timeout");
 
     // The default policy resends: a lock timeout means PVE never acted on the request.
     let retrying = client(&emu);
-    let upid = retrying.clone_guest(QEMU, "pve1", 9000, 202, &Params::new().flag("full", true)).await.unwrap();
-    retrying.wait_task(&first, wait()).await.unwrap();
-    retrying.wait_task(&upid, wait()).await.unwrap();
-    assert!(retrying.guest_config(QEMU, "pve1", 202).await.unwrap().get_str("scsi0").unwrap().starts_with("local-lvm:vm-202-disk-0"));
+    retrying.update_config(QEMU, "pve1", 201, &Params::new().set("cores", 4)).await.unwrap();
+    retrying.wait_task(&clone, wait()).await.unwrap();
+    let config = retrying.guest_config(QEMU, "pve1", 201).await.unwrap();
+    assert!(config.get_str("scsi0").unwrap().starts_with("local-lvm:vm-201-disk-0"));
+    assert_eq!(config.get_u64("cores"), Some(4));
 }
 
 #[tokio::test]
 async fn locked_guest_refuses_config_changes() {
-    let emu = emulator(|c| c.task_ms = 600).await;
+    let emu = emulator(|c| {
+        c.task_ms = 600;
+        c.lock_timeout_ms = 200;
+    })
+    .await;
     let api = client_with(&emu, TOKEN, RetryPolicy::none());
     let upid = api.clone_guest(QEMU, "pve1", 9000, 150, &Params::new()).await.unwrap();
     let err = api.update_config(QEMU, "pve1", 150, &Params::new().set("cores", 4).set("skiplock", 0)).await.unwrap_err();
-    // The flock is held by the clone task, so this request waits and then times out or sees the lock.
-    assert!(err.is_lock_timeout() || err.is_guest_locked(), "{err}");
+    // The clone task holds the new VM's config lock, so this request waits and then times out.
+    assert!(err.is_lock_timeout(), "{err}");
     api.wait_task(&upid, wait()).await.unwrap();
     api.update_config(QEMU, "pve1", 150, &Params::new().set("cores", 4)).await.unwrap();
 }

@@ -383,11 +383,8 @@ resource "pve_lxc" "dns" {{
 fn lxc_security_updates_through_a_hookscript() {
     use std::os::unix::fs::PermissionsExt;
     let rt = runtime();
-    let sshd = pve_home_tests::Sshd::start();
-    let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().to_path_buf();
-    let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
-    let provider = pve_home_tests::provider_block_with_ssh(&emu, &sshd, &sshd.known_hosts);
+    let lab = rt.block_on(pve_home_tests::SshLab::start());
+    let (emu, data_dir, provider) = (&lab.emu, lab.data_dir().to_path_buf(), lab.provider());
     let ct = |updates: bool| {
         format!(
             "{provider}\nresource \"pve_lxc\" \"web\" {{\n  node = \"pve1\"\n  hostname = \"web1\"\n  template_volume = \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\"\n  security_updates = {updates}\n  rootfs {{\n    storage = \"local-lvm\"\n    size = 4\n  }}\n  network {{}}\n}}\n"
@@ -400,7 +397,7 @@ fn lxc_security_updates_through_a_hookscript() {
     let text = std::fs::read_to_string(&hook).expect("hookscript written to the node");
     assert!(text.starts_with("#!/bin/sh") && text.contains("unattended-upgrades") && text.contains("-security"));
     assert_eq!(std::fs::metadata(&hook).unwrap().permissions().mode() & 0o111, 0o111, "executable, as PVE requires");
-    let api = client(&emu);
+    let api = client(emu);
     assert_eq!(
         rt.block_on(api.guest_config(GuestKind::Lxc, "pve1", 100)).unwrap().get_str("hookscript").as_deref(),
         Some("local:snippets/pve-home-ct-security-updates.sh")
@@ -419,18 +416,15 @@ fn lxc_security_updates_through_a_hookscript() {
 #[test]
 fn ten_containers_share_one_hookscript_created_at_once() {
     let rt = runtime();
-    let sshd = pve_home_tests::Sshd::start();
-    let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().to_path_buf();
-    let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
-    let provider = pve_home_tests::provider_block_with_ssh(&emu, &sshd, &sshd.known_hosts);
+    let lab = rt.block_on(pve_home_tests::SshLab::start());
+    let (emu, data_dir, provider) = (&lab.emu, lab.data_dir().to_path_buf(), lab.provider());
     let tf = Terraform::new(&format!(
         "{provider}\nresource \"pve_lxc\" \"web\" {{\n  count = 10\n  node = \"pve1\"\n  hostname = \"web${{count.index}}\"\n  template_volume = \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\"\n  security_updates = true\n  rootfs {{\n    storage = \"local-lvm\"\n    size = 4\n  }}\n  network {{}}\n}}\n"
     ));
     tf.init();
     let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve", "-parallelism=10"]);
     assert_eq!(out.code, 0, "the first apply succeeds:\n{}", out.all());
-    let api = client(&emu);
+    let api = client(emu);
     let hooked = rt
         .block_on(api.cluster_resources(Some("vm")))
         .unwrap()

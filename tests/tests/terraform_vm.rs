@@ -461,10 +461,8 @@ resource "pve_vm" "app" {{
 #[test]
 fn import_of_a_vm_with_generated_user_data_plans_clean() {
     let rt = runtime();
-    let sshd = pve_home_tests::Sshd::start();
-    let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().to_path_buf();
-    let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
+    let lab = rt.block_on(pve_home_tests::SshLab::start());
+    let provider = lab.provider();
     let vm = r#"
 resource "pve_vm" "docker" {
   node                  = "pve1"
@@ -483,7 +481,6 @@ resource "pve_vm" "docker" {
   network {}
 }
 "#;
-    let provider = pve_home_tests::provider_block_with_ssh(&emu, &sshd, &sshd.known_hosts);
     let made = Terraform::new(&format!("{provider}{vm}"));
     made.init();
     apply(&made);
@@ -692,11 +689,8 @@ fn interrupt_stops_waiting_and_keeps_the_guest_in_state() {
 #[test]
 fn write_only_user_data_never_reaches_state_and_its_version_rewrites_the_snippet() {
     let rt = runtime();
-    let sshd = pve_home_tests::Sshd::start();
-    let data = tempfile::tempdir().unwrap();
-    let data_dir = data.path().to_path_buf();
-    let emu = rt.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
-    let provider = pve_home_tests::provider_block_with_ssh(&emu, &sshd, &sshd.known_hosts);
+    let lab = rt.block_on(pve_home_tests::SshLab::start());
+    let (data_dir, provider) = (lab.data_dir().to_path_buf(), lab.provider());
     let vm = |secret: &str, version: &str| {
         format!(
             r##"

@@ -5,11 +5,45 @@ use serde_json::{Value, json};
 use super::{ApiRequest, ApiResult};
 use crate::auth::make_ticket;
 use crate::error::PveError;
-use crate::model::{Config, HA_OPTIONS, PoolUpdate};
+use crate::model::PoolUpdate;
 use crate::state::now;
 
 pub async fn version(_: ApiRequest) -> ApiResult {
     Ok(json!({ "version": "9.1.3", "release": "9.1", "repoid": "6d3ac3d6b4c6a1f2", "console": "html5" }))
+}
+
+/// `GET /nodes/{node}/version`: the node's pve-manager version (pve-manager `PVE::API2::Nodes`
+/// `version`, from `PVE::pvecfg::version_info`), without the cluster-wide `console` setting.
+pub async fn node_version(r: ApiRequest) -> ApiResult {
+    r.node()?;
+    Ok(json!({ "version": "9.1.3", "release": "9.1", "repoid": "6d3ac3d6b4c6a1f2" }))
+}
+
+/// `GET /nodes/{node}/syslog`: what the HA manager (pve-ha-crm, on the master node) logged.
+pub async fn node_syslog(r: ApiRequest) -> ApiResult {
+    let node = r.node()?.to_string();
+    let cluster = r.emulator.cluster();
+    let master = cluster.nodes.iter().find(|n| n.online).map(|n| n.name.clone()).unwrap_or_default();
+    let lines: Vec<String> = if node == master && r.param("service").is_none_or(|s| s == "pve-ha-crm") {
+        cluster
+            .ha_manager
+            .log
+            .iter()
+            .map(|(time, line)| {
+                let stamp = chrono::DateTime::from_timestamp(*time, 0).map(|t| t.format("%b %d %H:%M:%S").to_string()).unwrap_or_default();
+                format!("{stamp} {node} pve-ha-crm[2001]: {line}")
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let start: usize = r.param("start").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let limit: usize = r.param("limit").and_then(|s| s.parse().ok()).unwrap_or(50);
+    let mut rows: Vec<Value> = lines.into_iter().enumerate().skip(start).take(limit).map(|(i, t)| json!({ "n": i + 1, "t": t })).collect();
+    if rows.is_empty() {
+        rows.push(json!({ "n": 1, "t": "no content" }));
+    }
+    Ok(Value::Array(rows))
 }
 
 pub async fn ticket(r: ApiRequest) -> ApiResult {
@@ -52,7 +86,7 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
     }
     if filter.is_none_or(|f| f == "vm") {
         for guest in cluster.guests.values() {
-            let ha = cluster.ha_resources.keys().find(|sid| sid.ends_with(&format!(":{}", guest.vmid)));
+            let ha = cluster.ha_sid_of(guest.vmid);
             let mut row = json!({
                 "id": format!("{}/{}", guest.kind, guest.vmid), "type": guest.kind.as_str(), "vmid": guest.vmid, "node": guest.node,
                 "name": guest.name().unwrap_or(""), "status": if guest.running { "running" } else { "stopped" },
@@ -135,7 +169,8 @@ pub async fn node_status(r: ApiRequest) -> ApiResult {
         "uptime": (now() - r.emulator.boot_time).max(0) + 86_400, "loadavg": ["0.12", "0.10", "0.08"], "cpu": 0.03, "wait": 0,
         "kversion": "Linux 6.17.2-1-pve #1 SMP PREEMPT_DYNAMIC", "pveversion": "pve-manager/9.1.3/6d3ac3d6b4c6a1f2",
         "cpuinfo": { "cpus": node.cpus, "cores": node.cpus / 2, "sockets": 1, "model": "Emulated CPU", "mhz": "3000.000", "hvm": "1" },
-        "memory": { "total": node.memory, "used": node.memory / 8, "free": node.memory - node.memory / 8 },
+        // `available` (MemAvailable) counts reclaimable cache too, so it is at least `free`.
+        "memory": { "total": node.memory, "used": node.memory / 8, "free": node.memory - node.memory / 8, "available": node.memory - node.memory / 10 },
         "rootfs": { "total": 100u64 << 30, "used": 12u64 << 30, "avail": 88u64 << 30, "free": 88u64 << 30 },
         "swap": { "total": 8u64 << 30, "used": 0, "free": 8u64 << 30 },
         "boot-info": { "mode": "efi", "secureboot": 0 },
@@ -205,50 +240,5 @@ pub async fn update_pool(r: ApiRequest) -> ApiResult {
 pub async fn delete_pool(r: ApiRequest) -> ApiResult {
     let id = r.required("poolid")?;
     r.emulator.cluster().delete_pool(id)?;
-    Ok(Value::Null)
-}
-
-// ---- HA resources ----
-
-fn ha_row(sid: &str, options: &Config) -> Value {
-    let mut row = json!({ "sid": sid, "type": sid.split(':').next().unwrap_or("vm"), "state": "started" });
-    for (k, v) in options {
-        row[k] = match k.as_str() {
-            "max_restart" | "max_relocate" | "failback" => v.parse::<i64>().map(Value::from).unwrap_or(json!(v)),
-            _ => json!(v),
-        };
-    }
-    row["digest"] = json!(hex::encode(<sha1::Sha1 as sha1::Digest>::digest(format!("{sid}{options:?}").as_bytes())));
-    row
-}
-
-/// The HA options the request sets.
-fn ha_options(r: &ApiRequest) -> Config {
-    HA_OPTIONS.iter().filter_map(|k| r.param(k).map(|v| (k.to_string(), v.to_string()))).collect()
-}
-
-pub async fn ha_resources(r: ApiRequest) -> ApiResult {
-    let cluster = r.emulator.cluster();
-    Ok(Value::Array(cluster.ha_resources.iter().map(|(sid, o)| ha_row(sid, o)).collect()))
-}
-
-pub async fn ha_resource(r: ApiRequest) -> ApiResult {
-    let cluster = r.emulator.cluster();
-    let (sid, options) = cluster.ha_resource(r.required("sid")?)?;
-    Ok(ha_row(&sid, options))
-}
-
-pub async fn create_ha_resource(r: ApiRequest) -> ApiResult {
-    r.emulator.cluster().create_ha_resource(r.required("sid")?, ha_options(&r))?;
-    Ok(Value::Null)
-}
-
-pub async fn update_ha_resource(r: ApiRequest) -> ApiResult {
-    r.emulator.cluster().update_ha_resource(r.required("sid")?, &r.list("delete"), ha_options(&r))?;
-    Ok(Value::Null)
-}
-
-pub async fn delete_ha_resource(r: ApiRequest) -> ApiResult {
-    r.emulator.cluster().delete_ha_resource(r.required("sid")?)?;
     Ok(Value::Null)
 }

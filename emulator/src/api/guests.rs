@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{ApiRequest, ApiResult};
 use crate::error::PveError;
-use crate::model::{CloneRequest, Config, ConfigUpdate, Guest, NewGuest, WriteCheck};
+use crate::model::{CloneRequest, Config, ConfigUpdate, DiskMove, Guest, MigrateRequest, NewGuest, VolumeReassign, WriteCheck};
 use crate::schema::{SCHEMA, typed_value};
 use crate::state::now;
 
@@ -148,6 +148,7 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
         revert: r.list("revert"),
         settings: r.params.iter().filter(|(k, _)| !UPDATE_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
         named: r.params.keys().cloned().collect(),
+        force: r.flag("force"),
     };
     // POST is the asynchronous variant: it answers with a task.
     let upid = r.emulator.update_config(&guest, update, &r.user, r.key.starts_with("POST")).await?;
@@ -198,12 +199,17 @@ pub async fn resize(r: ApiRequest) -> ApiResult {
 pub async fn current_status(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
     let cluster = r.emulator.cluster();
-    let managed = cluster.ha_resources.keys().any(|sid| sid.ends_with(&format!(":{}", guest.vmid)));
+    // `ha`: whether HA manages the guest and the state it asks for (`PVE::HA::Config::get_service_status`).
+    let ha = cluster.ha_sid_of(guest.vmid).and_then(|sid| cluster.ha_resources.get(sid));
+    let ha_json = match ha {
+        Some(options) => json!({ "managed": 1, "state": options.get("state").map(String::as_str).unwrap_or("started") }),
+        None => json!({ "managed": 0 }),
+    };
     let mut status = json!({
         "vmid": guest.vmid, "name": guest.name().unwrap_or(""), "status": if guest.running { "running" } else { "stopped" },
         "cpus": guest.cpus(), "maxmem": guest.max_mem(), "mem": if guest.running { guest.max_mem() / 3 } else { 0 }, "maxdisk": guest.max_disk(),
         "disk": 0, "cpu": 0, "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0,
-        "uptime": guest.started_at.map(|s| now() - s).unwrap_or(0), "ha": { "managed": u8::from(managed) },
+        "uptime": guest.started_at.map(|s| now() - s).unwrap_or(0), "ha": ha_json,
     });
     if guest.kind == GuestKind::Qemu {
         status["qmpstatus"] = json!(if guest.running { "running" } else { "stopped" });
@@ -277,4 +283,96 @@ pub async fn agent_interfaces(r: ApiRequest) -> ApiResult {
         }));
     }
     Ok(json!({ "result": interfaces }))
+}
+
+/// `POST …/migrate`: `targetstorage` for a VM, `target-storage` for a container.
+pub async fn migrate(r: ApiRequest) -> ApiResult {
+    let guest = r.guest()?;
+    let request = MigrateRequest {
+        target: r.required("target")?.to_string(),
+        online: r.flag("online"),
+        restart: r.flag("restart"),
+        target_storage: r.param("targetstorage").or(r.param("target-storage")).map(str::to_string),
+        with_local_disks: r.flag("with-local-disks"),
+        force: r.flag("force"),
+        stop_first: false,
+    };
+    let upid = r.emulator.migrate_guest(&guest, request, &r.user).await?;
+    Ok(json!(upid.to_string()))
+}
+
+pub async fn migrate_preconditions(r: ApiRequest) -> ApiResult {
+    let guest = r.guest()?;
+    if let Some(target) = r.param("target")
+        && r.emulator.cluster().node(target).is_none()
+    {
+        return Err(PveError::server(format!("no such cluster node '{target}'")));
+    }
+    r.emulator.migrate_preconditions(&guest)
+}
+
+/// `POST …/qemu/{vmid}/move_disk` and `POST …/lxc/{vmid}/move_volume`: to another storage, or
+/// (`target-vmid`) to another guest on the node.
+pub async fn move_disk(r: ApiRequest) -> ApiResult {
+    let guest = r.guest()?;
+    let kind = r.kind();
+    let (disk_param, target_param) = if kind == GuestKind::Qemu { ("disk", "target-disk") } else { ("volume", "target-volume") };
+    let disk = r.required(disk_param)?.to_string();
+    let storage = r.param("storage").map(str::to_string);
+    let target_vmid = r.param("target-vmid").map(|_| r.u64("target-vmid")).transpose()?;
+    if kind == GuestKind::Lxc && storage.is_some() && target_vmid.is_some() {
+        // pve-container dies with this before its parameter checks.
+        return Err(PveError::server("either set storage or target-vmid, but not both"));
+    }
+    let upid = match (storage, target_vmid) {
+        (Some(_), Some(_)) => {
+            let message = "either set 'storage' or 'target-vmid', but not both";
+            return Err(PveError::params(
+                [("target-vmid".to_string(), message.to_string()), ("storage".to_string(), message.to_string())].into(),
+            ));
+        }
+        (None, None) => {
+            let message = "both 'storage' and 'target-vmid' missing, either needs to be set";
+            return Err(PveError::params(
+                [("target-vmid".to_string(), message.to_string()), ("storage".to_string(), message.to_string())].into(),
+            ));
+        }
+        (Some(storage), None) => {
+            let request = DiskMove {
+                disk,
+                storage,
+                format: r.param("format").map(str::to_string),
+                delete: r.flag("delete"),
+                digest: r.param("digest").map(str::to_string),
+            };
+            r.emulator.move_disk(&guest, request, &r.user).await?
+        }
+        (None, Some(target_vmid)) => {
+            let request = VolumeReassign {
+                disk,
+                target_vmid,
+                target_disk: r.param(target_param).map(str::to_string),
+                digest: r.param("digest").map(str::to_string),
+                target_digest: r.param("target-digest").map(str::to_string),
+            };
+            r.emulator.reassign_volume(&guest, request, &r.user).await?
+        }
+    };
+    Ok(json!(upid.to_string()))
+}
+
+/// `PUT …/qemu/{vmid}/unlink`: a config update deleting `idlist` (qemu-server `unlink` calls
+/// `update_vm`), destroying the volumes with `force`.
+pub async fn unlink(r: ApiRequest) -> ApiResult {
+    let guest = r.guest()?;
+    let update = ConfigUpdate {
+        check: WriteCheck { skiplock: false, digest: None },
+        delete: r.list("idlist"),
+        revert: Vec::new(),
+        settings: Config::new(),
+        named: ["idlist".to_string()].into(),
+        force: r.flag("force"),
+    };
+    r.emulator.update_config(&guest, update, &r.user, false).await?;
+    Ok(Value::Null)
 }

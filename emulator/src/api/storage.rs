@@ -14,6 +14,8 @@ pub async fn storages(r: ApiRequest) -> ApiResult {
         cluster
             .storages
             .iter()
+            // A storage restricted to some nodes (`nodes` in storage.cfg) is not listed elsewhere.
+            .filter(|(_, s)| s.nodes.as_ref().is_none_or(|nodes| nodes.contains(&node)))
             .filter(|(id, s)| r.param("content").is_none_or(|c| c.split(',').all(|c| s.content.iter().any(|x| x == c))) && r.param("storage").is_none_or(|want| want == *id))
             .map(|(id, s)| {
                 let used = cluster.used_bytes(&node, id);
@@ -35,6 +37,9 @@ fn storage_config_row(id: &str, def: &crate::model::StorageDef) -> Value {
         }
         "zfspool" => row["pool"] = json!("rpool/data"),
         _ => {}
+    }
+    if let Some(nodes) = &def.nodes {
+        row["nodes"] = json!(nodes.join(","));
     }
     // Directory storages report where their files live (snippets are written there over SSH).
     if let Some(path) = &def.path {
@@ -134,6 +139,6 @@ fn full_volid(storage: &str, volume: &str) -> String {
 pub async fn delete_volume(r: ApiRequest) -> ApiResult {
     let (node, storage) = storage_def(&r)?;
     let volume = full_volid(&storage, r.required("volume")?);
-    let upid = r.emulator.delete_volume(&node, &volume, &r.user)?;
+    let upid = r.emulator.delete_volume(&node, &volume, &r.user).await?;
     Ok(upid.map_or(Value::Null, |upid| json!(upid.to_string())))
 }

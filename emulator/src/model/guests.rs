@@ -2,18 +2,18 @@
 //! template conversion, resize, power actions and destroy. Each operation checks and changes the
 //! cluster at once, under the guest's config lock, and leaves the rest to a task.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use pve_api::{GuestKind, PropertyString, Upid};
 
-use super::{Cluster, Config, Guest, Volume, is_disk_key, kind_word, not_found};
+use super::{
+    Cluster, Config, CopyMode, DiskCopy, Guest, Volume, is_disk_key, kind_word, new_data_marker, next_unused_key, not_found, storage_of,
+    volume_key,
+};
 use crate::error::PveError;
+use crate::locks::LockMode;
 use crate::state::{Emulator, now};
-
-fn default_key(kind: GuestKind) -> &'static str {
-    if kind == GuestKind::Qemu { "file" } else { "volume" }
-}
 
 pub(super) fn task_prefix(kind: GuestKind) -> &'static str {
     if kind == GuestKind::Qemu { "qm" } else { "vz" }
@@ -80,6 +80,36 @@ const MODELS: [&str; 14] = [
     "ne2k_pci",
     "pcnet",
 ];
+
+/// The storages a config change allocates on (`STORAGE:SIZE`, `STORAGE:cloudinit`) or frees
+/// from (deleted `unusedN` and cloud-init drives), in order, each once.
+fn storages_touched(kind: GuestKind, update: &ConfigUpdate, current: &Config) -> Vec<String> {
+    let volume_of =
+        |value: &str| PropertyString::parse(value, Some(volume_key(kind))).ok().and_then(|d| d.get(volume_key(kind)).map(str::to_string));
+    let mut storages = Vec::new();
+    for (key, value) in &update.settings {
+        if !is_disk_key(kind, key) {
+            continue;
+        }
+        if let Some((storage, rest)) = volume_of(value).as_deref().and_then(|f| f.split_once(':'))
+            && (rest == "cloudinit" || (!rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.')))
+        {
+            storages.push(storage.to_string());
+        }
+    }
+    for key in &update.delete {
+        let Some(value) = current.get(key) else { continue };
+        let freed = key.starts_with("unused")
+            || volume_of(value).is_some_and(|v| v.ends_with("-cloudinit"))
+            || (update.force && is_disk_key(kind, key) && !value.contains("media=cdrom"));
+        if freed && let Some((storage, _)) = volume_of(value).as_deref().and_then(|f| f.split_once(':')) {
+            storages.push(storage.to_string());
+        }
+    }
+    let mut seen = BTreeSet::new();
+    storages.retain(|s| seen.insert(s.clone()));
+    storages
+}
 
 /// Disk keys in the order PVE allocates them: a container's rootfs before its mount points.
 fn disk_keys(kind: GuestKind, config: &Config) -> Vec<String> {
@@ -160,6 +190,8 @@ pub struct ConfigUpdate {
     pub settings: Config,
     /// Every parameter the request named: an option can't be both set and deleted.
     pub named: BTreeSet<String>,
+    /// Deleted disks are destroyed instead of kept as `unusedN` (`force`, and `unlink`).
+    pub force: bool,
 }
 
 /// `POST .../clone`.
@@ -191,9 +223,9 @@ impl Cluster {
             let Some(value) = config.get(key).cloned() else {
                 continue;
             };
-            let mut disk = PropertyString::parse(&value, Some(default_key(kind)))
-                .map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
-            let file = disk.get(default_key(kind)).unwrap_or("").to_string();
+            let mut disk =
+                PropertyString::parse(&value, Some(volume_key(kind))).map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
+            let file = disk.get(volume_key(kind)).unwrap_or("").to_string();
             if file == "none"
                 || file == "cdrom"
                 || file.starts_with('/')
@@ -202,7 +234,7 @@ impl Cluster {
                 continue;
             }
             let (storage, rest) = file.split_once(':').ok_or_else(|| PveError::param(key, "invalid format - missing storage"))?;
-            let def = self.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?.clone();
+            let def = self.storage_on_node(storage, node)?.clone();
             let content = if kind == GuestKind::Qemu { "images" } else { "rootdir" };
             let new_size = if rest == "cloudinit" {
                 Some(4u64 << 20)
@@ -227,14 +259,15 @@ impl Cluster {
                         node: (!def.shared).then(|| node.to_string()),
                         volid: volid.clone(),
                         content: content.into(),
-                        format: if def.storage_type == "dir" { "qcow2".into() } else { "raw".into() },
+                        format: def.volume_format(None),
                         size,
                         ctime: now(),
                         vmid: Some(vmid),
+                        data: (rest != "cloudinit").then(|| new_data_marker(&volid)),
                         ..Default::default()
                     });
                     created.push(volid.clone());
-                    disk.set(default_key(kind), volid);
+                    disk.set(volume_key(kind), volid);
                     if rest == "cloudinit" {
                         disk.set("media", "cdrom");
                     } else {
@@ -249,7 +282,7 @@ impl Cluster {
                     }
                 }
             }
-            config.insert(key.clone(), disk.to_string_with_default(default_key(kind)));
+            config.insert(key.clone(), disk.to_string_with_default(volume_key(kind)));
         }
         Ok(created)
     }
@@ -311,10 +344,11 @@ impl Cluster {
 
     /// Checks a create or restore and makes the guest, its disks allocated and its config locked
     /// (`lock: create`) until the task ends.
-    pub fn create_guest(&mut self, new: &NewGuest) -> Result<(), PveError> {
+    pub fn create_guest(&mut self, new: &NewGuest) -> Result<Vec<String>, PveError> {
         let NewGuest { kind, vmid, .. } = *new;
         let node = new.node.as_str();
         let mut config: Config = Config::new();
+        let mut restored_data = BTreeMap::new();
         if let Some(existing) = self.guests.get(&vmid) {
             let overwritable = new.restore_from.is_some() && new.force && existing.node == node && existing.kind == kind;
             if !overwritable {
@@ -341,19 +375,20 @@ impl Cluster {
                 return Err(PveError::server(format!("archive '{archive}' is not a {} backup", kind.as_str())));
             }
             config = volume.archived_config.clone().unwrap_or_default();
+            restored_data = volume.archived_data.clone();
             // Restored disks are allocated anew, on --storage if given.
             for key in disk_keys(kind, &config) {
-                let Ok(disk) = PropertyString::parse(&config[&key], Some(default_key(kind))) else {
+                let Ok(disk) = PropertyString::parse(&config[&key], Some(volume_key(kind))) else {
                     continue;
                 };
-                let file = disk.get(default_key(kind)).unwrap_or("");
+                let file = disk.get(volume_key(kind)).unwrap_or("");
                 let storage = new.storage.clone().unwrap_or_else(|| file.split(':').next().unwrap_or("local-lvm").to_string());
                 let gib = disk.get("size").and_then(|s| pve_api::size::parse_size(s).ok()).unwrap_or(4 << 30) as f64 / (1u64 << 30) as f64;
                 let fresh = if file.ends_with("cloudinit") { format!("{storage}:cloudinit") } else { format!("{storage}:{gib}") };
                 let mut rebuilt = disk.clone();
-                rebuilt.set(default_key(kind), fresh);
+                rebuilt.set(volume_key(kind), fresh);
                 rebuilt.remove("size");
-                config.insert(key, rebuilt.to_string_with_default(default_key(kind)));
+                config.insert(key, rebuilt.to_string_with_default(volume_key(kind)));
             }
             // MACs stay unless `unique` asks for new ones.
             if new.unique {
@@ -415,9 +450,25 @@ impl Cluster {
             }
         }
         let keys = disk_keys(kind, &config);
-        if let Err(e) = self.allocate_disks(kind, node, vmid, &mut config, &keys) {
-            self.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
-            return Err(e);
+        let created = match self.allocate_disks(kind, node, vmid, &mut config, &keys) {
+            Ok(created) => created,
+            Err(e) => {
+                self.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
+                return Err(e);
+            }
+        };
+        // A restore writes the archive's data into the new volumes.
+        for (key, data) in restored_data {
+            let Some(volid) = config
+                .get(&key)
+                .and_then(|v| PropertyString::parse(v, Some(volume_key(kind))).ok())
+                .and_then(|d| d.get(volume_key(kind)).map(str::to_string))
+            else {
+                continue;
+            };
+            if let Some(volume) = self.volumes.iter_mut().find(|v| v.volid == volid && v.vmid == Some(vmid)) {
+                volume.data = Some(data);
+            }
         }
         config.insert("lock".into(), "create".into());
         if let Some(pool) = &new.pool
@@ -426,7 +477,7 @@ impl Cluster {
             p.vms.push(vmid);
         }
         self.guests.insert(vmid, Guest::new(vmid, node.to_string(), kind, config));
-        Ok(())
+        Ok(created)
     }
 
     /// The end of a create task: the guest unlocked (and started if asked), or removed on failure.
@@ -475,19 +526,30 @@ impl Cluster {
                 continue;
             };
             if is_disk_key(kind, key) {
-                // A detached disk becomes `unusedN`, as in PVE; deleting `unusedN` destroys it.
-                let volid =
-                    PropertyString::parse(&old, Some(default_key(kind))).ok().and_then(|p| p.get(default_key(kind)).map(str::to_string));
+                // A detached disk becomes `unusedN`, as in PVE, unless `force` destroys it
+                // (qemu-server `vmconfig_delete_or_detach_drive`); CD-ROMs are only detached.
+                let drive = PropertyString::parse(&old, Some(volume_key(kind))).ok();
+                let volid = drive.as_ref().and_then(|p| p.get(volume_key(kind)).map(str::to_string));
+                let cdrom = drive.as_ref().is_some_and(|d| d.get("media") == Some("cdrom"));
                 match volid {
-                    Some(volid) if !volid.ends_with("cloudinit") && volid.contains(':') => {
-                        let slot = (0..).find(|n| !config.contains_key(&format!("unused{n}"))).unwrap_or(0);
-                        config.insert(format!("unused{slot}"), volid);
+                    Some(volid) if volid.ends_with("cloudinit") => self.remove_volume_on(node, &volid),
+                    Some(_) if cdrom => {}
+                    Some(volid) if volid.contains(':') && update.force => {
+                        if guest.snapshots_use(&volid) {
+                            return Err(PveError::server(format!("unable to delete '{volid}' - volume is still in use (snapshot?)")));
+                        }
+                        self.remove_volume_on(node, &volid);
                     }
-                    Some(volid) => self.remove_volume(&volid),
-                    None => {}
+                    Some(volid) if volid.contains(':') => {
+                        config.insert(next_unused_key(&config), volid);
+                    }
+                    _ => {}
                 }
             } else if key.starts_with("unused") {
-                self.remove_volume(&old);
+                if guest.snapshots_use(&old) {
+                    return Err(PveError::server(format!("unable to delete '{old}' - volume is still in use (snapshot?)")));
+                }
+                self.remove_volume_on(node, &old);
             }
         }
         let mut changed: Vec<String> = Vec::new();
@@ -501,16 +563,16 @@ impl Cluster {
         // Existing disks keep their volume and size: size changes go through resize.
         let mut new_disks = Vec::new();
         for key in changed.iter().filter(|k| is_disk_key(kind, k)) {
-            let new = PropertyString::parse(&updates[key], Some(default_key(kind)))
+            let new = PropertyString::parse(&updates[key], Some(volume_key(kind)))
                 .map_err(|e| PveError::param(key, format!("invalid format - {e}")))?;
-            let new_file = new.get(default_key(kind)).unwrap_or("").to_string();
-            match config.get(key).and_then(|old| PropertyString::parse(old, Some(default_key(kind))).ok()) {
-                Some(old) if old.get(default_key(kind)) == Some(new_file.as_str()) => {
+            let new_file = new.get(volume_key(kind)).unwrap_or("").to_string();
+            match config.get(key).and_then(|old| PropertyString::parse(old, Some(volume_key(kind))).ok()) {
+                Some(old) if old.get(volume_key(kind)) == Some(new_file.as_str()) => {
                     let mut merged = new.clone();
                     if let Some(size) = old.get("size") {
                         merged.set("size", size);
                     }
-                    updates.insert(key.clone(), merged.to_string_with_default(default_key(kind)));
+                    updates.insert(key.clone(), merged.to_string_with_default(volume_key(kind)));
                 }
                 _ => new_disks.push(key.clone()),
             }
@@ -557,7 +619,7 @@ impl Cluster {
         if guest.running {
             return Err(PveError::server(format!("{} {vmid} is running - destroy failed", kind_word(kind))));
         }
-        if !purge && self.ha_resources.keys().any(|sid| sid.ends_with(&format!(":{vmid}"))) {
+        if !purge && self.ha_sid_of(vmid).is_some() {
             return Err(PveError::server(format!(
                 "unable to remove {} {vmid} - used in HA resources and purge parameter not set.",
                 kind_word(kind)
@@ -581,25 +643,13 @@ impl Cluster {
 
     /// The end of a destroy task: the guest, its disks and pool membership gone; with `purge` also
     /// its HA resource and its place in backup jobs. Backups stay.
-    fn finish_destroy(&mut self, kind: GuestKind, vmid: u64, purge: bool, log: &mut Vec<String>, fail: bool) -> Result<(), String> {
-        if fail {
-            if let Some(g) = self.guests.get_mut(&vmid) {
-                g.config.remove("lock");
-            }
-            return Err("injected task failure".into());
-        }
-        if let Some(guest) = self.guests.remove(&vmid) {
-            for (_, volid) in guest.disks() {
-                log.push(format!("Removing image: {volid}"));
-                self.remove_volume(&volid);
-            }
-        }
-        self.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
+    fn finish_destroy(&mut self, kind: GuestKind, vmid: u64, purge: bool, log: &mut Vec<String>) -> Result<(), String> {
+        self.guests.remove(&vmid);
         for pool in self.pools.values_mut() {
             pool.vms.retain(|v| *v != vmid);
         }
         if purge {
-            self.ha_resources.retain(|sid, _| !sid.ends_with(&format!(":{vmid}")));
+            self.purge_from_ha(vmid);
             for job in self.backup_jobs.values_mut() {
                 if let Some(list) = job.get("vmid").cloned() {
                     let kept: Vec<&str> = list.split(',').filter(|v| *v != vmid.to_string()).collect();
@@ -613,7 +663,7 @@ impl Cluster {
 
     /// Checks a clone and makes the new guest (`lock: clone` until the task ends): its config
     /// copied with new identity and MACs, its disks copies or (linked) based on the template's.
-    fn clone_guest(&mut self, source: &Guest, target: &str, full: bool, request: &CloneRequest) -> Result<(), PveError> {
+    fn clone_guest(&mut self, source: &Guest, target: &str, full: bool, request: &CloneRequest) -> Result<Vec<DiskCopy>, PveError> {
         let (kind, vmid, node, newid) = (source.kind, source.vmid, source.node.as_str(), request.newid);
         if self.node(target).is_none() {
             return Err(PveError::server(format!("no such cluster node '{target}'")));
@@ -641,7 +691,7 @@ impl Cluster {
                 return Err(PveError::server(format!("can't clone to non-shared storage '{s}'")));
             }
             let all_shared = source.disks().iter().all(|(_, volid)| {
-                let own = volid.split(':').next().unwrap_or("").to_string();
+                let own = storage_of(volid).to_string();
                 let storage = match kind {
                     GuestKind::Qemu => own,
                     GuestKind::Lxc => storage_override.clone().unwrap_or(own),
@@ -701,11 +751,13 @@ impl Cluster {
             config.insert(key, nic.to_string());
         }
         // Disks: linked clones reference the base volume; full clones get copies.
+        let mut plan = Vec::new();
         for (key, volid) in source.disks() {
-            let mut disk = PropertyString::parse(&config[&key], Some(default_key(kind))).unwrap_or_default();
+            let mut disk = PropertyString::parse(&config[&key], Some(volume_key(kind))).unwrap_or_default();
             let storage = volid.split(':').next().unwrap_or("local-lvm").to_string();
-            let size = self.find_volume(node, &volid).map(|v| v.size).unwrap_or(4 << 20);
-            let (new_storage, new_volid) = if volid.ends_with("-cloudinit") {
+            let (size, data) = self.find_volume(node, &volid).map(|v| (v.size, v.data.clone())).unwrap_or((4 << 20, None));
+            let cloudinit = volid.ends_with("-cloudinit");
+            let (new_storage, new_volid) = if cloudinit {
                 (storage.clone(), format!("{storage}:vm-{newid}-cloudinit"))
             } else if full {
                 let s = storage_override.clone().unwrap_or(storage.clone());
@@ -726,11 +778,23 @@ impl Cluster {
                 size,
                 ctime: now(),
                 vmid: Some(newid),
-                linked_base: (!full && !volid.ends_with("-cloudinit")).then(|| volid.clone()),
+                linked_base: (!full && !cloudinit).then(|| volid.clone()),
+                // A copy holds what the source held; a linked clone starts as its base.
+                data: if cloudinit { None } else { data },
                 ..Default::default()
             });
-            disk.set(default_key(kind), new_volid);
-            config.insert(key, disk.to_string_with_default(default_key(kind)));
+            plan.push(DiskCopy {
+                key: key.clone(),
+                source: volid.clone(),
+                source_node: node.to_string(),
+                target: new_volid.clone(),
+                target_node: target.to_string(),
+                size,
+                // The cloud-init drive is always a (small) copy.
+                mode: if full || cloudinit { CopyMode::Full } else { CopyMode::Linked },
+            });
+            disk.set(volume_key(kind), new_volid);
+            config.insert(key, disk.to_string_with_default(volume_key(kind)));
         }
         config.insert("lock".into(), "clone".into());
         if let Some(pool) = &request.pool
@@ -739,12 +803,11 @@ impl Cluster {
             p.vms.push(newid);
         }
         self.guests.insert(newid, Guest::new(newid, target.to_string(), kind, config));
-        Ok(())
+        Ok(plan)
     }
 
     /// The end of a clone task: the new guest unlocked, or removed when the copy fails (as PVE does).
-    fn finish_clone(&mut self, vmid: u64, newid: u64, full: bool, log: &mut Vec<String>, fail: bool) -> Result<(), String> {
-        log.push(format!("create {} clone of drive(s) from {vmid} to {newid}", if full { "full" } else { "linked" }));
+    fn finish_clone(&mut self, newid: u64, fail: bool) -> Result<(), String> {
         if fail {
             self.forget_guest(newid);
             return Err(format!("clone failed: injected task failure (VM {newid} removed)"));
@@ -755,7 +818,7 @@ impl Cluster {
     }
 
     /// Turns a stopped guest into a template: its own disks become `base-` volumes.
-    fn make_template(&mut self, kind: GuestKind, node: &str, vmid: u64) -> Result<(), PveError> {
+    fn begin_template(&mut self, kind: GuestKind, node: &str, vmid: u64) -> Result<Vec<String>, PveError> {
         let guest = self.guests.get(&vmid).ok_or_else(|| not_found(kind, node, vmid))?.clone();
         if let Some(e) = guest.locked_error() {
             return Err(e);
@@ -766,20 +829,24 @@ impl Cluster {
         if guest.is_template() {
             return Err(PveError::server(format!("{} {vmid} is already a template", kind_word(kind))));
         }
-        let mut config = guest.config.clone();
-        for (key, volid) in guest.disks() {
-            if volid.ends_with("-cloudinit") || volid.contains('/') {
-                continue;
-            }
-            let renamed = volid.replace(&format!(":vm-{vmid}-"), &format!(":base-{vmid}-"));
-            for volume in self.volumes.iter_mut().filter(|v| v.volid == volid) {
-                volume.volid = renamed.clone();
-            }
-            config.insert(key.clone(), config[&key].replace(&volid, &renamed));
+        self.guests.get_mut(&vmid).expect("present").config.insert("template".into(), "1".into());
+        Ok(guest.disks().into_iter().map(|(_, volid)| volid).filter(|v| !v.ends_with("-cloudinit") && !v.contains('/')).collect())
+    }
+
+    /// A template's disk becomes a `base-` volume (pve-storage `vdisk_create_base`).
+    pub(super) fn rename_to_base(&mut self, node: &str, vmid: u64, volid: &str) {
+        let renamed = volid.replace(&format!(":vm-{vmid}-"), &format!(":base-{vmid}-"));
+        for volume in self.volumes.iter_mut().filter(|v| v.volid == volid && v.node.as_deref().is_none_or(|n| n == node)) {
+            volume.volid = renamed.clone();
         }
-        config.insert("template".into(), "1".into());
-        self.guests.get_mut(&vmid).expect("present").config = config;
-        Ok(())
+        if let Some(guest) = self.guests.get_mut(&vmid) {
+            for value in guest.config.values_mut() {
+                let parsed = PropertyString::parse(value, Some(volume_key(guest.kind))).ok();
+                if parsed.as_ref().and_then(|p| p.get(volume_key(guest.kind))) == Some(volid) {
+                    *value = value.replacen(volid, &renamed, 1);
+                }
+            }
+        }
     }
 
     /// Grows a disk to `size` (`+SIZE` for relative); shrinking is refused.
@@ -795,8 +862,8 @@ impl Cluster {
         let guest = self.guests.get(&vmid).ok_or_else(|| not_found(kind, node, vmid))?.clone();
         check.check(&guest)?;
         let value = guest.config.get(disk_key).ok_or_else(|| PveError::server(format!("disk '{disk_key}' does not exist")))?;
-        let mut disk = PropertyString::parse(value, Some(default_key(kind))).map_err(|e| PveError::server(e.to_string()))?;
-        let volid = disk.get(default_key(kind)).unwrap_or("").to_string();
+        let mut disk = PropertyString::parse(value, Some(volume_key(kind))).map_err(|e| PveError::server(e.to_string()))?;
+        let volid = disk.get(volume_key(kind)).unwrap_or("").to_string();
         if disk.get("media") == Some("cdrom") {
             return Err(PveError::server("you can't resize a cdrom"));
         }
@@ -818,7 +885,7 @@ impl Cluster {
         for volume in self.volumes.iter_mut().filter(|v| v.volid == volid) {
             volume.size = new_size;
         }
-        self.guests.get_mut(&vmid).expect("present").config.insert(disk_key.to_string(), disk.to_string_with_default(default_key(kind)));
+        self.guests.get_mut(&vmid).expect("present").config.insert(disk_key.to_string(), disk.to_string_with_default(volume_key(kind)));
         Ok(())
     }
 
@@ -862,7 +929,7 @@ impl Cluster {
 /// made, and the task that finishes it started. `guest` is the guest as the request found it.
 impl Emulator {
     pub fn create_guest(self: &Arc<Self>, new: NewGuest, user: &str) -> Result<Upid, PveError> {
-        self.cluster().create_guest(&new)?;
+        let created = self.cluster().create_guest(&new)?;
         // From here on the config's `lock: create` keeps others out, as in PVE.
         let NewGuest { kind, vmid, start, .. } = new;
         let restoring = new.restore_from.is_some();
@@ -872,14 +939,37 @@ impl Emulator {
             (GuestKind::Lxc, false) => "vzcreate",
             (GuestKind::Lxc, true) => "vzrestore",
         };
-        Ok(self.spawn_task(
+        let node = new.node.clone();
+        Ok(self.spawn_task_steps(
             &new.node,
             task_type,
             &vmid.to_string(),
             user,
             if restoring { 3 } else { 1 },
             Vec::new(),
-            Box::new(move |cluster, log, fail| cluster.finish_create(kind, vmid, start, log, fail)),
+            Box::new(move |ctx| {
+                Box::pin(async move {
+                    // The worker allocates each disk under its storage's lock (`vdisk_alloc`); a
+                    // lock it cannot get undoes the create (qemu-server `create_vm`,
+                    // pve-container `create_vm`).
+                    for volid in &created {
+                        let storage = storage_of(volid);
+                        if let Err(message) = ctx.emulator.storage_lock(&node, storage, &|l| ctx.log(l)).await {
+                            ctx.cluster().forget_guest(vmid);
+                            let word = kind_word(kind);
+                            let verb = if restoring { "restore" } else { "create" };
+                            return Err(format!("unable to {verb} {word} {vmid} - {message}"));
+                        }
+                    }
+                    ctx.take_time().await;
+                    let mut log = Vec::new();
+                    let result = ctx.cluster().finish_create(kind, vmid, start, &mut log, ctx.fail);
+                    for line in log {
+                        ctx.log(line);
+                    }
+                    result
+                })
+            }),
         ))
     }
 
@@ -892,22 +982,65 @@ impl Emulator {
         asynchronous: bool,
     ) -> Result<Option<Upid>, PveError> {
         let _guard = self.flock(guest.kind, guest.vmid).await?;
+        // New disks are allocated and `unusedN` deletions freed under their storage's lock
+        // (qemu-server `create_disks` / `vdisk_free`), within the config lock.
+        let storages = {
+            let cluster = self.cluster();
+            let current = cluster.guests.get(&guest.vmid).map(|g| g.config.clone()).unwrap_or_default();
+            storages_touched(guest.kind, &update, &current)
+        };
+        for storage in storages {
+            self.storage_lock(&guest.node, &storage, &|_| {}).await.map_err(PveError::server)?;
+        }
         self.cluster().update_config(guest.kind, &guest.node, guest.vmid, &update)?;
         Ok(asynchronous.then(|| self.spawn_noop_task(&guest.node, "qmconfig", &guest.vmid.to_string(), user)))
     }
 
     pub async fn destroy_guest(self: &Arc<Self>, guest: &Guest, skiplock: bool, purge: bool, user: &str) -> Result<Upid, PveError> {
         let (kind, vmid) = (guest.kind, guest.vmid);
+        let node = guest.node.clone();
         let guard = self.flock(kind, vmid).await?;
         self.cluster().begin_destroy(kind, &guest.node, vmid, skiplock, purge)?;
-        Ok(self.spawn_task(
+        Ok(self.spawn_task_steps(
             &guest.node,
             &format!("{}destroy", task_prefix(kind)),
             &vmid.to_string(),
             user,
             1,
             vec![guard],
-            Box::new(move |cluster, log, fail| cluster.finish_destroy(kind, vmid, purge, log, fail)),
+            Box::new(move |ctx| {
+                Box::pin(async move {
+                    ctx.take_time().await;
+                    if ctx.fail {
+                        if let Some(g) = ctx.cluster().guests.get_mut(&vmid) {
+                            g.config.remove("lock");
+                        }
+                        return Err("injected task failure".into());
+                    }
+                    // Every volume the guest owns, referenced or not (qemu-server `destroy_vm`),
+                    // each freed under its storage's lock; one that cannot be freed stays behind
+                    // with a warning, as in PVE.
+                    let owned: Vec<String> = ctx
+                        .cluster()
+                        .volumes
+                        .iter()
+                        .filter(|v| v.vmid == Some(vmid) && v.content != "backup" && v.node.as_deref().is_none_or(|n| n == node))
+                        .map(|v| v.volid.clone())
+                        .collect();
+                    for volid in owned {
+                        ctx.log(format!("Removing image: {volid}"));
+                        if let Err(message) = ctx.emulator.free_volume(&node, &volid, &|l| ctx.log(l)).await {
+                            ctx.log(format!("WARN: Could not remove disk '{volid}', check manually: {message}"));
+                        }
+                    }
+                    let mut log = Vec::new();
+                    let result = ctx.cluster().finish_destroy(kind, vmid, purge, &mut log);
+                    for line in log {
+                        ctx.log(line);
+                    }
+                    result
+                })
+            }),
         ))
     }
 
@@ -926,27 +1059,80 @@ impl Emulator {
         if request.format.is_some() && !full {
             return Err(PveError::param("format", "parameter 'format' not allowed for linked clones"));
         }
-        // Wait for the source's config lock the way PVE does (10 s, then "got timeout").
-        let source_guard = self.flock(kind, vmid).await?;
-        self.cluster().clone_guest(source, &target, full, &request)?;
-        Ok(self.spawn_task(
+        // qemu-server `clone_vm` / pve-container `clone_vm`: the source is locked exclusively only
+        // while it runs, shared otherwise (every template), so clones of one template run side by
+        // side; the new VMID is locked exclusively for the whole clone.
+        let running = source.running;
+        let source_mode = if running { LockMode::Exclusive } else { LockMode::Shared };
+        let source_guard = self.flock_mode(kind, vmid, source_mode).await?;
+        let target_guard = self.flock(kind, newid).await?;
+        let plan = {
+            let mut cluster = self.cluster();
+            let now_running = cluster.guests.get(&vmid).is_some_and(|g| g.running);
+            if now_running != running {
+                return Err(PveError::server("unexpected state change"));
+            }
+            cluster.clone_guest(source, &target, full, &request)?
+        };
+        Ok(self.spawn_task_steps(
             &node,
             &format!("{}clone", task_prefix(kind)),
             &vmid.to_string(),
             user,
             if full { 3 } else { 1 },
-            // The source stays flock'ed for the copy; the new guest carries `lock: clone`.
-            vec![source_guard],
-            Box::new(move |cluster, log, fail| cluster.finish_clone(vmid, newid, full, log, fail)),
+            // Both locks are held until the clone ends; the new guest also carries `lock: clone`.
+            vec![source_guard, target_guard],
+            Box::new(move |ctx| {
+                Box::pin(async move {
+                    ctx.log(format!("creating a clone of VM {vmid} with ID {newid}"));
+                    for copy in &plan {
+                        if let Err(message) = ctx.emulator.copy_disk(copy, &ctx).await {
+                            // The half-made guest goes, its new volumes freed (as PVE does).
+                            ctx.cluster().forget_guest(newid);
+                            return Err(format!("clone failed: {message}"));
+                        }
+                    }
+                    ctx.take_time().await;
+                    ctx.cluster().finish_clone(newid, ctx.fail)
+                })
+            }),
         ))
     }
 
-    /// Template conversion; a VM's runs as a `qmtemplate` task, a container's at once.
+    /// Template conversion (qemu-server / pve-container `template`): checked and marked under the
+    /// config lock; the disks become `base-` volumes under their storage's lock, in a
+    /// `qmtemplate` task for a VM, at once for a container (whose API answers no task).
     pub async fn make_template(self: &Arc<Self>, guest: &Guest, user: &str) -> Result<Option<Upid>, PveError> {
         let (kind, vmid) = (guest.kind, guest.vmid);
-        let _guard = self.flock(kind, vmid).await?;
-        self.cluster().make_template(kind, &guest.node, vmid)?;
-        Ok((kind == GuestKind::Qemu).then(|| self.spawn_noop_task(&guest.node, "qmtemplate", &vmid.to_string(), user)))
+        let node = guest.node.clone();
+        let guard = self.flock(kind, vmid).await?;
+        let disks = self.cluster().begin_template(kind, &guest.node, vmid)?;
+        if kind == GuestKind::Lxc {
+            for volid in &disks {
+                self.storage_lock(&node, storage_of(volid), &|_| {}).await.map_err(PveError::server)?;
+                self.cluster().rename_to_base(&node, vmid, volid);
+            }
+            return Ok(None);
+        }
+        Ok(Some(self.spawn_task_steps(
+            &guest.node,
+            "qmtemplate",
+            &vmid.to_string(),
+            user,
+            1,
+            vec![guard],
+            Box::new(move |ctx| {
+                Box::pin(async move {
+                    for volid in &disks {
+                        let storage = storage_of(volid);
+                        ctx.emulator.storage_lock(&node, storage, &|l| ctx.log(l)).await?;
+                        ctx.cluster().rename_to_base(&node, vmid, volid);
+                    }
+                    ctx.take_time().await;
+                    Ok(())
+                })
+            }),
+        )))
     }
 
     pub async fn resize_disk(
@@ -972,7 +1158,58 @@ impl Emulator {
     }
 
     /// A power action (the last part of `status/{action}`), checked and applied by its task.
+    /// An HA-managed guest is started and stopped through HA: `start` sets the resource's state to
+    /// started (an `hastart` task), `stop` and `shutdown` queue an HA stop request (`hastop`), and
+    /// the HA manager does the rest (qemu-server `vm_start`/`vm_stop`/`vm_shutdown`,
+    /// pve-container `vm_start`/`vm_stop`/`vm_shutdown`).
     pub async fn power(self: &Arc<Self>, guest: &Guest, action: String, skiplock: bool, user: &str) -> Result<Upid, PveError> {
+        let (kind, vmid) = (guest.kind, guest.vmid);
+        let managed = self.cluster().vm_is_ha_managed(vmid);
+        if let Some(sid) = managed.filter(|_| matches!(action.as_str(), "start" | "stop" | "shutdown")) {
+            let word = kind_word(kind);
+            let (task_type, line) = if action == "start" {
+                ("hastart", format!("Requesting HA start for {word} {vmid}"))
+            } else {
+                ("hastop", format!("Requesting HA stop for {word} {vmid}"))
+            };
+            return Ok(self.spawn_task_steps(
+                &guest.node,
+                task_type,
+                &vmid.to_string(),
+                user,
+                1,
+                Vec::new(),
+                Box::new(move |ctx| {
+                    Box::pin(async move {
+                        ctx.log(line);
+                        {
+                            let mut cluster = ctx.cluster();
+                            if action == "start" {
+                                if let Some(options) = cluster.ha_resources.get_mut(&sid) {
+                                    options.insert("state".into(), "started".into());
+                                }
+                            } else {
+                                let timeout = if action == "stop" { "0" } else { "180" };
+                                cluster.ha_manager.commands.push(format!("stop {sid} {timeout}"));
+                            }
+                        }
+                        ctx.emulator.ha_kick();
+                        Ok(())
+                    })
+                }),
+            ));
+        }
+        self.power_direct(guest, action, skiplock, user).await
+    }
+
+    /// A power action as the node runs it, HA or not (the LRM calls this).
+    pub(crate) async fn power_direct(
+        self: &Arc<Self>,
+        guest: &Guest,
+        action: String,
+        skiplock: bool,
+        user: &str,
+    ) -> Result<Upid, PveError> {
         let (kind, vmid) = (guest.kind, guest.vmid);
         let guard = self.flock(kind, vmid).await?;
         {

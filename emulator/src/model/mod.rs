@@ -5,6 +5,9 @@
 
 mod cluster;
 mod guests;
+mod ha;
+mod migrate;
+mod moves;
 mod seed;
 mod snapshots;
 mod storage;
@@ -15,8 +18,13 @@ use pve_api::GuestKind;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
-pub use cluster::{HA_OPTIONS, PoolUpdate};
+pub use cluster::PoolUpdate;
 pub use guests::{CloneRequest, ConfigUpdate, NewGuest, WriteCheck};
+pub use ha::RuleRow;
+pub use ha::{HA_OPTIONS, HaAction, HaDisarm, HaManager, HaRule, HaService};
+pub use migrate::MigrateRequest;
+pub use moves::{DiskMove, VolumeReassign};
+pub use storage::{CopyMode, DiskCopy};
 
 use crate::error::PveError;
 
@@ -35,6 +43,15 @@ pub struct Cluster {
     pub ha_resources: BTreeMap<String, Config>,
     pub backup_jobs: BTreeMap<String, Config>,
     pub mac_counter: u32,
+    /// `/etc/pve/ha/rules.cfg`.
+    #[serde(default)]
+    pub ha_rules: BTreeMap<String, HaRule>,
+    /// `/etc/pve/ha/groups.cfg` (kept with `--ha-groups` only).
+    #[serde(default)]
+    pub ha_groups: BTreeMap<String, Config>,
+    /// The HA manager's status (`manager_status`).
+    #[serde(default)]
+    pub ha_manager: HaManager,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -47,7 +64,7 @@ pub struct Node {
     pub bridges: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StorageDef {
     pub storage_type: String,
     pub content: Vec<String>,
@@ -55,6 +72,9 @@ pub struct StorageDef {
     pub total: u64,
     /// Directory-backed storages keep files here (snippets written over SFTP land in it).
     pub path: Option<String>,
+    /// The nodes the storage is available on (storage.cfg `nodes`); all when unset.
+    #[serde(default)]
+    pub nodes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -79,6 +99,13 @@ pub struct Volume {
     /// For linked clones: the template volume this one is based on.
     #[serde(default)]
     pub linked_base: Option<String>,
+    /// What the volume holds, as a marker: made with the volume, carried by every copy (full and
+    /// linked clones, disk moves, migrations, backups and restores), so tests can follow data.
+    #[serde(default)]
+    pub data: Option<String>,
+    /// For backup archives: the data markers of the guest's disks, by config key.
+    #[serde(default)]
+    pub archived_data: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +140,18 @@ pub struct Pool {
     pub storage: Vec<String>,
 }
 
+impl StorageDef {
+    /// The format a new volume gets: files on directory storages are qcow2 (and take the
+    /// `wanted` format), block storages only hold raw volumes (pve-storage `get_formats`).
+    pub fn volume_format(&self, wanted: Option<&str>) -> String {
+        match (self.storage_type.as_str(), wanted) {
+            ("dir" | "nfs", Some(format)) => format.to_string(),
+            ("dir" | "nfs", None) => "qcow2".into(),
+            _ => "raw".into(),
+        }
+    }
+}
+
 /// "VM" or "CT", as PVE's messages name a guest.
 pub fn kind_word(kind: GuestKind) -> &'static str {
     if kind == GuestKind::Qemu { "VM" } else { "CT" }
@@ -122,6 +161,21 @@ pub fn kind_word(kind: GuestKind) -> &'static str {
 pub fn not_found(kind: GuestKind, node: &str, vmid: u64) -> PveError {
     let dir = if kind == GuestKind::Qemu { "qemu-server" } else { "lxc" };
     PveError::server(format!("Configuration file 'nodes/{node}/{dir}/{vmid}.conf' does not exist"))
+}
+
+/// The storage a volume ID names (`local-lvm:vm-100-disk-0` → `local-lvm`).
+pub fn storage_of(volid: &str) -> &str {
+    volid.split(':').next().unwrap_or("")
+}
+
+/// The key a drive's property string gives its volume without `key=`.
+pub fn volume_key(kind: GuestKind) -> &'static str {
+    if kind == GuestKind::Qemu { "file" } else { "volume" }
+}
+
+/// The first free `unusedN` key of a config.
+pub fn next_unused_key(config: &Config) -> String {
+    (0..).map(|n| format!("unused{n}")).find(|k| !config.contains_key(k)).expect("a free unusedN exists")
 }
 
 /// Config keys that hold volumes.
@@ -157,6 +211,11 @@ impl Guest {
 
     pub fn is_template(&self) -> bool {
         self.config.get("template").is_some_and(|v| v == "1")
+    }
+
+    /// Whether a snapshot still refers to the volume (PVE's `is_volume_in_use` for snapshots).
+    pub fn snapshots_use(&self, volid: &str) -> bool {
+        self.snapshots.values().any(|s| s.config.values().any(|v| v.contains(volid)))
     }
 
     pub fn lock(&self) -> Option<&str> {
@@ -252,10 +311,15 @@ impl Cluster {
         }
     }
 
+    /// The HA resource ID (`vm:100`, `ct:100`) configured for a guest, if any.
+    pub fn ha_sid_of(&self, vmid: u64) -> Option<&String> {
+        self.ha_resources.keys().find(|sid| Cluster::ha_guest_vmid(sid) == Some(vmid))
+    }
+
     /// After a restart: tasks do not survive it, and neither do the locks they held.
     pub fn release_task_locks(&mut self) {
         for guest in self.guests.values_mut() {
-            if matches!(guest.lock(), Some("clone" | "create" | "backup" | "migrate")) {
+            if matches!(guest.lock(), Some("clone" | "create" | "backup" | "migrate" | "disk")) {
                 guest.config.remove("lock");
             }
         }
@@ -320,4 +384,24 @@ impl Cluster {
     pub fn remove_volume(&mut self, volid: &str) {
         self.volumes.retain(|v| v.volid != volid);
     }
+
+    /// Removes the volume `volid` as `node` sees it: a local volume of the same name on another
+    /// node (a migration's source or target) stays.
+    pub fn remove_volume_on(&mut self, node: &str, volid: &str) {
+        self.volumes.retain(|v| v.volid != volid || v.node.as_deref().is_some_and(|n| n != node));
+    }
+
+    /// Whether `storage` can be used from `node` (pve-storage `storage_check_node`).
+    pub fn storage_on_node(&self, storage: &str, node: &str) -> Result<&StorageDef, PveError> {
+        let def = self.storage(storage).ok_or_else(|| PveError::server(format!("storage '{storage}' does not exist")))?;
+        if def.nodes.as_ref().is_some_and(|nodes| !nodes.iter().any(|n| n == node)) {
+            return Err(PveError::server(format!("storage '{storage}' is not available on node '{node}'")));
+        }
+        Ok(def)
+    }
+}
+
+/// A fresh data marker for a new volume: what it holds, carried along by copies.
+pub fn new_data_marker(volid: &str) -> String {
+    format!("{volid}#{:016x}", rand::random::<u64>())
 }

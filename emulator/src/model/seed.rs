@@ -31,6 +31,7 @@ impl Cluster {
                 shared: false,
                 total: 100 << 30,
                 path: dir_path("local"),
+                nodes: None,
             },
         );
         storages.insert(
@@ -41,6 +42,7 @@ impl Cluster {
                 shared: false,
                 total: 1 << 40,
                 path: None,
+                nodes: None,
             },
         );
         storages.insert(
@@ -51,6 +53,7 @@ impl Cluster {
                 shared: false,
                 total: 1 << 40,
                 path: None,
+                nodes: None,
             },
         );
         storages.insert(
@@ -61,6 +64,7 @@ impl Cluster {
                 shared: true,
                 total: 4 << 40,
                 path: dir_path("backup"),
+                nodes: None,
             },
         );
         let mut cluster = Cluster {
@@ -73,6 +77,9 @@ impl Cluster {
             ha_resources: BTreeMap::new(),
             backup_jobs: BTreeMap::new(),
             mac_counter: 0,
+            ha_rules: BTreeMap::new(),
+            ha_groups: BTreeMap::new(),
+            ha_manager: Default::default(),
         };
         let node_names: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
         for node in &node_names {
@@ -97,6 +104,7 @@ impl Cluster {
             size: 3584 << 20,
             ctime: now,
             vmid: Some(9000),
+            data: Some("ubuntu-24.04-server-cloudimg-amd64".into()),
             ..Default::default()
         });
         cluster.volumes.push(Volume {

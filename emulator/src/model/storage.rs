@@ -4,9 +4,33 @@ use std::sync::Arc;
 
 use pve_api::{PropertyString, Upid};
 
-use super::{Cluster, Volume, kind_word};
+use super::{Cluster, Volume, kind_word, storage_of};
 use crate::error::PveError;
 use crate::state::Emulator;
+use crate::tasks::TaskCtx;
+
+/// How a disk reaches its new volume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyMode {
+    /// A new volume, then a copy of every byte at the storages' bandwidth.
+    Full,
+    /// A copy-on-write volume on the base's storage (`vdisk_clone`): no data moves.
+    Linked,
+}
+
+/// One disk of a clone, move or migration: from `source` (on `source_node`) to `target` (on
+/// `target_node`).
+#[derive(Debug, Clone)]
+pub struct DiskCopy {
+    /// The config key (`scsi0`, `rootfs`, `unused1`), for the log.
+    pub key: String,
+    pub source: String,
+    pub source_node: String,
+    pub target: String,
+    pub target_node: String,
+    pub size: u64,
+    pub mode: CopyMode,
+}
 
 impl Cluster {
     /// Removes a volume unless its guest's config still uses it; returns what was removed.
@@ -21,7 +45,7 @@ impl Cluster {
                 owner.vmid
             )));
         }
-        self.remove_volume(volid);
+        self.remove_volume_on(node, volid);
         Ok(volume)
     }
 
@@ -71,8 +95,42 @@ impl Cluster {
 }
 
 impl Emulator {
-    /// Deletes a volume; a backup archive's deletion is an `imgdel` task, as in PVE.
-    pub fn delete_volume(self: &Arc<Self>, node: &str, volid: &str, user: &str) -> Result<Option<Upid>, PveError> {
+    /// Makes one disk's new volume inside a task, as qemu-server's `clone_disk` does: the
+    /// allocation (or linked clone) under the target storage's lock, then, for a full copy, the
+    /// data at the bandwidth the source and target storages have left. Fails with PVE's storage
+    /// lock message.
+    pub async fn copy_disk(&self, copy: &DiskCopy, ctx: &TaskCtx) -> Result<(), String> {
+        let log = |line: String| ctx.log(line);
+        let target_storage = storage_of(&copy.target);
+        match copy.mode {
+            CopyMode::Linked => {
+                ctx.log(format!("create linked clone of drive {} ({})", copy.key, copy.source));
+                self.storage_lock(&copy.target_node, target_storage, &log).await?;
+            }
+            CopyMode::Full => {
+                ctx.log(format!("create full clone of drive {} ({})", copy.key, copy.source));
+                self.storage_lock(&copy.target_node, target_storage, &log).await?;
+                ctx.log(format!("allocated target volume '{}'", copy.target));
+                self.transfer_volume(&copy.source_node, &copy.source, &copy.target_node, target_storage, copy.size, &log).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Frees a volume the way `vdisk_free` does, under its storage's lock; the volume stays when
+    /// the lock is not had in time.
+    pub async fn free_volume(&self, node: &str, volid: &str, log: &(dyn Fn(String) + Sync)) -> Result<(), String> {
+        self.storage_lock(node, storage_of(volid), log).await?;
+        self.cluster().remove_volume_on(node, volid);
+        Ok(())
+    }
+
+    /// Deletes a volume under its storage's lock (`vdisk_free`); a backup archive's deletion is
+    /// an `imgdel` task, as in PVE.
+    pub async fn delete_volume(self: &Arc<Self>, node: &str, volid: &str, user: &str) -> Result<Option<Upid>, PveError> {
+        // Checked first, so a missing volume is not worth a lock.
+        self.cluster().find_volume(node, volid).ok_or_else(|| PveError::server(format!("volume '{volid}' does not exist")))?;
+        self.storage_lock(node, storage_of(volid), &|_| {}).await.map_err(PveError::server)?;
         let removed = self.cluster().delete_volume(node, volid)?;
         Ok((removed.content == "backup").then(|| self.spawn_noop_task(node, "imgdel", volid, user)))
     }

@@ -2,12 +2,35 @@
 # 3 workers (3 cores, 12 GiB, 100 GiB), one of each per node on pve1..pve3.
 
 mock_provider "pve" {
+  # HA resource IDs are vm:VMID; a random mock string would fail pve_ha_rule's check.
+  mock_resource "pve_ha_resource" {
+    defaults = {
+      sid = "vm:100"
+    }
+  }
+
   mock_data "pve_template" {
     defaults = {
       vmid = 9000
       node = "pve1"
     }
   }
+}
+
+# Distinct HA resource IDs for the control planes' rule (a set: equal mock IDs would collapse).
+override_resource {
+  target = module.vms.pve_ha_resource.this["k8s-cp-1"]
+  values = { sid = "vm:1001" }
+}
+
+override_resource {
+  target = module.vms.pve_ha_resource.this["k8s-cp-2"]
+  values = { sid = "vm:1002" }
+}
+
+override_resource {
+  target = module.vms.pve_ha_resource.this["k8s-cp-3"]
+  values = { sid = "vm:1003" }
 }
 
 run "six_vms" {
@@ -173,5 +196,19 @@ run "apply" {
   assert {
     condition     = length(output.vms) == 6 && output.control_planes["k8s-cp-3"].vmid == 153
     error_message = "The default k8s configuration applies."
+  }
+}
+
+run "control_planes_are_kept_apart_by_an_ha_rule" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(module.vms.ha_resources)) == toset(["k8s-cp-1", "k8s-cp-2", "k8s-cp-3"])
+    error_message = "The three control planes, and no worker, are HA resources."
+  }
+
+  assert {
+    condition     = module.vms.ha_rule == "k8s-control-planes-apart"
+    error_message = "One negative resource-affinity rule keeps the control planes apart."
   }
 }

@@ -3,12 +3,35 @@
 # control-plane counts are refused, no output follows HA migrations.
 
 mock_provider "pve" {
+  # HA resource IDs are vm:VMID; a random mock string would fail pve_ha_rule's check.
+  mock_resource "pve_ha_resource" {
+    defaults = {
+      sid = "vm:100"
+    }
+  }
+
   mock_data "pve_template" {
     defaults = {
       vmid = 9000
       node = "pve1"
     }
   }
+}
+
+# Distinct HA resource IDs for the control planes' rule (a set: equal mock IDs would collapse).
+override_resource {
+  target = module.vms.pve_ha_resource.this["k8s-cp-1"]
+  values = { sid = "vm:1001" }
+}
+
+override_resource {
+  target = module.vms.pve_ha_resource.this["k8s-cp-2"]
+  values = { sid = "vm:1002" }
+}
+
+override_resource {
+  target = module.vms.pve_ha_resource.this["k8s-cp-3"]
+  values = { sid = "vm:1003" }
 }
 
 run "create" {

@@ -556,3 +556,55 @@ run "outputs_after_apply" {
     error_message = "vmids lists every VM's VMID."
   }
 }
+
+run "ha_keeps_the_named_vms_apart" {
+  command = plan
+
+  variables {
+    ha = { vms = ["docker1", "web1"], keep_apart = true, max_restart = 2 }
+  }
+
+  assert {
+    condition     = toset(keys(pve_ha_resource.this)) == toset(["docker1", "web1"]) && pve_ha_resource.this["web1"].max_restart == 2
+    error_message = "The VMs named in ha.vms, and only those, are HA resources."
+  }
+
+  assert {
+    condition     = length(pve_ha_rule.apart) == 1 && pve_ha_rule.apart[0].type == "resource-affinity" && pve_ha_rule.apart[0].affinity == "negative"
+    error_message = "keep_apart adds one negative resource-affinity rule."
+  }
+
+  assert {
+    condition     = pve_ha_rule.apart[0].rule == "prod-docker1-web1-apart"
+    error_message = "The rule's ID defaults to ENVIRONMENT-NAMES-apart."
+  }
+}
+
+run "no_ha_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(pve_ha_resource.this) == 0 && length(pve_ha_rule.apart) == 0
+    error_message = "Without ha, no HA resource or rule."
+  }
+}
+
+run "keep_apart_needs_two_vms" {
+  command = plan
+
+  variables {
+    ha = { vms = ["web1"], keep_apart = true }
+  }
+
+  expect_failures = [var.ha]
+}
+
+run "ha_names_only_vms_of_the_module" {
+  command = plan
+
+  variables {
+    ha = { vms = ["nosuch"] }
+  }
+
+  expect_failures = [var.ha]
+}

@@ -16,10 +16,11 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use pve_api::{ClusterResource, GuestConfig, GuestKind, NetworkInterface, PropertyString, StorageInfo};
+use pve_api::{ApiError, ClusterResource, GuestConfig, GuestKind, NetworkInterface, PropertyString, StorageInfo};
 
 use super::json_text;
-use crate::plugin::diag::{Diagnostic, Diagnostics, Path, api_error};
+use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, api_error};
+use crate::plugin::value::Value;
 use crate::provider::{Claimant, CloneSource, Context};
 
 /// The content type a VM disk needs on its storage.
@@ -66,6 +67,22 @@ pub struct CloneWant {
     pub storage_unknown: bool,
     /// A linked VM clone's disk storage, which must be the template's (PVE cannot move it).
     pub linked: Option<(Path, String)>,
+}
+
+/// The bridges of a guest's `network` blocks that are new (all of them on create) or changed.
+pub fn bridge_wants(prior: &Value, planned: &Value, creating: bool) -> Vec<NicWant> {
+    let prior_nics = prior.get("network").as_list().unwrap_or_default();
+    let planned_nics = planned.get("network").as_list().unwrap_or_default();
+    planned_nics
+        .iter()
+        .enumerate()
+        .filter_map(|(i, nic)| {
+            let bridge = nic.get("bridge").as_str()?;
+            let changed = creating || prior_nics.get(i).is_none_or(|p| p.get("bridge") != nic.get("bridge"));
+            let at = vec![Step::Attr("network".into()), Step::Index(i as i64), Step::Attr("bridge".into())];
+            changed.then(|| NicWant { at, bridge: bridge.into() })
+        })
+        .collect()
 }
 
 /// An OS template volume (`STORAGE:vztmpl/NAME`) a container is created from.
@@ -401,9 +418,39 @@ async fn check_clone(ctx: &Context, wants: &Wants, clone: &CloneWant, resources:
     let Some(at_target) = storages_of(ctx, &wants.node, &wants.node_at, diags).await else { return };
     // `shared` is a property of the storage's definition, the same on every node.
     let shared = |id: &str| at_source.iter().chain(at_target.iter()).any(|s| s.storage == id && s.shared);
-    if let Some(problem) = cross_node_problem(wants.kind, clone.vmid, &source, &wants.node, clone.storage.as_deref(), shared) {
-        diags.push(problem.at(wants.node_at.clone()));
+    // What PVE cannot clone across nodes the provider clones on the source's node and then
+    // migrates (offline, local volumes copied): only a linked clone, which must stay beside its
+    // template's base volume, cannot go.
+    if cross_node_problem(wants.kind, clone.vmid, &source, &wants.node, clone.storage.as_deref(), shared).is_some()
+        && let Some((at, _)) = &clone.linked
+    {
+        let detail = format!(
+            "a linked clone stays on its template's node ({}) and storage, and the template's volumes are local: \
+             set clone_full = true (the provider clones on {} and migrates the VM to {}), or keep a template on {}",
+            source.node, source.node, wants.node, wants.node
+        );
+        diags.push(Diagnostic::error("Linked clone on another node", detail).at(at.clone()));
     }
+}
+
+/// Whether a clone of `source` to `target` must be made on the source's node and migrated there
+/// afterwards: PVE clones across nodes only from and to shared storage (qemu-server `clone_vm`,
+/// pve-container `clone_vm`), and migrates offline whatever is local (`QemuMigrate`,
+/// `PVE::LXC::Migrate`).
+pub async fn clone_then_migrate(
+    ctx: &Context,
+    kind: GuestKind,
+    vmid: u64,
+    source: &CloneSource,
+    target: &str,
+    storage: Option<&str>,
+) -> Result<bool, ApiError> {
+    if source.node == target {
+        return Ok(false);
+    }
+    let (at_source, at_target) = (ctx.node_storages(&source.node).await?, ctx.node_storages(target).await?);
+    let shared = |id: &str| at_source.iter().chain(at_target.iter()).any(|s| s.storage == id && s.shared);
+    Ok(cross_node_problem(kind, vmid, source, target, storage, shared).is_some())
 }
 
 /// Records that `claimant` plans VMID `vmid` (`existing`: its prior state has that VMID, as when

@@ -279,6 +279,92 @@ pub async fn destroy(ctx: &Context, kind: GuestKind, prior: &Value) -> Result<()
     Ok(())
 }
 
+/// Migrates a stopped guest from `node` to `target` (offline: its local volumes are copied, to
+/// `storage` there when given); done once PVE lists it on `target`, unlocked.
+pub async fn migrate(
+    ctx: &Context,
+    kind: GuestKind,
+    node: &str,
+    vmid: u64,
+    target: &str,
+    storage: Option<&str>,
+    limit: Duration,
+) -> Result<(), Diagnostics> {
+    let what = format!("Migrating the {} to {target}", word(kind));
+    until_done(
+        ctx,
+        &what,
+        limit,
+        || Box::pin(async move { ctx.client.migrate_guest(kind, node, vmid, target, storage).await.map(Some) }),
+        || {
+            Box::pin(async move {
+                let resources = ctx.client.cluster_resources(Some("vm")).await.map_err(|e| api_failure("Listing guests", e))?;
+                Ok(resources.iter().any(|r| r.vmid == Some(vmid) && r.node.as_deref() == Some(target) && r.lock.is_none()))
+            })
+        },
+    )
+    .await?;
+    ctx.invalidate_resources().await;
+    Ok(())
+}
+
+/// The volumes whose storage a plan changes: (slot, new storage), matched by slot.
+pub fn storage_moves(prior: &[&Value], planned: &[&Value]) -> Vec<(String, String)> {
+    planned
+        .iter()
+        .filter_map(|new| {
+            let slot = new.get("slot").as_str()?;
+            let old = prior.iter().find(|old| old.get("slot").as_str() == Some(slot))?;
+            let storage = new.get("storage").as_str()?;
+            (old.get("storage").as_str() != Some(storage)).then(|| (slot.to_string(), storage.to_string()))
+        })
+        .collect()
+}
+
+/// Moves volumes to other storages in place (`move_disk` / `move_volume`, the old volume freed),
+/// instead of replacing the guest. A VM's disks move while it runs (PVE mirrors them); PVE moves
+/// a container's volumes only while it is stopped, so a running container is shut down for the
+/// move and started again.
+pub async fn move_volumes(
+    ctx: &Context,
+    kind: GuestKind,
+    node: &str,
+    vmid: u64,
+    moves: &[(String, String)],
+    running: bool,
+    limit: Duration,
+) -> Result<(), Diagnostics> {
+    if moves.is_empty() {
+        return Ok(());
+    }
+    let restart = running && kind == GuestKind::Lxc;
+    if restart {
+        tracing::info!(vmid, "shutting the container down: PVE moves a container's volumes only while it is stopped");
+        set_power(ctx, kind, node, vmid, false, limit).await?;
+    }
+    for (slot, storage) in moves {
+        let what = format!("Moving {slot} to storage '{storage}'");
+        until_done(
+            ctx,
+            &what,
+            limit,
+            || Box::pin(async move { ctx.client.move_volume(kind, node, vmid, slot, storage, true).await.map(Some) }),
+            || {
+                Box::pin(async move {
+                    let config = ctx.client.guest_config(kind, node, vmid).await.map_err(|e| api_failure("Reading the guest config", e))?;
+                    Ok(config.get_str("lock").is_none()
+                        && text(&config, slot).is_some_and(|drive| drive.starts_with(&format!("{storage}:"))))
+                })
+            },
+        )
+        .await?;
+    }
+    if restart {
+        set_power(ctx, kind, node, vmid, true, limit).await?;
+    }
+    Ok(())
+}
+
 /// Grows the disk or volume `slot` to `size` GiB (an absolute size, so sending it again is
 /// harmless); done once PVE's config shows at least that size.
 pub async fn grow(

@@ -1,6 +1,7 @@
 //! `resource "pve_lxc"`: an LXC container, created from an OS template volume or cloned.
 //!
-//! Plan rules: replaced when `vmid`, `node`, `unprivileged` or a volume's `storage` changes;
+//! Plan rules: replaced when `vmid`, `node` or `unprivileged` changes; a volume's `storage` moves
+//! it in place (a running container is shut down for the move, as PVE requires, and started again);
 //! `rootfs` and mount points grow in place and never shrink (refused at plan time); everything
 //! else updates in place. Write-only inputs (`template_volume`, `clone_vmid`, `password`,
 //! `ssh_public_keys`) are read at creation only and never stored, so an import plans clean.
@@ -9,9 +10,9 @@
 //! unknown at plan time in create and update before the first write): an unknown node, a rootfs
 //! or mount point `storage` the node lacks or that holds no `rootdir`, a `snippet_storage`
 //! without `snippets` for the security-updates hookscript, a `template_volume` that is not on
-//! its storage on the node, a `clone_vmid` that is no container, a clone to another node from or
-//! to local storage, a `vmid` another guest has or another resource of the plan sets, a
-//! `bridge` the node lacks, and more `cores` than the node has.
+//! its storage on the node, a `clone_vmid` that is no container, a `vmid` another guest has or another resource of the plan sets, a
+//! `bridge` the node lacks, and more `cores` than the node has. A clone to another node that PVE
+//! cannot make there (local volumes) is made on the source's node and migrated offline.
 
 use crate::plugin::diag::api_failure;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,11 +20,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::BoxFuture;
 use pve_api::{GuestConfig, GuestKind, Params, PropertyString};
 
-use super::guest::checks::{self, CloneWant, NicWant, ROOTDIR, SNIPPETS, TemplateWant, VcpuWant, VolumeWant, Wants};
+use super::guest::checks::{self, CloneWant, ROOTDIR, SNIPPETS, TemplateWant, VcpuWant, VolumeWant, Wants, bridge_wants};
 use super::guest::{
     Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
-    destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
-    nameservers, read_config, set_pool, set_power, settle, text, timeout, timeouts_block, update_config, upload_snippet,
+    destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, migrate,
+    move_volumes, nameservers, read_config, set_pool, set_power, settle, storage_moves, text, timeout, timeouts_block, update_config,
+    upload_snippet,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -78,12 +80,8 @@ impl Resource<Context> for PveLxc {
         Box::pin(async move {
             let mut diags = Diagnostics::default();
             if !prior.is_null() {
+                // A volume whose storage changes is moved in place (move_volume), not replaced.
                 let mut check = |path: Path, new: &Value, old: &Value| {
-                    if new.get(names::STORAGE) != old.get(names::STORAGE) {
-                        let mut p = path.clone();
-                        p.push(Step::Attr(names::STORAGE.into()));
-                        replace.push(p);
-                    }
                     if let (Some(n), Some(o)) = (new.get(names::SIZE).as_i64(), old.get(names::SIZE).as_i64())
                         && n < o
                     {
@@ -192,21 +190,50 @@ impl Resource<Context> for PveLxc {
                             .at(attr(names::CLONE_VMID))
                             .into());
                     };
-                    let _source = ctx.lock_source(source).await;
                     let mut clone =
                         Params::new().set("hostname", planned.get(names::HOSTNAME).as_str().unwrap_or_default()).flag("full", true);
-                    if node != source_node {
+                    let storage = planned.get(names::ROOTFS).get("storage").as_str();
+                    // What PVE cannot clone across nodes (local volumes) is cloned on the source's
+                    // node and migrated to `node` afterwards.
+                    let migrate_to = match ctx.clone_source(source, LXC).await {
+                        Ok(Some(source_guest)) => {
+                            match crate::resources::guest::checks::clone_then_migrate(ctx, LXC, source, &source_guest, &node, storage).await
+                            {
+                                Ok(true) => Some(node.clone()),
+                                Ok(false) => None,
+                                Err(e) => return Err(api_failure("Listing the nodes' storages", e).into()),
+                            }
+                        }
+                        Ok(None) => None,
+                        Err(e) => return Err(api_failure("Reading the clone source", e).into()),
+                    };
+                    if node != source_node && migrate_to.is_none() {
                         clone.insert("target", &node);
                     }
-                    if let Some(storage) = planned.get(names::ROOTFS).get("storage").as_str() {
-                        clone.insert("storage", storage);
+                    if let Some(storage) = storage {
+                        // Cloned beside the source first: onto that storage if the source's node has it.
+                        let there = migrate_to.is_none()
+                            || ctx.node_storages(&source_node).await.is_ok_and(|s| s.iter().any(|s| s.storage == storage));
+                        if there {
+                            clone.insert("storage", storage);
+                        }
                     }
                     // The mark goes with the clone request itself (see pve_api::marker).
                     clone.insert("description", pve_api::marker::with_mark(planned.get(names::DESCRIPTION).as_str()));
                     let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default();
                     let creation = Creation { kind: LXC, vmid, name: hostname, what: "Cloning the container" };
-                    let cloned =
-                        creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(LXC, &source_node, source, vmid, &clone))).await;
+                    let mut cloned = {
+                        let allocating_on = if clone.get("target").is_some() { node.as_str() } else { source_node.as_str() };
+                        let _allocating = ctx.storage_slot(allocating_on, clone.get("storage").unwrap_or("local-lvm")).await;
+                        creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(LXC, &source_node, source, vmid, &clone))).await
+                    };
+                    if cloned.is_ok()
+                        && let Some(target) = &migrate_to
+                        && let Err(diagnostics) = migrate(ctx, LXC, &source_node, vmid, target, storage, limit).await
+                    {
+                        // The clone is there, on the source's node: kept in state (tainted).
+                        cloned = Err(CreationFailed { diagnostics, may_have_made: true });
+                    }
                     ctx.invalidate_resources().await;
                     match cloned {
                         Err(failed) => Err(failed),
@@ -255,6 +282,8 @@ impl Resource<Context> for PveLxc {
                     }
                     let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default();
                     let creation = Creation { kind: LXC, vmid, name: hostname, what: "Creating the container" };
+                    let storage = planned.get(names::ROOTFS).get(names::STORAGE).as_str().unwrap_or("local-lvm");
+                    let _allocating = ctx.storage_slot(&node, storage).await;
                     let created = creation.run(ctx, limit, || Box::pin(ctx.client.create_guest(LXC, &node, &params))).await;
                     ctx.invalidate_resources().await;
                     created
@@ -301,10 +330,27 @@ impl Resource<Context> for PveLxc {
             let limit = timeout(&planned, "update", 30);
             checks::check_before_writing(ctx, cluster_wants(&prior, &config, &planned, false)).await?;
             let vmid = prior.get(names::VMID).as_i64().unwrap_or_default() as u64;
-            let Located { node, .. } = locate(ctx, vmid, LXC)
+            let Located { node, running, .. } = locate(ctx, vmid, LXC)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Container not found", format!("CT {vmid} no longer exists"))))?;
             let _slot = ctx.node_slot(&node).await;
+            // Volumes whose storage changes move first, so the update below sees their new volumes.
+            let with_slot = |rootfs: &Value| match rootfs {
+                Value::Map(m) => {
+                    let mut m = m.clone();
+                    m.insert(names::SLOT.into(), "rootfs".into());
+                    Value::Map(m)
+                }
+                other => other.clone(),
+            };
+            let volumes = |state: &Value| {
+                let mut all = vec![with_slot(state.get(names::ROOTFS))];
+                all.extend(state.get(names::MOUNT_POINT).as_list().unwrap_or_default().iter().cloned());
+                all
+            };
+            let (old_volumes, new_volumes) = (volumes(&prior), volumes(&planned));
+            let moves = storage_moves(&old_volumes.iter().collect::<Vec<_>>(), &new_volumes.iter().collect::<Vec<_>>());
+            move_volumes(ctx, LXC, &node, vmid, &moves, running, limit).await?;
             let current = ctx.client.guest_config(LXC, &node, vmid).await.map_err(|e| api_failure("Reading the container config", e))?;
             let mut params = Params::new();
             let mut deletes = Vec::new();

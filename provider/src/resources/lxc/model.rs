@@ -246,13 +246,7 @@ pub(super) fn cluster_wants(prior: &Value, config: &Value, planned: &Value, crea
     {
         wants.volumes.push(VolumeWant { at: attr(names::SNIPPET_STORAGE), storage: storage.into(), content: SNIPPETS });
     }
-    let prior_nics = prior.get(names::NETWORK).as_list().unwrap_or_default();
-    for (i, nic) in planned.get(names::NETWORK).as_list().unwrap_or_default().iter().enumerate() {
-        let Some(bridge) = nic.get(names::BRIDGE).as_str() else { continue };
-        if creating || prior_nics.get(i).is_none_or(|p| p.get(names::BRIDGE) != nic.get(names::BRIDGE)) {
-            wants.nics.push(NicWant { at: at(names::NETWORK, i, names::BRIDGE), bridge: bridge.into() });
-        }
-    }
+    wants.nics = bridge_wants(prior, planned, creating);
     if let Some(cores) = planned.get(names::CORES).as_i64()
         && (creating || planned.get(names::CORES) != prior.get(names::CORES))
     {

@@ -5,8 +5,12 @@ use super::*;
 
 pub(super) fn volume_block(with_path: bool) -> Block {
     let mut attributes = vec![
-        Attribute::required(names::STORAGE, Type::String, "Storage for the volume; changing it replaces the container.")
-            .validate(Validator::storage_id()),
+        Attribute::required(
+            names::STORAGE,
+            Type::String,
+            "Storage for the volume; changing it moves the volume there (a running container is shut down for the move and started again).",
+        )
+        .validate(Validator::storage_id()),
         Attribute::required(names::SIZE, Type::Number, "Size in GiB; grows in place, never shrinks.").validate(Validator::Range(1, 131072)),
     ];
     if with_path {

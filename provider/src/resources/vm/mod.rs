@@ -1,7 +1,9 @@
 //! `resource "pve_vm"`: a QEMU virtual machine, cloned from a template or built from scratch.
 //!
 //! Plan rules, in brief:
-//! - Replaced when changed: `vmid`, `node`, `template`, a disk's `storage` (disks are not moved).
+//! - Replaced when changed: `vmid`, `node`, `template`. A disk's `storage` moves the disk in place.
+//! - A clone to another node than its source's, where PVE cannot clone across nodes (local
+//!   volumes), is made on the source's node and migrated offline to `node`.
 //! - In place: everything else. Hardware changes of a running VM that PVE cannot hotplug wait as
 //!   pending changes; `reboot_required` then says so.
 //! - Never a diff: tag order or case (PVE sorts and lowercases), write-only inputs (`clone_vmid`,
@@ -14,8 +16,9 @@
 //!   local storage, a `vmid` another guest has or another resource of the plan sets, a `bridge`
 //!   the node lacks, more vCPUs (`cores` × `sockets`) than the node has, and every malformed value.
 //!
-//! Concurrency: clones of one template run one at a time inside the provider (PVE locks the
-//! source for the copy), writes per node are bounded by `max_concurrent_per_node`, and VMIDs are
+//! Concurrency: clones of one template run side by side (PVE takes a shared lock on a stopped
+//! source); allocations per storage are bounded by `max_allocations_per_storage` (PVE serialises
+//! them behind the storage lock), writes per node by `max_concurrent_per_node`, and VMIDs are
 //! reserved in-process and confirmed with PVE, so parallel creates never collide.
 
 use crate::plugin::diag::api_failure;
@@ -32,12 +35,12 @@ use crate::plugin::schema::{Attribute, Block, Nesting, Validator};
 use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
-use super::guest::checks::{self, CloneWant, IMAGES, NicWant, SNIPPETS, VcpuWant, VolumeWant, Wants};
+use super::guest::checks::{self, CloneWant, IMAGES, SNIPPETS, VcpuWant, VolumeWant, Wants, bridge_wants};
 use super::guest::{
     Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
-    destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted,
-    nameservers, read_config, read_config_at, set_pool, set_power, settle, text, timeout, timeouts_block, until_done, update_config,
-    upload_snippet,
+    destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, migrate,
+    move_volumes, nameservers, read_config, read_config_at, set_pool, set_power, settle, storage_moves, text, timeout, timeouts_block,
+    until_done, update_config, upload_snippet,
 };
 
 mod model;
@@ -185,9 +188,6 @@ impl Resource<Context> for PveVm {
                         .at(path("size")),
                     );
                 }
-                if disk.get(names::STORAGE) != before.get(names::STORAGE) {
-                    replace.push(path("storage"));
-                }
             }
             if !prior.is_null() {
                 let hardware = ["cores", "sockets", "cpu_type", "memory", "bios", "machine", "scsihw"];
@@ -297,10 +297,15 @@ impl Resource<Context> for PveVm {
             let limit = timeout(&planned, "update", 30);
             checks::check_before_writing(ctx, cluster_wants(&prior, &config, &planned, false)).await?;
             let vmid = prior.get(names::VMID).as_i64().unwrap_or_default() as u64;
-            let Some(Located { node, .. }) = locate(ctx, vmid, QEMU).await? else {
+            let Some(Located { node, running, .. }) = locate(ctx, vmid, QEMU).await? else {
                 return Err(Diagnostic::error("VM not found", format!("VM {vmid} no longer exists; run terraform plan again")).into());
             };
             let _slot = ctx.node_slot(&node).await;
+            // Disks whose storage changes move first, so the update below sees their new volumes.
+            let (old_disks, new_disks) =
+                (prior.get(names::DISK).as_list().unwrap_or_default(), planned.get(names::DISK).as_list().unwrap_or_default());
+            let moves = storage_moves(&old_disks.iter().collect::<Vec<_>>(), &new_disks.iter().collect::<Vec<_>>());
+            move_volumes(ctx, QEMU, &node, vmid, &moves, running, limit).await?;
             let current = ctx.client.guest_config(QEMU, &node, vmid).await.map_err(|e| api_failure("Reading the VM config", e))?;
             let mut params = Params::new();
             let mut deletes = Vec::new();

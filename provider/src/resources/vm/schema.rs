@@ -9,7 +9,7 @@ pub(super) const NIC_MODELS: &[&str] = &["virtio", "e1000", "e1000e", "vmxnet3",
 
 pub(super) fn disk_block() -> Block {
     Block::new(
-        "A disk. Sizes only grow (PVE cannot shrink disks); changing `storage` replaces the VM.",
+        "A disk. Sizes only grow (PVE cannot shrink disks); changing `storage` moves the disk there in place (`move_disk`, also while the VM runs), the old volume freed.",
         vec![
             Attribute::required(names::SLOT, Type::String, "Bus and index, e.g. `scsi0`, `virtio1`, `sata0`.").validate(Validator::regex(
                 r"(scsi([0-9]|[12][0-9]|30)|virtio([0-9]|1[0-5])|sata[0-5]|ide[0-3])",

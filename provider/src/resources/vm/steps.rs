@@ -154,11 +154,35 @@ impl PveVm {
                 let source_node = source_guest.node.clone();
                 let full = config.get(names::CLONE_FULL).as_bool().unwrap_or(true);
                 let mut clone = Params::new().set("name", planned.get(names::NAME).as_str().unwrap_or_default()).flag("full", full);
-                if node != source_node {
+                let disk_storage = disks.first().and_then(|d| d.get(names::STORAGE).as_str());
+                // What PVE cannot clone across nodes (local volumes) is cloned on the source's
+                // node and migrated to `node` afterwards.
+                let migrate_to = match crate::resources::guest::checks::clone_then_migrate(
+                    ctx,
+                    QEMU,
+                    source,
+                    &source_guest,
+                    &node,
+                    disk_storage.filter(|_| full),
+                )
+                .await
+                {
+                    Ok(true) => Some(node.clone()),
+                    Ok(false) => None,
+                    Err(e) => return Err(api_failure("Listing the nodes' storages", e).into()),
+                };
+                if node != source_node && migrate_to.is_none() {
                     clone.insert("target", &node);
                 }
-                if full && let Some(storage) = disks.first().and_then(|d| d.get(names::STORAGE).as_str()) {
-                    clone.insert("storage", storage);
+                if full && let Some(storage) = disk_storage {
+                    // Cloned beside the source first: onto that storage if the source's node has it.
+                    let there = match &migrate_to {
+                        None => true,
+                        Some(_) => ctx.node_storages(&source_node).await.is_ok_and(|s| s.iter().any(|s| s.storage == storage)),
+                    };
+                    if there {
+                        clone.insert("storage", storage);
+                    }
                 }
                 if !full && let Some(storage) = disks.first().and_then(|d| d.get(names::STORAGE).as_str()) {
                     // A linked clone stays on the template's storage.
@@ -177,15 +201,27 @@ impl PveVm {
                         return Err(Diagnostic::error("Linked clone on another storage", detail).at(attr(names::DISK)).into());
                     }
                 }
-                // One clone per source at a time: PVE holds the source's lock for the whole copy.
-                let _source = ctx.lock_source(source).await;
                 // The mark goes with the clone request itself (see pve_api::marker).
                 clone.insert("description", pve_api::marker::with_mark(planned.get(names::DESCRIPTION).as_str()));
                 let creation =
                     Creation { kind: QEMU, vmid, name: planned.get(names::NAME).as_str().unwrap_or_default(), what: "Cloning the VM" };
-                let result = creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone))).await;
+                let result = {
+                    // Where the clone's volumes are allocated: beside the source unless PVE clones straight to `node`.
+                    let allocating_on = if clone.get("target").is_some() { node.as_str() } else { source_node.as_str() };
+                    let template_storage = crate::resources::guest::checks::volume_storages(QEMU, &source_guest.config, false);
+                    let storage =
+                        clone.get("storage").or(template_storage.iter().next().map(String::as_str)).unwrap_or("local-lvm").to_string();
+                    let _allocating = ctx.storage_slot(allocating_on, &storage).await;
+                    creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone))).await
+                };
                 if let Err(failed) = result {
                     return Err(Self::unbuilt(ctx, vmid, planned, failed).await);
+                }
+                if let Some(target) = &migrate_to
+                    && let Err(d) = migrate(ctx, QEMU, &source_node, vmid, target, disk_storage, limit).await
+                {
+                    // The clone is there, on the source's node: kept in state (tainted), never orphaned.
+                    return Err(CreateError { partial: Self::read_state(ctx, vmid, planned).await.ok().flatten(), diagnostics: d });
                 }
                 true
             }
@@ -283,6 +319,8 @@ impl PveVm {
             let params = params.set("vmid", vmid);
             let creation =
                 Creation { kind: QEMU, vmid, name: planned.get(names::NAME).as_str().unwrap_or_default(), what: "Creating the VM" };
+            let storage = disks.first().and_then(|d| d.get(names::STORAGE).as_str()).unwrap_or("local-lvm");
+            let _allocating = ctx.storage_slot(&node, storage).await;
             if let Err(failed) = creation.run(ctx, limit, || Box::pin(ctx.client.create_guest(QEMU, &node, &params))).await {
                 return Err(Self::unbuilt(ctx, vmid, planned, failed).await);
             }
