@@ -66,7 +66,7 @@ variable "memory" {
 }
 
 variable "storage" {
-  description = "PVE storage of both disks (the provider clones every disk of a VM onto one storage). Changing it replaces the VM."
+  description = "PVE storage of both disks (the provider clones every disk of a VM onto one storage). Changing it moves both disks there in place."
   type        = string
   default     = "local-lvm"
 
