@@ -68,7 +68,7 @@ variable "ssh_public_keys" {
   type        = list(string)
 
   validation {
-    condition     = length(var.ssh_public_keys) > 0 && alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-|ecdsa-|sk-)", k))])
+    condition     = length(var.ssh_public_keys) > 0 && alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-|ecdsa-|sk-)", trimspace(k)))])
     error_message = "ssh_public_keys must hold at least one OpenSSH public key."
   }
 }
@@ -128,7 +128,7 @@ variable "minio_data_disk_size" {
 variable "state_environments" {
   description = "Environments whose state the MinIO server holds."
   type        = list(string)
-  default     = ["prod", "lab", "monitoring"]
+  default     = ["prod", "lab", "k8s", "monitoring"]
 
   validation {
     condition     = contains(var.state_environments, "monitoring")

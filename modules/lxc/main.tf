@@ -47,7 +47,8 @@ resource "pve_lxc" "this" {
   # still unknown, so containers are always built from a template volume.)
   template_volume = each.value.template_volume != null ? each.value.template_volume : var.template_volume
   password        = var.root_password
-  ssh_public_keys = length(var.ssh_public_keys) > 0 ? var.ssh_public_keys : null
+  # Trimmed: file("~/.ssh/id_ed25519.pub") keeps the trailing newline.
+  ssh_public_keys = length(var.ssh_public_keys) > 0 ? [for k in var.ssh_public_keys : trimspace(k)] : null
 
   unprivileged = local.containers[each.key].unprivileged
   nesting      = local.containers[each.key].nesting

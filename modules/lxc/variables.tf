@@ -350,7 +350,7 @@ variable "ssh_public_keys" {
   default     = []
 
   validation {
-    condition     = alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/]+=*( .*)?$", k))])
+    condition     = alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/]+=*( .*)?$", trimspace(k)))])
     error_message = "Every entry of ssh_public_keys must be an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... user@host\"), not a private key or a file path."
   }
 }

@@ -167,7 +167,7 @@ locals {
   rendered = { for v, files in local.files : v => templatefile("${path.module}/files/cloud-init.yaml.tftpl", {
     hostname        = var.name
     admin_user      = var.admin_user
-    ssh_public_keys = var.ssh_public_keys
+    ssh_public_keys = [for k in var.ssh_public_keys : trimspace(k)]
     data_label      = local.data_label
     data_device     = local.data_device
     data_dir        = local.data_dir

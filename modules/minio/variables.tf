@@ -167,7 +167,7 @@ variable "ssh_public_keys" {
   type        = list(string)
 
   validation {
-    condition     = length(var.ssh_public_keys) > 0 && alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/=]+( .*)?$", k))])
+    condition     = length(var.ssh_public_keys) > 0 && alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/=]+( .*)?$", trimspace(k)))])
     error_message = "ssh_public_keys must hold at least one OpenSSH public key (ssh-ed25519, ssh-rsa, ecdsa-sha2-*, sk-*)."
   }
 }
@@ -362,7 +362,7 @@ variable "secrets_version" {
 variable "environments" {
   description = "Environments whose Terraform state the server holds; each gets the key <env>/terraform.tfstate."
   type        = list(string)
-  default     = ["prod", "lab", "monitoring"]
+  default     = ["prod", "lab", "k8s", "monitoring"]
 
   validation {
     condition     = length(var.environments) > 0 && length(distinct(var.environments)) == length(var.environments)

@@ -85,7 +85,7 @@ locals {
   rendered = { for v, secret_files in local.secret_files : v => templatefile("${local.files}/cloud-init/user-data.yaml.tftpl", {
     hostname = var.name
     user     = var.user
-    ssh_keys = var.ssh_authorized_keys
+    ssh_keys = [for k in var.ssh_authorized_keys : trimspace(k)]
     ca_certs = var.pve_ca_certificate == null ? [] : [var.pve_ca_certificate]
     packages = [
       "qemu-guest-agent",

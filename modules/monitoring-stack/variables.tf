@@ -233,7 +233,7 @@ variable "ssh_authorized_keys" {
   validation {
     condition = length(var.ssh_authorized_keys) > 0 && alltrue([
       for k in var.ssh_authorized_keys :
-      can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$", k))
+      can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$", trimspace(k)))
     ])
     error_message = "ssh_authorized_keys must hold at least one OpenSSH public key (type, base64, optional comment) on a single line."
   }

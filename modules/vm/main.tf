@@ -61,9 +61,10 @@ resource "pve_vm" "this" {
   cpu_type = each.value.cpu_type != null ? each.value.cpu_type : var.cpu_type
   scsihw   = var.scsihw
 
-  ci_user          = var.ci_user
-  ci_password      = var.ci_password
-  ci_ssh_keys      = length(var.ci_ssh_keys) > 0 ? var.ci_ssh_keys : null
+  ci_user     = var.ci_user
+  ci_password = var.ci_password
+  # Trimmed: file("~/.ssh/id_ed25519.pub") keeps the trailing newline.
+  ci_ssh_keys      = length(var.ci_ssh_keys) > 0 ? [for k in var.ci_ssh_keys : trimspace(k)] : null
   ci_dns_servers   = length(var.dns_servers) > 0 ? var.dns_servers : null
   ci_search_domain = var.search_domain
 

@@ -474,3 +474,12 @@ run "environment_invalid_rejected" {
 
   expect_failures = [var.environment]
 }
+
+run "a_key_read_with_file_is_accepted" {
+  command = plan
+
+  variables {
+    # What file("~/.ssh/id_ed25519.pub") returns: the line and its newline.
+    ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 ops@example\n"]
+  }
+}

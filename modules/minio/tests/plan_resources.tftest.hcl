@@ -149,7 +149,7 @@ run "shared_bucket_backend_config" {
     error_message = "by default all environments share the bucket tfstate"
   }
   assert {
-    condition     = keys(output.backend_config) == ["lab", "monitoring", "prod"]
+    condition     = keys(output.backend_config) == ["k8s", "lab", "monitoring", "prod"]
     error_message = "backend_config must have one entry per default environment"
   }
   assert {
@@ -176,11 +176,11 @@ run "bucket_per_environment" {
   }
 
   assert {
-    condition     = output.bucket_names == tolist(["state-prod", "state-lab", "state-monitoring"])
+    condition     = output.bucket_names == tolist(["state-prod", "state-lab", "state-k8s", "state-monitoring"])
     error_message = "each environment gets <bucket_name>-<env>"
   }
   assert {
-    condition     = output.buckets == { prod = "state-prod", lab = "state-lab", monitoring = "state-monitoring" }
+    condition     = output.buckets == { prod = "state-prod", lab = "state-lab", k8s = "state-k8s", monitoring = "state-monitoring" }
     error_message = "buckets maps each environment to its bucket"
   }
   assert {

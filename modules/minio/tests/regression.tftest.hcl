@@ -296,7 +296,7 @@ run "state_keys_do_not_depend_on_the_bucket_layout" {
   variables { bucket_per_environment = true }
 
   assert {
-    condition     = { for env, c in output.backend_config : env => c.key } == { prod = "prod/terraform.tfstate", lab = "lab/terraform.tfstate", monitoring = "monitoring/terraform.tfstate" }
+    condition     = { for env, c in output.backend_config : env => c.key } == { prod = "prod/terraform.tfstate", lab = "lab/terraform.tfstate", k8s = "k8s/terraform.tfstate", monitoring = "monitoring/terraform.tfstate" }
     error_message = "switching to a bucket per environment must keep every key (environments' backend.tf files name them)"
   }
 }

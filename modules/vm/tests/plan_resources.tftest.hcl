@@ -608,3 +608,17 @@ run "ha_names_only_vms_of_the_module" {
 
   expect_failures = [var.ha]
 }
+
+run "keys_read_with_file_are_trimmed" {
+  command = plan
+
+  variables {
+    # What file("~/.ssh/id_ed25519.pub") returns: the line and its newline.
+    ci_ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 ops@example\n"]
+  }
+
+  assert {
+    condition     = pve_vm.this["web1"].ci_ssh_keys[0] == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 ops@example"
+    error_message = "A key with its trailing newline is accepted and reaches cloud-init trimmed."
+  }
+}
