@@ -47,6 +47,8 @@ enum Found {
     Nothing,
     /// The guest this request made, finished.
     Ours,
+    /// The guest this request made, still locked by its task when the time ran out.
+    StillBuilding(String),
     Other(String),
 }
 
@@ -81,22 +83,28 @@ impl Creation<'_> {
                 Ok(upid) => match ctx.wait_task(&upid, left).await {
                     Ok(_) => return Ok(()),
                     Err(TaskWaitError::Api(error)) if error.is_transient_task_failure() && may_retry => {
-                        match self.look(ctx).await.map_err(|d| failed(d, true))? {
+                        match self.look(ctx, deadline).await.map_err(|d| failed(d, true))? {
                             Found::Nothing => {
                                 tracing::info!(vmid = self.vmid, attempt, reason = %error, "{}: the task failed for a transient reason; sending it again", self.what);
                             }
                             // PVE removes what a failed create or clone began; whatever is left
                             // is reported (and kept in state by the caller), never built over.
-                            Found::Ours => return Err(failed(Diagnostic::error(self.what, error.to_string()).into(), true)),
+                            Found::Ours | Found::StillBuilding(_) => {
+                                return Err(failed(Diagnostic::error(self.what, error.to_string()).into(), true));
+                            }
                             Found::Other(found) => return Err(failed(self.failure(&error, &found), false)),
                         }
                     }
                     Err(error) => return Err(failed(Diagnostic::error(self.what, error).into(), true)),
                 },
-                Err(error) if error.is_ambiguous() => match self.look(ctx).await.map_err(|d| failed(d, false))? {
+                Err(error) if error.is_ambiguous() => match self.look(ctx, deadline).await.map_err(|d| failed(d, false))? {
                     Found::Ours => {
                         tracing::info!(vmid = self.vmid, reason = %error, "{}: the answer was lost, and PVE holds the guest this request made: adopted", self.what);
                         return Ok(());
+                    }
+                    Found::StillBuilding(found) => {
+                        let detail = format!("{error}; the guest it made ({found}) was still being built when the timeout ran out");
+                        return Err(failed(Diagnostic::error(self.what, detail).into(), true));
                     }
                     Found::Other(found) => return Err(failed(self.failure(&error, &found), false)),
                     Found::Nothing => {
@@ -133,8 +141,8 @@ impl Creation<'_> {
     }
 
     /// What PVE holds at the VMID, from a fresh listing; a guest this request made that is
-    /// still being built (`lock: create`/`clone`) is waited for.
-    async fn look(&self, ctx: &Context) -> Result<Found, Diagnostics> {
+    /// still being built (`lock: create`/`clone`) is waited for, until `deadline`.
+    async fn look(&self, ctx: &Context, deadline: Instant) -> Result<Found, Diagnostics> {
         loop {
             let resources = ctx.client.cluster_resources(Some("vm")).await.map_err(|e| api_failure("Listing guests", e))?;
             let Some(at) = pve_api::find_guest(&resources, self.vmid) else { return Ok(Found::Nothing) };
@@ -157,6 +165,9 @@ impl Creation<'_> {
             if config.get_str("lock").is_none() {
                 return Ok(Found::Ours);
             }
+            if Instant::now() >= deadline {
+                return Ok(Found::StillBuilding(format!("{} '{name}' on {}", word(at.kind), at.node)));
+            }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
@@ -178,7 +189,9 @@ pub async fn until_done<'f>(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        if done().await? {
+        // The first time, the caller knows the action is needed; after a failed attempt, the
+        // effect may be there all the same.
+        if attempt > 1 && done().await? {
             return Ok(());
         }
         let left = deadline.saturating_duration_since(Instant::now());
@@ -212,17 +225,21 @@ pub async fn set_power(ctx: &Context, kind: GuestKind, node: &str, vmid: u64, st
         ("shutdown", Params::new().set("timeout", 60).flag("forceStop", true), format!("Shutting the {} down", word(kind)))
     };
     let params = &params;
+    let there = || -> BoxFuture<'_, Result<bool, Diagnostics>> {
+        Box::pin(async move {
+            let status = ctx.client.guest_status(kind, node, vmid).await.map_err(|e| api_failure("Reading the guest status", e))?;
+            Ok((status.status == "running") == start)
+        })
+    };
+    if there().await? {
+        return Ok(());
+    }
     until_done(
         ctx,
         &what,
         limit,
         || Box::pin(async move { ctx.client.guest_action(kind, node, vmid, action, params).await.map(Some) }),
-        || {
-            Box::pin(async move {
-                let status = ctx.client.guest_status(kind, node, vmid).await.map_err(|e| api_failure("Reading the guest status", e))?;
-                Ok((status.status == "running") == start)
-            })
-        },
+        there,
     )
     .await
 }
