@@ -27,7 +27,8 @@ pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/pve-home/pve";
 /// coordination that lets many resources share one cluster safely at Terraform's parallelism.
 pub struct Context {
     pub client: PveClient,
-    /// At most this many concurrent write operations per node (PVE runs 3 API workers per node).
+    /// At most this many write requests in flight per node (PVE runs 3 API workers per node);
+    /// the tasks they start are not bounded here.
     pub max_concurrent_per_node: usize,
     /// One `/cluster/resources` answer shared by every read of a refresh.
     resources: tokio::sync::Mutex<Option<(Instant, Arc<Vec<ClusterResource>>)>>,
@@ -471,7 +472,7 @@ impl ProviderDefinition for PveProvider {
                 Attribute::optional(
                     "max_concurrent_per_node",
                     Type::Number,
-                    "Most concurrent write operations sent to one node (default 3, PVE's API worker count). Env: `PVE_MAX_CONCURRENT_PER_NODE`.",
+                    "Most write requests in flight to one node at once (default 3, PVE's API worker count); the tasks they start run side by side, as PVE runs them. Env: `PVE_MAX_CONCURRENT_PER_NODE`.",
                 )
                 .validate(Validator::Range(1, 32)),
                 Attribute::optional(

@@ -253,7 +253,6 @@ pub async fn destroy(ctx: &Context, kind: GuestKind, prior: &Value) -> Result<()
         let detail = format!("{} {vmid} has protection enabled; set protection = false and apply before destroying it", word(kind));
         return Err(Diagnostic::error(format!("{} is protected", word(kind)), detail).at(attr("protection")).into());
     }
-    let _slot = ctx.node_slot(&node).await;
     if running {
         set_power(ctx, kind, &node, vmid, false, limit).await?;
     }
@@ -261,6 +260,7 @@ pub async fn destroy(ctx: &Context, kind: GuestKind, prior: &Value) -> Result<()
     let node = node.as_str();
     until_done(
         ctx,
+        node,
         &what,
         limit,
         || Box::pin(async move { ctx.client.delete_guest(kind, node, vmid, true).await.map(Some) }),
@@ -293,6 +293,7 @@ pub async fn migrate(
     let what = format!("Migrating the {} to {target}", word(kind));
     until_done(
         ctx,
+        node,
         &what,
         limit,
         || Box::pin(async move { ctx.client.migrate_guest(kind, node, vmid, target, storage).await.map(Some) }),
@@ -346,6 +347,7 @@ pub async fn move_volumes(
         let what = format!("Moving {slot} to storage '{storage}'");
         until_done(
             ctx,
+            node,
             &what,
             limit,
             || Box::pin(async move { ctx.client.move_volume(kind, node, vmid, slot, storage, true).await.map(Some) }),
@@ -381,6 +383,7 @@ pub async fn grow(
     let wanted_bytes = (size.max(0) as u64) << 30;
     until_done(
         ctx,
+        node,
         what,
         limit,
         || Box::pin(ctx.client.resize_disk(kind, node, vmid, slot, &wanted, None)),
@@ -426,7 +429,11 @@ pub async fn check_node(ctx: Option<&Context>, planned: &Value, prior: &Value) -
 /// the config is read back: every value already in place (pending ones included, as PVE's config
 /// read shows them) means the write took effect. Anything else is reported, never written over.
 pub async fn update_config(ctx: &Context, kind: GuestKind, node: &str, vmid: u64, params: &Params) -> Result<(), Diagnostics> {
-    let error = match ctx.client.update_config(kind, node, vmid, params).await {
+    let sent = {
+        let _slot = ctx.node_slot(node).await;
+        ctx.client.update_config(kind, node, vmid, params).await
+    };
+    let error = match sent {
         Ok(()) => return Ok(()),
         Err(error) => error,
     };

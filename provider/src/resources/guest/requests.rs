@@ -36,6 +36,8 @@ fn pause(attempt: u32) -> Duration {
 pub struct Creation<'a> {
     pub kind: GuestKind,
     pub vmid: u64,
+    /// The node the request goes to (a clone's source node).
+    pub node: &'a str,
     /// The guest's `name` (VM) or `hostname` (container), as the request sets it.
     pub name: &'a str,
     /// "Cloning the VM", "Creating the container", …
@@ -79,7 +81,12 @@ impl Creation<'_> {
             attempt += 1;
             let left = deadline.saturating_duration_since(Instant::now());
             let may_retry = attempt < MAX_ATTEMPTS && left > pause(attempt);
-            match send().await {
+            // A node slot bounds the requests, not the task: PVE runs tasks side by side.
+            let sent = {
+                let _slot = ctx.node_slot(self.node).await;
+                send().await
+            };
+            match sent {
                 Ok(upid) => match ctx.wait_task(&upid, left).await {
                     Ok(_) => return Ok(()),
                     Err(TaskWaitError::Api(error)) if error.is_transient_task_failure() && may_retry => {
@@ -180,6 +187,7 @@ impl Creation<'_> {
 /// guest already runs is a start that succeeded.
 pub async fn until_done<'f>(
     ctx: &Context,
+    node: &str,
     what: &str,
     limit: Duration,
     send: impl Fn() -> BoxFuture<'f, Result<Option<Upid>, ApiError>>,
@@ -196,7 +204,11 @@ pub async fn until_done<'f>(
         }
         let left = deadline.saturating_duration_since(Instant::now());
         let may_retry = attempt < MAX_ATTEMPTS && left > pause(attempt);
-        let error = match send().await {
+        let sent = {
+            let _slot = ctx.node_slot(node).await;
+            send().await
+        };
+        let error = match sent {
             Ok(None) => return Ok(()),
             Ok(Some(upid)) => match ctx.wait_task(&upid, left).await {
                 Ok(_) => return Ok(()),
@@ -236,6 +248,7 @@ pub async fn set_power(ctx: &Context, kind: GuestKind, node: &str, vmid: u64, st
     }
     until_done(
         ctx,
+        node,
         &what,
         limit,
         || Box::pin(async move { ctx.client.guest_action(kind, node, vmid, action, params).await.map(Some) }),

@@ -151,7 +151,6 @@ impl Resource<Context> for PveLxc {
                 checks::claim_vmid_in_plan(ctx, vmid as u64, me, false, &attr(names::VMID))?;
             }
             let node = planned.get(names::NODE).as_str().unwrap_or_default().to_string();
-            let _slot = ctx.node_slot(&node).await;
             let vmid = match planned.get(names::VMID).as_i64() {
                 Some(vmid) if ctx.claim_vmid(vmid as u64).await.map_err(|e| api_failure("Checking the VMID", e))? => vmid as u64,
                 Some(vmid) => {
@@ -221,7 +220,7 @@ impl Resource<Context> for PveLxc {
                     // The mark goes with the clone request itself (see pve_api::marker).
                     clone.insert("description", pve_api::marker::with_mark(planned.get(names::DESCRIPTION).as_str()));
                     let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default();
-                    let creation = Creation { kind: LXC, vmid, name: hostname, what: "Cloning the container" };
+                    let creation = Creation { kind: LXC, vmid, node: &source_node, name: hostname, what: "Cloning the container" };
                     let mut cloned = {
                         let allocating_on = if clone.get("target").is_some() { node.as_str() } else { source_node.as_str() };
                         let _allocating = ctx.storage_slot(allocating_on, clone.get("storage").unwrap_or("local-lvm")).await;
@@ -281,7 +280,7 @@ impl Resource<Context> for PveLxc {
                         params.insert("pool", pool);
                     }
                     let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default();
-                    let creation = Creation { kind: LXC, vmid, name: hostname, what: "Creating the container" };
+                    let creation = Creation { kind: LXC, vmid, node: &node, name: hostname, what: "Creating the container" };
                     let storage = planned.get(names::ROOTFS).get(names::STORAGE).as_str().unwrap_or("local-lvm");
                     let _allocating = ctx.storage_slot(&node, storage).await;
                     let created = creation.run(ctx, limit, || Box::pin(ctx.client.create_guest(LXC, &node, &params))).await;
@@ -333,7 +332,6 @@ impl Resource<Context> for PveLxc {
             let Located { node, running, .. } = locate(ctx, vmid, LXC)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("Container not found", format!("CT {vmid} no longer exists"))))?;
-            let _slot = ctx.node_slot(&node).await;
             // Volumes whose storage changes move first, so the update below sees their new volumes.
             let with_slot = |rootfs: &Value| match rootfs {
                 Value::Map(m) => {

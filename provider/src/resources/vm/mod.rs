@@ -18,7 +18,7 @@
 //!
 //! Concurrency: clones of one template run side by side (PVE takes a shared lock on a stopped
 //! source); allocations per storage are bounded by `max_allocations_per_storage` (PVE serialises
-//! them behind the storage lock), writes per node by `max_concurrent_per_node`, and VMIDs are
+//! them behind the storage lock), write requests per node by `max_concurrent_per_node`, and VMIDs are
 //! reserved in-process and confirmed with PVE, so parallel creates never collide.
 
 use crate::plugin::diag::api_failure;
@@ -228,7 +228,6 @@ impl Resource<Context> for PveVm {
             // What was unknown at plan time is known now: checked before the first write.
             checks::check_before_writing(ctx, cluster_wants(&Value::Null, &config, &planned, true)).await?;
             let node = planned.get(names::NODE).as_str().unwrap_or_default().to_string();
-            let _slot = ctx.node_slot(&node).await;
             let vmid = match planned.get(names::VMID).as_i64() {
                 Some(vmid) => {
                     let vmid = vmid as u64;
@@ -300,7 +299,6 @@ impl Resource<Context> for PveVm {
             let Some(Located { node, running, .. }) = locate(ctx, vmid, QEMU).await? else {
                 return Err(Diagnostic::error("VM not found", format!("VM {vmid} no longer exists; run terraform plan again")).into());
             };
-            let _slot = ctx.node_slot(&node).await;
             // Disks whose storage changes move first, so the update below sees their new volumes.
             let (old_disks, new_disks) =
                 (prior.get(names::DISK).as_list().unwrap_or_default(), planned.get(names::DISK).as_list().unwrap_or_default());

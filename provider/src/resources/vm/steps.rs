@@ -203,8 +203,13 @@ impl PveVm {
                 }
                 // The mark goes with the clone request itself (see pve_api::marker).
                 clone.insert("description", pve_api::marker::with_mark(planned.get(names::DESCRIPTION).as_str()));
-                let creation =
-                    Creation { kind: QEMU, vmid, name: planned.get(names::NAME).as_str().unwrap_or_default(), what: "Cloning the VM" };
+                let creation = Creation {
+                    kind: QEMU,
+                    vmid,
+                    node: &source_node,
+                    name: planned.get(names::NAME).as_str().unwrap_or_default(),
+                    what: "Cloning the VM",
+                };
                 let result = {
                     // Where the clone's volumes are allocated: beside the source unless PVE clones straight to `node`.
                     let allocating_on = if clone.get("target").is_some() { node.as_str() } else { source_node.as_str() };
@@ -317,8 +322,13 @@ impl PveVm {
             }
         } else {
             let params = params.set("vmid", vmid);
-            let creation =
-                Creation { kind: QEMU, vmid, name: planned.get(names::NAME).as_str().unwrap_or_default(), what: "Creating the VM" };
+            let creation = Creation {
+                kind: QEMU,
+                vmid,
+                node: &node,
+                name: planned.get(names::NAME).as_str().unwrap_or_default(),
+                what: "Creating the VM",
+            };
             let storage = disks.first().and_then(|d| d.get(names::STORAGE).as_str()).unwrap_or("local-lvm");
             let _allocating = ctx.storage_slot(&node, storage).await;
             if let Err(failed) = creation.run(ctx, limit, || Box::pin(ctx.client.create_guest(QEMU, &node, &params))).await {
@@ -332,6 +342,7 @@ impl PveVm {
             let node = node.as_str();
             until_done(
                 ctx,
+                node,
                 "Converting to a template",
                 limit,
                 || Box::pin(ctx.client.convert_to_template(QEMU, node, vmid)),
