@@ -88,9 +88,9 @@ fn more_templates(emu: &RunningEmulator) {
     }
 }
 
-fn report(label: &str, parallel: &Run, serial: &Run) {
+fn report(label: &str, parallelism: u32, parallel: &Run, serial: &Run) {
     println!(
-        "{label}: {:.1} s at default parallelism ({}), {:.1} s serialised ({}) = {:.2}x; errors {}, PVE lock timeouts absorbed {}",
+        "{label}: {:.1} s at parallelism {parallelism} ({}), {:.1} s serialised ({}) = {:.2}x; errors {}, PVE lock timeouts absorbed {}",
         parallel.wall.as_secs_f64(),
         if parallel.ok { "ok" } else { "FAILED" },
         serial.wall.as_secs_f64(),
@@ -109,6 +109,7 @@ fn main() {
     let body = clones(20, "9000", false, "\"pve1\"");
     report(
         "20 linked clones of one template, 1 s tasks",
+        10,
         &apply(&rt, one_second, none, &body, 10),
         &apply(&rt, one_second, none, &body, 1),
     );
@@ -123,7 +124,7 @@ fn main() {
     let body = clones(50, "9000", true, "\"pve${count.index % 3 + 1}\"");
     let parallel = apply(&rt, copying, none, &body, 10);
     let serial = apply(&rt, copying, none, &body, 1);
-    report("50 full clones over 3 nodes", &parallel, &serial);
+    report("50 full clones over 3 nodes", 10, &parallel, &serial);
     let bound = 50.0 * 3.5 * 1024.0 / mbps as f64;
     println!("  bandwidth bound: 50 x 3.5 GiB through pve1's local-lvm at {mbps} MiB/s = {bound:.1} s");
 
@@ -138,7 +139,8 @@ fn main() {
         clones(10, "9002", false, "\"pve1\"").replace("\"vm\"", "\"c\"").replace("vm-$", "c-$"),
     );
     report(
-        "30 linked clones of 3 templates onto one storage, parallelism 30",
+        "30 linked clones of 3 templates onto one storage",
+        30,
         &apply(&rt, busy, more_templates, &body, 30),
         &apply(&rt, busy, more_templates, &body, 1),
     );
