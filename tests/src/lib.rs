@@ -180,6 +180,21 @@ pub fn provider_block(emulator: &RunningEmulator) -> String {
     )
 }
 
+/// Adds a shared storage `ceph` (RBD: VM disks and container volumes) to the emulator's cluster.
+pub fn add_shared_storage(emulator: &RunningEmulator) {
+    emulator.emulator.cluster().storages.insert(
+        "ceph".into(),
+        pve_emulator::model::StorageDef {
+            storage_type: "rbd".into(),
+            content: vec!["images".into(), "rootdir".into()],
+            shared: true,
+            total: 1 << 40,
+            path: None,
+            nodes: None,
+        },
+    );
+}
+
 /// `count` clones of the emulator's template 9000 on pve1, left stopped, with a 4 GiB disk (the
 /// template has 3.5 GiB, so each clone's disk grows): the fleet the scale benches apply.
 pub fn cloned_vms(count: usize, full: bool) -> String {

@@ -462,17 +462,7 @@ resource "pve_vm" "far" {
 #[test]
 fn a_valid_configuration_plans_and_applies_without_false_refusals() {
     let lab = Lab::new();
-    lab.emu.emulator.cluster().storages.insert(
-        "ceph".into(),
-        pve_emulator::model::StorageDef {
-            storage_type: "rbd".into(),
-            content: vec!["images".into(), "rootdir".into()],
-            shared: true,
-            total: 1 << 40,
-            path: None,
-            nodes: None,
-        },
-    );
+    pve_home_tests::add_shared_storage(&lab.emu);
     // A template on shared storage, on pve1.
     let api = client(&lab.emu);
     let params = Params::new().set("vmid", 9001).set("name", "shared-template").set("scsi0", "ceph:4").set("net0", "virtio,bridge=vmbr0");

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use pve_api::{GuestKind, Params, TaskWait};
-use pve_home_tests::{Terraform, client, emulator, provider_block, request_log};
+use pve_home_tests::{Terraform, add_shared_storage, client, cloned_vms, emulator, provider_block, request_log};
 use serde_json::Value;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -27,33 +27,11 @@ fn writes(path: &std::path::Path) -> Vec<Value> {
     request_log(path).into_iter().filter(|r| r["method"] != "GET" && r["path"] != "/access/ticket").collect()
 }
 
-/// `count` linked clones of template 9000 on pve1, stopped.
-fn linked_clones(count: usize) -> String {
-    format!(
-        r#"
-resource "pve_vm" "vm" {{
-  count      = {count}
-  node       = "pve1"
-  name       = "vm-${{count.index}}"
-  clone_vmid = 9000
-  clone_full = false
-  started    = false
-  disk {{
-    slot    = "scsi0"
-    storage = "local-lvm"
-    size    = 4
-  }}
-  network {{}}
-}}
-"#
-    )
-}
-
 #[test]
 fn clones_of_one_template_run_side_by_side() {
     let rt = runtime();
     let emu = rt.block_on(emulator(|c| c.task_ms = 1000));
-    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), linked_clones(2)));
+    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), cloned_vms(2, false)));
     tf.init();
     apply(&tf);
     let clones: Vec<_> = emu.emulator.tasks().into_iter().filter(|t| t.upid.task_type == "qmclone").collect();
@@ -74,7 +52,7 @@ fn clones_of_one_template_run_side_by_side() {
 fn a_config_change_on_the_template_waits_for_its_clones() {
     let rt = runtime();
     let emu = rt.block_on(emulator(|c| c.task_ms = 2500));
-    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), linked_clones(1)));
+    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), cloned_vms(1, false)));
     tf.init();
     let mut apply = tf.spawn(&["apply", "-input=false", "-no-color", "-auto-approve"]);
     let api = client(&emu);
@@ -101,7 +79,7 @@ fn storage_lock_contention_gets_pves_message_and_is_absorbed() {
         c.lock_timeout_ms = 1000;
     }));
     let provider = provider_block(&emu).replacen("insecure_http", "max_allocations_per_storage = 6\n  insecure_http", 1);
-    let tf = Terraform::new(&format!("{provider}{}", linked_clones(6)));
+    let tf = Terraform::new(&format!("{provider}{}", cloned_vms(6, false)));
     tf.init();
     apply(&tf);
     let timeouts: Vec<String> = emu
@@ -240,25 +218,11 @@ resource "pve_vm" "db" {{
     assert_eq!(code, 0, "{out}");
 }
 
-fn shared_storage(emu: &pve_emulator::RunningEmulator) {
-    emu.emulator.cluster().storages.insert(
-        "ceph".into(),
-        pve_emulator::model::StorageDef {
-            storage_type: "rbd".into(),
-            content: vec!["images".into(), "rootdir".into()],
-            shared: true,
-            total: 1 << 40,
-            path: None,
-            nodes: None,
-        },
-    );
-}
-
 #[test]
 fn an_ha_rule_keeps_three_vms_apart_without_drift_and_imports() {
     let rt = runtime();
     let emu = rt.block_on(emulator(|_| {}));
-    shared_storage(&emu);
+    add_shared_storage(&emu);
     // Two of the three start on pve1: the rule is what moves one of them away.
     let config = format!(
         r#"{}
