@@ -302,6 +302,19 @@ pub(crate) fn volume_storages(kind: GuestKind, config: &GuestConfig, with_cdroms
         .collect()
 }
 
+/// Why a linked clone of a source with `config` cannot have its disk on `storage`: it stays on
+/// its template's storage, beside the base volume it refers to.
+pub(crate) fn linked_storage_problem(kind: GuestKind, config: &GuestConfig, storage: &str) -> Option<Diagnostic> {
+    let storages = volume_storages(kind, config, false);
+    (!storages.contains(storage)).then(|| {
+        let detail = format!(
+            "a linked clone stays on its template's storage ({}); use that storage or clone_full = true",
+            storages.into_iter().collect::<Vec<_>>().join(", ")
+        );
+        Diagnostic::error("Linked clone on another storage", detail)
+    })
+}
+
 /// Why PVE would refuse to clone `source` (VMID `vmid`, of `kind`) to `target`, another node;
 /// None when it would not. qemu-server looks at the source's volumes and also refuses a target
 /// `storage` that is not shared; pve-container takes `storage` (when given) for every volume.
@@ -401,15 +414,10 @@ async fn check_clone(ctx: &Context, wants: &Wants, clone: &CloneWant, resources:
             return;
         }
     };
-    if let Some((at, storage)) = &clone.linked {
-        let storages = volume_storages(wants.kind, &source.config, false);
-        if !storages.contains(storage) {
-            let detail = format!(
-                "a linked clone stays on its template's storage ({}); use that storage or clone_full = true",
-                storages.into_iter().collect::<Vec<_>>().join(", ")
-            );
-            diags.push(Diagnostic::error("Linked clone on another storage", detail).at(at.clone()));
-        }
+    if let Some((at, storage)) = &clone.linked
+        && let Some(problem) = linked_storage_problem(wants.kind, &source.config, storage)
+    {
+        diags.push(problem.at(at.clone()));
     }
     if source.node == wants.node || (clone.storage_unknown && wants.kind == GuestKind::Lxc) {
         return;

@@ -279,6 +279,49 @@ pub async fn destroy(ctx: &Context, kind: GuestKind, prior: &Value) -> Result<()
     Ok(())
 }
 
+/// Where a clone is made, and where it goes afterwards.
+pub struct ClonePlacement {
+    /// Set when PVE cannot clone straight to the guest's node (local volumes): the clone is made
+    /// beside the source and migrated there afterwards.
+    pub migrate_to: Option<String>,
+    /// The node and storage the clone's volumes are allocated on, for `Context::storage_slot`.
+    pub allocating_on: String,
+    pub allocating_storage: String,
+}
+
+/// Places a clone of `source` (VMID `source_vmid`) for `node`, whose volumes go to `storage`
+/// (None: the source's storage), and writes PVE's `target` and `storage` into `clone`: straight
+/// to `node` where PVE can clone across nodes, else beside the source, onto `storage` if the
+/// source's node has it (the migration then moves the volumes to `storage` on `node`).
+pub async fn place_clone(
+    ctx: &Context,
+    kind: GuestKind,
+    source_vmid: u64,
+    source: &crate::provider::CloneSource,
+    node: &str,
+    storage: Option<&str>,
+    clone: &mut Params,
+) -> Result<ClonePlacement, Diagnostics> {
+    let migrate = checks::clone_then_migrate(ctx, kind, source_vmid, source, node, storage)
+        .await
+        .map_err(|e| api_failure("Listing the nodes' storages", e))?;
+    if node != source.node && !migrate {
+        clone.insert("target", node);
+    }
+    if let Some(storage) = storage {
+        let there = !migrate || ctx.node_storages(&source.node).await.is_ok_and(|s| s.iter().any(|s| s.storage == storage));
+        if there {
+            clone.insert("storage", storage);
+        }
+    }
+    let allocating_on = if clone.get("target").is_some() { node } else { source.node.as_str() }.to_string();
+    let allocating_storage = match clone.get("storage") {
+        Some(storage) => storage.to_string(),
+        None => checks::volume_storages(kind, &source.config, false).into_iter().next().unwrap_or_else(|| "local-lvm".into()),
+    };
+    Ok(ClonePlacement { migrate_to: migrate.then(|| node.to_string()), allocating_on, allocating_storage })
+}
+
 /// Migrates a stopped guest from `node` to `target` (offline: its local volumes are copied, to
 /// `storage` there when given); done once PVE lists it on `target`, unlocked.
 pub async fn migrate(

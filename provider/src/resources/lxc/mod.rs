@@ -24,8 +24,8 @@ use super::guest::checks::{self, CloneWant, ROOTDIR, SNIPPETS, TemplateWant, Vcp
 use super::guest::{
     Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
     destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, migrate,
-    move_volumes, nameservers, read_config, set_pool, set_power, settle, storage_moves, text, timeout, timeouts_block, update_config,
-    upload_snippet,
+    move_volumes, nameservers, place_clone, read_config, set_pool, set_power, settle, storage_moves, text, timeout, timeouts_block,
+    update_config, upload_snippet,
 };
 use crate::plugin::diag::{Diagnostic, Diagnostics, Path, Step, attr};
 use crate::plugin::resource::{CreateError, Resource};
@@ -183,51 +183,28 @@ impl Resource<Context> for PveLxc {
             let built = match config.get(names::CLONE_VMID).as_i64() {
                 Some(source) => {
                     let source = source as u64;
-                    let Some(Located { node: source_node, .. }) = locate(ctx, source, LXC).await? else {
+                    let source_guest = ctx.clone_source(source, LXC).await.map_err(|e| api_failure("Reading the clone source", e))?;
+                    let Some(source_guest) = source_guest else {
                         ctx.release_vmid(vmid);
                         return Err(Diagnostic::error("Clone source not found", format!("no container with VMID {source}"))
                             .at(attr(names::CLONE_VMID))
                             .into());
                     };
+                    let source_node = source_guest.node.clone();
                     let mut clone =
                         Params::new().set("hostname", planned.get(names::HOSTNAME).as_str().unwrap_or_default()).flag("full", true);
                     let storage = planned.get(names::ROOTFS).get("storage").as_str();
-                    // What PVE cannot clone across nodes (local volumes) is cloned on the source's
-                    // node and migrated to `node` afterwards.
-                    let migrate_to = match ctx.clone_source(source, LXC).await {
-                        Ok(Some(source_guest)) => {
-                            match crate::resources::guest::checks::clone_then_migrate(ctx, LXC, source, &source_guest, &node, storage).await
-                            {
-                                Ok(true) => Some(node.clone()),
-                                Ok(false) => None,
-                                Err(e) => return Err(api_failure("Listing the nodes' storages", e).into()),
-                            }
-                        }
-                        Ok(None) => None,
-                        Err(e) => return Err(api_failure("Reading the clone source", e).into()),
-                    };
-                    if node != source_node && migrate_to.is_none() {
-                        clone.insert("target", &node);
-                    }
-                    if let Some(storage) = storage {
-                        // Cloned beside the source first: onto that storage if the source's node has it.
-                        let there = migrate_to.is_none()
-                            || ctx.node_storages(&source_node).await.is_ok_and(|s| s.iter().any(|s| s.storage == storage));
-                        if there {
-                            clone.insert("storage", storage);
-                        }
-                    }
+                    let placement = place_clone(ctx, LXC, source, &source_guest, &node, storage, &mut clone).await?;
                     // The mark goes with the clone request itself (see pve_api::marker).
                     clone.insert("description", pve_api::marker::with_mark(planned.get(names::DESCRIPTION).as_str()));
                     let hostname = planned.get(names::HOSTNAME).as_str().unwrap_or_default();
                     let creation = Creation { kind: LXC, vmid, node: &source_node, name: hostname, what: "Cloning the container" };
                     let mut cloned = {
-                        let allocating_on = if clone.get("target").is_some() { node.as_str() } else { source_node.as_str() };
-                        let _allocating = ctx.storage_slot(allocating_on, clone.get("storage").unwrap_or("local-lvm")).await;
+                        let _allocating = ctx.storage_slot(&placement.allocating_on, &placement.allocating_storage).await;
                         creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(LXC, &source_node, source, vmid, &clone))).await
                     };
                     if cloned.is_ok()
-                        && let Some(target) = &migrate_to
+                        && let Some(target) = &placement.migrate_to
                         && let Err(diagnostics) = migrate(ctx, LXC, &source_node, vmid, target, storage, limit).await
                     {
                         // The clone is there, on the source's node: kept in state (tainted).

@@ -39,8 +39,8 @@ use super::guest::checks::{self, CloneWant, IMAGES, SNIPPETS, VcpuWant, VolumeWa
 use super::guest::{
     Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
     destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, migrate,
-    move_volumes, nameservers, read_config, read_config_at, set_pool, set_power, settle, storage_moves, text, timeout, timeouts_block,
-    until_done, update_config, upload_snippet,
+    move_volumes, nameservers, place_clone, read_config, read_config_at, set_pool, set_power, settle, storage_moves, text, timeout,
+    timeouts_block, until_done, update_config, upload_snippet,
 };
 
 mod model;
@@ -490,10 +490,12 @@ impl Resource<Context> for PveVm {
                 Diagnostics::from(Diagnostic::error("Invalid import ID", format!("'{id}' is not NODE/VMID or VMID (e.g. pve1/101)")))
             })?;
             ctx.invalidate_resources().await;
-            let state = Self::read_state(ctx, vmid, &Value::Null)
+            let found = read_config(ctx, vmid, QEMU).await?;
+            let cicustom = found.as_ref().and_then(|(_, config)| text(config, "cicustom"));
+            let state = Self::state_of(ctx, vmid, &Value::Null, found)
                 .await?
                 .ok_or_else(|| Diagnostics::from(Diagnostic::error("VM not found", format!("no VM with VMID {vmid}"))))?;
-            let state = Self::with_snippet_options(ctx, vmid, state).await;
+            let state = Self::with_snippet_options(ctx, vmid, cicustom.as_deref(), state).await;
             if let Some(node) = id.split('/').next().filter(|n| id.contains('/') && *n != "qemu")
                 && state.get(names::CURRENT_NODE).as_str() != Some(node)
             {

@@ -49,17 +49,14 @@ impl PveVm {
         Ok(format!("user={volume}"))
     }
 
-    /// An imported VM whose user-data is the provider's own snippet gets the options it was built
-    /// from (the snippet's header, read over SFTP), so its import plans clean. Without SSH, or
-    /// for a snippet of another origin, the state stays as read.
-    pub(super) async fn with_snippet_options(ctx: &Context, vmid: u64, mut state: Value) -> Value {
+    /// An imported VM whose user-data (`cicustom`, as read) is the provider's own snippet gets
+    /// the options it was built from (the snippet's header, read over SFTP), so its import plans
+    /// clean. Without SSH, or for a snippet of another origin, the state stays as read.
+    pub(super) async fn with_snippet_options(ctx: &Context, vmid: u64, cicustom: Option<&str>, mut state: Value) -> Value {
         let node = state.get(names::CURRENT_NODE).as_str().unwrap_or_default().to_string();
         let storage = state.get(names::SNIPPET_STORAGE).as_str().unwrap_or("local").to_string();
         let snippet = crate::resources::guest::cloud_init::snippet_name(vmid);
-        let uses_ours = match ctx.client.guest_config(QEMU, &node, vmid).await {
-            Ok(config) => text(&config, "cicustom").is_some_and(|c| c.starts_with("user=") && c.ends_with(&format!("snippets/{snippet}"))),
-            Err(_) => false,
-        };
+        let uses_ours = cicustom.is_some_and(|c| c.starts_with("user=") && c.ends_with(&format!("snippets/{snippet}")));
         if !ctx.ssh.configured || !uses_ours {
             return state;
         }
@@ -155,51 +152,10 @@ impl PveVm {
                 let full = config.get(names::CLONE_FULL).as_bool().unwrap_or(true);
                 let mut clone = Params::new().set("name", planned.get(names::NAME).as_str().unwrap_or_default()).flag("full", full);
                 let disk_storage = disks.first().and_then(|d| d.get(names::STORAGE).as_str());
-                // What PVE cannot clone across nodes (local volumes) is cloned on the source's
-                // node and migrated to `node` afterwards.
-                let migrate_to = match crate::resources::guest::checks::clone_then_migrate(
-                    ctx,
-                    QEMU,
-                    source,
-                    &source_guest,
-                    &node,
-                    disk_storage.filter(|_| full),
-                )
-                .await
-                {
-                    Ok(true) => Some(node.clone()),
-                    Ok(false) => None,
-                    Err(e) => return Err(api_failure("Listing the nodes' storages", e).into()),
-                };
-                if node != source_node && migrate_to.is_none() {
-                    clone.insert("target", &node);
-                }
-                if full && let Some(storage) = disk_storage {
-                    // Cloned beside the source first: onto that storage if the source's node has it.
-                    let there = match &migrate_to {
-                        None => true,
-                        Some(_) => ctx.node_storages(&source_node).await.is_ok_and(|s| s.iter().any(|s| s.storage == storage)),
-                    };
-                    if there {
-                        clone.insert("storage", storage);
-                    }
-                }
-                if !full && let Some(storage) = disks.first().and_then(|d| d.get(names::STORAGE).as_str()) {
-                    // A linked clone stays on the template's storage.
-                    let source_storages: BTreeSet<String> = source_guest
-                        .config
-                        .values
-                        .iter()
-                        .filter_map(|(k, v)| disk_from_config(k, &json_text(v)))
-                        .filter_map(|d| d.get(names::STORAGE).as_str().map(str::to_string))
-                        .collect();
-                    if !source_storages.contains(storage) {
-                        let detail = format!(
-                            "a linked clone stays on its template's storage ({}); use that storage or clone_full = true",
-                            source_storages.into_iter().collect::<Vec<_>>().join(", ")
-                        );
-                        return Err(Diagnostic::error("Linked clone on another storage", detail).at(attr(names::DISK)).into());
-                    }
+                let placement = place_clone(ctx, QEMU, source, &source_guest, &node, disk_storage.filter(|_| full), &mut clone).await?;
+                // Checked at plan time too, but a template this apply made was not there to read then.
+                if !full && let Some(problem) = disk_storage.and_then(|s| checks::linked_storage_problem(QEMU, &source_guest.config, s)) {
+                    return Err(problem.at(attr(names::DISK)).into());
                 }
                 // The mark goes with the clone request itself (see pve_api::marker).
                 clone.insert("description", pve_api::marker::with_mark(planned.get(names::DESCRIPTION).as_str()));
@@ -211,18 +167,13 @@ impl PveVm {
                     what: "Cloning the VM",
                 };
                 let result = {
-                    // Where the clone's volumes are allocated: beside the source unless PVE clones straight to `node`.
-                    let allocating_on = if clone.get("target").is_some() { node.as_str() } else { source_node.as_str() };
-                    let template_storage = crate::resources::guest::checks::volume_storages(QEMU, &source_guest.config, false);
-                    let storage =
-                        clone.get("storage").or(template_storage.iter().next().map(String::as_str)).unwrap_or("local-lvm").to_string();
-                    let _allocating = ctx.storage_slot(allocating_on, &storage).await;
+                    let _allocating = ctx.storage_slot(&placement.allocating_on, &placement.allocating_storage).await;
                     creation.run(ctx, limit, || Box::pin(ctx.client.clone_guest(QEMU, &source_node, source, vmid, &clone))).await
                 };
                 if let Err(failed) = result {
                     return Err(Self::unbuilt(ctx, vmid, planned, failed).await);
                 }
-                if let Some(target) = &migrate_to
+                if let Some(target) = &placement.migrate_to
                     && let Err(d) = migrate(ctx, QEMU, &source_node, vmid, target, disk_storage, limit).await
                 {
                     // The clone is there, on the source's node: kept in state (tainted), never orphaned.
