@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod marker;
+pub mod privileges;
 pub mod propstr;
 pub mod secret;
 pub mod size;
