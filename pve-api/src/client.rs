@@ -223,10 +223,11 @@ impl PveClient {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            let retryable = match retry {
-                Retry::Idempotent => error.is_transient() || error.certainly_not_applied(),
-                Retry::OnlyIfNotApplied => error.certainly_not_applied(),
-            };
+            let retryable = !error.is_certificate_refusal()
+                && match retry {
+                    Retry::Idempotent => error.is_transient() || error.certainly_not_applied(),
+                    Retry::OnlyIfNotApplied => error.certainly_not_applied(),
+                };
             let elapsed = started.elapsed();
             if !retryable || attempt >= policy.max_attempts || elapsed >= policy.max_elapsed {
                 return Err(if attempt > 1 && retryable {
@@ -248,10 +249,10 @@ impl PveClient {
         let mut request = self.inner.http.request(method.clone(), &url);
         request = if method == Method::GET || method == Method::DELETE { request.query(&params.0) } else { request.form(&params.0) };
         request = self.authorize(request, &method).await?;
-        let response = request.send().await.map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
+        let response = request.send().await.map_err(|cause| ApiError::Transport { request: request_name.clone(), cause })?;
         let status = response.status();
         let reason = reason_phrase(&response);
-        let body = response.bytes().await.map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
+        let body = response.bytes().await.map_err(|cause| ApiError::Transport { request: request_name.clone(), cause })?;
         if status == StatusCode::UNAUTHORIZED {
             self.forget_ticket().await;
         }
@@ -285,10 +286,10 @@ impl PveClient {
             .form(&[("username", username), ("password", password.expose())])
             .send()
             .await
-            .map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
+            .map_err(|cause| ApiError::Transport { request: request_name.clone(), cause })?;
         let status = response.status();
         let reason = reason_phrase(&response);
-        let body = response.bytes().await.map_err(|source| ApiError::Transport { request: request_name.clone(), source })?;
+        let body = response.bytes().await.map_err(|cause| ApiError::Transport { request: request_name.clone(), cause })?;
         let envelope = decode_response(&request_name, status, reason, &body)?;
         let field = |name: &str| {
             envelope["data"][name]

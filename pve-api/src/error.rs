@@ -23,12 +23,11 @@ pub enum ApiError {
     /// Any other non-success status, usually 500 with the handler's message.
     #[error("{request}: {message} (HTTP {status})")]
     Server { request: String, status: u16, message: String },
-    #[error("{request}: {source}")]
-    Transport {
-        request: String,
-        #[source]
-        source: reqwest::Error,
-    },
+    /// With the whole chain of causes in the message, since reqwest's own text ("error sending
+    /// request") hides the one that matters, e.g. "invalid peer certificate: UnknownIssuer". So it
+    /// is not also given as the error's source: `{:#}` would say it all twice.
+    #[error("{request}: {}", causes(.cause))]
+    Transport { request: String, cause: reqwest::Error },
     #[error("{request}: unexpected response: {detail}")]
     Decode { request: String, detail: String },
     #[error("task {upid} failed: {exitstatus}{}", describe_log(.log_tail))]
@@ -102,7 +101,7 @@ impl ApiError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Proxy { .. } => true,
-            Self::Transport { source, .. } => !source.is_builder() && !source.is_redirect(),
+            Self::Transport { cause, .. } => !cause.is_builder() && !cause.is_redirect() && !self.is_certificate_refusal(),
             Self::Server { status, .. } if *status >= 500 => {
                 !(self.is_not_found() || self.is_already_exists() || self.is_digest_mismatch())
             }
@@ -130,12 +129,35 @@ impl ApiError {
             || exitstatus.contains("596")
     }
 
+    /// The server's certificate was refused (unknown CA, wrong name, expired): sending again
+    /// cannot help, so it fails at once instead of after every retry.
+    pub fn is_certificate_refusal(&self) -> bool {
+        let Self::Transport { cause, .. } = self else { return false };
+        let text = causes(cause);
+        text.contains("certificate") || text.contains("UnknownIssuer") || text.contains("NotValidForName")
+    }
+
     /// Certain that the server did not act on the request, so even a create may be sent again.
     pub fn certainly_not_applied(&self) -> bool {
         match self {
-            Self::Transport { source, .. } => source.is_connect(),
+            Self::Transport { cause, .. } => cause.is_connect(),
             Self::Server { status: 503, .. } => true,
             _ => self.is_lock_timeout() || self.is_guest_locked(),
         }
     }
+}
+
+/// An error and its causes, "outer: inner: innermost", each said once (reqwest repeats its
+/// source's text in its own sometimes).
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let part = inner.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        cause = inner.source();
+    }
+    text
 }

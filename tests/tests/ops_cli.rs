@@ -104,7 +104,13 @@ fn expire_lab_stops_only_expired_lab_guests() {
     assert_eq!(dry.code, 0, "{}", dry.stderr);
     assert_eq!(request_log(&path).iter().filter(|r| r["method"] != "GET").count(), before, "dry run changes nothing");
 
-    let run = pve_ops(&emu.url, &["expire-lab", "--today", "2026-06-01", "--json", "--metrics-dir", &metrics_dir]);
+    // Stopping guests asks first: without a terminal and without --yes, nothing is stopped.
+    let unasked = pve_ops(&emu.url, &["expire-lab", "--today", "2026-06-01"]);
+    assert_ne!(unasked.code, 0);
+    assert!(unasked.stderr.contains("pass --yes"), "{}", unasked.stderr);
+    assert_eq!(request_log(&path).iter().filter(|r| r["method"] != "GET").count(), before, "nothing was stopped unasked");
+
+    let run = pve_ops(&emu.url, &["expire-lab", "--today", "2026-06-01", "--yes", "--json", "--metrics-dir", &metrics_dir]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["stopped"], 1);

@@ -49,6 +49,15 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     let mut expired = Family::gauge("pve_lab_guest_expired", "1 when a lab guest's expires- date has passed (it is stopped), else 0.");
     let (mut stopped, mut failed, mut report_rows) = (0usize, 0usize, Vec::new());
     let api = ops.api()?;
+    // Stopping is the one change: asked once, for all of them, before any.
+    let to_stop: Vec<String> = all
+        .iter()
+        .filter(|g| g.running && verdict(&g.tags, today) == Verdict::Expired)
+        .map(|g| format!("{} ({})", g.vmid, g.name))
+        .collect();
+    if !ops.dry_run && !to_stop.is_empty() && !super::confirm(&format!("Stop expired lab guests {}?", to_stop.join(", ")), ops.yes)? {
+        return Ok(Exit::Failure);
+    }
     for guest in &all {
         let verdict = verdict(&guest.tags, today);
         if verdict == Verdict::NotLab {
