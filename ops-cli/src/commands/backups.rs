@@ -26,6 +26,17 @@ pub async fn archives(client: &PveClient, node: &str, vmid: u64) -> anyhow::Resu
     Ok(found)
 }
 
+/// The nodes that are up: a node that is down answers nothing (595), but its guests' archives on
+/// shared storage are visible from any of these.
+pub async fn online_nodes(client: &PveClient) -> anyhow::Result<Vec<String>> {
+    Ok(client.nodes().await?.into_iter().filter(|n| n.status.as_deref() == Some("online")).map(|n| n.node).collect())
+}
+
+/// Where to read a guest's archives from: its node, or the first online one when its node is down.
+fn lookout<'a>(node: &'a str, online: &'a [String]) -> &'a str {
+    if online.iter().any(|n| n == node) { node } else { online.first().map(String::as_str).unwrap_or(node) }
+}
+
 /// Backs `vmid` up (snapshot mode, zstd) to `storage` and returns the new archive's volume ID.
 pub async fn safety_backup(api: &PveClient, node: &str, vmid: u64, storage: &str) -> anyhow::Result<String> {
     let upid =
@@ -155,6 +166,7 @@ pub async fn verify(ops: &Ops, VerifyArgs { max_age, full }: VerifyArgs) -> anyh
     let clock = chrono::Utc::now();
     let now = clock.timestamp();
     let jobs = jobs(api, clock).await?;
+    let online = online_nodes(api).await?;
     let mut last = Family::gauge("pve_backup_last_timestamp_seconds", "Creation time of the newest backup archive of a guest.");
     let mut age = Family::gauge("pve_backup_age_seconds", "Age of the newest backup archive of a guest.");
     let mut size = Family::gauge("pve_backup_size_bytes", "Size of the newest backup archive of a guest.");
@@ -170,7 +182,9 @@ pub async fn verify(ops: &Ops, VerifyArgs { max_age, full }: VerifyArgs) -> anyh
         // --max-age replaces the schedule's allowance, for scheduled guests only.
         let allowed = covering.iter().map(|j| j.allowed).min().map(|from_schedule| max_age.unwrap_or(from_schedule));
         scheduled.push(labels(), if covering.is_empty() { 0.0 } else { 1.0 });
-        let newest = archives(api, &guest.node, guest.vmid).await?.into_iter().next();
+        // A guest of a node that is down is what most needs its archives checked.
+        let from = lookout(&guest.node, &online);
+        let newest = archives(api, from, guest.vmid).await?.into_iter().next();
         if let Some((_, volume)) = &newest {
             last.push(labels(), volume.ctime.unwrap_or(0) as f64);
             age.push(labels(), (now - volume.ctime.unwrap_or(0) as i64) as f64);
@@ -180,7 +194,7 @@ pub async fn verify(ops: &Ops, VerifyArgs { max_age, full }: VerifyArgs) -> anyh
             (_, None) => "unscheduled",
             (None, Some(_)) => "missing",
             (Some((storage, volume)), Some(allowed)) => {
-                let readable = !full || api.volume_attributes(&guest.node, storage, &volume.volid).await.is_ok();
+                let readable = !full || api.volume_attributes(from, storage, &volume.volid).await.is_ok();
                 match (now - volume.ctime.unwrap_or(0) as i64 <= allowed, readable) {
                     (true, true) => "ok",
                     (false, _) => "stale",
@@ -316,6 +330,14 @@ pub async fn restore(ops: &Ops, args: RestoreArgs) -> anyhow::Result<Exit> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn archives_of_a_node_that_is_down_are_read_from_one_that_is_up() {
+        let online = vec!["pve1".to_string(), "pve3".to_string()];
+        assert_eq!(super::lookout("pve3", &online), "pve3");
+        assert_eq!(super::lookout("pve2", &online), "pve1");
+        assert_eq!(super::lookout("pve2", &[]), "pve2", "nothing is up: the error says which node failed");
+    }
+
     #[test]
     fn allowed_age_follows_the_schedule() {
         let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z").unwrap().with_timezone(&chrono::Utc);

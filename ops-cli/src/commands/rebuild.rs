@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use pve_api::{GuestKind, Params, TaskWait};
 use serde_json::json;
 
-use super::backups::{archives, restore_archive, safety_backup};
+use super::backups::{archives, online_nodes, restore_archive, safety_backup};
 use super::{confirm, guest_in};
 use crate::report::report;
 use crate::terraform::Terraform;
@@ -100,13 +100,7 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     let node = match existing {
         Some(g) => g.node.clone(),
         // Gone: any online node sees the shared backup storage the archives are on.
-        None => api
-            .nodes()
-            .await?
-            .into_iter()
-            .find(|n| n.status.as_deref() == Some("online"))
-            .map(|n| n.node)
-            .ok_or_else(|| anyhow::anyhow!("no online node to restore {vmid} on"))?,
+        None => online_nodes(api).await?.into_iter().next().ok_or_else(|| anyhow::anyhow!("no online node to restore {vmid} on"))?,
     };
     let newest = archives(api, &node, vmid).await?.into_iter().next();
     if existing.is_none() && newest.is_none() {
