@@ -51,7 +51,7 @@ pub async fn safety_backup(api: &PveClient, node: &str, vmid: u64, storage: &str
 }
 
 /// Stops `existing` (the guest at `target`, if any) and restores `archive` into `target`,
-/// replacing it (`force`); `unique` gives a copy new MACs.
+/// replacing it (`force`); `unique` gives a copy new MACs; `start` has PVE start it once restored.
 #[allow(clippy::too_many_arguments)]
 pub async fn restore_archive(
     api: &PveClient,
@@ -62,6 +62,7 @@ pub async fn restore_archive(
     storage: Option<&str>,
     existing: Option<&Guest>,
     unique: bool,
+    start: bool,
 ) -> anyhow::Result<()> {
     if let Some(existing) = existing
         && existing.running
@@ -79,6 +80,9 @@ pub async fn restore_archive(
     }
     if unique {
         params = params.flag("unique", true);
+    }
+    if start {
+        params = params.flag("start", true);
     }
     let upid = api.create_guest(kind, node, &params).await?;
     api.wait_task(&upid, wait()).await?;
@@ -245,6 +249,9 @@ pub struct RestoreArgs {
     /// Replace an existing guest (backed up first).
     #[arg(long)]
     pub force: bool,
+    /// Start the guest once it is restored (after a disaster, the services come back with it).
+    #[arg(long)]
+    pub start: bool,
 }
 
 /// Restores a guest from a vzdump archive. An existing target is only replaced with `--force`,
@@ -285,11 +292,12 @@ pub async fn restore(ops: &Ops, args: RestoreArgs) -> anyhow::Result<Exit> {
         }
     }
     let plan = format!(
-        "restore {} from {}{} as {target} on {node}{}",
+        "restore {} from {}{} as {target} on {node}{}{}",
         args.vmid,
         archive.volid,
         args.storage.as_ref().map(|s| format!(" onto {s}")).unwrap_or_default(),
-        if existing.is_some() { ", backing up and replacing the existing guest" } else { "" }
+        if existing.is_some() { ", backing up and replacing the existing guest" } else { "" },
+        if args.start { ", and start it" } else { "" }
     );
     if ops.dry_run {
         report(
@@ -314,7 +322,7 @@ pub async fn restore(ops: &Ops, args: RestoreArgs) -> anyhow::Result<Exit> {
         );
     }
     let unique = args.target.is_some_and(|t| t != args.vmid);
-    restore_archive(api, kind, &node, target, &archive.volid, args.storage.as_deref(), existing, unique).await?;
+    restore_archive(api, kind, &node, target, &archive.volid, args.storage.as_deref(), existing, unique, args.start).await?;
     let seconds = started.elapsed().as_secs_f64();
     report(
         ops,

@@ -166,7 +166,7 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     let rebuilt = guest_in(&api.cluster_resources(Some("vm")).await?, new_vmid);
     let rebuilt =
         rebuilt.ok_or_else(|| anyhow::anyhow!("terraform reported VM {new_vmid}, but PVE does not have it; the data is in {archive}"))?;
-    restore_archive(api, GuestKind::Qemu, &rebuilt.node, new_vmid, &archive, None, Some(&rebuilt), false)
+    restore_archive(api, GuestKind::Qemu, &rebuilt.node, new_vmid, &archive, None, Some(&rebuilt), false, false)
         .await
         .map_err(|e| anyhow::anyhow!("restoring {archive} into {new_vmid} failed: {e:#}"))?;
     let upid = api.guest_action(GuestKind::Qemu, &rebuilt.node, new_vmid, "start", &Params::new()).await?;
