@@ -129,6 +129,8 @@ impl Site {
     fn terraform_ok(&self, env: &str, args: &[&str]) -> String {
         let out = self.terraform(env, args);
         assert_eq!(out.code, 0, "terraform {args:?} in {env}:\n{}", out.all());
+        let summary = out.stdout.lines().filter(|l| l.starts_with("Apply complete") || l.starts_with("No changes")).collect::<Vec<_>>();
+        eprintln!("$ terraform -chdir=environments/{env} {}\n  {}", args.join(" "), summary.join("\n  "));
         out.all()
     }
 
@@ -285,7 +287,15 @@ fn a_lost_node_is_recovered_by_the_runbook_with_every_guest_and_state_version_ba
         .filter(|c| c["ok"] == false)
         .map(|c| format!("{} {}", c["check"].as_str().unwrap_or(""), c["target"].as_str().unwrap_or("")))
         .collect();
-    assert!(failed.iter().any(|c| c.contains("120")) && failed.iter().any(|c| c.starts_with("s3")), "{failed:?}");
+    for (vmid, _) in LOST.iter().filter(|(vmid, _)| [120, 130].contains(vmid)) {
+        assert!(failed.contains(&format!("guest {vmid}")), "{vmid} is down and named: {failed:?}");
+    }
+    assert!(failed.iter().any(|c| c.starts_with("s3")), "the state bucket is down: {failed:?}");
+    // `rebuild` goes through Terraform, whose state is on the MinIO that is gone: it says so,
+    // and points at the runbook's way.
+    let rebuild = site.pve_ops(&["rebuild", "minio", "--dry-run"]);
+    assert_eq!(rebuild.code, 1);
+    assert!(rebuild.stderr.contains("restore MinIO first: `pve-ops restore vm"), "{}", rebuild.stderr);
     // Runbook step 2: what can be restored.
     let verify = site.pve_ops(&["verify-backups", "--json"]);
     assert_eq!(verify.code, 0, "every guest has a fresh archive on the shared storage");

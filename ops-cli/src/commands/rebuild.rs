@@ -89,7 +89,16 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     let service = args.service;
     let terraform = Terraform { program: &args.terraform, dir: args.environments.join(&args.env) };
     let check_timeout = Duration::from_secs(args.check_timeout);
-    let before = terraform.outputs()?;
+    // MinIO holds this environment's state too: with MinIO gone, the state cannot be read, and
+    // a Terraform rebuild cannot start. Its archive can: restore it first (the runbook's way).
+    let before = terraform.outputs().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the state of {} ({e:#}); if MinIO (which holds it) is down, restore MinIO first: \
+             `pve-ops restore vm <MinIO's VMID> --node <its node> --start`, then `terraform apply` there \
+             (docs/guides/DISASTER-RECOVERY.md)",
+            terraform.dir.display()
+        )
+    })?;
     let vmid = before[service.name()]["value"]["vmid"].as_u64().ok_or_else(|| {
         anyhow::anyhow!("the environment in {} has no {} VM in its state: apply it first", terraform.dir.display(), service.name())
     })?;
