@@ -330,8 +330,9 @@ fn a_lost_node_is_recovered_by_the_runbook_with_every_guest_and_state_version_ba
     phase("state storage", &mut clock);
 
     let (rt, api) = (&site.runtime, &site.api);
-    // Step 6: the other guests from their newest archives, started.
-    for (vmid, _) in LOST.iter().filter(|(vmid, _)| *vmid != MINIO) {
+    // Step 6: the other guests from their newest archives, started, in their startup order
+    // (monitoring, then prod's DNS before the services that resolve through it).
+    for vmid in [MONITORING, 130, 120] {
         let restored = site.pve_ops(&["restore", "vm", &vmid.to_string(), "--node", LOST_NODE, "--start", "--yes"]);
         assert_eq!(restored.code, 0);
     }

@@ -16,9 +16,9 @@
 //!   connection: AnyEvent::HTTP's `595` with the socket's error (pve-http-server
 //!   `PVE/APIServer/AnyEvent.pm` `proxy_request` passes its status and reason on).
 //! - **Reinstalling.** PVE's documented way back for a node with the same name is `pvecm delnode`
-//!   on a surviving node, removing the dead node's `/etc/pve/nodes/<node>` (the admin guide:
-//!   "recover any configuration you still need and remove the directory afterwards"), a fresh
-//!   install, and `pvecm add`. A node that rejoins with the old configs in place would claim
+//!   on a surviving node, then taking what is still wanted out of the dead node's
+//!   `/etc/pve/nodes/<node>` and removing that directory (pve-docs `pvecm.adoc`, the cleanup after
+//!   a node's removal), a fresh install, and `pvecm add`. A node that rejoins with the old configs in place would claim
 //!   guests whose disks are gone. So `reinstall_node` stands for all of it: the node is online
 //!   again with empty local storages and none of its old guests; cluster-wide configuration
 //!   (storage definitions, pools, backup jobs, HA resources, which name VMIDs, not nodes) stays.
