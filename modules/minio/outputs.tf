@@ -59,3 +59,8 @@ output "user_data_version" {
   description = "The VM's user_data_wo_version: <secrets_version>:<sha256 of the user-data with every secret replaced by a stand-in>. It changes with every non-secret input that changes the user-data, and with secrets_version; it reveals no secret."
   value       = local.user_data_version
 }
+
+output "vm" {
+  description = "The VM as modules/vm reports it (vmid, node, current_node, ip, tags, sizes, environment, no_expire, ...): no secrets."
+  value       = module.vm.vms["minio"]
+}

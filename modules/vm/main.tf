@@ -26,7 +26,7 @@ locals {
       address       = v.ip == "dhcp" ? null : split("/", v.ip)[0]
       gateway       = v.ip == "dhcp" ? null : try(coalesce(v.gateway, var.gateway), null)
       # PVE stores tags lowercased and de-duplicated; handing it the same form keeps plans quiet.
-      tags             = length(v.tags) > 0 ? toset([for t in v.tags : lower(t)]) : null
+      tags = length(v.tags) > 0 ? toset([for t in v.tags : lower(t)]) : null
       # A VM with its own user-data has none generated: the module-wide default does not apply.
       own_user_data    = v.user_data_version != null
       security_updates = v.user_data_version != null ? false : (v.security_updates != null ? v.security_updates : var.security_updates)

@@ -177,7 +177,7 @@ fn rebuild_recreates_minio_from_terraform_and_restores_its_data() {
     assert!(
         steps[0].as_str().unwrap().starts_with(&format!("back up {vmid}"))
             && steps[1].as_str().unwrap().starts_with(&format!("lift the protection of {vmid}"))
-            && steps[2].as_str().unwrap().contains("-replace=module.minio.pve_vm.this"),
+            && steps[2].as_str().unwrap().contains("-replace=module.minio.module.vm.pve_vm.this[\"minio\"]"),
         "{plan}"
     );
     assert_eq!(tablet().as_deref(), Some("0"), "a dry run changes nothing");

@@ -6,7 +6,7 @@ mock_provider "pve" {}
 variables {
   node                = "pve1"
   template_vmid       = 9000
-  ip          = "10.10.10.20/24"
+  ip                  = "10.10.10.20/24"
   gateway             = "10.10.10.1"
   ssh_public_keys     = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly test@example"]
   minio_server_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
