@@ -224,12 +224,32 @@ fn tfvars_from_example(env: &Environment, fills: &[(&str, String)]) -> String {
 /// Applies the environment from its example (with `fills`), checks the re-plan is clean, and
 /// returns its outputs.
 fn apply_example(name: &'static str, fills: &[(&str, String)]) -> (Environment, serde_json::Value) {
+    apply_example_keeping(name, fills, None)
+}
+
+/// As `apply_example`; with `defaults_but`, the example must also equal the variables' defaults
+/// except for the variables named there: a plan with only those set (the rest left to the
+/// defaults) changes nothing, so copying the example changes no existing guest.
+fn apply_example_keeping(
+    name: &'static str,
+    fills: &[(&str, String)],
+    defaults_but: Option<&[&str]>,
+) -> (Environment, serde_json::Value) {
     let env = Environment::new(name);
     std::fs::write(env.dir().join("terraform.tfvars"), tfvars_from_example(&env, fills)).unwrap();
     let out = env.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
     assert_eq!(out.code, 0, "{name} applies from its example in one go:\n{}", out.all());
     let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
     assert_eq!(out.code, 0, "{name} re-plans clean after applying its example:\n{}", out.all());
+    if let Some(kept) = defaults_but {
+        let example = std::fs::read_to_string(env.dir().join("terraform.tfvars.example")).unwrap();
+        let only: Vec<&str> =
+            example.lines().filter(|l| kept.iter().any(|k| l.split('=').next().unwrap_or("").trim() == *k)).collect();
+        assert_eq!(only.len(), kept.len(), "{kept:?} are single lines of the example");
+        std::fs::write(env.dir().join("terraform.tfvars"), only.join("\n") + "\n").unwrap();
+        let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+        assert_eq!(out.code, 0, "{name}'s example matches the defaults it replaces:\n{}", out.all());
+    }
     let out = env.run(&["output", "-json"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let outputs = serde_json::from_str(&out.stdout).unwrap();
@@ -255,7 +275,7 @@ fn lab_applies_from_its_example() {
 
 #[test]
 fn prod_applies_from_its_example() {
-    let (env, outputs) = apply_example("prod", &[]);
+    let (env, outputs) = apply_example_keeping("prod", &[], Some(&["ssh_public_keys"]));
     let api = pve_home_tests::client(&env.emu);
     let guests = env.runtime.block_on(api.cluster_resources(Some("vm"))).unwrap();
     for vmid in [120, 121, 130, 131, 132] {
@@ -265,7 +285,7 @@ fn prod_applies_from_its_example() {
 
 #[test]
 fn k8s_applies_from_its_example() {
-    let (env, _outputs) = apply_example("k8s", &[]);
+    let (env, _outputs) = apply_example_keeping("k8s", &[], Some(&["ssh_public_keys"]));
     let api = pve_home_tests::client(&env.emu);
     let guests = env.runtime.block_on(api.cluster_resources(Some("vm"))).unwrap();
     let nodes: std::collections::BTreeSet<_> =
