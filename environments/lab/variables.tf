@@ -58,7 +58,7 @@ variable "ci_user" {
   default     = "ubuntu"
 }
 
-variable "ci_ssh_keys" {
+variable "ssh_public_keys" {
   description = "SSH public keys for the cloud-init user (and root in lab containers)."
   type        = list(string)
   default     = []

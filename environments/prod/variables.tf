@@ -57,7 +57,7 @@ variable "ci_user" {
   default     = "ubuntu"
 }
 
-variable "ssh_keys" {
+variable "ssh_public_keys" {
   description = "SSH public keys for the cloud-init user of VMs and root in containers."
   type        = list(string)
   default     = []

@@ -120,13 +120,13 @@ variable "vlan" {
   }
 }
 
-variable "ip_address" {
-  description = "Static IPv4 address with prefix length, e.g. 10.10.10.20/24. Static, because every environment's backend names it."
+variable "ip" {
+  description = "Static IPv4 address with prefix length, e.g. 10.10.10.20/24. Static, because every environment's backend names it. Formerly ip_address."
   type        = string
 
   validation {
-    condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$", var.ip_address)) && can(cidrhost(var.ip_address, 0))
-    error_message = "ip_address must be an IPv4 address with a prefix length, e.g. 10.10.10.20/24 (not dhcp)."
+    condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$", var.ip)) && can(cidrhost(var.ip, 0))
+    error_message = "ip must be an IPv4 address with a prefix length, e.g. 10.10.10.20/24 (not dhcp)."
   }
 }
 
@@ -185,6 +185,41 @@ variable "tags" {
 
 variable "protection" {
   description = "PVE protection flag: the VM (and every environment's state) cannot be destroyed while it is set."
+  type        = bool
+  default     = true
+}
+
+variable "environment" {
+  description = "Environment the server belongs to, written as the lifecycle tag environment-<name> (it never expires)."
+  type        = string
+  default     = "monitoring"
+}
+
+variable "on_boot" {
+  description = "Start the VM with its node (default: yes, every environment's plan needs the state)."
+  type        = bool
+  default     = true
+}
+
+variable "startup" {
+  description = "PVE startup order and delays; by default first, with 30 s before the next guest."
+  type        = string
+  default     = "order=1,up=30"
+
+  validation {
+    condition     = var.startup == null || can(regex("^(order=[0-9]+|up=[0-9]+|down=[0-9]+)(,(order=[0-9]+|up=[0-9]+|down=[0-9]+))*$", var.startup))
+    error_message = "startup must be PVE's startup property, e.g. \"order=1,up=30\"."
+  }
+}
+
+variable "agent" {
+  description = "QEMU guest agent device (the backup's snapshot mode freezes file systems through it)."
+  type        = bool
+  default     = true
+}
+
+variable "clone_full" {
+  description = "Full clone of the template (default), or a linked clone on the template's storage."
   type        = bool
   default     = true
 }

@@ -3,10 +3,6 @@
 # config file of files/, so the VM needs no configuration management after its first boot.
 # It also carries the secrets, so it goes to the write-only user_data_wo (never in state).
 
-data "pve_template" "this" {
-  name = var.template
-}
-
 locals {
   address = split("/", var.ip)[0]
 
@@ -85,7 +81,7 @@ locals {
   rendered = { for v, secret_files in local.secret_files : v => templatefile("${local.files}/cloud-init/user-data.yaml.tftpl", {
     hostname = var.name
     user     = var.user
-    ssh_keys = [for k in var.ssh_authorized_keys : trimspace(k)]
+    ssh_keys = [for k in var.ssh_public_keys : trimspace(k)]
     ca_certs = var.pve_ca_certificate == null ? [] : [var.pve_ca_certificate]
     packages = [
       "qemu-guest-agent",
@@ -112,49 +108,51 @@ locals {
   user_data_version = "${var.secrets_version}:${sha256(local.user_data_redacted)}"
 }
 
-resource "pve_vm" "this" {
-  node        = coalesce(var.node, data.pve_template.this.node)
-  vmid        = var.vmid
-  name        = var.name
-  description = "Prometheus, Alertmanager and Grafana (modules/monitoring-stack), managed by Terraform."
-  clone_vmid  = data.pve_template.this.vmid
-  cores       = var.cores
-  memory      = var.memory
-  agent       = true
-  on_boot     = var.on_boot
-  protection  = var.protection
-  tags        = distinct(concat(["monitoring"], var.tags))
+# The VM comes from modules/vm, the one place a pve_vm is declared (with its lifecycle tag).
+# The map key is fixed ("monitoring"), so the moved blocks below can name the addresses; var.name
+# is the VM's PVE name.
+module "vm" {
+  source = "../vm"
 
-  # The whole configuration, write-only: the secrets in it never reach the state. The snippet
-  # is rewritten when the version changes.
-  user_data_wo         = local.user_data
-  user_data_wo_version = local.user_data_version
-  snippet_storage      = var.snippet_storage
-  ci_dns_servers       = length(var.dns_servers) > 0 ? var.dns_servers : null
+  environment     = var.environment
+  node            = var.node
+  template_name   = var.template_name
+  template_vmid   = var.template_vmid
+  storage         = var.storage
+  bridge          = var.bridge
+  vlan            = var.vlan
+  gateway         = var.gateway
+  dns_servers     = var.dns_servers
+  snippet_storage = var.snippet_storage
 
-  disk {
-    slot     = "scsi0"
-    storage  = var.disk_storage
-    size     = var.disk_size
-    iothread = true
-    discard  = true
+  vms = {
+    monitoring = {
+      name        = var.name
+      vmid        = var.vmid
+      description = "Prometheus, Alertmanager and Grafana (modules/monitoring-stack), managed by Terraform."
+      tags        = distinct(concat(["monitoring"], var.tags))
+      ip          = var.ip
+      cores       = var.cores
+      memory      = var.memory
+      agent       = true
+      disk        = var.disk_size
+      on_boot     = var.on_boot
+      protection  = var.protection
+      # The whole configuration, write-only: the secrets in it never reach the state.
+      user_data_version = local.user_data_version
+      # The monitoring VM must outlive every lab, so it never expires.
+      no_expire = true
+    }
   }
-
-  network {
-    bridge = var.bridge
-    vlan   = var.vlan
-  }
-
-  ip_config {
-    ipv4    = var.ip
-    gateway = var.gateway
-  }
+  user_data = { monitoring = local.user_data }
 }
 
-# The environment tag through pve_lifecycle_tag: pve_vm ignores lifecycle tags. The monitoring VM
-# must outlive every lab, so it never expires.
-resource "pve_lifecycle_tag" "this" {
-  vmid        = pve_vm.this.vmid
-  environment = var.environment
-  no_expire   = true
+moved {
+  from = pve_vm.this
+  to   = module.vm.pve_vm.this["monitoring"]
+}
+
+moved {
+  from = pve_lifecycle_tag.this
+  to   = module.vm.pve_lifecycle_tag.this["monitoring"]
 }

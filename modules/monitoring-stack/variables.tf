@@ -34,15 +34,21 @@ variable "vmid" {
   }
 }
 
-variable "template" {
-  description = "Name of the cloud-init template to clone (Ubuntu 24.04 or Debian 13: Alertmanager 0.26 or later, systemd credentials)."
+variable "template_name" {
+  description = "Name of the cloud-init template to clone (Ubuntu 24.04 or Debian 13: Alertmanager 0.26 or later, systemd credentials), unless template_vmid is set. Formerly template."
   type        = string
   default     = "ubuntu-2404-cloudinit"
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$", var.template))
-    error_message = "template must be a PVE guest name: letters, digits, dots and dashes, at most 63 characters."
+    condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$", var.template_name))
+    error_message = "template_name must be a PVE guest name: letters, digits, dots and dashes, at most 63 characters."
   }
+}
+
+variable "template_vmid" {
+  description = "VMID of the template to clone; skips the lookup by template_name (node is then required)."
+  type        = number
+  default     = null
 }
 
 variable "ip" {
@@ -151,14 +157,14 @@ variable "disk_size" {
   }
 }
 
-variable "disk_storage" {
-  description = "PVE storage for the system disk. Changing it replaces the VM (and its metrics)."
+variable "storage" {
+  description = "PVE storage for the system disk. Changing it moves the disk there in place. Formerly disk_storage."
   type        = string
   default     = "local-lvm"
 
   validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*$", var.disk_storage))
-    error_message = "disk_storage must be a PVE storage id."
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*$", var.storage))
+    error_message = "storage must be a PVE storage id."
   }
 }
 
@@ -226,16 +232,16 @@ variable "user" {
   }
 }
 
-variable "ssh_authorized_keys" {
-  description = "SSH public keys of the login user. The user has no password, so at least one is needed."
+variable "ssh_public_keys" {
+  description = "SSH public keys of the login user (trimmed, so file() works). The user has no password, so at least one is needed. Formerly ssh_authorized_keys."
   type        = list(string)
 
   validation {
-    condition = length(var.ssh_authorized_keys) > 0 && alltrue([
-      for k in var.ssh_authorized_keys :
+    condition = length(var.ssh_public_keys) > 0 && alltrue([
+      for k in var.ssh_public_keys :
       can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$", trimspace(k)))
     ])
-    error_message = "ssh_authorized_keys must hold at least one OpenSSH public key (type, base64, optional comment) on a single line."
+    error_message = "ssh_public_keys must hold at least one OpenSSH public key (type, base64, optional comment) on a single line."
   }
 }
 

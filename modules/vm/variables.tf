@@ -46,6 +46,13 @@ variable "vms" {
     startup          = optional(string)
     expiration_days  = optional(number)
     no_expire        = optional(bool, false)
+    # The PVE name when it differs from the key (wrappers keep a fixed key, so a moved block
+    # can name the address, while the caller picks the name).
+    name  = optional(string)
+    agent = optional(bool)
+    # Set for a VM that brings its own user-data (var.user_data[key], write-only): it is the
+    # stored user_data_wo_version, and PVE's ci_user, keys and password do not apply to it.
+    user_data_version = optional(string)
   }))
 
   validation {
@@ -205,10 +212,22 @@ variable "vms" {
   }
 
   validation {
-    # pve-ops expire-lab acts on lab guests only: expiry tags anywhere else would be dead weight
-    # that looks like a promise.
-    condition     = var.environment == "lab" || alltrue([for v in values(var.vms) : v.expiration_days == null && !v.no_expire])
-    error_message = "expiration_days and no_expire on a VM are only allowed in the lab environment."
+    # pve-ops expire-lab acts on lab guests only: an expiry date anywhere else would be dead
+    # weight that looks like a promise. no_expire is allowed everywhere: it says the opposite
+    # (the state server and the monitoring VM carry it, so they outlive any lab by policy).
+    condition     = var.environment == "lab" || alltrue([for v in values(var.vms) : v.expiration_days == null])
+    error_message = "expiration_days on a VM is only allowed in the lab environment."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.name == null || can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", v.name))])
+    error_message = "A VM's name must be a DNS label: 1 to 63 lowercase letters, digits and '-', not starting or ending with '-'."
+  }
+
+  validation {
+    # The provider rejects both on one VM: the generated user-data would replace the VM's own.
+    condition     = alltrue([for v in values(var.vms) : v.user_data_version == null || (!v.docker && !v.node_exporter && v.security_updates != true)])
+    error_message = "A VM with its own user-data (user_data_version) cannot also have docker, node_exporter or security_updates: those generate user-data of their own."
   }
 
   validation {
@@ -344,14 +363,14 @@ variable "ci_user" {
   }
 }
 
-variable "ci_ssh_keys" {
-  description = "SSH public keys authorised for ci_user."
+variable "ssh_public_keys" {
+  description = "SSH public keys authorised for ci_user (trimmed, so file(\"~/.ssh/id_ed25519.pub\") works). Formerly ci_ssh_keys."
   type        = list(string)
   default     = []
 
   validation {
-    condition     = alltrue([for k in var.ci_ssh_keys : can(regex("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/]+=*( .*)?$", trimspace(k)))])
-    error_message = "Every entry of ci_ssh_keys must be an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... user@host\"), not a private key or a file path."
+    condition     = alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/]+=*( .*)?$", trimspace(k)))])
+    error_message = "Every entry of ssh_public_keys must be an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... user@host\"), not a private key or a file path."
   }
 }
 
@@ -372,9 +391,9 @@ variable "ci_password" {
     # PVE ignores the password once user-data comes from a snippet, which is what docker,
     # node_exporter and security_updates generate: the provider rejects the combination.
     condition = var.ci_password == null || alltrue([
-      for v in values(var.vms) : !v.docker && !v.node_exporter && !(v.security_updates != null ? v.security_updates : var.security_updates)
+      for v in values(var.vms) : v.user_data_version != null || (!v.docker && !v.node_exporter && !(v.security_updates != null ? v.security_updates : var.security_updates))
     ])
-    error_message = "ci_password only works for VMs without docker, node_exporter and security_updates (their generated user-data replaces PVE's password setup); use ci_ssh_keys, or turn those off."
+    error_message = "ci_password only works for VMs without docker, node_exporter and security_updates (their generated user-data replaces PVE's password setup); use ssh_public_keys, or turn those off."
   }
 }
 
@@ -446,6 +465,12 @@ variable "disk_ssd" {
   default     = false
 }
 
+variable "disk_backup" {
+  description = "Include the disks in vzdump backups (PVE's default; the MinIO server's buckets depend on it)."
+  type        = bool
+  default     = true
+}
+
 variable "on_boot" {
   description = "Default: start the VMs when their node boots."
   type        = bool
@@ -500,4 +525,13 @@ variable "ha" {
     condition     = var.ha == null || (try(var.ha.max_restart, 1) >= 0 && try(var.ha.max_restart, 1) <= 10 && try(var.ha.max_relocate, 1) >= 0 && try(var.ha.max_relocate, 1) <= 10)
     error_message = "ha.max_restart and ha.max_relocate are 0 to 10."
   }
+}
+
+variable "user_data" {
+  description = "Cloud-init user-data of the VMs that bring their own, by VM key (each such VM sets user_data_version). Ephemeral and write-only (user_data_wo): its secrets never reach the plan or the state."
+  type        = map(string)
+  default     = {}
+  ephemeral   = true
+  sensitive   = true
+  nullable    = false
 }

@@ -7,7 +7,7 @@ mock_provider "pve" {}
 variables {
   node                = "pve1"
   template_vmid       = 9000
-  ip_address          = "10.10.10.20/24"
+  ip                  = "10.10.10.20/24"
   gateway             = "10.10.10.1"
   ssh_public_keys     = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly test@example"]
   minio_server_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -36,14 +36,14 @@ run "template_vmid_must_be_whole" {
 
 run "ip_address_must_not_be_dhcp" {
   command = plan
-  variables { ip_address = "dhcp" }
-  expect_failures = [var.ip_address]
+  variables { ip = "dhcp" }
+  expect_failures = [var.ip]
 }
 
 run "ip_address_needs_a_prefix_length" {
   command = plan
-  variables { ip_address = "10.10.10.20" }
-  expect_failures = [var.ip_address]
+  variables { ip = "10.10.10.20" }
+  expect_failures = [var.ip]
 }
 
 run "gateway_must_be_an_address" {
@@ -236,11 +236,11 @@ run "full_featured_inputs_plan" {
     error_message = "with TLS and endpoint_host the endpoint must be https://minio.lan:9000"
   }
   assert {
-    condition     = pve_vm.this.vmid == 120 && pve_vm.this.network[0].vlan == 20
+    condition     = module.vm.pve_vm["minio"].vmid == 120 && module.vm.pve_vm["minio"].network[0].vlan == 20
     error_message = "vmid and vlan must reach the VM"
   }
   assert {
-    condition     = startswith(pve_vm.this.user_data_wo_version, "2026-12-01.1:")
+    condition     = startswith(module.vm.pve_vm["minio"].user_data_wo_version, "2026-12-01.1:")
     error_message = "secrets_version must lead user_data_wo_version"
   }
 }

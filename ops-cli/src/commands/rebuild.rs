@@ -30,9 +30,10 @@ impl Service {
         }
     }
 
-    /// The module's VM in environments/monitoring.
+    /// The module's VM in environments/monitoring: both modules build it with modules/vm, under
+    /// a fixed key (the service's name).
     fn address(self) -> String {
-        format!("module.{}.pve_vm.this", self.name())
+        format!("module.{0}.module.vm.pve_vm.this[\"{0}\"]", self.name())
     }
 
     /// What answers when the service is up, from the environment's outputs.
