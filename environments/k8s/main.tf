@@ -81,7 +81,7 @@ module "vms" {
 module "backup" {
   source = "../../modules/backup"
 
-  environment = "prod"
+  environment = "k8s" # the k8s policy: prod's schedule and retention
   id          = "${var.cluster_name}-control-plane"
   storage     = var.backup_storage
   vmids       = [for name in keys(local.control_planes) : module.vms.vms[name].vmid]
