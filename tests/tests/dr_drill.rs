@@ -59,7 +59,7 @@ fn uuid_like() -> String {
 
 /// Prod, small: one VM and one container on the node that fails, one container elsewhere.
 const PROD_TFVARS: &str = r#"
-ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e ops@laptop"]
+ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e ops@laptop"]
 vms = {
   app1 = { vmid = 120, ip = "10.10.10.30/24", node = "pve2", cores = 1, memory = 1024, disk = 8 }
 }
