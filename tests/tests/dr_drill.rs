@@ -297,8 +297,10 @@ fn a_lost_node_is_recovered_by_the_runbook_with_every_guest_and_state_version_ba
     assert_eq!(rebuild.code, 1);
     assert!(rebuild.stderr.contains("restore MinIO first: `pve-ops restore vm"), "{}", rebuild.stderr);
     // Runbook step 2: what can be restored.
+    site.pve_ops(&["health", "--env", "prod"]);
     let verify = site.pve_ops(&["verify-backups", "--json"]);
     assert_eq!(verify.code, 0, "every guest has a fresh archive on the shared storage");
+    site.pve_ops(&["verify-backups"]);
     let rows = verify.json()["guests"].clone();
     for (vmid, _) in LOST {
         let row = rows.as_array().unwrap().iter().find(|r| r["vmid"] == vmid).unwrap_or_else(|| panic!("{vmid} listed: {rows}"));
@@ -330,6 +332,13 @@ fn a_lost_node_is_recovered_by_the_runbook_with_every_guest_and_state_version_ba
     phase("state storage", &mut clock);
 
     let (rt, api) = (&site.runtime, &site.api);
+    // What is left to restore: the VMIDs the backup jobs name that PVE no longer has.
+    let verify = site.pve_ops(&["verify-backups", "--json"]);
+    assert_eq!(verify.code, 3, "guests the jobs name are missing");
+    let gone: Vec<u64> =
+        verify.json()["guests"].as_array().unwrap().iter().filter(|r| r["status"] == "gone").filter_map(|r| r["vmid"].as_u64()).collect();
+    assert_eq!(gone, vec![MONITORING, 120, 130], "each with its newest archive");
+    site.pve_ops(&["verify-backups"]);
     // Step 6: the other guests from their newest archives, started, in their startup order
     // (monitoring, then prod's DNS before the services that resolve through it).
     for vmid in [MONITORING, 130, 120] {
@@ -353,6 +362,7 @@ fn a_lost_node_is_recovered_by_the_runbook_with_every_guest_and_state_version_ba
         let health = site.pve_ops(&["health", "--env", env]);
         assert_eq!(health.code, 0, "{env} is healthy again");
     }
+    assert_eq!(site.pve_ops(&["verify-backups"]).code, 0, "every guest a job names is back, with an archive");
     phase("converge", &mut clock);
     let recovery = wall.elapsed().as_secs_f64();
 

@@ -219,6 +219,32 @@ pub async fn verify(ops: &Ops, VerifyArgs { max_age, full }: VerifyArgs) -> anyh
         }
         rows.push(json!({ "vmid": guest.vmid, "name": guest.name, "status": status, "archive": volid, "jobs": job_ids, "allowed_age_seconds": allowed }));
     }
+    // A VMID a job names that PVE no longer has: lost with its node (a reinstall took its
+    // config), or destroyed without purge. Its job backs nothing up for it any more; what is
+    // left is its newest archive, which is what a restore needs.
+    let present: std::collections::BTreeSet<u64> = api.cluster_resources(Some("vm")).await?.iter().filter_map(|r| r.vmid).collect();
+    let named: std::collections::BTreeSet<u64> = jobs.iter().flat_map(|j| j.vmids.iter().copied()).collect();
+    for vmid in named.difference(&present) {
+        let job_ids: Vec<&str> = jobs.iter().filter(|j| j.vmids.contains(vmid)).map(|j| j.id.as_str()).collect();
+        let newest = match online.first() {
+            Some(node) => archives(api, node, *vmid).await?.into_iter().next(),
+            None => None,
+        };
+        let labels = || vec![("vmid", vmid.to_string()), ("name", String::new())];
+        if let Some((_, volume)) = &newest {
+            last.push(labels(), volume.ctime.unwrap_or(0) as f64);
+            age.push(labels(), (now - volume.ctime.unwrap_or(0) as i64) as f64);
+            size.push(labels(), volume.size.unwrap_or(0) as f64);
+        }
+        scheduled.push(labels(), 1.0);
+        ok.push(labels(), 0.0);
+        bad += 1;
+        let volid = newest.as_ref().map(|(_, v)| v.volid.clone());
+        if !ops.json {
+            println!("{:<8} {:<30} {:<12} {:<20} {}", vmid, "(not in PVE)", "gone", job_ids.join(","), volid.as_deref().unwrap_or("-"));
+        }
+        rows.push(json!({ "vmid": vmid, "name": null, "status": "gone", "archive": volid, "jobs": job_ids, "allowed_age_seconds": null }));
+    }
     if let Some(dir) = &ops.metrics_dir {
         let stamp =
             Family::gauge("pve_backup_verify_last_run_timestamp_seconds", "When verify-backups last ran.").sample(vec![], now as f64);
