@@ -328,6 +328,9 @@ fn a_lost_node_is_recovered_by_the_runbook_with_every_guest_and_state_version_ba
     for env in ["monitoring", "prod"] {
         let listed = site.pve_ops(&["restore", "tfstate", "--env", env, "--list", "--json"]);
         assert_eq!(listed.code, 0);
+        let newest = listed.json()["versions"][0]["version_id"].as_str().unwrap_or_default().to_string();
+        assert!(versions_before.contains(&format!("{env}/terraform.tfstate {newest}")), "the newest is the last apply's: {newest}");
+        site.pve_ops(&["restore", "tfstate", "--env", env, "--list"]);
     }
     phase("state storage", &mut clock);
 
