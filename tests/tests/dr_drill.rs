@@ -153,11 +153,7 @@ impl Site {
     fn disk_data(&self, vmid: u64) -> BTreeMap<String, String> {
         let cluster = self.emu.emulator.cluster();
         let Some(guest) = cluster.guests.get(&vmid) else { return BTreeMap::new() };
-        guest
-            .disks()
-            .into_iter()
-            .filter_map(|(key, volid)| Some((key, cluster.find_volume(&guest.node, &volid)?.data.clone()?)))
-            .collect()
+        guest.disks().into_iter().filter_map(|(key, volid)| Some((key, cluster.find_volume(&guest.node, &volid)?.data.clone()?))).collect()
     }
 
     /// Every version of the environments' state objects in the bucket.

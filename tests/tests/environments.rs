@@ -214,11 +214,7 @@ fn apply_example(name: &'static str, fills: &[(&str, String)]) -> (Environment, 
 /// As `apply_example`; with `defaults_but`, the example must also equal the variables' defaults
 /// except for the variables named there: a plan with only those set (the rest left to the
 /// defaults) changes nothing, so copying the example changes no existing guest.
-fn apply_example_keeping(
-    name: &'static str,
-    fills: &[(&str, String)],
-    defaults_but: Option<&[&str]>,
-) -> (Environment, serde_json::Value) {
+fn apply_example_keeping(name: &'static str, fills: &[(&str, String)], defaults_but: Option<&[&str]>) -> (Environment, serde_json::Value) {
     let env = Environment::new(name);
     std::fs::write(env.dir().join("terraform.tfvars"), tfvars_from_example(&env, fills)).unwrap();
     let out = env.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
@@ -227,8 +223,7 @@ fn apply_example_keeping(
     assert_eq!(out.code, 0, "{name} re-plans clean after applying its example:\n{}", out.all());
     if let Some(kept) = defaults_but {
         let example = std::fs::read_to_string(env.dir().join("terraform.tfvars.example")).unwrap();
-        let only: Vec<&str> =
-            example.lines().filter(|l| kept.iter().any(|k| l.split('=').next().unwrap_or("").trim() == *k)).collect();
+        let only: Vec<&str> = example.lines().filter(|l| kept.iter().any(|k| l.split('=').next().unwrap_or("").trim() == *k)).collect();
         assert_eq!(only.len(), kept.len(), "{kept:?} are single lines of the example");
         std::fs::write(env.dir().join("terraform.tfvars"), only.join("\n") + "\n").unwrap();
         let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
