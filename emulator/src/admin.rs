@@ -7,7 +7,8 @@
 //! - `POST /emulator/nodes/{node}/reinstall`: the lost node is back, reinstalled and empty.
 //!
 //! Both answer `{"data": {"node": …, "guests": [VMIDs]}}`: the guests left on the lost node,
-//! or whose stale configs the reinstall removed.
+//! or whose stale configs the reinstall removed. In-process tests call
+//! `RunningEmulator::lose_node` and `reinstall_node` instead.
 
 use serde_json::json;
 
@@ -37,4 +38,17 @@ pub fn handle(emulator: &Emulator, method: &str, path: &str, identity: Option<&I
     };
     tracing::info!(node, action, ?guests, "emulator control call");
     Ok(json!({ "node": node, "guests": guests }).into())
+}
+
+/// The same controls for in-process tests.
+impl crate::server::RunningEmulator {
+    /// Loses `node` with its disk; returns the VMIDs whose configs are left on it.
+    pub fn lose_node(&self, node: &str) -> Result<Vec<u64>, PveError> {
+        self.emulator.lose_node(node)
+    }
+
+    /// Brings the lost `node` back reinstalled and empty; returns the VMIDs whose stale configs went.
+    pub fn reinstall_node(&self, node: &str) -> Result<Vec<u64>, PveError> {
+        self.emulator.reinstall_node(node)
+    }
 }

@@ -21,7 +21,14 @@ async fn control(emu: &pve_emulator::RunningEmulator, token: Option<&str>, node:
 
 #[tokio::test]
 async fn a_lost_node_answers_as_pve_and_comes_back_empty_after_a_reinstall() {
-    let emu = emulator(|c| c.auth_failure_delay_ms = 0).await;
+    // A read-only root token and another user's token, made here (no secret-looking literal).
+    let (audit, ops) = (format!("root@pam!audit={}", "a".repeat(12)), format!("ops@pve!drill={}", "b".repeat(12)));
+    let (audit_config, ops_config) = (format!("{audit}:ro"), ops.clone());
+    let emu = emulator(move |c| {
+        c.auth_failure_delay_ms = 0;
+        c.tokens.extend([audit_config, ops_config]);
+    })
+    .await;
     let api = client(&emu);
     full_clone(&api, 120, "app").await;
     ok(&api, &api.guest_action(QEMU, "pve1", 120, "start", &Params::new()).await.unwrap()).await;
@@ -34,6 +41,10 @@ async fn a_lost_node_answers_as_pve_and_comes_back_empty_after_a_reinstall() {
     assert_eq!(control(&emu, None, "pve1", "lose").await.0, 401);
     let (status, _) = control(&emu, Some("root@pam!other=wrong"), "pve1", "lose").await;
     assert_eq!(status, 401);
+    assert_eq!(control(&emu, Some(&audit), "pve1", "lose").await.0, 403, "a read-only token changes nothing");
+    assert_eq!(control(&emu, Some(&ops), "pve1", "lose").await.0, 403, "only root@pam");
+    assert_eq!(control(&emu, Some(TEST_TOKEN), "pve1", "explode").await.0, 501);
+    assert!(api.locate_guest(120).await.unwrap().unwrap().running, "none of those touched the node");
     let (status, answer) = control(&emu, Some(TEST_TOKEN), "pve1", "lose").await;
     assert_eq!(status, 200, "{answer}");
     let mut stranded: Vec<u64> = serde_json::from_value(answer["data"]["guests"].clone()).unwrap();

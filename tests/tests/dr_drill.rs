@@ -332,8 +332,16 @@ fn a_lost_node_is_recovered_by_the_runbook_with_every_guest_and_state_version_ba
 
     let (rt, api) = (&site.runtime, &site.api);
     // What is left to restore: the VMIDs the backup jobs name that PVE no longer has.
-    let verify = site.pve_ops(&["verify-backups", "--json"]);
+    let metrics = tempfile::tempdir().unwrap();
+    let metrics_dir = metrics.path().display().to_string();
+    let verify = site.pve_ops(&["verify-backups", "--json", "--metrics-dir", &metrics_dir]);
     assert_eq!(verify.code, 3, "guests the jobs name are missing");
+    // What the BackupFailed alert reads: a scheduled guest that is not ok.
+    let text = std::fs::read_to_string(metrics.path().join("pve_backups.prom")).unwrap();
+    assert!(
+        text.contains("pve_backup_ok{vmid=\"120\",name=\"\"} 0") && text.contains("pve_backup_scheduled{vmid=\"120\",name=\"\"} 1"),
+        "{text}"
+    );
     let gone: Vec<u64> =
         verify.json()["guests"].as_array().unwrap().iter().filter(|r| r["status"] == "gone").filter_map(|r| r["vmid"].as_u64()).collect();
     assert_eq!(gone, vec![MONITORING, 120, 130], "each with its newest archive");
