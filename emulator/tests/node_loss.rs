@@ -86,4 +86,10 @@ async fn a_lost_node_answers_as_pve_and_comes_back_empty_after_a_reinstall() {
     let disk = api.guest_config(QEMU, "pve1", 120).await.unwrap().get_str("scsi0").unwrap();
     let restored = disk.split(',').next().unwrap().to_string();
     assert_eq!(data_of(&emu, "pve1", &restored).as_deref(), Some(marker.as_str()), "the data came back from the archive");
+
+    // The same controls in process: a node with no guests loses nothing but its local volumes.
+    assert_eq!(emu.lose_node("pve3").unwrap(), Vec::<u64>::new());
+    assert!(api.storage_content("pve3", "local", None, None).await.is_err(), "pve3 is down");
+    assert_eq!(emu.reinstall_node("pve3").unwrap(), Vec::<u64>::new());
+    assert_eq!(api.storage_content("pve3", "local", None, None).await.unwrap().len(), 0, "a fresh install has no templates either");
 }
