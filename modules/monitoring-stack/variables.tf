@@ -168,6 +168,45 @@ variable "storage" {
   }
 }
 
+variable "prometheus_port" {
+  description = "Port Prometheus listens on (its web UI and API)."
+  type        = number
+  default     = 9090
+
+  validation {
+    condition     = floor(var.prometheus_port) == var.prometheus_port && var.prometheus_port >= 1024 && var.prometheus_port <= 65535
+    error_message = "prometheus_port must be a whole number from 1024 to 65535."
+  }
+}
+
+variable "alertmanager_port" {
+  description = "Port Alertmanager listens on."
+  type        = number
+  default     = 9093
+
+  validation {
+    condition     = floor(var.alertmanager_port) == var.alertmanager_port && var.alertmanager_port >= 1024 && var.alertmanager_port <= 65535
+    error_message = "alertmanager_port must be a whole number from 1024 to 65535."
+  }
+}
+
+variable "grafana_port" {
+  description = "Port Grafana listens on."
+  type        = number
+  default     = 3000
+
+  validation {
+    condition     = floor(var.grafana_port) == var.grafana_port && var.grafana_port >= 1024 && var.grafana_port <= 65535
+    error_message = "grafana_port must be a whole number from 1024 to 65535."
+  }
+
+  validation {
+    # The VM's exporters hold 9100 (node) and 9221 (PVE); two services on one port fail to start.
+    condition     = length(distinct([var.prometheus_port, var.alertmanager_port, var.grafana_port, 9100, 9221])) == 5
+    error_message = "prometheus_port, alertmanager_port and grafana_port must differ from each other and from 9100 and 9221 (the exporters)."
+  }
+}
+
 variable "snippet_storage" {
   description = "PVE storage with the snippets content type, where the provider writes the user-data (it holds the secrets: keep it local to the node)."
   type        = string

@@ -367,3 +367,9 @@ run "prometheus_retention_must_be_days_weeks_or_years" {
 
   expect_failures = [var.prometheus_retention]
 }
+
+run "a_port_taken_by_an_exporter_rejected" {
+  command = plan
+  variables { grafana_port = 9100 }
+  expect_failures = [var.grafana_port]
+}
