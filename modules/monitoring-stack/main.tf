@@ -96,7 +96,6 @@ locals {
       "prometheus-node-exporter",
       "python3-venv",
       "curl",
-      "gpg",
     ]
     files = concat(
       [for path, content in local.config_files : { path = path, permissions = "0644", content = base64encode(content) }],
@@ -104,6 +103,8 @@ locals {
     )
     textfile_dir         = local.textfile_dir
     pve_exporter_version = var.pve_exporter_version
+    grafana_deb_url      = var.grafana_deb_url
+    grafana_deb_sha256   = var.grafana_deb_sha256
   }) }
   # Ephemeral (it holds the secrets): only pve_vm.this.user_data_wo may use it.
   user_data = local.rendered["real"]

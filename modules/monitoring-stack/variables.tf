@@ -376,6 +376,28 @@ variable "pve_ca_certificate" {
   }
 }
 
+variable "grafana_deb_url" {
+  description = "HTTPS URL of the Grafana .deb (amd64), pinned to a release; a local mirror works too."
+  type        = string
+  default     = "https://dl.grafana.com/oss/release/grafana_11.6.0_amd64.deb"
+
+  validation {
+    # Passed to the install script as an argument, and still kept to URL characters.
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+=,@/-]*)?$", var.grafana_deb_url))
+    error_message = "grafana_deb_url must be an https:// URL of a host (and port) and a path of letters, digits and . _ ~ % + = , @ / - (no quotes, spaces or query)."
+  }
+}
+
+variable "grafana_deb_sha256" {
+  description = "SHA-256 of that .deb (64 lowercase hex digits; Grafana publishes it as <url>.sha256). A mismatch stops the install."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.grafana_deb_sha256))
+    error_message = "grafana_deb_sha256 must be 64 lowercase hex digits (the SHA-256 of grafana_deb_url)."
+  }
+}
+
 variable "pve_exporter_version" {
   description = "Version of prometheus-pve-exporter installed from PyPI (3.x: the module passes --config.file and --web.listen-address)."
   type        = string

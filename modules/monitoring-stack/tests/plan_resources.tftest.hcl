@@ -29,6 +29,7 @@ variables {
   pve_endpoints            = ["pve1.lan", "10.10.10.3:8006"]
   node_exporter_targets    = ["10.10.10.11:9100", "pve1.lan:9100"]
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
+  grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "000000000:FAKE-test-token-not-a-real-bot-token"
   telegram_chat_id         = "-1001234567890"
   grafana_admin_password   = "FAKE-test-password-0000"
@@ -349,5 +350,23 @@ run "ports_are_inputs" {
       yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0].url == "http://localhost:19090"
     )
     error_message = "Prometheus must scrape itself and reach Alertmanager on the given ports, and Grafana must query Prometheus there."
+  }
+}
+
+# Grafana is pinned like MinIO: a .deb from a pinned URL, checked against its SHA-256; the URL
+# and the checksum reach the script as arguments, not as part of its text.
+run "grafana_is_pinned_by_checksum" {
+  command = plan
+
+  assert {
+    condition = length([
+      for c in yamldecode(local.user_data).runcmd : c
+      if try(c[0] == "sh" && c[3] == "sh" && c[4] == "https://dl.grafana.com/oss/release/grafana_11.6.0_amd64.deb" && c[5] == var.grafana_deb_sha256 && strcontains(c[2], "sha256sum -c"), false)
+    ]) == 1
+    error_message = "The Grafana .deb must be downloaded from the pinned URL and checked against grafana_deb_sha256."
+  }
+  assert {
+    condition     = !strcontains(local.user_data, "apt.grafana.com") && !strcontains(local.user_data, " stable main")
+    error_message = "No unpinned Grafana repository may be configured."
   }
 }
