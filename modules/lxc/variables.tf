@@ -334,8 +334,10 @@ variable "root_password" {
   description = "Root password of the containers. Goes only to the write-only password attribute: never in the state or an output."
   type        = string
   default     = null
-  # Not ephemeral: terraform test cannot apply a configuration with an unset ephemeral variable,
-  # and the write-only attribute already keeps the value out of state.
+  # Ephemeral: it reaches only a write-only attribute, so a saved plan does not hold it either.
+  # (terraform test before 1.17, hashicorp/terraform#38974, refuses an unset optional ephemeral
+  # variable in an apply run: the module's tests set it.)
+  ephemeral = true
   sensitive = true
 
   validation {
