@@ -66,11 +66,8 @@ variable "vms" {
   }
 
   validation {
-    condition = alltrue([
-      for v in values(var.vms) :
-      v.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", v.ip))
-    ])
-    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.101/24\"."
+    condition     = alltrue([for v in values(var.vms) : v.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", v.ip))])
+    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.101/24\". (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", v.ip)))]))})"
   }
 
   validation {
@@ -84,7 +81,7 @@ variable "vms" {
         true
       )
     ])
-    error_message = "A static ip must not be the network or broadcast address of its subnet (e.g. 10.10.10.0/24 or 10.10.10.255/24)."
+    error_message = "A static ip must not be the network or broadcast address of its subnet (e.g. 10.10.10.0/24 or 10.10.10.255/24). (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.ip == "dhcp" || try(tonumber(split("/", v.ip)[1]) > 30 || (split("/", v.ip)[0] != cidrhost(v.ip, 0) && split("/", v.ip)[0] != cidrhost(v.ip, -1)), true))]))})"
   }
 
   validation {
@@ -94,11 +91,8 @@ variable "vms" {
   }
 
   validation {
-    condition = alltrue([
-      for v in values(var.vms) :
-      v.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", v.gateway))
-    ])
-    error_message = "A VM's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\"."
+    condition     = alltrue([for v in values(var.vms) : v.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", v.gateway))])
+    error_message = "A VM's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\". (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", v.gateway)))]))})"
   }
 
   validation {
@@ -111,55 +105,53 @@ variable "vms" {
         true
       )
     ])
-    error_message = "A static ip's gateway must lie in the ip's subnet and differ from the ip itself."
+    error_message = "A static ip's gateway must lie in the ip's subnet and differ from the ip itself. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.ip == "dhcp" || try(coalesce(v.gateway, var.gateway), null) == null || try(cidrhost(v.ip, 0) == cidrhost("${coalesce(v.gateway, var.gateway)}/${split("/", v.ip)[1]}", 0) && split("/", v.ip)[0] != coalesce(v.gateway, var.gateway), true))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.gateway == null || v.ip != "dhcp"])
-    error_message = "gateway is only for static addresses: a VM with ip = \"dhcp\" gets its gateway from DHCP."
+    error_message = "gateway is only for static addresses: a VM with ip = \"dhcp\" gets its gateway from DHCP. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.gateway == null || v.ip != "dhcp")]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.cores == floor(v.cores) && v.cores >= 1 && v.cores <= 128])
-    error_message = "cores must be a whole number from 1 to 128."
+    error_message = "cores must be a whole number from 1 to 128. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.cores == floor(v.cores) && v.cores >= 1 && v.cores <= 128)]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.sockets == floor(v.sockets) && v.sockets >= 1 && v.sockets <= 4])
-    error_message = "sockets must be a whole number from 1 to 4."
+    error_message = "sockets must be a whole number from 1 to 4. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.sockets == floor(v.sockets) && v.sockets >= 1 && v.sockets <= 4)]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.memory == floor(v.memory) && v.memory >= 512])
-    error_message = "memory is in MiB and must be a whole number of at least 512."
+    error_message = "memory is in MiB and must be a whole number of at least 512. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.memory == floor(v.memory) && v.memory >= 512)]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.balloon == null || try(v.balloon >= 0 && v.balloon <= v.memory, false)])
-    error_message = "balloon (MiB) must be between 0 (ballooning off) and the VM's memory."
+    error_message = "balloon (MiB) must be between 0 (ballooning off) and the VM's memory. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.balloon == null || try(v.balloon >= 0 && v.balloon <= v.memory, false))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.disk == floor(v.disk) && v.disk >= 8])
-    error_message = "disk is the boot disk size in GiB and must be a whole number of at least 8."
+    error_message = "disk is the boot disk size in GiB and must be a whole number of at least 8. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.disk == floor(v.disk) && v.disk >= 8)]))})"
   }
 
   validation {
     # scsi0 is the boot disk; the provider allows 30 disks, so data disks are scsi1 to scsi29.
     condition     = alltrue([for v in values(var.vms) : alltrue([for slot in keys(v.data_disks) : can(regex("^scsi([1-9]|1[0-9]|2[0-9])$", slot))])])
-    error_message = "data_disks keys must be SCSI slots scsi1 to scsi29 (scsi0 is the boot disk), e.g. { scsi1 = 100 }."
+    error_message = "data_disks keys must be SCSI slots scsi1 to scsi29 (scsi0 is the boot disk), e.g. { scsi1 = 100 }. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(alltrue([for slot in keys(v.data_disks) : can(regex("^scsi([1-9]|1[0-9]|2[0-9])$", slot))]))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : alltrue([for d in values(v.data_disks) : d == floor(d) && d >= 1])])
-    error_message = "Every data disk size must be a whole number of GiB of at least 1."
+    error_message = "Every data disk size must be a whole number of GiB of at least 1. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(alltrue([for d in values(v.data_disks) : d == floor(d) && d >= 1]))]))})"
   }
 
   validation {
-    condition = alltrue([
-      for v in values(var.vms) : alltrue([for t in v.tags : can(regex("^[a-z0-9_][a-z0-9_+.-]*$", lower(t)))])
-    ])
-    error_message = "Tags may contain only letters, digits and '_', '-', '+', '.' (not ':'), and must not start with '-', '+' or '.'."
+    condition     = alltrue([for v in values(var.vms) : alltrue([for t in v.tags : can(regex("^[a-z0-9_][a-z0-9_+.-]*$", lower(t)))])])
+    error_message = "Tags may contain only letters, digits and '_', '-', '+', '.' (not ':'), and must not start with '-', '+' or '.'. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(alltrue([for t in v.tags : can(regex("^[a-z0-9_][a-z0-9_+.-]*$", lower(t)))]))]))})"
   }
 
   validation {
@@ -170,17 +162,17 @@ variable "vms" {
         for t in v.tags : !startswith(lower(t), "environment-") && !startswith(lower(t), "expires-") && lower(t) != "no-expire"
       ])
     ])
-    error_message = "Tags must not start with environment- or expires-, nor be no-expire: the module sets those lifecycle tags itself (environment, expiration_days, no_expire)."
+    error_message = "Tags must not start with environment- or expires-, nor be no-expire: the module sets those lifecycle tags itself (environment, expiration_days, no_expire). (VMs: ${join(", ", sort([for name, v in var.vms : name if !(alltrue([for t in v.tags : !startswith(lower(t), "environment-") && !startswith(lower(t), "expires-") && lower(t) != "no-expire"]))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", v.node))])
-    error_message = "A VM's node must be a PVE node name (lowercase letters, digits and '-')."
+    error_message = "A VM's node must be a PVE node name (lowercase letters, digits and '-'). (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", v.node)))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.vmid == null || try(v.vmid == floor(v.vmid) && v.vmid >= 100 && v.vmid <= 999999999, false)])
-    error_message = "A VM's vmid must be a whole number from 100 to 999999999 (PVE's range), or null to allocate one."
+    error_message = "A VM's vmid must be a whole number from 100 to 999999999 (PVE's range), or null to allocate one. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.vmid == null || try(v.vmid == floor(v.vmid) && v.vmid >= 100 && v.vmid <= 999999999, false))]))})"
   }
 
   validation {
@@ -190,25 +182,23 @@ variable "vms" {
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.template_vmid == null || try(v.template_vmid >= 100 && v.template_vmid <= 999999999, false)])
-    error_message = "A VM's template_vmid must be from 100 to 999999999."
+    error_message = "A VM's template_vmid must be from 100 to 999999999. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.template_vmid == null || try(v.template_vmid >= 100 && v.template_vmid <= 999999999, false))]))})"
   }
 
   validation {
     # The node falls back to the template's node only when the template is looked up by name.
-    condition = alltrue([
-      for v in values(var.vms) : v.node != null || var.node != null || (v.template_vmid == null && var.template_vmid == null)
-    ])
-    error_message = "A VM cloned from an explicit template_vmid needs a node (its own or the module-wide node): only a template found by name tells the module where it lives."
+    condition     = alltrue([for v in values(var.vms) : v.node != null || var.node != null || (v.template_vmid == null && var.template_vmid == null)])
+    error_message = "A VM cloned from an explicit template_vmid needs a node (its own or the module-wide node): only a template found by name tells the module where it lives. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.node != null || var.node != null || (v.template_vmid == null && var.template_vmid == null))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.vlan == null || try(v.vlan == floor(v.vlan) && v.vlan >= 1 && v.vlan <= 4094, false)])
-    error_message = "A VM's vlan must be a VLAN ID from 1 to 4094."
+    error_message = "A VM's vlan must be a VLAN ID from 1 to 4094. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.vlan == null || try(v.vlan == floor(v.vlan) && v.vlan >= 1 && v.vlan <= 4094, false))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.expiration_days == null || try(v.expiration_days == floor(v.expiration_days) && v.expiration_days >= 1 && v.expiration_days <= 365, false)])
-    error_message = "A VM's expiration_days must be a whole number from 1 to 365."
+    error_message = "A VM's expiration_days must be a whole number from 1 to 365. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.expiration_days == null || try(v.expiration_days == floor(v.expiration_days) && v.expiration_days >= 1 && v.expiration_days <= 365, false))]))})"
   }
 
   validation {
@@ -221,18 +211,18 @@ variable "vms" {
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.name == null || can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", v.name))])
-    error_message = "A VM's name must be a DNS label: 1 to 63 lowercase letters, digits and '-', not starting or ending with '-'."
+    error_message = "A VM's name must be a DNS label: 1 to 63 lowercase letters, digits and '-', not starting or ending with '-'. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.name == null || can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", v.name)))]))})"
   }
 
   validation {
     # The provider rejects both on one VM: the generated user-data would replace the VM's own.
     condition     = alltrue([for v in values(var.vms) : v.user_data_version == null || (!v.docker && !v.node_exporter && v.security_updates != true)])
-    error_message = "A VM with its own user-data (user_data_version) cannot also have docker, node_exporter or security_updates: those generate user-data of their own."
+    error_message = "A VM with its own user-data (user_data_version) cannot also have docker, node_exporter or security_updates: those generate user-data of their own. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.user_data_version == null || (!v.docker && !v.node_exporter && v.security_updates != true))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : !(v.no_expire && v.expiration_days != null)])
-    error_message = "A VM cannot set both no_expire and expiration_days."
+    error_message = "A VM cannot set both no_expire and expiration_days. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(!(v.no_expire && v.expiration_days != null))]))})"
   }
 
   validation {
