@@ -1,15 +1,5 @@
 # Inputs of the lxc module: one map entry per container, plus module-wide defaults each container may override.
 
-variable "environment" {
-  description = "Environment the containers belong to (prod, lab, monitoring, ...). Written as the lifecycle tag environment-<name>."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9]{0,31}$", var.environment))
-    error_message = "environment must be 1 to 32 lowercase letters and digits, starting with a letter (e.g. prod, lab, monitoring)."
-  }
-}
-
 variable "containers" {
   description = <<-EOT
     Containers keyed by hostname (a DNS label). ip is "dhcp" or a static IPv4 address with prefix
@@ -234,88 +224,6 @@ variable "template_volume" {
   }
 }
 
-variable "node" {
-  description = "Default node for containers without their own node."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.node))
-    error_message = "node must be a PVE node name (lowercase letters, digits and '-')."
-  }
-}
-
-variable "storage" {
-  description = "Default storage for root filesystems and mount points."
-  type        = string
-  default     = "local-lvm"
-
-  validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*$", var.storage))
-    error_message = "storage must be a PVE storage ID (a letter, then letters, digits, '-', '_', '.')."
-  }
-}
-
-variable "bridge" {
-  description = "Default bridge for the containers' interface."
-  type        = string
-  default     = "vmbr0"
-
-  validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$", var.bridge))
-    error_message = "bridge must be a Linux interface name of at most 15 characters, e.g. vmbr0."
-  }
-}
-
-variable "vlan" {
-  description = "Default VLAN tag of the containers' interface; null for untagged."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.vlan == null || try(var.vlan == floor(var.vlan) && var.vlan >= 1 && var.vlan <= 4094, false)
-    error_message = "vlan must be a VLAN ID from 1 to 4094."
-  }
-}
-
-variable "gateway" {
-  description = "Default IPv4 gateway for containers with a static ip."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", var.gateway))
-    error_message = "gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\"."
-  }
-}
-
-variable "dns_servers" {
-  description = "DNS servers of the containers; empty uses the node's."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for s in var.dns_servers : can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", s)) || (strcontains(s, ":") && can(cidrhost("${s}/128", 0)))])
-    error_message = "Every DNS server must be an IPv4 or IPv6 address."
-  }
-
-  validation {
-    condition     = length(var.dns_servers) <= 3
-    error_message = "At most 3 DNS servers (the resolver uses no more)."
-  }
-}
-
-variable "search_domain" {
-  description = "DNS search domain of the containers."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.search_domain == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", var.search_domain))
-    error_message = "search_domain must be a lowercase DNS name, e.g. home.lan."
-  }
-}
-
 variable "root_password" {
   description = "Root password of the containers. Goes only to the write-only password attribute: never in the state or an output."
   type        = string
@@ -332,17 +240,6 @@ variable "root_password" {
   }
 }
 
-variable "ssh_public_keys" {
-  description = "Root's authorised SSH public keys, set at creation (write-only)."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/]+=*( .*)?$", trimspace(k)))])
-    error_message = "Every entry of ssh_public_keys must be an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... user@host\"), not a private key or a file path."
-  }
-}
-
 variable "unprivileged" {
   description = "Default: unprivileged containers (root inside is not root on the host). Changing it replaces a container."
   type        = bool
@@ -355,48 +252,3 @@ variable "nesting" {
   default     = false
 }
 
-variable "security_updates" {
-  description = "Default for unattended security-only upgrades (never rebooting) inside the containers, through a PVE hookscript."
-  type        = bool
-  default     = true
-}
-
-variable "expiration_days" {
-  description = "Lab only: containers expire this many days after creation (lifecycle tag expires-YYYY-MM-DD)."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.expiration_days == null || try(var.expiration_days == floor(var.expiration_days) && var.expiration_days >= 1 && var.expiration_days <= 365, false)
-    error_message = "expiration_days must be a whole number from 1 to 365."
-  }
-
-  validation {
-    condition     = var.expiration_days == null || var.environment == "lab"
-    error_message = "expiration_days is only allowed when environment = \"lab\": pve-ops expire-lab never touches other environments."
-  }
-}
-
-variable "on_boot" {
-  description = "Default: start the containers when their node boots."
-  type        = bool
-  default     = false
-}
-
-variable "protection" {
-  description = "Default: protect the containers against removal (destroy fails while set)."
-  type        = bool
-  default     = false
-}
-
-variable "pool" {
-  description = "Default resource pool for the containers."
-  type        = string
-  default     = null
-}
-
-variable "snippet_storage" {
-  description = "Storage (with snippets content) for the security-updates hookscript; null keeps the provider's default (local)."
-  type        = string
-  default     = null
-}

@@ -1,15 +1,5 @@
 # Inputs of the vm module: one map entry per VM, plus module-wide defaults each VM may override.
 
-variable "environment" {
-  description = "Environment the VMs belong to (prod, lab, monitoring, k8s, ...). Written as the lifecycle tag environment-<name>."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9]{0,31}$", var.environment))
-    error_message = "environment must be 1 to 32 lowercase letters and digits, starting with a letter (e.g. prod, lab, monitoring)."
-  }
-}
-
 variable "vms" {
   description = <<-EOT
     VMs keyed by name (a DNS label). ip is "dhcp" or a static IPv4 address with prefix length
@@ -260,88 +250,6 @@ variable "clone_full" {
   default     = true
 }
 
-variable "node" {
-  description = "Default node for VMs without their own node; null means the node holding the template."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.node))
-    error_message = "node must be a PVE node name (lowercase letters, digits and '-')."
-  }
-}
-
-variable "storage" {
-  description = "Default storage for VM disks."
-  type        = string
-  default     = "local-lvm"
-
-  validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*$", var.storage))
-    error_message = "storage must be a PVE storage ID (a letter, then letters, digits, '-', '_', '.')."
-  }
-}
-
-variable "bridge" {
-  description = "Default bridge for the VMs' NIC."
-  type        = string
-  default     = "vmbr0"
-
-  validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$", var.bridge))
-    error_message = "bridge must be a Linux interface name of at most 15 characters, e.g. vmbr0."
-  }
-}
-
-variable "vlan" {
-  description = "Default VLAN tag of the VMs' NIC; null for untagged."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.vlan == null || try(var.vlan == floor(var.vlan) && var.vlan >= 1 && var.vlan <= 4094, false)
-    error_message = "vlan must be a VLAN ID from 1 to 4094."
-  }
-}
-
-variable "gateway" {
-  description = "Default IPv4 gateway for VMs with a static ip."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", var.gateway))
-    error_message = "gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\"."
-  }
-}
-
-variable "dns_servers" {
-  description = "DNS servers handed to cloud-init; empty keeps the template's (or DHCP's)."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for s in var.dns_servers : can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", s)) || (strcontains(s, ":") && can(cidrhost("${s}/128", 0)))])
-    error_message = "Every DNS server must be an IPv4 or IPv6 address."
-  }
-
-  validation {
-    condition     = length(var.dns_servers) <= 3
-    error_message = "At most 3 DNS servers (the resolver uses no more)."
-  }
-}
-
-variable "search_domain" {
-  description = "DNS search domain handed to cloud-init."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.search_domain == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", var.search_domain))
-    error_message = "search_domain must be a lowercase DNS name, e.g. home.lan."
-  }
-}
-
 variable "ci_user" {
   description = "Cloud-init user created in every VM."
   type        = string
@@ -350,17 +258,6 @@ variable "ci_user" {
   validation {
     condition     = can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.ci_user))
     error_message = "ci_user must be a Linux user name: lowercase letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters."
-  }
-}
-
-variable "ssh_public_keys" {
-  description = "SSH public keys authorised for ci_user (trimmed, so file(\"~/.ssh/id_ed25519.pub\") works). Formerly ci_ssh_keys."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/]+=*( .*)?$", trimspace(k)))])
-    error_message = "Every entry of ssh_public_keys must be an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... user@host\"), not a private key or a file path."
   }
 }
 
@@ -384,28 +281,6 @@ variable "ci_password" {
       for v in values(var.vms) : v.user_data_version != null || (!v.docker && !v.node_exporter && !(v.security_updates != null ? v.security_updates : var.security_updates))
     ])
     error_message = "ci_password only works for VMs without docker, node_exporter and security_updates (their generated user-data replaces PVE's password setup); use ssh_public_keys, or turn those off."
-  }
-}
-
-variable "security_updates" {
-  description = "Default for unattended security-only upgrades (never rebooting) in every VM."
-  type        = bool
-  default     = true
-}
-
-variable "expiration_days" {
-  description = "Lab only: VMs expire this many days after creation (lifecycle tag expires-YYYY-MM-DD, acted on by pve-ops expire-lab)."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.expiration_days == null || try(var.expiration_days == floor(var.expiration_days) && var.expiration_days >= 1 && var.expiration_days <= 365, false)
-    error_message = "expiration_days must be a whole number from 1 to 365."
-  }
-
-  validation {
-    condition     = var.expiration_days == null || var.environment == "lab"
-    error_message = "expiration_days is only allowed when environment = \"lab\": pve-ops expire-lab never touches other environments."
   }
 }
 
@@ -459,30 +334,6 @@ variable "disk_backup" {
   description = "Include the disks in vzdump backups (PVE's default; the MinIO server's buckets depend on it)."
   type        = bool
   default     = true
-}
-
-variable "on_boot" {
-  description = "Default: start the VMs when their node boots."
-  type        = bool
-  default     = false
-}
-
-variable "protection" {
-  description = "Default: protect the VMs against removal (destroy fails while set)."
-  type        = bool
-  default     = false
-}
-
-variable "pool" {
-  description = "Default resource pool for the VMs."
-  type        = string
-  default     = null
-}
-
-variable "snippet_storage" {
-  description = "Storage (with snippets content) for the generated cloud-init user-data; null keeps the provider's default (local)."
-  type        = string
-  default     = null
 }
 
 variable "ha" {
