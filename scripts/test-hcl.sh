@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The HCL suite (scripts/test.sh runs it; CI too):
 #
-#   1. terraform fmt -check -recursive modules environments, and every hcl snippet of a
-#      module's README is part of one of its examples/
+#   1. terraform fmt -check -recursive modules environments; modules/vm and modules/lxc share
+#      guest_inputs.tf byte for byte; every hcl snippet of a module's README is part of one of
+#      its examples/
 #   2. for every modules/*/ and environments/*/: terraform init -backend=false, terraform
 #      validate, and terraform test when it has tests/ (mock providers: no PVE needed)
 #   3. every modules/*/tests/*.sh check script, and checkov-policies/tests/check.sh (the
@@ -128,6 +129,17 @@ if terraform fmt -check -recursive modules environments; then
   echo "formatted"
 else
   fail "terraform fmt (run: terraform fmt -recursive modules environments)"
+fi
+
+# --- 1a. the shared conventions file ---------------------------------------------------
+# The inputs modules/vm and modules/lxc share are one file, copied verbatim into both (why: its
+# banner); a copy edited alone would let the two modules drift apart again.
+step "modules/vm/guest_inputs.tf and modules/lxc/guest_inputs.tf are identical"
+if cmp -s modules/vm/guest_inputs.tf modules/lxc/guest_inputs.tf; then
+  echo "identical"
+else
+  diff -u modules/vm/guest_inputs.tf modules/lxc/guest_inputs.tf || true
+  fail "guest_inputs.tf differs between modules/vm and modules/lxc (edit one, copy it over the other)"
 fi
 
 # --- 1b. README snippets ------------------------------------------------------------

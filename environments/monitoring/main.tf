@@ -57,6 +57,7 @@ module "monitoring" {
   pve_endpoints            = var.pve_endpoints
   node_exporter_targets    = var.node_exporter_targets
   pve_exporter_token_value = var.pve_exporter_token_value
+  grafana_deb_sha256       = var.grafana_deb_sha256
   pve_ca_certificate       = var.pve_ca_certificate
   prometheus_retention     = var.prometheus_retention
 

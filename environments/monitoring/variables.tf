@@ -280,6 +280,16 @@ variable "node_exporter_targets" {
   }
 }
 
+variable "grafana_deb_sha256" {
+  description = "SHA-256 of the pinned Grafana .deb (modules/monitoring-stack: grafana_deb_url; Grafana publishes it as <url>.sha256)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.grafana_deb_sha256))
+    error_message = "grafana_deb_sha256 must be 64 lowercase hex digits."
+  }
+}
+
 variable "pve_exporter_token_value" {
   description = "Secret of the exporter's PVE API token (prometheus@pve!monitoring, PVEAuditor role). Ephemeral: never in state or plan; after changing it, bump monitoring_secrets_version."
   type        = string

@@ -68,6 +68,8 @@ variable "container_root_password" {
   type        = string
   default     = null
   sensitive   = true
+  # Ephemeral: saved plans do not hold it (it reaches only write-only attributes).
+  ephemeral = true
 }
 
 variable "protection" {

@@ -243,8 +243,10 @@ variable "minio_server_url" {
   default     = "https://dl.min.io/server/minio/release/linux-amd64/archive/minio.RELEASE.2025-04-22T22-12-26Z"
 
   validation {
-    condition     = startswith(var.minio_server_url, "https://")
-    error_message = "minio_server_url must be an https:// URL."
+    # It is written single-quoted into the install script: only URL characters that no shell
+    # or YAML treats specially (no quotes, spaces, $, `, \\, ;, &, ?).
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+=,@/-]*)?$", var.minio_server_url))
+    error_message = "minio_server_url must be an https:// URL of a host (and port) and a path of letters, digits and . _ ~ % + = , @ / - (no quotes, spaces, query or shell characters)."
   }
 }
 
@@ -264,8 +266,10 @@ variable "minio_client_url" {
   default     = "https://dl.min.io/client/mc/release/linux-amd64/archive/mc.RELEASE.2025-04-16T18-13-26Z"
 
   validation {
-    condition     = startswith(var.minio_client_url, "https://")
-    error_message = "minio_client_url must be an https:// URL."
+    # It is written single-quoted into the install script: only URL characters that no shell
+    # or YAML treats specially (no quotes, spaces, $, `, \\, ;, &, ?).
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+=,@/-]*)?$", var.minio_client_url))
+    error_message = "minio_client_url must be an https:// URL of a host (and port) and a path of letters, digits and . _ ~ % + = , @ / - (no quotes, spaces, query or shell characters)."
   }
 }
 

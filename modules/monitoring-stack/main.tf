@@ -7,9 +7,9 @@ locals {
   address = split("/", var.ip)[0]
 
   urls = {
-    prometheus   = "http://${local.address}:9090"
-    alertmanager = "http://${local.address}:9093"
-    grafana      = "http://${local.address}:3000"
+    prometheus   = "http://${local.address}:${var.prometheus_port}"
+    alertmanager = "http://${local.address}:${var.alertmanager_port}"
+    grafana      = "http://${local.address}:${var.grafana_port}"
   }
 
   # Where pve-ops writes its metrics (ops-cli/systemd units) and the node exporter reads them.
@@ -22,6 +22,9 @@ locals {
     length(var.node_exporter_targets) > 0 ? [{ targets = var.node_exporter_targets, labels = {} }] : [],
   )
   pve_targets = [{ targets = var.pve_endpoints, labels = {} }]
+  # The instance labels keep the shape they had with fixed ports (localhost:<port>).
+  prometheus_targets   = [{ targets = ["localhost:${var.prometheus_port}"], labels = {} }]
+  alertmanager_targets = [{ targets = ["localhost:${var.alertmanager_port}"], labels = {} }]
 
   files = "${path.module}/files"
 
@@ -31,16 +34,19 @@ locals {
       "/etc/prometheus/prometheus.yml"                       = file("${local.files}/prometheus/prometheus.yml")
       "/etc/prometheus/file_sd/node.json"                    = jsonencode(local.node_targets)
       "/etc/prometheus/file_sd/pve.json"                     = jsonencode(local.pve_targets)
+      "/etc/prometheus/file_sd/prometheus.json"              = jsonencode(local.prometheus_targets)
+      "/etc/prometheus/file_sd/alertmanager.json"            = jsonencode(local.alertmanager_targets)
       "/etc/prometheus/alertmanager.yml"                     = templatefile("${local.files}/alertmanager/alertmanager.yml.tftpl", { telegram_chat_id = var.telegram_chat_id })
       "/etc/prometheus/alertmanager_templates/telegram.tmpl" = file("${local.files}/alertmanager/alertmanager_templates/telegram.tmpl")
       # Debian's units pass $ARGS from these files.
-      "/etc/default/prometheus"                                             = "ARGS=\"--storage.tsdb.retention.time=${var.prometheus_retention} --web.external-url=${local.urls.prometheus}/\"\n"
-      "/etc/default/prometheus-alertmanager"                                = "ARGS=\"--web.external-url=${local.urls.alertmanager}/ --cluster.listen-address=\"\n"
+      "/etc/default/prometheus"                                             = "ARGS=\"--storage.tsdb.retention.time=${var.prometheus_retention} --web.listen-address=:${var.prometheus_port} --web.external-url=${local.urls.prometheus}/\"\n"
+      "/etc/default/prometheus-alertmanager"                                = "ARGS=\"--web.listen-address=:${var.alertmanager_port} --web.external-url=${local.urls.alertmanager}/ --cluster.listen-address=\"\n"
       "/etc/default/prometheus-node-exporter"                               = "ARGS=\"--collector.textfile.directory=${local.textfile_dir}\"\n"
       "/etc/systemd/system/pve-exporter.service"                            = file("${local.files}/systemd/pve-exporter.service")
       "/etc/systemd/system/prometheus-alertmanager.service.d/pve-home.conf" = file("${local.files}/systemd/prometheus-alertmanager.conf")
       "/etc/systemd/system/grafana-server.service.d/pve-home.conf"          = file("${local.files}/systemd/grafana-server.conf")
-      "/etc/grafana/provisioning/datasources/pve-home.yaml"                 = file("${local.files}/grafana/provisioning/datasources/prometheus.yaml")
+      "/etc/systemd/system/grafana-server.service.d/pve-home-port.conf"     = "[Service]\nEnvironment=GF_SERVER_HTTP_PORT=${var.grafana_port}\n"
+      "/etc/grafana/provisioning/datasources/pve-home.yaml"                 = templatefile("${local.files}/grafana/provisioning/datasources/prometheus.yaml.tftpl", { prometheus_port = var.prometheus_port })
       "/etc/grafana/provisioning/dashboards/pve-home.yaml"                  = file("${local.files}/grafana/provisioning/dashboards/pve-home.yaml")
     },
     { for f in fileset("${local.files}/prometheus/alerts", "*.yml") : "/etc/prometheus/alerts/${f}" => file("${local.files}/prometheus/alerts/${f}") },
@@ -90,7 +96,6 @@ locals {
       "prometheus-node-exporter",
       "python3-venv",
       "curl",
-      "gpg",
     ]
     files = concat(
       [for path, content in local.config_files : { path = path, permissions = "0644", content = base64encode(content) }],
@@ -98,6 +103,8 @@ locals {
     )
     textfile_dir         = local.textfile_dir
     pve_exporter_version = var.pve_exporter_version
+    grafana_deb_url      = var.grafana_deb_url
+    grafana_deb_sha256   = var.grafana_deb_sha256
   }) }
   # Ephemeral (it holds the secrets): only pve_vm.this.user_data_wo may use it.
   user_data = local.rendered["real"]

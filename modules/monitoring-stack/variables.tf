@@ -168,6 +168,45 @@ variable "storage" {
   }
 }
 
+variable "prometheus_port" {
+  description = "Port Prometheus listens on (its web UI and API)."
+  type        = number
+  default     = 9090
+
+  validation {
+    condition     = floor(var.prometheus_port) == var.prometheus_port && var.prometheus_port >= 1024 && var.prometheus_port <= 65535
+    error_message = "prometheus_port must be a whole number from 1024 to 65535."
+  }
+}
+
+variable "alertmanager_port" {
+  description = "Port Alertmanager listens on."
+  type        = number
+  default     = 9093
+
+  validation {
+    condition     = floor(var.alertmanager_port) == var.alertmanager_port && var.alertmanager_port >= 1024 && var.alertmanager_port <= 65535
+    error_message = "alertmanager_port must be a whole number from 1024 to 65535."
+  }
+}
+
+variable "grafana_port" {
+  description = "Port Grafana listens on."
+  type        = number
+  default     = 3000
+
+  validation {
+    condition     = floor(var.grafana_port) == var.grafana_port && var.grafana_port >= 1024 && var.grafana_port <= 65535
+    error_message = "grafana_port must be a whole number from 1024 to 65535."
+  }
+
+  validation {
+    # The VM's exporters hold 9100 (node) and 9221 (PVE); two services on one port fail to start.
+    condition     = length(distinct([var.prometheus_port, var.alertmanager_port, var.grafana_port, 9100, 9221])) == 5
+    error_message = "prometheus_port, alertmanager_port and grafana_port must differ from each other and from 9100 and 9221 (the exporters)."
+  }
+}
+
 variable "snippet_storage" {
   description = "PVE storage with the snippets content type, where the provider writes the user-data (it holds the secrets: keep it local to the node)."
   type        = string
@@ -334,6 +373,28 @@ variable "pve_ca_certificate" {
   validation {
     condition     = var.pve_ca_certificate == null ? true : can(regex("^-----BEGIN CERTIFICATE-----\\n[A-Za-z0-9+/=\\n]+-----END CERTIFICATE-----\\n?$", var.pve_ca_certificate))
     error_message = "pve_ca_certificate must be one PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), or null."
+  }
+}
+
+variable "grafana_deb_url" {
+  description = "HTTPS URL of the Grafana .deb (amd64), pinned to a release; a local mirror works too."
+  type        = string
+  default     = "https://dl.grafana.com/oss/release/grafana_11.6.0_amd64.deb"
+
+  validation {
+    # Passed to the install script as an argument, and still kept to URL characters.
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+=,@/-]*)?$", var.grafana_deb_url))
+    error_message = "grafana_deb_url must be an https:// URL of a host (and port) and a path of letters, digits and . _ ~ % + = , @ / - (no quotes, spaces or query)."
+  }
+}
+
+variable "grafana_deb_sha256" {
+  description = "SHA-256 of that .deb (64 lowercase hex digits; Grafana publishes it as <url>.sha256). A mismatch stops the install."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.grafana_deb_sha256))
+    error_message = "grafana_deb_sha256 must be 64 lowercase hex digits (the SHA-256 of grafana_deb_url)."
   }
 }
 

@@ -18,6 +18,7 @@ variables {
   minio_root_user          = "tfadmin"
   minio_root_password      = "fake-root-password-for-tests"
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
+  grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "123456:fake-telegram-token-for-tests-only-000"
   telegram_chat_id         = "123456789"
   grafana_admin_password   = "fake-grafana-password"

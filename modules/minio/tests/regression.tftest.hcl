@@ -143,7 +143,7 @@ run "version_ignores_the_secrets" {
   }
   assert {
     # The secrets did change what the VM gets, but not what the version sees.
-    condition     = strcontains(local.user_data, "MINIO_ROOT_PASSWORD='another-fake-root-password'") && strcontains(local.user_data, "mc admin user add local 'lab-state' 'fake-lab-secret-value'")
+    condition     = strcontains(local.user_data, "MINIO_ROOT_PASSWORD='another-fake-root-password'") && strcontains(local.user_data, "printf '%s\\\\n' 'fake-lab-secret-value' | mc admin user add local 'lab-state'")
     error_message = "the changed secrets must reach the (write-only) user-data"
   }
 }
@@ -309,7 +309,7 @@ run "tls_serves_certs_and_bootstrap_uses_https" {
   }
 
   assert {
-    condition     = strcontains(local.user_data, "--certs-dir /etc/minio/certs") && strcontains(local.user_data, "mc alias set local 'https://127.0.0.1:9000'") && strcontains(local.user_data, "/usr/local/bin/mc --insecure")
+    condition     = strcontains(local.user_data, "--certs-dir /etc/minio/certs") && strcontains(local.user_data, "| mc alias set local 'https://127.0.0.1:9000'") && strcontains(local.user_data, "/usr/local/bin/mc --insecure")
     error_message = "with TLS, MinIO must load /etc/minio/certs and the bootstrap must speak https"
   }
 }
@@ -432,5 +432,28 @@ run "no_password_login" {
   assert {
     condition     = yamldecode(local.user_data).ssh_pwauth == false && alltrue([for u in yamldecode(local.user_data).users : u.lock_passwd == true])
     error_message = "SSH password login must be off and every user's password locked"
+  }
+}
+
+# ps shows every process's arguments to every user on the VM: no mc command line carries the
+# root password or an environment user's secret key; they reach mc on stdin.
+run "mc_gets_no_secret_as_an_argument" {
+  command = plan
+  variables {
+    environment_credentials = {
+      lab = { access_key = "lab-state", secret_key = "fake-lab-secret-value" }
+    }
+  }
+
+  assert {
+    condition = length([
+      for line in split("\n", one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"])) : line
+      if can(regex("mc( |\\(\\))", line)) && can(regex("mc .*(fake-lab-secret-value|MINIO_ROOT_PASSWORD)", line))
+    ]) == 0
+    error_message = "No mc command line may carry a secret."
+  }
+  assert {
+    condition     = strcontains(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "printf '%s\\n%s\\n' \"$MINIO_ROOT_USER\" \"$MINIO_ROOT_PASSWORD\" | mc alias set local 'http://127.0.0.1:9000'")
+    error_message = "The root credentials reach mc alias set on stdin."
   }
 }

@@ -122,6 +122,29 @@ run "binaries_only_over_https" {
   expect_failures = [var.minio_client_url]
 }
 
+# The URL is pasted single-quoted into the install script: a quote would end the string.
+run "binary_url_with_a_quote_rejected" {
+  command = plan
+  variables { minio_server_url = "https://mirror.lan/minio';reboot;'" }
+  expect_failures = [var.minio_server_url]
+}
+
+run "binary_url_with_shell_characters_rejected" {
+  command = plan
+  variables { minio_client_url = "https://mirror.lan/mc$(id)" }
+  expect_failures = [var.minio_client_url]
+}
+
+run "mirror_url_with_a_port_accepted" {
+  command = plan
+  variables { minio_server_url = "https://mirror.lan:8443/minio/minio.RELEASE.2025-04-22T22-12-26Z" }
+
+  assert {
+    condition     = strcontains(local.user_data, "fetch 'https://mirror.lan:8443/minio/minio.RELEASE.2025-04-22T22-12-26Z'")
+    error_message = "A mirror on its own port is a valid source."
+  }
+}
+
 run "environments_are_unique" {
   command = plan
   variables { environments = ["prod", "lab", "prod"] }

@@ -10,6 +10,7 @@ mock_provider "pve" {
 variables {
   ssh_public_keys          = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000 you@laptop\n"]
   pve_exporter_token_value = "00000000-0000-0000-0000-000000000000"
+  grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "123456:${join("", [for i in range(8) : "fake"])}"
   grafana_admin_password   = "fake-password-for-tests"
 }

@@ -29,6 +29,7 @@ variables {
   pve_endpoints            = ["pve1.lan", "10.10.10.3:8006"]
   node_exporter_targets    = ["10.10.10.11:9100", "pve1.lan:9100"]
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
+  grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "000000000:FAKE-test-token-not-a-real-bot-token"
   telegram_chat_id         = "-1001234567890"
   grafana_admin_password   = "FAKE-test-password-0000"
@@ -250,9 +251,9 @@ run "grafana_gets_the_provisioning_and_all_five_dashboards" {
     error_message = "The dashboard provider must read the directory the dashboards are written to."
   }
   assert {
-    condition = yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0] == merge(
-      yamldecode(file("files/grafana/provisioning/datasources/prometheus.yaml")).datasources[0],
-      { uid = "prometheus", url = "http://localhost:9090" }
+    condition = (
+      yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0].uid == "prometheus" &&
+      yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0].url == "http://localhost:9090"
     )
     error_message = "Grafana's datasource must be the local Prometheus with uid prometheus (the dashboards' datasource)."
   }
@@ -274,7 +275,7 @@ run "exporters_and_textfile_directory_are_configured" {
     error_message = "The PVE exporter must be installed at the pinned version."
   }
   assert {
-    condition     = strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/default/prometheus"]), "--storage.tsdb.retention.time=30d --web.external-url=http://10.10.10.50:9090/")
+    condition     = strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/default/prometheus"]), "--storage.tsdb.retention.time=30d --web.listen-address=:9090 --web.external-url=http://10.10.10.50:9090/")
     error_message = "Prometheus must get the retention and its external URL."
   }
 }
@@ -313,5 +314,59 @@ run "pve_ca_certificate_is_trusted_when_given" {
   assert {
     condition     = yamldecode(local.user_data).ca_certs.trusted == [var.pve_ca_certificate]
     error_message = "The PVE CA must be added to the VM's trust store."
+  }
+}
+
+# The ports are inputs: each service listens where the caller says, and every place that names
+# the port (URLs, Prometheus' own targets, Grafana's datasource) follows.
+run "ports_are_inputs" {
+  command = plan
+  variables {
+    prometheus_port   = 19090
+    alertmanager_port = 19093
+    grafana_port      = 13000
+  }
+
+  assert {
+    condition = output.urls == {
+      prometheus   = "http://10.10.10.50:19090"
+      alertmanager = "http://10.10.10.50:19093"
+      grafana      = "http://10.10.10.50:13000"
+    }
+    error_message = "The URLs must carry the given ports."
+  }
+  assert {
+    condition = (
+      strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/default/prometheus"]), "--web.listen-address=:19090 ") &&
+      strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/default/prometheus-alertmanager"]), "--web.listen-address=:19093 ") &&
+      strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/systemd/system/grafana-server.service.d/pve-home-port.conf"]), "GF_SERVER_HTTP_PORT=13000")
+    )
+    error_message = "Each service must be told its port."
+  }
+  assert {
+    condition = (
+      jsondecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/prometheus/file_sd/alertmanager.json"]))[0].targets == ["localhost:19093"] &&
+      jsondecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/prometheus/file_sd/prometheus.json"]))[0].targets == ["localhost:19090"] &&
+      yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0].url == "http://localhost:19090"
+    )
+    error_message = "Prometheus must scrape itself and reach Alertmanager on the given ports, and Grafana must query Prometheus there."
+  }
+}
+
+# Grafana is pinned like MinIO: a .deb from a pinned URL, checked against its SHA-256; the URL
+# and the checksum reach the script as arguments, not as part of its text.
+run "grafana_is_pinned_by_checksum" {
+  command = plan
+
+  assert {
+    condition = length([
+      for c in yamldecode(local.user_data).runcmd : c
+      if try(c[0] == "sh" && c[3] == "sh" && c[4] == "https://dl.grafana.com/oss/release/grafana_11.6.0_amd64.deb" && c[5] == var.grafana_deb_sha256 && strcontains(c[2], "sha256sum -c"), false)
+    ]) == 1
+    error_message = "The Grafana .deb must be downloaded from the pinned URL and checked against grafana_deb_sha256."
+  }
+  assert {
+    condition     = !strcontains(local.user_data, "apt.grafana.com") && !strcontains(local.user_data, " stable main")
+    error_message = "No unpinned Grafana repository may be configured."
   }
 }

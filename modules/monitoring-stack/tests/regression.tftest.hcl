@@ -20,6 +20,7 @@ variables {
   ssh_public_keys          = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000 test@example"]
   pve_endpoints            = ["pve1.lan"]
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
+  grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "000000000:FAKE-test-token-not-a-real-bot-token"
   telegram_chat_id         = "-1001234567890"
   grafana_admin_password   = "FAKE-test-password-0000"

@@ -17,6 +17,7 @@ variables {
   ssh_public_keys          = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000 test@example"]
   pve_endpoints            = ["pve1.lan"]
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
+  grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "000000000:FAKE-test-token-not-a-real-bot-token"
   telegram_chat_id         = "123456789"
   grafana_admin_password   = "FAKE-test-password-0000"
@@ -366,4 +367,22 @@ run "prometheus_retention_must_be_days_weeks_or_years" {
   }
 
   expect_failures = [var.prometheus_retention]
+}
+
+run "a_port_taken_by_an_exporter_rejected" {
+  command = plan
+  variables { grafana_port = 9100 }
+  expect_failures = [var.grafana_port]
+}
+
+run "grafana_url_with_shell_characters_rejected" {
+  command = plan
+  variables { grafana_deb_url = "https://mirror.lan/grafana.deb;reboot" }
+  expect_failures = [var.grafana_deb_url]
+}
+
+run "grafana_checksum_must_be_hex" {
+  command = plan
+  variables { grafana_deb_sha256 = "REPLACE-with-64-hex-digits" }
+  expect_failures = [var.grafana_deb_sha256]
 }

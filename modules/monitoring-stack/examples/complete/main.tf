@@ -13,6 +13,11 @@ variable "ssh_public_keys" {
   type        = list(string)
 }
 
+variable "grafana_deb_sha256" {
+  description = "SHA-256 of the pinned Grafana .deb (curl -fsSL <grafana_deb_url>.sha256)."
+  type        = string
+}
+
 variable "pve_exporter_token_value" {
   description = "Secret of the token prometheus@pve!monitoring (pveum user token add prometheus@pve monitoring); ephemeral."
   type        = string
@@ -48,6 +53,7 @@ module "monitoring" {
   pve_endpoints            = ["pve1.lan", "pve2.lan"]
   pve_ca_certificate       = var.pve_ca_certificate
   pve_exporter_token_value = var.pve_exporter_token_value
+  grafana_deb_sha256       = var.grafana_deb_sha256
   node_exporter_targets    = ["10.10.10.11:9100", "10.10.10.12:9100"]
   prometheus_retention     = "30d"
   telegram_bot_token       = var.telegram_bot_token

@@ -13,6 +13,11 @@ variable "ssh_public_keys" {
   type        = list(string)
 }
 
+variable "grafana_deb_sha256" {
+  description = "SHA-256 of the pinned Grafana .deb (curl -fsSL <grafana_deb_url>.sha256)."
+  type        = string
+}
+
 variable "pve_exporter_token_value" {
   description = "Secret of the token prometheus@pve!monitoring (pveum user token add prometheus@pve monitoring); ephemeral."
   type        = string
@@ -39,6 +44,7 @@ module "monitoring" {
   ssh_public_keys          = var.ssh_public_keys
   pve_endpoints            = ["pve1.lan"]
   pve_exporter_token_value = var.pve_exporter_token_value
+  grafana_deb_sha256       = var.grafana_deb_sha256
   telegram_bot_token       = var.telegram_bot_token
   telegram_chat_id         = "-1001234567890"
   grafana_admin_password   = var.grafana_admin_password
