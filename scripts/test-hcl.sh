@@ -13,6 +13,8 @@
 #   5. detect-secrets on the git-tracked files against .secrets.baseline: a secret that is
 #      not in the baseline fails. It stands in for gitleaks, which none of the package
 #      registries this project installs from serves.
+#   6. the GitHub workflows: actionlint and zizmor (offline), and their self-test, which proves
+#      each linter refuses a workflow breaking one of its rules (scripts/lint-workflows.sh)
 #
 # Usage: bash scripts/test-hcl.sh [DIR...]   (DIRs, e.g. modules/minio, limit steps 2 and 3)
 #        bash scripts/test-hcl.sh --update-secrets-baseline
@@ -20,7 +22,7 @@
 #          a reviewed change in what detect-secrets reports (e.g. a new fake credential in a
 #          test), and lists the findings per file. Commit the result.
 #
-# Needs scripts/setup-tools.sh (terraform, checkov, detect-secrets, shellcheck) and a CLI
+# Needs scripts/setup-tools.sh (terraform, checkov, detect-secrets, actionlint, zizmor, shellcheck) and a CLI
 # config whose filesystem mirror holds the provider: TF_CLI_CONFIG_FILE, or else
 # .work/terraformrc as scripts/install-provider.sh writes it.
 #
@@ -326,6 +328,21 @@ case "$secrets_rc" in
     ;;
 esac
 
+# --- 6. workflows --------------------------------------------------------------------------
+step "GitHub workflows: actionlint, zizmor --offline, and their self-test"
+if bash scripts/lint-workflows.sh >"$tmp/workflows.log" 2>&1; then
+  tail -n 1 "$tmp/workflows.log" | sed 's/^/  /'
+else
+  cat "$tmp/workflows.log"
+  fail "workflows: actionlint or zizmor refused .github/workflows (scripts/lint-workflows.sh)"
+fi
+if bash scripts/lint-workflows.sh --self-test >"$tmp/workflows-self-test.log" 2>&1; then
+  tail -n 1 "$tmp/workflows-self-test.log" | sed 's/^/  /'
+else
+  cat "$tmp/workflows-self-test.log"
+  fail "workflows: the linters' self-test failed (scripts/lint-workflows.sh --self-test)"
+fi
+
 # --- summary -----------------------------------------------------------------------------
 echo
 if [[ ${#failures[@]} -gt 0 ]]; then
@@ -335,5 +352,5 @@ if [[ ${#failures[@]} -gt 0 ]]; then
   echo "hcl: $runs_passed passed, $((runs_failed + ${#failures[@]})) failed"
   exit 1
 fi
-echo "test-hcl: ok: ${#dirs[@]} directories, ${#scripts[@]} check scripts, checkov, detect-secrets ($(since "$t_start"))"
+echo "test-hcl: ok: ${#dirs[@]} directories, ${#scripts[@]} check scripts, checkov, detect-secrets, workflows ($(since "$t_start"))"
 echo "hcl: $runs_passed passed, 0 failed"

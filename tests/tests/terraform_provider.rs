@@ -68,6 +68,52 @@ fn data_sources_and_functions_plan_and_apply() {
     assert!(requests.iter().all(|r| r["user"] == "root@pam!terraform"));
 }
 
+/// Local storage needs a template per node, all of one name: `node` chooses among them, and
+/// without it the data source names the candidates instead of guessing.
+#[test]
+fn template_of_one_name_on_several_nodes_is_chosen_by_node() {
+    use pve_api::{GuestKind, Params, TaskWait};
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let api = pve_home_tests::client(&emu);
+    let upid = rt
+        .block_on(api.clone_guest(
+            GuestKind::Qemu,
+            "pve1",
+            9000,
+            9001,
+            &Params::new().set("name", "ubuntu-2404-cloudinit").set("full", "1"),
+        ))
+        .unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    // Local storage: a copy reaches another node by migration, not by a clone there.
+    let upid = rt.block_on(api.migrate_guest(GuestKind::Qemu, "pve1", 9001, "pve2", None)).unwrap();
+    rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    if let Some(upid) = rt.block_on(api.convert_to_template(GuestKind::Qemu, "pve2", 9001)).unwrap() {
+        rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+    }
+
+    let chosen = r#"
+data "pve_template" "on_pve2" {
+  name = "ubuntu-2404-cloudinit"
+  node = "pve2"
+}
+output "vmid" { value = data.pve_template.on_pve2.vmid }
+"#;
+    let tf = Terraform::new(&format!("{}{chosen}", provider_block(&emu)));
+    tf.init();
+    let apply = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    assert_eq!(tf.outputs()["vmid"]["value"], 9001);
+
+    tf.write("main.tf", &format!("{}data \"pve_template\" \"any\" {{ name = \"ubuntu-2404-cloudinit\" }}\n", provider_block(&emu)));
+    let ambiguous = tf.run(&["plan", "-input=false", "-no-color"]);
+    assert_ne!(ambiguous.code, 0);
+    // Terraform wraps diagnostics: compare with single spaces.
+    let text = ambiguous.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("Ambiguous template") && text.contains("VMIDs 9000, 9001; set node to choose one"), "{text}");
+}
+
 #[test]
 fn schema_documents_every_attribute() {
     let rt = runtime();
