@@ -33,6 +33,7 @@ fn monitoring_tfvars() -> String {
          ssh_public_keys          = [\"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2e ops@laptop\"]\n\
          minio_server_sha256      = \"{}\"\n\
          minio_client_sha256      = \"{}\"\n\
+         grafana_deb_sha256       = \"{}\"\n\
          minio_root_user          = \"tfadmin\"\n\
          minio_root_password      = \"drill-{}\"\n\
          pve_exporter_token_value = \"{}\"\n\
@@ -41,6 +42,7 @@ fn monitoring_tfvars() -> String {
          grafana_admin_password   = \"drill-{}\"\n",
         digest('1'),
         digest('2'),
+        digest('3'),
         rand_word(),
         uuid_like(),
         "drill_stand_in_".repeat(3),

@@ -279,11 +279,8 @@ fn k8s_applies_from_its_example() {
 
 #[test]
 fn monitoring_applies_from_its_example() {
-    let fills = [
-        ("minio_server_sha256", fake_sha256('1')),
-        ("minio_client_sha256", fake_sha256('2')),
-        ("grafana_deb_sha256", fake_sha256('3')),
-    ];
+    let fills =
+        [("minio_server_sha256", fake_sha256('1')), ("minio_client_sha256", fake_sha256('2')), ("grafana_deb_sha256", fake_sha256('3'))];
     let (_env, outputs) = apply_example("monitoring", &fills);
     assert_eq!(outputs["minio"]["value"]["vmid"], 110, "{outputs}");
 }
