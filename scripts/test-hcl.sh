@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The HCL suite (scripts/test.sh runs it; CI too):
 #
-#   1. terraform fmt -check -recursive modules environments
+#   1. terraform fmt -check -recursive modules environments; modules/vm and modules/lxc share
+#      guest_inputs.tf byte for byte; every hcl snippet of a module's README is part of one of
+#      its examples/
 #   2. for every modules/*/ and environments/*/: terraform init -backend=false, terraform
 #      validate, and terraform test when it has tests/ (mock providers: no PVE needed)
 #   3. every modules/*/tests/*.sh check script, and checkov-policies/tests/check.sh (the
@@ -129,6 +131,44 @@ if terraform fmt -check -recursive modules environments; then
   echo "formatted"
 else
   fail "terraform fmt (run: terraform fmt -recursive modules environments)"
+fi
+
+# --- 1a. the shared conventions file ---------------------------------------------------
+# The inputs modules/vm and modules/lxc share are one file, copied verbatim into both (why: its
+# banner); a copy edited alone would let the two modules drift apart again.
+step "modules/vm/guest_inputs.tf and modules/lxc/guest_inputs.tf are identical"
+if cmp -s modules/vm/guest_inputs.tf modules/lxc/guest_inputs.tf; then
+  echo "identical"
+else
+  diff -u modules/vm/guest_inputs.tf modules/lxc/guest_inputs.tf || true
+  fail "guest_inputs.tf differs between modules/vm and modules/lxc (edit one, copy it over the other)"
+fi
+
+# --- 1b. README snippets ------------------------------------------------------------
+# Every hcl snippet in a module's README is part of one of its examples/ (which terraform test
+# plans), so a snippet a user copies is one that runs.
+step "README snippets are examples (modules/*/README.md)"
+if python3 - "${dirs[@]}" <<'EOF'
+import pathlib
+import re
+import sys
+
+bad = 0
+for d in sys.argv[1:]:
+    readme = pathlib.Path(d, "README.md")
+    if not d.startswith("modules/") or not readme.is_file():
+        continue
+    examples = [p.read_text() for p in pathlib.Path(d, "examples").glob("*/*.tf")]
+    for n, snippet in enumerate(re.findall(r"^```hcl\n(.*?)^```", readme.read_text(), re.S | re.M), 1):
+        if not any(snippet.strip() in text for text in examples):
+            print(f"  {readme}: hcl snippet {n} is in none of {d}/examples/*/*.tf")
+            bad += 1
+sys.exit(1 if bad else 0)
+EOF
+then
+  echo "every snippet is part of an example"
+else
+  fail "README snippets (copy them from the module's examples/)"
 fi
 
 # --- 2 and 3: directories and check scripts, HCL_JOBS (default 2) at a time --------------

@@ -2,6 +2,7 @@
 //! async tasks with UPIDs, config locks with PVE's 10 s timeout, digests, tag normalisation,
 //! per-node worker limits, seeded fault injection, persistence and a JSON request log.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod config;

@@ -158,6 +158,12 @@ impl Server {
             self.log_request(&method, &path, &no_params, 0, started, "-");
             return Err(InjectedReset);
         }
+        if let Some(control) = path.strip_prefix(crate::admin::PREFIX) {
+            let identity = self.authenticate(&method, &path, &headers);
+            let user = identity.as_ref().ok().and_then(Option::as_ref).map(|i| i.userid.clone()).unwrap_or_else(|| "-".into());
+            let result = identity.and_then(|identity| crate::admin::handle(&self.emulator, &method, control, identity.as_ref()));
+            return Ok(self.finish(&method, &path, &no_params, result, started, &user).await);
+        }
         let Some(api_path) = path.strip_prefix("/api2/json") else {
             let error = PveError::status(501, format!("Method '{method} {path}' not implemented"));
             return Ok(self.finish(&method, &path, &no_params, Err(error), started, "-").await);
@@ -253,6 +259,12 @@ impl Server {
             && method != "GET"
         {
             return Err(PveError::status(403, permission_message(&route.spec.permissions, &params)));
+        }
+        // pveproxy proxies a request for another node to it; a node that is down does not answer.
+        if key.contains(" /nodes/{node}")
+            && let Some(node) = params.get("node")
+        {
+            self.emulator.cluster().proxy_to(node)?;
         }
         let config = &self.emulator.config;
         let fault = if self.emulator.chance(config.proxy_error_rate) {

@@ -51,20 +51,20 @@ locals {
 module "vms" {
   source = "../../modules/vm"
 
-  environment   = "k8s"
-  template_name = var.template_name
-  storage       = var.storage
-  bridge        = var.bridge
-  vlan          = var.vlan
-  gateway       = var.gateway
-  dns_servers   = var.dns_servers
-  search_domain = var.search_domain
-  ci_user       = var.ci_user
-  ci_ssh_keys   = var.ssh_keys
-  cpu_type      = "host"
-  scsihw        = "virtio-scsi-single"
-  disk_iothread = true
-  on_boot       = true
+  environment     = "k8s"
+  template_name   = var.template_name
+  storage         = var.storage
+  bridge          = var.bridge
+  vlan            = var.vlan
+  gateway         = var.gateway
+  dns_servers     = var.dns_servers
+  search_domain   = var.search_domain
+  ci_user         = var.ci_user
+  ssh_public_keys = var.ssh_public_keys
+  cpu_type        = "host"
+  scsihw          = "virtio-scsi-single"
+  disk_iothread   = true
+  on_boot         = true
 
   vms = local.vms
 
@@ -81,7 +81,7 @@ module "vms" {
 module "backup" {
   source = "../../modules/backup"
 
-  environment = "prod"
+  environment = "k8s" # the k8s policy: prod's schedule and retention
   id          = "${var.cluster_name}-control-plane"
   storage     = var.backup_storage
   vmids       = [for name in keys(local.control_planes) : module.vms.vms[name].vmid]

@@ -228,7 +228,7 @@ variable "ci_user" {
   default     = "ubuntu"
 }
 
-variable "ssh_keys" {
+variable "ssh_public_keys" {
   description = "SSH public keys for the cloud-init user."
   type        = list(string)
   default     = []

@@ -19,14 +19,14 @@ module "vms" {
   expiration_days = var.expiration_days
 
   # The template is looked up once here (its VMID and node are outputs too) and handed down.
-  template_vmid = data.pve_template.ubuntu.vmid
-  node          = var.node != null ? var.node : data.pve_template.ubuntu.node
-  storage       = var.storage
-  bridge        = var.bridge
-  gateway       = var.gateway
-  ci_user       = var.ci_user
-  ci_ssh_keys   = var.ci_ssh_keys
-  ci_password   = var.ci_password
+  template_vmid   = data.pve_template.ubuntu.vmid
+  node            = var.node != null ? var.node : data.pve_template.ubuntu.node
+  storage         = var.storage
+  bridge          = var.bridge
+  gateway         = var.gateway
+  ci_user         = var.ci_user
+  ssh_public_keys = var.ssh_public_keys
+  ci_password     = var.ci_password
 
   vms = merge(var.vms, {
     "lab-sandbox" = {
@@ -53,7 +53,7 @@ module "containers" {
   storage         = var.storage
   bridge          = var.bridge
   gateway         = var.gateway
-  ssh_public_keys = var.ci_ssh_keys
+  ssh_public_keys = var.ssh_public_keys
   root_password   = var.container_root_password
   containers      = var.containers
 }

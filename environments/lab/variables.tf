@@ -58,7 +58,7 @@ variable "ci_user" {
   default     = "ubuntu"
 }
 
-variable "ci_ssh_keys" {
+variable "ssh_public_keys" {
   description = "SSH public keys for the cloud-init user (and root in lab containers)."
   type        = list(string)
   default     = []
@@ -69,6 +69,10 @@ variable "ci_password" {
   type        = string
   default     = null
   sensitive   = true
+  # Not ephemeral: modules/vm's ci_password cannot be (terraform test before 1.17,
+  # hashicorp/terraform#38974, cannot apply with an unset ephemeral variable, and the module's
+  # apply tests cannot set a password on VMs with generated user-data). Write-only still keeps
+  # it out of the state; a saved plan file does hold it.
 }
 
 variable "container_root_password" {
@@ -76,6 +80,8 @@ variable "container_root_password" {
   type        = string
   default     = null
   sensitive   = true
+  # Ephemeral: saved plans do not hold it (it reaches only write-only attributes).
+  ephemeral = true
 }
 
 variable "sandbox" {

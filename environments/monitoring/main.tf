@@ -14,7 +14,7 @@ module "minio" {
   template_vmid = data.pve_template.ubuntu.vmid
   storage       = var.storage
 
-  ip_address      = var.minio_ip_address
+  ip              = var.minio_ip
   gateway         = var.gateway
   dns_servers     = var.dns_servers
   endpoint_host   = var.minio_endpoint_host
@@ -33,31 +33,31 @@ module "minio" {
   environment_credentials = var.state_credentials
 }
 
-# The state server lives in this environment; it never expires (pve_vm ignores lifecycle tags,
-# so they are set here).
-resource "pve_lifecycle_tag" "minio" {
-  vmid        = module.minio.vmid
-  environment = "monitoring"
-  no_expire   = true
+# The state server's lifecycle tag (environment monitoring, never expiring) was set here; the
+# module sets it now, through modules/vm.
+moved {
+  from = pve_lifecycle_tag.minio
+  to   = module.minio.module.vm.pve_lifecycle_tag.this["minio"]
 }
 
 module "monitoring" {
   source = "../../modules/monitoring-stack"
 
-  node         = var.node
-  vmid         = var.monitoring_vmid
-  template     = var.template_name
-  disk_storage = var.storage
-  disk_size    = var.monitoring_disk_size
+  node          = var.node
+  vmid          = var.monitoring_vmid
+  template_name = var.template_name
+  storage       = var.storage
+  disk_size     = var.monitoring_disk_size
 
-  ip                  = var.monitoring_ip_address
-  gateway             = var.gateway
-  dns_servers         = var.dns_servers
-  ssh_authorized_keys = var.ssh_public_keys
+  ip              = var.monitoring_ip
+  gateway         = var.gateway
+  dns_servers     = var.dns_servers
+  ssh_public_keys = var.ssh_public_keys
 
   pve_endpoints            = var.pve_endpoints
   node_exporter_targets    = var.node_exporter_targets
   pve_exporter_token_value = var.pve_exporter_token_value
+  grafana_deb_sha256       = var.grafana_deb_sha256
   pve_ca_certificate       = var.pve_ca_certificate
   prometheus_retention     = var.prometheus_retention
 

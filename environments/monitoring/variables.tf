@@ -68,8 +68,9 @@ variable "ssh_public_keys" {
   type        = list(string)
 
   validation {
-    condition     = length(var.ssh_public_keys) > 0 && alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-|ecdsa-|sk-)", trimspace(k)))])
-    error_message = "ssh_public_keys must hold at least one OpenSSH public key."
+    # As strict as the modules' own check, so a bad key fails here, on the root variable.
+    condition     = length(var.ssh_public_keys) > 0 && alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-(ed25519|rsa)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/]+={0,3}( .*)?$", trimspace(k)))])
+    error_message = "ssh_public_keys must hold at least one OpenSSH public key line (type, base64, optional comment), e.g. the content of ~/.ssh/id_ed25519.pub."
   }
 }
 
@@ -97,14 +98,14 @@ variable "minio_vmid" {
   }
 }
 
-variable "minio_ip_address" {
+variable "minio_ip" {
   description = "Static address of the MinIO VM with prefix length."
   type        = string
   default     = "10.10.10.20/24"
 
   validation {
-    condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$", var.minio_ip_address)) && can(cidrhost(var.minio_ip_address, 0))
-    error_message = "minio_ip_address must be an IPv4 address with prefix length, e.g. 10.10.10.20/24."
+    condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$", var.minio_ip)) && can(cidrhost(var.minio_ip, 0))
+    error_message = "minio_ip must be an IPv4 address with prefix length, e.g. 10.10.10.20/24."
   }
 }
 
@@ -230,19 +231,19 @@ variable "monitoring_vmid" {
   }
 }
 
-variable "monitoring_ip_address" {
+variable "monitoring_ip" {
   description = "Static address of the monitoring VM with prefix length."
   type        = string
   default     = "10.10.10.21/24"
 
   validation {
-    condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$", var.monitoring_ip_address)) && can(cidrhost(var.monitoring_ip_address, 0))
-    error_message = "monitoring_ip_address must be an IPv4 address with prefix length, e.g. 10.10.10.21/24."
+    condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$", var.monitoring_ip)) && can(cidrhost(var.monitoring_ip, 0))
+    error_message = "monitoring_ip must be an IPv4 address with prefix length, e.g. 10.10.10.21/24."
   }
 
   validation {
-    condition     = split("/", var.monitoring_ip_address)[0] != split("/", var.minio_ip_address)[0]
-    error_message = "monitoring_ip_address must differ from minio_ip_address."
+    condition     = split("/", var.monitoring_ip)[0] != split("/", var.minio_ip)[0]
+    error_message = "monitoring_ip must differ from minio_ip."
   }
 }
 
@@ -276,6 +277,16 @@ variable "node_exporter_targets" {
   validation {
     condition     = alltrue([for t in var.node_exporter_targets : can(regex(":[0-9]+$", t))])
     error_message = "node_exporter_targets must be host:port."
+  }
+}
+
+variable "grafana_deb_sha256" {
+  description = "SHA-256 of the pinned Grafana .deb (modules/monitoring-stack: grafana_deb_url; Grafana publishes it as <url>.sha256)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.grafana_deb_sha256))
+    error_message = "grafana_deb_sha256 must be 64 lowercase hex digits."
   }
 }
 

@@ -5,17 +5,17 @@
 module "vms" {
   source = "../../modules/vm"
 
-  environment   = "prod"
-  template_name = var.template_name
-  storage       = var.storage
-  bridge        = var.bridge
-  gateway       = var.gateway
-  dns_servers   = var.dns_servers
-  search_domain = var.search_domain
-  ci_user       = var.ci_user
-  ci_ssh_keys   = var.ssh_keys
-  on_boot       = true
-  protection    = var.protection
+  environment     = "prod"
+  template_name   = var.template_name
+  storage         = var.storage
+  bridge          = var.bridge
+  gateway         = var.gateway
+  dns_servers     = var.dns_servers
+  search_domain   = var.search_domain
+  ci_user         = var.ci_user
+  ssh_public_keys = var.ssh_public_keys
+  on_boot         = true
+  protection      = var.protection
   # Services get the host's CPU flags; prod VMs are not live-migrated between CPU generations.
   cpu_type = "host"
 
@@ -34,7 +34,7 @@ module "containers" {
   gateway         = var.gateway
   dns_servers     = var.upstream_dns_servers
   search_domain   = var.search_domain
-  ssh_public_keys = var.ssh_keys
+  ssh_public_keys = var.ssh_public_keys
   root_password   = var.container_root_password
   on_boot         = true
   protection      = var.protection

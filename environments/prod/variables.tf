@@ -57,7 +57,7 @@ variable "ci_user" {
   default     = "ubuntu"
 }
 
-variable "ssh_keys" {
+variable "ssh_public_keys" {
   description = "SSH public keys for the cloud-init user of VMs and root in containers."
   type        = list(string)
   default     = []
@@ -68,6 +68,8 @@ variable "container_root_password" {
   type        = string
   default     = null
   sensitive   = true
+  # Ephemeral: saved plans do not hold it (it reaches only write-only attributes).
+  ephemeral = true
 }
 
 variable "protection" {

@@ -1,31 +1,14 @@
 # One vzdump job following the environment's backup policy, with every part overridable.
 
 locals {
-  # The policies: what each environment can afford to lose and how far back it must reach.
-  policies = {
-    prod = {
-      id        = "prod-daily"
-      schedule  = "*-*-* 01:00"
-      retention = { keep_daily = 7, keep_weekly = 4 }
-    }
-    lab = {
-      id        = "lab-weekly"
-      schedule  = "sun 03:00"
-      retention = { keep_weekly = 3 }
-    }
-    monitoring = {
-      id        = "monitoring-daily"
-      schedule  = "*-*-* 02:00"
-      retention = { keep_daily = 7 }
-    }
-  }
-
-  policy   = local.policies[var.environment]
-  id       = var.id != null ? var.id : local.policy.id
-  schedule = var.schedule != null ? var.schedule : local.policy.schedule
+  # The environment's policy (var.policies; an environment without one gives id, schedule and
+  # retention itself, which variables.tf checks).
+  policy   = try(var.policies[var.environment], null)
+  id       = var.id != null ? var.id : try(local.policy.id, null)
+  schedule = var.schedule != null ? var.schedule : try(local.policy.schedule, null)
   # An override replaces the policy's retention as a whole, so a count can also be dropped.
   retention_keys = ["keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly", "keep_all"]
-  retention      = { for k in local.retention_keys : k => var.retention != null ? var.retention[k] : lookup(local.policy.retention, k, null) }
+  retention      = { for k in local.retention_keys : k => var.retention != null ? var.retention[k] : try(local.policy.retention[k], null) }
 }
 
 # The job. Exactly one selection is set (variables.tf checks that) and the other two are null,

@@ -2,12 +2,46 @@
 # every part of it can be overridden.
 
 variable "environment" {
-  description = "Backup policy to start from: prod (daily 01:00, 7 daily + 4 weekly), lab (Sunday 03:00, 3 weekly) or monitoring (daily 02:00, 7 daily)."
+  description = "Environment the job belongs to, and the policy (var.policies) it starts from: prod (daily 01:00, 7 daily + 4 weekly), lab (Sunday 03:00, 3 weekly), monitoring (daily 02:00, 7 daily), k8s (as prod). Any other name gives id, schedule and retention itself."
   type        = string
 
   validation {
-    condition     = contains(["prod", "lab", "monitoring"], var.environment)
-    error_message = "environment must be one of prod, lab or monitoring (each has a backup policy)."
+    condition     = can(regex("^[a-z][a-z0-9]{0,31}$", var.environment))
+    error_message = "environment must be 1 to 32 lowercase letters and digits, starting with a letter (e.g. prod, lab, k8s)."
+  }
+
+  validation {
+    condition     = contains(keys(var.policies), var.environment) || (var.id != null && var.schedule != null && var.retention != null)
+    error_message = "environment has no policy in var.policies: add one there, or set id, schedule and retention."
+  }
+}
+
+variable "policies" {
+  description = "Backup policy of each environment: what it can afford to lose and how far back it must reach. The defaults are this repository's; a caller replaces the map as a whole."
+  type = map(object({
+    id       = string
+    schedule = string
+    retention = object({
+      keep_last    = optional(number)
+      keep_hourly  = optional(number)
+      keep_daily   = optional(number)
+      keep_weekly  = optional(number)
+      keep_monthly = optional(number)
+      keep_yearly  = optional(number)
+      keep_all     = optional(bool)
+    })
+  }))
+  default = {
+    prod       = { id = "prod-daily", schedule = "*-*-* 01:00", retention = { keep_daily = 7, keep_weekly = 4 } }
+    lab        = { id = "lab-weekly", schedule = "sun 03:00", retention = { keep_weekly = 3 } }
+    monitoring = { id = "monitoring-daily", schedule = "*-*-* 02:00", retention = { keep_daily = 7 } }
+    # etcd and the cluster's PKI change daily, like prod's data.
+    k8s = { id = "k8s-daily", schedule = "*-*-* 01:00", retention = { keep_daily = 7, keep_weekly = 4 } }
+  }
+
+  validation {
+    condition     = alltrue([for name, p in var.policies : can(regex("^[a-zA-Z][a-zA-Z0-9_-]{1,63}$", p.id)) && trimspace(p.schedule) != ""])
+    error_message = "Every policy needs an id (2 to 64 characters: a letter, then letters, digits, '_' or '-') and a schedule."
   }
 }
 

@@ -1,15 +1,5 @@
 # Inputs of the lxc module: one map entry per container, plus module-wide defaults each container may override.
 
-variable "environment" {
-  description = "Environment the containers belong to (prod, lab, monitoring, ...). Written as the lifecycle tag environment-<name>."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9]{0,31}$", var.environment))
-    error_message = "environment must be 1 to 32 lowercase letters and digits, starting with a letter (e.g. prod, lab, monitoring)."
-  }
-}
-
 variable "containers" {
   description = <<-EOT
     Containers keyed by hostname (a DNS label). ip is "dhcp" or a static IPv4 address with prefix
@@ -65,11 +55,8 @@ variable "containers" {
   }
 
   validation {
-    condition = alltrue([
-      for c in values(var.containers) :
-      c.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", c.ip))
-    ])
-    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.53/24\"."
+    condition     = alltrue([for c in values(var.containers) : c.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", c.ip))])
+    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.53/24\". (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", c.ip)))]))})"
   }
 
   validation {
@@ -83,7 +70,7 @@ variable "containers" {
         true
       )
     ])
-    error_message = "A static ip must not be the network or broadcast address of its subnet."
+    error_message = "A static ip must not be the network or broadcast address of its subnet. (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.ip == "dhcp" || try(tonumber(split("/", c.ip)[1]) > 30 || (split("/", c.ip)[0] != cidrhost(c.ip, 0) && split("/", c.ip)[0] != cidrhost(c.ip, -1)), true))]))})"
   }
 
   validation {
@@ -92,11 +79,8 @@ variable "containers" {
   }
 
   validation {
-    condition = alltrue([
-      for c in values(var.containers) :
-      c.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", c.gateway))
-    ])
-    error_message = "A container's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\"."
+    condition     = alltrue([for c in values(var.containers) : c.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", c.gateway))])
+    error_message = "A container's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\". (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", c.gateway)))]))})"
   }
 
   validation {
@@ -108,66 +92,58 @@ variable "containers" {
         true
       )
     ])
-    error_message = "A static ip's gateway must lie in the ip's subnet and differ from the ip itself."
+    error_message = "A static ip's gateway must lie in the ip's subnet and differ from the ip itself. (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.ip == "dhcp" || try(coalesce(c.gateway, var.gateway), null) == null || try(cidrhost(c.ip, 0) == cidrhost("${coalesce(c.gateway, var.gateway)}/${split("/", c.ip)[1]}", 0) && split("/", c.ip)[0] != coalesce(c.gateway, var.gateway), true))]))})"
   }
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.gateway == null || c.ip != "dhcp"])
-    error_message = "gateway is only for static addresses: a container with ip = \"dhcp\" gets its gateway from DHCP."
+    error_message = "gateway is only for static addresses: a container with ip = \"dhcp\" gets its gateway from DHCP. (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.gateway == null || c.ip != "dhcp")]))})"
   }
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.cores == null || try(c.cores == floor(c.cores) && c.cores >= 1 && c.cores <= 128, false)])
-    error_message = "cores must be a whole number from 1 to 128 (or null for all of the node's cores)."
+    error_message = "cores must be a whole number from 1 to 128 (or null for all of the node's cores). (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.cores == null || try(c.cores == floor(c.cores) && c.cores >= 1 && c.cores <= 128, false))]))})"
   }
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.memory == floor(c.memory) && c.memory >= 128])
-    error_message = "memory is in MiB and must be a whole number of at least 128."
+    error_message = "memory is in MiB and must be a whole number of at least 128. (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.memory == floor(c.memory) && c.memory >= 128)]))})"
   }
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.swap == floor(c.swap) && c.swap >= 0])
-    error_message = "swap is in MiB and must be a whole number of at least 0."
+    error_message = "swap is in MiB and must be a whole number of at least 0. (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.swap == floor(c.swap) && c.swap >= 0)]))})"
   }
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.disk == floor(c.disk) && c.disk >= 2])
-    error_message = "disk is the root filesystem size in GiB and must be a whole number of at least 2."
+    error_message = "disk is the root filesystem size in GiB and must be a whole number of at least 2. (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.disk == floor(c.disk) && c.disk >= 2)]))})"
   }
 
   validation {
-    condition = alltrue([
-      for c in values(var.containers) : alltrue([for id in keys(c.mount_points) : can(regex("^mp([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$", id))])
-    ])
-    error_message = "mount_points keys must be mount point ids mp0 to mp255, e.g. { mp0 = { path = \"/data\", size = 10 } }."
+    condition     = alltrue([for c in values(var.containers) : alltrue([for id in keys(c.mount_points) : can(regex("^mp([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$", id))])])
+    error_message = "mount_points keys must be mount point ids mp0 to mp255, e.g. { mp0 = { path = \"/data\", size = 10 } }. (containers: ${join(", ", sort([for name, c in var.containers : name if !(alltrue([for id in keys(c.mount_points) : can(regex("^mp([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$", id))]))]))})"
   }
 
   validation {
-    condition = alltrue([
-      for c in values(var.containers) : alltrue([for m in values(c.mount_points) : m.size == floor(m.size) && m.size >= 1])
-    ])
-    error_message = "Every mount point size must be a whole number of GiB of at least 1."
+    condition     = alltrue([for c in values(var.containers) : alltrue([for m in values(c.mount_points) : m.size == floor(m.size) && m.size >= 1])])
+    error_message = "Every mount point size must be a whole number of GiB of at least 1. (containers: ${join(", ", sort([for name, c in var.containers : name if !(alltrue([for m in values(c.mount_points) : m.size == floor(m.size) && m.size >= 1]))]))})"
   }
 
   validation {
-    condition = alltrue([
-      for c in values(var.containers) : alltrue([for m in values(c.mount_points) : can(regex("^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", m.path)) && !strcontains(m.path, "..")])
-    ])
-    error_message = "Mount point paths must be absolute, not \"/\", without \"..\" or a trailing slash, e.g. \"/data\"."
+    condition     = alltrue([for c in values(var.containers) : alltrue([for m in values(c.mount_points) : can(regex("^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", m.path)) && !strcontains(m.path, "..")])])
+    error_message = "Mount point paths must be absolute, not \"/\", without \"..\" or a trailing slash, e.g. \"/data\". (containers: ${join(", ", sort([for name, c in var.containers : name if !(alltrue([for m in values(c.mount_points) : can(regex("^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$", m.path)) && !strcontains(m.path, "..")]))]))})"
   }
 
   validation {
     # Two volumes on one path hide each other; the second one silently wins.
     condition     = alltrue([for c in values(var.containers) : length(distinct([for m in values(c.mount_points) : m.path])) == length(c.mount_points)])
-    error_message = "Mount point paths must be unique within a container."
+    error_message = "Mount point paths must be unique within a container. (containers: ${join(", ", sort([for name, c in var.containers : name if !(length(distinct([for m in values(c.mount_points) : m.path])) == length(c.mount_points))]))})"
   }
 
   validation {
-    condition = alltrue([
-      for c in values(var.containers) : alltrue([for t in c.tags : can(regex("^[a-z0-9_][a-z0-9_+.-]*$", lower(t)))])
-    ])
-    error_message = "Tags may contain only letters, digits and '_', '-', '+', '.' (not ':'), and must not start with '-', '+' or '.'."
+    condition     = alltrue([for c in values(var.containers) : alltrue([for t in c.tags : can(regex("^[a-z0-9_][a-z0-9_+.-]*$", lower(t)))])])
+    error_message = "Tags may contain only letters, digits and '_', '-', '+', '.' (not ':'), and must not start with '-', '+' or '.'. (containers: ${join(", ", sort([for name, c in var.containers : name if !(alltrue([for t in c.tags : can(regex("^[a-z0-9_][a-z0-9_+.-]*$", lower(t)))]))]))})"
   }
 
   validation {
@@ -177,22 +153,22 @@ variable "containers" {
         for t in c.tags : !startswith(lower(t), "environment-") && !startswith(lower(t), "expires-") && lower(t) != "no-expire"
       ])
     ])
-    error_message = "Tags must not start with environment- or expires-, nor be no-expire: the module sets those lifecycle tags itself."
+    error_message = "Tags must not start with environment- or expires-, nor be no-expire: the module sets those lifecycle tags itself. (containers: ${join(", ", sort([for name, c in var.containers : name if !(alltrue([for t in c.tags : !startswith(lower(t), "environment-") && !startswith(lower(t), "expires-") && lower(t) != "no-expire"]))]))})"
   }
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", c.node))])
-    error_message = "A container's node must be a PVE node name (lowercase letters, digits and '-')."
+    error_message = "A container's node must be a PVE node name (lowercase letters, digits and '-'). (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", c.node)))]))})"
   }
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.node != null || var.node != null])
-    error_message = "Every container needs a node: set the module-wide node or the container's own."
+    error_message = "Every container needs a node: set the module-wide node or the container's own. (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.node != null || var.node != null)]))})"
   }
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.vmid == null || try(c.vmid == floor(c.vmid) && c.vmid >= 100 && c.vmid <= 999999999, false)])
-    error_message = "A container's vmid must be a whole number from 100 to 999999999, or null to allocate one."
+    error_message = "A container's vmid must be a whole number from 100 to 999999999, or null to allocate one. (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.vmid == null || try(c.vmid == floor(c.vmid) && c.vmid >= 100 && c.vmid <= 999999999, false))]))})"
   }
 
   validation {
@@ -202,23 +178,23 @@ variable "containers" {
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.template_volume == null || can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*:vztmpl/.+\\.tar(\\.(gz|xz|zst))?$", c.template_volume))])
-    error_message = "A container's template_volume must be a vztmpl volume ID, e.g. \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\"."
+    error_message = "A container's template_volume must be a vztmpl volume ID, e.g. \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\". (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.template_volume == null || can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*:vztmpl/.+\\.tar(\\.(gz|xz|zst))?$", c.template_volume)))]))})"
   }
 
   validation {
     # PVE only offers keyctl to unprivileged containers (privileged ones see the host's keyrings).
     condition     = alltrue([for c in values(var.containers) : !c.keyctl || (c.unprivileged != null ? c.unprivileged : var.unprivileged)])
-    error_message = "keyctl is only available to unprivileged containers."
+    error_message = "keyctl is only available to unprivileged containers. (containers: ${join(", ", sort([for name, c in var.containers : name if !(!c.keyctl || (c.unprivileged != null ? c.unprivileged : var.unprivileged))]))})"
   }
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.vlan == null || try(c.vlan == floor(c.vlan) && c.vlan >= 1 && c.vlan <= 4094, false)])
-    error_message = "A container's vlan must be a VLAN ID from 1 to 4094."
+    error_message = "A container's vlan must be a VLAN ID from 1 to 4094. (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.vlan == null || try(c.vlan == floor(c.vlan) && c.vlan >= 1 && c.vlan <= 4094, false))]))})"
   }
 
   validation {
     condition     = alltrue([for c in values(var.containers) : c.expiration_days == null || try(c.expiration_days == floor(c.expiration_days) && c.expiration_days >= 1 && c.expiration_days <= 365, false)])
-    error_message = "A container's expiration_days must be a whole number from 1 to 365."
+    error_message = "A container's expiration_days must be a whole number from 1 to 365. (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.expiration_days == null || try(c.expiration_days == floor(c.expiration_days) && c.expiration_days >= 1 && c.expiration_days <= 365, false))]))})"
   }
 
   validation {
@@ -228,7 +204,7 @@ variable "containers" {
 
   validation {
     condition     = alltrue([for c in values(var.containers) : !(c.no_expire && c.expiration_days != null)])
-    error_message = "A container cannot set both no_expire and expiration_days."
+    error_message = "A container cannot set both no_expire and expiration_days. (containers: ${join(", ", sort([for name, c in var.containers : name if !(!(c.no_expire && c.expiration_days != null))]))})"
   }
 
   validation {
@@ -248,110 +224,19 @@ variable "template_volume" {
   }
 }
 
-variable "node" {
-  description = "Default node for containers without their own node."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.node))
-    error_message = "node must be a PVE node name (lowercase letters, digits and '-')."
-  }
-}
-
-variable "storage" {
-  description = "Default storage for root filesystems and mount points."
-  type        = string
-  default     = "local-lvm"
-
-  validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*$", var.storage))
-    error_message = "storage must be a PVE storage ID (a letter, then letters, digits, '-', '_', '.')."
-  }
-}
-
-variable "bridge" {
-  description = "Default bridge for the containers' interface."
-  type        = string
-  default     = "vmbr0"
-
-  validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$", var.bridge))
-    error_message = "bridge must be a Linux interface name of at most 15 characters, e.g. vmbr0."
-  }
-}
-
-variable "vlan" {
-  description = "Default VLAN tag of the containers' interface; null for untagged."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.vlan == null || try(var.vlan == floor(var.vlan) && var.vlan >= 1 && var.vlan <= 4094, false)
-    error_message = "vlan must be a VLAN ID from 1 to 4094."
-  }
-}
-
-variable "gateway" {
-  description = "Default IPv4 gateway for containers with a static ip."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", var.gateway))
-    error_message = "gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\"."
-  }
-}
-
-variable "dns_servers" {
-  description = "DNS servers of the containers; empty uses the node's."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for s in var.dns_servers : can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", s)) || (strcontains(s, ":") && can(cidrhost("${s}/128", 0)))])
-    error_message = "Every DNS server must be an IPv4 or IPv6 address."
-  }
-
-  validation {
-    condition     = length(var.dns_servers) <= 3
-    error_message = "At most 3 DNS servers (the resolver uses no more)."
-  }
-}
-
-variable "search_domain" {
-  description = "DNS search domain of the containers."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.search_domain == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", var.search_domain))
-    error_message = "search_domain must be a lowercase DNS name, e.g. home.lan."
-  }
-}
-
 variable "root_password" {
   description = "Root password of the containers. Goes only to the write-only password attribute: never in the state or an output."
   type        = string
   default     = null
-  # Not ephemeral: terraform test cannot apply a configuration with an unset ephemeral variable,
-  # and the write-only attribute already keeps the value out of state.
+  # Ephemeral: it reaches only a write-only attribute, so a saved plan does not hold it either.
+  # (terraform test before 1.17, hashicorp/terraform#38974, refuses an unset optional ephemeral
+  # variable in an apply run: the module's tests set it.)
+  ephemeral = true
   sensitive = true
 
   validation {
     condition     = var.root_password == null || length(coalesce(var.root_password, "-")) >= 12
     error_message = "root_password must be at least 12 characters (or null for key-only logins)."
-  }
-}
-
-variable "ssh_public_keys" {
-  description = "Root's authorised SSH public keys, set at creation (write-only)."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for k in var.ssh_public_keys : can(regex("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/]+=*( .*)?$", trimspace(k)))])
-    error_message = "Every entry of ssh_public_keys must be an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... user@host\"), not a private key or a file path."
   }
 }
 
@@ -367,48 +252,3 @@ variable "nesting" {
   default     = false
 }
 
-variable "security_updates" {
-  description = "Default for unattended security-only upgrades (never rebooting) inside the containers, through a PVE hookscript."
-  type        = bool
-  default     = true
-}
-
-variable "expiration_days" {
-  description = "Lab only: containers expire this many days after creation (lifecycle tag expires-YYYY-MM-DD)."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.expiration_days == null || try(var.expiration_days == floor(var.expiration_days) && var.expiration_days >= 1 && var.expiration_days <= 365, false)
-    error_message = "expiration_days must be a whole number from 1 to 365."
-  }
-
-  validation {
-    condition     = var.expiration_days == null || var.environment == "lab"
-    error_message = "expiration_days is only allowed when environment = \"lab\": pve-ops expire-lab never touches other environments."
-  }
-}
-
-variable "on_boot" {
-  description = "Default: start the containers when their node boots."
-  type        = bool
-  default     = false
-}
-
-variable "protection" {
-  description = "Default: protect the containers against removal (destroy fails while set)."
-  type        = bool
-  default     = false
-}
-
-variable "pool" {
-  description = "Default resource pool for the containers."
-  type        = string
-  default     = null
-}
-
-variable "snippet_storage" {
-  description = "Storage (with snippets content) for the security-updates hookscript; null keeps the provider's default (local)."
-  type        = string
-  default     = null
-}

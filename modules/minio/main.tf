@@ -3,7 +3,7 @@
 # bucket, so each state write keeps the previous version.
 
 locals {
-  ip          = split("/", var.ip_address)[0]
+  ip          = split("/", var.ip)[0]
   host        = coalesce(var.endpoint_host, local.ip)
   tls         = var.tls_certificate != null
   scheme      = local.tls ? "https" : "http"
@@ -182,55 +182,57 @@ locals {
   user_data_version = "${var.secrets_version}:${sha256(local.user_data_redacted)}"
 }
 
-resource "pve_vm" "this" {
-  name        = var.name
-  node        = var.node
-  vmid        = var.vmid
-  description = "MinIO S3 server for Terraform state (${join(", ", var.environments)}). Managed by Terraform (pve-home minio module)."
-  tags        = var.tags
-  # Environments' plans need their state: start with the node, before other guests.
-  on_boot    = true
-  startup    = "order=1,up=30"
-  protection = var.protection
+# The VM comes from modules/vm, the one place a pve_vm is declared, so a fix to how VMs are
+# built (placement, disks, validation) reaches MinIO too. The map key is fixed ("minio"), so the
+# moved block below can name the address; var.name is the VM's PVE name.
+module "vm" {
+  source = "../vm"
 
-  clone_vmid = var.template_vmid
-  clone_full = true
+  environment   = var.environment
+  node          = var.node
+  template_vmid = var.template_vmid
+  clone_full    = var.clone_full
+  storage       = var.storage
+  bridge        = var.bridge
+  vlan          = var.vlan
+  gateway       = var.gateway
+  dns_servers   = var.dns_servers
+  # MinIO's disks had no I/O thread of their own before the module was built on modules/vm;
+  # kept, so existing servers plan no change.
+  disk_iothread   = false
+  snippet_storage = var.snippet_storage
 
-  cores  = var.cores
-  memory = var.memory
-  agent  = true
-
-  # The user-data carries the whole cloud-init user part (PVE's ci_user, ci_ssh_keys and
-  # ci_password do not apply to a custom snippet), so the login user is in it too. Write-only:
-  # the secrets in it never reach the state; the snippet is rewritten when the version changes.
-  user_data_wo         = local.user_data
-  user_data_wo_version = local.user_data_version
-  snippet_storage      = var.snippet_storage
-  ci_dns_servers       = length(var.dns_servers) > 0 ? var.dns_servers : null
-
-  disk {
-    slot    = "scsi0"
-    storage = var.storage
-    size    = var.os_disk_size
-    discard = true
+  vms = {
+    minio = {
+      name        = var.name
+      vmid        = var.vmid
+      description = "MinIO S3 server for Terraform state (${join(", ", var.environments)}). Managed by Terraform (pve-home minio module)."
+      tags        = var.tags
+      ip          = var.ip
+      cores       = var.cores
+      memory      = var.memory
+      agent       = var.agent
+      disk        = var.os_disk_size
+      # The buckets, on a disk of their own, included in vzdump backups (the provider's
+      # default): they are every environment's state.
+      data_disks = { scsi1 = var.data_disk_size }
+      # Environments' plans need their state: by default it starts with the node, first.
+      on_boot    = var.on_boot
+      startup    = var.startup
+      protection = var.protection
+      # The user-data carries the whole cloud-init user part (PVE's ci_user, keys and password
+      # do not apply to a custom snippet), so the login user is in it too.
+      user_data_version = local.user_data_version
+      # The state server outlives any lab by policy.
+      no_expire = true
+    }
   }
+  # Write-only: the secrets in it never reach the state; the snippet is rewritten when the
+  # version changes.
+  user_data = { minio = local.user_data }
+}
 
-  # The buckets. Included in vzdump backups: they are every environment's state.
-  disk {
-    slot    = "scsi1"
-    storage = var.storage
-    size    = var.data_disk_size
-    discard = true
-    backup  = true
-  }
-
-  network {
-    bridge = var.bridge
-    vlan   = var.vlan
-  }
-
-  ip_config {
-    ipv4    = var.ip_address
-    gateway = var.gateway
-  }
+moved {
+  from = pve_vm.this
+  to   = module.vm.pve_vm.this["minio"]
 }

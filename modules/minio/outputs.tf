@@ -1,15 +1,15 @@
 # No output carries a secret: the rendered user-data (root password, TLS key, the environment
-# users' keys) goes only into pve_vm.this.user_data_wo, which is write-only (never in state or
+# users' keys) goes only into module.vm (user_data_wo), which is write-only (never in state or
 # plan), and the secret inputs are ephemeral, so Terraform refuses any output built from them.
 
 output "vmid" {
   description = "VMID of the MinIO VM."
-  value       = pve_vm.this.vmid
+  value       = module.vm.vms["minio"].vmid
 }
 
 output "node" {
   description = "Node the MinIO VM was created on."
-  value       = pve_vm.this.node
+  value       = module.vm.vms["minio"].node
 }
 
 output "ip" {
@@ -58,4 +58,9 @@ output "backend_config" {
 output "user_data_version" {
   description = "The VM's user_data_wo_version: <secrets_version>:<sha256 of the user-data with every secret replaced by a stand-in>. It changes with every non-secret input that changes the user-data, and with secrets_version; it reveals no secret."
   value       = local.user_data_version
+}
+
+output "vm" {
+  description = "The VM as modules/vm reports it (vmid, node, current_node, ip, tags, sizes, environment, no_expire, ...): no secrets."
+  value       = module.vm.vms["minio"]
 }

@@ -120,13 +120,13 @@ variable "vlan" {
   }
 }
 
-variable "ip_address" {
-  description = "Static IPv4 address with prefix length, e.g. 10.10.10.20/24. Static, because every environment's backend names it."
+variable "ip" {
+  description = "Static IPv4 address with prefix length, e.g. 10.10.10.20/24. Static, because every environment's backend names it. Formerly ip_address."
   type        = string
 
   validation {
-    condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$", var.ip_address)) && can(cidrhost(var.ip_address, 0))
-    error_message = "ip_address must be an IPv4 address with a prefix length, e.g. 10.10.10.20/24 (not dhcp)."
+    condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$", var.ip)) && can(cidrhost(var.ip, 0))
+    error_message = "ip must be an IPv4 address with a prefix length, e.g. 10.10.10.20/24 (not dhcp)."
   }
 }
 
@@ -189,6 +189,41 @@ variable "protection" {
   default     = true
 }
 
+variable "environment" {
+  description = "Environment the server belongs to, written as the lifecycle tag environment-<name> (it never expires)."
+  type        = string
+  default     = "monitoring"
+}
+
+variable "on_boot" {
+  description = "Start the VM with its node (default: yes, every environment's plan needs the state)."
+  type        = bool
+  default     = true
+}
+
+variable "startup" {
+  description = "PVE startup order and delays; by default first, with 30 s before the next guest."
+  type        = string
+  default     = "order=1,up=30"
+
+  validation {
+    condition     = var.startup == null || can(regex("^(order=[0-9]+|up=[0-9]+|down=[0-9]+)(,(order=[0-9]+|up=[0-9]+|down=[0-9]+))*$", var.startup))
+    error_message = "startup must be PVE's startup property, e.g. \"order=1,up=30\"."
+  }
+}
+
+variable "agent" {
+  description = "QEMU guest agent device (the backup's snapshot mode freezes file systems through it)."
+  type        = bool
+  default     = true
+}
+
+variable "clone_full" {
+  description = "Full clone of the template (default), or a linked clone on the template's storage."
+  type        = bool
+  default     = true
+}
+
 variable "snippet_storage" {
   description = "Storage with snippets content that the cloud-init user-data is written to."
   type        = string
@@ -208,8 +243,10 @@ variable "minio_server_url" {
   default     = "https://dl.min.io/server/minio/release/linux-amd64/archive/minio.RELEASE.2025-04-22T22-12-26Z"
 
   validation {
-    condition     = startswith(var.minio_server_url, "https://")
-    error_message = "minio_server_url must be an https:// URL."
+    # It is written single-quoted into the install script: only URL characters that no shell
+    # or YAML treats specially (no quotes, spaces, $, `, \\, ;, &, ?).
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+=,@/-]*)?$", var.minio_server_url))
+    error_message = "minio_server_url must be an https:// URL of a host (and port) and a path of letters, digits and . _ ~ % + = , @ / - (no quotes, spaces, query or shell characters)."
   }
 }
 
@@ -229,8 +266,10 @@ variable "minio_client_url" {
   default     = "https://dl.min.io/client/mc/release/linux-amd64/archive/mc.RELEASE.2025-04-16T18-13-26Z"
 
   validation {
-    condition     = startswith(var.minio_client_url, "https://")
-    error_message = "minio_client_url must be an https:// URL."
+    # It is written single-quoted into the install script: only URL characters that no shell
+    # or YAML treats specially (no quotes, spaces, $, `, \\, ;, &, ?).
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+=,@/-]*)?$", var.minio_client_url))
+    error_message = "minio_client_url must be an https:// URL of a host (and port) and a path of letters, digits and . _ ~ % + = , @ / - (no quotes, spaces, query or shell characters)."
   }
 }
 

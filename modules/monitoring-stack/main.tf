@@ -3,17 +3,13 @@
 # config file of files/, so the VM needs no configuration management after its first boot.
 # It also carries the secrets, so it goes to the write-only user_data_wo (never in state).
 
-data "pve_template" "this" {
-  name = var.template
-}
-
 locals {
   address = split("/", var.ip)[0]
 
   urls = {
-    prometheus   = "http://${local.address}:9090"
-    alertmanager = "http://${local.address}:9093"
-    grafana      = "http://${local.address}:3000"
+    prometheus   = "http://${local.address}:${var.prometheus_port}"
+    alertmanager = "http://${local.address}:${var.alertmanager_port}"
+    grafana      = "http://${local.address}:${var.grafana_port}"
   }
 
   # Where pve-ops writes its metrics (ops-cli/systemd units) and the node exporter reads them.
@@ -26,6 +22,9 @@ locals {
     length(var.node_exporter_targets) > 0 ? [{ targets = var.node_exporter_targets, labels = {} }] : [],
   )
   pve_targets = [{ targets = var.pve_endpoints, labels = {} }]
+  # The instance labels keep the shape they had with fixed ports (localhost:<port>).
+  prometheus_targets   = [{ targets = ["localhost:${var.prometheus_port}"], labels = {} }]
+  alertmanager_targets = [{ targets = ["localhost:${var.alertmanager_port}"], labels = {} }]
 
   files = "${path.module}/files"
 
@@ -35,16 +34,19 @@ locals {
       "/etc/prometheus/prometheus.yml"                       = file("${local.files}/prometheus/prometheus.yml")
       "/etc/prometheus/file_sd/node.json"                    = jsonencode(local.node_targets)
       "/etc/prometheus/file_sd/pve.json"                     = jsonencode(local.pve_targets)
+      "/etc/prometheus/file_sd/prometheus.json"              = jsonencode(local.prometheus_targets)
+      "/etc/prometheus/file_sd/alertmanager.json"            = jsonencode(local.alertmanager_targets)
       "/etc/prometheus/alertmanager.yml"                     = templatefile("${local.files}/alertmanager/alertmanager.yml.tftpl", { telegram_chat_id = var.telegram_chat_id })
       "/etc/prometheus/alertmanager_templates/telegram.tmpl" = file("${local.files}/alertmanager/alertmanager_templates/telegram.tmpl")
       # Debian's units pass $ARGS from these files.
-      "/etc/default/prometheus"                                             = "ARGS=\"--storage.tsdb.retention.time=${var.prometheus_retention} --web.external-url=${local.urls.prometheus}/\"\n"
-      "/etc/default/prometheus-alertmanager"                                = "ARGS=\"--web.external-url=${local.urls.alertmanager}/ --cluster.listen-address=\"\n"
+      "/etc/default/prometheus"                                             = "ARGS=\"--storage.tsdb.retention.time=${var.prometheus_retention} --web.listen-address=:${var.prometheus_port} --web.external-url=${local.urls.prometheus}/\"\n"
+      "/etc/default/prometheus-alertmanager"                                = "ARGS=\"--web.listen-address=:${var.alertmanager_port} --web.external-url=${local.urls.alertmanager}/ --cluster.listen-address=\"\n"
       "/etc/default/prometheus-node-exporter"                               = "ARGS=\"--collector.textfile.directory=${local.textfile_dir}\"\n"
       "/etc/systemd/system/pve-exporter.service"                            = file("${local.files}/systemd/pve-exporter.service")
       "/etc/systemd/system/prometheus-alertmanager.service.d/pve-home.conf" = file("${local.files}/systemd/prometheus-alertmanager.conf")
       "/etc/systemd/system/grafana-server.service.d/pve-home.conf"          = file("${local.files}/systemd/grafana-server.conf")
-      "/etc/grafana/provisioning/datasources/pve-home.yaml"                 = file("${local.files}/grafana/provisioning/datasources/prometheus.yaml")
+      "/etc/systemd/system/grafana-server.service.d/pve-home-port.conf"     = "[Service]\nEnvironment=GF_SERVER_HTTP_PORT=${var.grafana_port}\n"
+      "/etc/grafana/provisioning/datasources/pve-home.yaml"                 = templatefile("${local.files}/grafana/provisioning/datasources/prometheus.yaml.tftpl", { prometheus_port = var.prometheus_port })
       "/etc/grafana/provisioning/dashboards/pve-home.yaml"                  = file("${local.files}/grafana/provisioning/dashboards/pve-home.yaml")
     },
     { for f in fileset("${local.files}/prometheus/alerts", "*.yml") : "/etc/prometheus/alerts/${f}" => file("${local.files}/prometheus/alerts/${f}") },
@@ -85,7 +87,7 @@ locals {
   rendered = { for v, secret_files in local.secret_files : v => templatefile("${local.files}/cloud-init/user-data.yaml.tftpl", {
     hostname = var.name
     user     = var.user
-    ssh_keys = [for k in var.ssh_authorized_keys : trimspace(k)]
+    ssh_keys = [for k in var.ssh_public_keys : trimspace(k)]
     ca_certs = var.pve_ca_certificate == null ? [] : [var.pve_ca_certificate]
     packages = [
       "qemu-guest-agent",
@@ -94,7 +96,6 @@ locals {
       "prometheus-node-exporter",
       "python3-venv",
       "curl",
-      "gpg",
     ]
     files = concat(
       [for path, content in local.config_files : { path = path, permissions = "0644", content = base64encode(content) }],
@@ -102,6 +103,8 @@ locals {
     )
     textfile_dir         = local.textfile_dir
     pve_exporter_version = var.pve_exporter_version
+    grafana_deb_url      = var.grafana_deb_url
+    grafana_deb_sha256   = var.grafana_deb_sha256
   }) }
   # Ephemeral (it holds the secrets): only pve_vm.this.user_data_wo may use it.
   user_data = local.rendered["real"]
@@ -112,49 +115,51 @@ locals {
   user_data_version = "${var.secrets_version}:${sha256(local.user_data_redacted)}"
 }
 
-resource "pve_vm" "this" {
-  node        = coalesce(var.node, data.pve_template.this.node)
-  vmid        = var.vmid
-  name        = var.name
-  description = "Prometheus, Alertmanager and Grafana (modules/monitoring-stack), managed by Terraform."
-  clone_vmid  = data.pve_template.this.vmid
-  cores       = var.cores
-  memory      = var.memory
-  agent       = true
-  on_boot     = var.on_boot
-  protection  = var.protection
-  tags        = distinct(concat(["monitoring"], var.tags))
+# The VM comes from modules/vm, the one place a pve_vm is declared (with its lifecycle tag).
+# The map key is fixed ("monitoring"), so the moved blocks below can name the addresses; var.name
+# is the VM's PVE name.
+module "vm" {
+  source = "../vm"
 
-  # The whole configuration, write-only: the secrets in it never reach the state. The snippet
-  # is rewritten when the version changes.
-  user_data_wo         = local.user_data
-  user_data_wo_version = local.user_data_version
-  snippet_storage      = var.snippet_storage
-  ci_dns_servers       = length(var.dns_servers) > 0 ? var.dns_servers : null
+  environment     = var.environment
+  node            = var.node
+  template_name   = var.template_name
+  template_vmid   = var.template_vmid
+  storage         = var.storage
+  bridge          = var.bridge
+  vlan            = var.vlan
+  gateway         = var.gateway
+  dns_servers     = var.dns_servers
+  snippet_storage = var.snippet_storage
 
-  disk {
-    slot     = "scsi0"
-    storage  = var.disk_storage
-    size     = var.disk_size
-    iothread = true
-    discard  = true
+  vms = {
+    monitoring = {
+      name        = var.name
+      vmid        = var.vmid
+      description = "Prometheus, Alertmanager and Grafana (modules/monitoring-stack), managed by Terraform."
+      tags        = distinct(concat(["monitoring"], var.tags))
+      ip          = var.ip
+      cores       = var.cores
+      memory      = var.memory
+      agent       = true
+      disk        = var.disk_size
+      on_boot     = var.on_boot
+      protection  = var.protection
+      # The whole configuration, write-only: the secrets in it never reach the state.
+      user_data_version = local.user_data_version
+      # The monitoring VM must outlive every lab, so it never expires.
+      no_expire = true
+    }
   }
-
-  network {
-    bridge = var.bridge
-    vlan   = var.vlan
-  }
-
-  ip_config {
-    ipv4    = var.ip
-    gateway = var.gateway
-  }
+  user_data = { monitoring = local.user_data }
 }
 
-# The environment tag through pve_lifecycle_tag: pve_vm ignores lifecycle tags. The monitoring VM
-# must outlive every lab, so it never expires.
-resource "pve_lifecycle_tag" "this" {
-  vmid        = pve_vm.this.vmid
-  environment = var.environment
-  no_expire   = true
+moved {
+  from = pve_vm.this
+  to   = module.vm.pve_vm.this["monitoring"]
+}
+
+moved {
+  from = pve_lifecycle_tag.this
+  to   = module.vm.pve_lifecycle_tag.this["monitoring"]
 }

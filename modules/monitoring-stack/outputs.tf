@@ -1,9 +1,9 @@
 # No output carries a secret: the secret inputs are ephemeral (Terraform refuses an output built
-# from them) and the user-data goes only into the write-only pve_vm.this.user_data_wo.
+# from them) and the user-data goes only into the write-only user_data_wo of module.vm.
 
 output "vmid" {
   description = "VMID of the monitoring VM."
-  value       = pve_vm.this.vmid
+  value       = module.vm.vms["monitoring"].vmid
 }
 
 output "ip" {
@@ -19,4 +19,9 @@ output "urls" {
 output "user_data_version" {
   description = "The VM's user_data_wo_version: <secrets_version>:<sha256 of the user-data with every secret replaced by a stand-in>. It changes with every non-secret input that changes the user-data, and with secrets_version; it reveals no secret."
   value       = local.user_data_version
+}
+
+output "vm" {
+  description = "The VM as modules/vm reports it (vmid, node, current_node, ip, tags, sizes, environment, no_expire, ...): no secrets."
+  value       = module.vm.vms["monitoring"]
 }

@@ -34,15 +34,21 @@ variable "vmid" {
   }
 }
 
-variable "template" {
-  description = "Name of the cloud-init template to clone (Ubuntu 24.04 or Debian 13: Alertmanager 0.26 or later, systemd credentials)."
+variable "template_name" {
+  description = "Name of the cloud-init template to clone (Ubuntu 24.04 or Debian 13: Alertmanager 0.26 or later, systemd credentials), unless template_vmid is set. Formerly template."
   type        = string
   default     = "ubuntu-2404-cloudinit"
 
   validation {
-    condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$", var.template))
-    error_message = "template must be a PVE guest name: letters, digits, dots and dashes, at most 63 characters."
+    condition     = can(regex("^[a-zA-Z0-9][a-zA-Z0-9.-]{0,62}$", var.template_name))
+    error_message = "template_name must be a PVE guest name: letters, digits, dots and dashes, at most 63 characters."
   }
+}
+
+variable "template_vmid" {
+  description = "VMID of the template to clone; skips the lookup by template_name (node is then required)."
+  type        = number
+  default     = null
 }
 
 variable "ip" {
@@ -151,14 +157,53 @@ variable "disk_size" {
   }
 }
 
-variable "disk_storage" {
-  description = "PVE storage for the system disk. Changing it replaces the VM (and its metrics)."
+variable "storage" {
+  description = "PVE storage for the system disk. Changing it moves the disk there in place. Formerly disk_storage."
   type        = string
   default     = "local-lvm"
 
   validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*$", var.disk_storage))
-    error_message = "disk_storage must be a PVE storage id."
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*$", var.storage))
+    error_message = "storage must be a PVE storage id."
+  }
+}
+
+variable "prometheus_port" {
+  description = "Port Prometheus listens on (its web UI and API)."
+  type        = number
+  default     = 9090
+
+  validation {
+    condition     = floor(var.prometheus_port) == var.prometheus_port && var.prometheus_port >= 1024 && var.prometheus_port <= 65535
+    error_message = "prometheus_port must be a whole number from 1024 to 65535."
+  }
+}
+
+variable "alertmanager_port" {
+  description = "Port Alertmanager listens on."
+  type        = number
+  default     = 9093
+
+  validation {
+    condition     = floor(var.alertmanager_port) == var.alertmanager_port && var.alertmanager_port >= 1024 && var.alertmanager_port <= 65535
+    error_message = "alertmanager_port must be a whole number from 1024 to 65535."
+  }
+}
+
+variable "grafana_port" {
+  description = "Port Grafana listens on."
+  type        = number
+  default     = 3000
+
+  validation {
+    condition     = floor(var.grafana_port) == var.grafana_port && var.grafana_port >= 1024 && var.grafana_port <= 65535
+    error_message = "grafana_port must be a whole number from 1024 to 65535."
+  }
+
+  validation {
+    # The VM's exporters hold 9100 (node) and 9221 (PVE); two services on one port fail to start.
+    condition     = length(distinct([var.prometheus_port, var.alertmanager_port, var.grafana_port, 9100, 9221])) == 5
+    error_message = "prometheus_port, alertmanager_port and grafana_port must differ from each other and from 9100 and 9221 (the exporters)."
   }
 }
 
@@ -226,16 +271,16 @@ variable "user" {
   }
 }
 
-variable "ssh_authorized_keys" {
-  description = "SSH public keys of the login user. The user has no password, so at least one is needed."
+variable "ssh_public_keys" {
+  description = "SSH public keys of the login user (trimmed, so file() works). The user has no password, so at least one is needed. Formerly ssh_authorized_keys."
   type        = list(string)
 
   validation {
-    condition = length(var.ssh_authorized_keys) > 0 && alltrue([
-      for k in var.ssh_authorized_keys :
+    condition = length(var.ssh_public_keys) > 0 && alltrue([
+      for k in var.ssh_public_keys :
       can(regex("^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$", trimspace(k)))
     ])
-    error_message = "ssh_authorized_keys must hold at least one OpenSSH public key (type, base64, optional comment) on a single line."
+    error_message = "ssh_public_keys must hold at least one OpenSSH public key (type, base64, optional comment) on a single line."
   }
 }
 
@@ -328,6 +373,28 @@ variable "pve_ca_certificate" {
   validation {
     condition     = var.pve_ca_certificate == null ? true : can(regex("^-----BEGIN CERTIFICATE-----\\n[A-Za-z0-9+/=\\n]+-----END CERTIFICATE-----\\n?$", var.pve_ca_certificate))
     error_message = "pve_ca_certificate must be one PEM certificate (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----), or null."
+  }
+}
+
+variable "grafana_deb_url" {
+  description = "HTTPS URL of the Grafana .deb (amd64), pinned to a release; a local mirror works too."
+  type        = string
+  default     = "https://dl.grafana.com/oss/release/grafana_11.6.0_amd64.deb"
+
+  validation {
+    # Passed to the install script as an argument, and still kept to URL characters.
+    condition     = can(regex("^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+=,@/-]*)?$", var.grafana_deb_url))
+    error_message = "grafana_deb_url must be an https:// URL of a host (and port) and a path of letters, digits and . _ ~ % + = , @ / - (no quotes, spaces or query)."
+  }
+}
+
+variable "grafana_deb_sha256" {
+  description = "SHA-256 of that .deb (64 lowercase hex digits; Grafana publishes it as <url>.sha256). A mismatch stops the install."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.grafana_deb_sha256))
+    error_message = "grafana_deb_sha256 must be 64 lowercase hex digits (the SHA-256 of grafana_deb_url)."
   }
 }
 

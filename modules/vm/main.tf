@@ -26,8 +26,10 @@ locals {
       address       = v.ip == "dhcp" ? null : split("/", v.ip)[0]
       gateway       = v.ip == "dhcp" ? null : try(coalesce(v.gateway, var.gateway), null)
       # PVE stores tags lowercased and de-duplicated; handing it the same form keeps plans quiet.
-      tags             = length(v.tags) > 0 ? toset([for t in v.tags : lower(t)]) : null
-      security_updates = v.security_updates != null ? v.security_updates : var.security_updates
+      tags = length(v.tags) > 0 ? toset([for t in v.tags : lower(t)]) : null
+      # A VM with its own user-data has none generated: the module-wide default does not apply.
+      own_user_data    = v.user_data_version != null
+      security_updates = v.user_data_version != null ? false : (v.security_updates != null ? v.security_updates : var.security_updates)
       expiration_days  = var.environment == "lab" && !v.no_expire ? (v.expiration_days != null ? v.expiration_days : var.expiration_days) : null
       # Slots in numeric order (scsi2 before scsi10), not the map's lexical one.
       data_disk_slots = [for k in sort([for slot in keys(v.data_disks) : format("%02d|%s", try(tonumber(trimprefix(slot, "scsi")), 99), slot)]) : split("|", k)[1]]
@@ -38,7 +40,7 @@ locals {
 resource "pve_vm" "this" {
   for_each = var.vms
 
-  name        = each.key
+  name        = coalesce(each.value.name, each.key)
   node        = local.vms[each.key].node
   vmid        = each.value.vmid
   description = each.value.description
@@ -60,13 +62,23 @@ resource "pve_vm" "this" {
   balloon  = each.value.balloon
   cpu_type = each.value.cpu_type != null ? each.value.cpu_type : var.cpu_type
   scsihw   = var.scsihw
+  agent    = each.value.agent
 
-  ci_user     = var.ci_user
-  ci_password = var.ci_password
+  # PVE's user, keys and password are part of the cloud-init user section, which a VM's own
+  # user-data replaces (qemu-server src/PVE/QemuServer/Cloudinit.pm, generate_nocloud: the
+  # cicustom user file from get_custom_cloudinit_files is used, and cloudinit_userdata, which
+  # writes ciuser, cipassword and sshkeys, only runs without one), so they are left unset there.
+  ci_user     = local.vms[each.key].own_user_data ? null : var.ci_user
+  ci_password = local.vms[each.key].own_user_data ? null : var.ci_password
   # Trimmed: file("~/.ssh/id_ed25519.pub") keeps the trailing newline.
-  ci_ssh_keys      = length(var.ci_ssh_keys) > 0 ? [for k in var.ci_ssh_keys : trimspace(k)] : null
+  ci_ssh_keys      = !local.vms[each.key].own_user_data && length(var.ssh_public_keys) > 0 ? [for k in var.ssh_public_keys : trimspace(k)] : null
   ci_dns_servers   = length(var.dns_servers) > 0 ? var.dns_servers : null
-  ci_search_domain = var.search_domain
+  ci_search_domain = local.vms[each.key].own_user_data ? null : var.search_domain
+
+  # Write-only: the secrets a VM's own user-data carries never reach the state or the plan;
+  # the snippet is rewritten when user_data_version changes.
+  user_data_wo         = lookup(var.user_data, each.key, null)
+  user_data_wo_version = each.value.user_data_version
 
   install_docker        = each.value.docker
   install_node_exporter = each.value.node_exporter
@@ -80,6 +92,7 @@ resource "pve_vm" "this" {
     iothread = var.disk_iothread
     discard  = var.disk_discard
     ssd      = var.disk_ssd
+    backup   = var.disk_backup
   }
 
   # Data disks are keyed by their slot, so removing one never moves another into its place
@@ -93,6 +106,7 @@ resource "pve_vm" "this" {
       iothread = var.disk_iothread
       discard  = var.disk_discard
       ssd      = var.disk_ssd
+      backup   = var.disk_backup
     }
   }
 

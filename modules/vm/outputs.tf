@@ -64,3 +64,14 @@ output "ha_rule" {
   description = "ID of the negative resource-affinity rule that keeps the HA VMs apart (null without ha.keep_apart)."
   value       = one(pve_ha_rule.apart[*].rule)
 }
+
+output "pve_vm" {
+  description = "The pve_vm resources by VM key, whole: for the modules built on this one (minio, monitoring-stack) and their tests, which cannot read a child module's resources otherwise. Sensitive because pve_vm is (user_data); write-only values are null in it."
+  value       = pve_vm.this
+  sensitive   = true
+}
+
+output "pve_lifecycle_tag" {
+  description = "The pve_lifecycle_tag resources by VM key (environment, expiry), for the modules built on this one and their tests."
+  value       = pve_lifecycle_tag.this
+}

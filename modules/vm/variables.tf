@@ -1,15 +1,5 @@
 # Inputs of the vm module: one map entry per VM, plus module-wide defaults each VM may override.
 
-variable "environment" {
-  description = "Environment the VMs belong to (prod, lab, monitoring, k8s, ...). Written as the lifecycle tag environment-<name>."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[a-z][a-z0-9]{0,31}$", var.environment))
-    error_message = "environment must be 1 to 32 lowercase letters and digits, starting with a letter (e.g. prod, lab, monitoring)."
-  }
-}
-
 variable "vms" {
   description = <<-EOT
     VMs keyed by name (a DNS label). ip is "dhcp" or a static IPv4 address with prefix length
@@ -46,6 +36,13 @@ variable "vms" {
     startup          = optional(string)
     expiration_days  = optional(number)
     no_expire        = optional(bool, false)
+    # The PVE name when it differs from the key (wrappers keep a fixed key, so a moved block
+    # can name the address, while the caller picks the name).
+    name  = optional(string)
+    agent = optional(bool)
+    # Set for a VM that brings its own user-data (var.user_data[key], write-only): it is the
+    # stored user_data_wo_version, and PVE's ci_user, keys and password do not apply to it.
+    user_data_version = optional(string)
   }))
 
   validation {
@@ -59,11 +56,8 @@ variable "vms" {
   }
 
   validation {
-    condition = alltrue([
-      for v in values(var.vms) :
-      v.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", v.ip))
-    ])
-    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.101/24\"."
+    condition     = alltrue([for v in values(var.vms) : v.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", v.ip))])
+    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.101/24\". (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", v.ip)))]))})"
   }
 
   validation {
@@ -77,7 +71,7 @@ variable "vms" {
         true
       )
     ])
-    error_message = "A static ip must not be the network or broadcast address of its subnet (e.g. 10.10.10.0/24 or 10.10.10.255/24)."
+    error_message = "A static ip must not be the network or broadcast address of its subnet (e.g. 10.10.10.0/24 or 10.10.10.255/24). (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.ip == "dhcp" || try(tonumber(split("/", v.ip)[1]) > 30 || (split("/", v.ip)[0] != cidrhost(v.ip, 0) && split("/", v.ip)[0] != cidrhost(v.ip, -1)), true))]))})"
   }
 
   validation {
@@ -87,11 +81,8 @@ variable "vms" {
   }
 
   validation {
-    condition = alltrue([
-      for v in values(var.vms) :
-      v.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", v.gateway))
-    ])
-    error_message = "A VM's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\"."
+    condition     = alltrue([for v in values(var.vms) : v.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", v.gateway))])
+    error_message = "A VM's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\". (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", v.gateway)))]))})"
   }
 
   validation {
@@ -104,55 +95,53 @@ variable "vms" {
         true
       )
     ])
-    error_message = "A static ip's gateway must lie in the ip's subnet and differ from the ip itself."
+    error_message = "A static ip's gateway must lie in the ip's subnet and differ from the ip itself. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.ip == "dhcp" || try(coalesce(v.gateway, var.gateway), null) == null || try(cidrhost(v.ip, 0) == cidrhost("${coalesce(v.gateway, var.gateway)}/${split("/", v.ip)[1]}", 0) && split("/", v.ip)[0] != coalesce(v.gateway, var.gateway), true))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.gateway == null || v.ip != "dhcp"])
-    error_message = "gateway is only for static addresses: a VM with ip = \"dhcp\" gets its gateway from DHCP."
+    error_message = "gateway is only for static addresses: a VM with ip = \"dhcp\" gets its gateway from DHCP. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.gateway == null || v.ip != "dhcp")]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.cores == floor(v.cores) && v.cores >= 1 && v.cores <= 128])
-    error_message = "cores must be a whole number from 1 to 128."
+    error_message = "cores must be a whole number from 1 to 128. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.cores == floor(v.cores) && v.cores >= 1 && v.cores <= 128)]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.sockets == floor(v.sockets) && v.sockets >= 1 && v.sockets <= 4])
-    error_message = "sockets must be a whole number from 1 to 4."
+    error_message = "sockets must be a whole number from 1 to 4. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.sockets == floor(v.sockets) && v.sockets >= 1 && v.sockets <= 4)]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.memory == floor(v.memory) && v.memory >= 512])
-    error_message = "memory is in MiB and must be a whole number of at least 512."
+    error_message = "memory is in MiB and must be a whole number of at least 512. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.memory == floor(v.memory) && v.memory >= 512)]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.balloon == null || try(v.balloon >= 0 && v.balloon <= v.memory, false)])
-    error_message = "balloon (MiB) must be between 0 (ballooning off) and the VM's memory."
+    error_message = "balloon (MiB) must be between 0 (ballooning off) and the VM's memory. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.balloon == null || try(v.balloon >= 0 && v.balloon <= v.memory, false))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.disk == floor(v.disk) && v.disk >= 8])
-    error_message = "disk is the boot disk size in GiB and must be a whole number of at least 8."
+    error_message = "disk is the boot disk size in GiB and must be a whole number of at least 8. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.disk == floor(v.disk) && v.disk >= 8)]))})"
   }
 
   validation {
     # scsi0 is the boot disk; the provider allows 30 disks, so data disks are scsi1 to scsi29.
     condition     = alltrue([for v in values(var.vms) : alltrue([for slot in keys(v.data_disks) : can(regex("^scsi([1-9]|1[0-9]|2[0-9])$", slot))])])
-    error_message = "data_disks keys must be SCSI slots scsi1 to scsi29 (scsi0 is the boot disk), e.g. { scsi1 = 100 }."
+    error_message = "data_disks keys must be SCSI slots scsi1 to scsi29 (scsi0 is the boot disk), e.g. { scsi1 = 100 }. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(alltrue([for slot in keys(v.data_disks) : can(regex("^scsi([1-9]|1[0-9]|2[0-9])$", slot))]))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : alltrue([for d in values(v.data_disks) : d == floor(d) && d >= 1])])
-    error_message = "Every data disk size must be a whole number of GiB of at least 1."
+    error_message = "Every data disk size must be a whole number of GiB of at least 1. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(alltrue([for d in values(v.data_disks) : d == floor(d) && d >= 1]))]))})"
   }
 
   validation {
-    condition = alltrue([
-      for v in values(var.vms) : alltrue([for t in v.tags : can(regex("^[a-z0-9_][a-z0-9_+.-]*$", lower(t)))])
-    ])
-    error_message = "Tags may contain only letters, digits and '_', '-', '+', '.' (not ':'), and must not start with '-', '+' or '.'."
+    condition     = alltrue([for v in values(var.vms) : alltrue([for t in v.tags : can(regex("^[a-z0-9_][a-z0-9_+.-]*$", lower(t)))])])
+    error_message = "Tags may contain only letters, digits and '_', '-', '+', '.' (not ':'), and must not start with '-', '+' or '.'. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(alltrue([for t in v.tags : can(regex("^[a-z0-9_][a-z0-9_+.-]*$", lower(t)))]))]))})"
   }
 
   validation {
@@ -163,17 +152,17 @@ variable "vms" {
         for t in v.tags : !startswith(lower(t), "environment-") && !startswith(lower(t), "expires-") && lower(t) != "no-expire"
       ])
     ])
-    error_message = "Tags must not start with environment- or expires-, nor be no-expire: the module sets those lifecycle tags itself (environment, expiration_days, no_expire)."
+    error_message = "Tags must not start with environment- or expires-, nor be no-expire: the module sets those lifecycle tags itself (environment, expiration_days, no_expire). (VMs: ${join(", ", sort([for name, v in var.vms : name if !(alltrue([for t in v.tags : !startswith(lower(t), "environment-") && !startswith(lower(t), "expires-") && lower(t) != "no-expire"]))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", v.node))])
-    error_message = "A VM's node must be a PVE node name (lowercase letters, digits and '-')."
+    error_message = "A VM's node must be a PVE node name (lowercase letters, digits and '-'). (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", v.node)))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.vmid == null || try(v.vmid == floor(v.vmid) && v.vmid >= 100 && v.vmid <= 999999999, false)])
-    error_message = "A VM's vmid must be a whole number from 100 to 999999999 (PVE's range), or null to allocate one."
+    error_message = "A VM's vmid must be a whole number from 100 to 999999999 (PVE's range), or null to allocate one. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.vmid == null || try(v.vmid == floor(v.vmid) && v.vmid >= 100 && v.vmid <= 999999999, false))]))})"
   }
 
   validation {
@@ -183,37 +172,47 @@ variable "vms" {
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.template_vmid == null || try(v.template_vmid >= 100 && v.template_vmid <= 999999999, false)])
-    error_message = "A VM's template_vmid must be from 100 to 999999999."
+    error_message = "A VM's template_vmid must be from 100 to 999999999. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.template_vmid == null || try(v.template_vmid >= 100 && v.template_vmid <= 999999999, false))]))})"
   }
 
   validation {
     # The node falls back to the template's node only when the template is looked up by name.
-    condition = alltrue([
-      for v in values(var.vms) : v.node != null || var.node != null || (v.template_vmid == null && var.template_vmid == null)
-    ])
-    error_message = "A VM cloned from an explicit template_vmid needs a node (its own or the module-wide node): only a template found by name tells the module where it lives."
+    condition     = alltrue([for v in values(var.vms) : v.node != null || var.node != null || (v.template_vmid == null && var.template_vmid == null)])
+    error_message = "A VM cloned from an explicit template_vmid needs a node (its own or the module-wide node): only a template found by name tells the module where it lives. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.node != null || var.node != null || (v.template_vmid == null && var.template_vmid == null))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.vlan == null || try(v.vlan == floor(v.vlan) && v.vlan >= 1 && v.vlan <= 4094, false)])
-    error_message = "A VM's vlan must be a VLAN ID from 1 to 4094."
+    error_message = "A VM's vlan must be a VLAN ID from 1 to 4094. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.vlan == null || try(v.vlan == floor(v.vlan) && v.vlan >= 1 && v.vlan <= 4094, false))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : v.expiration_days == null || try(v.expiration_days == floor(v.expiration_days) && v.expiration_days >= 1 && v.expiration_days <= 365, false)])
-    error_message = "A VM's expiration_days must be a whole number from 1 to 365."
+    error_message = "A VM's expiration_days must be a whole number from 1 to 365. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.expiration_days == null || try(v.expiration_days == floor(v.expiration_days) && v.expiration_days >= 1 && v.expiration_days <= 365, false))]))})"
   }
 
   validation {
-    # pve-ops expire-lab acts on lab guests only: expiry tags anywhere else would be dead weight
-    # that looks like a promise.
-    condition     = var.environment == "lab" || alltrue([for v in values(var.vms) : v.expiration_days == null && !v.no_expire])
-    error_message = "expiration_days and no_expire on a VM are only allowed in the lab environment."
+    # pve-ops expire-lab acts on lab guests only: an expiry date anywhere else would be dead
+    # weight that looks like a promise. no_expire is allowed everywhere: it says the opposite
+    # (the state server and the monitoring VM carry it, so they outlive any lab by policy).
+    condition     = var.environment == "lab" || alltrue([for v in values(var.vms) : v.expiration_days == null])
+    error_message = "expiration_days on a VM is only allowed in the lab environment."
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : v.name == null || can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", v.name))])
+    error_message = "A VM's name must be a DNS label: 1 to 63 lowercase letters, digits and '-', not starting or ending with '-'. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.name == null || can(regex("^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", v.name)))]))})"
+  }
+
+  validation {
+    # The provider rejects both on one VM: the generated user-data would replace the VM's own.
+    condition     = alltrue([for v in values(var.vms) : v.user_data_version == null || (!v.docker && !v.node_exporter && v.security_updates != true)])
+    error_message = "A VM with its own user-data (user_data_version) cannot also have docker, node_exporter or security_updates: those generate user-data of their own. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.user_data_version == null || (!v.docker && !v.node_exporter && v.security_updates != true))]))})"
   }
 
   validation {
     condition     = alltrue([for v in values(var.vms) : !(v.no_expire && v.expiration_days != null)])
-    error_message = "A VM cannot set both no_expire and expiration_days."
+    error_message = "A VM cannot set both no_expire and expiration_days. (VMs: ${join(", ", sort([for name, v in var.vms : name if !(!(v.no_expire && v.expiration_days != null))]))})"
   }
 
   validation {
@@ -251,88 +250,6 @@ variable "clone_full" {
   default     = true
 }
 
-variable "node" {
-  description = "Default node for VMs without their own node; null means the node holding the template."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.node == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.node))
-    error_message = "node must be a PVE node name (lowercase letters, digits and '-')."
-  }
-}
-
-variable "storage" {
-  description = "Default storage for VM disks."
-  type        = string
-  default     = "local-lvm"
-
-  validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]*$", var.storage))
-    error_message = "storage must be a PVE storage ID (a letter, then letters, digits, '-', '_', '.')."
-  }
-}
-
-variable "bridge" {
-  description = "Default bridge for the VMs' NIC."
-  type        = string
-  default     = "vmbr0"
-
-  validation {
-    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$", var.bridge))
-    error_message = "bridge must be a Linux interface name of at most 15 characters, e.g. vmbr0."
-  }
-}
-
-variable "vlan" {
-  description = "Default VLAN tag of the VMs' NIC; null for untagged."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.vlan == null || try(var.vlan == floor(var.vlan) && var.vlan >= 1 && var.vlan <= 4094, false)
-    error_message = "vlan must be a VLAN ID from 1 to 4094."
-  }
-}
-
-variable "gateway" {
-  description = "Default IPv4 gateway for VMs with a static ip."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", var.gateway))
-    error_message = "gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\"."
-  }
-}
-
-variable "dns_servers" {
-  description = "DNS servers handed to cloud-init; empty keeps the template's (or DHCP's)."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for s in var.dns_servers : can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", s)) || (strcontains(s, ":") && can(cidrhost("${s}/128", 0)))])
-    error_message = "Every DNS server must be an IPv4 or IPv6 address."
-  }
-
-  validation {
-    condition     = length(var.dns_servers) <= 3
-    error_message = "At most 3 DNS servers (the resolver uses no more)."
-  }
-}
-
-variable "search_domain" {
-  description = "DNS search domain handed to cloud-init."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.search_domain == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", var.search_domain))
-    error_message = "search_domain must be a lowercase DNS name, e.g. home.lan."
-  }
-}
-
 variable "ci_user" {
   description = "Cloud-init user created in every VM."
   type        = string
@@ -341,17 +258,6 @@ variable "ci_user" {
   validation {
     condition     = can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.ci_user))
     error_message = "ci_user must be a Linux user name: lowercase letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters."
-  }
-}
-
-variable "ci_ssh_keys" {
-  description = "SSH public keys authorised for ci_user."
-  type        = list(string)
-  default     = []
-
-  validation {
-    condition     = alltrue([for k in var.ci_ssh_keys : can(regex("^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\\.com) [A-Za-z0-9+/]+=*( .*)?$", trimspace(k)))])
-    error_message = "Every entry of ci_ssh_keys must be an OpenSSH public key line (e.g. \"ssh-ed25519 AAAA... user@host\"), not a private key or a file path."
   }
 }
 
@@ -372,31 +278,9 @@ variable "ci_password" {
     # PVE ignores the password once user-data comes from a snippet, which is what docker,
     # node_exporter and security_updates generate: the provider rejects the combination.
     condition = var.ci_password == null || alltrue([
-      for v in values(var.vms) : !v.docker && !v.node_exporter && !(v.security_updates != null ? v.security_updates : var.security_updates)
+      for v in values(var.vms) : v.user_data_version != null || (!v.docker && !v.node_exporter && !(v.security_updates != null ? v.security_updates : var.security_updates))
     ])
-    error_message = "ci_password only works for VMs without docker, node_exporter and security_updates (their generated user-data replaces PVE's password setup); use ci_ssh_keys, or turn those off."
-  }
-}
-
-variable "security_updates" {
-  description = "Default for unattended security-only upgrades (never rebooting) in every VM."
-  type        = bool
-  default     = true
-}
-
-variable "expiration_days" {
-  description = "Lab only: VMs expire this many days after creation (lifecycle tag expires-YYYY-MM-DD, acted on by pve-ops expire-lab)."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.expiration_days == null || try(var.expiration_days == floor(var.expiration_days) && var.expiration_days >= 1 && var.expiration_days <= 365, false)
-    error_message = "expiration_days must be a whole number from 1 to 365."
-  }
-
-  validation {
-    condition     = var.expiration_days == null || var.environment == "lab"
-    error_message = "expiration_days is only allowed when environment = \"lab\": pve-ops expire-lab never touches other environments."
+    error_message = "ci_password only works for VMs without docker, node_exporter and security_updates (their generated user-data replaces PVE's password setup); use ssh_public_keys, or turn those off."
   }
 }
 
@@ -446,28 +330,10 @@ variable "disk_ssd" {
   default     = false
 }
 
-variable "on_boot" {
-  description = "Default: start the VMs when their node boots."
+variable "disk_backup" {
+  description = "Include the disks in vzdump backups (PVE's default; the MinIO server's buckets depend on it)."
   type        = bool
-  default     = false
-}
-
-variable "protection" {
-  description = "Default: protect the VMs against removal (destroy fails while set)."
-  type        = bool
-  default     = false
-}
-
-variable "pool" {
-  description = "Default resource pool for the VMs."
-  type        = string
-  default     = null
-}
-
-variable "snippet_storage" {
-  description = "Storage (with snippets content) for the generated cloud-init user-data; null keeps the provider's default (local)."
-  type        = string
-  default     = null
+  default     = true
 }
 
 variable "ha" {
@@ -500,4 +366,13 @@ variable "ha" {
     condition     = var.ha == null || (try(var.ha.max_restart, 1) >= 0 && try(var.ha.max_restart, 1) <= 10 && try(var.ha.max_relocate, 1) >= 0 && try(var.ha.max_relocate, 1) <= 10)
     error_message = "ha.max_restart and ha.max_relocate are 0 to 10."
   }
+}
+
+variable "user_data" {
+  description = "Cloud-init user-data of the VMs that bring their own, by VM key (each such VM sets user_data_version). Ephemeral and write-only (user_data_wo): its secrets never reach the plan or the state."
+  type        = map(string)
+  default     = {}
+  ephemeral   = true
+  sensitive   = true
+  nullable    = false
 }

@@ -43,6 +43,24 @@ pub fn workspace_binary(name: &str) -> std::path::PathBuf {
     path
 }
 
+/// Copies a folder of the repository (modules, an environment) without Terraform's working files
+/// or a local state.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        if name == ".terraform" || name == ".terraform.lock.hcl" || name == "terraform.tfstate" {
+            continue;
+        }
+        if path.is_dir() {
+            copy_tree(&path, &to.join(name));
+        } else {
+            std::fs::copy(&path, to.join(name)).unwrap();
+        }
+    }
+}
+
 /// The real Terraform from the project's virtualenv (scripts/setup-tools.sh installs it).
 pub fn terraform_binary() -> std::path::PathBuf {
     let path = repo_root().join(".venv/bin/terraform");
@@ -490,7 +508,9 @@ pub struct S3Server {
     pub access_key: String,
     pub secret_key: String,
     pub dir: tempfile::TempDir,
-    child: std::process::Child,
+    /// S3, master, volume, filer and admin ports, kept for a restart.
+    ports: [u16; 5],
+    child: Option<std::process::Child>,
 }
 
 /// A port that is free, with the port 10000 above it free too (SeaweedFS puts gRPC there).
@@ -522,8 +542,40 @@ impl S3Server {
         let weed = repo_root().join(".venv/bin/weed");
         assert!(weed.exists(), "{} is missing: run scripts/setup-tools.sh (scripts/test.sh does)", weed.display());
         let (access_key, secret_key) = ("pve-home-test".to_string(), format!("secret-{}", std::process::id()));
-        let [s3, master, volume, filer, admin] = std::array::from_fn(|_| free_port_pair());
-        let child = std::process::Command::new(weed)
+        let ports: [u16; 5] = std::array::from_fn(|_| free_port_pair());
+        let mut server = Self {
+            endpoint: format!("http://127.0.0.1:{}", ports[0]),
+            bucket: "tfstate".into(),
+            access_key,
+            secret_key,
+            dir,
+            ports,
+            child: None,
+        };
+        server.child = Some(server.spawn(&weed));
+        server.wait_ready();
+        server
+    }
+
+    /// Stops the server (its data stays in `dir`), as when the machine it runs on dies.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same ports, with whatever `dir` holds now.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Some(self.spawn(&repo_root().join(".venv/bin/weed")));
+        self.wait_ready();
+    }
+
+    fn spawn(&self, weed: &std::path::Path) -> std::process::Child {
+        let [s3, master, volume, filer, admin] = self.ports;
+        let dir = &self.dir;
+        std::process::Command::new(weed)
             .arg("mini")
             .arg(format!("-dir={}", dir.path().display()))
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false", "-admin.ui=false", "-webdav=false"])
@@ -533,16 +585,13 @@ impl S3Server {
             .arg(format!("-volume.port={volume}"))
             .arg(format!("-filer.port={filer}"))
             .arg(format!("-admin.port={admin}"))
-            .env("AWS_ACCESS_KEY_ID", &access_key)
-            .env("AWS_SECRET_ACCESS_KEY", &secret_key)
+            .env("AWS_ACCESS_KEY_ID", &self.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_key)
             .current_dir(dir.path())
             .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("weed.log")).expect("log file"))
+            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("weed.log")).expect("log file"))
             .spawn()
-            .expect("weed starts");
-        let server = Self { endpoint: format!("http://127.0.0.1:{s3}"), bucket: "tfstate".into(), access_key, secret_key, dir, child };
-        server.wait_ready();
-        server
+            .expect("weed starts")
     }
 
     /// An S3 client for this server (the one pve-ops uses).
@@ -598,7 +647,6 @@ impl S3Server {
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }

@@ -1,24 +1,9 @@
-//! The environments users run: `environments/lab` (with the modules it uses) applies against
-//! the emulator through the real provider, with its state in a real versioned S3 server
-//! (SeaweedFS) and cloud-init snippets written over SFTP to a real sshd, and re-plans clean.
+//! The environments users run: each one (with the modules it uses) applies against the emulator
+//! through the real provider, with its state in a real versioned S3 server (SeaweedFS) and
+//! cloud-init snippets written over SFTP to a real sshd, and re-plans clean. Each shipped
+//! environment is applied once from its own `terraform.tfvars.example`, as a new user would.
 
-use pve_home_tests::{S3Server, Sshd, TOKEN, Terraform, emulator, repo_root};
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap();
-        if name == ".terraform" || name == ".terraform.lock.hcl" || name == "terraform.tfstate" {
-            continue;
-        }
-        if path.is_dir() {
-            copy_tree(&path, &to.join(name));
-        } else {
-            std::fs::copy(&path, to.join(name)).unwrap();
-        }
-    }
-}
+use pve_home_tests::{S3Server, Sshd, TOKEN, Terraform, copy_tree, emulator, repo_root};
 
 /// An environment of the repository in a working copy (with the modules), run against the
 /// emulator with its state in SeaweedFS and snippets written to a real sshd.
@@ -136,11 +121,16 @@ telegram_chat_id         = "123456789"
 grafana_admin_password   = "fake-password-for-the-emulator-only"
 "#;
 
+/// The checksums MONITORING_TFVARS leaves out (built here, so no literal looks like one).
+fn monitoring_checksums() -> String {
+    format!("grafana_deb_sha256 = {}\n", fake_sha256('3'))
+}
+
 #[test]
 fn rebuild_recreates_minio_from_terraform_and_restores_its_data() {
     use pve_api::{GuestKind, Params};
     let env = Environment::new("monitoring");
-    std::fs::write(env.dir().join("terraform.tfvars"), MONITORING_TFVARS).unwrap();
+    std::fs::write(env.dir().join("terraform.tfvars"), format!("{MONITORING_TFVARS}{}", monitoring_checksums())).unwrap();
     let out = env.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.all());
     let outputs: serde_json::Value = serde_json::from_str(&env.run(&["output", "-json"]).stdout).unwrap();
@@ -177,7 +167,7 @@ fn rebuild_recreates_minio_from_terraform_and_restores_its_data() {
     assert!(
         steps[0].as_str().unwrap().starts_with(&format!("back up {vmid}"))
             && steps[1].as_str().unwrap().starts_with(&format!("lift the protection of {vmid}"))
-            && steps[2].as_str().unwrap().contains("-replace=module.minio.pve_vm.this"),
+            && steps[2].as_str().unwrap().contains("-replace=module.minio.module.vm.pve_vm.this[\"minio\"]"),
         "{plan}"
     );
     assert_eq!(tablet().as_deref(), Some("0"), "a dry run changes nothing");
@@ -195,4 +185,102 @@ fn rebuild_recreates_minio_from_terraform_and_restores_its_data() {
     assert!(config.flag("protection"), "the restored VM is protected again");
     let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
     assert_eq!(out.code, 0, "after the rebuild Terraform and PVE agree:\n{}", out.all());
+}
+
+/// `terraform.tfvars.example` as a user copies it, with the placeholders that cannot work as
+/// written (the example's comments say what goes there) replaced: `fills` names each variable
+/// and its value, and every one must be in the example (so a renamed variable fails here).
+fn tfvars_from_example(env: &Environment, fills: &[(&str, String)]) -> String {
+    let example = std::fs::read_to_string(env.dir().join("terraform.tfvars.example")).unwrap();
+    let mut filled = 0;
+    let text: Vec<String> = example
+        .lines()
+        .map(|line| {
+            let name = line.split('=').next().unwrap_or("").trim();
+            match fills.iter().find(|(n, _)| *n == name && line.contains('=')) {
+                Some((n, v)) => {
+                    filled += 1;
+                    format!("{n} = {v}")
+                }
+                None => line.to_string(),
+            }
+        })
+        .collect();
+    assert_eq!(filled, fills.len(), "every filled-in placeholder is in {}'s example:\n{example}", env.name);
+    text.join("\n") + "\n"
+}
+
+/// Applies the environment from its example (with `fills`), checks the re-plan is clean, and
+/// returns its outputs.
+fn apply_example(name: &'static str, fills: &[(&str, String)]) -> (Environment, serde_json::Value) {
+    apply_example_keeping(name, fills, None)
+}
+
+/// As `apply_example`; with `defaults_but`, the example must also equal the variables' defaults
+/// except for the variables named there: a plan with only those set (the rest left to the
+/// defaults) changes nothing, so copying the example changes no existing guest.
+fn apply_example_keeping(name: &'static str, fills: &[(&str, String)], defaults_but: Option<&[&str]>) -> (Environment, serde_json::Value) {
+    let env = Environment::new(name);
+    std::fs::write(env.dir().join("terraform.tfvars"), tfvars_from_example(&env, fills)).unwrap();
+    let out = env.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{name} applies from its example in one go:\n{}", out.all());
+    let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    assert_eq!(out.code, 0, "{name} re-plans clean after applying its example:\n{}", out.all());
+    if let Some(kept) = defaults_but {
+        let example = std::fs::read_to_string(env.dir().join("terraform.tfvars.example")).unwrap();
+        let only: Vec<&str> = example.lines().filter(|l| kept.iter().any(|k| l.split('=').next().unwrap_or("").trim() == *k)).collect();
+        assert_eq!(only.len(), kept.len(), "{kept:?} are single lines of the example");
+        std::fs::write(env.dir().join("terraform.tfvars"), only.join("\n") + "\n").unwrap();
+        let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+        assert_eq!(out.code, 0, "{name}'s example matches the defaults it replaces:\n{}", out.all());
+    }
+    let out = env.run(&["output", "-json"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let outputs = serde_json::from_str(&out.stdout).unwrap();
+    (env, outputs)
+}
+
+/// A checksum-shaped fake (64 hex digits), built here so no literal looks like a secret.
+fn fake_sha256(digit: char) -> String {
+    format!("\"{}\"", digit.to_string().repeat(64))
+}
+
+#[test]
+fn lab_applies_from_its_example() {
+    let (env, outputs) = apply_example("lab", &[]);
+    assert_eq!(outputs["sandbox"]["value"]["vmid"], 200, "the example's sandbox VMID: {outputs}");
+    let api = pve_home_tests::client(&env.emu);
+    let guests = env.runtime.block_on(api.cluster_resources(Some("vm"))).unwrap();
+    for vmid in [200, 201, 202] {
+        let guest = guests.iter().find(|g| g.vmid == Some(vmid)).unwrap_or_else(|| panic!("guest {vmid} exists: {guests:?}"));
+        assert!(guest.tags.as_deref().unwrap_or("").contains("environment-lab"), "{guest:?}");
+    }
+}
+
+#[test]
+fn prod_applies_from_its_example() {
+    let (env, outputs) = apply_example_keeping("prod", &[], Some(&["ssh_public_keys"]));
+    let api = pve_home_tests::client(&env.emu);
+    let guests = env.runtime.block_on(api.cluster_resources(Some("vm"))).unwrap();
+    for vmid in [120, 121, 130, 131, 132] {
+        assert!(guests.iter().any(|g| g.vmid == Some(vmid)), "guest {vmid} of the example exists: {outputs}");
+    }
+}
+
+#[test]
+fn k8s_applies_from_its_example() {
+    let (env, _outputs) = apply_example_keeping("k8s", &[], Some(&["ssh_public_keys"]));
+    let api = pve_home_tests::client(&env.emu);
+    let guests = env.runtime.block_on(api.cluster_resources(Some("vm"))).unwrap();
+    let nodes: std::collections::BTreeSet<_> =
+        guests.iter().filter(|g| (151..=153).contains(&g.vmid.unwrap_or(0))).filter_map(|g| g.node.clone()).collect();
+    assert_eq!(nodes.len(), 3, "the three control planes are on three nodes: {guests:?}");
+}
+
+#[test]
+fn monitoring_applies_from_its_example() {
+    let fills =
+        [("minio_server_sha256", fake_sha256('1')), ("minio_client_sha256", fake_sha256('2')), ("grafana_deb_sha256", fake_sha256('3'))];
+    let (_env, outputs) = apply_example("monitoring", &fills);
+    assert_eq!(outputs["minio"]["value"]["vmid"], 110, "{outputs}");
 }

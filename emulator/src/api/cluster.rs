@@ -77,8 +77,12 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
     let mut rows = Vec::new();
     if filter.is_none_or(|f| f == "node") {
         for node in &cluster.nodes {
+            if !node.online {
+                rows.push(offline_node_row(node));
+                continue;
+            }
             rows.push(json!({
-                "id": format!("node/{}", node.name), "type": "node", "node": node.name, "status": if node.online { "online" } else { "offline" },
+                "id": format!("node/{}", node.name), "type": "node", "node": node.name, "status": "online",
                 "maxcpu": node.cpus, "cpu": 0.03, "maxmem": node.memory, "mem": node.memory / 8, "maxdisk": 100u64 << 30, "disk": 12u64 << 30,
                 "uptime": uptime, "level": "", "cgroup-mode": 2,
             }));
@@ -87,13 +91,19 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
     if filter.is_none_or(|f| f == "vm") {
         for guest in cluster.guests.values() {
             let ha = cluster.ha_sid_of(guest.vmid);
-            let mut row = json!({
+            // A guest of a node that is down: only what its config in pmxcfs says (see
+            // model::node_loss); name, status and sizes come from the node's RRD data, gone.
+            let mut row = if cluster.node_offline(&guest.node) {
+                json!({ "id": format!("{}/{}", guest.kind, guest.vmid), "type": guest.kind.as_str(), "vmid": guest.vmid, "node": guest.node, "status": "unknown" })
+            } else {
+                json!({
                 "id": format!("{}/{}", guest.kind, guest.vmid), "type": guest.kind.as_str(), "vmid": guest.vmid, "node": guest.node,
                 "name": guest.name().unwrap_or(""), "status": if guest.running { "running" } else { "stopped" },
                 "template": u8::from(guest.is_template()), "maxcpu": guest.cpus(), "maxmem": guest.max_mem(), "maxdisk": guest.max_disk(),
                 "cpu": 0, "mem": if guest.running { guest.max_mem() / 3 } else { 0 }, "disk": 0, "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0,
                 "uptime": guest.started_at.map(|s| now() - s).unwrap_or(0),
-            });
+                })
+            };
             if let Some(tags) = guest.config.get("tags") {
                 row["tags"] = json!(tags);
             }
@@ -112,6 +122,14 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
     if filter.is_none_or(|f| f == "storage") {
         for node in &cluster.nodes {
             for (id, storage) in &cluster.storages {
+                if !node.online {
+                    // pve-manager `extract_storage_stats` without the node's RRD data.
+                    rows.push(json!({
+                        "id": format!("storage/{}/{id}", node.name), "type": "storage", "storage": id, "node": node.name, "status": "unknown",
+                        "plugintype": storage.storage_type, "content": storage.content.join(","), "shared": u8::from(storage.shared),
+                    }));
+                    continue;
+                }
                 rows.push(json!({
                     "id": format!("storage/{}/{id}", node.name), "type": "storage", "storage": id, "node": node.name, "status": "available",
                     "plugintype": storage.storage_type, "content": storage.content.join(","), "shared": u8::from(storage.shared),
@@ -151,14 +169,28 @@ pub async fn nodes(r: ApiRequest) -> ApiResult {
             .nodes
             .iter()
             .map(|n| {
+                if !n.online {
+                    let mut row = offline_node_row(n);
+                    row["ssl_fingerprint"] = json!(NODE_FINGERPRINT);
+                    return row;
+                }
                 json!({
-                    "node": n.name, "id": format!("node/{}", n.name), "type": "node", "status": if n.online { "online" } else { "offline" },
+                    "node": n.name, "id": format!("node/{}", n.name), "type": "node", "status": "online",
                     "maxcpu": n.cpus, "cpu": 0.03, "maxmem": n.memory, "mem": n.memory / 8, "maxdisk": 100u64 << 30, "disk": 12u64 << 30,
-                    "uptime": uptime, "level": "", "ssl_fingerprint": "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99",
+                    "uptime": uptime, "level": "", "ssl_fingerprint": NODE_FINGERPRINT,
                 })
             })
             .collect(),
     ))
+}
+
+/// Every node's certificate fingerprint, as `/nodes` lists it (pmxcfs keeps it for nodes that are down).
+const NODE_FINGERPRINT: &str = "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99";
+
+/// A node that is down, in `/nodes` and `/cluster/resources`: pve-manager `PVE/API2Tools.pm`
+/// `extract_node_stats` for a member not online, whose RRD data pmxcfs dropped (model::node_loss).
+fn offline_node_row(node: &crate::model::Node) -> Value {
+    json!({ "id": format!("node/{}", node.name), "type": "node", "node": node.name, "status": "offline" })
 }
 
 pub async fn node_status(r: ApiRequest) -> ApiResult {

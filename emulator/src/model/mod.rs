@@ -8,6 +8,7 @@ mod guests;
 mod ha;
 mod migrate;
 mod moves;
+mod node_loss;
 mod seed;
 mod snapshots;
 mod storage;

@@ -24,6 +24,12 @@ mock_provider "pve" {
   }
 }
 
+variables {
+  # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
+  # refuses an unset optional ephemeral variable in an apply run.
+  container_root_password = "fake-root-password-for-tests"
+}
+
 run "sandbox_keeps_its_address_across_the_module_move" {
   command = plan
 
@@ -54,11 +60,11 @@ run "cloud_init_change_keeps_the_sandbox" {
   command = plan
 
   variables {
-    ci_user     = "lab"
-    ci_ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 lab@example"]
-    sandbox     = { ip = "10.10.10.150/24" }
-    gateway     = "10.10.10.1"
-    containers  = { lab-ct1 = {} }
+    ci_user         = "lab"
+    ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 lab@example"]
+    sandbox         = { ip = "10.10.10.150/24" }
+    gateway         = "10.10.10.1"
+    containers      = { lab-ct1 = {} }
   }
 
   assert {

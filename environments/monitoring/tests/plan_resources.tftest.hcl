@@ -18,6 +18,7 @@ variables {
   minio_root_user          = "tfadmin"
   minio_root_password      = "fake-root-password-for-tests"
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
+  grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "123456:fake-telegram-token-for-tests-only-000"
   telegram_chat_id         = "123456789"
   grafana_admin_password   = "fake-grafana-password"
@@ -50,7 +51,7 @@ run "state_server_lifecycle_tag" {
   command = plan
 
   assert {
-    condition     = pve_lifecycle_tag.minio.vmid == 110 && pve_lifecycle_tag.minio.environment == "monitoring" && pve_lifecycle_tag.minio.no_expire == true
+    condition     = module.minio.vm.vmid == 110 && module.minio.vm.environment == "monitoring" && module.minio.vm.no_expire == true
     error_message = "the MinIO VM is tagged environment-monitoring and never expires"
   }
 }
@@ -158,8 +159,8 @@ run "versions_follow_secrets_version_and_non_secret_inputs" {
 
 run "vms_must_not_share_an_address" {
   command = plan
-  variables { monitoring_ip_address = "10.10.10.20/24" }
-  expect_failures = [var.monitoring_ip_address]
+  variables { monitoring_ip = "10.10.10.20/24" }
+  expect_failures = [var.monitoring_ip]
 }
 
 run "vms_must_not_share_a_vmid" {
@@ -189,8 +190,8 @@ run "defaults_in_the_monitoring_ranges" {
   assert {
     condition = module.minio.vmid == 110 && alltrue(concat(
       [for m in regexall("_vmid\\s*=\\s*([0-9]+)", file("terraform.tfvars.example")) : tonumber(m[0]) >= 110 && tonumber(m[0]) <= 119],
-      [for m in regexall("_ip_address\\s*=\\s*\"10\\.10\\.10\\.([0-9]+)/", file("terraform.tfvars.example")) : tonumber(m[0]) >= 20 && tonumber(m[0]) <= 29],
-    )) && length(regexall("_vmid\\s*=", file("terraform.tfvars.example"))) == 2 && length(regexall("_ip_address\\s*=", file("terraform.tfvars.example"))) == 2
+      [for m in regexall("_ip\\s*=\\s*\"10\\.10\\.10\\.([0-9]+)/", file("terraform.tfvars.example")) : tonumber(m[0]) >= 20 && tonumber(m[0]) <= 29],
+    )) && length(regexall("_vmid\\s*=", file("terraform.tfvars.example"))) == 2 && length(regexall("_ip\\s*=", file("terraform.tfvars.example"))) == 2
     error_message = "terraform.tfvars.example gives both VMs VMIDs in 110-119 and addresses in 10.10.10.20-29."
   }
 }

@@ -302,3 +302,48 @@ run "comment_too_long_rejected" {
 
   expect_failures = [var.comment]
 }
+
+run "k8s_has_a_policy_of_its_own" {
+  command = plan
+
+  variables {
+    environment = "k8s"
+  }
+
+  assert {
+    condition     = pve_backup_job.this.id == "k8s-daily" && pve_backup_job.this.schedule == "*-*-* 01:00" && pve_backup_job.this.retention.keep_daily == 7
+    error_message = "k8s backs up like prod, under its own job ID."
+  }
+}
+
+run "any_environment_that_brings_its_policy" {
+  command = plan
+
+  variables {
+    environment = "staging"
+    id          = "staging-nightly"
+    schedule    = "*-*-* 04:00"
+    retention   = { keep_daily = 3 }
+  }
+
+  assert {
+    condition     = pve_backup_job.this.id == "staging-nightly" && pve_backup_job.this.retention.keep_daily == 3
+    error_message = "An environment without a policy works when it gives id, schedule and retention."
+  }
+}
+
+run "policies_are_an_input" {
+  command = plan
+
+  variables {
+    environment = "prod"
+    policies = {
+      prod = { id = "prod-twice", schedule = "*-*-* 01,13:00", retention = { keep_last = 14 } }
+    }
+  }
+
+  assert {
+    condition     = pve_backup_job.this.id == "prod-twice" && pve_backup_job.this.retention.keep_last == 14 && pve_backup_job.this.retention.keep_daily == null
+    error_message = "The caller's policies replace the defaults."
+  }
+}

@@ -18,10 +18,13 @@ mock_provider "pve" {
 }
 
 variables {
-  environment = "prod"
-  node        = "pve1"
-  gateway     = "10.10.10.1"
-  dns_servers = ["1.1.1.1", "9.9.9.9"]
+  # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
+  # refuses an unset optional ephemeral variable in an apply run.
+  root_password = "fake-root-password-for-tests"
+  environment   = "prod"
+  node          = "pve1"
+  gateway       = "10.10.10.1"
+  dns_servers   = ["1.1.1.1", "9.9.9.9"]
   containers = {
     dns1 = { ip = "10.10.10.53/24", node = "pve2", tags = ["dns", "infra"] }
     proxy = {

@@ -11,9 +11,12 @@ mock_provider "pve" {
 }
 
 variables {
-  environment = "prod"
-  node        = "pve1"
-  gateway     = "10.10.10.1"
+  # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
+  # refuses an unset optional ephemeral variable in an apply run.
+  root_password = "fake-root-password-for-tests"
+  environment   = "prod"
+  node          = "pve1"
+  gateway       = "10.10.10.1"
   containers = {
     dns1 = { ip = "10.10.10.53/24", tags = ["DNS", "Infra", "dns"] }
     dns2 = { ip = "10.10.10.54/24", node = "pve2", tags = ["infra", "dns"] }

@@ -6,7 +6,7 @@ mock_provider "pve" {}
 variables {
   node                = "pve1"
   template_vmid       = 9000
-  ip_address          = "10.10.10.20/24"
+  ip                  = "10.10.10.20/24"
   gateway             = "10.10.10.1"
   ssh_public_keys     = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly test@example"]
   minio_server_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -22,23 +22,23 @@ run "vm_defaults" {
   command = plan
 
   assert {
-    condition     = pve_vm.this.name == "minio" && pve_vm.this.node == "pve1"
+    condition     = module.vm.pve_vm["minio"].name == "minio" && module.vm.pve_vm["minio"].node == "pve1"
     error_message = "the VM must be named minio and placed on the given node"
   }
   assert {
-    condition     = pve_vm.this.on_boot == true && pve_vm.this.protection == true && startswith(pve_vm.this.startup, "order=1")
+    condition     = module.vm.pve_vm["minio"].on_boot == true && module.vm.pve_vm["minio"].protection == true && startswith(module.vm.pve_vm["minio"].startup, "order=1")
     error_message = "the state server must start with the node, first, and be protected from removal"
   }
   assert {
-    condition     = pve_vm.this.cores == 2 && pve_vm.this.memory == 2048 && pve_vm.this.agent == true
+    condition     = module.vm.pve_vm["minio"].cores == 2 && module.vm.pve_vm["minio"].memory == 2048 && module.vm.pve_vm["minio"].agent == true
     error_message = "default sizing is 2 cores, 2048 MiB, guest agent on"
   }
   assert {
-    condition     = pve_vm.this.tags == toset(["minio", "terraform-state"])
+    condition     = module.vm.pve_vm["minio"].tags == toset(["minio", "terraform-state"])
     error_message = "default tags are minio and terraform-state"
   }
   assert {
-    condition     = pve_vm.this.snippet_storage == "local" && pve_vm.this.ci_dns_servers == null
+    condition     = module.vm.pve_vm["minio"].snippet_storage == "local" && module.vm.pve_vm["minio"].ci_dns_servers == null
     error_message = "user-data goes to the local snippet storage; no DNS servers unless given"
   }
 }
@@ -47,15 +47,15 @@ run "system_and_data_disks" {
   command = plan
 
   assert {
-    condition     = length(pve_vm.this.disk) == 2
+    condition     = length(module.vm.pve_vm["minio"].disk) == 2
     error_message = "the VM must have exactly a system disk and a data disk"
   }
   assert {
-    condition     = pve_vm.this.disk[0].slot == "scsi0" && pve_vm.this.disk[0].size == 16 && pve_vm.this.disk[0].storage == "local-lvm"
+    condition     = module.vm.pve_vm["minio"].disk[0].slot == "scsi0" && module.vm.pve_vm["minio"].disk[0].size == 16 && module.vm.pve_vm["minio"].disk[0].storage == "local-lvm"
     error_message = "scsi0 is the 16 GiB system disk on local-lvm"
   }
   assert {
-    condition     = pve_vm.this.disk[1].slot == "scsi1" && pve_vm.this.disk[1].size == 20 && pve_vm.this.disk[1].backup == true
+    condition     = module.vm.pve_vm["minio"].disk[1].slot == "scsi1" && module.vm.pve_vm["minio"].disk[1].size == 20 && module.vm.pve_vm["minio"].disk[1].backup == true
     error_message = "scsi1 is the 20 GiB data disk, included in backups"
   }
 }
@@ -68,7 +68,7 @@ run "storage_and_data_disk_size" {
   }
 
   assert {
-    condition     = alltrue([for d in pve_vm.this.disk : d.storage == "local-zfs"]) && pve_vm.this.disk[1].size == 100 && pve_vm.this.disk[0].size == 16
+    condition     = alltrue([for d in module.vm.pve_vm["minio"].disk : d.storage == "local-zfs"]) && module.vm.pve_vm["minio"].disk[1].size == 100 && module.vm.pve_vm["minio"].disk[0].size == 16
     error_message = "storage applies to both disks, data_disk_size to scsi1 only"
   }
 }
@@ -82,15 +82,15 @@ run "static_network" {
   }
 
   assert {
-    condition     = pve_vm.this.ip_config[0].ipv4 == "10.10.10.20/24" && pve_vm.this.ip_config[0].gateway == "10.10.10.1"
+    condition     = module.vm.pve_vm["minio"].ip_config[0].ipv4 == "10.10.10.20/24" && module.vm.pve_vm["minio"].ip_config[0].gateway == "10.10.10.1"
     error_message = "the static address and gateway must reach ipconfig0"
   }
   assert {
-    condition     = pve_vm.this.network[0].bridge == "vmbr1" && pve_vm.this.network[0].vlan == 30
+    condition     = module.vm.pve_vm["minio"].network[0].bridge == "vmbr1" && module.vm.pve_vm["minio"].network[0].vlan == 30
     error_message = "bridge and VLAN must reach net0"
   }
   assert {
-    condition     = pve_vm.this.ci_dns_servers == tolist(["10.10.10.1", "1.1.1.1"])
+    condition     = module.vm.pve_vm["minio"].ci_dns_servers == tolist(["10.10.10.1", "1.1.1.1"])
     error_message = "DNS servers must reach the VM's cloud-init network config"
   }
 }
@@ -194,15 +194,15 @@ run "user_data_is_write_only" {
 
   assert {
     # Write-only attributes read as null in a plan; user_data (kept in state) is not used.
-    condition     = pve_vm.this.user_data == null && pve_vm.this.user_data_wo == null
+    condition     = module.vm.pve_vm["minio"].user_data == null && module.vm.pve_vm["minio"].user_data_wo == null
     error_message = "the user-data must go to the write-only user_data_wo only, never to user_data (which is kept in state)"
   }
   assert {
-    condition     = pve_vm.this.user_data_wo_version == "1:${sha256(local.user_data_redacted)}" && output.user_data_version == pve_vm.this.user_data_wo_version
+    condition     = module.vm.pve_vm["minio"].user_data_wo_version == "1:${sha256(local.user_data_redacted)}" && output.user_data_version == module.vm.pve_vm["minio"].user_data_wo_version
     error_message = "user_data_wo_version must be secrets_version (default 1), a colon and the SHA-256 of the secret-free user-data"
   }
   assert {
-    condition     = !issensitive(pve_vm.this.user_data_wo_version)
+    condition     = !issensitive(output.user_data_version) && nonsensitive(module.vm.pve_vm["minio"].user_data_wo_version) == output.user_data_version
     error_message = "the version holds no secret: it must stay readable in plans"
   }
 }
@@ -235,7 +235,7 @@ run "outputs_after_apply" {
     tls_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
   }
   override_resource {
-    target = pve_vm.this
+    target = module.vm.pve_vm.this
     values = {
       vmid = 150
       node = "pve1"

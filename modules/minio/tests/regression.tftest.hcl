@@ -10,7 +10,7 @@ mock_provider "pve" {}
 variables {
   node                = "pve1"
   template_vmid       = 9000
-  ip_address          = "10.10.10.20/24"
+  ip                  = "10.10.10.20/24"
   gateway             = "10.10.10.1"
   ssh_public_keys     = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly test@example"]
   minio_server_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -59,7 +59,7 @@ run "versioning_on_every_bucket_per_environment" {
 run "secrets_stay_out_of_outputs" {
   command = plan
   override_resource {
-    target          = pve_vm.this
+    target          = module.vm.pve_vm.this
     values          = { vmid = 110 }
     override_during = plan
   }
@@ -90,7 +90,7 @@ run "secrets_stay_out_of_outputs" {
     error_message = "backend_config and endpoint must stay usable (not sensitive)"
   }
   assert {
-    condition     = strcontains(local.user_data, "MINIO_ROOT_PASSWORD='fake-root-password-for-tests'") && pve_vm.this.user_data_wo == null && pve_vm.this.user_data == null
+    condition     = strcontains(local.user_data, "MINIO_ROOT_PASSWORD='fake-root-password-for-tests'") && module.vm.pve_vm["minio"].user_data_wo == null && module.vm.pve_vm["minio"].user_data == null
     error_message = "the password belongs in the user-data's environment file, which goes only to the write-only user_data_wo"
   }
 }
@@ -110,7 +110,7 @@ run "version_follows_non_secret_inputs" {
   }
 
   assert {
-    condition     = pve_vm.this.user_data_wo_version != run.version_base.user_data_version && startswith(pve_vm.this.user_data_wo_version, "1:")
+    condition     = module.vm.pve_vm["minio"].user_data_wo_version != run.version_base.user_data_version && startswith(module.vm.pve_vm["minio"].user_data_wo_version, "1:")
     error_message = "a change of a non-secret input that changes the user-data must change user_data_wo_version"
   }
 }
@@ -122,7 +122,7 @@ run "version_follows_one_ssh_key" {
   }
 
   assert {
-    condition     = pve_vm.this.user_data_wo_version != run.version_base.user_data_version
+    condition     = module.vm.pve_vm["minio"].user_data_wo_version != run.version_base.user_data_version
     error_message = "a new SSH key must change user_data_wo_version"
   }
 }
@@ -138,12 +138,12 @@ run "version_ignores_the_secrets" {
   }
 
   assert {
-    condition     = pve_vm.this.user_data_wo_version == run.version_base.user_data_version
+    condition     = module.vm.pve_vm["minio"].user_data_wo_version == run.version_base.user_data_version
     error_message = "user_data_wo_version must not depend on the secrets (it is stored, and a hash of a secret reveals a guess)"
   }
   assert {
     # The secrets did change what the VM gets, but not what the version sees.
-    condition     = strcontains(local.user_data, "MINIO_ROOT_PASSWORD='another-fake-root-password'") && strcontains(local.user_data, "mc admin user add local 'lab-state' 'fake-lab-secret-value'")
+    condition     = strcontains(local.user_data, "MINIO_ROOT_PASSWORD='another-fake-root-password'") && strcontains(local.user_data, "printf '%s\\\\n' 'fake-lab-secret-value' | mc admin user add local 'lab-state'")
     error_message = "the changed secrets must reach the (write-only) user-data"
   }
 }
@@ -182,7 +182,7 @@ run "secrets_version_pushes_rotated_secrets" {
   }
 
   assert {
-    condition     = pve_vm.this.user_data_wo_version == "2:${split(":", run.version_base.user_data_version)[1]}" && pve_vm.this.user_data_wo_version != run.version_base.user_data_version
+    condition     = module.vm.pve_vm["minio"].user_data_wo_version == "2:${split(":", run.version_base.user_data_version)[1]}" && module.vm.pve_vm["minio"].user_data_wo_version != run.version_base.user_data_version
     error_message = "bumping secrets_version must change user_data_wo_version (and only its secrets_version part)"
   }
 }
@@ -192,7 +192,7 @@ run "secrets_version_pushes_rotated_secrets" {
 # secret-free variant the version hashes; but every one of them in the user-data itself.
 run "secrets_in_no_readable_attribute" {
   override_resource {
-    target = pve_vm.this
+    target = module.vm.pve_vm.this
     values = { vmid = 140 }
   }
   variables {
@@ -206,12 +206,12 @@ run "secrets_in_no_readable_attribute" {
 
   assert {
     condition = !anytrue([for s in ["fake-root-user-name", "fake-root-password-for-tests", "MIIEfakeprivatekeymaterial", "fake-lab-access-key", "fake-lab-secret-value"] :
-      strcontains(jsonencode(pve_vm.this), s) || strcontains(local.user_data_redacted, s) || strcontains(jsonencode(output.backend_config), s) || strcontains(output.user_data_version, s)
+      strcontains(jsonencode(module.vm.pve_vm["minio"]), s) || strcontains(local.user_data_redacted, s) || strcontains(jsonencode(output.backend_config), s) || strcontains(output.user_data_version, s)
     ])
     error_message = "a secret is readable in the VM's attributes, the secret-free user-data, the version or an output"
   }
   assert {
-    condition     = pve_vm.this.user_data == null && pve_vm.this.user_data_wo == null && output.vmid == 140
+    condition     = module.vm.pve_vm["minio"].user_data == null && module.vm.pve_vm["minio"].user_data_wo == null && output.vmid == 140
     error_message = "the applied VM must hold no user-data in state"
   }
   assert {
@@ -264,7 +264,7 @@ run "initial_apply" {
     tls_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
   }
   override_resource {
-    target = pve_vm.this
+    target = module.vm.pve_vm.this
     values = { vmid = 130 }
   }
 }
@@ -282,7 +282,7 @@ run "adding_an_environment_keeps_the_vm" {
     error_message = "the VM's vmid and node must not change when environments change"
   }
   assert {
-    condition     = tolist([for d in pve_vm.this.disk : "${d.slot}:${d.storage}"]) == tolist(["scsi0:local-lvm", "scsi1:local-lvm"]) && pve_vm.this.template == false
+    condition     = tolist([for d in module.vm.pve_vm["minio"].disk : "${d.slot}:${d.storage}"]) == tolist(["scsi0:local-lvm", "scsi1:local-lvm"]) && module.vm.pve_vm["minio"].template == false
     error_message = "disk storages (replacing attributes) must not change when environments change"
   }
   assert {
@@ -309,7 +309,7 @@ run "tls_serves_certs_and_bootstrap_uses_https" {
   }
 
   assert {
-    condition     = strcontains(local.user_data, "--certs-dir /etc/minio/certs") && strcontains(local.user_data, "mc alias set local 'https://127.0.0.1:9000'") && strcontains(local.user_data, "/usr/local/bin/mc --insecure")
+    condition     = strcontains(local.user_data, "--certs-dir /etc/minio/certs") && strcontains(local.user_data, "| mc alias set local 'https://127.0.0.1:9000'") && strcontains(local.user_data, "/usr/local/bin/mc --insecure")
     error_message = "with TLS, MinIO must load /etc/minio/certs and the bootstrap must speak https"
   }
 }
@@ -432,5 +432,28 @@ run "no_password_login" {
   assert {
     condition     = yamldecode(local.user_data).ssh_pwauth == false && alltrue([for u in yamldecode(local.user_data).users : u.lock_passwd == true])
     error_message = "SSH password login must be off and every user's password locked"
+  }
+}
+
+# ps shows every process's arguments to every user on the VM: no mc command line carries the
+# root password or an environment user's secret key; they reach mc on stdin.
+run "mc_gets_no_secret_as_an_argument" {
+  command = plan
+  variables {
+    environment_credentials = {
+      lab = { access_key = "lab-state", secret_key = "fake-lab-secret-value" }
+    }
+  }
+
+  assert {
+    condition = length([
+      for line in split("\n", one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"])) : line
+      if can(regex("mc( |\\(\\))", line)) && can(regex("mc .*(fake-lab-secret-value|MINIO_ROOT_PASSWORD)", line))
+    ]) == 0
+    error_message = "No mc command line may carry a secret."
+  }
+  assert {
+    condition     = strcontains(one([for f in yamldecode(local.user_data).write_files : f.content if f.path == "/usr/local/sbin/minio-bootstrap"]), "printf '%s\\n%s\\n' \"$MINIO_ROOT_USER\" \"$MINIO_ROOT_PASSWORD\" | mc alias set local 'http://127.0.0.1:9000'")
+    error_message = "The root credentials reach mc alias set on stdin."
   }
 }

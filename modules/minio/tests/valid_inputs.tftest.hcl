@@ -7,7 +7,7 @@ mock_provider "pve" {}
 variables {
   node                = "pve1"
   template_vmid       = 9000
-  ip_address          = "10.10.10.20/24"
+  ip                  = "10.10.10.20/24"
   gateway             = "10.10.10.1"
   ssh_public_keys     = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly test@example"]
   minio_server_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -36,14 +36,14 @@ run "template_vmid_must_be_whole" {
 
 run "ip_address_must_not_be_dhcp" {
   command = plan
-  variables { ip_address = "dhcp" }
-  expect_failures = [var.ip_address]
+  variables { ip = "dhcp" }
+  expect_failures = [var.ip]
 }
 
 run "ip_address_needs_a_prefix_length" {
   command = plan
-  variables { ip_address = "10.10.10.20" }
-  expect_failures = [var.ip_address]
+  variables { ip = "10.10.10.20" }
+  expect_failures = [var.ip]
 }
 
 run "gateway_must_be_an_address" {
@@ -120,6 +120,29 @@ run "binaries_only_over_https" {
   command = plan
   variables { minio_client_url = "http://mirror.lan/mc" }
   expect_failures = [var.minio_client_url]
+}
+
+# The URL is pasted single-quoted into the install script: a quote would end the string.
+run "binary_url_with_a_quote_rejected" {
+  command = plan
+  variables { minio_server_url = "https://mirror.lan/minio';reboot;'" }
+  expect_failures = [var.minio_server_url]
+}
+
+run "binary_url_with_shell_characters_rejected" {
+  command = plan
+  variables { minio_client_url = "https://mirror.lan/mc$(id)" }
+  expect_failures = [var.minio_client_url]
+}
+
+run "mirror_url_with_a_port_accepted" {
+  command = plan
+  variables { minio_server_url = "https://mirror.lan:8443/minio/minio.RELEASE.2025-04-22T22-12-26Z" }
+
+  assert {
+    condition     = strcontains(local.user_data, "fetch 'https://mirror.lan:8443/minio/minio.RELEASE.2025-04-22T22-12-26Z'")
+    error_message = "A mirror on its own port is a valid source."
+  }
 }
 
 run "environments_are_unique" {
@@ -236,11 +259,11 @@ run "full_featured_inputs_plan" {
     error_message = "with TLS and endpoint_host the endpoint must be https://minio.lan:9000"
   }
   assert {
-    condition     = pve_vm.this.vmid == 120 && pve_vm.this.network[0].vlan == 20
+    condition     = module.vm.pve_vm["minio"].vmid == 120 && module.vm.pve_vm["minio"].network[0].vlan == 20
     error_message = "vmid and vlan must reach the VM"
   }
   assert {
-    condition     = startswith(pve_vm.this.user_data_wo_version, "2026-12-01.1:")
+    condition     = startswith(module.vm.pve_vm["minio"].user_data_wo_version, "2026-12-01.1:")
     error_message = "secrets_version must lead user_data_wo_version"
   }
 }

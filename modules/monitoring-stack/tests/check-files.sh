@@ -52,6 +52,12 @@ JSON
 cat >"$prom/file_sd/pve.json" <<'JSON'
 [{"labels": {}, "targets": ["pve1.lan", "10.10.10.2:8006"]}]
 JSON
+cat >"$prom/file_sd/prometheus.json" <<'JSON'
+[{"labels": {}, "targets": ["localhost:9090"]}]
+JSON
+cat >"$prom/file_sd/alertmanager.json" <<'JSON'
+[{"labels": {}, "targets": ["localhost:9093"]}]
+JSON
 
 check_prometheus_config() {
   local out

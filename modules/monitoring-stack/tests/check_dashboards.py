@@ -27,8 +27,8 @@ VARIABLES = {
 
 
 def provisioned_uid(grafana: pathlib.Path, problems: list) -> str:
-    """The uid of the one datasource in provisioning/datasources (no YAML parser in the stdlib)."""
-    files = sorted((grafana / "provisioning" / "datasources").glob("*.yaml"))
+    """The uid of the one datasource in provisioning/datasources (a .yaml, or a .yaml.tftpl Terraform renders; no YAML parser in the stdlib)."""
+    files = sorted((grafana / "provisioning" / "datasources").glob("*.yaml*"))
     uids = []
     for f in files:
         uids += re.findall(r"^\s+uid:\s*\"?([A-Za-z0-9_-]+)\"?\s*$", f.read_text(), re.MULTILINE)

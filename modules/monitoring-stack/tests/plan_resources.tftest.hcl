@@ -25,10 +25,11 @@ mock_provider "pve" {
 variables {
   ip                       = "10.10.10.50/24"
   gateway                  = "10.10.10.1"
-  ssh_authorized_keys      = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000 test@example"]
+  ssh_public_keys          = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000 test@example"]
   pve_endpoints            = ["pve1.lan", "10.10.10.3:8006"]
   node_exporter_targets    = ["10.10.10.11:9100", "pve1.lan:9100"]
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
+  grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "000000000:FAKE-test-token-not-a-real-bot-token"
   telegram_chat_id         = "-1001234567890"
   grafana_admin_password   = "FAKE-test-password-0000"
@@ -38,27 +39,27 @@ run "vm_is_cloned_from_the_template_onto_its_node" {
   command = plan
 
   assert {
-    condition     = pve_vm.this.node == "pve2"
+    condition     = module.vm.pve_vm["monitoring"].node == "pve2"
     error_message = "With node unset the VM goes to the template's node."
   }
   assert {
-    condition     = pve_vm.this.name == "monitoring" && pve_vm.this.cores == 2 && pve_vm.this.memory == 4096
+    condition     = module.vm.pve_vm["monitoring"].name == "monitoring" && module.vm.pve_vm["monitoring"].cores == 2 && module.vm.pve_vm["monitoring"].memory == 4096
     error_message = "Default name, cores and memory are not planned."
   }
   assert {
-    condition     = length(pve_vm.this.disk) == 1 && pve_vm.this.disk[0].slot == "scsi0" && pve_vm.this.disk[0].size == 40 && pve_vm.this.disk[0].storage == "local-lvm"
+    condition     = length(module.vm.pve_vm["monitoring"].disk) == 1 && module.vm.pve_vm["monitoring"].disk[0].slot == "scsi0" && module.vm.pve_vm["monitoring"].disk[0].size == 40 && module.vm.pve_vm["monitoring"].disk[0].storage == "local-lvm"
     error_message = "The system disk is not scsi0 of 40 GiB on local-lvm."
   }
   assert {
-    condition     = pve_vm.this.ip_config[0].ipv4 == "10.10.10.50/24" && pve_vm.this.ip_config[0].gateway == "10.10.10.1"
+    condition     = module.vm.pve_vm["monitoring"].ip_config[0].ipv4 == "10.10.10.50/24" && module.vm.pve_vm["monitoring"].ip_config[0].gateway == "10.10.10.1"
     error_message = "The static address is not passed to ipconfig0."
   }
   assert {
-    condition     = pve_vm.this.tags == toset(["monitoring"]) && pve_vm.this.on_boot == true && pve_vm.this.protection == false
+    condition     = module.vm.pve_vm["monitoring"].tags == toset(["monitoring"]) && module.vm.pve_vm["monitoring"].on_boot == true && module.vm.pve_vm["monitoring"].protection == false
     error_message = "Tags, on_boot or protection differ from the defaults."
   }
   assert {
-    condition     = pve_vm.this.ci_dns_servers == null && pve_vm.this.snippet_storage == "local"
+    condition     = module.vm.pve_vm["monitoring"].ci_dns_servers == null && module.vm.pve_vm["monitoring"].snippet_storage == "local"
     error_message = "Without dns_servers the VM must inherit the node's; snippets go to local."
   }
 }
@@ -67,31 +68,31 @@ run "explicit_node_vmid_and_sizes_are_used" {
   command = plan
 
   variables {
-    node         = "pve1"
-    vmid         = 120
-    cores        = 4
-    memory       = 8192
-    disk_size    = 100
-    disk_storage = "local-zfs"
-    dns_servers  = ["10.10.10.1", "1.1.1.1"]
-    vlan         = 20
-    tags         = ["observability"]
+    node        = "pve1"
+    vmid        = 120
+    cores       = 4
+    memory      = 8192
+    disk_size   = 100
+    storage     = "local-zfs"
+    dns_servers = ["10.10.10.1", "1.1.1.1"]
+    vlan        = 20
+    tags        = ["observability"]
   }
 
   assert {
-    condition     = pve_vm.this.node == "pve1" && pve_vm.this.vmid == 120
+    condition     = module.vm.pve_vm["monitoring"].node == "pve1" && module.vm.pve_vm["monitoring"].vmid == 120
     error_message = "node and vmid inputs are not used."
   }
   assert {
-    condition     = pve_vm.this.cores == 4 && pve_vm.this.memory == 8192 && pve_vm.this.disk[0].size == 100 && pve_vm.this.disk[0].storage == "local-zfs"
+    condition     = module.vm.pve_vm["monitoring"].cores == 4 && module.vm.pve_vm["monitoring"].memory == 8192 && module.vm.pve_vm["monitoring"].disk[0].size == 100 && module.vm.pve_vm["monitoring"].disk[0].storage == "local-zfs"
     error_message = "Sizes or disk storage are not used."
   }
   assert {
-    condition     = pve_vm.this.ci_dns_servers == tolist(["10.10.10.1", "1.1.1.1"]) && pve_vm.this.network[0].vlan == 20
+    condition     = module.vm.pve_vm["monitoring"].ci_dns_servers == tolist(["10.10.10.1", "1.1.1.1"]) && module.vm.pve_vm["monitoring"].network[0].vlan == 20
     error_message = "DNS servers or VLAN are not passed on."
   }
   assert {
-    condition     = pve_vm.this.tags == toset(["monitoring", "observability"])
+    condition     = module.vm.pve_vm["monitoring"].tags == toset(["monitoring", "observability"])
     error_message = "Extra tags must be added to the monitoring tag."
   }
 }
@@ -105,11 +106,11 @@ run "environment_is_a_lifecycle_tag_that_never_expires" {
   }
 
   assert {
-    condition     = pve_lifecycle_tag.this.environment == "prod" && pve_lifecycle_tag.this.no_expire == true && pve_lifecycle_tag.this.expiration_days == null
+    condition     = module.vm.pve_lifecycle_tag["monitoring"].environment == "prod" && module.vm.pve_lifecycle_tag["monitoring"].no_expire == true && module.vm.pve_lifecycle_tag["monitoring"].expiration_days == null
     error_message = "The environment tag must be written by pve_lifecycle_tag with no_expire."
   }
   assert {
-    condition     = pve_lifecycle_tag.this.vmid == 130
+    condition     = module.vm.pve_lifecycle_tag["monitoring"].vmid == 130
     error_message = "The lifecycle tag must point at the VM."
   }
 }
@@ -119,15 +120,15 @@ run "user_data_is_write_only_with_a_secret_free_version" {
 
   assert {
     # Write-only attributes read as null in a plan; user_data (kept in state) is not used.
-    condition     = pve_vm.this.user_data == null && pve_vm.this.user_data_wo == null
+    condition     = module.vm.pve_vm["monitoring"].user_data == null && module.vm.pve_vm["monitoring"].user_data_wo == null
     error_message = "The user-data must go to the write-only user_data_wo only, never to user_data (kept in state)."
   }
   assert {
-    condition     = pve_vm.this.user_data_wo_version == "1:${sha256(local.user_data_redacted)}" && output.user_data_version == pve_vm.this.user_data_wo_version
+    condition     = module.vm.pve_vm["monitoring"].user_data_wo_version == "1:${sha256(local.user_data_redacted)}" && output.user_data_version == module.vm.pve_vm["monitoring"].user_data_wo_version
     error_message = "user_data_wo_version must be secrets_version (default 1), a colon and the SHA-256 of the secret-free user-data."
   }
   assert {
-    condition     = !issensitive(pve_vm.this.user_data_wo_version)
+    condition     = !issensitive(output.user_data_version) && nonsensitive(module.vm.pve_vm["monitoring"].user_data_wo_version) == output.user_data_version
     error_message = "The version holds no secret: it must stay readable in plans."
   }
 }
@@ -149,7 +150,7 @@ run "user_data_is_a_cloud_config_with_the_stack" {
     error_message = "Hostname or login user are not set."
   }
   assert {
-    condition     = tolist(yamldecode(local.user_data).users[0].ssh_authorized_keys) == var.ssh_authorized_keys && yamldecode(local.user_data).users[0].lock_passwd == true
+    condition     = tolist(yamldecode(local.user_data).users[0].ssh_authorized_keys) == var.ssh_public_keys && yamldecode(local.user_data).users[0].lock_passwd == true
     error_message = "The login user must have the SSH keys and no password."
   }
   assert {
@@ -250,9 +251,9 @@ run "grafana_gets_the_provisioning_and_all_five_dashboards" {
     error_message = "The dashboard provider must read the directory the dashboards are written to."
   }
   assert {
-    condition = yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0] == merge(
-      yamldecode(file("files/grafana/provisioning/datasources/prometheus.yaml")).datasources[0],
-      { uid = "prometheus", url = "http://localhost:9090" }
+    condition = (
+      yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0].uid == "prometheus" &&
+      yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0].url == "http://localhost:9090"
     )
     error_message = "Grafana's datasource must be the local Prometheus with uid prometheus (the dashboards' datasource)."
   }
@@ -274,7 +275,7 @@ run "exporters_and_textfile_directory_are_configured" {
     error_message = "The PVE exporter must be installed at the pinned version."
   }
   assert {
-    condition     = strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/default/prometheus"]), "--storage.tsdb.retention.time=30d --web.external-url=http://10.10.10.50:9090/")
+    condition     = strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/default/prometheus"]), "--storage.tsdb.retention.time=30d --web.listen-address=:9090 --web.external-url=http://10.10.10.50:9090/")
     error_message = "Prometheus must get the retention and its external URL."
   }
 }
@@ -313,5 +314,59 @@ run "pve_ca_certificate_is_trusted_when_given" {
   assert {
     condition     = yamldecode(local.user_data).ca_certs.trusted == [var.pve_ca_certificate]
     error_message = "The PVE CA must be added to the VM's trust store."
+  }
+}
+
+# The ports are inputs: each service listens where the caller says, and every place that names
+# the port (URLs, Prometheus' own targets, Grafana's datasource) follows.
+run "ports_are_inputs" {
+  command = plan
+  variables {
+    prometheus_port   = 19090
+    alertmanager_port = 19093
+    grafana_port      = 13000
+  }
+
+  assert {
+    condition = output.urls == {
+      prometheus   = "http://10.10.10.50:19090"
+      alertmanager = "http://10.10.10.50:19093"
+      grafana      = "http://10.10.10.50:13000"
+    }
+    error_message = "The URLs must carry the given ports."
+  }
+  assert {
+    condition = (
+      strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/default/prometheus"]), "--web.listen-address=:19090 ") &&
+      strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/default/prometheus-alertmanager"]), "--web.listen-address=:19093 ") &&
+      strcontains(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/systemd/system/grafana-server.service.d/pve-home-port.conf"]), "GF_SERVER_HTTP_PORT=13000")
+    )
+    error_message = "Each service must be told its port."
+  }
+  assert {
+    condition = (
+      jsondecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/prometheus/file_sd/alertmanager.json"]))[0].targets == ["localhost:19093"] &&
+      jsondecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/prometheus/file_sd/prometheus.json"]))[0].targets == ["localhost:19090"] &&
+      yamldecode(base64decode({ for f in yamldecode(local.user_data).write_files : f.path => f.content }["/etc/grafana/provisioning/datasources/pve-home.yaml"])).datasources[0].url == "http://localhost:19090"
+    )
+    error_message = "Prometheus must scrape itself and reach Alertmanager on the given ports, and Grafana must query Prometheus there."
+  }
+}
+
+# Grafana is pinned like MinIO: a .deb from a pinned URL, checked against its SHA-256; the URL
+# and the checksum reach the script as arguments, not as part of its text.
+run "grafana_is_pinned_by_checksum" {
+  command = plan
+
+  assert {
+    condition = length([
+      for c in yamldecode(local.user_data).runcmd : c
+      if try(c[0] == "sh" && c[3] == "sh" && c[4] == "https://dl.grafana.com/oss/release/grafana_11.6.0_amd64.deb" && c[5] == var.grafana_deb_sha256 && strcontains(c[2], "sha256sum -c"), false)
+    ]) == 1
+    error_message = "The Grafana .deb must be downloaded from the pinned URL and checked against grafana_deb_sha256."
+  }
+  assert {
+    condition     = !strcontains(local.user_data, "apt.grafana.com") && !strcontains(local.user_data, " stable main")
+    error_message = "No unpinned Grafana repository may be configured."
   }
 }

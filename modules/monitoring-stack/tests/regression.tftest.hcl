@@ -17,9 +17,10 @@ mock_provider "pve" {
 variables {
   ip                       = "10.10.10.50/24"
   gateway                  = "10.10.10.1"
-  ssh_authorized_keys      = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000 test@example"]
+  ssh_public_keys          = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000 test@example"]
   pve_endpoints            = ["pve1.lan"]
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
+  grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "000000000:FAKE-test-token-not-a-real-bot-token"
   telegram_chat_id         = "-1001234567890"
   grafana_admin_password   = "FAKE-test-password-0000"
@@ -125,7 +126,7 @@ run "environment_tag_is_not_in_pve_vm_tags" {
   }
 
   assert {
-    condition     = length([for t in pve_vm.this.tags : t if startswith(t, "environment-")]) == 0 && pve_lifecycle_tag.this.environment == "prod"
+    condition     = length([for t in module.vm.pve_vm["monitoring"].tags : t if startswith(t, "environment-")]) == 0 && module.vm.pve_lifecycle_tag["monitoring"].environment == "prod"
     error_message = "The environment must go through pve_lifecycle_tag only."
   }
 }
@@ -182,7 +183,7 @@ run "version_follows_non_secret_inputs" {
   }
 
   assert {
-    condition     = pve_vm.this.user_data_wo_version != run.version_base.user_data_version && startswith(pve_vm.this.user_data_wo_version, "1:")
+    condition     = module.vm.pve_vm["monitoring"].user_data_wo_version != run.version_base.user_data_version && startswith(module.vm.pve_vm["monitoring"].user_data_wo_version, "1:")
     error_message = "A new scrape target (a change of the user-data) must change user_data_wo_version."
   }
 }
@@ -224,7 +225,7 @@ run "version_ignores_the_secrets" {
   }
 
   assert {
-    condition     = pve_vm.this.user_data_wo_version == run.version_base.user_data_version
+    condition     = module.vm.pve_vm["monitoring"].user_data_wo_version == run.version_base.user_data_version
     error_message = "user_data_wo_version must not depend on the secrets (it is stored)."
   }
   assert {
@@ -242,7 +243,7 @@ run "secrets_version_pushes_rotated_secrets" {
   }
 
   assert {
-    condition     = pve_vm.this.user_data_wo_version == "2:${split(":", run.version_base.user_data_version)[1]}"
+    condition     = module.vm.pve_vm["monitoring"].user_data_wo_version == "2:${split(":", run.version_base.user_data_version)[1]}"
     error_message = "Bumping secrets_version must change user_data_wo_version (and only its secrets_version part)."
   }
 }
@@ -254,19 +255,19 @@ run "secrets_in_no_readable_attribute" {
   command = apply
 
   override_resource {
-    target = pve_vm.this
+    target = module.vm.pve_vm.this
     values = { vmid = 160 }
   }
 
   assert {
     condition = alltrue([for secret in [var.telegram_bot_token, var.grafana_admin_password, var.pve_exporter_token_value] :
-      !strcontains(jsonencode([pve_vm.this, pve_lifecycle_tag.this, output.urls, output.user_data_version]), secret) &&
+      !strcontains(jsonencode([module.vm.pve_vm["monitoring"], module.vm.pve_lifecycle_tag["monitoring"], output.urls, output.user_data_version]), secret) &&
       !strcontains(local.user_data_redacted, secret) && !strcontains(local.user_data_redacted, base64encode(secret))
     ])
     error_message = "A secret is readable in the VM's attributes, the secret-free user-data, the version or an output."
   }
   assert {
-    condition     = pve_vm.this.user_data == null && pve_vm.this.user_data_wo == null
+    condition     = module.vm.pve_vm["monitoring"].user_data == null && module.vm.pve_vm["monitoring"].user_data_wo == null
     error_message = "The applied VM must hold no user-data in state."
   }
   assert {

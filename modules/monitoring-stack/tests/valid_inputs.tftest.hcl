@@ -14,9 +14,10 @@ mock_provider "pve" {
 variables {
   ip                       = "10.10.10.50/24"
   gateway                  = "10.10.10.1"
-  ssh_authorized_keys      = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000 test@example"]
+  ssh_public_keys          = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000 test@example"]
   pve_endpoints            = ["pve1.lan"]
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
+  grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "000000000:FAKE-test-token-not-a-real-bot-token"
   telegram_chat_id         = "123456789"
   grafana_admin_password   = "FAKE-test-password-0000"
@@ -26,7 +27,7 @@ run "defaults_and_minimal_inputs_are_valid" {
   command = plan
 
   assert {
-    condition     = pve_vm.this.name == "monitoring" && pve_lifecycle_tag.this.environment == "monitoring"
+    condition     = module.vm.pve_vm["monitoring"].name == "monitoring" && module.vm.pve_lifecycle_tag["monitoring"].environment == "monitoring"
     error_message = "The minimal inputs must plan the VM with its defaults."
   }
 }
@@ -46,12 +47,12 @@ run "edge_values_are_valid" {
     telegram_chat_id      = "-1001234567890"
     pve_endpoints         = ["10.0.0.2:8006", "pve2.example.org"]
     node_exporter_targets = ["nas.lan:9100"]
-    ssh_authorized_keys   = ["ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQFake== ", "ecdsa-sha2-nistp256 AAAAE2VjZHNhFake="]
+    ssh_public_keys       = ["ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQFake== ", "ecdsa-sha2-nistp256 AAAAE2VjZHNhFake="]
     prometheus_retention  = "1y"
   }
 
   assert {
-    condition     = pve_vm.this.vmid == 999999999 && pve_vm.this.ip_config[0].ipv4 == "192.168.1.254/30"
+    condition     = module.vm.pve_vm["monitoring"].vmid == 999999999 && module.vm.pve_vm["monitoring"].ip_config[0].ipv4 == "192.168.1.254/30"
     error_message = "Edge values must be accepted as given."
   }
 }
@@ -80,11 +81,11 @@ run "node_and_template_names_are_checked" {
   command = plan
 
   variables {
-    node     = "-pve1"
-    template = "ubuntu 24.04"
+    node          = "-pve1"
+    template_name = "ubuntu 24.04"
   }
 
-  expect_failures = [var.node, var.template]
+  expect_failures = [var.node, var.template_name]
 }
 
 run "vmid_below_100_is_rejected" {
@@ -186,11 +187,11 @@ run "storages_are_checked" {
   command = plan
 
   variables {
-    disk_storage    = "local lvm"
+    storage         = "local lvm"
     snippet_storage = ""
   }
 
-  expect_failures = [var.disk_storage, var.snippet_storage]
+  expect_failures = [var.storage, var.snippet_storage]
 }
 
 run "environment_must_be_a_lowercase_name" {
@@ -217,21 +218,21 @@ run "login_user_and_keys_are_checked" {
   command = plan
 
   variables {
-    user                = "root"
-    ssh_authorized_keys = ["not a key"]
+    user            = "root"
+    ssh_public_keys = ["not a key"]
   }
 
-  expect_failures = [var.user, var.ssh_authorized_keys]
+  expect_failures = [var.user, var.ssh_public_keys]
 }
 
 run "at_least_one_ssh_key_is_needed" {
   command = plan
 
   variables {
-    ssh_authorized_keys = []
+    ssh_public_keys = []
   }
 
-  expect_failures = [var.ssh_authorized_keys]
+  expect_failures = [var.ssh_public_keys]
 }
 
 run "pve_endpoints_need_host_without_scheme" {
@@ -366,4 +367,22 @@ run "prometheus_retention_must_be_days_weeks_or_years" {
   }
 
   expect_failures = [var.prometheus_retention]
+}
+
+run "a_port_taken_by_an_exporter_rejected" {
+  command = plan
+  variables { grafana_port = 9100 }
+  expect_failures = [var.grafana_port]
+}
+
+run "grafana_url_with_shell_characters_rejected" {
+  command = plan
+  variables { grafana_deb_url = "https://mirror.lan/grafana.deb;reboot" }
+  expect_failures = [var.grafana_deb_url]
+}
+
+run "grafana_checksum_must_be_hex" {
+  command = plan
+  variables { grafana_deb_sha256 = "REPLACE-with-64-hex-digits" }
+  expect_failures = [var.grafana_deb_sha256]
 }

@@ -26,6 +26,9 @@ mock_provider "pve" {
 
 variables {
   environment = "prod"
+  # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
+  # refuses an unset optional ephemeral variable in an apply run.
+  user_data   = {}
   gateway     = "10.10.10.1"
   dns_servers = ["10.10.10.53", "10.10.10.54"]
   vms = {
@@ -367,9 +370,9 @@ run "cloud_init_settings" {
   command = plan
 
   variables {
-    ci_user       = "ops"
-    ci_ssh_keys   = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 ops@example"]
-    search_domain = "home.lan"
+    ci_user         = "ops"
+    ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 ops@example"]
+    search_domain   = "home.lan"
   }
 
   assert {
@@ -614,11 +617,39 @@ run "keys_read_with_file_are_trimmed" {
 
   variables {
     # What file("~/.ssh/id_ed25519.pub") returns: the line and its newline.
-    ci_ssh_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 ops@example\n"]
+    ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 ops@example\n"]
   }
 
   assert {
     condition     = pve_vm.this["web1"].ci_ssh_keys[0] == "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 ops@example"
     error_message = "A key with its trailing newline is accepted and reaches cloud-init trimmed."
+  }
+}
+
+# A VM that brings its own user-data (what minio and monitoring-stack do): the write-only
+# passthrough, with PVE's user, keys and generated extras left unset, since the snippet replaces them.
+run "own_user_data_replaces_pves_user_section" {
+  command = plan
+
+  variables {
+    ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 ops@example"]
+    vms = {
+      s3  = { ip = "10.10.10.20/24", name = "minio", agent = true, user_data_version = "1:abc" }
+      web = { ip = "10.10.10.21/24" }
+    }
+    user_data = { s3 = "#cloud-config\n" }
+  }
+
+  assert {
+    condition     = pve_vm.this["s3"].name == "minio" && pve_vm.this["s3"].user_data_wo_version == "1:abc" && pve_vm.this["s3"].agent == true
+    error_message = "name, user_data_version and agent must reach the VM."
+  }
+  assert {
+    condition     = pve_vm.this["s3"].ci_user == null && pve_vm.this["s3"].ci_ssh_keys == null && pve_vm.this["s3"].security_updates == false
+    error_message = "A VM with its own user-data gets no ci_user, no keys and no generated security updates."
+  }
+  assert {
+    condition     = pve_vm.this["web"].ci_user == "ubuntu" && length(pve_vm.this["web"].ci_ssh_keys) == 1 && pve_vm.this["web"].security_updates && pve_vm.this["web"].user_data_wo_version == null
+    error_message = "The other VMs keep PVE's cloud-init user, the keys and the module-wide security updates."
   }
 }

@@ -19,7 +19,10 @@ mock_provider "pve" {
 
 variables {
   environment = "prod"
-  gateway     = "10.10.10.1"
+  # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
+  # refuses an unset optional ephemeral variable in an apply run.
+  user_data = {}
+  gateway   = "10.10.10.1"
   vms = {
     app = { ip = "10.10.10.40/24", tags = ["Web", "db", "WEB", "app"] }
     api = { ip = "10.10.10.41/24", tags = ["app", "web", "DB"] }
@@ -95,11 +98,11 @@ run "cloud_init_edits_keep_placement" {
   command = plan
 
   variables {
-    ci_user       = "admin"
-    ci_ssh_keys   = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 new@example"]
-    dns_servers   = ["1.1.1.1"]
-    search_domain = "home.lan"
-    gateway       = "10.10.10.254"
+    ci_user         = "admin"
+    ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 new@example"]
+    dns_servers     = ["1.1.1.1"]
+    search_domain   = "home.lan"
+    gateway         = "10.10.10.254"
     vms = {
       app = { ip = "10.10.10.50/24", tags = ["web", "db", "app"], docker = true, node_exporter = true }
       api = { ip = "dhcp", tags = ["app", "web", "db"], security_updates = false }

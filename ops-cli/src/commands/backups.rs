@@ -26,6 +26,17 @@ pub async fn archives(client: &PveClient, node: &str, vmid: u64) -> anyhow::Resu
     Ok(found)
 }
 
+/// The nodes that are up: a node that is down answers nothing (595), but its guests' archives on
+/// shared storage are visible from any of these.
+pub async fn online_nodes(client: &PveClient) -> anyhow::Result<Vec<String>> {
+    Ok(client.nodes().await?.into_iter().filter(|n| n.status.as_deref() == Some("online")).map(|n| n.node).collect())
+}
+
+/// Where to read a guest's archives from: its node, or the first online one when its node is down.
+fn lookout<'a>(node: &'a str, online: &'a [String]) -> &'a str {
+    if online.iter().any(|n| n == node) { node } else { online.first().map(String::as_str).unwrap_or(node) }
+}
+
 /// Backs `vmid` up (snapshot mode, zstd) to `storage` and returns the new archive's volume ID.
 pub async fn safety_backup(api: &PveClient, node: &str, vmid: u64, storage: &str) -> anyhow::Result<String> {
     let upid =
@@ -40,7 +51,7 @@ pub async fn safety_backup(api: &PveClient, node: &str, vmid: u64, storage: &str
 }
 
 /// Stops `existing` (the guest at `target`, if any) and restores `archive` into `target`,
-/// replacing it (`force`); `unique` gives a copy new MACs.
+/// replacing it (`force`); `unique` gives a copy new MACs; `start` has PVE start it once restored.
 #[allow(clippy::too_many_arguments)]
 pub async fn restore_archive(
     api: &PveClient,
@@ -51,6 +62,7 @@ pub async fn restore_archive(
     storage: Option<&str>,
     existing: Option<&Guest>,
     unique: bool,
+    start: bool,
 ) -> anyhow::Result<()> {
     if let Some(existing) = existing
         && existing.running
@@ -68,6 +80,9 @@ pub async fn restore_archive(
     }
     if unique {
         params = params.flag("unique", true);
+    }
+    if start {
+        params = params.flag("start", true);
     }
     let upid = api.create_guest(kind, node, &params).await?;
     api.wait_task(&upid, wait()).await?;
@@ -155,6 +170,7 @@ pub async fn verify(ops: &Ops, VerifyArgs { max_age, full }: VerifyArgs) -> anyh
     let clock = chrono::Utc::now();
     let now = clock.timestamp();
     let jobs = jobs(api, clock).await?;
+    let online = online_nodes(api).await?;
     let mut last = Family::gauge("pve_backup_last_timestamp_seconds", "Creation time of the newest backup archive of a guest.");
     let mut age = Family::gauge("pve_backup_age_seconds", "Age of the newest backup archive of a guest.");
     let mut size = Family::gauge("pve_backup_size_bytes", "Size of the newest backup archive of a guest.");
@@ -170,7 +186,9 @@ pub async fn verify(ops: &Ops, VerifyArgs { max_age, full }: VerifyArgs) -> anyh
         // --max-age replaces the schedule's allowance, for scheduled guests only.
         let allowed = covering.iter().map(|j| j.allowed).min().map(|from_schedule| max_age.unwrap_or(from_schedule));
         scheduled.push(labels(), if covering.is_empty() { 0.0 } else { 1.0 });
-        let newest = archives(api, &guest.node, guest.vmid).await?.into_iter().next();
+        // A guest of a node that is down is what most needs its archives checked.
+        let from = lookout(&guest.node, &online);
+        let newest = archives(api, from, guest.vmid).await?.into_iter().next();
         if let Some((_, volume)) = &newest {
             last.push(labels(), volume.ctime.unwrap_or(0) as f64);
             age.push(labels(), (now - volume.ctime.unwrap_or(0) as i64) as f64);
@@ -180,7 +198,7 @@ pub async fn verify(ops: &Ops, VerifyArgs { max_age, full }: VerifyArgs) -> anyh
             (_, None) => "unscheduled",
             (None, Some(_)) => "missing",
             (Some((storage, volume)), Some(allowed)) => {
-                let readable = !full || api.volume_attributes(&guest.node, storage, &volume.volid).await.is_ok();
+                let readable = !full || api.volume_attributes(from, storage, &volume.volid).await.is_ok();
                 match (now - volume.ctime.unwrap_or(0) as i64 <= allowed, readable) {
                     (true, true) => "ok",
                     (false, _) => "stale",
@@ -200,6 +218,32 @@ pub async fn verify(ops: &Ops, VerifyArgs { max_age, full }: VerifyArgs) -> anyh
             println!("{:<8} {:<30} {:<12} {:<20} {}", guest.vmid, guest.name, status, job_ids.join(","), volid.as_deref().unwrap_or("-"));
         }
         rows.push(json!({ "vmid": guest.vmid, "name": guest.name, "status": status, "archive": volid, "jobs": job_ids, "allowed_age_seconds": allowed }));
+    }
+    // A VMID a job names that PVE no longer has: lost with its node (a reinstall took its
+    // config), or destroyed without purge. Its job backs nothing up for it any more; what is
+    // left is its newest archive, which is what a restore needs.
+    let present: std::collections::BTreeSet<u64> = api.cluster_resources(Some("vm")).await?.iter().filter_map(|r| r.vmid).collect();
+    let named: std::collections::BTreeSet<u64> = jobs.iter().flat_map(|j| j.vmids.iter().copied()).collect();
+    for vmid in named.difference(&present) {
+        let job_ids: Vec<&str> = jobs.iter().filter(|j| j.vmids.contains(vmid)).map(|j| j.id.as_str()).collect();
+        let newest = match online.first() {
+            Some(node) => archives(api, node, *vmid).await?.into_iter().next(),
+            None => None,
+        };
+        let labels = || vec![("vmid", vmid.to_string()), ("name", String::new())];
+        if let Some((_, volume)) = &newest {
+            last.push(labels(), volume.ctime.unwrap_or(0) as f64);
+            age.push(labels(), (now - volume.ctime.unwrap_or(0) as i64) as f64);
+            size.push(labels(), volume.size.unwrap_or(0) as f64);
+        }
+        scheduled.push(labels(), 1.0);
+        ok.push(labels(), 0.0);
+        bad += 1;
+        let volid = newest.as_ref().map(|(_, v)| v.volid.clone());
+        if !ops.json {
+            println!("{:<8} {:<30} {:<12} {:<20} {}", vmid, "(not in PVE)", "gone", job_ids.join(","), volid.as_deref().unwrap_or("-"));
+        }
+        rows.push(json!({ "vmid": vmid, "name": null, "status": "gone", "archive": volid, "jobs": job_ids, "allowed_age_seconds": null }));
     }
     if let Some(dir) = &ops.metrics_dir {
         let stamp =
@@ -231,6 +275,9 @@ pub struct RestoreArgs {
     /// Replace an existing guest (backed up first).
     #[arg(long)]
     pub force: bool,
+    /// Start the guest once it is restored (after a disaster, the services come back with it).
+    #[arg(long)]
+    pub start: bool,
 }
 
 /// Restores a guest from a vzdump archive. An existing target is only replaced with `--force`,
@@ -271,11 +318,12 @@ pub async fn restore(ops: &Ops, args: RestoreArgs) -> anyhow::Result<Exit> {
         }
     }
     let plan = format!(
-        "restore {} from {}{} as {target} on {node}{}",
+        "restore {} from {}{} as {target} on {node}{}{}",
         args.vmid,
         archive.volid,
         args.storage.as_ref().map(|s| format!(" onto {s}")).unwrap_or_default(),
-        if existing.is_some() { ", backing up and replacing the existing guest" } else { "" }
+        if existing.is_some() { ", backing up and replacing the existing guest" } else { "" },
+        if args.start { ", and start it" } else { "" }
     );
     if ops.dry_run {
         report(
@@ -300,7 +348,7 @@ pub async fn restore(ops: &Ops, args: RestoreArgs) -> anyhow::Result<Exit> {
         );
     }
     let unique = args.target.is_some_and(|t| t != args.vmid);
-    restore_archive(api, kind, &node, target, &archive.volid, args.storage.as_deref(), existing, unique).await?;
+    restore_archive(api, kind, &node, target, &archive.volid, args.storage.as_deref(), existing, unique, args.start).await?;
     let seconds = started.elapsed().as_secs_f64();
     report(
         ops,
@@ -316,6 +364,14 @@ pub async fn restore(ops: &Ops, args: RestoreArgs) -> anyhow::Result<Exit> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn archives_of_a_node_that_is_down_are_read_from_one_that_is_up() {
+        let online = vec!["pve1".to_string(), "pve3".to_string()];
+        assert_eq!(super::lookout("pve3", &online), "pve3");
+        assert_eq!(super::lookout("pve2", &online), "pve1");
+        assert_eq!(super::lookout("pve2", &[]), "pve2", "nothing is up: the error says which node failed");
+    }
+
     #[test]
     fn allowed_age_follows_the_schedule() {
         let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z").unwrap().with_timezone(&chrono::Utc);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use pve_api::{GuestKind, PendingChange, PveClient};
 use serde_json::json;
 
+use super::backups::online_nodes;
 use super::{Guest, guests};
 use crate::metrics::{self, Family};
 use crate::s3::S3Settings;
@@ -34,6 +35,11 @@ pub struct Args {
     pub timeout: u64,
 }
 
+/// `name (VMID)`, or `VMID` alone for a guest whose name PVE does not list (its node is down).
+fn label(guest: &Guest) -> String {
+    if guest.name.is_empty() { guest.vmid.to_string() } else { format!("{} ({})", guest.name, guest.vmid) }
+}
+
 /// One check's verdict.
 struct Check {
     check: &'static str,
@@ -53,7 +59,7 @@ async fn reboot_required(api: &PveClient, guest: &Guest) -> anyhow::Result<bool>
 
 async fn guest_checks(api: &PveClient, guest: &Guest, checks: &mut Vec<Check>, reboot: &mut Family) -> anyhow::Result<()> {
     let config = api.guest_config(guest.kind, &guest.node, guest.vmid).await?;
-    let target = format!("{} ({})", guest.name, guest.vmid);
+    let target = label(guest);
     // A guest that starts with its node is meant to be up; others may be stopped on purpose
     // (expired lab guests, templates of a kind, spares).
     if config.flag("onboot") {
@@ -145,11 +151,17 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     let mut reboot = Family::gauge("pve_guest_reboot_required", "1 when a running guest has configuration changes waiting for a reboot.");
     let in_scope = |g: &Guest| args.env.is_none() || pve_api::tags::lifecycle::environment(&g.tags) == args.env;
     let selected: Vec<Guest> = guests(api).await?.into_iter().filter(in_scope).collect();
+    let online = online_nodes(api).await?;
     let progress = indicatif::ProgressBar::new((selected.len() + args.endpoint.len()) as u64).with_message("health checks");
     for guest in &selected {
-        if let Err(e) = guest_checks(api, guest, &mut checks, &mut reboot).await {
+        // A node that is down answers nothing (every call would end in 595 after the retries):
+        // its guests fail at once, and say why.
+        if !online.contains(&guest.node) {
+            let detail = format!("node {} is not online: the guest is not running (PVE shows it as unknown)", guest.node);
+            checks.push(Check { check: "guest", target: label(guest), ok: false, detail });
+        } else if let Err(e) = guest_checks(api, guest, &mut checks, &mut reboot).await {
             // A check of its own: the guest's samples above may already be recorded.
-            checks.push(Check { check: "api", target: format!("{} ({})", guest.name, guest.vmid), ok: false, detail: format!("{e:#}") });
+            checks.push(Check { check: "api", target: label(guest), ok: false, detail: format!("{e:#}") });
         }
         progress.inc(1);
     }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use pve_api::{GuestKind, Params, TaskWait};
 use serde_json::json;
 
-use super::backups::{archives, restore_archive, safety_backup};
+use super::backups::{archives, online_nodes, restore_archive, safety_backup};
 use super::{confirm, guest_in};
 use crate::report::report;
 use crate::terraform::Terraform;
@@ -30,9 +30,10 @@ impl Service {
         }
     }
 
-    /// The module's VM in environments/monitoring.
+    /// The module's VM in environments/monitoring: both modules build it with modules/vm, under
+    /// a fixed key (the service's name).
     fn address(self) -> String {
-        format!("module.{}.pve_vm.this", self.name())
+        format!("module.{0}.module.vm.pve_vm.this[\"{0}\"]", self.name())
     }
 
     /// What answers when the service is up, from the environment's outputs.
@@ -89,7 +90,16 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     let service = args.service;
     let terraform = Terraform { program: &args.terraform, dir: args.environments.join(&args.env) };
     let check_timeout = Duration::from_secs(args.check_timeout);
-    let before = terraform.outputs()?;
+    // MinIO holds this environment's state too: with MinIO gone, the state cannot be read, and
+    // a Terraform rebuild cannot start. Its archive can: restore it first (the runbook's way).
+    let before = terraform.outputs().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the state of {} ({e:#}); if MinIO (which holds it) is down, restore MinIO first: \
+             `pve-ops restore vm <MinIO's VMID> --node <its node> --start`, then `terraform apply` there \
+             (docs/guides/DISASTER-RECOVERY.md)",
+            terraform.dir.display()
+        )
+    })?;
     let vmid = before[service.name()]["value"]["vmid"].as_u64().ok_or_else(|| {
         anyhow::anyhow!("the environment in {} has no {} VM in its state: apply it first", terraform.dir.display(), service.name())
     })?;
@@ -100,13 +110,7 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     let node = match existing {
         Some(g) => g.node.clone(),
         // Gone: any online node sees the shared backup storage the archives are on.
-        None => api
-            .nodes()
-            .await?
-            .into_iter()
-            .find(|n| n.status.as_deref() == Some("online"))
-            .map(|n| n.node)
-            .ok_or_else(|| anyhow::anyhow!("no online node to restore {vmid} on"))?,
+        None => online_nodes(api).await?.into_iter().next().ok_or_else(|| anyhow::anyhow!("no online node to restore {vmid} on"))?,
     };
     let newest = archives(api, &node, vmid).await?.into_iter().next();
     if existing.is_none() && newest.is_none() {
@@ -172,7 +176,7 @@ pub async fn run(ops: &Ops, args: Args) -> anyhow::Result<Exit> {
     let rebuilt = guest_in(&api.cluster_resources(Some("vm")).await?, new_vmid);
     let rebuilt =
         rebuilt.ok_or_else(|| anyhow::anyhow!("terraform reported VM {new_vmid}, but PVE does not have it; the data is in {archive}"))?;
-    restore_archive(api, GuestKind::Qemu, &rebuilt.node, new_vmid, &archive, None, Some(&rebuilt), false)
+    restore_archive(api, GuestKind::Qemu, &rebuilt.node, new_vmid, &archive, None, Some(&rebuilt), false, false)
         .await
         .map_err(|e| anyhow::anyhow!("restoring {archive} into {new_vmid} failed: {e:#}"))?;
     let upid = api.guest_action(GuestKind::Qemu, &rebuilt.node, new_vmid, "start", &Params::new()).await?;

@@ -125,7 +125,11 @@ impl Resource<Context> for PveVm {
         if config.get(names::USER_DATA).is_set() && builtins {
             diags.push(Diagnostic::error("Conflicting user-data", "user_data is used verbatim; install_docker, install_node_exporter and security_updates build user-data of their own. Use one or the other.").at(attr(names::USER_DATA)));
         }
-        if crate::resources::guest::cloud_init::wanted(config) && !config.get(names::CI_CUSTOM).is_null() {
+        // Only what is known to be set conflicts: at validate time a module's inputs are still
+        // unknown, and a VM that takes user_data_wo_version and ci_password from one conditional
+        // (one or the other) must pass.
+        let snippet = config.get(names::USER_DATA).is_set() || wo_version.is_set() || builtins;
+        if snippet && config.get(names::CI_CUSTOM).is_set() {
             diags.push(
                 Diagnostic::error(
                     "Conflicting user-data",
@@ -134,7 +138,7 @@ impl Resource<Context> for PveVm {
                 .at(attr(names::CI_CUSTOM)),
             );
         }
-        if crate::resources::guest::cloud_init::wanted(config) && !config.get(names::CI_PASSWORD).is_null() {
+        if snippet && config.get(names::CI_PASSWORD).is_set() {
             diags.push(
                 Diagnostic::error(
                     "Password with generated user-data",
