@@ -1093,7 +1093,7 @@ impl PveClient {
 }
 
 mod access;
-pub use access::{Access, AclEntry, AclSubject, CreatedToken, Group, Role, Token, User, is_missing};
+pub use access::{Access, AclEntry, AclSubject, CreatedToken, Group, Role, Token, User};
 
 #[cfg(test)]
 mod tests;

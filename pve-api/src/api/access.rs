@@ -135,13 +135,6 @@ impl PveClient {
     }
 }
 
-/// PVE's answer to a read of something that does not exist (a 500 with this message in Role.pm,
-/// Group.pm, `check_user_exist` and `check_token_exist`).
-pub fn is_missing(error: &ApiError) -> bool {
-    let message = error.message();
-    message.contains("does not exist") || message.contains("no such user") || message.contains("no such token")
-}
-
 impl Access<'_> {
     pub async fn roles(&self) -> Result<Vec<Role>, ApiError> {
         self.0.get("/access/roles", &Params::new()).await

@@ -89,7 +89,7 @@ impl Resource<Context> for PveAcl {
             match ctx.client.access().set_acl(&entry, true).await {
                 Ok(()) => Ok(()),
                 // The user, group, token or role is gone, and its entries with it.
-                Err(e) if pve_api::is_missing(&e) && fetch(ctx, &entry.path, &entry.roleid, &entry.ugid).await?.is_none() => Ok(()),
+                Err(e) if e.is_not_found() && fetch(ctx, &entry.path, &entry.roleid, &entry.ugid).await?.is_none() => Ok(()),
                 Err(e) => Err(api_failure("Revoking the role", e)),
             }
         })

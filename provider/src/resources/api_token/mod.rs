@@ -175,7 +175,7 @@ impl Resource<Context> for PveApiToken {
             let (userid, name) = ids(&prior);
             match ctx.client.access().delete_token(&userid, &name).await {
                 Ok(()) => {}
-                Err(e) if pve_api::is_missing(&e) => {}
+                Err(e) if e.is_not_found() => {}
                 Err(e) => return Err(api_failure("Deleting the API token", e)),
             }
             // The file of a token that no longer exists; left alone if it holds something else now.

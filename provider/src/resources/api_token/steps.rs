@@ -15,7 +15,7 @@ use crate::provider::Context;
 pub(super) async fn fetch(ctx: &Context, userid: &str, name: &str, want: &Value) -> Result<Option<Value>, Diagnostics> {
     match ctx.client.access().token(userid, name).await {
         Ok(token) => Ok(Some(state_from(userid, name, &token, want))),
-        Err(e) if pve_api::is_missing(&e) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(api_failure("Reading the API token", e)),
     }
 }

@@ -62,7 +62,7 @@ impl Resource<Context> for PveGroup {
             let groupid = prior.get(names::GROUP_ID).as_str().unwrap_or_default();
             match ctx.client.access().delete_group(groupid).await {
                 Ok(()) => Ok(()),
-                Err(e) if pve_api::is_missing(&e) => Ok(()),
+                Err(e) if e.is_not_found() => Ok(()),
                 Err(e) => Err(api_failure("Deleting the group", e)),
             }
         })

@@ -9,7 +9,7 @@ use crate::provider::Context;
 pub(super) async fn fetch(ctx: &Context, groupid: &str) -> Result<Option<Value>, Diagnostics> {
     match ctx.client.access().group(groupid).await {
         Ok(group) => Ok(Some(state_from(groupid, &group))),
-        Err(e) if pve_api::is_missing(&e) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(api_failure("Reading the group", e)),
     }
 }

@@ -67,8 +67,8 @@ impl Resource<Context> for PvePool {
             let poolid = prior.get(names::POOL_ID).as_str().unwrap_or_default();
             match ctx.client.delete_pool(poolid).await {
                 Ok(()) => Ok(()),
-                Err(e) if pve_api::is_missing(&e) => Ok(()),
-                Err(e) if e.message().contains("is not empty") => Err(Diagnostic::error(
+                Err(e) if e.is_not_found() => Ok(()),
+                Err(e) if e.is_not_empty() => Err(Diagnostic::error(
                     "Pool is not empty",
                     format!(
                         "{e}. PVE deletes only empty pools and the provider removes no members: destroy or move the guests \

@@ -9,7 +9,7 @@ use crate::provider::Context;
 pub(super) async fn fetch(ctx: &Context, poolid: &str) -> Result<Option<Value>, Diagnostics> {
     match ctx.client.read_pool(poolid).await {
         Ok(pool) => Ok(Some(state_from(&pool))),
-        Err(e) if pve_api::is_missing(&e) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(api_failure("Reading the pool", e)),
     }
 }

@@ -68,7 +68,7 @@ impl Resource<Context> for PveRole {
             let roleid = prior.get(names::ROLE_ID).as_str().unwrap_or_default();
             match ctx.client.access().delete_role(roleid).await {
                 Ok(()) => Ok(()),
-                Err(e) if pve_api::is_missing(&e) => Ok(()),
+                Err(e) if e.is_not_found() => Ok(()),
                 Err(e) => Err(api_failure("Deleting the role", e)),
             }
         })

@@ -3,12 +3,18 @@
 use super::names;
 use crate::plugin::value::Value;
 
-/// Why a role name cannot be managed: PVE's built-in roles are read-only.
+/// Why a role name cannot be managed: PVE's built-in roles are read-only, and PVE 9 keeps the
+/// `PVE` prefix, in any case, for its own (pve-access-control `API2/Role.pm` `create_role`).
 pub(super) fn builtin_problem(roleid: &str) -> Option<String> {
-    pve_api::privileges::builtin_roles()
-        .iter()
-        .any(|(name, _)| name == roleid)
-        .then(|| format!("\"{roleid}\" is a built-in PVE role, which cannot be changed; grant it with pve_acl, or choose another name"))
+    if pve_api::privileges::builtin_roles().iter().any(|(name, _)| name == roleid) {
+        return Some(format!(
+            "\"{roleid}\" is a built-in PVE role, which cannot be changed; grant it with pve_acl, or choose another name"
+        ));
+    }
+    roleid
+        .get(..3)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("pve"))
+        .then(|| format!("\"{roleid}\": role IDs starting with PVE (in any case) are reserved for PVE's built-in roles"))
 }
 
 /// Every privilege PVE 9 refuses, with [`pve_api::privileges::problem`]'s reason.
@@ -54,6 +60,7 @@ mod tests {
     fn builtin_roles_are_refused() {
         assert!(builtin_problem("PVEVMAdmin").is_some_and(|p| p.contains("built-in")));
         assert!(builtin_problem("Administrator").is_some());
+        assert!(builtin_problem("pveOperators").is_some_and(|p| p.contains("reserved")));
         assert!(builtin_problem("terraform").is_none());
     }
 

@@ -138,7 +138,7 @@ impl Resource<Context> for PveUser {
             let userid = prior.get(names::USER_ID).as_str().unwrap_or_default();
             match ctx.client.access().delete_user(userid).await {
                 Ok(()) => Ok(()),
-                Err(e) if pve_api::is_missing(&e) => Ok(()),
+                Err(e) if e.is_not_found() => Ok(()),
                 Err(e) => Err(api_failure("Deleting the user", e)),
             }
         })

@@ -10,7 +10,7 @@ use crate::provider::Context;
 pub(super) async fn fetch(ctx: &Context, userid: &str, want: &Value) -> Result<Option<Value>, Diagnostics> {
     match ctx.client.access().user(userid).await {
         Ok(user) => Ok(Some(state_from(userid, &user, want))),
-        Err(e) if pve_api::is_missing(&e) => Ok(None),
+        Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(api_failure("Reading the user", e)),
     }
 }
