@@ -371,9 +371,22 @@ fn token_secrets_stay_out_of_state_plan_and_logs_and_privsep_tokens_need_a_grant
     let out = as_token.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
     assert_eq!(out.code, 0, "{}", out.all());
 
-    // Moving the file keeps the secret out of state; destroying the token removes its file.
+    // A secret_file set later takes the secret out of state into the file.
+    let with_file = TOKENS.replace("comment    = \"COMMENT\"", "comment     = \"second\"\n  secret_file = \"${path.module}/plain.token\"");
+    tf.write("main.tf", &format!("{provider}{with_file}{TOKEN_GRANT}"));
+    let (code, out) = plan_code(&tf);
+    assert!(code == 2 && out.contains("0 to add, 1 to change, 0 to destroy") && !out.contains(&plain_secret), "{out}");
+    apply(&tf);
+    let plain_file = tf.dir.path().join("plain.token");
+    assert_eq!(std::fs::read_to_string(&plain_file).unwrap(), format!("ci@pve!plain={plain_secret}\n"));
+    assert_eq!(std::fs::metadata(&plain_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!show_json(&tf).contains(&plain_secret), "no longer in state");
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+
+    // Destroying a token removes its file.
     destroy(&tf);
-    assert!(!file.exists(), "the secret file goes with its token");
+    assert!(!file.exists() && !plain_file.exists(), "the secret files go with their tokens");
     assert!(rt.block_on(client_for(&emu, &full).version()).is_err(), "the token is gone");
 
     let log = std::fs::read_to_string(&provider_log).expect("TF_LOG_PATH written");
@@ -384,10 +397,10 @@ fn token_secrets_stay_out_of_state_plan_and_logs_and_privsep_tokens_need_a_grant
     assert!(!requests.contains(secret) && !requests.contains(&plain_secret), "no secret in the emulator's request log");
 }
 
-/// Terraform 1.6 knows no write-only attributes: the user's password is kept in state as a
+/// Terraform 1.6 and 1.9 know no write-only attributes: the user's password is kept in state as a
 /// sensitive value (with the provider's warning), and a token's secret file works the same.
 #[test]
-fn terraform_1_6_creates_users_with_passwords_and_token_files() {
+fn terraform_before_1_11_creates_users_with_passwords_and_token_files() {
     let rt = runtime();
     let emu = rt.block_on(emulator(|_| {}));
     let config = r#"
@@ -402,13 +415,16 @@ resource "pve_api_token" "deploy" {
   secret_file = "${path.module}/deploy.token"
 }
 "#;
-    let tf = Terraform::new(&format!("{}{config}", provider_block(&emu))).with_binary(older_terraform_binary("1.6"));
-    tf.init();
-    let out = apply(&tf);
-    assert!(out.contains("Write-only attributes kept in state by this Terraform: password"), "{out}");
-    let full = std::fs::read_to_string(tf.dir.path().join("deploy.token")).unwrap();
-    rt.block_on(client_for(&emu, full.trim_end()).version()).expect("the token authenticates");
-    let (code, out) = plan_code(&tf);
-    assert_eq!(code, 0, "{out}");
-    destroy(&tf);
+    for minor in ["1.6", "1.9"] {
+        let tf = Terraform::new(&format!("{}{config}", provider_block(&emu))).with_binary(older_terraform_binary(minor));
+        tf.init();
+        let out = apply(&tf);
+        assert!(flat(&out).contains("Write-only attributes kept in state by this Terraform: password"), "{minor}: {out}");
+        let full = std::fs::read_to_string(tf.dir.path().join("deploy.token")).unwrap();
+        rt.block_on(client_for(&emu, full.trim_end()).version()).expect("the token authenticates");
+        assert!(!show_json(&tf).contains(full.trim_end().split_once('=').unwrap().1), "{minor}: the secret is in the file only");
+        let (code, out) = plan_code(&tf);
+        assert_eq!(code, 0, "{minor}: {out}");
+        destroy(&tf);
+    }
 }
