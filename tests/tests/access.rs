@@ -142,6 +142,13 @@ fn access_resources_create_update_import_and_destroy() {
     let (code, out) = plan_code(&tf);
     assert_eq!(code, 0, "plan clean after update:\n{out}");
 
+    // PVE takes password changes only from a signed-in user, not from the provider's token.
+    tf.write("main.tf", &format!("{provider}{}", updated.replace("password   =", "password_version = 2\n  password   =")));
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 1, "{out}");
+    assert!(flat(&out).contains("PVE does not let API tokens change passwords") && out.contains("password_version = 2"), "{out}");
+    tf.write("main.tf", &format!("{provider}{updated}"));
+
     // Out-of-band change is drift, put back in place.
     rt.block_on(access.set_role_privileges("Operator", &["VM.Audit".to_string()])).unwrap();
     let (code, out) = plan_code(&tf);

@@ -34,7 +34,11 @@ pub(super) fn schema() -> Block {
                 .requires_replace(),
             Attribute::optional(names::COMMENT, Type::String, "Description.").validate(max_length(2048)),
             Attribute::optional(names::EMAIL, Type::String, "E-mail address.")
-                .validate(Validator::regex(r"[^\s@]+@[^\s@]+", "is not an e-mail address"))
+                // pve-common `PVE/ParseUtils.pm` `EMAIL_RE`, which the `email-opt` format checks.
+                .validate(Validator::regex(
+                    r"[\w+\-~]+(\.[\w+\-~]+)*@[a-zA-Z0-9\-]+(\.[a-zA-Z0-9\-]+)*",
+                    "is not an e-mail address PVE accepts",
+                ))
                 .validate(max_length(254)),
             Attribute::optional(names::FIRST_NAME, Type::String, "First name.").validate(max_length(1024)),
             Attribute::optional(names::LAST_NAME, Type::String, "Last name.").validate(max_length(1024)),
