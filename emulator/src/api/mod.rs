@@ -6,6 +6,7 @@ mod backup;
 mod cluster;
 mod guests;
 mod ha;
+mod privileges;
 mod snapshots;
 mod storage;
 mod tasks;
