@@ -29,7 +29,10 @@ pub(super) fn path_problem(path: &str) -> Option<String> {
     if path.contains("//") || (path.len() > 1 && path.ends_with('/')) {
         return Some(format!("\"{path}\" is not in PVE's form: one / between parts and none at the end"));
     }
-    let known = ACL_PATHS.iter().any(|pattern| regex::Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|re| re.is_match(path)));
+    static PATHS: std::sync::LazyLock<regex::RegexSet> = std::sync::LazyLock::new(|| {
+        regex::RegexSet::new(ACL_PATHS.iter().map(|pattern| format!("^(?:{pattern})$"))).expect("ACL path patterns are valid")
+    });
+    let known = PATHS.is_match(path);
     (!known).then(|| {
         format!("\"{path}\" is not a path PVE grants on: /, /vms/VMID, /storage/ID, /pool/ID, /nodes/NAME, /sdn/…, /access/…, /mapping/…")
     })

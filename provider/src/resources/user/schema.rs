@@ -46,12 +46,10 @@ pub(super) fn schema() -> Block {
             Attribute::optional_computed(names::EXPIRE, Type::Number, "Account expiry as Unix epoch seconds; 0 (default) is never.")
                 .validate(Validator::Range(0, i64::MAX))
                 .default(0i64),
-            Attribute::optional(names::GROUPS, Type::set(Type::String), "Groups the user belongs to (`pve_group`).").validate(
-                Validator::custom(|v| {
-                    let check = access::group_id();
-                    v.as_list().unwrap_or_default().iter().try_for_each(|g| check.check(g))
-                }),
-            ),
+            Attribute::optional(names::GROUPS, Type::set(Type::String), "Groups the user belongs to (`pve_group`).").validate({
+                let group_id = access::group_id();
+                Validator::custom(move |v| v.as_list().unwrap_or_default().iter().try_for_each(|g| group_id.check(g)))
+            }),
             Attribute::optional(
                 names::PASSWORD,
                 Type::String,
