@@ -172,6 +172,12 @@ fn access_resources_create_update_import_and_destroy() {
     apply(&tf);
     let (code, out) = plan_code(&imported);
     assert_eq!(code, 0, "imported resources plan clean:\n{out}");
+    // An imported token's secret is nobody's: a secret_file for it is refused at plan time.
+    let with_file = updated.replace("token_name = \"automation\"", "token_name = \"automation\"\n  secret_file = \"alice.token\"");
+    imported.write("main.tf", &format!("{provider}{with_file}"));
+    let (code, out) = plan_code(&imported);
+    assert_eq!(code, 1, "{out}");
+    assert!(flat(&out).contains("PVE shows a token's secret only at creation"), "{out}");
 
     // An ACL entry removed behind Terraform's back leaves the state and is made again.
     let entry = acl.iter().find(|e| e.path == "/").unwrap().clone();

@@ -40,6 +40,19 @@ fn ids(value: &Value) -> (String, String) {
     (text(names::USER_ID), text(names::TOKEN_NAME))
 }
 
+/// A new `secret_file` for a token whose secret nobody has any more (imported, or its file gone).
+fn secret_unavailable(path: &str, before: Option<&str>) -> Diagnostic {
+    Diagnostic::error(
+        "The secret is not available",
+        format!(
+            "PVE shows a token's secret only at creation, and neither state nor {} holds it: replace the token \
+             (terraform apply -replace=ADDRESS) to write a new secret to {path}",
+            before.unwrap_or("a previous secret_file")
+        ),
+    )
+    .at(attr(names::SECRET_FILE))
+}
+
 fn with(state: Value, name: &str, value: Value) -> Value {
     let Value::Map(mut map) = state else { return state };
     map.insert(name.to_string(), value);
@@ -66,13 +79,16 @@ impl Resource<Context> for PveApiToken {
         Box::pin(async move {
             let mut diags = Diagnostics::default();
             let file = planned.get(names::SECRET_FILE).clone();
+            let creating = prior.is_null() || planned.get(names::TOKEN_ID).is_unknown();
             if let Some(path) = file.as_str()
                 && prior.get(names::SECRET_FILE).as_str() != Some(path)
-                && let Some(problem) = secret_file_problem(path)
             {
-                diags.push(Diagnostic::error("Invalid secret_file", problem).at(attr(names::SECRET_FILE)));
+                if let Some(problem) = secret_file_problem(path) {
+                    diags.push(Diagnostic::error("Invalid secret_file", problem).at(attr(names::SECRET_FILE)));
+                } else if !creating && known_secret(prior, prior.get(names::TOKEN_ID).as_str().unwrap_or_default()).is_none() {
+                    diags.push(secret_unavailable(path, prior.get(names::SECRET_FILE).as_str()));
+                }
             }
-            let creating = prior.is_null() || planned.get(names::TOKEN_ID).is_unknown();
             if creating && let (Some(userid), Some(name)) = (planned.get(names::USER_ID).as_str(), planned.get(names::TOKEN_NAME).as_str())
             {
                 let id = full_id(userid, name);
@@ -143,24 +159,7 @@ impl Resource<Context> for PveApiToken {
             if let Some(path) = after
                 && before != Some(path)
             {
-                // The secret comes from state, or from the file it moves out of.
-                let secret = match (prior.get(names::SECRET).as_str(), before) {
-                    (Some(secret), _) => Some(pve_api::Secret::new(secret)),
-                    (None, Some(old)) => read_secret_file(old, &token_id),
-                    (None, None) => None,
-                };
-                let Some(secret) = secret else {
-                    return Err(Diagnostic::error(
-                        "The secret is not available",
-                        format!(
-                            "PVE shows a token's secret only at creation, and neither state nor {} holds it: replace the token \
-                             (terraform apply -replace) to write a new secret to {path}",
-                            before.unwrap_or("a previous secret_file")
-                        ),
-                    )
-                    .at(attr(names::SECRET_FILE))
-                    .into());
-                };
+                let Some(secret) = known_secret(&prior, &token_id) else { return Err(secret_unavailable(path, before).into()) };
                 write_secret_file(path, &token_id, &secret).map_err(|e| file_error(path, e))?;
                 if let Some(old) = before {
                     let _ = std::fs::remove_file(old);

@@ -30,9 +30,13 @@ pub(super) fn schema() -> Block {
             Attribute::computed(names::TOKEN_ID, Type::String, "`USER@REALM!NAME`, as ACL entries (`pve_acl.token_id`) name it.")
                 .use_state_for_unknown(),
             Attribute::optional(names::COMMENT, Type::String, "Description."),
-            Attribute::optional_computed(names::EXPIRE, Type::Number, "Expiry as Unix epoch seconds; 0 (default) is never.")
-                .validate(Validator::Range(0, i64::MAX))
-                .default(0i64),
+            Attribute::optional_computed(
+                names::EXPIRE,
+                Type::Number,
+                "Expiry as Unix epoch seconds; 0 (default): none of its own (its user's expiry still applies).",
+            )
+            .validate(Validator::Range(0, i64::MAX))
+            .default(0i64),
             Attribute::optional_computed(
                 names::PRIVILEGE_SEPARATION,
                 Type::Bool,
@@ -53,8 +57,8 @@ pub(super) fn schema() -> Block {
                 names::SECRET_FILE,
                 Type::String,
                 "Local file the provider writes `USER@REALM!NAME=SECRET` to at creation (mode 0600, replaced atomically; its \
-                 directory must exist), keeping the secret out of state. Changing it moves the file; destroying the token \
-                 removes it.",
+                 directory must exist), keeping the secret out of state. Changing it moves the file (setting it later writes \
+                 the secret from state there); destroying the token removes it.",
             ),
         ],
     )

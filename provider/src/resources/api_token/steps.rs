@@ -7,6 +7,7 @@ use std::path::Path;
 use pve_api::Secret;
 
 use super::model::state_from;
+use super::names;
 use crate::plugin::diag::{Diagnostic, Diagnostics, api_failure};
 use crate::plugin::value::Value;
 use crate::provider::Context;
@@ -54,6 +55,16 @@ pub(super) fn read_secret_file(path: &str, token_id: &str) -> Option<Secret> {
     text.trim_end().strip_prefix(token_id)?.strip_prefix('=').map(Secret::new)
 }
 
+/// The secret of a token already made, for a new `secret_file`: from state (no file until now), or
+/// from the file it moves out of. None after an import: PVE never shows it again.
+pub(super) fn known_secret(prior: &Value, token_id: &str) -> Option<Secret> {
+    match (prior.get(names::SECRET).as_str(), prior.get(names::SECRET_FILE).as_str()) {
+        (Some(secret), _) => Some(Secret::new(secret)),
+        (None, Some(old)) => read_secret_file(old, token_id),
+        (None, None) => None,
+    }
+}
+
 pub(super) fn file_error(path: &str, e: std::io::Error) -> Diagnostics {
     Diagnostic::error("Cannot write the secret file", format!("{path}: {e}")).into()
 }
@@ -77,6 +88,20 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
         assert_eq!(read_secret_file(path, "ci@pve!deploy").map(|s| s.expose().to_string()), Some("made-up".into()));
         assert!(read_secret_file(path, "ci@pve!other").is_none());
+    }
+
+    #[test]
+    fn a_known_secret_comes_from_state_or_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old");
+        let old = old.to_str().unwrap();
+        write_secret_file(old, "ci@pve!deploy", &Secret::new("from-file")).unwrap();
+        let prior =
+            |secret: Option<&str>, file: Option<&str>| Value::object([(names::SECRET, secret.into()), (names::SECRET_FILE, file.into())]);
+        assert_eq!(known_secret(&prior(Some("from-state"), None), "ci@pve!deploy").unwrap().expose(), "from-state");
+        assert_eq!(known_secret(&prior(None, Some(old)), "ci@pve!deploy").unwrap().expose(), "from-file");
+        assert!(known_secret(&prior(None, None), "ci@pve!deploy").is_none(), "imported");
+        assert!(known_secret(&prior(None, Some(old)), "ci@pve!other").is_none(), "another token's file");
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub(super) fn schema() -> Block {
             Attribute::optional(
                 names::PASSWORD,
                 Type::String,
-                "Password of a `pve` realm user (8 to 64 characters). Write-only: never stored in state (Terraform 1.11 and \
+                "Password of a `pve` realm user (8 to 64 characters, as PVE's schema asks). Write-only: never stored in state (Terraform 1.11 and \
                  later; older ones keep it in state as a sensitive value). Set at creation; change `password_version` to set it again.",
             )
             .sensitive()
