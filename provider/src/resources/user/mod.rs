@@ -36,6 +36,21 @@ fn password_changes(prior: &Value, planned: &Value) -> bool {
         || (planned.get(names::PASSWORD).is_set() && planned.get(names::PASSWORD) != prior.get(names::PASSWORD))
 }
 
+/// A password for a user outside the `pve` realm, which PVE cannot set.
+fn password_realm_problem(config: &Value) -> Option<Diagnostic> {
+    let userid = config.get(names::USER_ID).as_str()?;
+    let realm = realm_of(userid).filter(|r| *r != "pve" && config.get(names::PASSWORD).is_set())?;
+    let why = if realm == "pam" {
+        "a pam user's password is the Linux password of each node (set it there, e.g. with passwd)".to_string()
+    } else {
+        format!("realm '{realm}' keeps its own passwords")
+    };
+    Some(
+        Diagnostic::error("Password for a realm other than pve", format!("PVE sets passwords only for pve users: {why}"))
+            .at(attr(names::PASSWORD)),
+    )
+}
+
 impl Resource<Context> for PveUser {
     fn type_name(&self) -> &'static str {
         "pve_user"
@@ -46,21 +61,7 @@ impl Resource<Context> for PveUser {
     }
 
     fn validate(&self, config: &Value) -> Diagnostics {
-        let mut diags = Diagnostics::default();
-        if let (Some(userid), true) = (config.get(names::USER_ID).as_str(), config.get(names::PASSWORD).is_set())
-            && let Some(realm) = realm_of(userid).filter(|r| *r != "pve")
-        {
-            let why = if realm == "pam" {
-                "a pam user's password is the Linux password of each node (set it there, e.g. with passwd)".to_string()
-            } else {
-                format!("realm '{realm}' keeps its own passwords")
-            };
-            diags.push(
-                Diagnostic::error("Password for a realm other than pve", format!("PVE sets passwords only for pve users: {why}"))
-                    .at(attr(names::PASSWORD)),
-            );
-        }
-        diags
+        password_realm_problem(config).map(Diagnostics::from).unwrap_or_default()
     }
 
     fn modify_plan<'a>(
@@ -72,7 +73,8 @@ impl Resource<Context> for PveUser {
         _replace: &'a mut Vec<crate::plugin::diag::Path>,
     ) -> BoxFuture<'a, Diagnostics> {
         Box::pin(async move {
-            let mut diags = Diagnostics::default();
+            // A password from a variable is known only now (unknown when validating).
+            let mut diags = password_realm_problem(config).map(Diagnostics::from).unwrap_or_default();
             let updating = !prior.is_null() && planned.get(names::USER_ID) == prior.get(names::USER_ID);
             if updating
                 && password_changes(prior, planned)
