@@ -73,8 +73,7 @@ impl Resource<Context> for PveUser {
         _replace: &'a mut Vec<crate::plugin::diag::Path>,
     ) -> BoxFuture<'a, Diagnostics> {
         Box::pin(async move {
-            // A password from a variable is known only now (unknown when validating).
-            let mut diags = password_realm_problem(config).map(Diagnostics::from).unwrap_or_default();
+            let mut diags = Diagnostics::default();
             let updating = !prior.is_null() && planned.get(names::USER_ID) == prior.get(names::USER_ID);
             if updating
                 && password_changes(prior, planned)
