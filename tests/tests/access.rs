@@ -294,8 +294,14 @@ fn a_pool_with_members_is_not_destroyed() {
 }
 
 const TOKENS: &str = r#"
+variable "password" {
+  type      = string
+  sensitive = true
+}
+
 resource "pve_user" "ci" {
-  user_id = "ci@pve"
+  user_id  = "ci@pve"
+  password = var.password
 }
 
 resource "pve_acl" "ci_pools" {
@@ -335,7 +341,8 @@ fn token_secrets_stay_out_of_state_plan_and_logs_and_privsep_tokens_need_a_grant
     let provider_log = log_dir.path().join("provider.log");
     let tf = Terraform::new(&format!("{provider}{}", TOKENS.replace("COMMENT", "first")))
         .env("TF_LOG", "trace")
-        .env("TF_LOG_PATH", provider_log.to_str().unwrap());
+        .env("TF_LOG_PATH", provider_log.to_str().unwrap())
+        .env("TF_VAR_password", &password());
     tf.init();
     apply(&tf);
 
@@ -347,6 +354,10 @@ fn token_secrets_stay_out_of_state_plan_and_logs_and_privsep_tokens_need_a_grant
     assert_eq!(token_id, "ci@pve!deploy");
     assert!(secret.len() >= 16, "a real secret");
     rt.block_on(client_for(&emu, &full).version()).expect("the new token authenticates");
+    // The user's write-only password was set: the user signs in with it.
+    let mut login = ClientConfig::new(&emu.url, Credentials::Password { username: "ci@pve".into(), password: password().as_str().into() });
+    login.insecure_http = true;
+    rt.block_on(PveClient::new(login).unwrap().version()).expect("ci@pve signs in with its password");
 
     // The other token's secret is in state only, sensitive.
     let state = show_json(&tf);
@@ -411,9 +422,11 @@ fn token_secrets_stay_out_of_state_plan_and_logs_and_privsep_tokens_need_a_grant
     let log = std::fs::read_to_string(&provider_log).expect("TF_LOG_PATH written");
     assert!(log.contains("terraform-provider-pve"), "the log has the provider's lines");
     assert!(!log.contains(secret) && !log.contains(&plain_secret), "no secret in the provider log");
+    assert!(!log.contains(&password()), "no password in the provider log");
     let requests = serde_json::to_string(&request_log(&request_log_path)).unwrap();
     assert!(requests.contains("/token/deploy"), "the request log saw the token calls");
     assert!(!requests.contains(secret) && !requests.contains(&plain_secret), "no secret in the emulator's request log");
+    assert!(requests.contains("<redacted>") && !requests.contains(&password()), "the user's password is redacted");
 }
 
 /// Terraform 1.6 and 1.9 know no write-only attributes: the user's password is kept in state as a
