@@ -8,6 +8,7 @@
 //! letter pve-manager's `PVE/API2/Pool.pm` (`create_pool`) asks of a pool name.
 
 use crate::plugin::diag::{Diagnostic, Diagnostics};
+use crate::plugin::resource::CreateError;
 use crate::plugin::schema::Validator;
 use crate::plugin::value::Value;
 
@@ -71,4 +72,47 @@ pub fn text(value: &Option<String>) -> Value {
 /// The error for an object that was just written and cannot be read back.
 pub fn vanished(what: &str, id: &str) -> Diagnostics {
     Diagnostic::error(format!("{what} vanished"), format!("{what} '{id}' was written but PVE no longer has it")).into()
+}
+
+/// The state of an object just created, from the read that follows. If that read fails, the plan
+/// goes into state instead (unknowns as null; Terraform marks it tainted), so the object is
+/// never left behind without Terraform knowing it.
+pub fn created(read: Result<Option<Value>, Diagnostics>, what: &str, id: &str, planned: Value) -> Result<Value, CreateError> {
+    match read {
+        Ok(Some(state)) => Ok(state),
+        Ok(None) => Err(vanished(what, id).into()),
+        Err(diagnostics) => {
+            let partial = match planned {
+                Value::Map(attributes) => {
+                    Value::Map(attributes.into_iter().map(|(k, v)| (k, if v.is_unknown() { Value::Null } else { v })).collect())
+                }
+                other => other,
+            };
+            Err(CreateError { partial: Some(partial), diagnostics })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_pve_formats() {
+        let ok = |v: &Validator, s: &str| v.check(&Value::from(s)).is_ok();
+        assert!(ok(&user_id(), "alice@pve") && ok(&user_id(), "john@example.com@ldap"));
+        assert!(!ok(&user_id(), "alice") && !ok(&user_id(), "al:ice@pve") && !ok(&user_id(), "a@1realm"));
+        assert!(ok(&token_id(), "ci@pve!deploy") && !ok(&token_id(), "ci@pve") && !ok(&token_id(), "ci@pve!1x"));
+        assert!(ok(&pool_id(), "lab/web/db") && !ok(&pool_id(), "a/b/c/d") && !ok(&pool_id(), "1lab"));
+        assert!(ok(&group_id(), "ops-team") && !ok(&group_id(), "ops team"));
+        assert_eq!(realm_of("john@example.com@ldap"), Some("ldap"));
+    }
+
+    #[test]
+    fn a_failed_read_after_a_create_keeps_the_plan() {
+        let planned = Value::object([("id", Value::Unknown), ("name", "x".into())]);
+        let failed = created(Err(Diagnostic::error("read failed", "timeout").into()), "Thing", "x", planned).err().unwrap();
+        assert_eq!(failed.partial, Some(Value::object([("id", Value::Null), ("name", "x".into())])));
+        assert!(created(Ok(None), "Thing", "x", Value::Null).err().unwrap().partial.is_none(), "gone: nothing to keep");
+    }
 }

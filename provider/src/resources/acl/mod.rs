@@ -14,7 +14,7 @@ use crate::plugin::resource::{CreateError, Resource};
 use crate::plugin::schema::Block;
 use crate::plugin::value::Value;
 use crate::provider::Context;
-use crate::resources::access::vanished;
+use crate::resources::access::{created, vanished};
 
 mod model;
 mod schema;
@@ -64,7 +64,7 @@ impl Resource<Context> for PveAcl {
             let entry = grant_of(&planned)?;
             // Granting twice gives one entry: safe to send again.
             ctx.client.access().set_acl(&entry, false).await.map_err(|e| api_failure("Granting the role", e))?;
-            Ok(fetch(ctx, &entry.path, &entry.roleid, &entry.ugid).await?.ok_or_else(|| vanished("ACL entry", &id_of(&entry)))?)
+            created(fetch(ctx, &entry.path, &entry.roleid, &entry.ugid).await, "ACL entry", &id_of(&entry), planned)
         })
     }
 

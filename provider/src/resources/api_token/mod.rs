@@ -24,7 +24,7 @@ use crate::plugin::resource::{CreateError, Resource};
 use crate::plugin::schema::Block;
 use crate::plugin::value::Value;
 use crate::provider::Context;
-use crate::resources::access::vanished;
+use crate::resources::access::{self, vanished};
 
 mod model;
 mod schema;
@@ -123,20 +123,20 @@ impl Resource<Context> for PveApiToken {
                     return Err(CreateError { partial, diagnostics: api_failure("Creating the API token", e) });
                 }
             };
-            let state = fetch(ctx, &userid, &name, &planned).await?.ok_or_else(|| vanished("API token", &token_id))?;
-            match planned.get(names::SECRET_FILE).as_str() {
+            // The secret first: it exists only in this answer.
+            let secret = match planned.get(names::SECRET_FILE).as_str().map(str::to_string) {
                 Some(path) => {
-                    if let Err(e) = write_secret_file(path, &created.full_tokenid, &created.value) {
-                        // The secret is lost with the answer: the token stays in state, tainted, and is replaced.
-                        return Err(CreateError {
-                            partial: Some(with(state, names::SECRET, Value::Null)),
-                            diagnostics: file_error(path, e),
-                        });
+                    if let Err(e) = write_secret_file(&path, &created.full_tokenid, &created.value) {
+                        // Lost with the answer: the token stays in state, tainted, and is replaced.
+                        let partial = with(planned, names::SECRET, Value::Null);
+                        return Err(CreateError { partial: Some(partial), diagnostics: file_error(&path, e) });
                     }
-                    Ok(with(state, names::SECRET, Value::Null))
+                    Value::Null
                 }
-                None => Ok(with(state, names::SECRET, created.value.expose().into())),
-            }
+                None => created.value.expose().into(),
+            };
+            let planned = with(planned, names::SECRET, secret);
+            access::created(fetch(ctx, &userid, &name, &planned).await, "API token", &token_id, planned)
         })
     }
 

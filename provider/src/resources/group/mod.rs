@@ -11,7 +11,7 @@ use crate::plugin::resource::{CreateError, Resource};
 use crate::plugin::schema::Block;
 use crate::plugin::value::Value;
 use crate::provider::Context;
-use crate::resources::access::vanished;
+use crate::resources::access::{created, vanished};
 
 mod model;
 mod schema;
@@ -40,7 +40,7 @@ impl Resource<Context> for PveGroup {
                     return Err(api_failure("Creating the group", e).into());
                 }
             }
-            Ok(fetch(ctx, &groupid).await?.ok_or_else(|| vanished("Group", &groupid))?)
+            created(fetch(ctx, &groupid).await, "Group", &groupid, planned)
         })
     }
 

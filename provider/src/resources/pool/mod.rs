@@ -14,7 +14,7 @@ use crate::plugin::resource::{CreateError, Resource};
 use crate::plugin::schema::Block;
 use crate::plugin::value::Value;
 use crate::provider::Context;
-use crate::resources::access::vanished;
+use crate::resources::access::{created, vanished};
 
 mod model;
 mod schema;
@@ -42,7 +42,7 @@ impl Resource<Context> for PvePool {
                     return Err(api_failure("Creating the pool", e).into());
                 }
             }
-            Ok(fetch(ctx, &poolid).await?.ok_or_else(|| vanished("Pool", &poolid))?)
+            created(fetch(ctx, &poolid).await, "Pool", &poolid, planned)
         })
     }
 

@@ -13,6 +13,7 @@ use crate::plugin::resource::{CreateError, Resource};
 use crate::plugin::schema::Block;
 use crate::plugin::value::Value;
 use crate::provider::Context;
+use crate::resources::access::{created, vanished};
 
 mod model;
 mod schema;
@@ -43,7 +44,7 @@ impl Resource<Context> for PveRole {
                 }
                 ctx.client.access().set_role_privileges(&roleid, &privileges).await.map_err(|e| api_failure("Creating the role", e))?;
             }
-            Ok(fetch(ctx, &roleid).await?.ok_or_else(|| crate::resources::access::vanished("Role", &roleid))?)
+            created(fetch(ctx, &roleid).await, "Role", &roleid, planned)
         })
     }
 
@@ -59,7 +60,7 @@ impl Resource<Context> for PveRole {
                 .set_role_privileges(&roleid, &privileges_of(&planned))
                 .await
                 .map_err(|e| api_failure("Updating the role", e))?;
-            fetch(ctx, &roleid).await?.ok_or_else(|| crate::resources::access::vanished("Role", &roleid))
+            fetch(ctx, &roleid).await?.ok_or_else(|| vanished("Role", &roleid))
         })
     }
 

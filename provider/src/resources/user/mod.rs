@@ -18,7 +18,7 @@ use crate::plugin::resource::{CreateError, Resource};
 use crate::plugin::schema::Block;
 use crate::plugin::value::Value;
 use crate::provider::Context;
-use crate::resources::access::{realm_of, vanished};
+use crate::resources::access::{created, realm_of, vanished};
 
 mod model;
 mod schema;
@@ -106,7 +106,7 @@ impl Resource<Context> for PveUser {
                     return Err(api_failure("Creating the user", e).into());
                 }
             }
-            Ok(fetch(ctx, &userid, &planned).await?.ok_or_else(|| vanished("User", &userid))?)
+            created(fetch(ctx, &userid, &planned).await, "User", &userid, planned)
         })
     }
 
