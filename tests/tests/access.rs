@@ -462,3 +462,62 @@ resource "pve_api_token" "deploy" {
         destroy(&tf);
     }
 }
+
+/// Under a busy cluster's faults (lost answers included), the access setup converges in a few
+/// applies, plans clean, and destroy leaves no user, group, role, token, pool or ACL entry behind.
+#[test]
+fn access_setup_converges_under_faults_and_leaves_nothing_behind() {
+    let rt = runtime();
+    for seed in [11, 12, 13] {
+        let emu = rt.block_on(emulator(|c| pve_home_tests::fault_mix(c, 2.0, seed)));
+        let config = access_config("lab", r#""VM.Audit""#, "alice@example.org")
+            .replace("token_name = \"automation\"", "token_name = \"automation\"\n  secret_file = \"alice.token\"");
+        let tf = Terraform::new(&format!("{}{config}", provider_block(&emu))).env("TF_VAR_password", &password());
+        tf.init();
+        let converge = |args: &[&str]| {
+            let mut runs = Vec::new();
+            for _ in 0..4 {
+                let out = tf.run(args);
+                runs.push(out.code);
+                if out.code == 0 {
+                    return runs;
+                }
+                eprintln!("seed {seed}: {args:?} failed (run again):\n{}", out.all());
+            }
+            panic!("seed {seed}: {args:?} did not converge: {runs:?}");
+        };
+        let applies = converge(&["apply", "-input=false", "-no-color", "-auto-approve"]);
+        let (code, out) = plan_code(&tf);
+        assert_eq!(code, 0, "seed {seed}: plan clean after {} applies:\n{out}", applies.len());
+        let full = std::fs::read_to_string(tf.dir.path().join("alice.token")).unwrap();
+        let calm = client(&emu);
+        assert!(rt.block_on(calm.access().token("alice@pve", "automation")).is_ok());
+        assert!(full.starts_with("alice@pve!automation="), "the file holds the token in state");
+        let destroys = converge(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
+        eprintln!("seed {seed}: {} apply and {} destroy runs", applies.len(), destroys.len());
+        // What is left, read with the client's retries (the faults are still on).
+        let leftovers = rt.block_on(async {
+            let access = calm.access();
+            let gone = |result: Result<(), pve_api::ApiError>| match result {
+                Ok(()) => false,
+                Err(e) if e.is_not_found() => true,
+                Err(e) => panic!("seed {seed}: {e}"),
+            };
+            let mut left: Vec<String> =
+                access.roles().await.unwrap().into_iter().filter(|r| r.roleid == "Operator").map(|r| r.roleid).collect();
+            left.extend(access.acl().await.unwrap().into_iter().filter(|e| e.ugid == "alice@pve" || e.ugid == "operators").map(|e| e.ugid));
+            if !gone(access.user("alice@pve").await.map(drop)) {
+                left.push("alice@pve".into());
+            }
+            if !gone(access.group("operators").await.map(drop)) {
+                left.push("operators".into());
+            }
+            if !gone(calm.read_pool("lab").await.map(drop)) {
+                left.push("lab".into());
+            }
+            left
+        });
+        assert!(leftovers.is_empty(), "seed {seed}: left behind {leftovers:?}");
+        assert!(!tf.dir.path().join("alice.token").exists());
+    }
+}
