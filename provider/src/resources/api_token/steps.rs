@@ -36,7 +36,10 @@ pub(super) fn secret_file_problem(path: &str) -> Option<String> {
 pub(super) fn write_secret_file(path: &str, token_id: &str, secret: &Secret) -> std::io::Result<()> {
     let target = Path::new(path);
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    // One name per write of this process, so parallel writes never share a temporary file.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let serial = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temp = target.with_file_name(format!(".{name}.{}.{serial}.tmp", std::process::id()));
     let written = (|| {
         let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp)?;
         file.write_all(format!("{token_id}={}\n", secret.expose()).as_bytes())?;
