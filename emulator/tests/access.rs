@@ -9,8 +9,7 @@ use pve_api::{ApiError, ClientConfig, Credentials, Params, PveClient, RetryPolic
 use reqwest::Method;
 use serde_json::Value;
 
-const VM_CONFIG_PRIVILEGES: &str =
-    "VM.Config.Disk|VM.Config.CDROM|VM.Config.CPU|VM.Config.Memory|VM.Config.Network|VM.Config.HWType|VM.Config.Options|VM.Config.Cloudinit";
+const VM_CONFIG_PRIVILEGES: &str = "VM.Config.Disk|VM.Config.CDROM|VM.Config.CPU|VM.Config.Memory|VM.Config.Network|VM.Config.HWType|VM.Config.Options|VM.Config.Cloudinit";
 
 fn client_for(emu: &pve_emulator::RunningEmulator, credentials: Credentials) -> PveClient {
     let mut config = ClientConfig::new(&emu.url, credentials);
@@ -40,7 +39,9 @@ async fn user_with_token(root: &PveClient, emu: &pve_emulator::RunningEmulator, 
 }
 
 async fn grant(root: &PveClient, path: &str, role: &str, who: (&str, &str), propagate: bool) {
-    put(root, "/access/acl", Params::new().set("path", path).set("roles", role).set(who.0, who.1).flag("propagate", propagate)).await.unwrap();
+    put(root, "/access/acl", Params::new().set("path", path).set("roles", role).set(who.0, who.1).flag("propagate", propagate))
+        .await
+        .unwrap();
 }
 
 fn forbidden(result: Result<Value, ApiError>) -> String {
@@ -160,11 +161,18 @@ async fn built_in_roles_are_immutable_and_privileges_are_pve9s() {
     assert!(auditor["privs"].as_str().unwrap().split(',').any(|p| p == "VM.GuestAgent.Audit"), "{auditor}");
 
     let change = put(&root, "/access/roles/PVEAuditor", Params::new().set("privs", "VM.Allocate")).await.unwrap_err();
-    assert!(matches!(&change, ApiError::Server { status: 500, message, .. } if message.trim_end() == "auto-generated role 'PVEAuditor' cannot be modified"), "{change:?}");
+    assert!(
+        matches!(&change, ApiError::Server { status: 500, message, .. } if message.trim_end() == "auto-generated role 'PVEAuditor' cannot be modified"),
+        "{change:?}"
+    );
     let delete = call(&root, Method::DELETE, "/access/roles/Administrator", Params::new()).await.unwrap_err();
-    assert!(matches!(&delete, ApiError::Server { message, .. } if message.trim_end() == "auto-generated role 'Administrator' cannot be deleted"), "{delete:?}");
+    assert!(
+        matches!(&delete, ApiError::Server { message, .. } if message.trim_end() == "auto-generated role 'Administrator' cannot be deleted"),
+        "{delete:?}"
+    );
 
-    let monitor = post(&root, "/access/roles", Params::new().set("roleid", "Monitoring").set("privs", "VM.Audit,VM.Monitor")).await.unwrap_err();
+    let monitor =
+        post(&root, "/access/roles", Params::new().set("roleid", "Monitoring").set("privs", "VM.Audit,VM.Monitor")).await.unwrap_err();
     assert!(
         matches!(&monitor, ApiError::Parameters { errors, .. } if errors["privs"].trim_end() == "invalid format - invalid privilege 'VM.Monitor'"),
         "{monitor:?}"
@@ -213,7 +221,7 @@ async fn tokens_authenticate_until_they_expire_or_are_deleted() {
 async fn a_pve_user_with_a_password_logs_in_with_a_ticket() {
     let emu = emulator(|_| {}).await;
     let root = client(&emu);
-    let password = format!("pw-{}", std::process::id());
+    let password = format!("password-{}", std::process::id());
     post(&root, "/access/users", Params::new().set("userid", "alice@pve").set("password", &password)).await.unwrap();
     grant(&root, "/vms", "PVEVMUser", ("users", "alice@pve"), true).await;
     let alice = client_for(&emu, Credentials::Password { username: "alice@pve".into(), password: Secret::new(&password) });

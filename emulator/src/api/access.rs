@@ -35,9 +35,13 @@ fn user_data(user: &User) -> Map<String, Value> {
     let mut entry = Map::new();
     entry.insert("enable".into(), json!(u8::from(user.enable)));
     entry.insert("expire".into(), json!(user.expire));
-    for (key, value) in
-        [("firstname", &user.firstname), ("lastname", &user.lastname), ("email", &user.email), ("comment", &user.comment), ("keys", &user.keys)]
-    {
+    for (key, value) in [
+        ("firstname", &user.firstname),
+        ("lastname", &user.lastname),
+        ("email", &user.email),
+        ("comment", &user.comment),
+        ("keys", &user.keys),
+    ] {
         if let Some(value) = value {
             entry.insert(key.into(), json!(value));
         }

@@ -124,7 +124,9 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
     }
     if filter.is_none_or(|f| f == "storage") {
         for node in &cluster.nodes {
-            for (id, storage) in cluster.storages.iter().filter(|(id, _)| cluster.holds(&r.user, &format!("/storage/{id}"), &["Datastore.Audit"], false)) {
+            for (id, storage) in
+                cluster.storages.iter().filter(|(id, _)| cluster.holds(&r.user, &format!("/storage/{id}"), &["Datastore.Audit"], false))
+            {
                 rows.push(json!({
                     "id": format!("storage/{}/{id}", node.name), "type": "storage", "storage": id, "node": node.name, "status": "available",
                     "plugintype": storage.storage_type, "content": storage.content.join(","), "shared": u8::from(storage.shared),
