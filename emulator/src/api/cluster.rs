@@ -256,12 +256,21 @@ pub async fn update_pool(r: ApiRequest) -> ApiResult {
         remove: r.flag("delete"),
         allow_move: r.flag("allow-move"),
     };
+    // Adding or removing a member needs the right to change its permissions (pve-access-control
+    // `Pool.pm` update_pool, `check_perm_modify`).
+    let members = update.vms.iter().map(|vmid| format!("/vms/{vmid}")).chain(update.storage.iter().map(|s| format!("/storage/{s}")));
+    for path in members {
+        r.check_perm_modify(&path)?;
+    }
     r.emulator.cluster().update_pool(id, update)?;
     Ok(Value::Null)
 }
 
 pub async fn delete_pool(r: ApiRequest) -> ApiResult {
     let id = r.required("poolid")?;
-    r.emulator.cluster().delete_pool(id)?;
+    let mut cluster = r.emulator.cluster();
+    cluster.delete_pool(id)?;
+    // A deleted pool's ACL entries go with it (AccessControl.pm `delete_pool_acl`).
+    cluster.access.forget_paths_under(&format!("/pool/{id}"));
     Ok(Value::Null)
 }

@@ -589,6 +589,12 @@ impl Access {
         Ok(())
     }
 
+    /// Drops the entries on `path` and below it.
+    pub fn forget_paths_under(&mut self, path: &str) {
+        let below = format!("{path}/");
+        self.acl.retain(|p, _| p != path && !p.starts_with(&below));
+    }
+
     /// Every entry, as `GET /access/acl` lists them: (path, type, ugid, role, propagate).
     pub fn acl_entries(&self) -> Vec<(&str, &'static str, &str, &str, bool)> {
         let mut rows = Vec::new();
