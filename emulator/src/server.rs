@@ -254,6 +254,13 @@ impl Server {
         // given, as pve-http-server calls `check_api2_permissions` before the handler validates
         // them. Handlers make the checks inside them themselves (`ApiRequest::check`).
         let authid = identity.as_ref().map(|i| i.userid.as_str());
+        if authid.is_some_and(|id| id.contains('!')) && !route.spec.allowtoken {
+            // pve-manager `HTTPServer.pm` rest_handler, before the permission check.
+            return Err(PveError::status(
+                403,
+                format!("Permission check failed (URI '{path}' not available with API token, need proper ticket.\n)"),
+            ));
+        }
         PermissionCheck { cluster: &self.emulator.cluster(), authid, params: &params }.method(&route.spec.permissions)?;
         SCHEMA.validate(route.spec, &params).map_err(PveError::params)?;
         let config = &self.emulator.config;

@@ -345,3 +345,25 @@ async fn handlers_check_options_disks_volumes_and_backups() {
     let moved = put(&token, "/pools/lab", Params::new().set("vms", 9000)).await;
     assert_eq!(forbidden(moved), "Permission check failed (/vms/9000, Permissions.Modify|VM.Allocate)");
 }
+
+#[tokio::test]
+async fn passwords_change_with_a_ticket_and_never_with_a_token() {
+    let emu = emulator(|_| {}).await;
+    let root = client(&emu);
+    let first = format!("first-{}", std::process::id());
+    let second = format!("second-{}", std::process::id());
+    post(&root, "/access/users", Params::new().set("userid", "bob@pve").set("password", &first)).await.unwrap();
+    let by_token = put(&root, "/access/password", Params::new().set("userid", "bob@pve").set("password", &second)).await;
+    assert_eq!(forbidden(by_token), "Permission check failed (URI '/access/password' not available with API token, need proper ticket.\n)");
+
+    let bob = client_for(&emu, Credentials::Password { username: "bob@pve".into(), password: Secret::new(&first) });
+    let unconfirmed = put(&bob, "/access/password", Params::new().set("userid", "bob@pve").set("password", &second)).await.unwrap_err();
+    assert!(matches!(&unconfirmed, ApiError::Parameters { errors, .. } if errors.contains_key("confirmation-password")), "{unconfirmed:?}");
+    put(&bob, "/access/password", Params::new().set("userid", "bob@pve").set("password", &second).set("confirmation-password", &first))
+        .await
+        .unwrap();
+    let fresh = client_for(&emu, Credentials::Password { username: "bob@pve".into(), password: Secret::new(&second) });
+    assert!(fresh.version().await.is_ok(), "the new password logs in");
+    let old = client_for(&emu, Credentials::Password { username: "bob@pve".into(), password: Secret::new(&first) });
+    assert!(matches!(old.version().await.unwrap_err(), ApiError::Unauthorized { .. }));
+}

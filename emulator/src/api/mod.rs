@@ -172,6 +172,7 @@ pub fn handler(key: &str) -> Option<Handler> {
         "PUT /access/acl" => access::update_acl,
         "GET /access/permissions" => access::permissions,
         "GET /access/domains" => access::domains,
+        "PUT /access/password" => access::change_password,
         "GET /cluster/status" => cluster::status,
         "GET /cluster/resources" => cluster::resources,
         "GET /cluster/nextid" => cluster::nextid,
