@@ -31,6 +31,8 @@ pub struct MethodSpec {
     pub parameters: Value,
     pub returns: Value,
     pub permissions: Value,
+    /// Whether API tokens may call it (`allowtoken`, 1 unless the method says otherwise).
+    pub allowtoken: bool,
 }
 
 /// The matched endpoint: its `METHOD /template` key and the path's parameters.
@@ -63,6 +65,7 @@ impl Schema {
                     parameters: spec["parameters"].clone(),
                     returns: spec["returns"].clone(),
                     permissions: spec["permissions"].clone(),
+                    allowtoken: spec["allowtoken"].as_i64() != Some(0),
                 })
             })
             .collect();

@@ -17,11 +17,11 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, Answer};
 use crate::auth::{Users, csrf_token, parse_tokens, ticket_user};
-use crate::model::access::PermissionCheck;
-use crate::state::now;
 use crate::error::PveError;
+use crate::model::access::PermissionCheck;
 use crate::schema::SCHEMA;
 use crate::state::Emulator;
+use crate::state::now;
 
 /// Who made a request.
 #[derive(Debug, Clone)]
@@ -250,11 +250,19 @@ impl Server {
         for (name, value) in &route.path_params {
             params.insert(name.clone(), value.clone());
         }
-        SCHEMA.validate(route.spec, &params).map_err(PveError::params)?;
-        // The method's own check from the schema, before any fault or worker: PVE checks
-        // permissions before the handler runs. Handlers make the checks inside them themselves.
+        // The method's own check from the schema comes first, with the request's parameters as
+        // given, as pve-http-server calls `check_api2_permissions` before the handler validates
+        // them. Handlers make the checks inside them themselves (`ApiRequest::check`).
         let authid = identity.as_ref().map(|i| i.userid.as_str());
+        if authid.is_some_and(|id| id.contains('!')) && !route.spec.allowtoken {
+            // pve-manager `HTTPServer.pm` rest_handler, before the permission check.
+            return Err(PveError::status(
+                403,
+                format!("Permission check failed (URI '{path}' not available with API token, need proper ticket.\n)"),
+            ));
+        }
         PermissionCheck { cluster: &self.emulator.cluster(), authid, params: &params }.method(&route.spec.permissions)?;
+        SCHEMA.validate(route.spec, &params).map_err(PveError::params)?;
         let config = &self.emulator.config;
         let fault = if self.emulator.chance(config.proxy_error_rate) {
             Some(PveError::status(596, "Broken pipe"))

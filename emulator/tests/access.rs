@@ -9,8 +9,7 @@ use pve_api::{ApiError, ClientConfig, Credentials, Params, PveClient, RetryPolic
 use reqwest::Method;
 use serde_json::Value;
 
-const VM_CONFIG_PRIVILEGES: &str =
-    "VM.Config.Disk|VM.Config.CDROM|VM.Config.CPU|VM.Config.Memory|VM.Config.Network|VM.Config.HWType|VM.Config.Options|VM.Config.Cloudinit";
+const VM_CONFIG_PRIVILEGES: &str = "VM.Config.Disk|VM.Config.CDROM|VM.Config.CPU|VM.Config.Memory|VM.Config.Network|VM.Config.HWType|VM.Config.Options|VM.Config.Cloudinit";
 
 fn client_for(emu: &pve_emulator::RunningEmulator, credentials: Credentials) -> PveClient {
     let mut config = ClientConfig::new(&emu.url, credentials);
@@ -29,6 +28,12 @@ async fn post(api: &PveClient, path: &str, params: Params) -> Result<Value, ApiE
 
 /// A user made through the API, with a token (`privsep` as given) and a client for the token.
 async fn user_with_token(root: &PveClient, emu: &pve_emulator::RunningEmulator, userid: &str, privsep: bool) -> PveClient {
+    let token = new_token(root, userid, privsep).await;
+    client_for(emu, Credentials::api_token(&token).unwrap())
+}
+
+/// `USER!tf=SECRET` of a new token, the user made first if need be.
+async fn new_token(root: &PveClient, userid: &str, privsep: bool) -> String {
     if call(root, Method::GET, &format!("/access/users/{userid}"), Params::new()).await.is_err() {
         post(root, "/access/users", Params::new().set("userid", userid)).await.unwrap();
     }
@@ -36,11 +41,13 @@ async fn user_with_token(root: &PveClient, emu: &pve_emulator::RunningEmulator, 
     assert_eq!(made["full-tokenid"], format!("{userid}!tf"));
     assert_eq!(made["info"]["privsep"], u8::from(privsep));
     let secret = made["value"].as_str().expect("the secret is answered once");
-    client_for(emu, Credentials::api_token(&format!("{userid}!tf={secret}")).unwrap())
+    format!("{userid}!tf={secret}")
 }
 
 async fn grant(root: &PveClient, path: &str, role: &str, who: (&str, &str), propagate: bool) {
-    put(root, "/access/acl", Params::new().set("path", path).set("roles", role).set(who.0, who.1).flag("propagate", propagate)).await.unwrap();
+    put(root, "/access/acl", Params::new().set("path", path).set("roles", role).set(who.0, who.1).flag("propagate", propagate))
+        .await
+        .unwrap();
 }
 
 fn forbidden(result: Result<Value, ApiError>) -> String {
@@ -160,11 +167,18 @@ async fn built_in_roles_are_immutable_and_privileges_are_pve9s() {
     assert!(auditor["privs"].as_str().unwrap().split(',').any(|p| p == "VM.GuestAgent.Audit"), "{auditor}");
 
     let change = put(&root, "/access/roles/PVEAuditor", Params::new().set("privs", "VM.Allocate")).await.unwrap_err();
-    assert!(matches!(&change, ApiError::Server { status: 500, message, .. } if message.trim_end() == "auto-generated role 'PVEAuditor' cannot be modified"), "{change:?}");
+    assert!(
+        matches!(&change, ApiError::Server { status: 500, message, .. } if message.trim_end() == "auto-generated role 'PVEAuditor' cannot be modified"),
+        "{change:?}"
+    );
     let delete = call(&root, Method::DELETE, "/access/roles/Administrator", Params::new()).await.unwrap_err();
-    assert!(matches!(&delete, ApiError::Server { message, .. } if message.trim_end() == "auto-generated role 'Administrator' cannot be deleted"), "{delete:?}");
+    assert!(
+        matches!(&delete, ApiError::Server { message, .. } if message.trim_end() == "auto-generated role 'Administrator' cannot be deleted"),
+        "{delete:?}"
+    );
 
-    let monitor = post(&root, "/access/roles", Params::new().set("roleid", "Monitoring").set("privs", "VM.Audit,VM.Monitor")).await.unwrap_err();
+    let monitor =
+        post(&root, "/access/roles", Params::new().set("roleid", "Monitoring").set("privs", "VM.Audit,VM.Monitor")).await.unwrap_err();
     assert!(
         matches!(&monitor, ApiError::Parameters { errors, .. } if errors["privs"].trim_end() == "invalid format - invalid privilege 'VM.Monitor'"),
         "{monitor:?}"
@@ -213,7 +227,7 @@ async fn tokens_authenticate_until_they_expire_or_are_deleted() {
 async fn a_pve_user_with_a_password_logs_in_with_a_ticket() {
     let emu = emulator(|_| {}).await;
     let root = client(&emu);
-    let password = format!("pw-{}", std::process::id());
+    let password = format!("password-{}", std::process::id());
     post(&root, "/access/users", Params::new().set("userid", "alice@pve").set("password", &password)).await.unwrap();
     grant(&root, "/vms", "PVEVMUser", ("users", "alice@pve"), true).await;
     let alice = client_for(&emu, Credentials::Password { username: "alice@pve".into(), password: Secret::new(&password) });
@@ -268,4 +282,88 @@ async fn configured_tokens_keep_their_meaning() {
     let users = get(&root, "/access/users").await;
     let ids: Vec<&str> = users.as_array().unwrap().iter().filter_map(|u| u["userid"].as_str()).collect();
     assert_eq!(ids, ["auditor@pve", "root@pam"]);
+}
+
+#[tokio::test]
+async fn users_tokens_and_entries_survive_a_restart() {
+    let state = std::env::temp_dir().join(format!("pve-emulator-access-{}-{:x}.json", std::process::id(), rand_suffix()));
+    let with_state = |c: &mut pve_emulator::EmulatorConfig| c.state_file = Some(state.clone());
+    let first = emulator(with_state).await;
+    let root = client(&first);
+    let secret = new_token(&root, "ops@pve", true).await;
+    let token = client_for(&first, Credentials::api_token(&secret).unwrap());
+    grant(&root, "/vms/9000", "PVEAuditor", ("tokens", "ops@pve!tf"), false).await;
+    grant(&root, "/", "PVEAuditor", ("users", "ops@pve"), true).await;
+    assert!(read_config(&token, 9000).await.is_ok());
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(text.contains("ops@pve!tf"), "the entries are in the state file");
+    first.shutdown();
+    drop(first);
+
+    let second = emulator(with_state).await;
+    let again = client_for(&second, Credentials::api_token(&secret).unwrap());
+    assert!(read_config(&again, 9000).await.is_ok(), "the token and its entries are back");
+    assert_eq!(forbidden(read_config(&again, 9001).await), "Permission check failed (/vms/9001, VM.Audit)");
+    let _ = std::fs::remove_file(&state);
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn handlers_check_options_disks_volumes_and_backups() {
+    let emu = emulator(|_| {}).await;
+    let root = client(&emu);
+    post(&root, "/access/roles", Params::new().set("roleid", "Creator").set("privs", "VM.Allocate,VM.Config.CPU,VM.Audit")).await.unwrap();
+    let token = user_with_token(&root, &emu, "maker@pve", false).await;
+    grant(&root, "/vms/130", "Creator", ("users", "maker@pve"), false).await;
+    let create = |extra: Params| {
+        let token = token.clone();
+        async move { post(&token, "/nodes/pve1/qemu", extra.set("vmid", 130).set("cores", 2)).await }
+    };
+    assert_eq!(forbidden(create(Params::new().set("name", "web")).await), "Permission check failed (/vms/130, VM.Config.Options)");
+    assert_eq!(
+        forbidden(create(Params::new().set("scsi0", "local-lvm:4")).await),
+        "Permission check failed (/storage/local-lvm, Datastore.AllocateSpace)"
+    );
+    let upid: pve_api::Upid = create(Params::new()).await.unwrap().as_str().unwrap().parse().unwrap();
+    ok(&token, &upid).await;
+
+    // Storage content shows only what the caller may read: another guest's disks need
+    // VM.Config.Disk on it.
+    grant(&root, "/storage/local-lvm", "PVEAuditor", ("users", "maker@pve"), false).await;
+    let content = get(&token, "/nodes/pve1/storage/local-lvm/content").await;
+    assert!(content.as_array().unwrap().is_empty(), "{content}");
+    assert!(!get(&root, "/nodes/pve1/storage/local-lvm/content").await.as_array().unwrap().is_empty());
+
+    let backup = post(&token, "/nodes/pve1/vzdump", Params::new().set("vmid", 9000).set("storage", "backup")).await;
+    assert_eq!(forbidden(backup), "Permission check failed (/vms/9000, VM.Backup)");
+    // Moving a guest into a pool needs the right to change its permissions.
+    post(&root, "/pools", Params::new().set("poolid", "lab")).await.unwrap();
+    grant(&root, "/pool/lab", "PVEPoolAdmin", ("users", "maker@pve"), true).await;
+    let moved = put(&token, "/pools/lab", Params::new().set("vms", 9000)).await;
+    assert_eq!(forbidden(moved), "Permission check failed (/vms/9000, Permissions.Modify|VM.Allocate)");
+}
+
+#[tokio::test]
+async fn passwords_change_with_a_ticket_and_never_with_a_token() {
+    let emu = emulator(|_| {}).await;
+    let root = client(&emu);
+    let first = format!("first-{}", std::process::id());
+    let second = format!("second-{}", std::process::id());
+    post(&root, "/access/users", Params::new().set("userid", "bob@pve").set("password", &first)).await.unwrap();
+    let by_token = put(&root, "/access/password", Params::new().set("userid", "bob@pve").set("password", &second)).await;
+    assert_eq!(forbidden(by_token), "Permission check failed (URI '/access/password' not available with API token, need proper ticket.\n)");
+
+    let bob = client_for(&emu, Credentials::Password { username: "bob@pve".into(), password: Secret::new(&first) });
+    let unconfirmed = put(&bob, "/access/password", Params::new().set("userid", "bob@pve").set("password", &second)).await.unwrap_err();
+    assert!(matches!(&unconfirmed, ApiError::Parameters { errors, .. } if errors.contains_key("confirmation-password")), "{unconfirmed:?}");
+    put(&bob, "/access/password", Params::new().set("userid", "bob@pve").set("password", &second).set("confirmation-password", &first))
+        .await
+        .unwrap();
+    let fresh = client_for(&emu, Credentials::Password { username: "bob@pve".into(), password: Secret::new(&second) });
+    assert!(fresh.version().await.is_ok(), "the new password logs in");
+    let old = client_for(&emu, Credentials::Password { username: "bob@pve".into(), password: Secret::new(&first) });
+    assert!(matches!(old.version().await.unwrap_err(), ApiError::Unauthorized { .. }));
 }

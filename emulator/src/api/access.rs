@@ -5,7 +5,9 @@
 use serde_json::{Map, Value, json};
 
 use super::{ApiRequest, ApiResult};
-use crate::model::access::{AclUpdate, PermissionCheck, REALMS, Token, TokenUpdate, User, UserFields, realm_of};
+use crate::error::PveError;
+use crate::model::access::{AclUpdate, PermissionCheck, REALMS, ROOT, Token, TokenUpdate, User, UserFields, denied, realm_of};
+use crate::state::now;
 
 /// A boolean parameter, if given.
 fn boolean(r: &ApiRequest, name: &str) -> Option<bool> {
@@ -35,9 +37,13 @@ fn user_data(user: &User) -> Map<String, Value> {
     let mut entry = Map::new();
     entry.insert("enable".into(), json!(u8::from(user.enable)));
     entry.insert("expire".into(), json!(user.expire));
-    for (key, value) in
-        [("firstname", &user.firstname), ("lastname", &user.lastname), ("email", &user.email), ("comment", &user.comment), ("keys", &user.keys)]
-    {
+    for (key, value) in [
+        ("firstname", &user.firstname),
+        ("lastname", &user.lastname),
+        ("email", &user.email),
+        ("comment", &user.comment),
+        ("keys", &user.keys),
+    ] {
         if let Some(value) = value {
             entry.insert(key.into(), json!(value));
         }
@@ -252,7 +258,7 @@ pub async fn create_role(r: ApiRequest) -> ApiResult {
 pub async fn role(r: ApiRequest) -> ApiResult {
     let cluster = r.emulator.cluster();
     let id = r.required("roleid")?;
-    let privileges = cluster.access.role(id).ok_or_else(|| crate::error::PveError::server(format!("role '{id}' does not exist")))?;
+    let privileges = cluster.access.role(id).ok_or_else(|| PveError::server(format!("role '{id}' does not exist")))?;
     Ok(Value::Object(privileges.iter().map(|p| (p.clone(), json!(1))).collect()))
 }
 
@@ -317,6 +323,37 @@ pub async fn permissions(r: ApiRequest) -> ApiResult {
         None => cluster.effective_permissions(&target).into_iter().map(|(path, p)| (path, render(p))).collect(),
     };
     Ok(Value::Object(answer))
+}
+
+/// `PUT /access/password` (AccessControl.pm change_password, RPCEnvironment.pm
+/// `reauth_user_for_user_modification`): anyone but root@pam confirms with their own password;
+/// only root@pam changes root's or another `pam` user's password.
+pub async fn change_password(r: ApiRequest) -> ApiResult {
+    let userid = r.required("userid")?;
+    let mut cluster = r.emulator.cluster();
+    cluster.access.user(userid)?;
+    let is_root = r.user == ROOT;
+    if userid == ROOT && !is_root {
+        return Err(denied(None));
+    }
+    if !is_root {
+        let confirmation = r
+            .param("confirmation-password")
+            .ok_or_else(|| PveError::param("confirmation-password", "password is required to modify user"))?;
+        let confirmed = r.emulator.users.password_matches(&r.user, confirmation) | cluster.access.password_matches(&r.user, confirmation);
+        if !confirmed {
+            return Err(PveError::server("authentication failure"));
+        }
+        if r.user == userid {
+            if !cluster.access.is_active(userid, now()) {
+                return Err(PveError::server(format!("user '{userid}' is disabled")));
+            }
+        } else if realm_of(userid) == "pam" {
+            return Err(denied(None));
+        }
+    }
+    cluster.access.set_password(userid, r.required("password")?)?;
+    Ok(Value::Null)
 }
 
 /// `GET /access/domains`: the two realms of a fresh cluster.

@@ -124,7 +124,9 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
     }
     if filter.is_none_or(|f| f == "storage") {
         for node in &cluster.nodes {
-            for (id, storage) in cluster.storages.iter().filter(|(id, _)| cluster.holds(&r.user, &format!("/storage/{id}"), &["Datastore.Audit"], false)) {
+            for (id, storage) in
+                cluster.storages.iter().filter(|(id, _)| cluster.holds(&r.user, &format!("/storage/{id}"), &["Datastore.Audit"], false))
+            {
                 rows.push(json!({
                     "id": format!("storage/{}/{id}", node.name), "type": "storage", "storage": id, "node": node.name, "status": "available",
                     "plugintype": storage.storage_type, "content": storage.content.join(","), "shared": u8::from(storage.shared),
@@ -254,12 +256,21 @@ pub async fn update_pool(r: ApiRequest) -> ApiResult {
         remove: r.flag("delete"),
         allow_move: r.flag("allow-move"),
     };
+    // Adding or removing a member needs the right to change its permissions (pve-access-control
+    // `Pool.pm` update_pool, `check_perm_modify`).
+    let members = update.vms.iter().map(|vmid| format!("/vms/{vmid}")).chain(update.storage.iter().map(|s| format!("/storage/{s}")));
+    for path in members {
+        r.check_perm_modify(&path)?;
+    }
     r.emulator.cluster().update_pool(id, update)?;
     Ok(Value::Null)
 }
 
 pub async fn delete_pool(r: ApiRequest) -> ApiResult {
     let id = r.required("poolid")?;
-    r.emulator.cluster().delete_pool(id)?;
+    let mut cluster = r.emulator.cluster();
+    cluster.delete_pool(id)?;
+    // A deleted pool's ACL entries go with it (AccessControl.pm `delete_pool_acl`).
+    cluster.access.forget_paths_under(&format!("/pool/{id}"));
     Ok(Value::Null)
 }

@@ -75,7 +75,8 @@ pub async fn create(r: ApiRequest) -> ApiResult {
         GuestKind::Lxc => r.flag("restore").then(|| r.param("ostemplate").unwrap_or("").to_string()),
     };
     let pool = r.param("pool");
-    let settings: Config = r.params.iter().filter(|(k, _)| !CREATE_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let settings: Config =
+        r.params.iter().filter(|(k, _)| !CREATE_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     check_create(&r, kind, vmid, pool, restore_from.is_some(), &settings)?;
     let new = NewGuest {
         kind,
@@ -178,7 +179,8 @@ pub async fn pending(r: ApiRequest) -> ApiResult {
 pub async fn update_config(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
     let kind = r.kind();
-    let settings: Config = r.params.iter().filter(|(k, _)| !UPDATE_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let settings: Config =
+        r.params.iter().filter(|(k, _)| !UPDATE_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     let (delete, revert) = (r.list("delete"), r.list("revert"));
     // update_vm / update_pct: each deleted, reverted and set option's privilege, then the new
     // disks' storages and the bridges (for a container, the old NICs' bridges too).
@@ -187,7 +189,8 @@ pub async fn update_config(r: ApiRequest) -> ApiResult {
     r.check_guest_volumes(kind, guest.vmid, &settings, None)?;
     r.check_bridges(kind, &settings)?;
     if kind == GuestKind::Lxc {
-        let replaced: Config = guest.config.iter().filter(|(k, _)| settings.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let replaced: Config =
+            guest.config.iter().filter(|(k, _)| settings.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         r.check_bridges(kind, &replaced)?;
     }
     let update = ConfigUpdate {
@@ -250,7 +253,12 @@ pub async fn resize(r: ApiRequest) -> ApiResult {
     let disk = r.required("disk")?;
     let size = r.required("size")?;
     // resize_vm / resize_vm of LXC: the disk grows on its storage.
-    if let Some(volume) = guest.config.get(disk).and_then(|v| PropertyString::parse(v, Some(volume_key(guest.kind))).ok()).and_then(|p| p.get(volume_key(guest.kind)).map(str::to_string)) {
+    if let Some(volume) = guest
+        .config
+        .get(disk)
+        .and_then(|v| PropertyString::parse(v, Some(volume_key(guest.kind))).ok())
+        .and_then(|p| p.get(volume_key(guest.kind)).map(str::to_string))
+    {
         r.check(&format!("/storage/{}", storage_of(&volume)), &["Datastore.AllocateSpace"], false)?;
     }
     let upid = r.emulator.resize_disk(&guest, write_check(&r), disk, size, &r.user).await?;

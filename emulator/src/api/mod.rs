@@ -112,6 +112,14 @@ impl ApiRequest {
         PermissionCheck { cluster: &cluster, authid: Some(&self.user), params: &self.params }.path(&self.user, path, privileges, any)
     }
 
+    /// `Permissions.Modify` on the path, or what allocates what it names (`check_perm_modify`).
+    pub fn check_perm_modify(&self, path: &str) -> Result<(), PveError> {
+        let cluster = self.emulator.cluster();
+        PermissionCheck { cluster: &cluster, authid: Some(&self.user), params: &self.params }
+            .perm_modify(&self.user, path, false)
+            .map(|_| ())
+    }
+
     /// The same check as a yes or no, for what PVE filters quietly (listings).
     pub fn may(&self, path: &str, privileges: &[&str], any: bool) -> bool {
         self.emulator.cluster().holds(&self.user, path, privileges, any)
@@ -164,6 +172,7 @@ pub fn handler(key: &str) -> Option<Handler> {
         "PUT /access/acl" => access::update_acl,
         "GET /access/permissions" => access::permissions,
         "GET /access/domains" => access::domains,
+        "PUT /access/password" => access::change_password,
         "GET /cluster/status" => cluster::status,
         "GET /cluster/resources" => cluster::resources,
         "GET /cluster/nextid" => cluster::nextid,

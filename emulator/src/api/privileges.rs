@@ -94,14 +94,23 @@ impl ApiRequest {
     /// `check_vm_modify_config_perm`, pve-container `check_ct_modify_config_perm`). Disks,
     /// bridges and storages are checked by `check_guest_volumes` and `check_bridges`. Options PVE
     /// reserves to root@pam itself (hookscript, args, device passthrough) are not refused here.
-    pub fn check_options<'a>(&self, kind: GuestKind, vmid: u64, pool: Option<&str>, keys: impl IntoIterator<Item = &'a str>) -> Result<(), PveError> {
+    pub fn check_options<'a>(
+        &self,
+        kind: GuestKind,
+        vmid: u64,
+        pool: Option<&str>,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), PveError> {
         if self.is_root() {
             return Ok(());
         }
         for key in keys {
             let needs: (&[&str], bool) = match kind {
                 GuestKind::Qemu => {
-                    if is_disk_key(kind, key) || key == "cdrom" || key == "tags" || ["unused", "serial", "usb", "hostpci", "virtiofs"].iter().any(|p| indexed(key, p))
+                    if is_disk_key(kind, key)
+                        || key == "cdrom"
+                        || key == "tags"
+                        || ["unused", "serial", "usb", "hostpci", "virtiofs"].iter().any(|p| indexed(key, p))
                     {
                         continue;
                     } else if QEMU_CPU.contains(&key) || indexed(key, "numa") {
@@ -174,7 +183,13 @@ impl ApiRequest {
     /// The volumes a create or update names: `Datastore.AllocateSpace` on the storage of each
     /// new disk (the default storage when none is named), read access to existing volumes,
     /// `Sys.Console` for a host CD-ROM drive (qemu-server `check_storage_access`).
-    pub fn check_guest_volumes(&self, kind: GuestKind, vmid: u64, settings: &Config, default_storage: Option<&str>) -> Result<(), PveError> {
+    pub fn check_guest_volumes(
+        &self,
+        kind: GuestKind,
+        vmid: u64,
+        settings: &Config,
+        default_storage: Option<&str>,
+    ) -> Result<(), PveError> {
         if self.is_root() {
             return Ok(());
         }
@@ -188,7 +203,8 @@ impl ApiRequest {
             if volume == "cdrom" {
                 self.check("/", &["Sys.Console"], false)?;
             } else if let Some(storage) = new_disk_storage(volume).filter(|_| !cdrom) {
-                let storage = storage.or(default_storage).ok_or_else(|| PveError::server("no storage ID specified (and no default storage)"))?;
+                let storage =
+                    storage.or(default_storage).ok_or_else(|| PveError::server("no storage ID specified (and no default storage)"))?;
                 self.check(&format!("/storage/{storage}"), &["Datastore.AllocateSpace"], false)?;
             } else {
                 self.check_volume_access(Some(vmid), volume)?;

@@ -60,7 +60,12 @@ fn storage_config_row(id: &str, def: &crate::model::StorageDef) -> Value {
 pub async fn storage_configs(r: ApiRequest) -> ApiResult {
     let cluster = r.emulator.cluster();
     Ok(Value::Array(
-        cluster.storages.iter().filter(|(id, _)| may_see_storage(&cluster, &r.user, id)).map(|(id, def)| storage_config_row(id, def)).collect(),
+        cluster
+            .storages
+            .iter()
+            .filter(|(id, _)| may_see_storage(&cluster, &r.user, id))
+            .map(|(id, def)| storage_config_row(id, def))
+            .collect(),
     ))
 }
 

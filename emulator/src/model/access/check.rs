@@ -12,10 +12,13 @@ use crate::model::Cluster;
 
 /// PVE's 403 (`raise_perm_exc`): `Permission check failed (WHAT)`, or without detail.
 pub fn denied(what: Option<&str>) -> PveError {
-    PveError::status(403, match what {
-        Some(what) => format!("Permission check failed ({what})"),
-        None => "Permission check failed".into(),
-    })
+    PveError::status(
+        403,
+        match what {
+            Some(what) => format!("Permission check failed ({what})"),
+            None => "Permission check failed".into(),
+        },
+    )
 }
 
 /// One method's check, for one caller and the request's parameters.
@@ -87,7 +90,8 @@ impl PermissionCheck<'_> {
             }
             Some("perm") => {
                 let template = items.get(1).and_then(Value::as_str).unwrap_or("/");
-                let privileges: Vec<&str> = items.get(2).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+                let privileges: Vec<&str> =
+                    items.get(2).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
                 let options = options(&items[3.min(items.len())..]);
                 if let Some(required) = options.get("require_param").and_then(|v| v.as_str())
                     && !self.params.contains_key(required)
@@ -99,7 +103,8 @@ impl PermissionCheck<'_> {
                 self.held(authid, &path, &privileges, any, noerr)
             }
             Some("userid-group") => {
-                let privileges: Vec<&str> = items.get(1).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+                let privileges: Vec<&str> =
+                    items.get(1).and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
                 let options = options(&items[2.min(items.len())..]);
                 self.userid_group(authid, &privileges, options.get("groups_param").and_then(|v| v.as_str()), noerr)
             }
@@ -216,5 +221,73 @@ fn truthy(value: &&Value) -> bool {
         Value::Bool(b) => *b,
         Value::String(s) => s != "0" && !s.is_empty(),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::access::{AclUpdate, UserFields};
+
+    fn cluster_with(role_on_root: &str) -> Cluster {
+        let mut cluster = Cluster::seeded(1, 0, None);
+        cluster.access.create_user("ops@pve", UserFields::default()).unwrap();
+        let root = cluster.permissions(ROOT, "/");
+        let grant = AclUpdate {
+            path: "/".into(),
+            roles: vec![role_on_root.into()],
+            users: vec!["ops@pve".into()],
+            propagate: true,
+            ..Default::default()
+        };
+        cluster.access.update_acl(grant, &root).unwrap();
+        cluster
+    }
+
+    fn clone_check() -> Value {
+        // POST /nodes/{node}/qemu/{vmid}/clone in the 9.1.3 schema.
+        json!({ "check": ["and", ["perm", "/vms/{vmid}", ["VM.Clone"]],
+            ["or", ["perm", "/vms/{newid}", ["VM.Allocate"]], ["perm", "/pool/{pool}", ["VM.Allocate"], "require_param", "pool"]]] })
+    }
+
+    fn run(cluster: &Cluster, permissions: &Value, params: &[(&str, &str)]) -> Result<(), PveError> {
+        let params: BTreeMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        PermissionCheck { cluster, authid: Some("ops@pve"), params: &params }.method(permissions)
+    }
+
+    #[test]
+    fn a_failed_or_answers_without_detail_and_perm_names_the_path() {
+        let cluster = cluster_with("PVETemplateUser");
+        let params = [("vmid", "9000"), ("newid", "120")];
+        assert_eq!(run(&cluster, &clone_check(), &params).unwrap_err().message, "Permission check failed");
+        let cluster = cluster_with("PVEAuditor");
+        assert_eq!(run(&cluster, &clone_check(), &params).unwrap_err().message, "Permission check failed (/vms/9000, VM.Clone)");
+        let cluster = cluster_with("PVEVMAdmin");
+        assert!(run(&cluster, &clone_check(), &params).is_ok());
+    }
+
+    #[test]
+    fn world_all_and_root_only_methods() {
+        let cluster = cluster_with("NoAccess");
+        assert!(run(&cluster, &json!({ "user": "all" }), &[]).is_ok());
+        assert_eq!(run(&cluster, &json!({}), &[]).unwrap_err().message, "Permission check failed (user != root@pam)");
+        let params = BTreeMap::new();
+        let anonymous = PermissionCheck { cluster: &cluster, authid: None, params: &params };
+        assert!(anonymous.method(&json!({ "user": "world" })).is_ok());
+        assert_eq!(anonymous.method(&json!({ "user": "all" })).unwrap_err().status, 403);
+        let root = PermissionCheck { cluster: &cluster, authid: Some(ROOT), params: &params };
+        assert!(root.method(&json!({})).is_ok());
+    }
+
+    #[test]
+    fn any_joins_the_privileges_and_missing_parameters_become_a_dash() {
+        let cluster = cluster_with("NoAccess");
+        let check = json!({ "check": ["perm", "/storage/{storage}", ["Datastore.Audit", "Datastore.AllocateSpace"], "any", 1] });
+        assert_eq!(
+            run(&cluster, &check, &[]).unwrap_err().message,
+            "Permission check failed (/storage/-, Datastore.Audit|Datastore.AllocateSpace)"
+        );
     }
 }

@@ -400,12 +400,7 @@ impl Access {
     }
 
     /// Updates a token; with `regenerate`, answers its new secret.
-    pub fn update_token(
-        &mut self,
-        userid: &str,
-        name: &str,
-        update: TokenUpdate,
-    ) -> Result<(Token, Option<String>), PveError> {
+    pub fn update_token(&mut self, userid: &str, name: &str, update: TokenUpdate) -> Result<(Token, Option<String>), PveError> {
         self.token(userid, name)?;
         if let Some(key) = update.delete.iter().find(|k| k.as_str() != "comment") {
             return Err(PveError::param("delete", format!("unknown option '{key}'")));
@@ -545,12 +540,17 @@ impl Access {
             }
             for privilege in privileges {
                 let Some(propagated) = granter.get(privilege) else {
-                    return Err(PveError::param("role", format!("Cannot {verb} role '{role}' - requires 'Permissions.Modify' or superset of privileges.")));
+                    return Err(PveError::param(
+                        "role",
+                        format!("Cannot {verb} role '{role}' - requires 'Permissions.Modify' or superset of privileges."),
+                    ));
                 };
                 if update.propagate && !propagated && !update.delete {
                     return Err(PveError::param(
                         "role",
-                        format!("Cannot {verb} role '{role}' with propagation - requires 'Permissions.Modify' or propagated superset of privileges."),
+                        format!(
+                            "Cannot {verb} role '{role}' with propagation - requires 'Permissions.Modify' or propagated superset of privileges."
+                        ),
                     ));
                 }
             }
@@ -572,7 +572,8 @@ impl Access {
         }
         let node = self.acl.entry(path.clone()).or_default();
         for role in &update.roles {
-            for (entries, ids) in [(&mut node.groups, &update.groups), (&mut node.users, &update.users), (&mut node.tokens, &update.tokens)] {
+            for (entries, ids) in [(&mut node.groups, &update.groups), (&mut node.users, &update.users), (&mut node.tokens, &update.tokens)]
+            {
                 for id in ids {
                     let roles = entries.entry(id.clone()).or_default();
                     if update.delete {
@@ -586,6 +587,12 @@ impl Access {
         }
         self.acl.retain(|_, node| !node.is_empty());
         Ok(())
+    }
+
+    /// Drops the entries on `path` and below it.
+    pub fn forget_paths_under(&mut self, path: &str) {
+        let below = format!("{path}/");
+        self.acl.retain(|p, _| p != path && !p.starts_with(&below));
     }
 
     /// Every entry, as `GET /access/acl` lists them: (path, type, ugid, role, propagate).

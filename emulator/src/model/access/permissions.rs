@@ -135,7 +135,12 @@ impl Cluster {
             paths.extend(pool.vms.iter().map(|vmid| format!("/vms/{vmid}")));
             paths.extend(pool.storage.iter().map(|s| format!("/storage/{s}")));
         }
-        paths.into_iter().map(|path| (self.permissions(authid, &path), path)).filter(|(p, _)| !p.is_empty()).map(|(p, path)| (path, p)).collect()
+        paths
+            .into_iter()
+            .map(|path| (self.permissions(authid, &path), path))
+            .filter(|(p, _)| !p.is_empty())
+            .map(|(p, path)| (path, p))
+            .collect()
     }
 }
 
