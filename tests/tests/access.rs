@@ -38,6 +38,19 @@ fn show_json(tf: &Terraform) -> String {
     out.stdout
 }
 
+/// The provider block without its API token, for credentials from the environment.
+fn provider_without_token(emulator: &pve_emulator::RunningEmulator) -> String {
+    provider_block(emulator).replace(&format!("  api_token = \"{}\"\n", pve_home_tests::TOKEN), "")
+}
+
+/// Whether `username` signs in with `password`.
+fn signs_in(emulator: &pve_emulator::RunningEmulator, rt: &tokio::runtime::Runtime, username: &str, password: &str) -> bool {
+    let mut config = ClientConfig::new(&emulator.url, Credentials::Password { username: username.into(), password: password.into() });
+    config.insecure_http = true;
+    config.retry.max_attempts = 1;
+    rt.block_on(PveClient::new(config).unwrap().version()).is_ok()
+}
+
 /// A client signed in with `token` (`USER@REALM!NAME=SECRET`).
 fn client_for(emulator: &pve_emulator::RunningEmulator, token: &str) -> PveClient {
     let mut config = ClientConfig::new(&emulator.url, Credentials::api_token(token).expect("token"));
@@ -354,10 +367,7 @@ fn token_secrets_stay_out_of_state_plan_and_logs_and_privsep_tokens_need_a_grant
     assert_eq!(token_id, "ci@pve!deploy");
     assert!(secret.len() >= 16, "a real secret");
     rt.block_on(client_for(&emu, &full).version()).expect("the new token authenticates");
-    // The user's write-only password was set: the user signs in with it.
-    let mut login = ClientConfig::new(&emu.url, Credentials::Password { username: "ci@pve".into(), password: password().as_str().into() });
-    login.insecure_http = true;
-    rt.block_on(PveClient::new(login).unwrap().version()).expect("ci@pve signs in with its password");
+    assert!(signs_in(&emu, &rt, "ci@pve", &password()), "the user's write-only password was set");
 
     // The other token's secret is in state only, sensitive.
     let state = show_json(&tf);
@@ -385,7 +395,7 @@ fn token_secrets_stay_out_of_state_plan_and_logs_and_privsep_tokens_need_a_grant
     // user may: PVE's 403 names the path and the privilege.
     let as_token = Terraform::new(&format!(
         "{}resource \"pve_pool\" \"by_token\" {{\n  pool_id = \"made-by-token\"\n}}\n",
-        provider.replace(&format!("  api_token = \"{}\"\n", pve_home_tests::TOKEN), "")
+        provider_without_token(&emu)
     ))
     .env("PVE_API_TOKEN", &full);
     as_token.init();
@@ -520,4 +530,55 @@ fn access_setup_converges_under_faults_and_leaves_nothing_behind() {
         assert!(leftovers.is_empty(), "seed {seed}: left behind {leftovers:?}");
         assert!(!tf.dir.path().join("alice.token").exists());
     }
+}
+
+/// A new `password_version` sets the password again, through a provider signed in with a password
+/// (PVE refuses tokens there): as root@pam, and as another user, who confirms with its own.
+#[test]
+fn a_new_password_version_sets_the_password_again() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|_| {}));
+    let (root, root_password) = pve_emulator::config::TEST_USER.split_once(':').unwrap();
+    let config = |version: u32| {
+        format!(
+            "{}{PASSWORD_VARIABLE}resource \"pve_user\" \"dave\" {{\n  user_id          = \"dave@pve\"\n  password         = var.password\n  \
+             password_version = {version}\n}}\n",
+            provider_without_token(&emu)
+        )
+    };
+    let first = password();
+    let tf = Terraform::new(&config(1)).env("PVE_USERNAME", root).env("PVE_PASSWORD", root_password).env("TF_VAR_password", &first);
+    tf.init();
+    apply(&tf);
+    assert!(signs_in(&emu, &rt, "dave@pve", &first));
+
+    // The same configuration with another password plans nothing: it is write-only.
+    let second = format!("{first}-2");
+    let tf = tf.env("TF_VAR_password", &second);
+    let (code, out) = plan_code(&tf);
+    assert_eq!(code, 0, "{out}");
+    tf.write("main.tf", &config(2));
+    let (code, out) = plan_code(&tf);
+    assert!(code == 2 && out.contains("password_version = 1 -> 2") && !out.contains(&second), "{out}");
+    apply(&tf);
+    assert!(signs_in(&emu, &rt, "dave@pve", &second) && !signs_in(&emu, &rt, "dave@pve", &first));
+
+    // Another administrator: PVE asks for its own password as confirmation, which the provider sends.
+    let admin_password = format!("{first}-admin");
+    let admin = format!(
+        "{}resource \"pve_user\" \"admin\" {{\n  user_id  = \"admin@pve\"\n  password = \"{admin_password}\"\n}}\n\
+         resource \"pve_acl\" \"admin\" {{\n  path    = \"/\"\n  role_id = \"Administrator\"\n  user_id = pve_user.admin.user_id\n}}\n",
+        provider_block(&emu)
+    );
+    let setup = Terraform::new(&admin);
+    setup.init();
+    apply(&setup);
+    let third = format!("{first}-3");
+    let as_admin =
+        Terraform::new(&config(3)).env("PVE_USERNAME", "admin@pve").env("PVE_PASSWORD", &admin_password).env("TF_VAR_password", &third);
+    as_admin.init();
+    let out = as_admin.run(&["import", "-input=false", "-no-color", "pve_user.dave", "dave@pve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    apply(&as_admin);
+    assert!(signs_in(&emu, &rt, "dave@pve", &third), "changed by admin@pve");
 }
