@@ -139,6 +139,7 @@ impl Emulator {
 /// root@pam always exists, as PVE makes sure (`userconfig_force_defaults`).
 fn bootstrap_credentials(cluster: &mut Cluster, users: &Users, tokens: &[TokenDef]) {
     cluster.access.users.entry(crate::model::access::ROOT.to_string()).or_default();
+    cluster.access.forget_configured_tokens();
     for userid in users.ids() {
         cluster.access.bootstrap_user(userid, "Administrator");
     }

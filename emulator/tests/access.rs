@@ -300,10 +300,18 @@ async fn users_tokens_and_entries_survive_a_restart() {
     first.shutdown();
     drop(first);
 
-    let second = emulator(with_state).await;
+    // The second start drops the configured root token: the state must not keep it alive.
+    let configured = pve_emulator::config::TEST_TOKEN;
+    let second = emulator(|c| {
+        with_state(c);
+        c.tokens = vec!["admin@pve!other=other-secret".into()];
+    })
+    .await;
     let again = client_for(&second, Credentials::api_token(&secret).unwrap());
     assert!(read_config(&again, 9000).await.is_ok(), "the token and its entries are back");
     assert_eq!(forbidden(read_config(&again, 9001).await), "Permission check failed (/vms/9001, VM.Audit)");
+    let dropped = client_for(&second, Credentials::api_token(configured).unwrap());
+    assert!(matches!(dropped.version().await.unwrap_err(), ApiError::Unauthorized { .. }), "a token no longer configured fails");
     let _ = std::fs::remove_file(&state);
 }
 

@@ -106,7 +106,11 @@ impl ApiRequest {
     /// `privileges`) or `check_any` (`any`): 403 `Permission check failed (PATH, PRIV)`, or with
     /// `any` the privileges joined by `|`. The method's own schema check has already passed
     /// when a handler runs; this is for what the schema's `permissions.description` adds (disk
-    /// storages, bridges, pools, per-option privileges).
+    /// storages, bridges, pools, per-option privileges); `api::privileges` has the guest ones
+    /// (`check_vm`, `check_guest_volumes`, `check_volume_access`, `check_bridges`, …).
+    ///
+    /// It takes the cluster lock: call it before taking `emulator.cluster()` yourself (code that
+    /// already holds the lock uses `Cluster::holds` or `Cluster::permissions`).
     pub fn check(&self, path: &str, privileges: &[&str], any: bool) -> Result<(), PveError> {
         let cluster = self.emulator.cluster();
         PermissionCheck { cluster: &cluster, authid: Some(&self.user), params: &self.params }.path(&self.user, path, privileges, any)

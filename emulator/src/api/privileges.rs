@@ -209,8 +209,13 @@ impl ApiRequest {
             } else {
                 self.check_volume_access(Some(vmid), volume)?;
             }
+            // A disk imported from another guest's disk is a copy of it: `VM.Clone` on that guest;
+            // from an image, read access to the image.
             if let Some(source) = drive.get("import-from") {
-                self.check_volume_access(Some(vmid), source)?;
+                match volume_kind(source) {
+                    ("images" | "rootdir", Some(owner)) => self.check(&format!("/vms/{owner}"), &["VM.Clone"], false)?,
+                    _ => self.check_volume_access(Some(vmid), source)?,
+                }
             }
         }
         if let Some(storage) = settings.get("vmstatestorage") {

@@ -88,6 +88,10 @@ pub struct Token {
     pub comment: Option<String>,
     /// `SALT$DIGEST` of the secret.
     pub secret: String,
+    /// From `--tokens`: made again at every start, so a token dropped from the options stops
+    /// working even though the state file kept it.
+    #[serde(default)]
+    pub configured: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -394,7 +398,7 @@ impl Access {
             return Err(PveError::param("tokenid", "Token already exists."));
         }
         let value = crate::server::random_secret();
-        let token = Token { privsep, expire, comment: comment.filter(|c| !c.is_empty()), secret: seal(&value) };
+        let token = Token { privsep, expire, comment: comment.filter(|c| !c.is_empty()), secret: seal(&value), configured: false };
         user.tokens.insert(name.to_string(), token.clone());
         Ok(NewToken { full_tokenid: format!("{userid}!{name}"), token, value })
     }
@@ -619,12 +623,30 @@ impl Access {
         }
     }
 
+    /// At start, before the configured tokens are made again: the ones an earlier start made go,
+    /// with their ACL entries.
+    pub fn forget_configured_tokens(&mut self) {
+        let mut gone = Vec::new();
+        for (userid, user) in &mut self.users {
+            user.tokens.retain(|name, token| {
+                if token.configured {
+                    gone.push(format!("{userid}!{name}"));
+                }
+                !token.configured
+            });
+        }
+        for node in self.acl.values_mut() {
+            node.tokens.retain(|id, _| !gone.contains(id));
+        }
+        self.acl.retain(|_, node| !node.is_empty());
+    }
+
     /// At start: a token from `--tokens` with its secret; with `own_role`, privilege-separated
     /// and holding that role on `/`, else acting with its user's privileges.
     pub fn bootstrap_token(&mut self, authid: &str, secret: &str, own_role: Option<&str>) {
         let Some((userid, name)) = split_tokenid(authid) else { return };
         let user = self.users.entry(userid.to_string()).or_default();
-        let token = Token { privsep: own_role.is_some(), expire: 0, comment: None, secret: seal(secret) };
+        let token = Token { privsep: own_role.is_some(), expire: 0, comment: None, secret: seal(secret), configured: true };
         user.tokens.insert(name.to_string(), token);
         if let Some(role) = own_role {
             self.acl.entry("/".into()).or_default().tokens.entry(authid.to_string()).or_default().insert(role.to_string(), true);
