@@ -22,7 +22,10 @@ pub const PREFIX: &str = "/emulator/";
 
 /// Handles `method path` (the path below [`PREFIX`]) for `identity`.
 pub fn handle(emulator: &Emulator, method: &str, path: &str, identity: Option<&Identity>) -> Result<Answer, PveError> {
-    let root = identity.is_some_and(|i| !i.read_only && (i.userid == "root@pam" || i.userid.starts_with("root@pam!")));
+    // root@pam, or a token of root@pam that may change the system (a `:ro` one may not).
+    let root = identity.is_some_and(|i| {
+        (i.userid == "root@pam" || i.userid.starts_with("root@pam!")) && emulator.cluster().holds(&i.userid, "/", &["Sys.Modify"], false)
+    });
     if !root {
         return Err(PveError::status(403, "Permission check failed (emulator control calls are for root@pam)"));
     }

@@ -50,6 +50,10 @@ impl Users {
         Ok(Self { passwords })
     }
 
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.passwords.keys().map(String::as_str)
+    }
+
     pub fn password_matches(&self, userid: &str, password: &str) -> bool {
         let expected = self.passwords.get(userid);
         // Constant time, and a comparison even for an unknown user, so timing tells nothing.

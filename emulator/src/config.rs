@@ -27,7 +27,9 @@ pub struct EmulatorConfig {
     #[arg(long, env = "PVE_EMULATOR_NODES", default_value_t = 3)]
     pub nodes: usize,
 
-    /// API tokens `USER@REALM!NAME=SECRET`, comma separated; append `:ro` for a read-only token.
+    /// API tokens `USER@REALM!NAME=SECRET`, comma separated: their users hold `Administrator` on
+    /// `/`; append `:ro` for a read-only token (`PVEAuditor`). Tokens and users made through
+    /// `/access` hold what ACL entries grant them.
     /// Prefer the environment variable: arguments are visible in the process list. With neither
     /// tokens nor users, one token with a random secret is made and printed on stdout.
     #[arg(long, env = "PVE_EMULATOR_TOKENS", value_delimiter = ',')]

@@ -31,6 +31,8 @@ pub struct MethodSpec {
     pub parameters: Value,
     pub returns: Value,
     pub permissions: Value,
+    /// Whether API tokens may call it (`allowtoken`, 1 unless the method says otherwise).
+    pub allowtoken: bool,
 }
 
 /// The matched endpoint: its `METHOD /template` key and the path's parameters.
@@ -63,6 +65,7 @@ impl Schema {
                     parameters: spec["parameters"].clone(),
                     returns: spec["returns"].clone(),
                     permissions: spec["permissions"].clone(),
+                    allowtoken: spec["allowtoken"].as_i64() != Some(0),
                 })
             })
             .collect();
@@ -316,6 +319,11 @@ impl Schema {
             "disk-size" => pve_api::size::parse_size(value).is_ok(),
             "pve-userid" => pattern_ok(r"^[^\s:/]+@[A-Za-z][A-Za-z0-9\.\-_]+$", value),
             "pve-realm" => pattern_ok(r"^[A-Za-z][A-Za-z0-9\.\-_]+$", value),
+            // pve-access-control `AccessControl.pm`: verify_privname, verify_rolename,
+            // verify_groupname, pve_verify_tokenid.
+            "pve-priv" => pve_api::privileges::is_valid(value),
+            "pve-roleid" | "pve-groupid" => pattern_ok(r"^[A-Za-z0-9\.\-_]+$", value),
+            "pve-tokenid" => pattern_ok(r"^[^\s:/]+@[A-Za-z][A-Za-z0-9\.\-_]+![A-Za-z][A-Za-z0-9\.\-_]+$", value),
             "pve-qm-ipconfig" => return self.check_ipconfig(value),
             "pve-startup-order" => pattern_ok(r"^(order=\d+)?(,?(up|down)=\d+)*$", value.trim_start_matches(',')),
             "pve-ha-resource-or-vm-id" => pattern_ok(r"^((vm|ct):)?[1-9][0-9]{2,8}$", value),
@@ -369,6 +377,10 @@ fn format_message(format: &str, value: &str) -> String {
         "dns-name" => "value does not look like a valid DNS name".into(),
         "pve-bridge-id" => format!("invalid bridge ID '{value}'"),
         "pve-poolid" => format!("pool name '{value}' contains illegal characters"),
+        "pve-priv" => format!("invalid privilege '{value}'"),
+        "pve-roleid" => format!("role name '{value}' contains invalid characters"),
+        "pve-groupid" => format!("group name '{value}' contains invalid characters"),
+        "pve-tokenid" => format!("value '{value}' does not look like a valid token ID"),
         _ => format!("value does not look like a valid {format}"),
     }
 }

@@ -16,22 +16,22 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 
 use crate::api::{self, Answer};
-use crate::auth::{TokenDef, Users, csrf_token, parse_tokens, ticket_user};
+use crate::auth::{Users, csrf_token, parse_tokens, ticket_user};
 use crate::error::PveError;
+use crate::model::access::PermissionCheck;
 use crate::schema::SCHEMA;
 use crate::state::Emulator;
+use crate::state::now;
 
 /// Who made a request.
 #[derive(Debug, Clone)]
 pub struct Identity {
     /// `root@pam` or `root@pam!terraform`.
     pub userid: String,
-    pub read_only: bool,
 }
 
 pub struct Server {
     emulator: Arc<Emulator>,
-    tokens: Vec<TokenDef>,
     request_log: Option<Mutex<std::fs::File>>,
 }
 
@@ -71,9 +71,9 @@ pub async fn serve(config: crate::config::EmulatorConfig) -> anyhow::Result<Runn
     let addr = listener.local_addr()?;
     let plain = config.plain_http;
     let cert_out = config.cert_out.clone();
-    let emulator = Emulator::new(config, users)?;
+    let emulator = Emulator::new(config, users, &tokens)?;
     emulator.start_ha_manager();
-    let server = Arc::new(Server { emulator: emulator.clone(), tokens, request_log });
+    let server = Arc::new(Server { emulator: emulator.clone(), request_log });
 
     let (tls, certificate_pem) = if plain {
         (None, None)
@@ -211,12 +211,11 @@ impl Server {
             let token = auth.strip_prefix("PVEAPIToken=").ok_or_else(failed)?;
             // USER@REALM!TOKENID=SECRET (a space instead of '=' is accepted too)
             let (id, secret) = token.split_once('=').or_else(|| token.split_once(' ')).ok_or_else(failed)?;
-            // Every configured token is compared, in constant time, so timing tells nothing.
-            let matched = self.tokens.iter().fold(None, |found, t| {
-                let equal = bool::from(t.id.as_bytes().ct_eq(id.as_bytes()) & t.secret.as_bytes().ct_eq(secret.as_bytes()));
-                found.or(equal.then_some(t))
-            });
-            return matched.map(|t| Some(Identity { userid: t.id.clone(), read_only: t.read_only })).ok_or_else(failed);
+            // Tokens made through the API and those from --tokens alike; the secret is compared in
+            // constant time, and an expired token or one of a disabled or expired user fails as
+            // PVE's `verify_token` does.
+            let valid = self.emulator.cluster().access.token_authenticates(id, secret, now());
+            return if valid { Ok(Some(Identity { userid: id.to_string() })) } else { Err(failed()) };
         }
         let cookie = headers
             .get_all(hyper::header::COOKIE)
@@ -236,7 +235,11 @@ impl Server {
                 return Err(PveError::status(401, "Permission denied - invalid csrf token"));
             }
         }
-        Ok(Some(Identity { userid, read_only: false }))
+        // A ticket stays valid only while its user may log in (`check_user_enabled`).
+        if !self.emulator.cluster().access.is_active(&userid, now()) {
+            return Err(PveError::status(401, "Authentication failed!"));
+        }
+        Ok(Some(Identity { userid }))
     }
 
     async fn dispatch(
@@ -253,19 +256,26 @@ impl Server {
         for (name, value) in &route.path_params {
             params.insert(name.clone(), value.clone());
         }
-        SCHEMA.validate(route.spec, &params).map_err(PveError::params)?;
-        if let Some(identity) = &identity
-            && identity.read_only
-            && method != "GET"
-        {
-            return Err(PveError::status(403, permission_message(&route.spec.permissions, &params)));
+        // The method's own check from the schema comes first, with the request's parameters as
+        // given, as pve-http-server calls `check_api2_permissions` before the handler validates
+        // them. Handlers make the checks inside them themselves (`ApiRequest::check`).
+        let authid = identity.as_ref().map(|i| i.userid.as_str());
+        if authid.is_some_and(|id| id.contains('!')) && !route.spec.allowtoken {
+            // pve-manager `HTTPServer.pm` rest_handler, before the permission check.
+            return Err(PveError::status(
+                403,
+                format!("Permission check failed (URI '{path}' not available with API token, need proper ticket.\n)"),
+            ));
         }
-        // pveproxy proxies a request for another node to it; a node that is down does not answer.
+        // pveproxy proxies a request for another node to it after authentication; a node that is
+        // down does not answer, and the permission check would have happened there.
         if key.contains(" /nodes/{node}")
             && let Some(node) = params.get("node")
         {
             self.emulator.cluster().proxy_to(node)?;
         }
+        PermissionCheck { cluster: &self.emulator.cluster(), authid, params: &params }.method(&route.spec.permissions)?;
+        SCHEMA.validate(route.spec, &params).map_err(PveError::params)?;
         let config = &self.emulator.config;
         let fault = if self.emulator.chance(config.proxy_error_rate) {
             Some(PveError::status(596, "Broken pipe"))
@@ -286,7 +296,8 @@ impl Server {
             emulator: self.emulator.clone(),
             key,
             params,
-            user: identity.map(|i| i.userid).unwrap_or_else(|| "root@pam".into()),
+            // Only `POST /access/ticket` runs without an identity; it holds no privileges.
+            user: identity.map(|i| i.userid).unwrap_or_default(),
         };
         let result = handler(request).await;
         if mutating && result.is_ok() {
@@ -369,27 +380,6 @@ pub fn random_secret() -> String {
     let bits: u128 = rand::random();
     let hex = format!("{bits:032x}");
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
-}
-
-fn permission_message(permissions: &Value, params: &BTreeMap<String, String>) -> String {
-    // ["perm", "/vms/{vmid}", ["VM.Config.Memory", …]] → "Permission check failed (/vms/100, VM.Config.Memory)"
-    let check = &permissions["check"];
-    let simple = |c: &Value| -> Option<(String, String)> {
-        let items = c.as_array()?;
-        if items.first()?.as_str()? != "perm" {
-            return None;
-        }
-        let mut path = items.get(1)?.as_str()?.to_string();
-        for (k, v) in params {
-            path = path.replace(&format!("{{{k}}}"), v);
-        }
-        Some((path, items.get(2)?.as_array()?.first()?.as_str()?.to_string()))
-    };
-    let found = simple(check).or_else(|| check.as_array().and_then(|a| a.iter().skip(1).find_map(simple)));
-    match found {
-        Some((path, privilege)) => format!("Permission check failed ({path}, {privilege})"),
-        None => "Permission check failed".to_string(),
-    }
 }
 
 fn json_response(status: StatusCode, reason: Option<&str>, body: &Value) -> Response<Body> {

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
-use crate::auth::Users;
+use crate::auth::{TokenDef, Users};
 use crate::config::EmulatorConfig;
 use crate::error::PveError;
 use crate::locks::{Acquired, LockGuard, LockMode, LockTable};
@@ -43,9 +43,9 @@ pub fn now() -> i64 {
 }
 
 impl Emulator {
-    pub fn new(config: EmulatorConfig, users: Users) -> anyhow::Result<Arc<Self>> {
+    pub fn new(config: EmulatorConfig, users: Users, tokens: &[TokenDef]) -> anyhow::Result<Arc<Self>> {
         let boot_time = now();
-        let cluster = match &config.state_file {
+        let mut cluster = match &config.state_file {
             Some(path) if path.exists() => {
                 let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading state file {}: {e}", path.display()))?;
                 let mut cluster: Cluster =
@@ -65,6 +65,7 @@ impl Emulator {
                 }
             }
         }
+        bootstrap_credentials(&mut cluster, &users, tokens);
         let workers = cluster.nodes.iter().map(|n| (n.name.clone(), Arc::new(Semaphore::new(config.workers.max(1))))).collect();
         let rng = StdRng::seed_from_u64(config.seed);
         let ticket_secret = format!("{:032x}", rand::rng().random::<u128>());
@@ -128,6 +129,24 @@ impl Emulator {
             Acquired::AtOnce(guard) | Acquired::AfterWaiting(guard) => Ok(guard),
             Acquired::TimedOut => Err(PveError::server(format!("can't lock file '{}' - got timeout", config_lock_file(kind, vmid)))),
         }
+    }
+}
+
+/// The configured credentials keep their meaning under access control: their users exist and
+/// hold `Administrator` on `/` (root@pam needs no entry), and their tokens act with their user's
+/// privileges. A `:ro` token's user holds `PVEAuditor` instead, and the token is
+/// privilege-separated with `PVEAuditor` of its own, so even root@pam's `:ro` token only reads.
+/// root@pam always exists, as PVE makes sure (`userconfig_force_defaults`).
+fn bootstrap_credentials(cluster: &mut Cluster, users: &Users, tokens: &[TokenDef]) {
+    cluster.access.users.entry(crate::model::access::ROOT.to_string()).or_default();
+    cluster.access.forget_configured_tokens();
+    for userid in users.ids() {
+        cluster.access.bootstrap_user(userid, "Administrator");
+    }
+    for token in tokens {
+        let Some((userid, _)) = crate::model::access::split_tokenid(&token.id) else { continue };
+        cluster.access.bootstrap_user(userid, if token.read_only { "PVEAuditor" } else { "Administrator" });
+        cluster.access.bootstrap_token(&token.id, &token.secret, token.read_only.then_some("PVEAuditor"));
     }
 }
 

@@ -627,6 +627,12 @@ impl ProviderDefinition for PveProvider {
             Arc::new(ha_resource::PveHaResource),
             Arc::new(ha_rule::PveHaRule),
             Arc::new(lifecycle_tag::PveLifecycleTag),
+            Arc::new(role::PveRole),
+            Arc::new(user::PveUser),
+            Arc::new(group::PveGroup),
+            Arc::new(acl::PveAcl),
+            Arc::new(api_token::PveApiToken),
+            Arc::new(pool::PvePool),
         ]
     }
 

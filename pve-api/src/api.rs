@@ -1092,5 +1092,8 @@ impl PveClient {
     }
 }
 
+mod access;
+pub use access::{Access, AclEntry, AclSubject, CreatedToken, Group, Role, Token, User};
+
 #[cfg(test)]
 mod tests;

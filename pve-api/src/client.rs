@@ -190,6 +190,20 @@ impl PveClient {
         &self.inner.base
     }
 
+    /// True when the client signs in with an API token (PVE refuses tokens on some calls, such
+    /// as a password change).
+    pub fn authenticates_with_token(&self) -> bool {
+        matches!(self.inner.auth, Auth::Token(_))
+    }
+
+    /// The password the client signs in with, for calls where PVE asks for it again.
+    pub(crate) fn login_password(&self) -> Option<&Secret> {
+        match &self.inner.auth {
+            Auth::Password { password, .. } => Some(password),
+            Auth::Token(_) => None,
+        }
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str, params: &Params) -> Result<T, ApiError> {
         self.call(Method::GET, path, params, Retry::Idempotent).await
     }

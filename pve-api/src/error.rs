@@ -85,8 +85,18 @@ impl ApiError {
         matches!(self, Self::Server { message, .. } if message.contains(" is locked ("))
     }
 
+    /// PVE's answer for something that is not there: `… does not exist` (most handlers), `no such
+    /// user ('…')` and `no such token '…' for user '…'` (pve-access-control `AccessControl.pm`
+    /// `check_user_exist`, `check_token_exist`).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Self::Server { message, .. } if message.contains("does not exist"))
+        matches!(self, Self::Server { message, .. }
+            if message.contains("does not exist") || message.contains("no such user") || message.contains("no such token"))
+    }
+
+    /// A refusal that stands until someone changes the cluster: a pool that still has members
+    /// (pve-manager `PVE/API2/Pool.pm` `delete_pool`).
+    pub fn is_not_empty(&self) -> bool {
+        matches!(self, Self::Server { message, .. } if message.contains("is not empty"))
     }
 
     pub fn is_already_exists(&self) -> bool {
@@ -103,7 +113,7 @@ impl ApiError {
             Self::Proxy { .. } => true,
             Self::Transport { cause, .. } => !cause.is_builder() && !cause.is_redirect() && !self.is_certificate_refusal(),
             Self::Server { status, .. } if *status >= 500 => {
-                !(self.is_not_found() || self.is_already_exists() || self.is_digest_mismatch())
+                !(self.is_not_found() || self.is_already_exists() || self.is_digest_mismatch() || self.is_not_empty())
             }
             Self::Server { status, .. } => *status == 429 || *status == 408,
             _ => false,

@@ -20,9 +20,9 @@ pub mod task;
 pub mod upid;
 
 pub use api::{
-    AgentInterface, AgentIpAddress, BackupJob, ClusterResource, GuestConfig, GuestKind, GuestLocation, GuestStatus, HaResource, HaRule,
-    NetworkInterface, NodeInfo, PendingChange, Pool, PoolMember, SnapshotInfo, StorageConfig, StorageInfo, StorageVolume, Version,
-    VolumeAttributes, find_guest,
+    Access, AclEntry, AclSubject, AgentInterface, AgentIpAddress, BackupJob, ClusterResource, CreatedToken, Group, GuestConfig, GuestKind,
+    GuestLocation, GuestStatus, HaResource, HaRule, NetworkInterface, NodeInfo, PendingChange, Pool, PoolMember, Role, SnapshotInfo,
+    StorageConfig, StorageInfo, StorageVolume, Token, User, Version, VolumeAttributes, find_guest,
 };
 pub use client::{Params, PveClient, Retry, install_crypto_provider, percent_decode, segment};
 pub use config::{ClientConfig, Credentials, MinTls, RetryPolicy};

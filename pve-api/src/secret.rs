@@ -45,6 +45,13 @@ impl From<String> for Secret {
     }
 }
 
+/// Secrets in PVE's answers (a new token's `value`) are read straight into a `Secret`.
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

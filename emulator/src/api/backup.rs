@@ -4,6 +4,7 @@ use pve_api::calendar::CalendarEvent;
 use serde_json::{Value, json};
 
 use super::{ApiRequest, ApiResult};
+use crate::error::PveError;
 use crate::model::Config;
 use crate::vzdump::Vzdump;
 
@@ -68,6 +69,26 @@ pub async fn vzdump(r: ApiRequest) -> ApiResult {
         None => None,
     };
     let run = Vzdump::from_params(&r.params, job.as_ref());
+    check_vzdump(&r, &run)?;
     let upid = r.emulator.vzdump(&node, run, &r.user)?;
     Ok(json!(upid.to_string()))
+}
+
+/// pve-manager `PVE/API2/VZDump.pm`: `VM.Backup` on each guest named, `Datastore.AllocateSpace`
+/// on the backup storage, `Datastore.Allocate` there to prune, `Sys.Modify` on `/` for
+/// bandwidth and I/O settings. (The options PVE reserves to root@pam, such as `job-id`, are not
+/// refused.)
+fn check_vzdump(r: &ApiRequest, run: &Vzdump) -> Result<(), PveError> {
+    for vmid in r.list("vmid") {
+        r.check(&format!("/vms/{vmid}"), &["VM.Backup"], false)?;
+    }
+    let storage = format!("/storage/{}", run.storage);
+    r.check(&storage, &["Datastore.AllocateSpace"], false)?;
+    if r.param("prune-backups").is_some() {
+        r.check(&storage, &["Datastore.Allocate"], false)?;
+    }
+    if ["bwlimit", "performance", "ionice"].iter().any(|k| r.param(k).is_some()) {
+        r.check("/", &["Sys.Modify"], false)?;
+    }
+    Ok(())
 }

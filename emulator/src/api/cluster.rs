@@ -52,11 +52,15 @@ pub async fn ticket(r: ApiRequest) -> ApiResult {
         (false, Some(realm)) => format!("{username}@{realm}"),
         _ => username.to_string(),
     };
-    if !r.emulator.users.password_matches(&userid, r.required("password")?) {
+    let password = r.required("password")?;
+    let cluster = r.emulator.cluster();
+    // A password from --users, or one set through the API; either way the user must exist and be
+    // enabled and unexpired (AccessControl.pm `authenticate_user`, `check_user_enabled`).
+    let known = r.emulator.users.password_matches(&userid, password) | cluster.access.password_matches(&userid, password);
+    if !known || !cluster.access.is_active(&userid, now()) {
         return Err(PveError::status(401, "authentication failure"));
     }
     let (ticket, csrf) = make_ticket(&r.emulator.ticket_secret, &userid);
-    let cluster = r.emulator.cluster();
     Ok(json!({ "username": userid, "ticket": ticket, "CSRFPreventionToken": csrf, "clustername": cluster.name }))
 }
 
@@ -81,15 +85,24 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
                 rows.push(offline_node_row(node));
                 continue;
             }
-            rows.push(json!({
+            let mut row = json!({
                 "id": format!("node/{}", node.name), "type": "node", "node": node.name, "status": "online",
                 "maxcpu": node.cpus, "cpu": 0.03, "maxmem": node.memory, "mem": node.memory / 8, "maxdisk": 100u64 << 30, "disk": 12u64 << 30,
                 "uptime": uptime, "level": "", "cgroup-mode": 2,
-            }));
+            });
+            // Every node is listed; its figures only with Sys.Audit on it (pve-manager
+            // `Cluster.pm` resources, `extract_node_stats` with cleanup).
+            if !cluster.holds(&r.user, &format!("/nodes/{}", node.name), &["Sys.Audit"], false)
+                && let Some(fields) = row.as_object_mut()
+            {
+                fields.retain(|k, _| matches!(k.as_str(), "id" | "type" | "node" | "status"));
+            }
+            rows.push(row);
         }
     }
     if filter.is_none_or(|f| f == "vm") {
-        for guest in cluster.guests.values() {
+        // Guests with VM.Audit, storages with Datastore.Audit, pools with Pool.Audit.
+        for guest in cluster.guests.values().filter(|g| cluster.holds(&r.user, &format!("/vms/{}", g.vmid), &["VM.Audit"], false)) {
             let ha = cluster.ha_sid_of(guest.vmid);
             // A guest of a node that is down: only what its config in pmxcfs says (see
             // model::node_loss); name, status and sizes come from the node's RRD data, gone.
@@ -121,7 +134,9 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
     }
     if filter.is_none_or(|f| f == "storage") {
         for node in &cluster.nodes {
-            for (id, storage) in &cluster.storages {
+            for (id, storage) in
+                cluster.storages.iter().filter(|(id, _)| cluster.holds(&r.user, &format!("/storage/{id}"), &["Datastore.Audit"], false))
+            {
                 if !node.online {
                     // pve-manager `extract_storage_stats` without the node's RRD data.
                     rows.push(json!({
@@ -139,7 +154,7 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
         }
     }
     if filter.is_none() {
-        for id in cluster.pools.keys() {
+        for id in cluster.pools.keys().filter(|id| cluster.holds(&r.user, &format!("/pool/{id}"), &["Pool.Audit"], false)) {
             rows.push(json!({ "id": format!("/pool/{id}"), "type": "pool", "pool": id }));
         }
     }
@@ -232,7 +247,15 @@ pub async fn node_network(r: ApiRequest) -> ApiResult {
 
 pub async fn pools(r: ApiRequest) -> ApiResult {
     let cluster = r.emulator.cluster();
-    Ok(Value::Array(cluster.pools.iter().map(|(id, p)| json!({ "poolid": id, "comment": p.comment })).collect()))
+    // Pools the caller may audit (pve-access-control `Pool.pm` index).
+    Ok(Value::Array(
+        cluster
+            .pools
+            .iter()
+            .filter(|(id, _)| cluster.holds(&r.user, &format!("/pool/{id}"), &["Pool.Audit"], false))
+            .map(|(id, p)| json!({ "poolid": id, "comment": p.comment }))
+            .collect(),
+    ))
 }
 
 pub async fn pool(r: ApiRequest) -> ApiResult {
@@ -265,12 +288,21 @@ pub async fn update_pool(r: ApiRequest) -> ApiResult {
         remove: r.flag("delete"),
         allow_move: r.flag("allow-move"),
     };
+    // Adding or removing a member needs the right to change its permissions (pve-access-control
+    // `Pool.pm` update_pool, `check_perm_modify`).
+    let members = update.vms.iter().map(|vmid| format!("/vms/{vmid}")).chain(update.storage.iter().map(|s| format!("/storage/{s}")));
+    for path in members {
+        r.check_perm_modify(&path)?;
+    }
     r.emulator.cluster().update_pool(id, update)?;
     Ok(Value::Null)
 }
 
 pub async fn delete_pool(r: ApiRequest) -> ApiResult {
     let id = r.required("poolid")?;
-    r.emulator.cluster().delete_pool(id)?;
+    let mut cluster = r.emulator.cluster();
+    cluster.delete_pool(id)?;
+    // A deleted pool's ACL entries go with it (AccessControl.pm `delete_pool_acl`).
+    cluster.access.forget_paths_under(&format!("/pool/{id}"));
     Ok(Value::Null)
 }

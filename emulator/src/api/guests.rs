@@ -2,12 +2,14 @@
 //! resize, status, power actions, the QEMU agent, destroy. What they do to the cluster is in
 //! `crate::model`; these parse the request and shape the answer.
 
-use pve_api::GuestKind;
+use pve_api::{GuestKind, PropertyString};
 use serde_json::{Value, json};
 
 use super::{ApiRequest, ApiResult};
 use crate::error::PveError;
-use crate::model::{CloneRequest, Config, ConfigUpdate, DiskMove, Guest, MigrateRequest, NewGuest, VolumeReassign, WriteCheck};
+use crate::model::{
+    CloneRequest, Config, ConfigUpdate, DiskMove, Guest, MigrateRequest, NewGuest, VolumeReassign, WriteCheck, storage_of, volume_key,
+};
 use crate::schema::{SCHEMA, typed_value};
 use crate::state::now;
 
@@ -41,7 +43,8 @@ pub async fn list(r: ApiRequest) -> ApiResult {
         cluster
             .guests
             .values()
-            .filter(|g| g.node == node && g.kind == kind)
+            // Only guests the caller may audit (qemu-server `vmlist`, pve-container `vmlist`).
+            .filter(|g| g.node == node && g.kind == kind && cluster.holds(&r.user, &format!("/vms/{}", g.vmid), &["VM.Audit"], false))
             .map(|g| {
                 let mut row = json!({
                     "vmid": g.vmid, "name": g.name().unwrap_or(""), "status": if g.running { "running" } else { "stopped" },
@@ -71,6 +74,10 @@ pub async fn create(r: ApiRequest) -> ApiResult {
         GuestKind::Qemu => r.param("archive").map(str::to_string),
         GuestKind::Lxc => r.flag("restore").then(|| r.param("ostemplate").unwrap_or("").to_string()),
     };
+    let pool = r.param("pool");
+    let settings: Config =
+        r.params.iter().filter(|(k, _)| !CREATE_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    check_create(&r, kind, vmid, pool, restore_from.is_some(), &settings)?;
     let new = NewGuest {
         kind,
         node,
@@ -81,11 +88,40 @@ pub async fn create(r: ApiRequest) -> ApiResult {
         unique: r.flag("unique"),
         start: r.flag("start"),
         storage: r.param("storage").map(str::to_string),
-        pool: r.param("pool").map(str::to_string),
-        settings: r.params.iter().filter(|(k, _)| !CREATE_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        pool: pool.map(str::to_string),
+        settings,
     };
     let upid = r.emulator.create_guest(new, &r.user)?;
     Ok(json!(upid.to_string()))
+}
+
+/// What qemu-server's and pve-container's create_vm check before they lock anything: the pool
+/// exists, `Datastore.AllocateSpace` on the default `storage`, `VM.PowerMgmt` to start it,
+/// `VM.Allocate` on the guest or its pool (a restore over an existing guest may do with
+/// `VM.Backup`), then each option's privilege, the disks' storages and the bridges.
+fn check_create(r: &ApiRequest, kind: GuestKind, vmid: u64, pool: Option<&str>, restore: bool, settings: &Config) -> Result<(), PveError> {
+    r.check_pool_exists(pool)?;
+    let storage = r.param("storage");
+    if let Some(storage) = storage {
+        r.check(&format!("/storage/{storage}"), &["Datastore.AllocateSpace"], false)?;
+    }
+    if r.flag("start") {
+        r.check_vm(vmid, pool, &["VM.PowerMgmt"], false)?;
+    }
+    let exists = r.emulator.cluster().guests.contains_key(&vmid);
+    let restores_existing = restore && r.flag("force") && exists && r.may(&format!("/vms/{vmid}"), &["VM.Backup"], false);
+    if !restores_existing {
+        r.check_allocate(vmid, pool)?;
+    }
+    if kind == GuestKind::Lxc
+        && let Some(template) = r.param("ostemplate")
+        && !restore
+    {
+        r.check_volume_access(Some(vmid), template)?;
+    }
+    r.check_options(kind, vmid, pool, settings.keys().map(String::as_str))?;
+    r.check_guest_volumes(kind, vmid, settings, storage)?;
+    r.check_bridges(kind, settings)
 }
 
 /// The config as GET returns it: schema-typed values, secrets masked, `digest` added.
@@ -142,11 +178,26 @@ pub async fn pending(r: ApiRequest) -> ApiResult {
 
 pub async fn update_config(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
+    let kind = r.kind();
+    let settings: Config =
+        r.params.iter().filter(|(k, _)| !UPDATE_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let (delete, revert) = (r.list("delete"), r.list("revert"));
+    // update_vm / update_pct: each deleted, reverted and set option's privilege, then the new
+    // disks' storages and the bridges (for a container, the old NICs' bridges too).
+    let changed = settings.keys().chain(&delete).chain(&revert).map(String::as_str);
+    r.check_options(kind, guest.vmid, None, changed)?;
+    r.check_guest_volumes(kind, guest.vmid, &settings, None)?;
+    r.check_bridges(kind, &settings)?;
+    if kind == GuestKind::Lxc {
+        let replaced: Config =
+            guest.config.iter().filter(|(k, _)| settings.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        r.check_bridges(kind, &replaced)?;
+    }
     let update = ConfigUpdate {
         check: write_check(&r),
-        delete: r.list("delete"),
-        revert: r.list("revert"),
-        settings: r.params.iter().filter(|(k, _)| !UPDATE_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        delete,
+        revert,
+        settings,
         named: r.params.keys().cloned().collect(),
         force: r.flag("force"),
     };
@@ -167,6 +218,15 @@ pub async fn destroy(r: ApiRequest) -> ApiResult {
 
 pub async fn clone(r: ApiRequest) -> ApiResult {
     let source = r.guest()?;
+    let kind = r.kind();
+    // clone_vm's early checks (`load_and_check`): the pool, the target storage (or each disk's
+    // own), the bridges. For a container, pve-container checks the same storages.
+    r.check_pool_exists(r.param("pool"))?;
+    if let Some(storage) = r.param("storage") {
+        r.check(&format!("/storage/{storage}"), &["Datastore.AllocateSpace"], false)?;
+    }
+    r.check_clone_volumes(kind, &source.config, r.param("storage"))?;
+    r.check_bridges(kind, &source.config)?;
     let request = CloneRequest {
         newid: r.u64("newid")?,
         target: r.param("target").map(str::to_string),
@@ -192,6 +252,15 @@ pub async fn resize(r: ApiRequest) -> ApiResult {
     let guest = r.guest()?;
     let disk = r.required("disk")?;
     let size = r.required("size")?;
+    // resize_vm / resize_vm of LXC: the disk grows on its storage.
+    if let Some(volume) = guest
+        .config
+        .get(disk)
+        .and_then(|v| PropertyString::parse(v, Some(volume_key(guest.kind))).ok())
+        .and_then(|p| p.get(volume_key(guest.kind)).map(str::to_string))
+    {
+        r.check(&format!("/storage/{}", storage_of(&volume)), &["Datastore.AllocateSpace"], false)?;
+    }
     let upid = r.emulator.resize_disk(&guest, write_check(&r), disk, size, &r.user).await?;
     Ok(json!(upid.to_string()))
 }
@@ -297,6 +366,12 @@ pub async fn migrate(r: ApiRequest) -> ApiResult {
         force: r.flag("force"),
         stop_first: false,
     };
+    // migrate_vm: a target storage takes new volumes (`check_storage_access_migrate`).
+    if let Some(storage) = &request.target_storage {
+        for target in storage.split(',').map(|m| m.rsplit(':').next().unwrap_or(m)).filter(|s| !s.is_empty() && *s != "1") {
+            r.check(&format!("/storage/{target}"), &["Datastore.AllocateSpace"], false)?;
+        }
+    }
     let upid = r.emulator.migrate_guest(&guest, request, &r.user).await?;
     Ok(json!(upid.to_string()))
 }
@@ -338,6 +413,8 @@ pub async fn move_disk(r: ApiRequest) -> ApiResult {
             ));
         }
         (Some(storage), None) => {
+            // move_vm_disk / move_volume: the new copy is allocated on the target storage.
+            r.check(&format!("/storage/{storage}"), &["Datastore.AllocateSpace"], false)?;
             let request = DiskMove {
                 disk,
                 storage,
@@ -348,6 +425,8 @@ pub async fn move_disk(r: ApiRequest) -> ApiResult {
             r.emulator.move_disk(&guest, request, &r.user).await?
         }
         (None, Some(target_vmid)) => {
+            // The volume becomes the other guest's disk.
+            r.check_vm(target_vmid, None, &["VM.Config.Disk"], false)?;
             let request = VolumeReassign {
                 disk,
                 target_vmid,

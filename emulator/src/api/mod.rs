@@ -1,10 +1,12 @@
 //! Endpoint handlers, one module per area. `handler` maps a schema key (`METHOD /template`) to
 //! its implementation; keys with no handler answer 501 as PVE does for unknown methods.
 
+mod access;
 mod backup;
 mod cluster;
 mod guests;
 mod ha;
+mod privileges;
 mod snapshots;
 mod storage;
 mod tasks;
@@ -19,6 +21,7 @@ use serde_json::{Map, Value};
 
 use crate::error::PveError;
 use crate::model::Guest;
+use crate::model::access::PermissionCheck;
 use crate::state::Emulator;
 
 /// What most handlers return: the answer's `data`.
@@ -99,6 +102,33 @@ impl ApiRequest {
         self.emulator.cluster().guest_at(node, self.kind(), vmid).cloned()
     }
 
+    /// A privilege check inside a handler, as PVE's handlers call `$rpcenv->check` (all of
+    /// `privileges`) or `check_any` (`any`): 403 `Permission check failed (PATH, PRIV)`, or with
+    /// `any` the privileges joined by `|`. The method's own schema check has already passed
+    /// when a handler runs; this is for what the schema's `permissions.description` adds (disk
+    /// storages, bridges, pools, per-option privileges); `api::privileges` has the guest ones
+    /// (`check_vm`, `check_guest_volumes`, `check_volume_access`, `check_bridges`, …).
+    ///
+    /// It takes the cluster lock: call it before taking `emulator.cluster()` yourself (code that
+    /// already holds the lock uses `Cluster::holds` or `Cluster::permissions`).
+    pub fn check(&self, path: &str, privileges: &[&str], any: bool) -> Result<(), PveError> {
+        let cluster = self.emulator.cluster();
+        PermissionCheck { cluster: &cluster, authid: Some(&self.user), params: &self.params }.path(&self.user, path, privileges, any)
+    }
+
+    /// `Permissions.Modify` on the path, or what allocates what it names (`check_perm_modify`).
+    pub fn check_perm_modify(&self, path: &str) -> Result<(), PveError> {
+        let cluster = self.emulator.cluster();
+        PermissionCheck { cluster: &cluster, authid: Some(&self.user), params: &self.params }
+            .perm_modify(&self.user, path, false)
+            .map(|_| ())
+    }
+
+    /// The same check as a yes or no, for what PVE filters quietly (listings).
+    pub fn may(&self, path: &str, privileges: &[&str], any: bool) -> bool {
+        self.emulator.cluster().holds(&self.user, path, privileges, any)
+    }
+
     /// A list parameter (`a,b` or `a;b`), empty when not given.
     pub fn list(&self, name: &str) -> Vec<String> {
         self.param(name).map(|d| pve_api::tags::split_tag_list(d).map(str::to_string).collect()).unwrap_or_default()
@@ -122,6 +152,31 @@ pub fn handler(key: &str) -> Option<Handler> {
     routes!(key;
         "GET /version" => cluster::version,
         "POST /access/ticket" => cluster::ticket,
+        "GET /access/users" => access::users,
+        "POST /access/users" => access::create_user,
+        "GET /access/users/{userid}" => access::user,
+        "PUT /access/users/{userid}" => access::update_user,
+        "DELETE /access/users/{userid}" => access::delete_user,
+        "GET /access/users/{userid}/token" => access::tokens,
+        "GET /access/users/{userid}/token/{tokenid}" => access::token,
+        "POST /access/users/{userid}/token/{tokenid}" => access::create_token,
+        "PUT /access/users/{userid}/token/{tokenid}" => access::update_token,
+        "DELETE /access/users/{userid}/token/{tokenid}" => access::delete_token,
+        "GET /access/groups" => access::groups,
+        "POST /access/groups" => access::create_group,
+        "GET /access/groups/{groupid}" => access::group,
+        "PUT /access/groups/{groupid}" => access::update_group,
+        "DELETE /access/groups/{groupid}" => access::delete_group,
+        "GET /access/roles" => access::roles,
+        "POST /access/roles" => access::create_role,
+        "GET /access/roles/{roleid}" => access::role,
+        "PUT /access/roles/{roleid}" => access::update_role,
+        "DELETE /access/roles/{roleid}" => access::delete_role,
+        "GET /access/acl" => access::acl,
+        "PUT /access/acl" => access::update_acl,
+        "GET /access/permissions" => access::permissions,
+        "GET /access/domains" => access::domains,
+        "PUT /access/password" => access::change_password,
         "GET /cluster/status" => cluster::status,
         "GET /cluster/resources" => cluster::resources,
         "GET /cluster/nextid" => cluster::nextid,

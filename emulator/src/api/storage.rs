@@ -17,6 +17,7 @@ pub async fn storages(r: ApiRequest) -> ApiResult {
             // A storage restricted to some nodes (`nodes` in storage.cfg) is not listed elsewhere.
             .filter(|(_, s)| s.nodes.as_ref().is_none_or(|nodes| nodes.contains(&node)))
             .filter(|(id, s)| r.param("content").is_none_or(|c| c.split(',').all(|c| s.content.iter().any(|x| x == c))) && r.param("storage").is_none_or(|want| want == *id))
+            .filter(|(id, _)| may_see_storage(&cluster, &r.user, id))
             .map(|(id, s)| {
                 let used = cluster.used_bytes(&node, id);
                 json!({
@@ -26,6 +27,12 @@ pub async fn storages(r: ApiRequest) -> ApiResult {
             })
             .collect(),
     ))
+}
+
+/// Storage lists show only storages the caller may audit or allocate on (pve-storage
+/// `PVE/API2/Storage/Status.pm` and `Config.pm` index).
+fn may_see_storage(cluster: &crate::model::Cluster, authid: &str, id: &str) -> bool {
+    cluster.holds(authid, &format!("/storage/{id}"), &["Datastore.Audit", "Datastore.AllocateSpace"], true)
 }
 
 fn storage_config_row(id: &str, def: &crate::model::StorageDef) -> Value {
@@ -52,7 +59,14 @@ fn storage_config_row(id: &str, def: &crate::model::StorageDef) -> Value {
 
 pub async fn storage_configs(r: ApiRequest) -> ApiResult {
     let cluster = r.emulator.cluster();
-    Ok(Value::Array(cluster.storages.iter().map(|(id, def)| storage_config_row(id, def)).collect()))
+    Ok(Value::Array(
+        cluster
+            .storages
+            .iter()
+            .filter(|(id, _)| may_see_storage(&cluster, &r.user, id))
+            .map(|(id, def)| storage_config_row(id, def))
+            .collect(),
+    ))
 }
 
 pub async fn storage_config(r: ApiRequest) -> ApiResult {
@@ -97,15 +111,22 @@ fn volume_row(v: &Volume) -> Value {
 
 pub async fn content(r: ApiRequest) -> ApiResult {
     let (node, storage) = storage_def(&r)?;
+    let rows = content_rows(&r, &node, &storage);
+    // Only volumes the caller may read (pve-storage `Content.pm` index skips what
+    // `check_volume_access` refuses).
+    Ok(Value::Array(rows.into_iter().filter(|row| row["volid"].as_str().is_some_and(|v| r.check_volume_access(None, v).is_ok())).collect()))
+}
+
+fn content_rows(r: &ApiRequest, node: &str, storage: &str) -> Vec<Value> {
     let cluster = r.emulator.cluster();
     let vmid: Option<u64> = r.param("vmid").and_then(|v| v.parse().ok());
     let mut rows: Vec<Value> = cluster
-        .volumes_on(&node, &storage)
+        .volumes_on(node, storage)
         .filter(|v| r.param("content").is_none_or(|c| c == v.content) && vmid.is_none_or(|id| v.vmid == Some(id)))
         .map(volume_row)
         .collect();
     // Snippets written straight into the storage directory (over SFTP on real nodes) are content too.
-    if let Some(dir) = cluster.storage(&storage).and_then(|s| s.path.clone())
+    if let Some(dir) = cluster.storage(storage).and_then(|s| s.path.clone())
         && r.param("content").is_none_or(|c| c == "snippets")
         && let Ok(entries) = std::fs::read_dir(std::path::Path::new(&dir).join("snippets"))
     {
@@ -118,12 +139,13 @@ pub async fn content(r: ApiRequest) -> ApiResult {
             }));
         }
     }
-    Ok(Value::Array(rows))
+    rows
 }
 
 pub async fn volume(r: ApiRequest) -> ApiResult {
     let (node, storage) = storage_def(&r)?;
     let volume = full_volid(&storage, r.required("volume")?);
+    r.check_volume_access(None, &volume)?;
     let cluster = r.emulator.cluster();
     let v = cluster.find_volume(&node, &volume).ok_or_else(|| PveError::server(format!("volume '{volume}' does not exist")))?;
     let mut row = volume_row(v);
@@ -139,6 +161,18 @@ fn full_volid(storage: &str, volume: &str) -> String {
 pub async fn delete_volume(r: ApiRequest) -> ApiResult {
     let (node, storage) = storage_def(&r)?;
     let volume = full_volid(&storage, r.required("volume")?);
+    check_volume_delete(&r, &storage, &volume)?;
     let upid = r.emulator.delete_volume(&node, &volume, &r.user).await?;
     Ok(upid.map_or(Value::Null, |upid| json!(upid.to_string())))
+}
+
+/// pve-storage `Content.pm` delete: `Datastore.Allocate` on the storage, or for a backup
+/// `Datastore.AllocateSpace` with `VM.Backup` on its guest.
+fn check_volume_delete(r: &ApiRequest, storage: &str, volid: &str) -> Result<(), PveError> {
+    let path = format!("/storage/{storage}");
+    let backup_of = volid.split_once(":backup/vzdump-").and_then(|(_, rest)| rest.split('-').nth(1)).and_then(|v| v.parse::<u64>().ok());
+    match backup_of {
+        Some(vmid) if r.may(&format!("/vms/{vmid}"), &["VM.Backup"], false) => r.check(&path, &["Datastore.AllocateSpace"], false),
+        _ => r.check(&path, &["Datastore.Allocate"], false),
+    }
 }

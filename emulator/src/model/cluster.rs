@@ -63,10 +63,15 @@ impl Cluster {
         Ok(())
     }
 
+    /// pve-manager `PVE/API2/Pool.pm` `delete_pool`: only an empty pool goes, and the message
+    /// names the first member found (guests before storages).
     pub fn delete_pool(&mut self, id: &str) -> Result<(), PveError> {
         let pool = self.pool(id)?;
-        if !pool.vms.is_empty() || !pool.storage.is_empty() {
-            return Err(PveError::server("pool is not empty"));
+        if let Some(vmid) = pool.vms.iter().find(|v| self.guests.contains_key(v)) {
+            return Err(PveError::server(format!("pool '{id}' is not empty (contains VM {vmid})")));
+        }
+        if let Some(storage) = pool.storage.first() {
+            return Err(PveError::server(format!("pool '{id}' is not empty (contains storage '{storage}')")));
         }
         self.pools.remove(id);
         Ok(())

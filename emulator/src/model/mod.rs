@@ -3,6 +3,7 @@
 //! The operations that change it, with PVE's checks and messages, are in the submodules (and in
 //! `crate::vzdump` for backups); handlers only parse requests and shape answers.
 
+pub mod access;
 mod cluster;
 mod guests;
 mod ha;
@@ -53,6 +54,9 @@ pub struct Cluster {
     /// The HA manager's status (`manager_status`).
     #[serde(default)]
     pub ha_manager: HaManager,
+    /// Users, groups, roles, ACL entries and API tokens (`user.cfg`).
+    #[serde(default)]
+    pub access: access::Access,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

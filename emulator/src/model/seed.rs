@@ -80,6 +80,7 @@ impl Cluster {
             ha_rules: BTreeMap::new(),
             ha_groups: BTreeMap::new(),
             ha_manager: Default::default(),
+            access: Default::default(),
         };
         let node_names: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
         for node in &node_names {

@@ -43,7 +43,7 @@ impl Validator {
         Self::Custom(Arc::new(check))
     }
 
-    fn check(&self, value: &Value) -> Result<(), String> {
+    pub(crate) fn check(&self, value: &Value) -> Result<(), String> {
         match self {
             Self::Range(min, max) => match value.as_f64() {
                 Some(n) if n.fract() != 0.0 => Err(format!("must be a whole number, got {n}")),

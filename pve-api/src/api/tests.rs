@@ -257,3 +257,44 @@ fn find_guest_reads_one_row_of_either_kind() {
     let odd: Vec<ClusterResource> = decode(json!([{ "id": "storage/pve1/x", "type": "storage", "vmid": 300, "node": "pve1" }]));
     assert_eq!(find_guest(&odd, 300), None);
 }
+
+#[test]
+fn access_answers_decode_with_pve_defaults_left_unset() {
+    // PVE: booleans as 0/1 or strings, propagate left out where it is the default.
+    let acl: Vec<AclEntry> = decode(json!([
+        { "path": "/vms/100", "roleid": "PVEVMUser", "type": "user", "ugid": "alice@pve", "propagate": 1 },
+        { "path": "/", "roleid": "PVEAuditor", "type": "token", "ugid": "ci@pve!deploy", "propagate": "0" },
+        { "path": "/pool/lab", "roleid": "Operator", "type": "group", "ugid": "operators" },
+    ]));
+    assert_eq!((acl[0].subject, acl[0].propagates()), (AclSubject::User, true));
+    assert_eq!((acl[1].subject, acl[1].propagates()), (AclSubject::Token, false));
+    assert!(acl[2].propagates() && acl[2].propagate.is_none(), "unset: PVE's default");
+    assert_eq!(AclSubject::Token.param(), "tokens");
+
+    let roles: Vec<Role> = decode(json!([{ "roleid": "PVEAuditor", "privs": "VM.Audit,Sys.Audit", "special": 1 }, { "roleid": "Empty" }]));
+    assert!(roles[0].special && !roles[1].special);
+    assert_eq!(roles[0].privilege_list(), ["Sys.Audit", "VM.Audit"]);
+    assert!(roles[1].privilege_list().is_empty());
+
+    let user: User = decode(json!({ "enable": "0", "expire": "0", "groups": ["ops"], "tokens": { "deploy": { "privsep": 1 } } }));
+    assert_eq!((user.enable, user.expire, user.groups.as_slice()), (Some(false), Some(0), ["ops".to_string()].as_slice()));
+
+    let token: Token = decode(json!({ "privsep": 0, "expire": 1_900_000_000 }));
+    assert_eq!((token.privsep, token.expire, token.comment), (Some(false), Some(1_900_000_000), None));
+
+    // The new token's secret never prints.
+    let created: CreatedToken = decode(json!({ "full-tokenid": "ci@pve!deploy", "info": { "privsep": 1 }, "value": "made-up-value" }));
+    assert_eq!(created.full_tokenid, "ci@pve!deploy");
+    assert_eq!(created.value.expose(), "made-up-value");
+    assert!(!format!("{:?}", created.value).contains("made-up"));
+}
+
+#[test]
+fn access_not_found_answers_are_final() {
+    let server = |message: &str| ApiError::Server { request: "GET /access/users/x".into(), status: 500, message: message.into() };
+    for message in ["no such user ('bob@pve')", "no such token 'deploy' for user 'ci@pve'", "group 'ops' does not exist"] {
+        assert!(server(message).is_not_found() && !server(message).is_transient(), "{message}");
+    }
+    let not_empty = server("pool 'lab' is not empty (contains VM 150)");
+    assert!(not_empty.is_not_empty() && !not_empty.is_transient(), "a refusal that stands is not retried");
+}
