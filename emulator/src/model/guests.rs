@@ -111,6 +111,26 @@ fn storages_touched(kind: GuestKind, update: &ConfigUpdate, current: &Config) ->
     storages
 }
 
+/// qemu-server `PVE::QemuServer::Drive::TPMSTATE_DISK_SIZE`.
+const TPMSTATE_DISK_SIZE: u64 = 4 << 20;
+
+/// The size of the OVMF vars file an EFI disk is made from (qemu-server
+/// `OVMF::get_efivars_size`): `OVMF_VARS_4M*.fd` for `efitype=4m`, the legacy 128 KiB
+/// `OVMF_VARS.fd` for `2m` (the default when unset).
+fn efivars_size(disk: &PropertyString) -> u64 {
+    if disk.get("efitype") == Some("4m") { 540_672 } else { 131_072 }
+}
+
+/// The content type pve-storage's `parse_volname` gives a volume name (`import/…`, `iso/…`,
+/// `vztmpl/…`, `backup/…`, `snippets/…`; anything else is an image).
+fn guess_vtype(volid: &str) -> &str {
+    let name = volid.split_once(':').map(|(_, n)| n).unwrap_or(volid);
+    match name.split_once('/').map(|(dir, _)| dir) {
+        Some(dir @ ("import" | "iso" | "vztmpl" | "backup" | "snippets")) => dir,
+        _ => "images",
+    }
+}
+
 /// Disk keys in the order PVE allocates them: a container's rootfs before its mount points.
 fn disk_keys(kind: GuestKind, config: &Config) -> Vec<String> {
     let mut keys: Vec<String> = config.keys().filter(|k| is_disk_key(kind, k)).cloned().collect();
@@ -236,9 +256,26 @@ impl Cluster {
             let (storage, rest) = file.split_once(':').ok_or_else(|| PveError::param(key, "invalid format - missing storage"))?;
             let def = self.storage_on_node(storage, node)?.clone();
             let content = if kind == GuestKind::Qemu { "images" } else { "rootdir" };
+            let new_disk = !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.');
+            let import_from = disk.get("import-from").map(str::to_string);
+            let mut data = None;
             let new_size = if rest == "cloudinit" {
                 Some(4u64 << 20)
-            } else if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            } else if let Some(source) = &import_from {
+                // qemu-server `check_drive_param`: only `STORAGE:0` may import.
+                if !new_disk || rest.parse::<f64>().ok() != Some(0.0) {
+                    return Err(PveError::param(key, "'import-from' requires special syntax - use <storage ID>:0,import-from=<source>"));
+                }
+                let (size, source_data) = self.import_source(node, key, source)?;
+                data = source_data;
+                disk.remove("import-from");
+                Some(size)
+            } else if key == "efidisk0" {
+                Some(efivars_size(&disk))
+            } else if key == "tpmstate0" {
+                // qemu-server `create_disks`: a fixed size (`TPMSTATE_DISK_SIZE`).
+                Some(TPMSTATE_DISK_SIZE)
+            } else if new_disk {
                 let gib: f64 = rest.parse().map_err(|_| PveError::param(key, "invalid size"))?;
                 Some((gib * (1u64 << 30) as f64) as u64)
             } else {
@@ -246,6 +283,12 @@ impl Cluster {
             };
             match new_size {
                 Some(size) => {
+                    let size = def.allocated_size(size);
+                    if key == "efidisk0" && disk.get("pre-enrolled-keys") == Some("1") {
+                        // qemu-server `OVMF::create_efidisk`: PVE 9's Microsoft-enrolled vars
+                        // carry the 2023 UEFI CA, which it records on the drive.
+                        disk.set("ms-cert", "2023k");
+                    }
                     if !def.content.iter().any(|c| c == content) {
                         return Err(PveError::server(format!("storage '{storage}' does not support content-type '{content}'")));
                     }
@@ -263,7 +306,7 @@ impl Cluster {
                         size,
                         ctime: now(),
                         vmid: Some(vmid),
-                        data: (rest != "cloudinit").then(|| new_data_marker(&volid)),
+                        data: data.or_else(|| (rest != "cloudinit").then(|| new_data_marker(&volid))),
                         ..Default::default()
                     });
                     created.push(volid.clone());
@@ -285,6 +328,32 @@ impl Cluster {
             config.insert(key.clone(), disk.to_string_with_default(volume_key(kind)));
         }
         Ok(created)
+    }
+
+    /// The size and data of the image a disk's `import-from` names, checked as qemu-server's
+    /// `check_storage_access` (the source's content type) and `import_from_volid` (its size)
+    /// do.
+    // PERMISSION: qemu-server checks access to the source volume (`check_volume_access`:
+    // Datastore.Audit or Datastore.AllocateSpace on its storage, or VM.Clone on its owner).
+    fn import_source(&self, node: &str, key: &str, source: &str) -> Result<(u64, Option<String>), PveError> {
+        if !source.contains(':') {
+            // An absolute path is root@pam's only; this emulator has no such files.
+            return Err(PveError::server(format!("cannot import from '{source}' - could not get file size of {source}")));
+        }
+        let storage = storage_of(source);
+        self.storage_on_node(storage, node)?;
+        let volume = self.find_volume(node, source);
+        let vtype = volume.map(|v| v.content.as_str()).unwrap_or_else(|| guess_vtype(source));
+        if vtype != "images" && vtype != "import" {
+            return Err(PveError::param(key, format!("{source} has wrong type '{vtype}' - needs to be 'images' or 'import'")));
+        }
+        let volume = volume.ok_or_else(|| PveError::server(format!("cannot import from '{source}' - could not get size of {source}")))?;
+        if volume.volid.ends_with("-cloudinit") {
+            return Err(PveError::server(format!("cannot import from '{source}' - cannot import from cloudinit disk")));
+        }
+        let size = if volume.content == "images" { Some(volume.size) } else { volume.virtual_size };
+        let size = size.ok_or_else(|| PveError::server(format!("cannot import from '{source}' - could not get size of {source}")))?;
+        Ok((size, volume.data.clone()))
     }
 
     /// Gives NICs without a MAC one, keeps the MAC of a NIC that already had one, checks bridges.
