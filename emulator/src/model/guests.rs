@@ -131,13 +131,18 @@ fn guess_vtype(volid: &str) -> &str {
     }
 }
 
-/// Disk keys in the order PVE allocates them: a container's rootfs before its mount points.
+/// Disk keys in the order PVE allocates them: a container's rootfs before its mount points; a
+/// VM's in qemu-server's `valid_drive_names` order (ide, scsi, virtio, sata, efidisk0,
+/// tpmstate0), which `foreach_volume` follows.
 fn disk_keys(kind: GuestKind, config: &Config) -> Vec<String> {
+    const QEMU_ORDER: [&str; 6] = ["ide", "scsi", "virtio", "sata", "efidisk", "tpmstate"];
     let mut keys: Vec<String> = config.keys().filter(|k| is_disk_key(kind, k)).cloned().collect();
     keys.sort_by_key(|k| {
+        let prefix = k.trim_end_matches(|c: char| c.is_ascii_digit());
         (
             k != "rootfs",
-            k.trim_end_matches(|c: char| c.is_ascii_digit()).to_string(),
+            QEMU_ORDER.iter().position(|p| *p == prefix).unwrap_or(QEMU_ORDER.len()),
+            prefix.to_string(),
             k.trim_start_matches(|c: char| !c.is_ascii_digit()).parse::<u32>().unwrap_or(0),
         )
     });
