@@ -623,6 +623,7 @@ impl ProviderDefinition for PveProvider {
             Arc::new(vm::PveVm),
             Arc::new(lxc::PveLxc),
             Arc::new(backup_job::PveBackupJob),
+            Arc::new(download_file::PveDownloadFile),
             Arc::new(snapshot::PveSnapshot),
             Arc::new(ha_resource::PveHaResource),
             Arc::new(ha_rule::PveHaRule),

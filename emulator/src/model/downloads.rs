@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pve_api::Upid;
+use pve_api::storage_files::{content_file_format, content_subdir, normalize_content_filename};
 
 use super::{Cluster, StorageDef, Volume};
 use crate::error::PveError;
@@ -44,63 +45,6 @@ struct Destination {
     /// The volume's `format` in content listings (pve-storage `get_subdir_files`).
     format: String,
     shared: bool,
-}
-
-/// pve-storage `normalize_content_filename`: the last path segment, every character outside
-/// `[a-zA-Z0-9_.-]` replaced by `_`.
-pub fn normalize_content_filename(name: &str) -> String {
-    let name = name.trim_end_matches('\n');
-    let last = name.rsplit(['/', '\\']).next().unwrap_or("");
-    last.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') { c } else { '_' }).collect()
-}
-
-/// The file extension rules of `download_url` (pve-storage `$ISO_EXT_RE_0`, `$VZTMPL_EXT_RE_1`,
-/// `$SAFE_CHAR_CLASS_RE` with `$UPLOAD_IMPORT_EXT_RE_1`): the listing format of a valid name, or
-/// the parameter error PVE raises on `filename`.
-fn content_format(content: &str, filename: &str) -> Result<String, PveError> {
-    let lower = filename.to_ascii_lowercase();
-    let stem_ok = |ext: &str| filename.len() > ext.len() + 1;
-    match content {
-        "iso" => ["iso", "img"]
-            .iter()
-            .find(|ext| lower.ends_with(&format!(".{ext}")) && stem_ok(ext))
-            .map(|_| "iso".to_string())
-            .ok_or_else(|| PveError::param("filename", "wrong file extension")),
-        "vztmpl" => {
-            let format = if lower.ends_with(".tar") && stem_ok("tar") {
-                Some("tar".to_string())
-            } else {
-                ["gz", "xz", "zst", "bz2"]
-                    .iter()
-                    .find(|ext| lower.ends_with(&format!(".tar.{ext}")) && filename.len() > ext.len() + 5)
-                    .map(|ext| format!("t{ext}"))
-            };
-            format.ok_or_else(|| PveError::param("filename", "wrong file extension"))
-        }
-        "import" => {
-            // Case-sensitive, and only the safe characters: the name becomes a volume ID.
-            let safe = filename.chars().all(|c| c.is_ascii_alphanumeric() || "-.+=_".contains(c));
-            ["ova", "qcow2", "raw", "vmdk"]
-                .iter()
-                .find(|ext| safe && filename.ends_with(&format!(".{ext}")) && stem_ok(ext))
-                .map(|ext| ext.to_string())
-                .ok_or_else(|| PveError::param("filename", "invalid filename or wrong extension"))
-        }
-        other => Err(PveError::param("content", format!("upload content-type '{other}' is not allowed"))),
-    }
-}
-
-/// The subdirectory of a directory storage for a content type (pve-storage
-/// `PVE::Storage::Plugin::get_subdir`, `$vtype_subdirs`).
-pub fn content_subdir(content: &str) -> &'static str {
-    match content {
-        "iso" => "template/iso",
-        "vztmpl" => "template/cache",
-        "import" => "import",
-        "snippets" => "snippets",
-        "backup" => "dump",
-        _ => "images",
-    }
 }
 
 /// The size of the disk an image holds: a qcow2 header's virtual size (big-endian u64 at byte
@@ -143,7 +87,10 @@ impl Cluster {
             return Err(PveError::server(format!("storage '{}' is not configured for content-type '{}'", d.storage, d.content)));
         }
         let filename = normalize_content_filename(&d.filename);
-        let format = content_format(&d.content, &filename)?;
+        let format = content_file_format(&d.content, &filename).map_err(|message| {
+            let param = if message.starts_with("upload content-type") { "content" } else { "filename" };
+            PveError::param(param, message)
+        })?;
         let subdir = content_subdir(&d.content);
         Ok(Destination {
             volid: format!("{}:{}/{filename}", d.storage, d.content),
@@ -404,26 +351,6 @@ impl Emulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn file_names_are_normalized_like_pve() {
-        assert_eq!(normalize_content_filename("a/b\\noble server.img"), "noble_server.img");
-        assert_eq!(normalize_content_filename("ubuntu-24.04.qcow2\n"), "ubuntu-24.04.qcow2");
-    }
-
-    #[test]
-    fn each_content_takes_its_extensions() {
-        assert_eq!(content_format("iso", "x.ISO").unwrap(), "iso");
-        assert_eq!(content_format("iso", "x.img").unwrap(), "iso");
-        assert!(content_format("iso", "x.qcow2").is_err());
-        assert_eq!(content_format("vztmpl", "d.tar.zst").unwrap(), "tzst");
-        assert_eq!(content_format("vztmpl", "d.tar").unwrap(), "tar");
-        assert!(content_format("vztmpl", "d.tar.lz4").is_err());
-        assert_eq!(content_format("import", "noble.qcow2").unwrap(), "qcow2");
-        // Ubuntu's `.img` cloud images must be named `.qcow2` (or `.raw`) for import.
-        assert!(content_format("import", "noble.img").is_err());
-        assert!(content_format("import", "noble.QCOW2").is_err());
-    }
 
     #[test]
     fn a_qcow2_header_gives_the_virtual_size() {

@@ -51,7 +51,7 @@ impl Cluster {
             && let Some(dir) = self.storage(&volume.storage).and_then(|s| s.path.clone())
             && let Some((_, name)) = volid.split_once('/')
         {
-            let file = std::path::Path::new(&dir).join(super::downloads::content_subdir(&volume.content)).join(name);
+            let file = std::path::Path::new(&dir).join(pve_api::storage_files::content_subdir(&volume.content)).join(name);
             let _ = std::fs::remove_file(file);
         }
         Ok(volume)

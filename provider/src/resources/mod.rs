@@ -3,6 +3,7 @@
 //! `Resource` implementation. What VMs and containers share lives once, in `guest/`.
 
 pub mod backup_job;
+pub mod download_file;
 pub mod guest;
 pub mod ha_resource;
 pub mod ha_rule;

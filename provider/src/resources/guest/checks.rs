@@ -202,6 +202,8 @@ fn content_words(content: &str) -> &str {
         ROOTDIR => "container volumes",
         SNIPPETS => "snippets",
         VZTMPL => "container templates",
+        "iso" => "ISO images",
+        "import" => "disk images to import",
         other => other,
     }
 }
@@ -237,6 +239,8 @@ pub(crate) fn storage_problem(storages: &[StorageInfo], node: &str, storage: &st
             IMAGES => "Storage cannot hold VM disks",
             ROOTDIR => "Storage cannot hold container volumes",
             SNIPPETS => "Storage cannot hold snippets",
+            "iso" => "Storage cannot hold ISO images",
+            "import" => "Storage cannot hold import images",
             _ => "Storage cannot hold templates",
         };
         let holds = found.content.as_deref().filter(|c| !c.is_empty()).unwrap_or("nothing");
