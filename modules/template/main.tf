@@ -24,6 +24,8 @@ resource "pve_vm" "template" {
   name               = var.name
   tags               = var.tags
   template           = true
+  started            = false
+  protection         = var.protection
   cores              = var.cores
   memory             = var.memory
   scsihw             = "virtio-scsi-pci"

@@ -147,6 +147,12 @@ variable "memory" {
   }
 }
 
+variable "protection" {
+  description = "Protect the templates against removal. Off by default: a new image replaces them."
+  type        = bool
+  default     = false
+}
+
 variable "lxc_templates" {
   description = "Container templates to download to image_storage on every node of nodes, by key: url, and optional file_name (default: the URL's last segment), checksum and checksum_algorithm (default sha256)."
   type = map(object({
