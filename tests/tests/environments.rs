@@ -2,23 +2,7 @@
 //! the emulator through the real provider, with its state in a real versioned S3 server
 //! (SeaweedFS) and cloud-init snippets written over SFTP to a real sshd, and re-plans clean.
 
-use pve_home_tests::{S3Server, Sshd, TOKEN, Terraform, emulator, repo_root};
-
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap();
-        if name == ".terraform" || name == ".terraform.lock.hcl" || name == "terraform.tfstate" {
-            continue;
-        }
-        if path.is_dir() {
-            copy_tree(&path, &to.join(name));
-        } else {
-            std::fs::copy(&path, to.join(name)).unwrap();
-        }
-    }
-}
+use pve_home_tests::{S3Server, Sshd, TOKEN, Terraform, copy_tree, emulator, repo_root};
 
 /// An environment of the repository in a working copy (with the modules), run against the
 /// emulator with its state in SeaweedFS and snippets written to a real sshd.

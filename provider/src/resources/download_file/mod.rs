@@ -14,7 +14,8 @@
 //! error) fails the apply with PVE's message and leaves nothing behind: PVE keeps no partial file.
 //! Import with `terraform import pve_download_file.NAME NODE/VOLUME_ID`, e.g.
 //! `pve1/local:import/noble.qcow2`; the URL is read back from the node's download task log when
-//! PVE still has it.
+//! PVE still has it. PVE keeps no checksum, so a checksum configured for an imported file is
+//! recorded by an in-place update, not a replacement.
 
 use std::time::Duration;
 
@@ -260,6 +261,11 @@ impl Resource<Context> for PveDownloadFile {
                     replace.push(attr(FILE_NAME));
                 }
                 p.insert(FILE_NAME.into(), name.into());
+            }
+            // PVE keeps no checksum: an imported file has none in state, and a configured one is
+            // recorded in place rather than replacing a file that may well match it.
+            if !prior.is_null() && prior.get(CHECKSUM).is_null() {
+                replace.retain(|path| *path != attr(CHECKSUM) && *path != attr(CHECKSUM_ALGORITHM));
             }
             let creating = prior.is_null() || !replace.is_empty();
             if creating && let Value::Map(p) = planned {
