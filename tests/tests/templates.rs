@@ -5,7 +5,7 @@
 
 use pve_api::GuestKind::Qemu;
 use pve_emulator::fixtures::{qcow2_image, serve_files};
-use pve_home_tests::{Terraform, client, copy_tree, emulator, provider_block, repo_root};
+use pve_home_tests::{Terraform, client, copy_tree, emulator, older_terraform_binary, provider_block, repo_root};
 use sha2::{Digest, Sha256};
 
 const GIB: u64 = 1 << 30;
@@ -234,15 +234,11 @@ resource "pve_vm" "t" {
     assert!(rt.block_on(client(&emu).cluster_resources(Some("vm"))).unwrap().is_empty(), "nothing was created");
 }
 
-#[test]
-fn an_ovmf_template_from_scratch_imports_and_plans_clean() {
-    let rt = runtime();
-    let emu = rt.block_on(emulator(|c| c.bare = true));
-    let api = client(&emu);
-    let (base, sum) = image_server();
-    let config = format!(
-        r#"{}
-resource "pve_download_file" "image" {{
+/// A UEFI template built from scratch on pve1 (VMID 9100): the image downloaded, the disk
+/// imported from it, EFI vars with enrolled keys, a TPM, a cloud-init drive.
+fn ovmf_template(base: &str, sum: &str) -> String {
+    format!(
+        r#"resource "pve_download_file" "image" {{
   node               = "pve1"
   storage            = "local"
   content            = "import"
@@ -276,9 +272,17 @@ resource "pve_vm" "t" {{
     storage = "local-lvm"
   }}
 }}
-"#,
-        provider_block(&emu)
-    );
+"#
+    )
+}
+
+#[test]
+fn an_ovmf_template_from_scratch_imports_and_plans_clean() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|c| c.bare = true));
+    let api = client(&emu);
+    let (base, sum) = image_server();
+    let config = format!("{}{}", provider_block(&emu), ovmf_template(&base, &sum));
     let tf = Terraform::new(&config);
     tf.init();
     let out = apply(&tf);
@@ -304,4 +308,22 @@ resource "pve_vm" "t" {{
     let text = out.all();
     assert!(!text.contains("pve_vm.t "), "the imported template plans clean:\n{text}");
     assert!(text.contains("pve_download_file.image will be updated in-place") && !text.contains("must be replaced"), "{text}");
+}
+
+#[test]
+fn images_import_on_terraform_versions_without_write_only_attributes() {
+    // Terraform 1.6 and 1.9 know no write-only attributes: import_from is kept in state there
+    // (as clone_vmid is), and the template still applies and re-plans clean.
+    let rt = runtime();
+    let (base, sum) = image_server();
+    for minor in ["1.6", "1.9"] {
+        let emu = rt.block_on(emulator(|c| c.bare = true));
+        let tf = Terraform::new(&format!("{}{}", provider_block(&emu), ovmf_template(&base, &sum))).with_binary(older_terraform_binary(minor));
+        tf.init();
+        let out = apply(&tf);
+        assert_eq!(out.code, 0, "Terraform {minor}:\n{}", out.all());
+        assert!(rt.block_on(client(&emu).guest_config(Qemu, "pve1", 9100)).unwrap().flag("template"), "Terraform {minor}");
+        let out = plan(&tf);
+        assert_eq!(out.code, 0, "Terraform {minor} re-plans clean:\n{}", out.all());
+    }
 }
