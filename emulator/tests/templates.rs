@@ -59,7 +59,9 @@ async fn a_download_with_a_good_checksum_lands_and_lists() {
     // Local storage: the other nodes do not have it.
     assert!(content(&api, "pve1", "local", "import").await.is_empty());
     // The same name again is refused, as pve-common refuses to override a file.
-    let again = task(&api, "/nodes/pve2/storage/local/download-url", download(&format!("{base}/noble.img"), "import", "noble.qcow2")).await.unwrap();
+    let again = task(&api, "/nodes/pve2/storage/local/download-url", download(&format!("{base}/noble.img"), "import", "noble.qcow2"))
+        .await
+        .unwrap();
     let (status, _) = finish(&api, &again).await;
     assert!(status.starts_with("refusing to override existing file '") && status.ends_with("/import/noble.qcow2'"), "{status}");
     // Deleting it removes the volume and the file.
@@ -105,7 +107,8 @@ async fn wrong_content_or_file_names_are_refused_before_the_task() {
     // Ubuntu names its qcow2 cloud images `.img`: for import they need `.qcow2`.
     let img = call(&api, Method::POST, "/nodes/pve1/storage/local/download-url", download(url, "import", "noble.img")).await.unwrap_err();
     assert_eq!(param_error(&img, "filename").as_deref(), Some("invalid filename or wrong extension"), "{img:?}");
-    let snippet = call(&api, Method::POST, "/nodes/pve1/storage/local/download-url", download(url, "snippets", "a.yaml")).await.unwrap_err();
+    let snippet =
+        call(&api, Method::POST, "/nodes/pve1/storage/local/download-url", download(url, "snippets", "a.yaml")).await.unwrap_err();
     assert!(param_error(&snippet, "content").is_some(), "snippets are not downloadable: {snippet:?}");
 }
 
@@ -114,7 +117,8 @@ async fn a_failed_fetch_fails_the_task_like_wget() {
     let base = serve_files(vec![]);
     let emu = emulator(|c| c.bare = true).await;
     let api = client(&emu);
-    let upid = task(&api, "/nodes/pve1/storage/local/download-url", download(&format!("{base}/gone.iso"), "iso", "gone.iso")).await.unwrap();
+    let upid =
+        task(&api, "/nodes/pve1/storage/local/download-url", download(&format!("{base}/gone.iso"), "iso", "gone.iso")).await.unwrap();
     let (status, log) = finish(&api, &upid).await;
     assert!(status.starts_with("download failed: command 'wget ") && status.ends_with("failed: exit code 8"), "{status}");
     assert!(log.iter().any(|l| l.contains("404")), "{log:#?}");
@@ -126,8 +130,13 @@ async fn import_from_makes_a_disk_of_the_images_virtual_size() {
     let base = serve_files(vec![("noble.qcow2", qcow2_image(2 * GIB, 64 << 10))]);
     let emu = emulator(|c| c.bare = true).await;
     let api = client(&emu);
-    ok(&api, &task(&api, "/nodes/pve1/storage/local/download-url", download(&format!("{base}/noble.qcow2"), "import", "noble.qcow2")).await.unwrap())
-        .await;
+    ok(
+        &api,
+        &task(&api, "/nodes/pve1/storage/local/download-url", download(&format!("{base}/noble.qcow2"), "import", "noble.qcow2"))
+            .await
+            .unwrap(),
+    )
+    .await;
     let create = Params::new()
         .set("vmid", 9000)
         .set("name", "noble")
@@ -163,18 +172,21 @@ async fn import_from_refuses_what_pve_refuses() {
     let emu = emulator(|_| {}).await;
     let api = client(&emu);
     let create = |vmid: u64, disk: &str| Params::new().set("vmid", vmid).set("scsi0", disk);
-    let sized = call(&api, Method::POST, "/nodes/pve1/qemu", create(300, "local-lvm:8,import-from=local-lvm:base-9000-disk-0")).await.unwrap_err();
+    let sized =
+        call(&api, Method::POST, "/nodes/pve1/qemu", create(300, "local-lvm:8,import-from=local-lvm:base-9000-disk-0")).await.unwrap_err();
     assert_eq!(
         param_error(&sized, "scsi0").as_deref(),
         Some("'import-from' requires special syntax - use <storage ID>:0,import-from=<source>")
     );
     let tarball = "local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst";
-    let vztmpl = call(&api, Method::POST, "/nodes/pve1/qemu", create(301, &format!("local-lvm:0,import-from={tarball}"))).await.unwrap_err();
+    let vztmpl =
+        call(&api, Method::POST, "/nodes/pve1/qemu", create(301, &format!("local-lvm:0,import-from={tarball}"))).await.unwrap_err();
     assert_eq!(
         param_error(&vztmpl, "scsi0").as_deref(),
         Some(format!("{tarball} has wrong type 'vztmpl' - needs to be 'images' or 'import'").as_str())
     );
-    let missing = call(&api, Method::POST, "/nodes/pve1/qemu", create(302, "local-lvm:0,import-from=local:import/none.qcow2")).await.unwrap_err();
+    let missing =
+        call(&api, Method::POST, "/nodes/pve1/qemu", create(302, "local-lvm:0,import-from=local:import/none.qcow2")).await.unwrap_err();
     assert_eq!(missing.message(), "cannot import from 'local:import/none.qcow2' - could not get size of local:import/none.qcow2");
     assert!(api.guest_config(QEMU, "pve1", 302).await.is_err(), "nothing was created");
     // From another VM's disk (content `images`): the template's 3.5 GiB.

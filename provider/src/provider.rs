@@ -243,7 +243,13 @@ impl Context {
     /// Whether `volid` (of `content`) is on `storage` of `node`: the listing read once per
     /// process, and read again before saying no, since a file this apply made (a download a
     /// guest depends on) may have come after the listing was read.
-    pub async fn has_volume(&self, node: &str, storage: &str, content: &str, volid: &str) -> Result<(bool, Arc<Vec<StorageVolume>>), ApiError> {
+    pub async fn has_volume(
+        &self,
+        node: &str,
+        storage: &str,
+        content: &str,
+        volid: &str,
+    ) -> Result<(bool, Arc<Vec<StorageVolume>>), ApiError> {
         let listed = self.storage_volumes(node, storage, content).await?;
         if listed.iter().any(|v| v.volid == volid) {
             return Ok((true, listed));

@@ -33,7 +33,8 @@ fn with_modules(main_tf: &str) -> Terraform {
 fn image_server() -> (String, String) {
     let image = qcow2_image(2 * GIB, 64 << 10);
     let sum = hex::encode(Sha256::digest(&image));
-    let base = serve_files(vec![("noble-server-cloudimg-amd64.img", image), ("debian-12-standard_12.7-1_amd64.tar.zst", b"tarball".to_vec())]);
+    let base =
+        serve_files(vec![("noble-server-cloudimg-amd64.img", image), ("debian-12-standard_12.7-1_amd64.tar.zst", b"tarball".to_vec())]);
     (base, sum)
 }
 
@@ -161,7 +162,10 @@ resource "pve_download_file" "image" {{
     let text = out.all().split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(text.contains("Download failed") && text.contains("checksum mismatch: got '"), "{text}");
     assert!(text.contains(&format!("!= expect '{wrong}'")), "PVE's message names the expected sum: {text}");
-    assert!(text.contains("with pve_download_file.image,") && text.contains(&format!("checksum = \"{wrong}\"")), "on the checksum attribute: {text}");
+    assert!(
+        text.contains("with pve_download_file.image,") && text.contains(&format!("checksum = \"{wrong}\"")),
+        "on the checksum attribute: {text}"
+    );
     let state = tf.run(&["state", "list"]);
     assert!(state.stdout.trim().is_empty(), "nothing in state: {}", state.all());
     assert!(rt.block_on(api.storage_content("pve2", "local", Some("import"), None)).unwrap().is_empty(), "no file kept");
@@ -302,7 +306,11 @@ fn an_ovmf_template_from_scratch_imports_and_plans_clean() {
         assert_eq!(out.code, 0, "{}", out.all());
     }
     let out = tf.run(&["state", "show", "-no-color", "pve_download_file.image"]);
-    assert!(out.stdout.contains(&format!("{base}/noble-server-cloudimg-amd64.img")), "the URL is read back from the task log: {}", out.all());
+    assert!(
+        out.stdout.contains(&format!("{base}/noble-server-cloudimg-amd64.img")),
+        "the URL is read back from the task log: {}",
+        out.all()
+    );
     let out = plan(&tf);
     // PVE keeps no checksum: the imported file records the configured one in place.
     let text = out.all();
@@ -318,7 +326,8 @@ fn images_import_on_terraform_versions_without_write_only_attributes() {
     let (base, sum) = image_server();
     for minor in ["1.6", "1.9"] {
         let emu = rt.block_on(emulator(|c| c.bare = true));
-        let tf = Terraform::new(&format!("{}{}", provider_block(&emu), ovmf_template(&base, &sum))).with_binary(older_terraform_binary(minor));
+        let tf =
+            Terraform::new(&format!("{}{}", provider_block(&emu), ovmf_template(&base, &sum))).with_binary(older_terraform_binary(minor));
         tf.init();
         let out = apply(&tf);
         assert_eq!(out.code, 0, "Terraform {minor}:\n{}", out.all());

@@ -80,10 +80,10 @@ impl Cluster {
     /// that content type, and a file name with the content's extension.
     fn download_destination(&self, d: &Download) -> Result<Destination, PveError> {
         let def = self.storage_on_node(&d.storage, &d.node)?;
-        let root = def.file_root(&d.storage).ok_or_else(|| {
-            PveError::server(format!("can't upload to storage type '{}', not a file based storage!", def.storage_type))
-        })?;
-        if !def.content.iter().any(|c| *c == d.content) {
+        let root = def
+            .file_root(&d.storage)
+            .ok_or_else(|| PveError::server(format!("can't upload to storage type '{}', not a file based storage!", def.storage_type)))?;
+        if !def.content.contains(&d.content) {
             return Err(PveError::server(format!("storage '{}' is not configured for content-type '{}'", d.storage, d.content)));
         }
         let filename = normalize_content_filename(&d.filename);

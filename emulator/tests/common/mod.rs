@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use pve_api::{ApiError, ClientConfig, Credentials, Params, PveClient, Retry, RetryPolicy, TaskWait, Upid};
 use pve_emulator::config::TEST_TOKEN;
-use pve_emulator::{EmulatorConfig, RunningEmulator};
 pub use pve_emulator::fixtures::{qcow2_image, serve_files};
+use pve_emulator::{EmulatorConfig, RunningEmulator};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -94,4 +94,3 @@ pub fn data_of(emu: &RunningEmulator, node: &str, volid: &str) -> Option<String>
 pub fn volume_exists(emu: &RunningEmulator, node: &str, volid: &str) -> bool {
     emu.emulator.cluster().find_volume(node, volid).is_some()
 }
-

@@ -174,9 +174,13 @@ impl Resource<Context> for PveDownloadFile {
                 Attribute::required(STORAGE, Type::String, "File-based storage holding the content type, e.g. `local`.")
                     .validate(Validator::storage_id())
                     .requires_replace(),
-                Attribute::required(CONTENT, Type::String, "`iso`, `vztmpl` (container templates) or `import` (disk images for `import_from`).")
-                    .validate(Validator::OneOf(&DOWNLOAD_CONTENT))
-                    .requires_replace(),
+                Attribute::required(
+                    CONTENT,
+                    Type::String,
+                    "`iso`, `vztmpl` (container templates) or `import` (disk images for `import_from`).",
+                )
+                .validate(Validator::OneOf(&DOWNLOAD_CONTENT))
+                .requires_replace(),
                 Attribute::required(URL, Type::String, "HTTP or HTTPS URL PVE fetches the file from.")
                     .validate(Validator::regex(r"https?://[^\s/]+/.*", "is not an http:// or https:// URL with a path"))
                     .requires_replace(),
@@ -189,13 +193,21 @@ impl Resource<Context> for PveDownloadFile {
                 .requires_replace(),
                 Attribute::optional(CHECKSUM, Type::String, "Expected checksum (hex) of the file; PVE keeps no file that does not match.")
                     .requires_replace(),
-                Attribute::optional(CHECKSUM_ALGORITHM, Type::String, "Algorithm of `checksum`: md5, sha1, sha224, sha256, sha384 or sha512.")
-                    .validate(Validator::OneOf(&ALGORITHMS))
-                    .requires_replace(),
+                Attribute::optional(
+                    CHECKSUM_ALGORITHM,
+                    Type::String,
+                    "Algorithm of `checksum`: md5, sha1, sha224, sha256, sha384 or sha512.",
+                )
+                .validate(Validator::OneOf(&ALGORITHMS))
+                .requires_replace(),
                 Attribute::optional_computed(VERIFY_CERTIFICATES, Type::Bool, "Verify the server's TLS certificate. Default true.")
                     .default(true),
-                Attribute::computed(VOLUME_ID, Type::String, "Volume ID of the file, e.g. `local:import/noble.qcow2` (for a disk's `import_from`).")
-                    .use_state_for_unknown(),
+                Attribute::computed(
+                    VOLUME_ID,
+                    Type::String,
+                    "Volume ID of the file, e.g. `local:import/noble.qcow2` (for a disk's `import_from`).",
+                )
+                .use_state_for_unknown(),
                 Attribute::computed(SIZE, Type::Number, "Size of the file in bytes.").use_state_for_unknown(),
             ],
         )
@@ -226,11 +238,15 @@ impl Resource<Context> for PveDownloadFile {
         };
         let normalized = normalize_content_filename(&name);
         if normalized != name {
-            let detail = format!("PVE stores \"{name}\" as \"{normalized}\" (only letters, digits, _ . - are kept): set file_name = \"{normalized}\"");
+            let detail = format!(
+                "PVE stores \"{name}\" as \"{normalized}\" (only letters, digits, _ . - are kept): set file_name = \"{normalized}\""
+            );
             diags.push(Diagnostic::error("File name PVE would change", detail).at(attr(from)));
         } else if let Err(problem) = content_file_format(content, &name) {
             let hint = match content {
-                "import" => "; an import image ends in .qcow2, .raw, .vmdk or .ova (a qcow2 cloud image named .img: set file_name = \"NAME.qcow2\")",
+                "import" => {
+                    "; an import image ends in .qcow2, .raw, .vmdk or .ova (a qcow2 cloud image named .img: set file_name = \"NAME.qcow2\")"
+                }
                 "iso" => "; an ISO image ends in .iso or .img",
                 _ => "; a container template ends in .tar, .tar.gz, .tar.xz, .tar.zst or .tar.bz2",
             };
@@ -361,7 +377,10 @@ impl Resource<Context> for PveDownloadFile {
             }
             match fetch(ctx, &known).await {
                 Ok(Some(state)) => Ok(state),
-                Ok(None) => Err(Diagnostic::error("Downloaded file missing", format!("the download ended but {volid} is not listed on {node}")).into()),
+                Ok(None) => {
+                    Err(Diagnostic::error("Downloaded file missing", format!("the download ended but {volid} is not listed on {node}"))
+                        .into())
+                }
                 Err(diagnostics) => Err(CreateError { partial: Some(partial()), diagnostics }),
             }
         })
@@ -397,7 +416,12 @@ impl Resource<Context> for PveDownloadFile {
 
     fn import<'a>(&'a self, ctx: &'a Context, id: String) -> BoxFuture<'a, Result<Value, Diagnostics>> {
         Box::pin(async move {
-            let invalid = || Diagnostics::from(Diagnostic::error("Invalid import ID", format!("'{id}' is not NODE/VOLUME_ID, e.g. pve1/local:import/noble.qcow2")));
+            let invalid = || {
+                Diagnostics::from(Diagnostic::error(
+                    "Invalid import ID",
+                    format!("'{id}' is not NODE/VOLUME_ID, e.g. pve1/local:import/noble.qcow2"),
+                ))
+            };
             let (node, volid) = id.split_once('/').ok_or_else(invalid)?;
             let (storage, path) = volid.split_once(':').ok_or_else(invalid)?;
             let (content, file_name) = path.split_once('/').filter(|(c, _)| DOWNLOAD_CONTENT.contains(c)).ok_or_else(invalid)?;
@@ -429,7 +453,10 @@ mod tests {
 
     #[test]
     fn the_file_name_comes_from_the_url() {
-        assert_eq!(name_from_url("https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img").as_deref(), Some("noble-server-cloudimg-amd64.img"));
+        assert_eq!(
+            name_from_url("https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img").as_deref(),
+            Some("noble-server-cloudimg-amd64.img")
+        );
         assert_eq!(name_from_url("http://127.0.0.1:8080/a%20b.iso?x=1#y").as_deref(), Some("a b.iso"));
         assert_eq!(name_from_url("https://example.com/"), None);
     }

@@ -145,8 +145,11 @@ impl Resource<Context> for PveVm {
         }
         if config.get(names::EFI_DISK).is_set() && config.get(names::BIOS).as_str() != Some("ovmf") {
             diags.push(
-                Diagnostic::error("EFI disk without OVMF", "an efi_disk holds UEFI variables: set bios = \"ovmf\" (SeaBIOS, the default, has none)")
-                    .at(attr(names::EFI_DISK)),
+                Diagnostic::error(
+                    "EFI disk without OVMF",
+                    "an efi_disk holds UEFI variables: set bios = \"ovmf\" (SeaBIOS, the default, has none)",
+                )
+                .at(attr(names::EFI_DISK)),
             );
         }
         if config.get(names::CLOUD_INIT_STORAGE).is_set()

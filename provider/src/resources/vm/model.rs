@@ -105,7 +105,11 @@ pub(super) fn tpm_state_from_config(value: &str) -> Option<Value> {
 
 /// A new `tpmstate0` (qemu-server gives it a fixed 4 MiB; the `1` is ignored).
 pub(super) fn tpm_state_string(block: &Value) -> String {
-    format!("{}:1,version={}", block.get(names::STORAGE).as_str().unwrap_or("local-lvm"), block.get(names::VERSION).as_str().unwrap_or("v2.0"))
+    format!(
+        "{}:1,version={}",
+        block.get(names::STORAGE).as_str().unwrap_or("local-lvm"),
+        block.get(names::VERSION).as_str().unwrap_or("v2.0")
+    )
 }
 
 /// The special disks that are blocks of their own: (block, config key, reader, writer).
@@ -671,7 +675,10 @@ mod tests {
     fn special_disks_are_added_once() {
         let planned = Value::object([
             (names::CLOUD_INIT_STORAGE, "local-lvm".into()),
-            (names::EFI_DISK, Value::object([(names::STORAGE, "local-lvm".into()), (names::TYPE, "4m".into()), (names::PRE_ENROLLED_KEYS, false.into())])),
+            (
+                names::EFI_DISK,
+                Value::object([(names::STORAGE, "local-lvm".into()), (names::TYPE, "4m".into()), (names::PRE_ENROLLED_KEYS, false.into())]),
+            ),
         ]);
         let mut params = Params::new();
         special_disk_params(None, &Value::Null, &planned, &mut params);

@@ -38,12 +38,17 @@ pub(super) fn efi_disk_block() -> Block {
     Block::new(
         "The EFI vars disk of an OVMF VM (`efidisk0`); needs `bios = \"ovmf\"`. Changing it makes a new disk (the old vars are lost); removing the block destroys the disk.",
         vec![
-            Attribute::required(names::STORAGE, Type::String, "Storage for the EFI disk, e.g. `local-lvm`.").validate(Validator::storage_id()),
+            Attribute::required(names::STORAGE, Type::String, "Storage for the EFI disk, e.g. `local-lvm`.")
+                .validate(Validator::storage_id()),
             Attribute::optional_computed(names::TYPE, Type::String, "`4m` (default; needed for Secure Boot) or the legacy `2m`.")
                 .validate(Validator::OneOf(&["2m", "4m"]))
                 .default("4m"),
-            Attribute::optional_computed(names::PRE_ENROLLED_KEYS, Type::Bool, "Enroll the distribution and Microsoft Secure Boot keys (Secure Boot on). Default false.")
-                .default(false),
+            Attribute::optional_computed(
+                names::PRE_ENROLLED_KEYS,
+                Type::Bool,
+                "Enroll the distribution and Microsoft Secure Boot keys (Secure Boot on). Default false.",
+            )
+            .default(false),
         ],
     )
 }
@@ -52,7 +57,8 @@ pub(super) fn tpm_state_block() -> Block {
     Block::new(
         "A TPM state disk (`tpmstate0`), e.g. for Windows 11. Changing it makes a new TPM (its secrets are lost); removing the block destroys it.",
         vec![
-            Attribute::required(names::STORAGE, Type::String, "Storage for the TPM state, e.g. `local-lvm`.").validate(Validator::storage_id()),
+            Attribute::required(names::STORAGE, Type::String, "Storage for the TPM state, e.g. `local-lvm`.")
+                .validate(Validator::storage_id()),
             Attribute::optional_computed(names::VERSION, Type::String, "TPM version: `v2.0` (default) or `v1.2`.")
                 .validate(Validator::OneOf(&["v1.2", "v2.0"]))
                 .default("v2.0"),

@@ -148,7 +148,13 @@ impl PveVm {
 
     /// Removes the EFI and TPM disks whose block the plan removes or changes (a changed one is
     /// made anew by the update: PVE cannot convert one in place), their volumes destroyed.
-    pub(super) async fn remove_special_disks(ctx: &Context, node: &str, vmid: u64, prior: &Value, planned: &Value) -> Result<(), Diagnostics> {
+    pub(super) async fn remove_special_disks(
+        ctx: &Context,
+        node: &str,
+        vmid: u64,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<(), Diagnostics> {
         let keys: Vec<&str> = SPECIAL_DISKS
             .iter()
             .filter(|(block, ..)| prior.get(block).is_set() && planned.get(block) != prior.get(block))
@@ -266,7 +272,9 @@ impl PveVm {
             let size = disk.get(names::SIZE).as_i64().unwrap_or(1);
             match current.as_ref().and_then(|c| text(c, slot)) {
                 Some(_) if imports.contains_key(slot) => {
-                    let detail = format!("{slot} comes from the clone source; import_from makes new disks only: use another slot, or build the VM without clone_vmid");
+                    let detail = format!(
+                        "{slot} comes from the clone source; import_from makes new disks only: use another slot, or build the VM without clone_vmid"
+                    );
                     return Err(CreateError {
                         partial: Self::read_state(ctx, vmid, planned).await.ok().flatten(),
                         diagnostics: Diagnostic::error("Disk exists already", detail).into(),
@@ -384,4 +392,3 @@ impl PveVm {
         Ok(())
     }
 }
-
