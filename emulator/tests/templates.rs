@@ -211,3 +211,36 @@ async fn bare_mode_has_no_template_and_no_container_template() {
     let seeded = emulator(|_| {}).await;
     assert!(client(&seeded).guest_config(QEMU, "pve1", 9000).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_download_larger_than_the_free_space_fails_and_keeps_nothing() {
+    let base = serve_files(vec![("big.iso", vec![0u8; 64 << 10])]);
+    let emu = emulator(|c| c.bare = true).await;
+    if let Some(local) = emu.emulator.cluster().storages.get_mut("local") {
+        local.total = 32 << 10;
+    }
+    let api = client(&emu);
+    let upid = task(&api, "/nodes/pve1/storage/local/download-url", download(&format!("{base}/big.iso"), "iso", "big.iso")).await.unwrap();
+    let (status, _) = finish(&api, &upid).await;
+    assert_eq!(status, "download failed: 64.0 KiB is larger than the 32.0 KiB free on storage 'local'");
+    assert!(content(&api, "pve1", "local", "iso").await.is_empty());
+}
+
+#[tokio::test]
+async fn https_is_verified_unless_verify_certificates_is_off() {
+    // Another emulator serves HTTPS with its self-signed certificate: no CA the system trusts.
+    let tls = emulator(|c| c.plain_http = false).await;
+    assert!(tls.url.starts_with("https://"));
+    let emu = emulator(|c| c.bare = true).await;
+    let api = client(&emu);
+    let url = format!("{}/ubuntu.iso", tls.url);
+    let verified = task(&api, "/nodes/pve1/storage/local/download-url", download(&url, "iso", "ubuntu.iso")).await.unwrap();
+    let (status, log) = finish(&api, &verified).await;
+    assert!(status.ends_with("failed: exit code 5"), "a certificate no CA vouches for fails as wget's TLS error: {status} {log:#?}");
+    let unverified =
+        task(&api, "/nodes/pve1/storage/local/download-url", download(&url, "iso", "ubuntu.iso").set("verify-certificates", 0)).await.unwrap();
+    let (status, log) = finish(&api, &unverified).await;
+    // Past TLS: the server answers (with an HTTP error, as it serves no such file).
+    assert!(status.ends_with("failed: exit code 8") && status.contains("--no-check-certificate"), "{status}");
+    assert!(log.iter().any(|l| l.starts_with("HTTP request sent, awaiting response...")), "{log:#?}");
+}

@@ -168,6 +168,17 @@ fn wget_failed(command: &str, code: u8) -> String {
     format!("download failed: command '{command}' failed: exit code {code}")
 }
 
+/// An error with its causes, `: `-joined (reqwest's own message names only the request).
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 impl Emulator {
     /// Checks a download like the handler and starts the `download` task that fetches it.
     // PERMISSION: Datastore.AllocateTemplate on /storage/{storage}, and Sys.Audit + Sys.Modify on /
@@ -286,8 +297,16 @@ impl Emulator {
         let mut response = match client.get(&d.url).send().await {
             Ok(response) => response,
             Err(e) => {
-                ctx.log(format!("failed: {e}"));
-                return Err(wget_failed(&command, if e.is_connect() && format!("{e:?}").contains("certificate") { 5 } else { 4 }));
+                let cause = error_chain(&e);
+                // wget's words and exit codes: 5 when TLS verification failed, 4 for the network.
+                if cause.to_ascii_lowercase().contains("certificate") {
+                    let host = reqwest::Url::parse(&d.url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+                    ctx.log(format!("ERROR: cannot verify {host}'s certificate: {cause}"));
+                    ctx.log("To connect to the server insecurely, use '--no-check-certificate'.");
+                    return Err(wget_failed(&command, 5));
+                }
+                ctx.log(format!("failed: {cause}"));
+                return Err(wget_failed(&command, 4));
             }
         };
         let status = response.status();
