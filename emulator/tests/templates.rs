@@ -189,6 +189,15 @@ async fn import_from_refuses_what_pve_refuses() {
         call(&api, Method::POST, "/nodes/pve1/qemu", create(302, "local-lvm:0,import-from=local:import/none.qcow2")).await.unwrap_err();
     assert_eq!(missing.message(), "cannot import from 'local:import/none.qcow2' - could not get size of local:import/none.qcow2");
     assert!(api.guest_config(QEMU, "pve1", 302).await.is_err(), "nothing was created");
+    let efi = call(
+        &api,
+        Method::POST,
+        "/nodes/pve1/qemu",
+        Params::new().set("vmid", 304).set("efidisk0", "local-lvm:0,import-from=local-lvm:base-9000-disk-0"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(param_error(&efi, "efidisk0").as_deref(), Some("need to specify 'efitype' when using 'import-from'"));
     // From another VM's disk (content `images`): the template's 3.5 GiB.
     ok(&api, &task(&api, "/nodes/pve1/qemu", create(303, "local-zfs:0,import-from=local-lvm:base-9000-disk-0")).await.unwrap()).await;
     assert_eq!(api.guest_config(QEMU, "pve1", 303).await.unwrap().get_str("scsi0").unwrap(), "local-zfs:vm-303-disk-0,size=3584M");
@@ -238,7 +247,9 @@ async fn https_is_verified_unless_verify_certificates_is_off() {
     let (status, log) = finish(&api, &verified).await;
     assert!(status.ends_with("failed: exit code 5"), "a certificate no CA vouches for fails as wget's TLS error: {status} {log:#?}");
     let unverified =
-        task(&api, "/nodes/pve1/storage/local/download-url", download(&url, "iso", "ubuntu.iso").set("verify-certificates", 0)).await.unwrap();
+        task(&api, "/nodes/pve1/storage/local/download-url", download(&url, "iso", "ubuntu.iso").set("verify-certificates", 0))
+            .await
+            .unwrap();
     let (status, log) = finish(&api, &unverified).await;
     // Past TLS: the server answers (with an HTTP error, as it serves no such file).
     assert!(status.ends_with("failed: exit code 8") && status.contains("--no-check-certificate"), "{status}");

@@ -132,6 +132,13 @@ fn a_bare_cluster_gets_a_template_on_every_node_and_clones_of_them_replan_clean(
     }
     let out = plan(&tf);
     assert_eq!(out.code, 0, "templates and clones re-plan clean:\n{}", out.all());
+
+    // An image deleted behind Terraform's back is gone from state: the plan downloads it again.
+    let volid = "local:import/noble-server-cloudimg-amd64.qcow2";
+    rt.block_on(api.delete_volume("pve3", "local", volid)).unwrap();
+    let out = plan(&tf);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert!(out.all().contains(r#"module.ubuntu.pve_download_file.image["pve3"] will be created"#), "{}", out.all());
 }
 
 #[test]
@@ -316,6 +323,12 @@ fn an_ovmf_template_from_scratch_imports_and_plans_clean() {
     let text = out.all();
     assert!(!text.contains("pve_vm.t "), "the imported template plans clean:\n{text}");
     assert!(text.contains("pve_download_file.image will be updated in-place") && !text.contains("must be replaced"), "{text}");
+
+    // Destroy removes the template and the file.
+    let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(rt.block_on(api.guest_config(Qemu, "pve1", 9100)).is_err(), "the template is gone");
+    assert!(rt.block_on(api.storage_content("pve1", "local", Some("import"), None)).unwrap().is_empty(), "the image is gone");
 }
 
 #[test]

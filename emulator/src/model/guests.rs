@@ -271,6 +271,14 @@ impl Cluster {
                 if !new_disk || rest.parse::<f64>().ok() != Some(0.0) {
                     return Err(PveError::param(key, "'import-from' requires special syntax - use <storage ID>:0,import-from=<source>"));
                 }
+                let required: &[&str] = match key.as_str() {
+                    "efidisk0" => &["efitype", "pre-enrolled-keys"],
+                    "tpmstate0" => &["version"],
+                    _ => &[],
+                };
+                if let Some(missing) = required.iter().find(|option| disk.get(option).is_none()) {
+                    return Err(PveError::param(key, format!("need to specify '{missing}' when using 'import-from'")));
+                }
                 let (size, source_data) = self.import_source(node, key, source)?;
                 data = source_data;
                 disk.remove("import-from");
