@@ -148,7 +148,9 @@ async fn import_from_makes_a_disk_of_the_images_virtual_size() {
         .set("bios", "ovmf")
         .set("efidisk0", "local-lvm:1,efitype=4m,pre-enrolled-keys=1")
         .set("tpmstate0", "local-lvm:1,version=v2.0");
-    ok(&api, &task(&api, "/nodes/pve1/qemu", create).await.unwrap()).await;
+    let log = ok(&api, &task(&api, "/nodes/pve1/qemu", create).await.unwrap()).await;
+    assert!(log.iter().any(|l| l == "create full clone of drive scsi0 (local:import/noble.qcow2)"), "{log:#?}");
+    assert!(log.iter().any(|l| l == "transferred 2.0 GiB of 2.0 GiB (100.00%)"), "the image's disk is copied: {log:#?}");
     let config = api.guest_config(QEMU, "pve1", 9000).await.unwrap();
     assert_eq!(config.get_str("scsi0").unwrap(), "local-lvm:vm-9000-disk-0,discard=on,size=2G");
     // OVMF_VARS_4M (528 KiB) on LVM's 4 MiB extents; TPM state is 4 MiB (qemu-server).

@@ -234,7 +234,9 @@ pub struct CloneRequest {
 }
 
 impl Cluster {
-    /// Allocates `STORAGE:SIZE` disks, checks referenced volumes, and writes `size=` into each disk.
+    /// Allocates `STORAGE:SIZE` disks, checks referenced volumes, and writes `size=` into each
+    /// disk. Returns the new volumes, and the copies the disks imported from images still need
+    /// (qemu-server `import_from_volid` copies the image into the new volume).
     fn allocate_disks(
         &mut self,
         kind: GuestKind,
@@ -242,8 +244,9 @@ impl Cluster {
         vmid: u64,
         config: &mut Config,
         keys: &[String],
-    ) -> Result<Vec<String>, PveError> {
+    ) -> Result<(Vec<String>, Vec<DiskCopy>), PveError> {
         let mut created = Vec::new();
+        let mut imports = Vec::new();
         for key in keys {
             let Some(value) = config.get(key).cloned() else {
                 continue;
@@ -323,6 +326,17 @@ impl Cluster {
                         ..Default::default()
                     });
                     created.push(volid.clone());
+                    if let Some(source) = &import_from {
+                        imports.push(DiskCopy {
+                            key: key.clone(),
+                            source: source.clone(),
+                            source_node: node.to_string(),
+                            target: volid.clone(),
+                            target_node: node.to_string(),
+                            size,
+                            mode: CopyMode::Full,
+                        });
+                    }
                     disk.set(volume_key(kind), volid);
                     if rest == "cloudinit" {
                         disk.set("media", "cdrom");
@@ -340,7 +354,7 @@ impl Cluster {
             }
             config.insert(key.clone(), disk.to_string_with_default(volume_key(kind)));
         }
-        Ok(created)
+        Ok((created, imports))
     }
 
     /// The size and data of the image a disk's `import-from` names, checked as qemu-server's
@@ -425,8 +439,9 @@ impl Cluster {
     }
 
     /// Checks a create or restore and makes the guest, its disks allocated and its config locked
-    /// (`lock: create`) until the task ends.
-    pub fn create_guest(&mut self, new: &NewGuest) -> Result<Vec<String>, PveError> {
+    /// (`lock: create`) until the task ends; returns the new volumes and the image copies left
+    /// to the task.
+    pub fn create_guest(&mut self, new: &NewGuest) -> Result<(Vec<String>, Vec<DiskCopy>), PveError> {
         let NewGuest { kind, vmid, .. } = *new;
         let node = new.node.as_str();
         let mut config: Config = Config::new();
@@ -532,8 +547,8 @@ impl Cluster {
             }
         }
         let keys = disk_keys(kind, &config);
-        let created = match self.allocate_disks(kind, node, vmid, &mut config, &keys) {
-            Ok(created) => created,
+        let (created, imports) = match self.allocate_disks(kind, node, vmid, &mut config, &keys) {
+            Ok(allocated) => allocated,
             Err(e) => {
                 self.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
                 return Err(e);
@@ -559,7 +574,7 @@ impl Cluster {
             p.vms.push(vmid);
         }
         self.guests.insert(vmid, Guest::new(vmid, node.to_string(), kind, config));
-        Ok(created)
+        Ok((created, imports))
     }
 
     /// The end of a create task: the guest unlocked (and started if asked), or removed on failure.
@@ -1011,7 +1026,7 @@ impl Cluster {
 /// made, and the task that finishes it started. `guest` is the guest as the request found it.
 impl Emulator {
     pub fn create_guest(self: &Arc<Self>, new: NewGuest, user: &str) -> Result<Upid, PveError> {
-        let created = self.cluster().create_guest(&new)?;
+        let (created, imports) = self.cluster().create_guest(&new)?;
         // From here on the config's `lock: create` keeps others out, as in PVE.
         let NewGuest { kind, vmid, start, .. } = new;
         let restoring = new.restore_from.is_some();
@@ -1042,6 +1057,15 @@ impl Emulator {
                             let verb = if restoring { "restore" } else { "create" };
                             return Err(format!("unable to {verb} {word} {vmid} - {message}"));
                         }
+                    }
+                    // Disks made from images get the image's data, at the storages' bandwidth.
+                    for copy in &imports {
+                        ctx.log(format!("create full clone of drive {} ({})", copy.key, copy.source));
+                        let log = |line: String| ctx.log(line);
+                        ctx.emulator
+                            .transfer_volume(&copy.source_node, &copy.source, &copy.target_node, storage_of(&copy.target), copy.size, &log)
+                            .await;
+                        ctx.log(format!("{}: successfully created disk '{}'", copy.key, copy.target));
                     }
                     ctx.take_time().await;
                     let mut log = Vec::new();
