@@ -20,7 +20,7 @@ mock_provider "pve" {
 variables {
   url                = "https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img"
   file_name          = "noble-server-cloudimg-amd64.qcow2"
-  checksum           = "0000000000000000000000000000000000000000000000000000000000000000"
+  checksum           = join("", [for i in range(64) : "a"]) # a sha256-shaped value, not a real digest
   checksum_algorithm = "sha256"
   nodes              = { pve1 = 9000, pve2 = 9001, pve3 = 9002 }
   lxc_templates = {
