@@ -181,8 +181,9 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 
 impl Emulator {
     /// Checks a download like the handler and starts the `download` task that fetches it.
-    // PERMISSION: Datastore.AllocateTemplate on /storage/{storage}, and Sys.Audit + Sys.Modify on /
-    // or Sys.AccessNetwork on /nodes/{node} (pve-storage Status.pm `download_url` permissions).
+    // PERMISSION: Datastore.AllocateTemplate on /storage/{storage}, and Sys.Audit and Sys.Modify on
+    // / or Sys.AccessNetwork on /nodes/{node} (pve-storage `PVE/API2/Storage/Status.pm`
+    // `download_url`, its `permissions.check`, which the schema carries too).
     pub fn download_url(self: &Arc<Self>, download: Download, user: &str) -> Result<Upid, PveError> {
         let destination = self.cluster().download_destination(&download)?;
         let node = download.node.clone();

@@ -360,8 +360,9 @@ impl Cluster {
     /// The size and data of the image a disk's `import-from` names, checked as qemu-server's
     /// `check_storage_access` (the source's content type) and `import_from_volid` (its size)
     /// do.
-    // PERMISSION: qemu-server checks access to the source volume (`check_volume_access`:
-    // Datastore.Audit or Datastore.AllocateSpace on its storage, or VM.Clone on its owner).
+    // PERMISSION: qemu-server `check_storage_access`: VM.Clone on /vms/{owner} for another VM's
+    // disk, else pve-storage `check_volume_access` (Datastore.Allocate, or Datastore.AllocateSpace
+    // or Datastore.Audit, on /storage/{source storage}); Datastore.AllocateSpace on the target.
     fn import_source(&self, node: &str, key: &str, source: &str) -> Result<(u64, Option<String>), PveError> {
         if !source.contains(':') {
             // An absolute path is root@pam's only; this emulator has no such files.
