@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 
 const GIB: u64 = 1 << 30;
 
+/// A fault seed whose first task fails at `task_failure_rate = 0.5` and whose second does not.
+const SEED_FIRST_TASK_FAILS: u64 = 6;
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
 }
@@ -348,4 +351,38 @@ fn images_import_on_terraform_versions_without_write_only_attributes() {
         let out = plan(&tf);
         assert_eq!(out.code, 0, "Terraform {minor} re-plans clean:\n{}", out.all());
     }
+}
+
+#[test]
+fn a_download_failing_for_a_passing_reason_is_sent_again() {
+    let rt = runtime();
+    // Seeded: the first download task fails on a storage lock timeout, the next succeeds.
+    let emu = rt.block_on(emulator(|c| {
+        c.bare = true;
+        c.task_failure_rate = 0.5;
+        c.seed = SEED_FIRST_TASK_FAILS;
+    }));
+    let api = client(&emu);
+    let (base, sum) = image_server();
+    let tf = Terraform::new(&format!(
+        r#"{}
+resource "pve_download_file" "image" {{
+  node               = "pve1"
+  storage            = "local"
+  content            = "import"
+  url                = "{base}/noble-server-cloudimg-amd64.img"
+  file_name          = "noble.qcow2"
+  checksum           = "{sum}"
+  checksum_algorithm = "sha256"
+}}
+"#,
+        provider_block(&emu)
+    ));
+    tf.init();
+    let out = apply(&tf);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let tasks: Vec<_> = emu.emulator.tasks().into_iter().filter(|t| t.upid.task_type == "download").collect();
+    assert!(tasks.len() >= 2, "sent again after the failure: {tasks:?}");
+    assert!(tasks.iter().any(|t| t.exitstatus.as_deref().is_some_and(|e| e.contains("got timeout"))), "{tasks:?}");
+    assert_eq!(rt.block_on(api.storage_content("pve1", "local", Some("import"), None)).unwrap().len(), 1);
 }

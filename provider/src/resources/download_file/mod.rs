@@ -48,6 +48,9 @@ const SIZE: &str = "size";
 /// How long a download may take before the apply gives up waiting (the task goes on in PVE).
 const DOWNLOAD_LIMIT: Duration = Duration::from_secs(3600);
 
+/// How often a download that failed for a passing reason is sent.
+const DOWNLOAD_ATTEMPTS: u32 = 3;
+
 /// The algorithm names, for the schema's validator.
 const ALGORITHMS: [&str; 6] = {
     let mut names = [""; 6];
@@ -353,19 +356,27 @@ impl Resource<Context> for PveDownloadFile {
                 }
                 state
             };
-            let upid = match ctx.client.download_url(&node, &storage, &request(&planned)).await {
-                Ok(upid) => Some(upid),
-                // The answer was lost: the task may run (or have run) all the same.
-                Err(e) if e.is_ambiguous() => match running_download(ctx, &node, &file_name).await {
-                    Some(upid) => Some(upid),
-                    None if matches!(find(ctx, &node, &storage, &content, &volid).await, Ok(Some(_))) => None,
-                    None => return Err(api_failure("Starting the download", e).into()),
-                },
-                Err(e) => return Err(api_failure("Starting the download", e).into()),
-            };
-            if let Some(upid) = upid {
+            // A download that failed for a passing reason (a lock PVE did not get in time) left
+            // no file: it is sent again, a few times.
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let upid = match ctx.client.download_url(&node, &storage, &request(&planned)).await {
+                    Ok(upid) => Some(upid),
+                    // The answer was lost: the task may run (or have run) all the same.
+                    Err(e) if e.is_ambiguous() => match running_download(ctx, &node, &file_name).await {
+                        Some(upid) => Some(upid),
+                        None if matches!(find(ctx, &node, &storage, &content, &volid).await, Ok(Some(_))) => None,
+                        None => return Err(api_failure("Starting the download", e).into()),
+                    },
+                    Err(e) => return Err(api_failure("Starting the download", e).into()),
+                };
+                let Some(upid) = upid else { break };
                 match ctx.wait_task(&upid, DOWNLOAD_LIMIT).await {
-                    Ok(_) => {}
+                    Ok(_) => break,
+                    Err(TaskWaitError::Api(error)) if error.is_transient_task_failure() && attempts < DOWNLOAD_ATTEMPTS => {
+                        tracing::info!(%upid, attempts, "the download failed for a passing reason: sent again");
+                    }
                     Err(TaskWaitError::Api(ApiError::TaskFailed { exitstatus, .. })) => {
                         return Err(Diagnostics::from(download_failed(exitstatus)).into());
                     }
