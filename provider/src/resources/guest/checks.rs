@@ -31,6 +31,10 @@ pub const ROOTDIR: &str = "rootdir";
 pub const SNIPPETS: &str = "snippets";
 /// The content type of container OS templates.
 pub const VZTMPL: &str = "vztmpl";
+/// The content type of disk images VM disks are imported from (`import_from`).
+pub const IMPORT: &str = "import";
+/// The content type of ISO images.
+pub const ISO: &str = "iso";
 
 /// A volume the plan allocates, or a snippet it writes, on a storage of the guest's node.
 pub struct VolumeWant {
@@ -227,8 +231,8 @@ fn content_words(content: &str) -> &str {
         ROOTDIR => "container volumes",
         SNIPPETS => "snippets",
         VZTMPL => "container templates",
-        "iso" => "ISO images",
-        "import" => "disk images to import",
+        ISO => "ISO images",
+        IMPORT => "disk images to import",
         other => other,
     }
 }
@@ -264,8 +268,8 @@ pub(crate) fn storage_problem(storages: &[StorageInfo], node: &str, storage: &st
             IMAGES => "Storage cannot hold VM disks",
             ROOTDIR => "Storage cannot hold container volumes",
             SNIPPETS => "Storage cannot hold snippets",
-            "iso" => "Storage cannot hold ISO images",
-            "import" => "Storage cannot hold import images",
+            ISO => "Storage cannot hold ISO images",
+            IMPORT => "Storage cannot hold import images",
             _ => "Storage cannot hold templates",
         };
         let holds = found.content.as_deref().filter(|c| !c.is_empty()).unwrap_or("nothing");
@@ -417,11 +421,12 @@ async fn check_template(ctx: &Context, node: &str, template: &TemplateWant, diag
 /// `import` (qemu-server refuses other types: "needs to be 'images' or 'import'") or a VM disk.
 async fn check_image(ctx: &Context, node: &str, image: &ImageWant, diags: &mut Diagnostics) {
     let Some((storage, name)) = image.volume.split_once(':') else { return };
+    // pve-storage `parse_volname`: the directory names the content type; a bare name is an image.
     let vtype = match name.split_once('/').map(|(dir, _)| dir) {
-        Some(dir @ ("import" | "iso" | "vztmpl" | "backup" | "snippets")) => dir,
+        Some(dir @ (IMPORT | ISO | VZTMPL | "backup" | SNIPPETS)) => dir,
         _ => IMAGES,
     };
-    if vtype != "import" && vtype != IMAGES {
+    if vtype != IMPORT && vtype != IMAGES {
         let detail = format!(
             "{} has content type '{vtype}'; import_from takes a disk image (content 'import', e.g. a pve_download_file with content = \"import\") or a VM disk",
             image.volume
