@@ -293,6 +293,8 @@ impl Emulator {
         let client = reqwest::Client::builder()
             .tls_danger_accept_invalid_certs(!d.verify_certificates)
             .connect_timeout(Duration::from_secs(30))
+            // wget's default `--read-timeout`: a server that stops sending fails the task.
+            .read_timeout(Duration::from_secs(900))
             .build()
             .map_err(|e| format!("download failed: {e}"))?;
         let mut response = match client.get(&d.url).send().await {
