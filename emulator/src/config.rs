@@ -23,6 +23,12 @@ pub struct EmulatorConfig {
     #[arg(long, env = "PVE_EMULATOR_CERT_OUT")]
     pub cert_out: Option<PathBuf>,
 
+    /// Start as a fresh install does: no template VM and no container template volume, only the
+    /// nodes, storages and bridges (build templates with `download-url` and `import-from`).
+    /// Ignored when a state file is loaded.
+    #[arg(long, env = "PVE_EMULATOR_BARE")]
+    pub bare: bool,
+
     /// Number of cluster nodes (named pve1, pve2, …).
     #[arg(long, env = "PVE_EMULATOR_NODES", default_value_t = 3)]
     pub nodes: usize,
@@ -48,7 +54,7 @@ pub struct EmulatorConfig {
     #[arg(long, env = "PVE_EMULATOR_STATE_FILE")]
     pub state_file: Option<PathBuf>,
 
-    /// Directory for file-backed storages (`local`, `backup`): snippets, backups.
+    /// Directory for file-backed storages (`local`, `backup`): snippets, backups, downloads.
     #[arg(long, env = "PVE_EMULATOR_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 

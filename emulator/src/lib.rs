@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod fixtures;
 pub mod locks;
 pub mod model;
 pub mod schema;

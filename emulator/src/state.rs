@@ -53,12 +53,13 @@ impl Emulator {
                 cluster.release_task_locks();
                 cluster
             }
+            _ if config.bare => Cluster::bare(config.nodes, config.data_dir.as_deref()),
             _ => Cluster::seeded(config.nodes, boot_time, config.data_dir.as_deref()),
         };
         if let Some(dir) = &config.data_dir {
             for storage in cluster.storages.values() {
                 if let Some(path) = &storage.path {
-                    for sub in ["snippets", "dump", "template/cache", "template/iso"] {
+                    for sub in ["snippets", "dump", "template/cache", "template/iso", "import"] {
                         std::fs::create_dir_all(std::path::Path::new(path).join(sub))
                             .map_err(|e| anyhow::anyhow!("creating {} under {}: {e}", sub, dir.display()))?;
                     }

@@ -49,10 +49,10 @@ pub struct Context {
     /// with PVE's message and nothing is created).
     clone_sources: tokio::sync::Mutex<HashMap<u64, Arc<CloneSource>>>,
     /// What the plan checks read (resources::guest::checks), once per process: each node's
-    /// storages and bridges, and the templates on a node's storage.
+    /// storages and bridges, and the volumes of one content type on a node's storage.
     node_storages: Memo<String, Vec<StorageInfo>>,
     node_bridges: Memo<String, Vec<NetworkInterface>>,
-    storage_templates: Memo<(String, String), Vec<StorageVolume>>,
+    storage_volumes: Memo<(String, String, String), Vec<StorageVolume>>,
     /// The VMIDs the plans of this process set, and who set each: two resources creating one
     /// VMID are refused at plan time, and an allocated VMID never takes one of them.
     planned_vmids: Mutex<HashMap<u64, PlannedVmid>>,
@@ -108,7 +108,7 @@ impl Context {
             clone_sources: tokio::sync::Mutex::new(HashMap::new()),
             node_storages: Memo::default(),
             node_bridges: Memo::default(),
-            storage_templates: Memo::default(),
+            storage_volumes: Memo::default(),
             planned_vmids: Mutex::new(HashMap::new()),
             ssh,
             ssh_sessions: tokio::sync::Mutex::new(HashMap::new()),
@@ -233,10 +233,29 @@ impl Context {
         self.node_bridges.get_or_fetch(&node.to_string(), || self.client.node_network(node, Some("any_bridge"))).await
     }
 
-    /// The container templates on `storage` as `node` sees it, read once per process.
-    pub async fn storage_templates(&self, node: &str, storage: &str) -> Result<Arc<Vec<StorageVolume>>, ApiError> {
-        let key = (node.to_string(), storage.to_string());
-        self.storage_templates.get_or_fetch(&key, || self.client.storage_content(node, storage, Some("vztmpl"), None)).await
+    /// The volumes of `content` (`vztmpl`, `import`, …) on `storage` as `node` sees it, read once
+    /// per process.
+    pub async fn storage_volumes(&self, node: &str, storage: &str, content: &str) -> Result<Arc<Vec<StorageVolume>>, ApiError> {
+        let key = (node.to_string(), storage.to_string(), content.to_string());
+        self.storage_volumes.get_or_fetch(&key, || self.client.storage_content(node, storage, Some(content), None)).await
+    }
+
+    /// Whether `volid` (of `content`) is on `storage` of `node`: the listing read once per
+    /// process, and read again before saying no, since a file this apply made (a download a
+    /// guest depends on) may have come after the listing was read.
+    pub async fn has_volume(
+        &self,
+        node: &str,
+        storage: &str,
+        content: &str,
+        volid: &str,
+    ) -> Result<(bool, Arc<Vec<StorageVolume>>), ApiError> {
+        let listed = self.storage_volumes(node, storage, content).await?;
+        if listed.iter().any(|v| v.volid == volid) {
+            return Ok((true, listed));
+        }
+        let fresh = Arc::new(self.client.storage_content(node, storage, Some(content), None).await?);
+        Ok((fresh.iter().any(|v| v.volid == volid), fresh))
     }
 
     /// Records that `claimant` plans VMID `vmid`; `existing` when its prior state has that VMID.
@@ -623,6 +642,7 @@ impl ProviderDefinition for PveProvider {
             Arc::new(vm::PveVm),
             Arc::new(lxc::PveLxc),
             Arc::new(backup_job::PveBackupJob),
+            Arc::new(download_file::PveDownloadFile),
             Arc::new(snapshot::PveSnapshot),
             Arc::new(ha_resource::PveHaResource),
             Arc::new(ha_rule::PveHaRule),

@@ -730,6 +730,14 @@ impl PveClient {
         self.delete(&path, &Params::new()).await
     }
 
+    /// Fetches a URL into a storage (`iso`, `vztmpl` or `import` content) as a `download` task.
+    /// Not resent unless PVE certainly did not act: a second request would find the file and fail.
+    pub async fn download_url(&self, node: &str, storage: &str, params: &Params) -> Result<Upid, ApiError> {
+        let path = format!("/nodes/{}/storage/{}/download-url", segment(node), segment(storage));
+        let value = self.post(&path, params, Retry::OnlyIfNotApplied).await?;
+        upid_from(value, &format!("POST {path}"))
+    }
+
     /// Finds a guest anywhere in the cluster (one listing; see [`find_guest`]).
     pub async fn locate_guest(&self, vmid: u64) -> Result<Option<GuestLocation>, ApiError> {
         Ok(find_guest(&self.cluster_resources(Some("vm")).await?, vmid))

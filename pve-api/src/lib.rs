@@ -15,6 +15,7 @@ pub mod privileges;
 pub mod propstr;
 pub mod secret;
 pub mod size;
+pub mod storage_files;
 pub mod tags;
 pub mod task;
 pub mod upid;

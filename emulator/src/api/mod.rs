@@ -226,6 +226,7 @@ pub fn handler(key: &str) -> Option<Handler> {
         "GET /nodes/{node}/storage/{storage}/content" => storage::content,
         "GET /nodes/{node}/storage/{storage}/content/{volume}" => storage::volume,
         "DELETE /nodes/{node}/storage/{storage}/content/{volume}" => storage::delete_volume,
+        "POST /nodes/{node}/storage/{storage}/download-url" => storage::download_url,
         "POST /nodes/{node}/vzdump" => backup::vzdump,
         "GET /nodes/{node}/tasks" => tasks::node_tasks,
         "GET /nodes/{node}/tasks/{upid}/status" => tasks::task_status,

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::{ApiRequest, ApiResult};
 use crate::error::PveError;
-use crate::model::Volume;
+use crate::model::{Download, Volume};
 use crate::state::now;
 
 pub async fn storages(r: ApiRequest) -> ApiResult {
@@ -49,10 +49,8 @@ fn storage_config_row(id: &str, def: &crate::model::StorageDef) -> Value {
         row["nodes"] = json!(nodes.join(","));
     }
     // Directory storages report where their files live (snippets are written there over SSH).
-    if let Some(path) = &def.path {
+    if let Some(path) = def.file_root(id) {
         row["path"] = json!(path);
-    } else if def.storage_type == "dir" || def.storage_type == "nfs" {
-        row["path"] = json!(format!("/var/lib/vz/{id}"));
     }
     row
 }
@@ -175,4 +173,26 @@ fn check_volume_delete(r: &ApiRequest, storage: &str, volid: &str) -> Result<(),
         Some(vmid) if r.may(&format!("/vms/{vmid}"), &["VM.Backup"], false) => r.check(&path, &["Datastore.AllocateSpace"], false),
         _ => r.check(&path, &["Datastore.Allocate"], false),
     }
+}
+
+/// `POST …/download-url`: answered with the `download` task's UPID.
+pub async fn download_url(r: ApiRequest) -> ApiResult {
+    let node = r.node()?.to_string();
+    let checksum = match (r.param("checksum-algorithm"), r.param("checksum")) {
+        (Some(algorithm), Some(checksum)) => Some((algorithm.to_string(), checksum.to_string())),
+        _ => None,
+    };
+    let download = Download {
+        node,
+        storage: r.required("storage")?.to_string(),
+        content: r.required("content")?.to_string(),
+        url: r.required("url")?.to_string(),
+        filename: r.required("filename")?.to_string(),
+        checksum,
+        // The schema's default is 1: only an explicit 0 turns verification off.
+        verify_certificates: r.param("verify-certificates") != Some("0"),
+        compression: r.param("compression").map(str::to_string),
+    };
+    let upid = r.emulator.download_url(download, &r.user)?;
+    Ok(json!(upid.to_string()))
 }

@@ -111,13 +111,38 @@ fn storages_touched(kind: GuestKind, update: &ConfigUpdate, current: &Config) ->
     storages
 }
 
-/// Disk keys in the order PVE allocates them: a container's rootfs before its mount points.
+/// qemu-server `PVE::QemuServer::Drive::TPMSTATE_DISK_SIZE`.
+const TPMSTATE_DISK_SIZE: u64 = 4 << 20;
+
+/// The size of the OVMF vars file an EFI disk is made from (qemu-server
+/// `OVMF::get_efivars_size`): `OVMF_VARS_4M*.fd` for `efitype=4m`, the legacy 128 KiB
+/// `OVMF_VARS.fd` for `2m` (the default when unset).
+fn efivars_size(disk: &PropertyString) -> u64 {
+    if disk.get("efitype") == Some("4m") { 540_672 } else { 131_072 }
+}
+
+/// The content type pve-storage's `parse_volname` gives a volume name (`import/…`, `iso/…`,
+/// `vztmpl/…`, `backup/…`, `snippets/…`; anything else is an image).
+fn guess_vtype(volid: &str) -> &str {
+    let name = volid.split_once(':').map(|(_, n)| n).unwrap_or(volid);
+    match name.split_once('/').map(|(dir, _)| dir) {
+        Some(dir @ ("import" | "iso" | "vztmpl" | "backup" | "snippets")) => dir,
+        _ => "images",
+    }
+}
+
+/// Disk keys in the order PVE allocates them: a container's rootfs before its mount points; a
+/// VM's in qemu-server's `valid_drive_names` order (ide, scsi, virtio, sata, efidisk0,
+/// tpmstate0), which `foreach_volume` follows.
 fn disk_keys(kind: GuestKind, config: &Config) -> Vec<String> {
+    const QEMU_ORDER: [&str; 6] = ["ide", "scsi", "virtio", "sata", "efidisk", "tpmstate"];
     let mut keys: Vec<String> = config.keys().filter(|k| is_disk_key(kind, k)).cloned().collect();
     keys.sort_by_key(|k| {
+        let prefix = k.trim_end_matches(|c: char| c.is_ascii_digit());
         (
             k != "rootfs",
-            k.trim_end_matches(|c: char| c.is_ascii_digit()).to_string(),
+            QEMU_ORDER.iter().position(|p| *p == prefix).unwrap_or(QEMU_ORDER.len()),
+            prefix.to_string(),
             k.trim_start_matches(|c: char| !c.is_ascii_digit()).parse::<u32>().unwrap_or(0),
         )
     });
@@ -209,7 +234,9 @@ pub struct CloneRequest {
 }
 
 impl Cluster {
-    /// Allocates `STORAGE:SIZE` disks, checks referenced volumes, and writes `size=` into each disk.
+    /// Allocates `STORAGE:SIZE` disks, checks referenced volumes, and writes `size=` into each
+    /// disk. Returns the new volumes, and the copies the disks imported from images still need
+    /// (qemu-server `import_from_volid` copies the image into the new volume).
     fn allocate_disks(
         &mut self,
         kind: GuestKind,
@@ -217,8 +244,9 @@ impl Cluster {
         vmid: u64,
         config: &mut Config,
         keys: &[String],
-    ) -> Result<Vec<String>, PveError> {
+    ) -> Result<(Vec<String>, Vec<DiskCopy>), PveError> {
         let mut created = Vec::new();
+        let mut imports = Vec::new();
         for key in keys {
             let Some(value) = config.get(key).cloned() else {
                 continue;
@@ -236,9 +264,34 @@ impl Cluster {
             let (storage, rest) = file.split_once(':').ok_or_else(|| PveError::param(key, "invalid format - missing storage"))?;
             let def = self.storage_on_node(storage, node)?.clone();
             let content = if kind == GuestKind::Qemu { "images" } else { "rootdir" };
+            let new_disk = !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.');
+            let import_from = disk.get("import-from").map(str::to_string);
+            let mut data = None;
             let new_size = if rest == "cloudinit" {
                 Some(4u64 << 20)
-            } else if !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            } else if let Some(source) = &import_from {
+                // qemu-server `check_drive_param`: only `STORAGE:0` may import.
+                if !new_disk || rest.parse::<f64>().ok() != Some(0.0) {
+                    return Err(PveError::param(key, "'import-from' requires special syntax - use <storage ID>:0,import-from=<source>"));
+                }
+                let required: &[&str] = match key.as_str() {
+                    "efidisk0" => &["efitype", "pre-enrolled-keys"],
+                    "tpmstate0" => &["version"],
+                    _ => &[],
+                };
+                if let Some(missing) = required.iter().find(|option| disk.get(option).is_none()) {
+                    return Err(PveError::param(key, format!("need to specify '{missing}' when using 'import-from'")));
+                }
+                let (size, source_data) = self.import_source(node, key, source)?;
+                data = source_data;
+                disk.remove("import-from");
+                Some(size)
+            } else if key == "efidisk0" {
+                Some(efivars_size(&disk))
+            } else if key == "tpmstate0" {
+                // qemu-server `create_disks`: a fixed size (`TPMSTATE_DISK_SIZE`).
+                Some(TPMSTATE_DISK_SIZE)
+            } else if new_disk {
                 let gib: f64 = rest.parse().map_err(|_| PveError::param(key, "invalid size"))?;
                 Some((gib * (1u64 << 30) as f64) as u64)
             } else {
@@ -246,6 +299,12 @@ impl Cluster {
             };
             match new_size {
                 Some(size) => {
+                    let size = def.allocated_size(size);
+                    if key == "efidisk0" && disk.get("pre-enrolled-keys") == Some("1") {
+                        // qemu-server `OVMF::create_efidisk`: PVE 9's Microsoft-enrolled vars
+                        // carry the 2023 UEFI CA, which it records on the drive.
+                        disk.set("ms-cert", "2023k");
+                    }
                     if !def.content.iter().any(|c| c == content) {
                         return Err(PveError::server(format!("storage '{storage}' does not support content-type '{content}'")));
                     }
@@ -263,10 +322,21 @@ impl Cluster {
                         size,
                         ctime: now(),
                         vmid: Some(vmid),
-                        data: (rest != "cloudinit").then(|| new_data_marker(&volid)),
+                        data: data.or_else(|| (rest != "cloudinit").then(|| new_data_marker(&volid))),
                         ..Default::default()
                     });
                     created.push(volid.clone());
+                    if let Some(source) = &import_from {
+                        imports.push(DiskCopy {
+                            key: key.clone(),
+                            source: source.clone(),
+                            source_node: node.to_string(),
+                            target: volid.clone(),
+                            target_node: node.to_string(),
+                            size,
+                            mode: CopyMode::Full,
+                        });
+                    }
                     disk.set(volume_key(kind), volid);
                     if rest == "cloudinit" {
                         disk.set("media", "cdrom");
@@ -284,7 +354,34 @@ impl Cluster {
             }
             config.insert(key.clone(), disk.to_string_with_default(volume_key(kind)));
         }
-        Ok(created)
+        Ok((created, imports))
+    }
+
+    /// The size and data of the image a disk's `import-from` names, checked as qemu-server's
+    /// `check_storage_access` (the source's content type) and `import_from_volid` (its size)
+    /// do.
+    // PERMISSION: qemu-server `check_storage_access`: VM.Clone on /vms/{owner} for another VM's
+    // disk, else pve-storage `check_volume_access` (Datastore.Allocate, or Datastore.AllocateSpace
+    // or Datastore.Audit, on /storage/{source storage}); Datastore.AllocateSpace on the target.
+    fn import_source(&self, node: &str, key: &str, source: &str) -> Result<(u64, Option<String>), PveError> {
+        if !source.contains(':') {
+            // An absolute path is root@pam's only; this emulator has no such files.
+            return Err(PveError::server(format!("cannot import from '{source}' - could not get file size of {source}")));
+        }
+        let storage = storage_of(source);
+        self.storage_on_node(storage, node)?;
+        let volume = self.find_volume(node, source);
+        let vtype = volume.map(|v| v.content.as_str()).unwrap_or_else(|| guess_vtype(source));
+        if vtype != "images" && vtype != "import" {
+            return Err(PveError::param(key, format!("{source} has wrong type '{vtype}' - needs to be 'images' or 'import'")));
+        }
+        let volume = volume.ok_or_else(|| PveError::server(format!("cannot import from '{source}' - could not get size of {source}")))?;
+        if volume.volid.ends_with("-cloudinit") {
+            return Err(PveError::server(format!("cannot import from '{source}' - cannot import from cloudinit disk")));
+        }
+        let size = if volume.content == "images" { Some(volume.size) } else { volume.virtual_size };
+        let size = size.ok_or_else(|| PveError::server(format!("cannot import from '{source}' - could not get size of {source}")))?;
+        Ok((size, volume.data.clone()))
     }
 
     /// Gives NICs without a MAC one, keeps the MAC of a NIC that already had one, checks bridges.
@@ -343,8 +440,9 @@ impl Cluster {
     }
 
     /// Checks a create or restore and makes the guest, its disks allocated and its config locked
-    /// (`lock: create`) until the task ends.
-    pub fn create_guest(&mut self, new: &NewGuest) -> Result<Vec<String>, PveError> {
+    /// (`lock: create`) until the task ends; returns the new volumes and the image copies left
+    /// to the task.
+    pub fn create_guest(&mut self, new: &NewGuest) -> Result<(Vec<String>, Vec<DiskCopy>), PveError> {
         let NewGuest { kind, vmid, .. } = *new;
         let node = new.node.as_str();
         let mut config: Config = Config::new();
@@ -450,8 +548,8 @@ impl Cluster {
             }
         }
         let keys = disk_keys(kind, &config);
-        let created = match self.allocate_disks(kind, node, vmid, &mut config, &keys) {
-            Ok(created) => created,
+        let (created, imports) = match self.allocate_disks(kind, node, vmid, &mut config, &keys) {
+            Ok(allocated) => allocated,
             Err(e) => {
                 self.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
                 return Err(e);
@@ -477,7 +575,7 @@ impl Cluster {
             p.vms.push(vmid);
         }
         self.guests.insert(vmid, Guest::new(vmid, node.to_string(), kind, config));
-        Ok(created)
+        Ok((created, imports))
     }
 
     /// The end of a create task: the guest unlocked (and started if asked), or removed on failure.
@@ -929,7 +1027,7 @@ impl Cluster {
 /// made, and the task that finishes it started. `guest` is the guest as the request found it.
 impl Emulator {
     pub fn create_guest(self: &Arc<Self>, new: NewGuest, user: &str) -> Result<Upid, PveError> {
-        let created = self.cluster().create_guest(&new)?;
+        let (created, imports) = self.cluster().create_guest(&new)?;
         // From here on the config's `lock: create` keeps others out, as in PVE.
         let NewGuest { kind, vmid, start, .. } = new;
         let restoring = new.restore_from.is_some();
@@ -960,6 +1058,15 @@ impl Emulator {
                             let verb = if restoring { "restore" } else { "create" };
                             return Err(format!("unable to {verb} {word} {vmid} - {message}"));
                         }
+                    }
+                    // Disks made from images get the image's data, at the storages' bandwidth.
+                    for copy in &imports {
+                        ctx.log(format!("create full clone of drive {} ({})", copy.key, copy.source));
+                        let log = |line: String| ctx.log(line);
+                        ctx.emulator
+                            .transfer_volume(&copy.source_node, &copy.source, &copy.target_node, storage_of(&copy.target), copy.size, &log)
+                            .await;
+                        ctx.log(format!("{}: successfully created disk '{}'", copy.key, copy.target));
                     }
                     ctx.take_time().await;
                     let mut log = Vec::new();

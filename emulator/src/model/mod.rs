@@ -5,6 +5,7 @@
 
 pub mod access;
 mod cluster;
+mod downloads;
 mod guests;
 mod ha;
 mod migrate;
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 
 pub use cluster::PoolUpdate;
+pub use downloads::{Download, image_virtual_size};
 pub use guests::{CloneRequest, ConfigUpdate, NewGuest, WriteCheck};
 pub use ha::RuleRow;
 pub use ha::{HA_OPTIONS, HaAction, HaDisarm, HaManager, HaRule, HaService};
@@ -111,6 +113,14 @@ pub struct Volume {
     /// For backup archives: the data markers of the guest's disks, by config key.
     #[serde(default)]
     pub archived_data: BTreeMap<String, String>,
+    /// For disk images (`import/*.qcow2`, `*.raw`): the size of the disk the image holds, which
+    /// the file's length is not for qcow2.
+    #[serde(default)]
+    pub virtual_size: Option<u64>,
+    /// For downloaded files: their hex digest by algorithm (md5 … sha512), so a download of the
+    /// same name with a checksum can tell whether the file is already there, without the data dir.
+    #[serde(default)]
+    pub checksums: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -154,6 +164,20 @@ impl StorageDef {
             ("dir" | "nfs", None) => "qcow2".into(),
             _ => "raw".into(),
         }
+    }
+}
+
+impl StorageDef {
+    /// What a storage makes of a request for `bytes`: LVM rounds a volume up to its 4 MiB
+    /// extents (pve-storage `LvmThinPlugin::alloc_image` asks lvcreate for KiB), ZFS a zvol up to
+    /// its 16 KiB volblocksize; files are as asked.
+    pub fn allocated_size(&self, bytes: u64) -> u64 {
+        let unit: u64 = match self.storage_type.as_str() {
+            "lvm" | "lvmthin" => 4 << 20,
+            "zfspool" => 16 << 10,
+            _ => 1,
+        };
+        bytes.div_ceil(unit) * unit
     }
 }
 

@@ -7,10 +7,17 @@ use pve_api::GuestKind;
 use super::{Cluster, Config, Guest, Node, StorageDef, Volume};
 
 impl Cluster {
-    /// A fresh cluster: `nodes` nodes named pve1.., local/local-lvm/local-zfs per node, shared
-    /// `backup` storage, bridges vmbr0/vmbr1, an Ubuntu 24.04 cloud-init template at VMID 9000 and
-    /// an LXC template volume on every node.
+    /// The seeded cluster (`bare`) with an Ubuntu 24.04 cloud-init template at VMID 9000 on pve1
+    /// and an LXC template volume on every node, as the tests and the lab start from.
     pub fn seeded(node_count: usize, now: i64, data_dir: Option<&std::path::Path>) -> Self {
+        let mut cluster = Self::bare(node_count, data_dir);
+        cluster.seed_templates(now);
+        cluster
+    }
+
+    /// A fresh install: `nodes` nodes named pve1.., local/local-lvm/local-zfs per node, shared
+    /// `backup` storage, bridges vmbr0/vmbr1, and no guest or template.
+    pub fn bare(node_count: usize, data_dir: Option<&std::path::Path>) -> Self {
         let nodes = (1..=node_count.max(1))
             .map(|i| Node {
                 name: format!("pve{i}"),
@@ -67,7 +74,7 @@ impl Cluster {
                 nodes: None,
             },
         );
-        let mut cluster = Cluster {
+        Cluster {
             name: "homelab".into(),
             nodes,
             storages,
@@ -81,7 +88,11 @@ impl Cluster {
             ha_groups: BTreeMap::new(),
             ha_manager: Default::default(),
             access: Default::default(),
-        };
+        }
+    }
+
+    fn seed_templates(&mut self, now: i64) {
+        let cluster = self;
         let node_names: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
         for node in &node_names {
             cluster.volumes.push(Volume {
@@ -145,6 +156,5 @@ impl Cluster {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         cluster.guests.insert(9000, Guest::new(9000, "pve1".into(), GuestKind::Qemu, config));
-        cluster
     }
 }

@@ -46,6 +46,14 @@ impl Cluster {
             )));
         }
         self.remove_volume_on(node, volid);
+        // A downloaded file lives in the storage's directory too (pve-storage `vdisk_free` unlinks it).
+        if matches!(volume.content.as_str(), "iso" | "vztmpl" | "import")
+            && let Some(dir) = self.storage(&volume.storage).and_then(|s| s.path.clone())
+            && let Some((_, name)) = volid.split_once('/')
+        {
+            let file = std::path::Path::new(&dir).join(pve_api::storage_files::content_subdir(&volume.content)).join(name);
+            let _ = std::fs::remove_file(file);
+        }
         Ok(volume)
     }
 

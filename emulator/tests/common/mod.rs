@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use pve_api::{ApiError, ClientConfig, Credentials, Params, PveClient, Retry, RetryPolicy, TaskWait, Upid};
 use pve_emulator::config::TEST_TOKEN;
+pub use pve_emulator::fixtures::{qcow2_image, serve_files};
 use pve_emulator::{EmulatorConfig, RunningEmulator};
 use reqwest::Method;
 use serde_json::Value;

@@ -8,6 +8,7 @@ pub mod acl;
 pub mod api_token;
 pub mod backup_job;
 pub mod group;
+pub mod download_file;
 pub mod guest;
 pub mod ha_resource;
 pub mod ha_rule;

@@ -44,12 +44,23 @@ pub(super) fn write_only_names(schema: &Block) -> impl Iterator<Item = &'static 
     schema.attributes.iter().filter(|a| a.write_only).map(|a| a.name)
 }
 
-/// Copies the write-only attributes of `from` into `into` (an object), for clients that keep them
-/// as ordinary values.
+/// Copies the write-only attributes of `from` into `into` (an object), nested blocks' too (list
+/// items by position), for clients that keep them as ordinary values.
 pub(super) fn keep_write_only(schema: &Block, from: &Value, into: &mut Value) {
     if let Value::Map(attributes) = into {
         for name in write_only_names(schema) {
             attributes.insert(name.to_string(), from.get(name).clone());
+        }
+        for nested in &schema.blocks {
+            match (attributes.get_mut(nested.name), from.get(nested.name)) {
+                (Some(Value::List(items)), Value::List(sources)) => {
+                    for (item, source) in items.iter_mut().zip(sources) {
+                        keep_write_only(&nested.block, source, item);
+                    }
+                }
+                (Some(item @ Value::Map(_)), source) => keep_write_only(&nested.block, source, item),
+                _ => {}
+            }
         }
     }
 }

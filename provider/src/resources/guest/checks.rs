@@ -31,6 +31,10 @@ pub const ROOTDIR: &str = "rootdir";
 pub const SNIPPETS: &str = "snippets";
 /// The content type of container OS templates.
 pub const VZTMPL: &str = "vztmpl";
+/// The content type of disk images VM disks are imported from (`import_from`).
+pub const IMPORT: &str = "import";
+/// The content type of ISO images.
+pub const ISO: &str = "iso";
 
 /// A volume the plan allocates, or a snippet it writes, on a storage of the guest's node.
 pub struct VolumeWant {
@@ -91,6 +95,12 @@ pub struct TemplateWant {
     pub volume: String,
 }
 
+/// A disk image a new VM disk is made from (`import_from`).
+pub struct ImageWant {
+    pub at: Path,
+    pub volume: String,
+}
+
 /// What one guest's plan asks of the cluster.
 pub struct Wants {
     pub kind: GuestKind,
@@ -102,16 +112,32 @@ pub struct Wants {
     pub vcpus: Option<VcpuWant>,
     pub clone: Option<CloneWant>,
     pub template: Option<TemplateWant>,
+    pub images: Vec<ImageWant>,
 }
 
 impl Wants {
     pub fn new(kind: GuestKind, node: &str, node_at: Path) -> Self {
-        Self { kind, node: node.to_string(), node_at, volumes: Vec::new(), nics: Vec::new(), vcpus: None, clone: None, template: None }
+        Self {
+            kind,
+            node: node.to_string(),
+            node_at,
+            volumes: Vec::new(),
+            nics: Vec::new(),
+            vcpus: None,
+            clone: None,
+            template: None,
+            images: Vec::new(),
+        }
     }
 
     /// Nothing new to ask: an update that keeps node, storages and bridges costs no request.
     pub fn is_empty(&self) -> bool {
-        self.volumes.is_empty() && self.nics.is_empty() && self.vcpus.is_none() && self.clone.is_none() && self.template.is_none()
+        self.volumes.is_empty()
+            && self.nics.is_empty()
+            && self.vcpus.is_none()
+            && self.clone.is_none()
+            && self.template.is_none()
+            && self.images.is_empty()
     }
 }
 
@@ -159,6 +185,9 @@ pub async fn check(ctx: &Context, wants: &Wants) -> Diagnostics {
     if let Some(template) = &wants.template {
         check_template(ctx, &wants.node, template, &mut diags).await;
     }
+    for image in &wants.images {
+        check_image(ctx, &wants.node, image, &mut diags).await;
+    }
     if let Some(first) = wants.nics.first() {
         match ctx.node_bridges(&wants.node).await {
             Ok(interfaces) => {
@@ -202,6 +231,8 @@ fn content_words(content: &str) -> &str {
         ROOTDIR => "container volumes",
         SNIPPETS => "snippets",
         VZTMPL => "container templates",
+        ISO => "ISO images",
+        IMPORT => "disk images to import",
         other => other,
     }
 }
@@ -237,6 +268,8 @@ pub(crate) fn storage_problem(storages: &[StorageInfo], node: &str, storage: &st
             IMAGES => "Storage cannot hold VM disks",
             ROOTDIR => "Storage cannot hold container volumes",
             SNIPPETS => "Storage cannot hold snippets",
+            ISO => "Storage cannot hold ISO images",
+            IMPORT => "Storage cannot hold import images",
             _ => "Storage cannot hold templates",
         };
         let holds = found.content.as_deref().filter(|c| !c.is_empty()).unwrap_or("nothing");
@@ -367,9 +400,9 @@ async fn check_template(ctx: &Context, node: &str, template: &TemplateWant, diag
         diags.push(not_found(format!("{}: {detail}", template.volume)));
         return;
     }
-    match ctx.storage_templates(node, storage).await {
-        Ok(volumes) => {
-            if !volumes.iter().any(|v| v.volid == template.volume) {
+    match ctx.has_volume(node, storage, VZTMPL, &template.volume).await {
+        Ok((found, volumes)) => {
+            if !found {
                 let mut there: Vec<&str> = volumes.iter().map(|v| v.volid.as_str()).collect();
                 there.sort_unstable();
                 let listed = if there.is_empty() {
@@ -381,6 +414,41 @@ async fn check_template(ctx: &Context, node: &str, template: &TemplateWant, diag
             }
         }
         Err(e) => diags.push(api_error(format!("Listing the templates on storage '{storage}' of node {node}"), &e).at(template.at.clone())),
+    }
+}
+
+/// An `import_from` volume must be a disk image on the guest's node: a file with content
+/// `import` (qemu-server refuses other types: "needs to be 'images' or 'import'") or a VM disk.
+async fn check_image(ctx: &Context, node: &str, image: &ImageWant, diags: &mut Diagnostics) {
+    let Some((storage, name)) = image.volume.split_once(':') else { return };
+    // pve-storage `parse_volname`: the directory names the content type; a bare name is an image.
+    let vtype = match name.split_once('/').map(|(dir, _)| dir) {
+        Some(dir @ (IMPORT | ISO | VZTMPL | "backup" | SNIPPETS)) => dir,
+        _ => IMAGES,
+    };
+    if vtype != IMPORT && vtype != IMAGES {
+        let detail = format!(
+            "{} has content type '{vtype}'; import_from takes a disk image (content 'import', e.g. a pve_download_file with content = \"import\") or a VM disk",
+            image.volume
+        );
+        diags.push(Diagnostic::error("Not a disk image", detail).at(image.at.clone()));
+        return;
+    }
+    let Some(storages) = storages_of(ctx, node, &image.at, diags).await else { return };
+    if let Some((_, detail)) = storage_problem(&storages, node, storage, vtype) {
+        diags.push(Diagnostic::error("Disk image not found", format!("{}: {detail}", image.volume)).at(image.at.clone()));
+        return;
+    }
+    match ctx.has_volume(node, storage, vtype, &image.volume).await {
+        Ok((true, _)) => {}
+        Ok((false, volumes)) => {
+            let mut there: Vec<&str> = volumes.iter().map(|v| v.volid.as_str()).collect();
+            there.sort_unstable();
+            let listed = if there.is_empty() { "none are there".to_string() } else { format!("there: {}", there.join(", ")) };
+            let detail = format!("storage '{storage}' on node {node} has no volume '{}'; {listed}", image.volume);
+            diags.push(Diagnostic::error("Disk image not found", detail).at(image.at.clone()));
+        }
+        Err(e) => diags.push(api_error(format!("Listing storage '{storage}' of node {node}"), &e).at(image.at.clone())),
     }
 }
 

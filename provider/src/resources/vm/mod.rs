@@ -35,7 +35,7 @@ use crate::plugin::schema::{Attribute, Block, Nesting, Validator};
 use crate::plugin::value::{Type, Value};
 use crate::provider::Context;
 
-use super::guest::checks::{self, CloneWant, IMAGES, SNIPPETS, VcpuWant, VolumeWant, Wants, bridge_wants};
+use super::guest::checks::{self, CloneWant, IMAGES, ImageWant, SNIPPETS, VcpuWant, VolumeWant, Wants, bridge_wants};
 use super::guest::{
     Creation, CreationFailed, Located, by_slot, check_ip, check_ipv4_config, check_node, check_tags, description_param, description_state,
     destroy, duplicate_slots, flag, gib_ceil, grow, guest_tags, indexed, json_text, keep_lifecycle_tags, locate, lowercase_sorted, migrate,
@@ -145,6 +145,23 @@ impl Resource<Context> for PveVm {
                     "PVE ignores ci_password when user-data comes from a snippet; log in with ci_ssh_keys instead.",
                 )
                 .at(attr(names::CI_PASSWORD)),
+            );
+        }
+        if config.get(names::EFI_DISK).is_set() && config.get(names::BIOS).as_str() != Some("ovmf") {
+            diags.push(
+                Diagnostic::error(
+                    "EFI disk without OVMF",
+                    "an efi_disk holds UEFI variables: set bios = \"ovmf\" (SeaBIOS, the default, has none)",
+                )
+                .at(attr(names::EFI_DISK)),
+            );
+        }
+        if config.get(names::CLOUD_INIT_STORAGE).is_set()
+            && config.get(names::DISK).as_list().unwrap_or_default().iter().any(|d| d.get(names::SLOT).as_str() == Some("ide2"))
+        {
+            diags.push(
+                Diagnostic::error("ide2 is the cloud-init drive's", "the cloud-init drive goes on ide2: give that disk another slot")
+                    .at(attr(names::CLOUD_INIT_STORAGE)),
             );
         }
         if config.get(names::TEMPLATE).as_bool() == Some(true) && config.get(names::STARTED).as_bool() == Some(true) {
@@ -308,6 +325,7 @@ impl Resource<Context> for PveVm {
                 (prior.get(names::DISK).as_list().unwrap_or_default(), planned.get(names::DISK).as_list().unwrap_or_default());
             let moves = storage_moves(&old_disks.iter().collect::<Vec<_>>(), &new_disks.iter().collect::<Vec<_>>());
             move_volumes(ctx, QEMU, &node, vmid, &moves, running, limit).await?;
+            Self::remove_special_disks(ctx, &node, vmid, &prior, &planned).await?;
             let current = ctx.client.guest_config(QEMU, &node, vmid).await.map_err(|e| api_failure("Reading the VM config", e))?;
             let mut params = Params::new();
             let mut deletes = Vec::new();
@@ -347,6 +365,8 @@ impl Resource<Context> for PveVm {
                 deletes.push("cicustom".into());
             }
             let prior_disks = by_slot(prior.get(names::DISK));
+            let imports = import_sources(&config);
+            let mut imported = Vec::new();
             let mut resizes = Vec::new();
             let mut kept = BTreeSet::new();
             for disk in planned.get(names::DISK).as_list().unwrap_or_default() {
@@ -367,9 +387,15 @@ impl Resource<Context> for PveVm {
                             params.insert(&slot, p.to_string_with_default("file"));
                         }
                     }
-                    _ => params.insert(&slot, new_disk_string(disk)),
+                    _ => {
+                        if imports.contains_key(&slot) {
+                            imported.push(slot.clone());
+                        }
+                        params.insert(&slot, new_disk_string(disk, imports.get(&slot)));
+                    }
                 }
             }
+            special_disk_params(Some(&current), &prior, &planned, &mut params);
             // Removed disks are detached and their volumes destroyed, as the config says.
             let mut removed_volumes = BTreeSet::new();
             for slot in prior_disks.keys().filter(|s| !kept.contains(*s)) {
@@ -391,6 +417,7 @@ impl Resource<Context> for PveVm {
             for (slot, size) in resizes {
                 grow(ctx, QEMU, &node, vmid, &slot, size, limit).await?;
             }
+            Self::grow_imported(ctx, &node, vmid, &planned, &imported, limit).await?;
             if had_snippet && !wants_snippet {
                 Self::remove_snippet(ctx, &node, vmid, &prior).await;
             }

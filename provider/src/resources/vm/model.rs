@@ -51,8 +51,73 @@ pub(super) fn disk_from_config(slot: &str, value: &str) -> Option<Value> {
         ("ssd", disk.get(names::SSD).is_some_and(flag).into()),
         ("cache", disk.get(names::CACHE).map(str::to_string).into()),
         ("backup", disk.get(names::BACKUP).is_none_or(flag).into()),
+        // Write-only: PVE does not keep where a disk was imported from.
+        (names::IMPORT_FROM, Value::Null),
     ]))
 }
+
+/// The `import_from` of each disk of the configuration, by slot (write-only: only the
+/// configuration has it, never the plan or the state). Unknown values are left out.
+pub(super) fn import_sources(config: &Value) -> BTreeMap<String, String> {
+    config
+        .get(names::DISK)
+        .as_list()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| Some((d.get(names::SLOT).as_str()?.to_string(), d.get(names::IMPORT_FROM).as_str()?.to_string())))
+        .collect()
+}
+
+/// The cloud-init drive as (slot, storage): the drive holding a `…-cloudinit` volume.
+pub(super) fn cloud_init_drive(config: &GuestConfig) -> Option<(String, String)> {
+    config.values.iter().filter(|(k, _)| is_disk_slot(k)).find_map(|(key, value)| {
+        let drive = PropertyString::parse(&json_text(value), Some("file")).ok()?;
+        let file = drive.get("file")?;
+        let (storage, volume) = file.split_once(':')?;
+        volume.ends_with("-cloudinit").then(|| (key.clone(), storage.to_string()))
+    })
+}
+
+/// An `efidisk0` entry as the `efi_disk` block (PVE's default `efitype` is `2m`).
+pub(super) fn efi_disk_from_config(value: &str) -> Option<Value> {
+    let drive = PropertyString::parse(value, Some("file")).ok()?;
+    let storage = drive.get("file")?.split(':').next()?.to_string();
+    Some(Value::object([
+        (names::STORAGE, storage.into()),
+        (names::TYPE, drive.get("efitype").unwrap_or("2m").into()),
+        (names::PRE_ENROLLED_KEYS, drive.get("pre-enrolled-keys").is_some_and(flag).into()),
+    ]))
+}
+
+/// A new `efidisk0` (qemu-server allocates it from the OVMF vars file; the `1` is ignored).
+pub(super) fn efi_disk_string(block: &Value) -> String {
+    let storage = block.get(names::STORAGE).as_str().unwrap_or("local-lvm");
+    let keys = if block.get(names::PRE_ENROLLED_KEYS).as_bool() == Some(true) { "1" } else { "0" };
+    format!("{storage}:1,efitype={},pre-enrolled-keys={keys}", block.get(names::TYPE).as_str().unwrap_or("4m"))
+}
+
+/// A `tpmstate0` entry as the `tpm_state` block.
+pub(super) fn tpm_state_from_config(value: &str) -> Option<Value> {
+    let drive = PropertyString::parse(value, Some("file")).ok()?;
+    let storage = drive.get("file")?.split(':').next()?.to_string();
+    Some(Value::object([(names::STORAGE, storage.into()), (names::VERSION, drive.get("version").unwrap_or("v1.2").into())]))
+}
+
+/// A new `tpmstate0` (qemu-server gives it a fixed 4 MiB; the `1` is ignored).
+pub(super) fn tpm_state_string(block: &Value) -> String {
+    format!(
+        "{}:1,version={}",
+        block.get(names::STORAGE).as_str().unwrap_or("local-lvm"),
+        block.get(names::VERSION).as_str().unwrap_or("v2.0")
+    )
+}
+
+/// The special disks that are blocks of their own: (block, config key, reader, writer).
+pub(super) type SpecialDisk = (&'static str, &'static str, fn(&str) -> Option<Value>, fn(&Value) -> String);
+pub(super) const SPECIAL_DISKS: [SpecialDisk; 2] = [
+    (names::EFI_DISK, "efidisk0", efi_disk_from_config, efi_disk_string),
+    (names::TPM_STATE, "tpmstate0", tpm_state_from_config, tpm_state_string),
+];
 
 /// Sets `key` to `value`, or removes it.
 pub(super) fn put(into: &mut PropertyString, key: &str, value: Option<&str>) {
@@ -84,9 +149,20 @@ pub(super) fn volume_of(drive: &str) -> String {
     PropertyString::parse(drive, Some("file")).ok().and_then(|p| p.get("file").map(str::to_string)).unwrap_or_default()
 }
 
-pub(super) fn new_disk_string(disk: &Value) -> String {
+/// A new disk: `STORAGE:SIZE`, or `STORAGE:0,import-from=VOLUME` (qemu-server's syntax for a
+/// disk made from an image, which gets the image's size).
+pub(super) fn new_disk_string(disk: &Value, import_from: Option<&String>) -> String {
     let mut p = PropertyString::new();
-    p.set("file", format!("{}:{}", disk.get(names::STORAGE).as_str().unwrap_or("local-lvm"), disk.get(names::SIZE).as_i64().unwrap_or(1)));
+    let storage = disk.get(names::STORAGE).as_str().unwrap_or("local-lvm");
+    match import_from {
+        Some(source) => {
+            p.set("file", format!("{storage}:0"));
+            p.set("import-from", source.as_str());
+        }
+        None => {
+            p.set("file", format!("{storage}:{}", disk.get(names::SIZE).as_i64().unwrap_or(1)));
+        }
+    }
     disk_options(disk, &mut p);
     p.to_string_with_default("file")
 }
@@ -209,6 +285,14 @@ pub(super) fn state_from_config(
     s.insert(names::STARTED.into(), running.into());
     s.insert(names::AGENT.into(), text(config, "agent").is_some_and(|a| a.split(',').any(|p| p == "1" || p == "enabled=1")).into());
     s.insert(names::SERIAL_CONSOLE.into(), (text(config, "vga").as_deref() == Some("serial0")).into());
+    s.insert(names::CLOUD_INIT_STORAGE.into(), cloud_init_drive(config).map(|(_, storage)| storage).into());
+    // EFI and TPM disks are state only where the configuration has the block (a clone's template
+    // may have them unmanaged), and on import, which shows all there is.
+    for (block, key, read, _) in SPECIAL_DISKS {
+        let managed = prior.is_null() || prior.get(block).is_set();
+        let value = text(config, key).filter(|_| managed).and_then(|v| read(&v));
+        s.insert(block.into(), value.unwrap_or(Value::Null));
+    }
     s.insert(names::POOL.into(), pool.into());
     s.insert(names::TAGS.into(), guest_tags(config, prior.get(names::TAGS)));
     // Disks in the prior order, then any others by slot.
@@ -358,6 +442,29 @@ pub(super) fn config_params(planned: &Value, prior: &Value, params: &mut Params,
     deletes.extend((new_ips.len()..old_ips.len()).map(|i| format!("ipconfig{i}")));
 }
 
+/// The config parameters for the cloud-init drive and the EFI and TPM disks a plan adds, from
+/// the VM's `current` config (None before it exists) and the `prior` state.
+pub(super) fn special_disk_params(current: Option<&GuestConfig>, prior: &Value, planned: &Value, params: &mut Params) {
+    if let Some(storage) = planned.get(names::CLOUD_INIT_STORAGE).as_str()
+        && planned.get(names::CLOUD_INIT_STORAGE) != prior.get(names::CLOUD_INIT_STORAGE)
+    {
+        let have = current.and_then(cloud_init_drive);
+        if have.as_ref().map(|(_, s)| s.as_str()) != Some(storage) {
+            // qemu-server makes the drive from `STORAGE:cloudinit`, in the slot it had (ide2 by convention).
+            let slot = have.map(|(slot, _)| slot).unwrap_or_else(|| "ide2".to_string());
+            params.insert(slot, format!("{storage}:cloudinit"));
+        }
+    }
+    for (block, key, _, write) in SPECIAL_DISKS {
+        let wanted = planned.get(block);
+        let there = current.is_some_and(|c| c.values.contains_key(key));
+        // A changed or removed disk was taken away before (`remove_special_disks`).
+        if wanted.is_set() && !there {
+            params.insert(key, write(wanted));
+        }
+    }
+}
+
 /// The node a plan's checks look at: where the VM will be when it is created (or replaced), and
 /// where it is now (`current_node`, which HA may have moved it to) when it is updated.
 fn checked_node(planned: &Value, creating: bool) -> Option<&str> {
@@ -383,6 +490,28 @@ pub(super) fn cluster_wants(prior: &Value, config: &Value, planned: &Value, crea
         if creating || before.is_none_or(|b| b.get(names::STORAGE) != disk.get(names::STORAGE)) {
             wants.volumes.push(VolumeWant { at: at(names::DISK, i, names::STORAGE), storage: storage.into(), content: IMAGES });
         }
+    }
+    let imports = import_sources(config);
+    for (i, disk) in disks.iter().enumerate() {
+        let Some(slot) = disk.get(names::SLOT).as_str() else { continue };
+        if let Some(volume) = imports.get(slot)
+            && (creating || !prior_disks.contains_key(slot))
+        {
+            wants.images.push(ImageWant { at: at(names::DISK, i, names::IMPORT_FROM), volume: volume.clone() });
+        }
+    }
+    for (block, ..) in SPECIAL_DISKS {
+        if let Some(storage) = planned.get(block).get(names::STORAGE).as_str()
+            && (creating || planned.get(block).get(names::STORAGE) != prior.get(block).get(names::STORAGE))
+        {
+            let at = vec![Step::Attr(block.into()), Step::Attr(names::STORAGE.into())];
+            wants.volumes.push(VolumeWant { at, storage: storage.into(), content: IMAGES });
+        }
+    }
+    if let Some(storage) = planned.get(names::CLOUD_INIT_STORAGE).as_str()
+        && (creating || planned.get(names::CLOUD_INIT_STORAGE) != prior.get(names::CLOUD_INIT_STORAGE))
+    {
+        wants.volumes.push(VolumeWant { at: attr(names::CLOUD_INIT_STORAGE), storage: storage.into(), content: IMAGES });
     }
     let snippet_storage_is_new = creating
         || !crate::resources::guest::cloud_init::wanted(prior)
@@ -515,6 +644,58 @@ mod tests {
         assert_eq!(nic.get(names::MAC), &Value::from("BC:24:11:00:00:01"));
         assert_eq!(nic.get(names::VLAN).as_i64(), Some(10));
         assert_eq!(nic_string(&nic), "virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=10,firewall=1");
+    }
+
+    #[test]
+    fn imported_disks_use_qemu_servers_syntax() {
+        let disk = Value::object([(names::STORAGE, "local-lvm".into()), (names::SIZE, 8i64.into()), (names::DISCARD, true.into())]);
+        let source = "local:import/noble.qcow2".to_string();
+        assert_eq!(new_disk_string(&disk, Some(&source)), "local-lvm:0,import-from=local:import/noble.qcow2,discard=on");
+        assert_eq!(new_disk_string(&disk, None), "local-lvm:8,discard=on");
+        let config = Value::object([(
+            names::DISK,
+            Value::List(vec![Value::object([(names::SLOT, "scsi0".into()), (names::IMPORT_FROM, source.clone().into())])]),
+        )]);
+        assert_eq!(import_sources(&config).get("scsi0"), Some(&source));
+    }
+
+    #[test]
+    fn efi_and_tpm_disks_round_trip() {
+        let efi = efi_disk_from_config("local-lvm:vm-100-disk-1,efitype=4m,pre-enrolled-keys=1,ms-cert=2023k,size=4M").unwrap();
+        assert_eq!(efi.get(names::STORAGE), &Value::from("local-lvm"));
+        assert_eq!(efi.get(names::TYPE), &Value::from("4m"));
+        assert_eq!(efi.get(names::PRE_ENROLLED_KEYS).as_bool(), Some(true));
+        assert_eq!(efi_disk_string(&efi), "local-lvm:1,efitype=4m,pre-enrolled-keys=1");
+        assert_eq!(efi_disk_from_config("local-lvm:vm-100-disk-1,size=128K").unwrap().get(names::TYPE), &Value::from("2m"));
+        let tpm = tpm_state_from_config("local-zfs:vm-100-disk-2,size=4M,version=v2.0").unwrap();
+        assert_eq!(tpm_state_string(&tpm), "local-zfs:1,version=v2.0");
+    }
+
+    #[test]
+    fn special_disks_are_added_once() {
+        let planned = Value::object([
+            (names::CLOUD_INIT_STORAGE, "local-lvm".into()),
+            (
+                names::EFI_DISK,
+                Value::object([(names::STORAGE, "local-lvm".into()), (names::TYPE, "4m".into()), (names::PRE_ENROLLED_KEYS, false.into())]),
+            ),
+        ]);
+        let mut params = Params::new();
+        special_disk_params(None, &Value::Null, &planned, &mut params);
+        let sent: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert!(sent.contains(&("ide2".into(), "local-lvm:cloudinit".into())), "{sent:?}");
+        assert!(sent.contains(&("efidisk0".into(), "local-lvm:1,efitype=4m,pre-enrolled-keys=0".into())), "{sent:?}");
+        // A clone whose template has both already: nothing to add.
+        let current = GuestConfig {
+            values: [("ide2", "local-lvm:vm-101-cloudinit,media=cdrom"), ("efidisk0", "local-lvm:vm-101-disk-1,efitype=4m,size=4M")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), serde_json::Value::from(v)))
+                .collect(),
+            digest: String::new(),
+        };
+        let mut params = Params::new();
+        special_disk_params(Some(&current), &Value::Null, &planned, &mut params);
+        assert_eq!(params.iter().count(), 0);
     }
 
     #[test]

@@ -27,6 +27,41 @@ pub(super) fn disk_block() -> Block {
             Attribute::optional(names::CACHE, Type::String, "Cache mode: `none`, `writethrough`, `writeback`, `unsafe`, `directsync`.")
                 .validate(Validator::OneOf(&["none", "writethrough", "writeback", "unsafe", "directsync"])),
             Attribute::optional_computed(names::BACKUP, Type::Bool, "Include the disk in vzdump backups. Default true.").default(true),
+            Attribute::optional(names::IMPORT_FROM, Type::String, "Disk image the new disk is made from (PVE's `import-from`): a volume with content `import`, e.g. `pve_download_file.image.volume_id`, or another VM's disk. The disk gets the image's size and is then grown to `size` (which must not be smaller). Used when the disk is created only (write-only): to rebuild from a new image, replace the VM (`replace_triggered_by` on the download).")
+                .validate(Validator::volume_id("is not a volume ID like local:import/noble.qcow2"))
+                .write_only(),
+        ],
+    )
+}
+
+pub(super) fn efi_disk_block() -> Block {
+    Block::new(
+        "The EFI vars disk of an OVMF VM (`efidisk0`); needs `bios = \"ovmf\"`. Changing it makes a new disk (the old vars are lost); removing the block destroys the disk.",
+        vec![
+            Attribute::required(names::STORAGE, Type::String, "Storage for the EFI disk, e.g. `local-lvm`.")
+                .validate(Validator::storage_id()),
+            Attribute::optional_computed(names::TYPE, Type::String, "`4m` (default; needed for Secure Boot) or the legacy `2m`.")
+                .validate(Validator::OneOf(&["2m", "4m"]))
+                .default("4m"),
+            Attribute::optional_computed(
+                names::PRE_ENROLLED_KEYS,
+                Type::Bool,
+                "Enroll the distribution and Microsoft Secure Boot keys (Secure Boot on). Default false.",
+            )
+            .default(false),
+        ],
+    )
+}
+
+pub(super) fn tpm_state_block() -> Block {
+    Block::new(
+        "A TPM state disk (`tpmstate0`), e.g. for Windows 11. Changing it makes a new TPM (its secrets are lost); removing the block destroys it.",
+        vec![
+            Attribute::required(names::STORAGE, Type::String, "Storage for the TPM state, e.g. `local-lvm`.")
+                .validate(Validator::storage_id()),
+            Attribute::optional_computed(names::VERSION, Type::String, "TPM version: `v2.0` (default) or `v1.2`.")
+                .validate(Validator::OneOf(&["v1.2", "v2.0"]))
+                .default("v2.0"),
         ],
     )
 }
@@ -114,6 +149,8 @@ impl PveVm {
             Attribute::optional_computed(names::OS_TYPE, Type::String, "Guest OS type. Default `l26` (Linux).")
                 .validate(Validator::OneOf(&["l26", "l24", "win11", "win10", "win8", "win7", "w2k8", "wvista", "wxp", "w2k", "solaris", "other"]))
                 .default("l26"),
+            Attribute::optional_computed(names::CLOUD_INIT_STORAGE, Type::String, "Storage of the cloud-init drive (`ide2` unless the VM has it elsewhere). A clone keeps its template's drive when unset; a VM built from scratch gets one only when set. Removing the attribute keeps the drive.")
+                .validate(Validator::storage_id()),
             Attribute::optional_computed(names::SERIAL_CONSOLE, Type::Bool, "Serial console as display (cloud images). Default false.").default(false),
             Attribute::optional(names::CI_USER, Type::String, "Cloud-init user."),
             Attribute::optional(names::CI_PASSWORD, Type::String, "Cloud-init password. Write-only: sent to PVE (which stores a hash), never kept in state.")
@@ -156,5 +193,7 @@ pub(super) fn schema() -> Block {
     .with_block(names::DISK, Nesting::List { min: 0, max: 30 }, disk_block())
     .with_block(names::NETWORK, Nesting::List { min: 0, max: 32 }, network_block())
     .with_block(names::IP_CONFIG, Nesting::List { min: 0, max: 32 }, ip_config_block())
+    .with_block(names::EFI_DISK, Nesting::Single, efi_disk_block())
+    .with_block(names::TPM_STATE, Nesting::Single, tpm_state_block())
     .with_block(names::TIMEOUTS, Nesting::Single, timeouts_block())
 }

@@ -113,6 +113,66 @@ impl PveVm {
         Ok(())
     }
 
+    /// Disks made from an image have the image's size: each is grown to its planned `size`, and
+    /// refused when the image is larger (PVE cannot shrink it).
+    pub(super) async fn grow_imported(
+        ctx: &Context,
+        node: &str,
+        vmid: u64,
+        planned: &Value,
+        slots: &[String],
+        limit: Duration,
+    ) -> Result<(), Diagnostics> {
+        if slots.is_empty() {
+            return Ok(());
+        }
+        let config = ctx.client.guest_config(QEMU, node, vmid).await.map_err(|e| api_failure("Reading the VM config", e))?;
+        let disks = planned.get(names::DISK).as_list().unwrap_or_default();
+        for slot in slots {
+            let Some((i, disk)) = disks.iter().enumerate().find(|(_, d)| d.get(names::SLOT).as_str() == Some(slot.as_str())) else {
+                continue;
+            };
+            let have = text(&config, slot).and_then(|v| disk_from_config(slot, &v)).and_then(|d| d.get(names::SIZE).as_i64()).unwrap_or(0);
+            let want = disk.get(names::SIZE).as_i64().unwrap_or(1);
+            if want < have {
+                let detail = format!("{slot} was made from an image of {have} GiB, larger than size = {want}: set size to at least {have}");
+                let at = vec![Step::Attr(names::DISK.into()), Step::Index(i as i64), Step::Attr(names::SIZE.into())];
+                return Err(Diagnostic::error("Image larger than the disk", detail).at(at).into());
+            }
+            if want > have {
+                grow(ctx, QEMU, node, vmid, slot, want, limit).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the EFI and TPM disks whose block the plan removes or changes (a changed one is
+    /// made anew by the update: PVE cannot convert one in place), their volumes destroyed.
+    pub(super) async fn remove_special_disks(
+        ctx: &Context,
+        node: &str,
+        vmid: u64,
+        prior: &Value,
+        planned: &Value,
+    ) -> Result<(), Diagnostics> {
+        let keys: Vec<&str> = SPECIAL_DISKS
+            .iter()
+            .filter(|(block, ..)| prior.get(block).is_set() && planned.get(block) != prior.get(block))
+            .map(|(_, key, ..)| *key)
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let current = ctx.client.guest_config(QEMU, node, vmid).await.map_err(|e| api_failure("Reading the VM config", e))?;
+        let volumes: BTreeSet<String> = keys.iter().filter_map(|k| text(&current, k)).map(|v| volume_of(&v)).collect();
+        let keys: Vec<&str> = keys.into_iter().filter(|k| current.values.contains_key(*k)).collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        update_config(ctx, QEMU, node, vmid, &Params::new().set("delete", keys.join(",")).set("digest", &current.digest)).await?;
+        Self::destroy_unused(ctx, node, vmid, &volumes).await
+    }
+
     /// Whether changes wait for the VM's next restart.
     pub(super) async fn has_pending(ctx: &Context, node: &str, vmid: u64) -> Result<bool, Diagnostics> {
         let pending = ctx.client.guest_pending(QEMU, node, vmid).await.map_err(|e| api_failure("Reading pending changes", e))?;
@@ -206,10 +266,20 @@ impl PveVm {
             deletes.retain(|k| k != "cicustom");
         }
         let mut resizes = Vec::new();
+        let imports = import_sources(config);
         for disk in &disks {
             let slot = disk.get(names::SLOT).as_str().unwrap_or_default();
             let size = disk.get(names::SIZE).as_i64().unwrap_or(1);
             match current.as_ref().and_then(|c| text(c, slot)) {
+                Some(_) if imports.contains_key(slot) => {
+                    let detail = format!(
+                        "{slot} comes from the clone source; import_from makes new disks only: use another slot, or build the VM without clone_vmid"
+                    );
+                    return Err(CreateError {
+                        partial: Self::read_state(ctx, vmid, planned).await.ok().flatten(),
+                        diagnostics: Diagnostic::error("Disk exists already", detail).into(),
+                    });
+                }
                 Some(existing) => {
                     let mut p = PropertyString::parse(&existing, Some("file")).unwrap_or_default();
                     let have = p.get("size").and_then(|s| pve_api::size::parse_size(s).ok()).unwrap_or(0);
@@ -229,9 +299,10 @@ impl PveVm {
                     p.remove("size");
                     params.insert(slot, p.to_string_with_default("file"));
                 }
-                None => params.insert(slot, new_disk_string(disk)),
+                None => params.insert(slot, new_disk_string(disk, imports.get(slot))),
             }
         }
+        special_disk_params(current.as_ref(), &Value::Null, planned, &mut params);
         let mut detached = BTreeSet::new();
         if let Some(current) = &current {
             // What the template has beyond the configuration goes: NICs, addressing, disks.
@@ -285,6 +356,10 @@ impl PveVm {
             if let Err(failed) = creation.run(ctx, limit, || Box::pin(ctx.client.create_guest(QEMU, &node, &params))).await {
                 return Err(Self::unbuilt(ctx, vmid, planned, failed).await);
             }
+        }
+        let imported: Vec<String> = imports.keys().cloned().collect();
+        if let Err(d) = Self::grow_imported(ctx, &node, vmid, planned, &imported, limit).await {
+            return Err(partial(d).await);
         }
         if let Err(d) = set_pool(ctx, vmid, &Value::Null, planned.get(names::POOL)).await {
             return Err(partial(d).await);
