@@ -650,20 +650,3 @@ impl Drop for S3Server {
         self.stop();
     }
 }
-
-/// Copies a directory tree (a module, an environment), leaving out Terraform's working files.
-pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap();
-        if name == ".terraform" || name == ".terraform.lock.hcl" || name == "terraform.tfstate" {
-            continue;
-        }
-        if path.is_dir() {
-            copy_tree(&path, &to.join(name));
-        } else {
-            std::fs::copy(&path, to.join(name)).unwrap();
-        }
-    }
-}
