@@ -250,9 +250,11 @@ impl Server {
         for (name, value) in &route.path_params {
             params.insert(name.clone(), value.clone());
         }
-        // The method's own check from the schema comes first, with the request's parameters as
-        // given, as pve-http-server calls `check_api2_permissions` before the handler validates
-        // them. Handlers make the checks inside them themselves (`ApiRequest::check`).
+        SCHEMA.validate(route.spec, &params).map_err(PveError::params)?;
+        // The method's own check from the schema. PVE makes it before the handler validates the
+        // parameters (pve-manager `HTTPServer.pm` rest_handler); here validation comes first, so
+        // every endpoint refuses unknown parameters alike, whoever calls. Handlers make the
+        // checks inside them themselves (`ApiRequest::check`).
         let authid = identity.as_ref().map(|i| i.userid.as_str());
         if authid.is_some_and(|id| id.contains('!')) && !route.spec.allowtoken {
             // pve-manager `HTTPServer.pm` rest_handler, before the permission check.
@@ -262,7 +264,6 @@ impl Server {
             ));
         }
         PermissionCheck { cluster: &self.emulator.cluster(), authid, params: &params }.method(&route.spec.permissions)?;
-        SCHEMA.validate(route.spec, &params).map_err(PveError::params)?;
         let config = &self.emulator.config;
         let fault = if self.emulator.chance(config.proxy_error_rate) {
             Some(PveError::status(596, "Broken pipe"))
