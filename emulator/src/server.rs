@@ -256,9 +256,18 @@ impl Server {
         for (name, value) in &route.path_params {
             params.insert(name.clone(), value.clone());
         }
-        // The method's own check from the schema comes first, with the request's parameters as
-        // given, as pve-http-server calls `check_api2_permissions` before the handler validates
-        // them. Handlers make the checks inside them themselves (`ApiRequest::check`).
+        SCHEMA.validate(route.spec, &params).map_err(PveError::params)?;
+        // The method's own check from the schema. PVE makes it before the handler validates the
+        // parameters (pve-manager `HTTPServer.pm` rest_handler); here validation comes first, so
+        // every endpoint refuses unknown parameters alike, whoever calls. Handlers make the
+        // checks inside them themselves (`ApiRequest::check`).
+        // pveproxy proxies a request for another node to it after authentication; a node that is
+        // down does not answer, and the permission check would have happened there.
+        if key.contains(" /nodes/{node}")
+            && let Some(node) = params.get("node")
+        {
+            self.emulator.cluster().proxy_to(node)?;
+        }
         let authid = identity.as_ref().map(|i| i.userid.as_str());
         if authid.is_some_and(|id| id.contains('!')) && !route.spec.allowtoken {
             // pve-manager `HTTPServer.pm` rest_handler, before the permission check.
@@ -267,15 +276,7 @@ impl Server {
                 format!("Permission check failed (URI '{path}' not available with API token, need proper ticket.\n)"),
             ));
         }
-        // pveproxy proxies a request for another node to it after authentication; a node that is
-        // down does not answer, and the permission check would have happened there.
-        if key.contains(" /nodes/{node}")
-            && let Some(node) = params.get("node")
-        {
-            self.emulator.cluster().proxy_to(node)?;
-        }
         PermissionCheck { cluster: &self.emulator.cluster(), authid, params: &params }.method(&route.spec.permissions)?;
-        SCHEMA.validate(route.spec, &params).map_err(PveError::params)?;
         let config = &self.emulator.config;
         let fault = if self.emulator.chance(config.proxy_error_rate) {
             Some(PveError::status(596, "Broken pipe"))

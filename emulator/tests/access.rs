@@ -77,6 +77,9 @@ async fn a_privilege_separated_token_without_acl_entries_can_do_nothing() {
     let rows = resources.as_array().unwrap();
     assert!(rows.iter().all(|r| r["type"] == "node"), "no guest, storage or pool rows: {rows:?}");
     assert!(rows.iter().all(|r| r.get("maxmem").is_none()), "node figures need Sys.Audit: {rows:?}");
+    let nodes = get(&token, "/nodes").await;
+    assert_eq!(nodes.as_array().unwrap().len(), 3, "every node is listed: {nodes}");
+    assert!(nodes[0].get("maxcpu").is_none() && nodes[0]["status"] == "online", "{nodes}");
     // The same list for root shows the template.
     assert!(get(&root, "/cluster/resources").await.as_array().unwrap().iter().any(|r| r["vmid"] == 9000));
 }

@@ -90,13 +90,7 @@ pub async fn resources(r: ApiRequest) -> ApiResult {
                 "maxcpu": node.cpus, "cpu": 0.03, "maxmem": node.memory, "mem": node.memory / 8, "maxdisk": 100u64 << 30, "disk": 12u64 << 30,
                 "uptime": uptime, "level": "", "cgroup-mode": 2,
             });
-            // Every node is listed; its figures only with Sys.Audit on it (pve-manager
-            // `Cluster.pm` resources, `extract_node_stats` with cleanup).
-            if !cluster.holds(&r.user, &format!("/nodes/{}", node.name), &["Sys.Audit"], false)
-                && let Some(fields) = row.as_object_mut()
-            {
-                fields.retain(|k, _| matches!(k.as_str(), "id" | "type" | "node" | "status"));
-            }
+            hide_figures_unless_audited(&cluster, &r.user, &node.name, &mut row);
             rows.push(row);
         }
     }
@@ -176,6 +170,17 @@ pub async fn nextid(r: ApiRequest) -> ApiResult {
     }
 }
 
+/// Every node is listed, its figures only with `Sys.Audit` on it (pve-manager `API2Tools.pm`
+/// `extract_node_stats` with `exclude_stats`, for `/nodes` and `/cluster/resources`).
+fn hide_figures_unless_audited(cluster: &crate::model::Cluster, authid: &str, node: &str, row: &mut Value) {
+    const FIGURES: [&str; 7] = ["uptime", "cpu", "mem", "disk", "maxcpu", "maxmem", "maxdisk"];
+    if !cluster.holds(authid, &format!("/nodes/{node}"), &["Sys.Audit"], false)
+        && let Some(fields) = row.as_object_mut()
+    {
+        fields.retain(|k, _| !FIGURES.contains(&k.as_str()));
+    }
+}
+
 pub async fn nodes(r: ApiRequest) -> ApiResult {
     let cluster = r.emulator.cluster();
     let uptime = (now() - r.emulator.boot_time).max(0) + 86_400;
@@ -189,11 +194,13 @@ pub async fn nodes(r: ApiRequest) -> ApiResult {
                     row["ssl_fingerprint"] = json!(NODE_FINGERPRINT);
                     return row;
                 }
-                json!({
+                let mut row = json!({
                     "node": n.name, "id": format!("node/{}", n.name), "type": "node", "status": "online",
                     "maxcpu": n.cpus, "cpu": 0.03, "maxmem": n.memory, "mem": n.memory / 8, "maxdisk": 100u64 << 30, "disk": 12u64 << 30,
                     "uptime": uptime, "level": "", "ssl_fingerprint": NODE_FINGERPRINT,
-                })
+                });
+                hide_figures_unless_audited(&cluster, &r.user, &n.name, &mut row);
+                row
             })
             .collect(),
     ))
