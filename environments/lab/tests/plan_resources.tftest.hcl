@@ -229,3 +229,22 @@ run "outputs_do_not_follow_ha_migrations" {
     error_message = "outputs.tf must not export node status or a next free VMID."
   }
 }
+
+# The lab's guests are typed by the modules: mount points (and any other attribute) reach them.
+run "container_mount_points_reach_the_module" {
+  command = plan
+
+  variables {
+    containers = {
+      lab-ct1 = { vmid = 202, mount_points = { mp0 = { path = "/data", size = 4 } } }
+    }
+    vms = {
+      lab-db = { vmid = 203, balloon = 1024, expiration_days = 3 }
+    }
+  }
+
+  assert {
+    condition     = module.containers[0].containers["lab-ct1"].mount_points["/data"] == 4 && module.vms.vms["lab-db"].balloon == 1024
+    error_message = "A container's mount_points and a VM's balloon reach the modules."
+  }
+}
