@@ -5,8 +5,8 @@ mock_provider "pve" {}
 
 variables {
   ssh_public_keys     = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 you@laptop\n"]
-  minio_server_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
-  minio_client_sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
+  minio_server_sha256 = join("", [for i in range(64) : "0"])
+  minio_client_sha256 = join("", [for i in range(64) : "1"])
   minio_root_password = join("-", ["fake", "root", "password", "for", "tests"])
 }
 
