@@ -28,8 +28,9 @@ variable "vmid" {
   default     = null
 
   validation {
-    # A conditional, not ||: Terraform 1.11 evaluates both sides of || and null >= 100 is an error.
-    condition     = var.vmid == null ? true : (floor(var.vmid) == var.vmid && var.vmid >= 100 && var.vmid <= 999999999)
+    # try(): Terraform 1.11 evaluates both sides of ||, and null >= 100 is an error. The same
+    # guard as modules/vm's.
+    condition     = var.vmid == null || try(var.vmid == floor(var.vmid) && var.vmid >= 100 && var.vmid <= 999999999, false)
     error_message = "vmid must be a whole number between 100 and 999999999 (PVE's VMID range), or null."
   }
 }
