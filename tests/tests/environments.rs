@@ -235,11 +235,7 @@ fn apply_example(name: &'static str, fills: &[(&str, String)]) -> (Environment, 
 /// As `apply_example`; with `defaults_but`, the example must also equal the variables' defaults
 /// except for the variables named there: a plan with only those set (the rest left to the
 /// defaults) changes nothing, so copying the example changes no existing guest.
-fn apply_example_keeping(
-    name: &'static str,
-    fills: &[(&str, String)],
-    defaults_but: Option<&[&str]>,
-) -> (Environment, serde_json::Value) {
+fn apply_example_keeping(name: &'static str, fills: &[(&str, String)], defaults_but: Option<&[&str]>) -> (Environment, serde_json::Value) {
     let env = Environment::new(name);
     let tfvars = tfvars_from_example(&env, fills);
     std::fs::write(env.dir().join("terraform.tfvars"), &tfvars).unwrap();
@@ -248,8 +244,7 @@ fn apply_example_keeping(
     let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
     assert_eq!(out.code, 0, "{name} re-plans clean after applying its example:\n{}", out.all());
     if let Some(kept) = defaults_but {
-        let only: Vec<&str> =
-            tfvars.lines().filter(|l| kept.iter().any(|k| l.split('=').next().unwrap_or("").trim() == *k)).collect();
+        let only: Vec<&str> = tfvars.lines().filter(|l| kept.iter().any(|k| l.split('=').next().unwrap_or("").trim() == *k)).collect();
         assert_eq!(only.len(), kept.len(), "{kept:?} are single lines of the example");
         std::fs::write(env.dir().join("terraform.tfvars"), only.join("\n") + "\n").unwrap();
         let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
@@ -300,11 +295,8 @@ fn k8s_applies_from_its_example() {
 
 #[test]
 fn monitoring_applies_from_its_example() {
-    let fills = [
-        ("minio_server_sha256", fake_sha256('1')),
-        ("minio_client_sha256", fake_sha256('2')),
-        ("grafana_deb_sha256", fake_sha256('3')),
-    ];
+    let fills =
+        [("minio_server_sha256", fake_sha256('1')), ("minio_client_sha256", fake_sha256('2')), ("grafana_deb_sha256", fake_sha256('3'))];
     // What has no default (the key, checksums, secrets) stays; everything else in the example
     // must be the defaults.
     let required = [
