@@ -111,7 +111,7 @@ variable "vms" {
     another environment's range (monitoring 110-119, prod 120-149, k8s 150-169).
   EOT
   # Typed by modules/vm (every attribute of its vms), not by a cut-down copy here.
-  type = any
+  type    = any
   default = {}
 
   validation {
@@ -133,7 +133,7 @@ variable "vms" {
 variable "containers" {
   description = "Lab containers by hostname (see modules/lxc for the attributes); none by default. Like VMs, give each a vmid of 200 or more."
   # Typed by modules/lxc (every attribute of its containers: mount_points too), not here.
-  type = any
+  type    = any
   default = {}
 
   validation {

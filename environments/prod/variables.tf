@@ -93,7 +93,7 @@ variable "vms" {
     default: node_exporter = true (main.tf). Typed by modules/vm, not here, so no attribute is
     out of reach and no default differs from the module's.
   EOT
-  type = any
+  type        = any
   default = {
     docker1 = {
       vmid    = 120

@@ -1,3 +1,9 @@
+locals {
+  # An IPv4 address (four decimal octets, 0-255, no leading zeros), written once for every
+  # validation in this module (validations may read locals since Terraform 1.9).
+  ipv4 = "((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+}
+
 # --- The VM -------------------------------------------------------------------
 
 variable "name" {
@@ -127,7 +133,7 @@ variable "ip" {
 
   validation {
     # modules/vm's IPv4 pattern, with a prefix length (dhcp is no choice here).
-    condition     = can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", var.ip))
+    condition     = can(regex("^${local.ipv4}/(3[0-2]|[12][0-9]|[1-9])$", var.ip))
     error_message = "ip must be an IPv4 address with a prefix length, e.g. 10.10.10.20/24 (not dhcp)."
   }
 }
@@ -137,7 +143,7 @@ variable "gateway" {
   type        = string
 
   validation {
-    condition     = can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", var.gateway))
+    condition     = can(regex("^${local.ipv4}$", var.gateway))
     error_message = "gateway must be an IPv4 address, e.g. 10.10.10.1."
   }
 }
