@@ -110,19 +110,8 @@ variable "vms" {
     a vmid of 200 or more: without one the provider takes the lowest free VMID, which can lie in
     another environment's range (monitoring 110-119, prod 120-149, k8s 150-169).
   EOT
-  type = map(object({
-    vmid            = optional(number)
-    ip              = optional(string, "dhcp")
-    cores           = optional(number, 2)
-    memory          = optional(number, 2048)
-    disk            = optional(number, 20)
-    docker          = optional(bool, false)
-    node_exporter   = optional(bool, false)
-    tags            = optional(list(string), [])
-    node            = optional(string)
-    expiration_days = optional(number)
-    no_expire       = optional(bool, false)
-  }))
+  # Typed by modules/vm (every attribute of its vms), not by a cut-down copy here.
+  type    = any
   default = {}
 
   validation {
@@ -131,30 +120,20 @@ variable "vms" {
   }
 
   validation {
-    condition     = alltrue([for v in values(var.vms) : v.vmid == null || try(v.vmid >= 200, false)])
+    condition     = alltrue([for v in values(var.vms) : try(v.vmid, null) == null || try(v.vmid >= 200, false)])
     error_message = "A lab VM's vmid must be 200 or more: lower VMIDs belong to other environments (monitoring 110-119, prod 120-149, k8s 150-169)."
   }
 
   validation {
-    condition     = !contains([for v in values(var.vms) : v.vmid if v.vmid != null], var.sandbox.vmid)
+    condition     = !contains([for v in values(var.vms) : v.vmid if try(v.vmid, null) != null], var.sandbox.vmid)
     error_message = "A lab VM's vmid repeats the sandbox's (sandbox.vmid, 200 by default)."
   }
 }
 
 variable "containers" {
   description = "Lab containers by hostname (see modules/lxc for the attributes); none by default. Like VMs, give each a vmid of 200 or more."
-  type = map(object({
-    vmid            = optional(number)
-    ip              = optional(string, "dhcp")
-    cores           = optional(number)
-    memory          = optional(number, 512)
-    disk            = optional(number, 8)
-    nesting         = optional(bool)
-    tags            = optional(list(string), [])
-    node            = optional(string)
-    expiration_days = optional(number)
-    no_expire       = optional(bool, false)
-  }))
+  # Typed by modules/lxc (every attribute of its containers: mount_points too), not here.
+  type    = any
   default = {}
 
   validation {
@@ -163,13 +142,13 @@ variable "containers" {
   }
 
   validation {
-    condition     = alltrue([for c in values(var.containers) : c.vmid == null || try(c.vmid >= 200, false)])
+    condition     = alltrue([for c in values(var.containers) : try(c.vmid, null) == null || try(c.vmid >= 200, false)])
     error_message = "A lab container's vmid must be 200 or more: lower VMIDs belong to other environments (monitoring 110-119, prod 120-149, k8s 150-169)."
   }
 
   validation {
     # The modules check uniqueness among VMs and among containers; this checks across both.
-    condition     = length(setintersection([for c in values(var.containers) : c.vmid if c.vmid != null], concat([var.sandbox.vmid], [for v in values(var.vms) : v.vmid if v.vmid != null]))) == 0
+    condition     = length(setintersection([for c in values(var.containers) : c.vmid if try(c.vmid, null) != null], concat([var.sandbox.vmid], [for v in values(var.vms) : v.vmid if try(v.vmid, null) != null]))) == 0
     error_message = "A vmid is used by both a lab VM and a lab container: every lab guest needs its own vmid."
   }
 }

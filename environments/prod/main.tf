@@ -19,7 +19,8 @@ module "vms" {
   # Services get the host's CPU flags; prod VMs are not live-migrated between CPU generations.
   cpu_type = "host"
 
-  vms = var.vms
+  # Prod's policy: every VM runs the node exporter unless its entry says otherwise.
+  vms = { for name, vm in var.vms : name => merge({ node_exporter = true }, vm) }
 }
 
 module "containers" {

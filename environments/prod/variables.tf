@@ -86,24 +86,14 @@ variable "backup_storage" {
 
 variable "vms" {
   description = <<-EOT
-    Prod VMs by name. Every prod VM has a fixed vmid and a static ip (memory in MiB, disks in GiB;
-    data_disks maps a SCSI slot to its size, e.g. { scsi1 = 100 }). node defaults to the
-    template's node: PVE clones a template to another node only when the template is on shared
-    storage.
+    Prod VMs by name, with modules/vm's attributes (all of them: vlan, balloon, cpu_type, ...).
+    Every prod VM has a fixed vmid and a static ip (memory in MiB, disks in GiB; data_disks maps
+    a SCSI slot to its size, e.g. { scsi1 = 100 }). node defaults to the template's node: PVE
+    clones a template to another node only when the template is on shared storage. Prod's own
+    default: node_exporter = true (main.tf). Typed by modules/vm, not here, so no attribute is
+    out of reach and no default differs from the module's.
   EOT
-  type = map(object({
-    vmid          = number
-    ip            = string
-    node          = optional(string)
-    cores         = optional(number, 2)
-    memory        = optional(number, 2048)
-    disk          = optional(number, 20)
-    data_disks    = optional(map(number), {})
-    docker        = optional(bool, false)
-    node_exporter = optional(bool, true)
-    tags          = optional(list(string), [])
-    startup       = optional(string)
-  }))
+  type        = any
   default = {
     docker1 = {
       vmid    = 120
@@ -129,25 +119,19 @@ variable "vms" {
 
   validation {
     # Other services point at these addresses; a DHCP lease could move them.
-    condition     = alltrue([for v in values(var.vms) : v.ip != "dhcp"])
-    error_message = "Prod VMs need static addresses (ip = \"10.10.10.x/24\"), not dhcp."
+    condition     = alltrue([for v in values(var.vms) : try(v.ip != "dhcp", false)])
+    error_message = "Prod VMs need static addresses (ip = \"10.10.10.x/24\"), not dhcp. (VMs: ${join(", ", sort([for name, v in var.vms : name if !try(v.ip != "dhcp", false)]))})"
+  }
+
+  validation {
+    condition     = alltrue([for v in values(var.vms) : try(v.vmid != null, false)])
+    error_message = "Every prod VM needs a fixed vmid (120-129). (VMs: ${join(", ", sort([for name, v in var.vms : name if !try(v.vmid != null, false)]))})"
   }
 }
 
 variable "containers" {
-  description = "Prod containers by hostname, each with a fixed vmid and a static ip; mount_points maps a mount point id to its volume, e.g. { mp0 = { path = \"/data\", size = 10 } }."
-  type = map(object({
-    vmid         = number
-    ip           = string
-    node         = string
-    cores        = optional(number, 1)
-    memory       = optional(number, 512)
-    disk         = optional(number, 8)
-    nesting      = optional(bool, false)
-    tags         = optional(list(string), [])
-    startup      = optional(string)
-    mount_points = optional(map(object({ path = string, size = number, backup = optional(bool, false) })), {})
-  }))
+  description = "Prod containers by hostname, with modules/lxc's attributes (all of them), each with a fixed vmid, a node and a static ip; mount_points maps a mount point id to its volume, e.g. { mp0 = { path = \"/data\", size = 10 } }. Typed by modules/lxc, not here."
+  type        = any
   default = {
     dns1 = { vmid = 130, ip = "10.10.10.53/24", node = "pve2", tags = ["dns", "infra"], startup = "order=1" }
     dns2 = { vmid = 131, ip = "10.10.10.54/24", node = "pve3", tags = ["dns", "infra"], startup = "order=1" }
@@ -164,18 +148,23 @@ variable "containers" {
   }
 
   validation {
-    condition     = alltrue([for c in values(var.containers) : c.ip != "dhcp"])
-    error_message = "Prod containers need static addresses, not dhcp."
+    condition     = alltrue([for c in values(var.containers) : try(c.ip != "dhcp", false)])
+    error_message = "Prod containers need static addresses, not dhcp. (containers: ${join(", ", sort([for name, c in var.containers : name if !try(c.ip != "dhcp", false)]))})"
+  }
+
+  validation {
+    condition     = alltrue([for c in values(var.containers) : try(c.vmid != null && c.node != null, false)])
+    error_message = "Every prod container needs a fixed vmid (130-149) and a node. (containers: ${join(", ", sort([for name, c in var.containers : name if !try(c.vmid != null && c.node != null, false)]))})"
   }
 
   validation {
     # The modules check uniqueness among VMs and among containers; this checks across both.
-    condition     = length(setintersection([for c in values(var.containers) : c.vmid], [for v in values(var.vms) : v.vmid])) == 0
+    condition     = length(setintersection([for c in values(var.containers) : try(c.vmid, null)], [for v in values(var.vms) : try(v.vmid, null)])) == 0
     error_message = "A vmid is used by both a VM and a container: every prod guest needs its own vmid."
   }
 
   validation {
-    condition     = length(setintersection([for c in values(var.containers) : split("/", c.ip)[0]], [for v in values(var.vms) : split("/", v.ip)[0]])) == 0
+    condition     = length(setintersection([for c in values(var.containers) : try(split("/", c.ip)[0], null)], [for v in values(var.vms) : try(split("/", v.ip)[0], null)])) == 0
     error_message = "An IP address is used by both a VM and a container: every prod guest needs its own address."
   }
 

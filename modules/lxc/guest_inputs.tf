@@ -8,6 +8,12 @@
 # value on that nested module's variable instead of the attribute the caller set. Cloud Posse's
 # modules share their context.tf the same way.
 
+locals {
+  # An IPv4 address (four decimal octets, 0-255, no leading zeros), written once for every
+  # validation in this module (validations may read locals since Terraform 1.9).
+  ipv4 = "((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+}
+
 variable "environment" {
   description = "Environment the guests belong to (prod, lab, monitoring, k8s, ...). Written as the lifecycle tag environment-<name>."
   type        = string
@@ -68,7 +74,7 @@ variable "gateway" {
   default     = null
 
   validation {
-    condition     = var.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", var.gateway))
+    condition     = var.gateway == null || can(regex("^${local.ipv4}$", var.gateway))
     error_message = "gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\"."
   }
 }
@@ -79,7 +85,7 @@ variable "dns_servers" {
   default     = []
 
   validation {
-    condition     = alltrue([for s in var.dns_servers : can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", s)) || (strcontains(s, ":") && can(cidrhost("${s}/128", 0)))])
+    condition     = alltrue([for s in var.dns_servers : can(regex("^${local.ipv4}$", s)) || (strcontains(s, ":") && can(cidrhost("${s}/128", 0)))])
     error_message = "Every DNS server must be an IPv4 or IPv6 address."
   }
 

@@ -55,8 +55,8 @@ variable "containers" {
   }
 
   validation {
-    condition     = alltrue([for c in values(var.containers) : c.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", c.ip))])
-    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.53/24\". (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", c.ip)))]))})"
+    condition     = alltrue([for c in values(var.containers) : c.ip == "dhcp" || can(regex("^${local.ipv4}/(3[0-2]|[12][0-9]|[1-9])$", c.ip))])
+    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.53/24\". (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.ip == "dhcp" || can(regex("^${local.ipv4}/(3[0-2]|[12][0-9]|[1-9])$", c.ip)))]))})"
   }
 
   validation {
@@ -79,8 +79,8 @@ variable "containers" {
   }
 
   validation {
-    condition     = alltrue([for c in values(var.containers) : c.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", c.gateway))])
-    error_message = "A container's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\". (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", c.gateway)))]))})"
+    condition     = alltrue([for c in values(var.containers) : c.gateway == null || can(regex("^${local.ipv4}$", c.gateway))])
+    error_message = "A container's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\". (containers: ${join(", ", sort([for name, c in var.containers : name if !(c.gateway == null || can(regex("^${local.ipv4}$", c.gateway)))]))})"
   }
 
   validation {

@@ -1,3 +1,9 @@
+locals {
+  # An IPv4 address (four decimal octets, 0-255, no leading zeros), written once for every
+  # validation in this module (validations may read locals since Terraform 1.9).
+  ipv4 = "((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+}
+
 # --- The VM -------------------------------------------------------------------
 
 variable "name" {
@@ -27,8 +33,9 @@ variable "vmid" {
   default     = null
 
   validation {
-    # coalesce: Terraform 1.11 evaluates both sides of ||.
-    condition     = var.vmid == null || (coalesce(var.vmid, 100) >= 100 && coalesce(var.vmid, 100) <= 999999999 && floor(coalesce(var.vmid, 100)) == coalesce(var.vmid, 100))
+    # try(): Terraform 1.11 evaluates both sides of ||, and null >= 100 is an error. The same
+    # guard as modules/vm's.
+    condition     = var.vmid == null || try(var.vmid == floor(var.vmid) && var.vmid >= 100 && var.vmid <= 999999999, false)
     error_message = "vmid must be a whole number between 100 and 999999999 (PVE's VMID range), or null."
   }
 }
@@ -125,7 +132,8 @@ variable "ip" {
   type        = string
 
   validation {
-    condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}/\\d{1,2}$", var.ip)) && can(cidrhost(var.ip, 0))
+    # modules/vm's IPv4 pattern, with a prefix length (dhcp is no choice here).
+    condition     = can(regex("^${local.ipv4}/(3[0-2]|[12][0-9]|[1-9])$", var.ip))
     error_message = "ip must be an IPv4 address with a prefix length, e.g. 10.10.10.20/24 (not dhcp)."
   }
 }
@@ -135,7 +143,7 @@ variable "gateway" {
   type        = string
 
   validation {
-    condition     = can(regex("^(\\d{1,3}\\.){3}\\d{1,3}$", var.gateway)) && can(cidrhost("${var.gateway}/32", 0))
+    condition     = can(regex("^${local.ipv4}$", var.gateway))
     error_message = "gateway must be an IPv4 address, e.g. 10.10.10.1."
   }
 }

@@ -1,3 +1,9 @@
+locals {
+  # An IPv4 address (four decimal octets, 0-255, no leading zeros), written once for every
+  # validation in this module (validations may read locals since Terraform 1.9).
+  ipv4 = "((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+}
+
 # --- The VM -----------------------------------------------------------------------------------
 
 variable "name" {
@@ -28,8 +34,9 @@ variable "vmid" {
   default     = null
 
   validation {
-    # A conditional, not ||: Terraform 1.11 evaluates both sides of || and null >= 100 is an error.
-    condition     = var.vmid == null ? true : (floor(var.vmid) == var.vmid && var.vmid >= 100 && var.vmid <= 999999999)
+    # try(): Terraform 1.11 evaluates both sides of ||, and null >= 100 is an error. The same
+    # guard as modules/vm's.
+    condition     = var.vmid == null || try(var.vmid == floor(var.vmid) && var.vmid >= 100 && var.vmid <= 999999999, false)
     error_message = "vmid must be a whole number between 100 and 999999999 (PVE's VMID range), or null."
   }
 }
@@ -57,7 +64,7 @@ variable "ip" {
 
   validation {
     condition = (
-      can(regex("^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}/([89]|[12][0-9]|30)$", var.ip))
+      can(regex("^${local.ipv4}/([89]|[12][0-9]|30)$", var.ip))
       && can(cidrhost(var.ip, 0))
     )
     error_message = "ip must be an IPv4 address with a prefix length between 8 and 30, e.g. 10.10.10.50/24."
@@ -78,7 +85,7 @@ variable "gateway" {
   type        = string
 
   validation {
-    condition     = can(regex("^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$", var.gateway))
+    condition     = can(regex("^${local.ipv4}$", var.gateway))
     error_message = "gateway must be an IPv4 address such as 10.10.10.1."
   }
 
@@ -97,7 +104,7 @@ variable "dns_servers" {
   default     = []
 
   validation {
-    condition     = alltrue([for s in var.dns_servers : can(regex("^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$", s))])
+    condition     = alltrue([for s in var.dns_servers : can(regex("^${local.ipv4}$", s))])
     error_message = "dns_servers must be IPv4 addresses."
   }
 }

@@ -56,8 +56,8 @@ variable "vms" {
   }
 
   validation {
-    condition     = alltrue([for v in values(var.vms) : v.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", v.ip))])
-    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.101/24\". (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.ip == "dhcp" || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12][0-9]|[1-9])$", v.ip)))]))})"
+    condition     = alltrue([for v in values(var.vms) : v.ip == "dhcp" || can(regex("^${local.ipv4}/(3[0-2]|[12][0-9]|[1-9])$", v.ip))])
+    error_message = "Every ip must be \"dhcp\" or an IPv4 address with a prefix length of 1 to 32, e.g. \"10.10.10.101/24\". (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.ip == "dhcp" || can(regex("^${local.ipv4}/(3[0-2]|[12][0-9]|[1-9])$", v.ip)))]))})"
   }
 
   validation {
@@ -81,8 +81,8 @@ variable "vms" {
   }
 
   validation {
-    condition     = alltrue([for v in values(var.vms) : v.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", v.gateway))])
-    error_message = "A VM's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\". (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.gateway == null || can(regex("^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$", v.gateway)))]))})"
+    condition     = alltrue([for v in values(var.vms) : v.gateway == null || can(regex("^${local.ipv4}$", v.gateway))])
+    error_message = "A VM's gateway must be an IPv4 address without prefix length, e.g. \"10.10.10.1\". (VMs: ${join(", ", sort([for name, v in var.vms : name if !(v.gateway == null || can(regex("^${local.ipv4}$", v.gateway)))]))})"
   }
 
   validation {

