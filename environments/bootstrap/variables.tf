@@ -67,8 +67,8 @@ variable "secrets_dir" {
   }
 }
 
-variable "manage_backup_jobs" {
-  description = "Let the provider's token manage backup jobs (Sys.Modify on /; see modules/access)."
+variable "grant_sys_modify" {
+  description = "Grant the provider's token Sys.Modify on /, which backup jobs and startup orders need (see modules/access)."
   type        = bool
   default     = true
 }

@@ -21,20 +21,18 @@ locals {
       "VM.Allocate",             # create, destroy, convert to template
       "VM.Audit",
       "VM.Clone",
-      "VM.Config.CDROM",
       "VM.Config.CPU",
-      "VM.Config.Cloudinit",
       "VM.Config.Disk",
       "VM.Config.HWType",
       "VM.Config.Memory",
-      "VM.Config.Network",
+      "VM.Config.Network", # also cloud-init settings: PVE takes it or VM.Config.Cloudinit
       "VM.Config.Options",
-      "VM.GuestAgent.Audit", # addresses reported by the guest agent
       "VM.Migrate",          # moving a guest, and clones of a template on another node
       "VM.PowerMgmt",
       "VM.Snapshot", # pve_snapshot
     ],
-    var.manage_backup_jobs ? ["Sys.Modify"] : [],
+    # pve_backup_job, and a guest's startup order (qemu-server checks Sys.Modify on / for it).
+    var.grant_sys_modify ? ["Sys.Modify"] : [],
     var.manage_ha ? ["Sys.Console"] : [],
   ))
 
@@ -42,8 +40,10 @@ locals {
   # and a downloaded image or template is a volume Terraform may delete.
   terraform_file_privileges = ["Datastore.Allocate", "Datastore.AllocateTemplate"]
 
-  # On each of var.download_nodes only.
+  # On each of var.download_nodes, unless Sys.Modify is granted: download-url takes
+  # Sys.AccessNetwork on the node, or Sys.Audit and Sys.Modify on / (pve-storage download_url).
   terraform_download_privileges = ["Sys.AccessNetwork"]
+  download_nodes                = var.grant_sys_modify ? [] : var.download_nodes
 
   # On / (propagated): read everything, back up and restore, snapshots, power.
   ops_privileges = sort([
@@ -66,11 +66,21 @@ locals {
     ops       = { user = var.ops_user, file = var.ops_token_file, comment = "pve-ops (pve-home)" }
   }
 
-  # Every ACL entry, for the user and for its token: KEY => { path, role, identity }.
+  # Every ACL entry, for the user and for its token: KEY => { path, role, identity }. On a
+  # storage or node path the Terraform role is granted again beside the narrower one: in PVE an
+  # entry on a path replaces what is inherited from above for that user (AccessControl.pm
+  # `permissions`), so without it the provider would lose Datastore.Audit on its file storages
+  # and Sys.Audit on its download nodes.
   grants = merge(
     { "terraform /" = { path = "/", role = pve_role.terraform.role_id, identity = "terraform" } },
-    { for s in var.file_storages : "terraform /storage/${s}" => { path = "/storage/${s}", role = pve_role.terraform_files.role_id, identity = "terraform" } },
-    { for n in var.download_nodes : "terraform /nodes/${n}" => { path = "/nodes/${n}", role = pve_role.terraform_download.role_id, identity = "terraform" } },
+    merge([for s in var.file_storages : {
+      "terraform /storage/${s}"       = { path = "/storage/${s}", role = pve_role.terraform.role_id, identity = "terraform" }
+      "terraform /storage/${s} files" = { path = "/storage/${s}", role = pve_role.terraform_files.role_id, identity = "terraform" }
+    }]...),
+    merge([for n in local.download_nodes : {
+      "terraform /nodes/${n}"          = { path = "/nodes/${n}", role = pve_role.terraform.role_id, identity = "terraform" }
+      "terraform /nodes/${n} download" = { path = "/nodes/${n}", role = pve_role.terraform_download.role_id, identity = "terraform" }
+    }]...),
     { "ops /" = { path = "/", role = pve_role.ops.role_id, identity = "ops" } },
   )
 }
@@ -91,7 +101,7 @@ resource "pve_role" "terraform_download" {
 }
 
 resource "pve_role" "ops" {
-  role_id    = "PveOps"
+  role_id    = "Operations"
   privileges = local.ops_privileges
 }
 

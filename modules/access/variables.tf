@@ -65,8 +65,8 @@ variable "file_storages" {
   }
 }
 
-variable "manage_backup_jobs" {
-  description = "Let the provider manage backup jobs (pve_backup_job). PVE requires Sys.Modify on / for that, which also allows changing node settings: leave it false if another user owns the jobs."
+variable "grant_sys_modify" {
+  description = "Grant the provider Sys.Modify on /, which PVE requires for backup jobs (pve_backup_job) and for a guest's startup order (startup), and which also allows changing node settings. Without it, leave both to another user; downloads then need download_nodes."
   type        = bool
   default     = true
 }
@@ -78,7 +78,7 @@ variable "manage_ha" {
 }
 
 variable "download_nodes" {
-  description = "Nodes the provider may download cloud images and templates on (pve_download_file): it gets Sys.AccessNetwork on /nodes/NODE, which lets PVE fetch URLs from that node's network. Empty: no downloads."
+  description = "Without grant_sys_modify: nodes the provider may download cloud images and templates on (pve_download_file), with Sys.AccessNetwork on /nodes/NODE, which lets PVE fetch URLs from that node's network. With Sys.Modify on / (the default) PVE allows downloads on every node already."
   type        = list(string)
   default     = []
 

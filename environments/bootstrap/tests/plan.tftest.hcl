@@ -23,14 +23,18 @@ variables {
 run "identities_follow_the_template_nodes" {
   command = plan
 
+  variables {
+    grant_sys_modify = false
+  }
+
   assert {
-    condition     = toset(keys(module.access.roles)) == toset(["Terraform", "TerraformFiles", "TerraformDownload", "PveOps"])
+    condition     = toset(keys(module.access.roles)) == toset(["Terraform", "TerraformFiles", "TerraformDownload", "Operations"])
     error_message = "The bootstrap makes the provider's three roles and pve-ops' one."
   }
 
   assert {
     condition     = module.access.roles["TerraformDownload"].paths == ["/nodes/pve1", "/nodes/pve2"]
-    error_message = "Every template node may download (Sys.AccessNetwork there), and only those."
+    error_message = "Without Sys.Modify on /, every template node may download (Sys.AccessNetwork there), and only those."
   }
 }
 

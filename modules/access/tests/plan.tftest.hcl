@@ -19,7 +19,7 @@ run "defaults" {
 
   assert {
     condition     = contains(pve_role.terraform.privileges, "Sys.Modify") && contains(pve_role.terraform.privileges, "Sys.Console")
-    error_message = "By default the provider may manage backup jobs (Sys.Modify) and HA (Sys.Console)."
+    error_message = "By default the provider may manage backup jobs and startup orders (Sys.Modify) and HA (Sys.Console)."
   }
 
   assert {
@@ -28,8 +28,8 @@ run "defaults" {
   }
 
   assert {
-    condition     = toset(keys(pve_acl.user)) == toset(["terraform /", "terraform /storage/local", "ops /"])
-    error_message = "Grants: the provider on / and on /storage/local, pve-ops on /; no download node by default."
+    condition     = toset(keys(pve_acl.user)) == toset(["terraform /", "terraform /storage/local", "terraform /storage/local files", "ops /"])
+    error_message = "Grants: the provider on / and on /storage/local (with TerraformFiles), pve-ops on /; no download node by default."
   }
 
   assert {
@@ -43,16 +43,16 @@ run "defaults" {
   }
 
   assert {
-    condition     = output.roles["PveOps"].paths == ["/"] && contains(output.roles["PveOps"].privileges, "VM.Backup")
+    condition     = output.roles["Operations"].paths == ["/"] && contains(output.roles["Operations"].privileges, "VM.Backup")
     error_message = "pve-ops backs up and restores with its role on /."
   }
 }
 
-run "without_backup_jobs_and_ha" {
+run "without_sys_modify_and_ha" {
   command = plan
 
   variables {
-    manage_backup_jobs = false
+    grant_sys_modify = false
     manage_ha          = false
     download_nodes     = ["pve1", "pve2"]
     file_storages      = ["local", "nfs-images"]
@@ -60,11 +60,15 @@ run "without_backup_jobs_and_ha" {
 
   assert {
     condition     = !contains(pve_role.terraform.privileges, "Sys.Modify") && !contains(pve_role.terraform.privileges, "Sys.Console")
-    error_message = "Without backup jobs and HA the provider gets neither Sys.Modify nor Sys.Console."
+    error_message = "Without grant_sys_modify and manage_ha the provider gets neither Sys.Modify nor Sys.Console."
   }
 
   assert {
-    condition     = toset(keys(pve_acl.token)) == toset(["terraform /", "terraform /storage/local", "terraform /storage/nfs-images", "terraform /nodes/pve1", "terraform /nodes/pve2", "ops /"])
+    condition = toset(keys(pve_acl.token)) == toset([
+      "terraform /", "terraform /storage/local", "terraform /storage/local files", "terraform /storage/nfs-images",
+      "terraform /storage/nfs-images files", "terraform /nodes/pve1", "terraform /nodes/pve1 download", "terraform /nodes/pve2",
+      "terraform /nodes/pve2 download", "ops /",
+    ])
     error_message = "Each file storage and each download node gets its own entry."
   }
 }

@@ -367,17 +367,33 @@ impl Resource<Context> for PveBackupJob {
             if let (Some(ctx), Some(storage)) = (ctx, planned.get("storage").as_str())
                 && prior.get("storage").as_str() != Some(storage)
             {
-                match ctx.client.storage_config(storage).await {
-                    Ok(config) if config.supports("backup") => {}
-                    Ok(config) => diags.push(
-                        Diagnostic::error(
-                            "Storage cannot hold backups",
-                            format!("storage '{storage}' holds {}, not backup", config.content.as_deref().unwrap_or("nothing")),
-                        )
-                        .at(attr("storage")),
-                    ),
-                    Err(e) if e.message().contains("does not exist") => {
-                        diags.push(Diagnostic::error("Unknown storage", format!("storage '{storage}' does not exist")).at(attr("storage")))
+                // From the cluster's listing, which needs only Datastore.Audit on the storage
+                // (GET /storage/ID needs Datastore.Allocate, more than a backup job should).
+                match ctx.resources().await {
+                    Ok(rows) => {
+                        let rows: Vec<_> =
+                            rows.iter().filter(|r| r.resource_type == "storage" && r.storage.as_deref() == Some(storage)).collect();
+                        let holds_backups = rows.iter().any(|r| r.content.as_deref().is_some_and(|c| c.split(',').any(|c| c == "backup")));
+                        if rows.is_empty() {
+                            diags.push(
+                                Diagnostic::error(
+                                    "Unknown storage",
+                                    format!(
+                                        "storage '{storage}' does not exist, or this API user lacks Datastore.Audit on /storage/{storage}"
+                                    ),
+                                )
+                                .at(attr("storage")),
+                            );
+                        } else if !holds_backups {
+                            let content = rows.first().and_then(|r| r.content.as_deref()).filter(|c| !c.is_empty()).unwrap_or("nothing");
+                            diags.push(
+                                Diagnostic::error(
+                                    "Storage cannot hold backups",
+                                    format!("storage '{storage}' holds {content}, not backup"),
+                                )
+                                .at(attr("storage")),
+                            );
+                        }
                     }
                     Err(e) => diags.push(api_error("Checking the storage failed", &e).at(attr("storage"))),
                 }

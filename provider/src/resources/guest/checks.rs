@@ -249,7 +249,9 @@ pub(crate) fn storage_problem(storages: &[StorageInfo], node: &str, storage: &st
     };
     let Some(found) = storages.iter().find(|s| s.storage == storage) else {
         // PVE lists only the storages the API user may use: a missing one may be a permission.
-        let detail = format!("storage '{storage}' does not exist on node {node} (or this API user may not use it); {alternatives}");
+        let detail = format!(
+            "storage '{storage}' does not exist on node {node}, or this API user lacks Datastore.Audit on /storage/{storage}; {alternatives}"
+        );
         return Some(("Unknown storage", detail));
     };
     if !found.enabled {
@@ -471,8 +473,8 @@ async fn check_clone(ctx: &Context, wants: &Wants, clone: &CloneWant, resources:
                 (GuestKind::Lxc, Some(GuestKind::Qemu)) => {
                     format!("VMID {} is a VM; a container clones from a container (a VM clones with pve_vm)", clone.vmid)
                 }
-                (GuestKind::Qemu, _) => format!("no VM or template with VMID {}", clone.vmid),
-                (GuestKind::Lxc, _) => format!("no container with VMID {}", clone.vmid),
+                (GuestKind::Qemu, _) => format!("no VM or template with VMID {0}, or this API user lacks VM.Audit on /vms/{0}", clone.vmid),
+                (GuestKind::Lxc, _) => format!("no container with VMID {0}, or this API user lacks VM.Audit on /vms/{0}", clone.vmid),
             };
             diags.push(Diagnostic::error("Clone source not found", detail).at(clone.at.clone()));
             return;

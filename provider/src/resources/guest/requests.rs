@@ -133,6 +133,14 @@ impl Creation<'_> {
                     let detail = format!("{error} (another client created it first; nothing of it was adopted)");
                     return Err(failed(Diagnostic::error("VMID taken", detail).at(attr("vmid")).into(), false));
                 }
+                Err(error) if matches!(&error, ApiError::Forbidden { message, .. } if message == "Permission check failed") => {
+                    // PVE names no path when an `or` of checks fails: for a create or clone that
+                    // is VM.Allocate on the new guest or its pool (qemu-server / pve-container
+                    // `create_vm`, `clone_vm`).
+                    let detail =
+                        format!("{error}: PVE requires VM.Allocate on /vms/{} (or on /pool/POOL for a guest that joins POOL)", self.vmid);
+                    return Err(failed(Diagnostic::error(self.what, detail).into(), false));
+                }
                 Err(error) => return Err(failed(api_failure(self.what, error), false)),
             }
             tokio::time::sleep(pause(attempt)).await;
