@@ -47,19 +47,17 @@ locals {
 
   # On / (propagated): read everything, back up and restore, snapshots, power.
   ops_privileges = sort([
-    "Datastore.AllocateSpace", # restored disks, and backups written to the backup storage
-    "Datastore.Audit",         # backup archives on the backup storage
+    "Datastore.AllocateSpace", # backups: to list, restore and write them (with VM.Backup)
     "SDN.Use",                 # a restored guest's NICs
     "Sys.Audit",               # backup jobs, node status, tasks
-    "VM.Allocate",             # restore to a new VMID (rebuild, restore vm --vmid)
+    "VM.Allocate",             # restore to a new VMID (restore vm --as, rebuild)
     "VM.Audit",
-    "VM.Backup",           # vzdump, and restore over an existing guest
-    "VM.Config.Cloudinit", # rotate-ssh-keys: a guest's cloud-init keys
-    "VM.GuestAgent.Audit", # health: agent ping; rotate-ssh-keys: the guest's address
+    "VM.Backup",           # vzdump, seeing archives, restore over an existing guest
+    "VM.GuestAgent.Audit", # health: agent ping
     "VM.PowerMgmt",        # lab expiry (shutdown), restores (stop, start)
-    "VM.Snapshot",
-    "VM.Snapshot.Rollback",
+    "VM.Snapshot",         # snapshots, rollback included (PVE takes it or VM.Snapshot.Rollback)
   ])
+
 
   identities = {
     terraform = { user = var.terraform_user, file = var.terraform_token_file, comment = "Terraform provider (pve-home)" }

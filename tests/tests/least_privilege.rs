@@ -9,7 +9,7 @@ use std::process::Command;
 
 use pve_api::{GuestKind, Params, PveClient, TaskWait};
 use pve_emulator::fixtures::{qcow2_image, serve_files};
-use pve_home_tests::{CliRun, SshLab, TOKEN, Terraform, client, client_with, copy_tree, repo_root, workspace_binary};
+use pve_home_tests::{CliRun, SshLab, TOKEN, Terraform, client, copy_tree, repo_root, workspace_binary};
 use sha2::{Digest, Sha256};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -230,18 +230,24 @@ fn apply(tf: &Terraform) -> pve_home_tests::TfOutput {
 /// Where a diagnostic names `privilege` and the path it is missing on: PVE's `Permission check
 /// failed (PATH, PRIVILEGE)`, or the provider's words where PVE hides instead of refusing (a
 /// listing without the guest or storage) or names no path (`lacks P on PATH`, `requires P on
-/// PATH`).
+/// PATH`, `holds P on PATH`).
 fn names_privilege<'a>(text: &'a str, privilege: &str) -> Option<&'a str> {
-    let refused = format!(", {privilege})");
-    if let Some(at) = text.find(&refused) {
-        let start = text[..at].rfind("Permission check failed (")?;
-        return Some(&text[start..at + refused.len()]);
+    // PVE's own, with `A|B` when any one of several would do (RPCEnvironment.pm `check_any`).
+    const REFUSED: &str = "Permission check failed (";
+    for (start, _) in text.match_indices(REFUSED) {
+        let Some(len) = text[start..].find(')') else { continue };
+        let what = &text[start + REFUSED.len()..start + len];
+        if what.split_once(", ").is_some_and(|(_, privileges)| privileges.split('|').any(|p| p == privilege)) {
+            return Some(&text[start..=start + len]);
+        }
     }
-    ["lacks", "requires"].iter().find_map(|verb| {
-        let words = format!("{verb} {privilege} on /");
-        let at = text.find(&words)?;
+    // "lacks P on PATH", or "requires|holds A on PATH and P on PATH": a verb shortly before.
+    let words = format!("{privilege} on /");
+    text.match_indices(&words).find_map(|(at, _)| {
+        let before = &text[at.saturating_sub(80)..at];
+        let verb = ["lacks ", "requires ", "holds "].iter().filter_map(|v| before.rfind(v).map(|i| at.saturating_sub(80) + i)).max()?;
         let end = text[at + words.len()..].find([' ', ',', ';', ')']).map_or(text.len(), |e| at + words.len() + e);
-        Some(&text[at..end])
+        Some(&text[verb..end])
     })
 }
 
@@ -334,19 +340,18 @@ fn pve_ops_runs_with_its_own_role_and_each_privilege_is_needed() {
     rt.block_on(api.create_backup_job(&job)).unwrap();
 
     let ops = cluster.ops_token.clone();
-    // Each command, what it needs; run in this order, each must succeed with the full role.
+    // Every command that talks to PVE, in this order; each must succeed with the full role.
     let commands: Vec<Vec<&str>> = vec![
-        vec!["backup-now-via-restore-force-is-below"],
         vec!["verify-backups", "--json"],
         vec!["snapshot", "create", "300", "--name", "lp"],
-        vec!["snapshot", "rollback", "300", "lp", "--yes"],
-        vec!["snapshot", "delete", "300", "lp", "--yes"],
+        vec!["snapshot", "rollback", "300", "--name", "lp", "--yes"],
+        vec!["snapshot", "delete", "300", "--name", "lp", "--yes"],
         vec!["health", "--json"],
         vec!["restore", "vm", "300", "--as", "301", "--yes", "--json"],
         vec!["restore", "vm", "300", "--force", "--yes", "--json"],
         vec!["expire-lab", "--yes", "--json"],
     ];
-    let commands = &commands[1..];
+    let commands = &commands[..];
     let run_all = |token: &str| -> Vec<(String, CliRun)> {
         // A fresh backup first, made by root, so every round has an archive to restore.
         let upid =
@@ -355,8 +360,10 @@ fn pve_ops_runs_with_its_own_role_and_each_privilege_is_needed() {
         let _ = rt
             .block_on(api.delete_guest(GuestKind::Qemu, "pve1", 301, true))
             .map(|upid| rt.block_on(api.wait_task(&upid, TaskWait::default())));
-        let upid = rt.block_on(api.guest_action(GuestKind::Qemu, "pve1", 310, "start", &Params::new())).unwrap();
-        rt.block_on(api.wait_task(&upid, TaskWait::default())).unwrap();
+        // The expired lab guest runs again (expire-lab stopped it the round before).
+        if let Ok(upid) = rt.block_on(api.guest_action(GuestKind::Qemu, "pve1", 310, "start", &Params::new())) {
+            let _ = rt.block_on(api.wait_task(&upid, TaskWait::default()));
+        }
         commands.iter().map(|args| (args.join(" "), cluster.pve_ops(token, args))).collect()
     };
     for (command, run) in run_all(&ops) {
@@ -370,12 +377,21 @@ fn pve_ops_runs_with_its_own_role_and_each_privilege_is_needed() {
         cluster.set_privileges("Operations", &fewer);
         let runs = run_all(&ops);
         cluster.set_privileges("Operations", &granted);
-        let refused = format!(", {privilege})");
-        match runs.iter().find(|(_, run)| run.code != 0 && flat(&run.stderr).contains(&refused)) {
-            Some((command, run)) => eprintln!("without {privilege}: `pve-ops {command}` fails: {}", run.stderr.trim()),
-            None => unneeded.push(privilege.clone()),
+        let named = runs.iter().find_map(|(command, run)| {
+            let output = flat(&format!("{} {}", run.stdout, run.stderr));
+            (run.code != 0).then(|| names_privilege(&output, privilege).map(|d| (command.clone(), d.to_string()))).flatten()
+        });
+        match named {
+            Some((command, diagnostic)) => eprintln!("without {privilege}: `pve-ops {command}` fails: {diagnostic}"),
+            None => {
+                let failures: Vec<String> = runs
+                    .iter()
+                    .filter(|(_, run)| run.code != 0)
+                    .map(|(command, run)| format!("{command} (exit {}): {}", run.code, run.stderr.lines().last().unwrap_or("")))
+                    .collect();
+                unneeded.push(format!("{privilege}: {failures:#?}"));
+            }
         }
     }
     assert!(unneeded.is_empty(), "privileges no pve-ops command needed: {unneeded:?}");
-    let _ = client_with;
 }

@@ -78,6 +78,9 @@ pub async fn create(r: ApiRequest) -> ApiResult {
     let settings: Config =
         r.params.iter().filter(|(k, _)| !CREATE_ONLY.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     check_create(&r, kind, vmid, pool, restore_from.is_some(), &settings)?;
+    if let Some(archive) = &restore_from {
+        check_restore(&r, kind, &node, archive, &settings)?;
+    }
     let new = NewGuest {
         kind,
         node,
@@ -122,6 +125,17 @@ fn check_create(r: &ApiRequest, kind: GuestKind, vmid: u64, pool: Option<&str>, 
     r.check_options(kind, vmid, pool, settings.keys().map(String::as_str))?;
     r.check_guest_volumes(kind, vmid, settings, storage)?;
     r.check_bridges(kind, settings)
+}
+
+/// What a restore brings along is checked before the task starts, as qemu-server's `create_vm`
+/// does with `check_restore_permissions` on the archived config merged with the request's
+/// options: `SDN.Use` on the bridges the restored NICs name (a best effort there too, the
+/// real check follows the restore).
+fn check_restore(r: &ApiRequest, kind: GuestKind, node: &str, archive: &str, settings: &Config) -> Result<(), PveError> {
+    let archived = r.emulator.cluster().find_volume(node, archive).and_then(|v| v.archived_config.clone());
+    let Some(mut merged) = archived else { return Ok(()) };
+    merged.extend(settings.iter().map(|(k, v)| (k.clone(), v.clone())));
+    r.check_bridges(kind, &merged)
 }
 
 /// The config as GET returns it: schema-typed values, secrets masked, `digest` added.

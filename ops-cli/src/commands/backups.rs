@@ -84,7 +84,13 @@ pub async fn restore_archive(
     if start {
         params = params.flag("start", true);
     }
-    let upid = api.create_guest(kind, node, &params).await?;
+    let upid = api.create_guest(kind, node, &params).await.map_err(|e| match &e {
+        // PVE names no path when neither VM.Allocate on the guest nor VM.Backup over it holds.
+        pve_api::ApiError::Forbidden { message, .. } if message == "Permission check failed" => anyhow::anyhow!(
+            "{e}: restoring requires VM.Allocate on /vms/{target} (or VM.Backup on /vms/{target} to restore over the guest)"
+        ),
+        _ => e.into(),
+    })?;
     api.wait_task(&upid, wait()).await?;
     Ok(())
 }
@@ -296,9 +302,19 @@ pub async fn restore(ops: &Ops, args: RestoreArgs) -> anyhow::Result<Exit> {
             .into_iter()
             .find(|(_, v)| &v.volid == volid)
             .ok_or_else(|| anyhow::anyhow!("archive {volid} not found for guest {}", args.vmid))?,
-        None => {
-            found.into_iter().next().ok_or_else(|| anyhow::anyhow!("no backup archive of guest {} is visible from {node}", args.vmid))?
-        }
+        None => match found.into_iter().next() {
+            Some(newest) => newest,
+            None => {
+                // PVE lists a backup only to who may restore it (pve-storage `check_volume_access`).
+                let storages: Vec<String> = ops.api()?.node_storages(&node, Some("backup")).await?.into_iter().map(|s| s.storage).collect();
+                anyhow::bail!(
+                    "no backup archive of guest {vmid} is visible from {node} (storages: {}); PVE lists one only to a user that holds VM.Backup on /vms/{vmid} and Datastore.AllocateSpace on /storage/{}",
+                    if storages.is_empty() { "none with backup content".to_string() } else { storages.join(", ") },
+                    storages.first().map(String::as_str).unwrap_or("STORAGE"),
+                    vmid = args.vmid,
+                )
+            }
+        },
     };
     let kind =
         if archive.subtype.as_deref() == Some("lxc") || archive.volid.contains("vzdump-lxc-") { GuestKind::Lxc } else { GuestKind::Qemu };

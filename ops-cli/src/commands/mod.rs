@@ -31,7 +31,8 @@ pub fn guest_in(rows: &[ClusterResource], vmid: u64) -> Option<Guest> {
 }
 
 pub async fn guest(client: &PveClient, vmid: u64) -> anyhow::Result<Guest> {
-    guest_in(&client.cluster_resources(Some("vm")).await?, vmid).ok_or_else(|| anyhow::anyhow!("no VM or container with VMID {vmid}"))
+    guest_in(&client.cluster_resources(Some("vm")).await?, vmid)
+        .ok_or_else(|| anyhow::anyhow!("no VM or container with VMID {vmid}, or this API user lacks VM.Audit on /vms/{vmid}"))
 }
 
 /// Asks on the terminal; without a terminal (or with --yes) the answer must come from --yes.
