@@ -93,7 +93,9 @@ if [[ ! -f "$WORK/root-token" ]]; then
 fi
 ROOT_TOKEN="$(cat "$WORK/root-token")"
 # --bare: a fresh install's cluster, the first time (afterwards the state file holds it).
-PVE_EMULATOR_BARE=1 PVE_EMULATOR_TOKENS="$ROOT_TOKEN" "$BIN/pve-emulator" \
+FRESH=true
+[[ -f "$WORK/emulator-state.json" ]] && FRESH=false
+PVE_EMULATOR_BARE=true PVE_EMULATOR_TOKENS="$ROOT_TOKEN" "$BIN/pve-emulator" \
   --listen "127.0.0.1:$PVE_PORT" \
   --cert-out "$WORK/emulator-ca.pem" \
   --state-file "$WORK/emulator-state.json" \
@@ -239,7 +241,11 @@ echo "==> terraform apply environments/lab as $(cut -d= -f1 "$SECRETS/terraform.
 rm -f environments/lab/.terraform.lock.hcl
 terraform -chdir=environments/lab init -input=false -reconfigure -backend-config="$WORK/lab-backend.hcl" >/dev/null
 terraform -chdir=environments/lab apply -input=false -auto-approve
-echo "lab: from a bare cluster to the applied lab in $((SECONDS - STARTED)) s"
+if [[ "$FRESH" == true ]]; then
+  echo "lab: from a bare cluster to the applied lab in $((SECONDS - STARTED)) s"
+else
+  echo "lab: the cluster of the last run, applied again in $((SECONDS - STARTED)) s"
+fi
 
 echo
 echo "==> the state versions pve-ops restore tfstate can go back to"

@@ -74,7 +74,18 @@ fn lab_runs_from_a_checkout_under_a_world_writable_parent_twice() {
         }
         outputs.push(text);
     }
+    // The lab ran as terraform@pve, with the token the bootstrap wrote to a private file; root's
+    // token served the bootstrap only.
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let token = std::fs::read_to_string(work.join("secrets/terraform.token")).unwrap_or_default();
+    let env = std::fs::read_to_string(work.join("lab.env")).unwrap_or_default();
+    let (token_mode, ops_mode) = (mode(&work.join("secrets/terraform.token")), mode(&work.join("secrets/pve-ops.token")));
     stop_services(&work);
+    assert!(token.starts_with("terraform@pve!iac="), "the bootstrap wrote the provider's token");
+    assert_eq!((token_mode, ops_mode), (0o600, 0o600), "token files are private");
+    assert!(env.contains(&format!("PVE_API_TOKEN='{}'", token.trim())), "lab.env points terraform at terraform@pve");
+    assert!(outputs[0].contains("from a bare cluster to the applied lab in"), "{}", outputs[0]);
+    assert!(outputs[0].contains("apply environments/lab as terraform@pve!iac"), "{}", outputs[0]);
     // lab.sh keeps the sshd's authorized_keys under ~/.cache/pve-home-lab/<hash of the checkout>.
     let hash = Command::new("sh").arg("-c").arg("printf '%s' \"$1\" | sha256sum | cut -c1-16").arg("-").arg(&checkout).output().unwrap();
     if let Some(home) = std::env::var_os("HOME") {
