@@ -9,7 +9,7 @@ module "access" {
   ops_token_file       = "${var.secrets_dir}/pve-ops.token"
   file_storages        = distinct(["local", var.image_storage])
   download_nodes       = keys(var.template_nodes) # used only without grant_sys_modify
-  grant_sys_modify   = var.grant_sys_modify
+  grant_sys_modify     = var.grant_sys_modify
   manage_ha            = var.manage_ha
 }
 

@@ -16,9 +16,9 @@ locals {
       "Datastore.Audit",         # storages and their content (plan-time checks, templates)
       "Pool.Allocate",           # pve_pool, and adding guests to pools
       "Pool.Audit",
-      "SDN.Use",                 # a NIC on a bridge (/sdn/zones/localnetwork/BRIDGE)
-      "Sys.Audit",               # node status, backup and HA reads, tasks
-      "VM.Allocate",             # create, destroy, convert to template
+      "SDN.Use",     # a NIC on a bridge (/sdn/zones/localnetwork/BRIDGE)
+      "Sys.Audit",   # node status, backup and HA reads, tasks
+      "VM.Allocate", # create, destroy, convert to template
       "VM.Audit",
       "VM.Clone",
       "VM.Config.CPU",
@@ -27,7 +27,7 @@ locals {
       "VM.Config.Memory",
       "VM.Config.Network", # also cloud-init settings: PVE takes it or VM.Config.Cloudinit
       "VM.Config.Options",
-      "VM.Migrate",          # moving a guest, and clones of a template on another node
+      "VM.Migrate", # moving a guest, and clones of a template on another node
       "VM.PowerMgmt",
       "VM.Snapshot", # pve_snapshot
     ],

@@ -33,7 +33,7 @@ run "identities_follow_the_template_nodes" {
   }
 
   assert {
-    condition     = module.access.roles["TerraformDownload"].paths == ["/nodes/pve1", "/nodes/pve2"]
+    condition     = toset(module.access.roles["TerraformDownload"].paths) == toset(["/nodes/pve1", "/nodes/pve2"])
     error_message = "Without Sys.Modify on /, every template node may download (Sys.AccessNetwork there), and only those."
   }
 }

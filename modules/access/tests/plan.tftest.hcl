@@ -43,7 +43,7 @@ run "defaults" {
   }
 
   assert {
-    condition     = output.roles["Operations"].paths == ["/"] && contains(output.roles["Operations"].privileges, "VM.Backup")
+    condition     = toset(output.roles["Operations"].paths) == toset(["/"]) && contains(output.roles["Operations"].privileges, "VM.Backup")
     error_message = "pve-ops backs up and restores with its role on /."
   }
 }
@@ -53,9 +53,9 @@ run "without_sys_modify_and_ha" {
 
   variables {
     grant_sys_modify = false
-    manage_ha          = false
-    download_nodes     = ["pve1", "pve2"]
-    file_storages      = ["local", "nfs-images"]
+    manage_ha        = false
+    download_nodes   = ["pve1", "pve2"]
+    file_storages    = ["local", "nfs-images"]
   }
 
   assert {
@@ -91,4 +91,19 @@ run "bad_storage" {
   }
 
   expect_failures = [var.file_storages]
+}
+
+run "example_minimal" {
+  command = plan
+  module { source = "./examples/minimal" }
+}
+
+run "example_complete" {
+  command = plan
+  module { source = "./examples/complete" }
+
+  assert {
+    condition     = !contains(output.roles["Terraform"].privileges, "Sys.Modify") && length(output.roles["TerraformDownload"].paths) == 3
+    error_message = "The complete example grants no Sys.Modify, so every node gets TerraformDownload."
+  }
 }
