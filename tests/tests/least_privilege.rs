@@ -292,6 +292,15 @@ fn the_provider_role_runs_every_resource_and_each_privilege_is_needed() {
     let left = cluster.rt.block_on(cluster.root.cluster_resources(Some("vm"))).unwrap();
     assert!(left.iter().all(|g| g.vmid.is_none_or(|v| !(1000..1010).contains(&v))), "nothing left: {left:?}");
 
+    // What no role can grant: a container's hookscript is root@pam's alone, so the plan warns.
+    let hooked = Terraform::new(&format!(
+        "{}\nresource \"pve_lxc\" \"hooked\" {{\n  node = \"pve1\"\n  hostname = \"hooked\"\n  template_volume = \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\"\n  security_updates = true\n  rootfs {{\n    storage = \"local-lvm\"\n    size = 4\n  }}\n  network {{}}\n}}\n",
+        cluster.provider()
+    ));
+    hooked.init();
+    let out = hooked.run(&["plan", "-input=false", "-no-color"]);
+    assert!(flat(&out.all()).contains("PVE lets only root@pam set a hookscript"), "{}", out.all());
+
     // Without any one privilege, the operation that needs it fails, naming it.
     let mut n = 0;
     let mut unneeded = Vec::new();

@@ -129,6 +129,21 @@ impl Resource<Context> for PveLxc {
                     .at(attr(names::SECURITY_UPDATES)),
                 );
             }
+            // pve-container `check_ct_modify_config_perm` lets only root@pam itself (a password
+            // login, no token, not even root's) set a hookscript.
+            if let Some(ctx) = ctx
+                && planned.get(names::SECURITY_UPDATES).as_bool() == Some(true)
+                && prior.get(names::SECURITY_UPDATES).as_bool() != Some(true)
+                && ctx.client.authenticates_with_token()
+            {
+                diags.push(
+                    Diagnostic::warning(
+                        "PVE lets only root@pam set a hookscript",
+                        "security_updates sets the container's hookscript, which PVE allows only to root@pam logged in with its password: a real cluster refuses every API token here (\"changing the hookscript is only allowed for root@pam\"). Give this provider root@pam's username and password, or set security_updates = false.",
+                    )
+                    .at(attr(names::SECURITY_UPDATES)),
+                );
+            }
             if config.get(names::TEMPLATE_VOLUME).is_null() && config.get(names::CLONE_VMID).is_null() && prior.is_null() {
                 diags.push(
                     Diagnostic::error("Missing source", "set template_volume (an OS template) or clone_vmid")
