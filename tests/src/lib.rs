@@ -650,3 +650,24 @@ impl Drop for S3Server {
         self.stop();
     }
 }
+
+/// A Terraform working directory laid out like the repository (`modules/` copied, no main.tf),
+/// so an environment copied beside it resolves its `../../modules/…` sources, with the
+/// provider, SSH and S3 settings in the environment as `scripts/lab.sh` sets them.
+pub fn environments_workdir(emu: &RunningEmulator, sshd: &Sshd, s3: &S3Server) -> Terraform {
+    let mut tf = Terraform::new("")
+        .env("PVE_ENDPOINT", &emu.url)
+        .env("PVE_INSECURE_HTTP", "1")
+        .env("PVE_API_TOKEN", TOKEN)
+        .env("PVE_SSH_USER", &sshd.user)
+        .env("PVE_SSH_PORT", &sshd.port.to_string())
+        .env("PVE_SSH_PRIVATE_KEY_FILE", &sshd.client_key.display().to_string())
+        .env("PVE_SSH_KNOWN_HOSTS", &sshd.known_hosts.display().to_string())
+        .env("PVE_SSH_NODE_ADDRESSES", "pve1=127.0.0.1,pve2=127.0.0.1,pve3=127.0.0.1");
+    for (key, value) in s3.env() {
+        tf = tf.env(key, &value);
+    }
+    std::fs::remove_file(tf.dir.path().join("main.tf")).expect("main.tf of the new directory");
+    copy_tree(&repo_root().join("modules"), &tf.dir.path().join("modules"));
+    tf
+}

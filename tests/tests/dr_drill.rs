@@ -95,20 +95,7 @@ impl Site {
         let api = pve_home_tests::client(&emu);
         let s3 = S3Server::start();
         let sshd = Sshd::start();
-        let mut tf = Terraform::new("")
-            .env("PVE_ENDPOINT", &emu.url)
-            .env("PVE_INSECURE_HTTP", "1")
-            .env("PVE_API_TOKEN", TOKEN)
-            .env("PVE_SSH_USER", &sshd.user)
-            .env("PVE_SSH_PORT", &sshd.port.to_string())
-            .env("PVE_SSH_PRIVATE_KEY_FILE", &sshd.client_key.display().to_string())
-            .env("PVE_SSH_KNOWN_HOSTS", &sshd.known_hosts.display().to_string())
-            .env("PVE_SSH_NODE_ADDRESSES", "pve1=127.0.0.1,pve2=127.0.0.1,pve3=127.0.0.1");
-        for (key, value) in s3.env() {
-            tf = tf.env(key, &value);
-        }
-        std::fs::remove_file(tf.dir.path().join("main.tf")).unwrap();
-        copy_tree(&repo_root().join("modules"), &tf.dir.path().join("modules"));
+        let tf = pve_home_tests::environments_workdir(&emu, &sshd, &s3);
         for env in ["monitoring", "prod"] {
             let dir = tf.dir.path().join("environments").join(env);
             copy_tree(&repo_root().join("environments").join(env), &dir);

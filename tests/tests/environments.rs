@@ -3,7 +3,7 @@
 //! cloud-init snippets written over SFTP to a real sshd, and re-plans clean. Each shipped
 //! environment is applied once from its own `terraform.tfvars.example`, as a new user would.
 
-use pve_home_tests::{S3Server, Sshd, TOKEN, Terraform, copy_tree, emulator, repo_root};
+use pve_home_tests::{S3Server, Sshd, Terraform, copy_tree, emulator, repo_root};
 
 /// An environment of the repository in a working copy (with the modules), run against the
 /// emulator with its state in SeaweedFS and snippets written to a real sshd.
@@ -25,21 +25,7 @@ impl Environment {
         let emu = runtime.block_on(emulator(|c| c.data_dir = Some(data_dir.clone())));
         let s3 = S3Server::start();
         let sshd = Sshd::start();
-        let mut tf = Terraform::new("")
-            .env("PVE_ENDPOINT", &emu.url)
-            .env("PVE_INSECURE_HTTP", "1")
-            .env("PVE_API_TOKEN", TOKEN)
-            .env("PVE_SSH_USER", &sshd.user)
-            .env("PVE_SSH_PORT", &sshd.port.to_string())
-            .env("PVE_SSH_PRIVATE_KEY_FILE", &sshd.client_key.display().to_string())
-            .env("PVE_SSH_KNOWN_HOSTS", &sshd.known_hosts.display().to_string())
-            .env("PVE_SSH_NODE_ADDRESSES", "pve1=127.0.0.1,pve2=127.0.0.1,pve3=127.0.0.1");
-        for (key, value) in s3.env() {
-            tf = tf.env(key, &value);
-        }
-        // The repository's layout, so the environments' `../../modules/…` sources resolve.
-        std::fs::remove_file(tf.dir.path().join("main.tf")).unwrap();
-        copy_tree(&repo_root().join("modules"), &tf.dir.path().join("modules"));
+        let tf = pve_home_tests::environments_workdir(&emu, &sshd, &s3);
         copy_tree(&repo_root().join("environments").join(name), &tf.dir.path().join("environments").join(name));
         std::fs::write(
             tf.dir.path().join(format!("environments/{name}/backend.hcl")),
