@@ -12,6 +12,22 @@ pub async fn emulator(adjust: impl FnOnce(&mut EmulatorConfig)) -> RunningEmulat
     pve_emulator::serve(config).await.expect("emulator starts")
 }
 
+/// root@pam and its password in every test emulator (`EmulatorConfig::for_tests`): PVE lets only
+/// root@pam itself, logged in with its password, set a hookscript; tokens, root's included, are
+/// refused.
+pub fn root_login() -> (&'static str, &'static str) {
+    pve_emulator::config::TEST_USER.split_once(':').expect("USER:PASSWORD")
+}
+
+/// A client logged in as root@pam with its password.
+pub fn root_client(emulator: &RunningEmulator) -> PveClient {
+    let (username, password) = root_login();
+    let mut config =
+        ClientConfig::new(&emulator.url, Credentials::Password { username: username.into(), password: pve_api::Secret::new(password) });
+    config.insecure_http = true;
+    PveClient::new(config).expect("client")
+}
+
 pub fn client_with(emulator: &RunningEmulator, token: &str, retry: RetryPolicy) -> PveClient {
     let mut config = ClientConfig::new(&emulator.url, Credentials::api_token(token).expect("valid token"));
     config.retry = retry;
@@ -329,6 +345,12 @@ impl SshLab {
     /// The provider block, reaching pve1 through the sshd with its host key known.
     pub fn provider(&self) -> String {
         provider_block_with_ssh(&self.emu, &self.sshd, &self.sshd.known_hosts)
+    }
+
+    /// The same as root@pam with its password, for what PVE allows root@pam alone (hookscripts).
+    pub fn provider_as_root(&self) -> String {
+        let (username, password) = root_login();
+        self.provider().replace(&format!("api_token = \"{TOKEN}\""), &format!("username  = \"{username}\"\n  password  = \"{password}\""))
     }
 }
 
@@ -654,11 +676,16 @@ impl Drop for S3Server {
 /// A Terraform working directory laid out like the repository (`modules/` copied, no main.tf),
 /// so an environment copied beside it resolves its `../../modules/…` sources, with the
 /// provider, SSH and S3 settings in the environment as `scripts/lab.sh` sets them.
+///
+/// It logs in as root@pam with its password: the environments' containers get the
+/// security-updates hookscript, which PVE refuses to every API token.
 pub fn environments_workdir(emu: &RunningEmulator, sshd: &Sshd, s3: &S3Server) -> Terraform {
+    let (username, password) = root_login();
     let mut tf = Terraform::new("")
         .env("PVE_ENDPOINT", &emu.url)
         .env("PVE_INSECURE_HTTP", "1")
-        .env("PVE_API_TOKEN", TOKEN)
+        .env("PVE_USERNAME", username)
+        .env("PVE_PASSWORD", password)
         .env("PVE_SSH_USER", &sshd.user)
         .env("PVE_SSH_PORT", &sshd.port.to_string())
         .env("PVE_SSH_PRIVATE_KEY_FILE", &sshd.client_key.display().to_string())

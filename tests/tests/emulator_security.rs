@@ -112,8 +112,14 @@ async fn snippet_volume_ids_are_plain_file_names() {
     let dir = tempfile::tempdir().unwrap();
     let emu = emulator(|c| c.data_dir = Some(dir.path().to_path_buf())).await;
     let api = client(&emu);
+    // A hookscript is root@pam's alone (qemu-server `check_vm_modify_config_perm`): a token,
+    // even root's, is refused before the volume is looked at; root@pam itself gets the checks.
+    let err =
+        api.update_config(GuestKind::Qemu, "pve1", 9000, &Params::new().set("hookscript", "local:snippets/hook.sh")).await.unwrap_err();
+    assert!(err.to_string().contains("only root can set 'hookscript' config"), "{err}");
+    let root = pve_home_tests::root_client(&emu);
     for (key, value) in [("cicustom", "user=local:snippets//etc/shadow"), ("hookscript", "local:snippets/../../../../etc/passwd")] {
-        let err = api.update_config(GuestKind::Qemu, "pve1", 9000, &Params::new().set(key, value)).await.unwrap_err();
+        let err = root.update_config(GuestKind::Qemu, "pve1", 9000, &Params::new().set(key, value)).await.unwrap_err();
         assert!(err.to_string().contains("unable to parse directory volume name"), "{key}: {err}");
     }
     // A real snippet still works.

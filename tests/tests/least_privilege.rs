@@ -300,6 +300,8 @@ fn the_provider_role_runs_every_resource_and_each_privilege_is_needed() {
     hooked.init();
     let out = hooked.run(&["plan", "-input=false", "-no-color"]);
     assert!(flat(&out.all()).contains("PVE lets only root@pam set a hookscript"), "{}", out.all());
+    let out = apply(&hooked);
+    assert!(out.code != 0 && flat(&out.all()).contains("changing the hookscript is only allowed for root@pam"), "{}", out.all());
 
     // Without any one privilege, the operation that needs it fails, naming it.
     let mut n = 0;

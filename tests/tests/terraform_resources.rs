@@ -384,7 +384,7 @@ fn lxc_security_updates_through_a_hookscript() {
     use std::os::unix::fs::PermissionsExt;
     let rt = runtime();
     let lab = rt.block_on(pve_home_tests::SshLab::start());
-    let (emu, data_dir, provider) = (&lab.emu, lab.data_dir().to_path_buf(), lab.provider());
+    let (emu, data_dir, provider) = (&lab.emu, lab.data_dir().to_path_buf(), lab.provider_as_root());
     let ct = |updates: bool| {
         format!(
             "{provider}\nresource \"pve_lxc\" \"web\" {{\n  node = \"pve1\"\n  hostname = \"web1\"\n  template_volume = \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\"\n  security_updates = {updates}\n  rootfs {{\n    storage = \"local-lvm\"\n    size = 4\n  }}\n  network {{}}\n}}\n"
@@ -417,7 +417,7 @@ fn lxc_security_updates_through_a_hookscript() {
 fn ten_containers_share_one_hookscript_created_at_once() {
     let rt = runtime();
     let lab = rt.block_on(pve_home_tests::SshLab::start());
-    let (emu, data_dir, provider) = (&lab.emu, lab.data_dir().to_path_buf(), lab.provider());
+    let (emu, data_dir, provider) = (&lab.emu, lab.data_dir().to_path_buf(), lab.provider_as_root());
     let tf = Terraform::new(&format!(
         "{provider}\nresource \"pve_lxc\" \"web\" {{\n  count = 10\n  node = \"pve1\"\n  hostname = \"web${{count.index}}\"\n  template_volume = \"local:vztmpl/ubuntu-24.04-standard_24.04-2_amd64.tar.zst\"\n  security_updates = true\n  rootfs {{\n    storage = \"local-lvm\"\n    size = 4\n  }}\n  network {{}}\n}}\n"
     ));

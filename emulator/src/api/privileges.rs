@@ -93,7 +93,9 @@ impl ApiRequest {
     /// The privilege each changed or deleted option needs (qemu-server
     /// `check_vm_modify_config_perm`, pve-container `check_ct_modify_config_perm`). Disks,
     /// bridges and storages are checked by `check_guest_volumes` and `check_bridges`. Options PVE
-    /// reserves to root@pam itself (hookscript, args, device passthrough) are not refused here.
+    /// reserves to root@pam itself are refused to everyone else, tokens of root@pam included:
+    /// a hookscript, and a VM's `args` (device passthrough and container features are not
+    /// modelled).
     pub fn check_options<'a>(
         &self,
         kind: GuestKind,
@@ -135,6 +137,9 @@ impl ApiRequest {
                         (&["VM.Config.Cloudinit", "VM.Config.Network"], true)
                     } else if key == "vmstate" {
                         (&["VM.Config.Disk", "VM.PowerMgmt"], false)
+                    } else if key == "hookscript" || key == "args" {
+                        // The catch-all branch of `check_vm_modify_config_perm`: a plain die.
+                        return Err(PveError::server(format!("only root can set '{key}' config")));
                     } else {
                         continue;
                     }
@@ -146,7 +151,8 @@ impl ApiRequest {
                     _ if indexed(key, "mp") => (&["VM.Config.Disk"], false),
                     "nameserver" | "searchdomain" | "hostname" => (&["VM.Config.Network"], false),
                     _ if indexed(key, "net") => (&["VM.Config.Network"], false),
-                    "features" | "hookscript" | "tags" => continue,
+                    "hookscript" => return Err(denied(Some("changing the hookscript is only allowed for root@pam"))),
+                    "features" | "tags" => continue,
                     _ if indexed(key, "dev") => continue,
                     _ => (&["VM.Config.Options"], false),
                 },
