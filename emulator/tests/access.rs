@@ -378,3 +378,25 @@ async fn passwords_change_with_a_ticket_and_never_with_a_token() {
     let old = client_for(&emu, Credentials::Password { username: "bob@pve".into(), password: Secret::new(&first) });
     assert!(matches!(old.version().await.unwrap_err(), ApiError::Unauthorized { .. }));
 }
+
+/// pve-access-control `remove_vm_access` and `userconfig_force_defaults`: a destroyed guest's
+/// entries go with it, so its VMID used again inherits no grant; root@pam cannot be removed.
+#[tokio::test]
+async fn a_destroyed_guests_entries_go_and_root_stays() {
+    let emu = emulator(|_| {}).await;
+    let root = client(&emu);
+    full_clone(&root, 150, "scratch").await;
+    grant(&root, "/vms/150", "PVEVMAdmin", ("users", "root@pam"), true).await;
+    let on_150 = |entries: &Value| entries.as_array().unwrap().iter().any(|e| e["path"] == "/vms/150");
+    assert!(on_150(&get(&root, "/access/acl").await));
+    let upid = call(&root, Method::DELETE, "/nodes/pve1/qemu/150", Params::new()).await.unwrap();
+    ok(&root, &upid.as_str().unwrap().parse().unwrap()).await;
+    assert!(!on_150(&get(&root, "/access/acl").await), "the destroyed guest's entry is gone");
+
+    // Its tokens go with it (root's own included); the user stays and logs in with its password.
+    call(&root, Method::DELETE, "/access/users/root@pam", Params::new()).await.unwrap();
+    assert!(matches!(call(&root, Method::GET, "/version", Params::new()).await, Err(ApiError::Unauthorized { .. })));
+    let (user, password) = pve_emulator::config::TEST_USER.split_once(':').unwrap();
+    let ticket = client_for(&emu, Credentials::Password { username: user.into(), password: Secret::new(password) });
+    assert_eq!(get(&ticket, "/access/users/root@pam").await["enable"], 1, "root@pam is still there");
+}

@@ -181,6 +181,42 @@ resource "pve_download_file" "image" {{
     assert!(rt.block_on(api.storage_content("pve2", "local", Some("import"), None)).unwrap().is_empty(), "no file kept");
 }
 
+/// A file already on the storage is not Terraform's, even when its checksum matches (PVE would
+/// keep it without downloading): the plan asks for an import, so a destroy never deletes it.
+#[test]
+fn a_file_already_there_is_for_import_even_with_a_matching_checksum() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|c| c.bare = true));
+    let api = client(&emu);
+    let (base, sum) = image_server();
+    let config = |n: &str| {
+        format!(
+            r#"{}
+resource "pve_download_file" "{n}" {{
+  node               = "pve1"
+  storage            = "local"
+  content            = "import"
+  url                = "{base}/noble-server-cloudimg-amd64.img"
+  file_name          = "noble.qcow2"
+  checksum           = "{sum}"
+  checksum_algorithm = "sha256"
+}}
+"#,
+            provider_block(&emu)
+        )
+    };
+    // Someone else's copy of the image, made by another configuration.
+    let other = Terraform::new(&config("theirs"));
+    other.init();
+    assert_eq!(apply(&other).code, 0);
+    let tf = Terraform::new(&config("mine"));
+    tf.init();
+    let out = plan(&tf);
+    let text = out.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(out.code == 1 && text.contains("File already there") && text.contains("terraform import"), "{text}");
+    assert_eq!(rt.block_on(api.storage_content("pve1", "local", Some("import"), None)).unwrap().len(), 1, "the file stays");
+}
+
 #[test]
 fn storage_mistakes_are_refused_at_plan_time() {
     let rt = runtime();

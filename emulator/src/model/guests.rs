@@ -743,6 +743,8 @@ impl Cluster {
     /// its HA resource and its place in backup jobs. Backups stay.
     fn finish_destroy(&mut self, kind: GuestKind, vmid: u64, purge: bool, log: &mut Vec<String>) -> Result<(), String> {
         self.guests.remove(&vmid);
+        // pve-access-control `remove_vm_access`: a VMID used again inherits no old grant.
+        self.access.forget_paths_under(&format!("/vms/{vmid}"));
         for pool in self.pools.values_mut() {
             pool.vms.retain(|v| *v != vmid);
         }

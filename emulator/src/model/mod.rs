@@ -404,6 +404,7 @@ impl Cluster {
     /// Removes a half-made guest with its disks and pool membership (backups stay).
     pub fn forget_guest(&mut self, vmid: u64) {
         self.guests.remove(&vmid);
+        self.access.forget_paths_under(&format!("/vms/{vmid}"));
         self.volumes.retain(|v| v.vmid != Some(vmid) || v.content == "backup");
         for pool in self.pools.values_mut() {
             pool.vms.retain(|v| *v != vmid);

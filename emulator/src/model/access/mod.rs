@@ -357,8 +357,17 @@ impl Access {
     /// Removes the user with its tokens, group memberships and ACL entries (theirs and their
     /// tokens': PVE drops entries of tokens that no longer exist when it reads `user.cfg`).
     pub fn delete_user(&mut self, userid: &str) -> Result<(), PveError> {
-        if self.users.remove(userid).is_none() {
+        if !self.users.contains_key(userid) {
             return Err(failed("delete user failed", format!("no such user ('{userid}')")));
+        }
+        // root@pam comes back at once (AccessControl.pm `userconfig_force_defaults`): its
+        // tokens and ACL entries go, the user stays.
+        if userid == ROOT {
+            if let Some(root) = self.users.get_mut(ROOT) {
+                root.tokens.clear();
+            }
+        } else {
+            self.users.remove(userid);
         }
         let token_prefix = format!("{userid}!");
         for node in self.acl.values_mut() {

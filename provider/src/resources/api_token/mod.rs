@@ -161,7 +161,12 @@ impl Resource<Context> for PveApiToken {
             {
                 let Some(secret) = known_secret(&prior, &token_id) else { return Err(secret_unavailable(path, before).into()) };
                 write_secret_file(path, &token_id, &secret).map_err(|e| file_error(path, e))?;
-                if let Some(old) = before {
+                // The old file goes only if it still holds this token and is not the new one
+                // under another name (`tok` and `./tok`).
+                if let Some(old) = before
+                    && read_secret_file(old, &token_id).is_some()
+                    && !same_file(old, path)
+                {
                     let _ = std::fs::remove_file(old);
                 }
             }
@@ -196,5 +201,14 @@ impl Resource<Context> for PveApiToken {
                 .await?
                 .ok_or_else(|| Diagnostic::error("API token not found", format!("no token '{id}'")).into())
         })
+    }
+}
+
+/// Whether two paths name one file (same device and inode).
+fn same_file(a: &str, b: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }

@@ -313,10 +313,10 @@ impl Resource<Context> for PveDownloadFile {
                     return diags;
                 }
             }
-            // PVE refuses to overwrite a file; with a checksum it accepts one that matches.
-            if let Some(name) = planned.get(FILE_NAME).as_str()
-                && planned.get(CHECKSUM).is_null()
-            {
+            // PVE refuses to overwrite a file, and with a checksum keeps one that matches without
+            // downloading: Terraform would then own (and on destroy delete) a file it never made.
+            // A file already there is for `terraform import`.
+            if let Some(name) = planned.get(FILE_NAME).as_str() {
                 let volid = volume_id(storage, content, name);
                 match find(ctx, node, storage, content, &volid).await {
                     Ok(Some(_)) if prior.get(VOLUME_ID).as_str() != Some(volid.as_str()) => diags.push(
