@@ -181,18 +181,11 @@ resource "pve_download_file" "image" {{
     assert!(rt.block_on(api.storage_content("pve2", "local", Some("import"), None)).unwrap().is_empty(), "no file kept");
 }
 
-/// A file already on the storage is not Terraform's, even when its checksum matches (PVE would
-/// keep it without downloading): the plan asks for an import, so a destroy never deletes it.
-#[test]
-fn a_file_already_there_is_for_import_even_with_a_matching_checksum() {
-    let rt = runtime();
-    let emu = rt.block_on(emulator(|c| c.bare = true));
-    let api = client(&emu);
-    let (base, sum) = image_server();
-    let config = |n: &str| {
-        format!(
-            r#"{}
-resource "pve_download_file" "{n}" {{
+/// `pve_download_file.NAME` of the served image to `noble.qcow2` on pve1, checked with `sum`.
+fn image_download(name: &str, base: &str, sum: &str) -> String {
+    format!(
+        r#"
+resource "pve_download_file" "{name}" {{
   node               = "pve1"
   storage            = "local"
   content            = "import"
@@ -201,10 +194,19 @@ resource "pve_download_file" "{n}" {{
   checksum           = "{sum}"
   checksum_algorithm = "sha256"
 }}
-"#,
-            provider_block(&emu)
-        )
-    };
+"#
+    )
+}
+
+/// A file already on the storage is not Terraform's, even when its checksum matches (PVE would
+/// keep it without downloading): the plan asks for an import, so a destroy never deletes it.
+#[test]
+fn a_file_already_there_is_for_import_even_with_a_matching_checksum() {
+    let rt = runtime();
+    let emu = rt.block_on(emulator(|c| c.bare = true));
+    let api = client(&emu);
+    let (base, sum) = image_server();
+    let config = |n: &str| format!("{}{}", provider_block(&emu), image_download(n, &base, &sum));
     // Someone else's copy of the image, made by another configuration.
     let other = Terraform::new(&config("theirs"));
     other.init();
@@ -400,20 +402,7 @@ fn a_download_failing_for_a_passing_reason_is_sent_again() {
     }));
     let api = client(&emu);
     let (base, sum) = image_server();
-    let tf = Terraform::new(&format!(
-        r#"{}
-resource "pve_download_file" "image" {{
-  node               = "pve1"
-  storage            = "local"
-  content            = "import"
-  url                = "{base}/noble-server-cloudimg-amd64.img"
-  file_name          = "noble.qcow2"
-  checksum           = "{sum}"
-  checksum_algorithm = "sha256"
-}}
-"#,
-        provider_block(&emu)
-    ));
+    let tf = Terraform::new(&format!("{}{}", provider_block(&emu), image_download("image", &base, &sum)));
     tf.init();
     let out = apply(&tf);
     assert_eq!(out.code, 0, "{}", out.all());
