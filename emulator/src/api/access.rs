@@ -32,6 +32,18 @@ fn token_info(token: &Token) -> Map<String, Value> {
     info
 }
 
+/// A user's tokens as listings show them: each one's info with its `tokenid`.
+fn token_rows(user: &User) -> Vec<Value> {
+    user.tokens
+        .iter()
+        .map(|(name, token)| {
+            let mut info = token_info(token);
+            info.insert("tokenid".into(), json!(name));
+            Value::Object(info)
+        })
+        .collect()
+}
+
 /// User.pm `extract_user_data`: the stored fields, and with `full` groups and tokens.
 fn user_data(user: &User) -> Map<String, Value> {
     let mut entry = Map::new();
@@ -86,16 +98,7 @@ pub async fn users(r: ApiRequest) -> ApiResult {
         let mut entry = user_data(user);
         if full {
             entry.insert("groups".into(), json!(user.groups.iter().cloned().collect::<Vec<_>>().join(",")));
-            let tokens: Vec<Value> = user
-                .tokens
-                .iter()
-                .map(|(name, token)| {
-                    let mut info = token_info(token);
-                    info.insert("tokenid".into(), json!(name));
-                    Value::Object(info)
-                })
-                .collect();
-            entry.insert("tokens".into(), Value::Array(tokens));
+            entry.insert("tokens".into(), Value::Array(token_rows(user)));
         }
         entry.insert("realm-type".into(), json!(realm_of(userid)));
         entry.insert("userid".into(), json!(userid));
@@ -134,16 +137,7 @@ pub async fn delete_user(r: ApiRequest) -> ApiResult {
 pub async fn tokens(r: ApiRequest) -> ApiResult {
     let cluster = r.emulator.cluster();
     let user = cluster.access.user(r.required("userid")?)?;
-    let rows = user
-        .tokens
-        .iter()
-        .map(|(name, token)| {
-            let mut info = token_info(token);
-            info.insert("tokenid".into(), json!(name));
-            Value::Object(info)
-        })
-        .collect();
-    Ok(Value::Array(rows))
+    Ok(Value::Array(token_rows(user)))
 }
 
 pub async fn token(r: ApiRequest) -> ApiResult {

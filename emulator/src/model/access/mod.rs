@@ -370,11 +370,10 @@ impl Access {
             self.users.remove(userid);
         }
         let token_prefix = format!("{userid}!");
-        for node in self.acl.values_mut() {
+        self.forget_acl_entries(|node| {
             node.users.remove(userid);
             node.tokens.retain(|id, _| !id.starts_with(&token_prefix));
-        }
-        self.acl.retain(|_, node| !node.is_empty());
+        });
         Ok(())
     }
 
@@ -444,10 +443,9 @@ impl Access {
             user.tokens.remove(name);
         }
         let authid = format!("{userid}!{name}");
-        for node in self.acl.values_mut() {
+        self.forget_acl_entries(|node| {
             node.tokens.remove(&authid);
-        }
-        self.acl.retain(|_, node| !node.is_empty());
+        });
         Ok(())
     }
 
@@ -481,10 +479,9 @@ impl Access {
         for user in self.users.values_mut() {
             user.groups.remove(group);
         }
-        for node in self.acl.values_mut() {
+        self.forget_acl_entries(|node| {
             node.groups.remove(group);
-        }
-        self.acl.retain(|_, node| !node.is_empty());
+        });
         Ok(())
     }
 
@@ -644,9 +641,12 @@ impl Access {
                 !token.configured
             });
         }
-        for node in self.acl.values_mut() {
-            node.tokens.retain(|id, _| !gone.contains(id));
-        }
+        self.forget_acl_entries(|node| node.tokens.retain(|id, _| !gone.contains(id)));
+    }
+
+    /// Removes entries from every ACL node with `forget`, then the nodes left with none.
+    fn forget_acl_entries(&mut self, forget: impl FnMut(&mut AclNode)) {
+        self.acl.values_mut().for_each(forget);
         self.acl.retain(|_, node| !node.is_empty());
     }
 
