@@ -139,6 +139,13 @@ impl ApiError {
             || exitstatus.contains("596")
     }
 
+    /// PVE's 403 that names no path or privilege: what an `or` of checks answers when every
+    /// branch fails (a create or clone without VM.Allocate on the guest or its pool), so the
+    /// caller must say what was needed.
+    pub fn is_unnamed_permission_refusal(&self) -> bool {
+        matches!(self, Self::Forbidden { message, .. } if message == "Permission check failed")
+    }
+
     /// The server's certificate was refused (unknown CA, wrong name, expired): sending again
     /// cannot help, so it fails at once instead of after every retry.
     pub fn is_certificate_refusal(&self) -> bool {

@@ -367,6 +367,12 @@ pub fn provider_block_with_ssh(emulator: &RunningEmulator, sshd: &Sshd, known_ho
         )
 }
 
+/// Terraform wraps diagnostics to the terminal: the text with every run of whitespace made one
+/// space, to compare messages with.
+pub fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// What a run of one of our command-line binaries (pve-ops) left: exit code and output.
 #[derive(Debug)]
 pub struct CliRun {

@@ -5,7 +5,7 @@
 use std::os::unix::fs::PermissionsExt as _;
 
 use pve_api::{AclSubject, ClientConfig, Credentials, PveClient, TaskWait};
-use pve_home_tests::{Terraform, client, emulator, older_terraform_binary, provider_block, request_log};
+use pve_home_tests::{Terraform, client, emulator, flat, older_terraform_binary, provider_block, request_log};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
@@ -25,11 +25,6 @@ fn apply(tf: &Terraform) -> String {
 fn destroy(tf: &Terraform) {
     let out = tf.run(&["destroy", "-input=false", "-no-color", "-auto-approve"]);
     assert_eq!(out.code, 0, "destroy failed:\n{}", out.all());
-}
-
-/// Terraform's output with its line wrapping undone.
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn show_json(tf: &Terraform) -> String {

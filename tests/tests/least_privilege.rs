@@ -9,7 +9,7 @@ use std::process::Command;
 
 use pve_api::{GuestKind, Params, PveClient, TaskWait};
 use pve_emulator::fixtures::{qcow2_image, serve_files};
-use pve_home_tests::{CliRun, SshLab, TOKEN, Terraform, client, copy_tree, repo_root, workspace_binary};
+use pve_home_tests::{CliRun, SshLab, TOKEN, Terraform, client, copy_tree, flat, repo_root, workspace_binary};
 use sha2::{Digest, Sha256};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -249,11 +249,6 @@ fn names_privilege<'a>(text: &'a str, privilege: &str) -> Option<&'a str> {
         let end = text[at + words.len()..].find([' ', ',', ';', ')']).map_or(text.len(), |e| at + words.len() + e);
         Some(&text[verb..end])
     })
-}
-
-/// Terraform wraps diagnostics: compare with single spaces.
-fn flat(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[test]

@@ -168,8 +168,7 @@ resource "pve_download_file" "image" {{
     tf.init();
     let out = apply(&tf);
     assert_ne!(out.code, 0, "{}", out.all());
-    // Terraform wraps long lines: compare with single spaces.
-    let text = out.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = pve_home_tests::flat(&out.all());
     assert!(text.contains("Download failed") && text.contains("checksum mismatch: got '"), "{text}");
     assert!(text.contains(&format!("!= expect '{wrong}'")), "PVE's message names the expected sum: {text}");
     assert!(
@@ -214,7 +213,7 @@ fn a_file_already_there_is_for_import_even_with_a_matching_checksum() {
     let tf = Terraform::new(&config("mine"));
     tf.init();
     let out = plan(&tf);
-    let text = out.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = pve_home_tests::flat(&out.all());
     assert!(out.code == 1 && text.contains("File already there") && text.contains("terraform import"), "{text}");
     assert_eq!(rt.block_on(api.storage_content("pve1", "local", Some("import"), None)).unwrap().len(), 1, "the file stays");
 }

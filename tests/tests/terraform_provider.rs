@@ -109,8 +109,7 @@ output "vmid" { value = data.pve_template.on_pve2.vmid }
     tf.write("main.tf", &format!("{}data \"pve_template\" \"any\" {{ name = \"ubuntu-2404-cloudinit\" }}\n", provider_block(&emu)));
     let ambiguous = tf.run(&["plan", "-input=false", "-no-color"]);
     assert_ne!(ambiguous.code, 0);
-    // Terraform wraps diagnostics: compare with single spaces.
-    let text = ambiguous.all().split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = pve_home_tests::flat(&ambiguous.all());
     assert!(text.contains("Ambiguous template") && text.contains("VMIDs 9000, 9001; set node to choose one"), "{text}");
 }
 

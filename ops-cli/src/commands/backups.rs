@@ -84,12 +84,15 @@ pub async fn restore_archive(
     if start {
         params = params.flag("start", true);
     }
-    let upid = api.create_guest(kind, node, &params).await.map_err(|e| match &e {
+    let upid = api.create_guest(kind, node, &params).await.map_err(|e| {
         // PVE names no path when neither VM.Allocate on the guest nor VM.Backup over it holds.
-        pve_api::ApiError::Forbidden { message, .. } if message == "Permission check failed" => anyhow::anyhow!(
-            "{e}: restoring requires VM.Allocate on /vms/{target} (or VM.Backup on /vms/{target} to restore over the guest)"
-        ),
-        _ => e.into(),
+        if e.is_unnamed_permission_refusal() {
+            anyhow::anyhow!(
+                "{e}: restoring requires VM.Allocate on /vms/{target} (or VM.Backup on /vms/{target} to restore over the guest)"
+            )
+        } else {
+            e.into()
+        }
     })?;
     api.wait_task(&upid, wait()).await?;
     Ok(())

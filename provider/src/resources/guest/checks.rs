@@ -59,6 +59,13 @@ pub struct VcpuWant {
 }
 
 /// A clone the plan makes.
+/// A clone source the listing lacks: it does not exist, or PVE hides it from this user (listings
+/// show only guests with VM.Audit).
+pub fn clone_source_missing(kind: GuestKind, vmid: u64) -> String {
+    let what = if kind == GuestKind::Lxc { "container" } else { "VM or template" };
+    format!("no {what} with VMID {vmid}, or this API user lacks VM.Audit on /vms/{vmid}")
+}
+
 pub struct CloneWant {
     /// The attribute naming the source (`clone_vmid`).
     pub at: Path,
@@ -473,8 +480,7 @@ async fn check_clone(ctx: &Context, wants: &Wants, clone: &CloneWant, resources:
                 (GuestKind::Lxc, Some(GuestKind::Qemu)) => {
                     format!("VMID {} is a VM; a container clones from a container (a VM clones with pve_vm)", clone.vmid)
                 }
-                (GuestKind::Qemu, _) => format!("no VM or template with VMID {0}, or this API user lacks VM.Audit on /vms/{0}", clone.vmid),
-                (GuestKind::Lxc, _) => format!("no container with VMID {0}, or this API user lacks VM.Audit on /vms/{0}", clone.vmid),
+                (kind, _) => clone_source_missing(kind, clone.vmid),
             };
             diags.push(Diagnostic::error("Clone source not found", detail).at(clone.at.clone()));
             return;

@@ -133,7 +133,7 @@ impl Creation<'_> {
                     let detail = format!("{error} (another client created it first; nothing of it was adopted)");
                     return Err(failed(Diagnostic::error("VMID taken", detail).at(attr("vmid")).into(), false));
                 }
-                Err(error) if matches!(&error, ApiError::Forbidden { message, .. } if message == "Permission check failed") => {
+                Err(error) if error.is_unnamed_permission_refusal() => {
                     // PVE names no path when an `or` of checks fails: for a create or clone that
                     // is VM.Allocate on the new guest or its pool (qemu-server / pve-container
                     // `create_vm`, `clone_vm`).

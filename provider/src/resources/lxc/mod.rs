@@ -201,7 +201,7 @@ impl Resource<Context> for PveLxc {
                     let source_guest = ctx.clone_source(source, LXC).await.map_err(|e| api_failure("Reading the clone source", e))?;
                     let Some(source_guest) = source_guest else {
                         ctx.release_vmid(vmid);
-                        return Err(Diagnostic::error("Clone source not found", format!("no container with VMID {source}"))
+                        return Err(Diagnostic::error("Clone source not found", checks::clone_source_missing(LXC, source))
                             .at(attr(names::CLONE_VMID))
                             .into());
                     };

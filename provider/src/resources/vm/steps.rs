@@ -206,7 +206,7 @@ impl PveVm {
                 else {
                     return Err(Diagnostic::error(
                         "Clone source not found",
-                        format!("no VM or template with VMID {source}, or this API user lacks VM.Audit on /vms/{source}"),
+                        checks::clone_source_missing(QEMU, source),
                     )
                     .at(attr(names::CLONE_VMID))
                     .into());
