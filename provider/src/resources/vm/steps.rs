@@ -204,12 +204,9 @@ impl PveVm {
                 let source = source as u64;
                 let Some(source_guest) = ctx.clone_source(source, QEMU).await.map_err(|e| api_failure("Reading the clone source", e))?
                 else {
-                    return Err(Diagnostic::error(
-                        "Clone source not found",
-                        checks::clone_source_missing(QEMU, source),
-                    )
-                    .at(attr(names::CLONE_VMID))
-                    .into());
+                    return Err(Diagnostic::error("Clone source not found", checks::clone_source_missing(QEMU, source))
+                        .at(attr(names::CLONE_VMID))
+                        .into());
                 };
                 let source_node = source_guest.node.clone();
                 let full = config.get(names::CLONE_FULL).as_bool().unwrap_or(true);
